@@ -1,0 +1,44 @@
+"""render3d: a live PyTorch ``nn.Module`` as a 3D scene, a PNG, a window or an MP4.
+
+The rooms are imported lazily so that ``import render3d.scene`` costs neither torch nor VTK::
+
+    trace(model, x)            -> Trace     render3d.tracing   (torch)
+    build_scene(trace)         -> Scene     render3d.scene     (numpy)
+    render(scene, path=...)    -> Path      render3d.rendering (pyvista)
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import Any
+
+__version__ = "0.1.0"
+
+_LAZY = {
+    "trace": "render3d.tracing.tracer",
+    "Trace": "render3d.graph",
+    "Node": "render3d.graph",
+    "build_scene": "render3d.scene.builder",
+    "Scene": "render3d.scene.model",
+    "render": "render3d.api",
+    "show": "render3d.api",
+    "plotter": "render3d.api",
+    "Recorder": "render3d.record.recorder",
+    "animate": "render3d.api",
+    "load_checkpoint": "render3d.checkpoints",
+}
+
+__all__ = sorted([*_LAZY, "__version__"])
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'render3d' has no attribute {name!r}")
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return __all__

@@ -1,0 +1,52 @@
+"""Every error render3d raises on purpose.
+
+Each class also inherits the built-in it refines, so callers may catch either::
+
+    Render3DError
+    ├── TraceError (RuntimeError)          forward() raised; carries the partial graph
+    ├── ModelSpecError (ValueError)        "torchvision:nope", "x.py:Missing", bad --input-shape
+    ├── CheckpointError (ValueError)       unreadable / untrusted / mismatched checkpoint
+    ├── SceneFileError (ValueError)        a scenes/*.toml that does not parse or has unknown keys
+    ├── RecordingError (ValueError)        a recording folder that is missing or inconsistent
+    └── RenderUnavailableError (RuntimeError)  no OpenGL context can be made on this machine
+
+The CLI catches only ``Render3DError`` and prints ``ErrorName: message``; anything else is a bug and
+keeps its traceback.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Render3DError(Exception):
+    """Base class: a problem the user can fix, described in one line."""
+
+
+class TraceError(Render3DError, RuntimeError):
+    """``forward`` raised while tracing; ``partial`` holds the graph recorded up to that point."""
+
+    def __init__(self, message: str, *, module_path: str = "", partial: Any = None) -> None:
+        super().__init__(message)
+        self.module_path = module_path
+        self.partial = partial
+
+
+class ModelSpecError(Render3DError, ValueError):
+    """A MODEL argument or input shape that cannot be resolved."""
+
+
+class CheckpointError(Render3DError, ValueError):
+    """A checkpoint that cannot be loaded safely or does not fit the model."""
+
+
+class SceneFileError(Render3DError, ValueError):
+    """A scene file that cannot be parsed or names unknown keys."""
+
+
+class RecordingError(Render3DError, ValueError):
+    """A recording folder that is missing, empty or inconsistent."""
+
+
+class RenderUnavailableError(Render3DError, RuntimeError):
+    """No OpenGL context can be created (no display, no EGL, no OSMesa)."""

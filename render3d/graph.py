@@ -1,0 +1,298 @@
+"""The traced dataflow graph as plain data (numpy only).
+
+This is the hand-off between the rooms: ``render3d.trace`` (torch) produces a :class:`Trace`, the
+scene room (numpy) and the recorder read it. Keeping it free of torch means a scene can be built from a
+saved trace JSON, and ``render3d.scene`` never pulls torch in.
+
+Node ids are ``<module path>#<call>`` for module calls and ``<scope>.<op>#<n>`` for functional ops, so
+they depend only on the model's structure, never on Python object ids or global counters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+import numpy as np
+
+NODE_KINDS = ("module", "function", "input", "output")
+
+
+@dataclass(frozen=True)
+class Stats:
+    """Robust statistics of one captured tensor (exact min/max/NaN/Inf, percentiles on a sample)."""
+
+    min: float
+    max: float
+    mean: float
+    std: float
+    p1: float
+    p99: float
+    zero_fraction: float
+    nan_count: int
+    inf_count: int
+    numel: int
+
+    def to_dict(self) -> dict[str, float]:
+        return {k: getattr(self, k) for k in self.__dataclass_fields__}
+
+
+@dataclass
+class Activation:
+    """A bounded copy of one output tensor (batch item 0), stored as float16.
+
+    ``layout`` says how to read ``data``: ``"map"`` is (C, H, W), ``"volume"`` is (C, T, H, W),
+    ``"tokens"`` is (T, D), ``"vector"`` is (F,). ``full_shape`` is the shape before reduction and
+    ``channel_mean`` the mean of every channel (all of them, not only the kept ones) for maps/volumes.
+    """
+
+    data: np.ndarray
+    layout: str
+    full_shape: tuple[int, ...]
+    channel_mean: np.ndarray | None = None
+
+
+@dataclass
+class Node:
+    """One output tensor in the graph: a module call, a functional op, a model input or output."""
+
+    id: str
+    kind: str
+    type: str
+    scope: str
+    call: int
+    shape: tuple[int, ...] | None
+    dtype: str = ""
+    params: int = 0
+    shapes: tuple[tuple[int, ...], ...] = ()
+    #: enclosing module-call ids, outermost first (``("layer1#1", "layer1.0#1")``); excludes itself
+    stack: tuple[str, ...] = ()
+    stats: Stats | None = None
+    activation: Activation | None = None
+
+    @property
+    def depth(self) -> int:
+        """Module depth of the node's own path: ``conv1`` is 1, ``layer1.0.conv1`` is 3."""
+        return 0 if not self.scope else self.scope.count(".") + 1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id,
+            "kind": self.kind,
+            "type": self.type,
+            "scope": self.scope,
+            "call": self.call,
+            "shape": list(self.shape) if self.shape is not None else None,
+            "params": self.params,
+        }
+
+
+@dataclass(frozen=True)
+class ModuleCall:
+    """One call of one module (leaf or container), kept so depth collapse needs no re-trace."""
+
+    id: str
+    path: str
+    type: str
+    call: int
+    params: int
+    #: node ids that produced the module's output tensors, in output order
+    outputs: tuple[str, ...] = ()
+
+    @property
+    def depth(self) -> int:
+        return 0 if not self.path else self.path.count(".") + 1
+
+
+@dataclass
+class Trace:
+    """A traced model: nodes in execution order, dataflow edges, and the module calls around them."""
+
+    model: str
+    inputs: list[dict[str, Any]]
+    nodes: dict[str, Node]
+    edges: list[tuple[str, str]]
+    outputs: list[dict[str, str]]
+    modules: dict[str, ModuleCall] = field(default_factory=dict)
+    depth: int | None = None
+
+    # --- queries -------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.nodes)
+
+    def __iter__(self) -> Iterator[Node]:
+        return iter(self.nodes.values())
+
+    def __getitem__(self, node_id: str) -> Node:
+        try:
+            return self.nodes[node_id]
+        except KeyError:
+            near = ", ".join(sorted(self.nodes)[:8])
+            raise KeyError(f"no node {node_id!r} in trace of {self.model}; ids look like: {near}") from None
+
+    def parents(self, node_id: str) -> list[str]:
+        return [src for src, dst in self.edges if dst == node_id]
+
+    def children(self, node_id: str) -> list[str]:
+        return [dst for src, dst in self.edges if src == node_id]
+
+    def parent_map(self) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {nid: [] for nid in self.nodes}
+        for src, dst in self.edges:
+            result[dst].append(src)
+        return result
+
+    def child_map(self) -> dict[str, list[str]]:
+        result: dict[str, list[str]] = {nid: [] for nid in self.nodes}
+        for src, dst in self.edges:
+            result[src].append(dst)
+        return result
+
+    @property
+    def total_params(self) -> int:
+        top = [m for m in self.modules.values() if m.depth == 1 and m.call == 1]
+        if top:
+            return sum(m.params for m in top) + sum(
+                n.params for n in self.nodes.values() if n.kind == "module" and n.depth == 0
+            )
+        return sum(n.params for n in self.nodes.values() if n.call == 1)
+
+    def signature(self) -> str:
+        """Hash of ids, kinds, types, shapes and edges: equal for equal graphs, whatever the weights."""
+        h = hashlib.sha256()
+        for node in self.nodes.values():
+            h.update(f"{node.id}|{node.kind}|{node.type}|{node.shape}\n".encode())
+        for src, dst in self.edges:
+            h.update(f"{src}>{dst}\n".encode())
+        return h.hexdigest()[:16]
+
+    # --- depth collapse --------------------------------------------------------------------
+    def collapse(self, depth: int | None) -> Trace:
+        """Contract everything below module depth ``depth`` into one block per module call.
+
+        Pure post-processing: edges between different blocks survive (skips and concats that cross a
+        block stay as block edges), edges inside a block disappear.
+        """
+        if depth is None:
+            return self
+        if depth < 1:
+            raise ValueError(f"depth must be >= 1 (1 = the model's direct children) or None, got {depth}")
+        owner: dict[str, str] = {}
+        blocks: dict[str, Node] = {}
+        for node in self.nodes.values():
+            block_id = _block_owner(node, depth, self.modules)
+            owner[node.id] = block_id
+            if block_id == node.id:
+                blocks[node.id] = node
+            elif block_id not in blocks:
+                blocks[block_id] = self._block_node(block_id, node)
+        edges: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        for src, dst in self.edges:
+            pair = (owner[src], owner[dst])
+            if pair[0] != pair[1] and pair not in seen:
+                seen.add(pair)
+                edges.append(pair)
+        outputs = [{**o, "node": owner.get(o["node"], o["node"])} for o in self.outputs]
+        return replace(self, nodes=blocks, edges=edges, outputs=outputs, depth=depth)
+
+    def _block_node(self, block_id: str, first_member: Node) -> Node:
+        call = self.modules[block_id]
+        out_node = self.nodes.get(call.outputs[0]) if call.outputs else None
+        src = out_node or first_member
+        stack = first_member.stack[: first_member.stack.index(block_id)]
+        return Node(
+            id=block_id,
+            kind="module",
+            type=call.type,
+            scope=call.path,
+            call=call.call,
+            shape=src.shape,
+            dtype=src.dtype,
+            params=call.params,
+            shapes=tuple(self.nodes[o].shape for o in call.outputs if o in self.nodes and self.nodes[o].shape)
+            or src.shapes,
+            stack=stack,
+            stats=src.stats,
+            activation=src.activation,
+        )
+
+    # --- serialisation ---------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        """The stable JSON schema of ``DESIGN.md`` (activations are not included)."""
+        return {
+            "model": self.model,
+            "inputs": [dict(i) for i in self.inputs],
+            "nodes": [n.to_dict() for n in self.nodes.values()],
+            "edges": [[s, d] for s, d in self.edges],
+            "outputs": [dict(o) for o in self.outputs],
+        }
+
+    def to_json(self, path: str | os.PathLike[str]) -> Path:
+        """Write :meth:`to_dict` atomically (temp name, then rename)."""
+        path = Path(path)
+        text = json.dumps(self.to_dict(), indent=1)
+        atomic_write_text(path, text + "\n")
+        return path
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Trace:
+        """Rebuild the graph (without activations or module calls) from :meth:`to_dict` output."""
+        nodes = {}
+        for n in data["nodes"]:
+            shape = tuple(n["shape"]) if n.get("shape") is not None else None
+            nodes[n["id"]] = Node(
+                id=n["id"], kind=n["kind"], type=n["type"], scope=n["scope"], call=n["call"],
+                shape=shape, params=n.get("params", 0), shapes=(shape,) if shape else (),
+            )
+        edges = [(s, d) for s, d in data["edges"]]
+        return cls(model=data["model"], inputs=data["inputs"], nodes=nodes, edges=edges,
+                   outputs=data["outputs"])
+
+    @classmethod
+    def from_json(cls, path: str | os.PathLike[str]) -> Trace:
+        return cls.from_dict(json.loads(Path(path).read_text()))
+
+    def __repr__(self) -> str:
+        from render3d.table import format_trace
+
+        return format_trace(self)
+
+
+def _block_owner(node: Node, depth: int, modules: dict[str, ModuleCall]) -> str:
+    """The id of the block that ``node`` belongs to when the graph is cut at module depth ``depth``."""
+    if node.kind in ("input", "output"):
+        return node.id
+    for call_id in node.stack:
+        call = modules.get(call_id)
+        if call is not None and call.depth >= depth:
+            return call_id
+    return node.id
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` via a temp file in the same folder, so no half file is ever seen."""
+    atomic_write_bytes(path, text.encode())
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        tmp.write_bytes(data)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def iter_module_types(nodes: Iterable[Node]) -> list[str]:
+    """Distinct node types in first-seen order (legend order)."""
+    seen: dict[str, None] = {}
+    for node in nodes:
+        seen.setdefault(node.type, None)
+    return list(seen)

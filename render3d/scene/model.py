@@ -1,0 +1,149 @@
+"""What a scene is: plain numpy data that a renderer draws and a test can measure.
+
+Axes: x runs along the forward pass, y is up (height of a box ~ H of the tensor), z is the depth of a
+box (~ channels C) and the axis on which parallel branches get their own lanes.
+
+Arrays rather than lists of objects, so a 5000-block model is a handful of (N, 3) arrays that the
+renderer turns into one merged mesh per kind without a Python loop per block.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass
+class Blocks:
+    """One axis-aligned box per visible node."""
+
+    node_ids: list[str]
+    centers: np.ndarray  # (N, 3) float
+    sizes: np.ndarray  # (N, 3) float, full edge lengths (dx, dy, dz)
+    colors: np.ndarray  # (N, 3) uint8 RGB
+    categories: list[str]  # legend category per block ("Conv", "Norm", "Activation", ...)
+    #: tooltip text per block: name, type, shape, params, activation stats
+    info: list[str] = field(default_factory=list)
+    #: ``×N`` badge count per block (1 = not folded)
+    repeats: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.node_ids)
+
+    def index(self, node_id: str) -> int:
+        return self.node_ids.index(node_id)
+
+    @property
+    def lower(self) -> np.ndarray:
+        return self.centers - self.sizes / 2
+
+    @property
+    def upper(self) -> np.ndarray:
+        return self.centers + self.sizes / 2
+
+
+@dataclass
+class Connector:
+    """A polyline from one block to another: ``kind`` is ``"flow"`` (next layer) or ``"skip"`` (arc)."""
+
+    src: str
+    dst: str
+    points: np.ndarray  # (K, 3) float, K >= 2
+    kind: str = "flow"
+
+
+@dataclass
+class FeatureMap:
+    """Activations of one node, drawn next to (or instead of) its block.
+
+    ``style`` is one of:
+
+    * ``"planes"``: ``values`` is (K, H, W), one textured plane per kept channel, stacked along +z
+      starting at ``origin`` with ``spacing`` between planes; each plane spans ``plane_size`` (x, y).
+    * ``"slab"``: like planes with K == 1 (the mean over channels), for far/large layers.
+    * ``"bars"``: ``values`` is (1, 1, F) for a vector; one cell per value in a row along y.
+    * ``"volume"``: ``values`` is (C, H, W) rendered as a VTK volume at ``origin`` with ``spacing``
+      per voxel (z, y, x order matches ``values``).
+
+    ``clim`` are the fixed colour limits (robust percentiles) for this layer.
+    """
+
+    node_id: str
+    style: str
+    values: np.ndarray
+    origin: np.ndarray  # (3,) lower-left-front corner
+    plane_size: np.ndarray  # (2,) extent in x and y of each plane / of the bar row
+    spacing: float
+    clim: tuple[float, float]
+    channels: np.ndarray | None = None  # indices of the kept channels, for tooltips
+
+
+@dataclass
+class Labels:
+    """Text anchored at 3D points (one label actor in the renderer)."""
+
+    positions: np.ndarray  # (N, 3)
+    texts: list[str]
+    node_ids: list[str]
+
+    def __len__(self) -> int:
+        return len(self.texts)
+
+
+@dataclass
+class Camera:
+    position: tuple[float, float, float]
+    focal_point: tuple[float, float, float]
+    view_up: tuple[float, float, float] = (0.0, 1.0, 0.0)
+    view_angle: float = 30.0  # degrees, vertical field of view
+    parallel_scale: float | None = None  # set for orthographic views
+
+    def as_pyvista(self) -> list[tuple[float, float, float]]:
+        return [self.position, self.focal_point, self.view_up]
+
+
+@dataclass
+class Scene:
+    """Everything a renderer needs; no torch or VTK objects inside."""
+
+    title: str
+    mode: str  # "architecture" | "activations"
+    blocks: Blocks
+    connectors: list[Connector]
+    labels: Labels
+    legend: list[tuple[str, tuple[int, int, int]]]
+    camera: Camera
+    feature_maps: list[FeatureMap] = field(default_factory=list)
+    cmap: str = "viridis"
+    colorbar_title: str = ""
+    notes: list[str] = field(default_factory=list)  # e.g. "collapsed to depth 2 (412 blocks > 300)"
+    background: tuple[int, int, int] = (255, 255, 255)
+
+    @property
+    def bounds(self) -> np.ndarray:
+        """(2, 3) lower and upper corner of everything drawn."""
+        lows = [self.blocks.lower.min(axis=0)] if len(self.blocks) else []
+        highs = [self.blocks.upper.max(axis=0)] if len(self.blocks) else []
+        for c in self.connectors:
+            lows.append(c.points.min(axis=0))
+            highs.append(c.points.max(axis=0))
+        for fm in self.feature_maps:
+            lo, hi = feature_map_bounds(fm)
+            lows.append(lo)
+            highs.append(hi)
+        if not lows:
+            return np.zeros((2, 3))
+        return np.stack([np.min(lows, axis=0), np.max(highs, axis=0)])
+
+
+def feature_map_bounds(fm: FeatureMap) -> tuple[np.ndarray, np.ndarray]:
+    """Lower and upper corners of a feature map's drawn extent."""
+    origin = np.asarray(fm.origin, dtype=float)
+    if fm.style == "volume":
+        c, h, w = fm.values.shape
+        extent = np.array([w, h, c], dtype=float) * fm.spacing
+    else:
+        k = fm.values.shape[0]
+        extent = np.array([fm.plane_size[0], fm.plane_size[1], max(k - 1, 0) * fm.spacing])
+    return origin, origin + extent
