@@ -48,12 +48,19 @@ class Activation:
     ``layout`` says how to read ``data``: ``"map"`` is (C, H, W), ``"volume"`` is (C, T, H, W),
     ``"tokens"`` is (T, D), ``"vector"`` is (F,). ``full_shape`` is the shape before reduction and
     ``channel_mean`` the mean of every channel (all of them, not only the kept ones) for maps/volumes.
+    Values beyond float16's range are stored divided by ``scale``; :meth:`values` undoes it.
     """
 
     data: np.ndarray
     layout: str
     full_shape: tuple[int, ...]
     channel_mean: np.ndarray | None = None
+    scale: float = 1.0
+
+    def values(self) -> np.ndarray:
+        """The stored values as float32 in the tensor's own units."""
+        out = self.data.astype(np.float32)
+        return out * self.scale if self.scale != 1.0 else out
 
 
 @dataclass
@@ -119,6 +126,7 @@ class Trace:
     outputs: list[dict[str, str]]
     modules: dict[str, ModuleCall] = field(default_factory=dict)
     depth: int | None = None
+    total_params: int = 0
 
     # --- queries -------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -151,15 +159,6 @@ class Trace:
         for src, dst in self.edges:
             result[src].append(dst)
         return result
-
-    @property
-    def total_params(self) -> int:
-        top = [m for m in self.modules.values() if m.depth == 1 and m.call == 1]
-        if top:
-            return sum(m.params for m in top) + sum(
-                n.params for n in self.nodes.values() if n.kind == "module" and n.depth == 0
-            )
-        return sum(n.params for n in self.nodes.values() if n.call == 1)
 
     def signature(self) -> str:
         """Hash of ids, kinds, types, shapes and edges: equal for equal graphs, whatever the weights."""

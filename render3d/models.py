@@ -15,6 +15,8 @@ from torch import nn
 class SeedCNN(nn.Module):
     """Four conv+ReLU+pool stages, then two linear layers; expects 1×3×64×64."""
 
+    example_input_shape = (1, 3, 64, 64)
+
     def __init__(self, num_classes: int = 2) -> None:
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, 3, padding=1)
@@ -37,6 +39,8 @@ class SeedCNN(nn.Module):
 
 class DigitsCNN(nn.Module):
     """The seed design, narrowed for scikit-learn's 8×8 digits upsampled to 1×32×32."""
+
+    example_input_shape = (1, 1, 32, 32)
 
     def __init__(self, num_classes: int = 10, width: int = 16) -> None:
         super().__init__()
@@ -71,6 +75,8 @@ class _DoubleConv(nn.Sequential):
 class UNet(nn.Module):
     """A U-Net with ``levels`` down/up steps and skip concatenations; any input size works (pads)."""
 
+    example_input_shape = (1, 3, 64, 64)
+
     def __init__(self, in_channels: int = 3, num_classes: int = 2, base: int = 16, levels: int = 3) -> None:
         super().__init__()
         widths = [base * 2**i for i in range(levels + 1)]
@@ -101,8 +107,12 @@ class UNet(nn.Module):
 class SequenceClassifier(nn.Module):
     """Token embedding → LSTM → Transformer encoder → mean pool → linear; input is (N, T) int64."""
 
+    example_input_shape = (1, 16)
+    example_input_dtype = torch.int64
+
     def __init__(self, vocab: int = 100, dim: int = 32, heads: int = 4, layers: int = 2, classes: int = 3) -> None:
         super().__init__()
+        self.example_input_high = vocab
         self.embed = nn.Embedding(vocab, dim)
         self.lstm = nn.LSTM(dim, dim, batch_first=True)
         layer = nn.TransformerEncoderLayer(dim, heads, dim_feedforward=2 * dim, batch_first=True)

@@ -1,0 +1,141 @@
+"""Turning a MODEL string from the command line or a scene file into an ``nn.Module`` and an input.
+
+Accepted forms::
+
+    torchvision:resnet18            a torchvision builder, random init (no download, ever)
+    path/to/file.py:ClassOrFactory  a class or zero-argument factory in a Python file
+    package.module:ClassOrFactory   the same, imported from an installed module
+    render3d:SeedCNN                a model shipped in render3d.models
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import sys
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from render3d.errors import ModelSpecError
+
+_VIDEO_SHAPE = (1, 3, 8, 112, 112)
+_IMAGE_SHAPE = (1, 3, 224, 224)
+_SPECIAL_SHAPES = {"inception_v3": (1, 3, 299, 299)}
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    """``"1,3,224,224"`` or ``"1x3x224x224"`` → ``(1, 3, 224, 224)``."""
+    parts = [p for p in text.replace("x", ",").replace("×", ",").split(",") if p.strip()]
+    try:
+        shape = tuple(int(p) for p in parts)
+    except ValueError:
+        shape = ()
+    if not shape or any(d <= 0 for d in shape):
+        raise ModelSpecError(
+            f"input shape {text!r} is not valid: give positive integers separated by commas, e.g. 1,3,224,224"
+        )
+    return shape
+
+
+def load_model(spec: str) -> nn.Module:
+    """Build the model a MODEL string names (see module docstring)."""
+    source, sep, name = spec.rpartition(":")
+    if not sep or not source or not name:
+        raise ModelSpecError(
+            f"model {spec!r} is not valid: use torchvision:NAME, path/to/file.py:Class or package.module:Class"
+        )
+    if source == "torchvision":
+        return _torchvision_model(name)
+    if source == "render3d":
+        source = "render3d.models"
+    if source.endswith(".py"):
+        module = _import_file(Path(source), spec)
+    else:
+        try:
+            module = importlib.import_module(source)
+        except ImportError as exc:
+            raise ModelSpecError(f"model {spec!r}: cannot import module {source!r} ({exc})") from None
+    factory = getattr(module, name, None)
+    if factory is None:
+        public = [n for n, v in vars(module).items() if inspect.isclass(v) and issubclass(v, nn.Module)
+                  and v.__module__ == module.__name__]
+        hint = f"; it defines: {', '.join(sorted(public))}" if public else ""
+        raise ModelSpecError(f"model {spec!r}: {source} has no attribute {name!r}{hint}")
+    model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
+    if not isinstance(model, nn.Module):
+        raise ModelSpecError(f"model {spec!r}: {name} returned {type(model).__name__}, not an nn.Module")
+    return model
+
+
+def _import_file(path: Path, spec: str) -> Any:
+    if not path.is_file():
+        raise ModelSpecError(f"model {spec!r}: file {str(path)!r} does not exist")
+    mod_name = f"render3d_user_{path.stem}"
+    loader = importlib.util.spec_from_file_location(mod_name, path)
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    sys.modules[mod_name] = module
+    loader.loader.exec_module(module)
+    return module
+
+
+def _torchvision_model(name: str) -> nn.Module:
+    import torchvision
+
+    available = torchvision.models.list_models()
+    if name not in available:
+        close = [m for m in available if name.lower() in m][:6]
+        hint = f" Did you mean: {', '.join(close)}?" if close else " See torchvision.models.list_models()."
+        raise ModelSpecError(f"torchvision has no model {name!r}.{hint}")
+    kwargs: dict[str, Any] = {"weights": None}
+    if name in ("googlenet", "inception_v3"):
+        kwargs.update(init_weights=False, aux_logits=False)
+    return torchvision.models.get_model(name, **kwargs)
+
+
+def default_input_shape(spec: str, model: nn.Module) -> tuple[int, ...]:
+    """The input a model is built for: its ``example_input_shape`` or torchvision's family default."""
+    own = getattr(model, "example_input_shape", None)
+    if own is not None:
+        return tuple(own)
+    source, _, name = spec.rpartition(":")
+    if source == "torchvision":
+        import torchvision
+
+        if name in torchvision.models.list_models(module=torchvision.models.video):
+            return _VIDEO_SHAPE
+        image_size = getattr(model, "image_size", None)
+        if isinstance(image_size, int):
+            return (1, 3, image_size, image_size)
+        return _SPECIAL_SHAPES.get(name, _IMAGE_SHAPE)
+    raise ModelSpecError(
+        f"model {spec!r} does not say what input it takes: pass --input-shape (e.g. 1,3,224,224) "
+        "or give the class an example_input_shape attribute"
+    )
+
+
+def example_input(spec: str, model: nn.Module, shape: tuple[int, ...] | None = None,
+                  device: str | None = None) -> torch.Tensor:
+    """A seeded input: ``model.example_input()`` when the model provides one, else random normal."""
+    make = getattr(model, "example_input", None)
+    if shape is None and callable(make):
+        return make()
+    shape = shape or default_input_shape(spec, model)
+    gen = torch.Generator().manual_seed(0)
+    dtype = getattr(model, "example_input_dtype", torch.float32)
+    if device == "meta":
+        return torch.empty(shape, dtype=dtype, device="meta")
+    if dtype.is_floating_point:
+        return torch.randn(shape, generator=gen, dtype=dtype)
+    high = getattr(model, "example_input_high", 100)
+    return torch.randint(0, high, shape, generator=gen, dtype=dtype)
+
+
+def build_on_meta(spec: str) -> nn.Module:
+    """Build a model with its parameters on the meta device: no weight memory, for shape-only traces."""
+    with torch.device("meta"):
+        return load_model(spec)

@@ -1,0 +1,41 @@
+"""Finding the tensors inside whatever a model takes or returns.
+
+Tuples, lists, dicts (``OrderedDict``, Hugging Face ``ModelOutput``), namedtuples and dataclasses are
+walked; ints, strings, ``None`` and other leaves are skipped. Paths name where a tensor sat
+(``"0"``, ``"logits"``, ``"1.hidden"``) so inputs and outputs get stable, readable ids.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, Iterator
+
+import torch
+
+
+def iter_tensors(obj: Any, path: str = "") -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield ``(path, tensor)`` for every tensor leaf, depth first, in container order."""
+    if isinstance(obj, torch.Tensor):
+        yield path, obj
+    elif isinstance(obj, Mapping):
+        for key, value in obj.items():
+            yield from iter_tensors(value, _join(path, key))
+    elif isinstance(obj, (list, tuple)):
+        fields = getattr(obj, "_fields", None)  # namedtuple: use field names
+        for i, value in enumerate(obj):
+            yield from iter_tensors(value, _join(path, fields[i] if fields else i))
+    elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
+        for f in dataclasses.fields(obj):
+            yield from iter_tensors(getattr(obj, f.name), _join(path, f.name))
+
+
+def tensors(obj: Any) -> list[torch.Tensor]:
+    """Just the tensors, with a fast path for the common single-tensor case."""
+    if isinstance(obj, torch.Tensor):
+        return [obj]
+    return [t for _, t in iter_tensors(obj)]
+
+
+def _join(path: str, key: Any) -> str:
+    return f"{path}.{key}" if path else str(key)

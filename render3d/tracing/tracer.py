@@ -1,0 +1,337 @@
+"""The eager tracer: one real forward pass under module hooks and a ``TorchFunctionMode``.
+
+Why this design (measured in ``shared/notes/tracing.md``): hooks alone see module calls but no edges
+between them and no functional ops (``torch.relu``, ``x.view``, ``out += identity``); torch.fx and
+export fail on data-dependent control flow and unusual outputs. Running the real model and following
+tensor *identity* (a weak identity map, never ``id()``, which is reused within microseconds) gives
+the true dataflow of the path actually taken, including merges, for any input/output structure.
+
+Leaf modules (no children, or opaque ones such as ``MultiheadAttention``) are single nodes: the ops
+inside them are not recorded. Ops that run in a container's own ``forward`` (ResNet's residual add,
+DenseNet's concat, a root-level ``torch.relu``) are function nodes scoped to that container.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils.weak import WeakIdKeyDictionary
+
+from render3d.errors import ModelSpecError, TraceError
+from render3d.graph import ModuleCall, Node, Trace
+from render3d.tracing.capture import CaptureConfig, capture as capture_tensor
+from render3d.tracing.pytree import iter_tensors, tensors
+
+#: modules drawn as one block even though they have children (their children never run as modules)
+OPAQUE_MODULES: tuple[type[nn.Module], ...] = (nn.MultiheadAttention,)
+
+_INPLACE_DUNDER = {"iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "div", "idiv": "div",
+                   "iand": "and", "ior": "or", "ixor": "xor", "ipow": "pow", "imatmul": "matmul"}
+_REFLECTED = {"radd": "add", "rsub": "sub", "rmul": "mul", "rtruediv": "div", "rdiv": "div",
+              "rmatmul": "matmul", "rpow": "pow"}
+
+
+def op_name(func: Callable[..., Any]) -> tuple[str, str]:
+    """``(base, type)``: the base names the node id (``add``), the type keeps the variant (``add_``)."""
+    name = getattr(func, "__name__", None) or type(func).__name__
+    if name == "__get__":  # property getters: Tensor.T, Tensor.mT, Tensor.data
+        name = getattr(getattr(func, "__self__", None), "__name__", "get")
+    if name.startswith("__") and name.endswith("__"):
+        core = name[2:-2]
+        if core in _INPLACE_DUNDER:
+            return _INPLACE_DUNDER[core], _INPLACE_DUNDER[core] + "_"
+        core = _REFLECTED.get(core, core)
+        return core, core
+    if name.endswith("_") and not name.startswith("_") and len(name) > 1:
+        return name[:-1], name
+    return name.strip("_") or name, name
+
+
+@dataclass
+class _Frame:
+    call_id: str
+    path: str
+    module: nn.Module
+    leaf: bool
+    suppressed: bool = False
+    parents: list[str] = field(default_factory=list)
+
+
+class _Recorder(TorchFunctionMode):
+    """Owns the graph under construction; is the TorchFunctionMode and the hook target."""
+
+    def __init__(self, model: nn.Module, config: CaptureConfig) -> None:
+        super().__init__()
+        self.config = config
+        self.producer: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self.nodes: dict[str, Node] = {}
+        self.edges: list[tuple[str, str]] = []
+        self.modules: dict[str, ModuleCall] = {}
+        self.stack: list[_Frame] = []
+        self.ids: tuple[str, ...] = ()  # call ids of the open container frames
+        self.busy = False
+        self.failed_at: _Frame | None = None
+        self.call_counts: dict[str, int] = {}
+        self.op_counts: dict[tuple[str, str], int] = {}
+        self.paths: dict[nn.Module, str] = {}
+        self.leaves: set[nn.Module] = set()
+        self.own_params: dict[nn.Module, int] = {}
+        for path, module in model.named_modules():
+            if module in self.paths:
+                continue
+            self.paths[module] = path
+            if not any(True for _ in module.children()) or isinstance(module, OPAQUE_MODULES):
+                self.leaves.add(module)
+            self.own_params[module] = sum(p.numel() for p in module.parameters())
+        self.root = model
+        if model in self.leaves:  # a bare layer traced on its own: name it after its class
+            self.paths[model] = type(model).__name__.lower()
+
+    # --- graph building -------------------------------------------------------------------
+    def _add_node(self, node: Node, parents: list[str], outputs: list[torch.Tensor]) -> None:
+        self.nodes[node.id] = node
+        for p in dict.fromkeys(parents):
+            self.edges.append((p, node.id))
+        for t in outputs:
+            self.producer[t] = node.id
+        if outputs and self.config.mode != "none":
+            self.busy = True
+            try:
+                node.stats, node.activation = capture_tensor(outputs[0], self.config)
+            finally:
+                self.busy = False
+
+    def _parents(self, tensors_in: list[torch.Tensor]) -> list[str]:
+        found = (self.producer.get(t) for t in tensors_in)
+        return list(dict.fromkeys(p for p in found if p is not None))
+
+    def add_input(self, path: str, t: torch.Tensor) -> str:
+        node_id = f"input.{path}" if path else "input"
+        self._add_node(
+            Node(id=node_id, kind="input", type="Input", scope="", call=1, shape=tuple(t.shape),
+                 dtype=_dtype(t), shapes=(tuple(t.shape),)),
+            [], [t],
+        )
+        return node_id
+
+    def add_output(self, path: str, t: torch.Tensor) -> str | None:
+        parent = self.producer.get(t)
+        if parent is None:
+            return None
+        node_id = f"output.{path}" if path else "output"
+        node = Node(id=node_id, kind="output", type="Output", scope="", call=1, shape=tuple(t.shape),
+                    dtype=_dtype(t), shapes=(tuple(t.shape),))
+        self.nodes[node_id] = node
+        self.edges.append((parent, node_id))
+        return parent
+
+    # --- TorchFunctionMode ----------------------------------------------------------------
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+        kwargs = kwargs or {}
+        out = func(*args, **kwargs)
+        if self.busy or (self.stack and self.stack[-1].leaf):
+            return out
+        base, kind = op_name(func)
+        if base == "setitem":
+            outs = [args[0]] if args and isinstance(args[0], torch.Tensor) else []
+        else:
+            outs = tensors(out)
+        if not outs:
+            return out
+        parents = self._parents(tensors(args) + (tensors(kwargs) if kwargs else []))
+        if not parents:  # parameters, buffers, factories: hidden sources
+            return out
+        scope = self.stack[-1].path if self.stack else ""
+        key = (scope, base)
+        n = self.op_counts[key] = self.op_counts.get(key, 0) + 1
+        node_id = f"{scope}.{base}#{n}" if scope else f"{base}#{n}"
+        shapes = tuple(tuple(t.shape) for t in outs)
+        node = Node(id=node_id, kind="function", type=kind, scope=scope, call=n, shape=shapes[0],
+                    dtype=_dtype(outs[0]), shapes=shapes, stack=self.ids)
+        self._add_node(node, parents, outs)
+        return out
+
+    # --- module hooks ---------------------------------------------------------------------
+    def pre_hook(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
+        if self.busy:
+            return
+        if self.stack and self.stack[-1].leaf:  # a module run inside an opaque leaf
+            self.stack.append(_Frame("", "", module, leaf=True, suppressed=True))
+            return
+        path = self.paths[module]
+        n = self.call_counts[path] = self.call_counts.get(path, 0) + 1
+        leaf = module in self.leaves
+        frame = _Frame(f"{path}#{n}", path, module, leaf)
+        if leaf:
+            frame.parents = self._parents(tensors(args) + (tensors(kwargs) if kwargs else []))
+        self.stack.append(frame)
+        if not leaf:
+            self.ids = self.ids + (frame.call_id,)
+
+    def post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        if self.busy or not self.stack:
+            return
+        frame = self.stack.pop()
+        if frame.suppressed:
+            return
+        if not frame.leaf:
+            self.ids = self.ids[:-1]
+        if output is None and sys.exc_info()[1] is not None:
+            self.failed_at = self.failed_at or frame
+            return
+        outs = tensors(output)
+        call = int(frame.call_id.rsplit("#", 1)[1])
+        if frame.leaf and outs:
+            shapes = tuple(tuple(t.shape) for t in outs)
+            node = Node(id=frame.call_id, kind="module", type=type(module).__name__, scope=frame.path,
+                        call=call, shape=shapes[0], dtype=_dtype(outs[0]),
+                        params=self.own_params[module], shapes=shapes, stack=self.ids)
+            self._add_node(node, frame.parents, outs)
+        producers = tuple(p for p in (self.producer.get(t) for t in outs) if p is not None)
+        self.modules[frame.call_id] = ModuleCall(
+            id=frame.call_id, path=frame.path, type=type(module).__name__, call=call,
+            params=self.own_params[module], outputs=producers,
+        )
+
+
+def _dtype(t: torch.Tensor) -> str:
+    return str(t.dtype).removeprefix("torch.")
+
+
+def unwrap(model: Any) -> nn.Module:
+    """The eager module inside DataParallel/DDP and ``torch.compile`` wrappers."""
+    if isinstance(model, torch.jit.ScriptModule):
+        raise ModelSpecError(
+            f"{type(model).__name__} is a TorchScript module; render3d traces eager modules: "
+            "pass the nn.Module you gave to torch.jit.script/trace"
+        )
+    while True:
+        if isinstance(model, (nn.DataParallel, nn.parallel.DistributedDataParallel)):
+            model = model.module
+        elif hasattr(model, "_orig_mod") and isinstance(model._orig_mod, nn.Module):
+            model = model._orig_mod
+        else:
+            break
+    if not isinstance(model, nn.Module):
+        raise ModelSpecError(f"render3d.trace needs a torch.nn.Module, got {type(model).__name__}")
+    return model
+
+
+def trace(
+    model: nn.Module,
+    *inputs: Any,
+    depth: int | None = None,
+    capture: str | CaptureConfig = "reduced",
+    device: str | torch.device | None = None,
+    **kwargs: Any,
+) -> Trace:
+    """Run ``model(*inputs, **kwargs)`` once and return its dataflow graph and activations.
+
+    ``depth`` collapses modules deeper than that many levels into blocks after tracing (1 = the
+    model's direct children). ``capture`` is ``"reduced"`` (bounded float16 copies + stats),
+    ``"full"`` or ``"none"``. ``device="meta"`` runs a structure-only pass that allocates neither
+    weights nor activations. The model is run in eval mode under ``no_grad`` and left exactly as it
+    was: training flags, BatchNorm statistics and weights are restored.
+
+    Example::
+
+        >>> from render3d.models import SeedCNN
+        >>> t = trace(SeedCNN(), torch.randn(1, 3, 64, 64))
+        >>> [n.shape for n in t if n.type == "MaxPool2d"][-1]
+        (1, 128, 4, 4)
+    """
+    model = unwrap(model)
+    config = capture if isinstance(capture, CaptureConfig) else CaptureConfig(mode=capture)
+    target = torch.device(device) if device is not None else None
+    if target is not None and target.type == "meta":
+        config = CaptureConfig(mode="none")
+    inputs, kwargs = _move((inputs, kwargs), target)
+    rec = _Recorder(model, config)
+    modes = {m: m.training for m in model.modules()}
+    handles = []
+    for module in rec.paths:
+        if module is model and module not in rec.leaves:
+            continue
+        handles.append(module.register_forward_pre_hook(rec.pre_hook, with_kwargs=True))
+        handles.append(module.register_forward_hook(rec.post_hook, with_kwargs=True, always_call=True))
+    fastpath = torch.backends.mha.get_fastpath_enabled()
+    for path, t in iter_tensors((inputs, kwargs) if kwargs else inputs):
+        rec.add_input(_input_path(path, bool(kwargs)), t)
+    output: Any = None
+    try:
+        model.eval()
+        torch.backends.mha.set_fastpath_enabled(False)
+        with torch.no_grad(), rec:
+            if target is None:
+                output = model(*inputs, **kwargs)
+            else:
+                output = torch.func.functional_call(model, _params_on(model, target), inputs, kwargs)
+    except Exception as exc:
+        partial = _finish(model, rec, None)
+        where = rec.failed_at
+        place = f"module '{where.path}' ({type(where.module).__name__})" if where else "its own forward()"
+        hint = ""
+        if target is not None and target.type == "meta":
+            hint = " (meta tensors have no values: data-dependent code such as .item() needs device='cpu')"
+        msg = f"{type(model).__name__} failed in {place}: {type(exc).__name__}: {_first_line(exc)}{hint}"
+        raise TraceError(msg, module_path=where.path if where else "", partial=partial) from exc
+    finally:
+        for h in handles:
+            h.remove()
+        torch.backends.mha.set_fastpath_enabled(fastpath)
+        for m, training in modes.items():
+            m.training = training
+    return _finish(model, rec, output).collapse(depth)
+
+
+def _finish(model: nn.Module, rec: _Recorder, output: Any) -> Trace:
+    outputs = []
+    for path, t in iter_tensors(output):
+        parent = rec.add_output(path, t)
+        if parent is not None:
+            outputs.append({"path": path, "node": parent})
+    inputs = [
+        {"id": n.id, "shape": list(n.shape or ()), "dtype": n.dtype}
+        for n in rec.nodes.values() if n.kind == "input"
+    ]
+    return Trace(model=type(model).__name__, inputs=inputs, nodes=rec.nodes, edges=rec.edges,
+                 outputs=outputs, modules=rec.modules, total_params=rec.own_params[model])
+
+
+def _input_path(path: str, has_kwargs: bool) -> str:
+    if not has_kwargs:
+        return path
+    head, _, rest = path.partition(".")  # "0.<i>..." positional, "1.<name>..." keyword
+    return rest
+
+
+def _move(obj: Any, device: torch.device | None) -> Any:
+    if device is None:
+        return obj
+    if isinstance(obj, torch.Tensor):
+        return obj.to(device)
+    if isinstance(obj, tuple) and not hasattr(obj, "_fields"):
+        return tuple(_move(o, device) for o in obj)
+    if isinstance(obj, list):
+        return [_move(o, device) for o in obj]
+    if isinstance(obj, dict):
+        return {k: _move(v, device) for k, v in obj.items()}
+    return obj
+
+
+def _params_on(model: nn.Module, device: torch.device) -> dict[str, torch.Tensor]:
+    """Parameters and buffers for ``functional_call`` on ``device``, leaving the model untouched."""
+    items = list(model.named_parameters(remove_duplicate=False)) + list(model.named_buffers(remove_duplicate=False))
+    if device.type == "meta":
+        return {name: torch.empty_like(t, device="meta") for name, t in items}
+    return {name: t.to(device) for name, t in items}
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else "(no message)"
