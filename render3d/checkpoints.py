@@ -1,0 +1,328 @@
+"""Safe checkpoint loading: find checkpoint files, read a state_dict from any common layout, fit it to a model.
+
+``torch.load`` always runs with ``weights_only=True`` unless the caller passes ``trust_pickle=True`` (the
+CLI's ``--trust-pickle``), because unpickling an arbitrary file can run arbitrary code. Every failure is a
+one-line :class:`~render3d.errors.CheckpointError` that names the file, and a failed load leaves the model
+untouched: the checkpoint is checked against ``model.state_dict()`` before anything is copied.
+
+Layouts understood by :func:`read_state_dict`:
+
+- a raw ``state_dict`` (``torch.save(model.state_dict(), path)``);
+- a dict holding one under ``state_dict`` (Lightning), ``model_state_dict`` or ``model``;
+- a ``.safetensors`` file;
+- a pickled ``nn.Module`` (only with ``trust_pickle=True``).
+
+:func:`load_checkpoint` also strips the ``model.`` (Lightning), ``module.`` (DataParallel) and ``_orig_mod.``
+(``torch.compile``) prefixes when at least half the keys carry one and the stripped keys fit the model.
+"""
+
+from __future__ import annotations
+
+import glob
+import io
+import os
+import pickle
+import re
+import secrets
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from render3d.errors import CheckpointError
+
+__all__ = ["CHECKPOINT_SUFFIXES", "find_checkpoints", "load_checkpoint", "read_state_dict", "save_checkpoint"]
+
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors")
+
+_WRAPPER_KEYS = ("state_dict", "model_state_dict", "model")
+_STRIP_PREFIXES = ("model.", "module.", "_orig_mod.")
+_SHOW = 3  # names listed per category in a mismatch message
+_UNSAFE_PATTERNS = (
+    re.compile(r"GLOBAL (\S+) was not an allowed global"),
+    re.compile(r"whose module (\S+) is blocked"),
+    re.compile(r"(\S+) must be \S+ to load"),
+)
+
+
+# --------------------------------------------------------------------------------------------- finding
+
+
+def find_checkpoints(dir_or_glob: str | os.PathLike[str]) -> list[Path]:
+    """Checkpoint files in a directory, or matching a glob pattern, in natural order.
+
+    A directory yields its files (not sub-directories, not dot-files) whose suffix is one of
+    :data:`CHECKPOINT_SUFFIXES`; a glob pattern (``**`` allowed) yields the matching files with those suffixes.
+    Natural order compares digit runs as numbers and ignores case: ``epoch_2`` < ``Epoch_3`` < ``epoch_10``.
+
+    Raises :class:`CheckpointError` naming the pattern and the suffixes when nothing is found.
+    """
+    pattern = os.fspath(dir_or_glob)
+    root = Path(pattern)
+    if root.is_dir():
+        candidates = [p for p in root.iterdir() if not p.name.startswith(".")]
+    else:
+        candidates = [Path(p) for p in glob.glob(pattern, recursive=True)]
+    found = [p for p in candidates if p.is_file() and p.suffix.lower() in CHECKPOINT_SUFFIXES]
+    if not found:
+        where = "directory" if root.is_dir() else "pattern"
+        msg = f"no checkpoints found for {where} '{pattern}' (looked for {', '.join(CHECKPOINT_SUFFIXES)})"
+        raise CheckpointError(msg)
+    return sorted(found, key=_natural_key)
+
+
+def _natural_key(path: Path) -> tuple[list[Any], str]:
+    # re.split with a capturing group alternates text (even indices) and digit runs (odd indices),
+    # so the lists compare str with str and int with int.
+    parts = re.split(r"(\d+)", str(path))
+    return [int(part) if i % 2 else part.casefold() for i, part in enumerate(parts)], str(path)
+
+
+# --------------------------------------------------------------------------------------------- reading
+
+
+def read_state_dict(path: str | os.PathLike[str], *, trust_pickle: bool = False) -> dict[str, torch.Tensor]:
+    """The tensors stored in a checkpoint, unwrapped from its layout (keys are returned as stored).
+
+    Prefixes such as ``model.`` are kept here; :func:`load_checkpoint` strips them when they fit the model.
+    With ``trust_pickle=False`` (the default) a file that needs arbitrary unpickling is refused.
+    """
+    path = Path(path)
+    obj = _read_object(path, trust_pickle=trust_pickle)
+    return _unwrap(obj, path)
+
+
+def _read_object(path: Path, *, trust_pickle: bool) -> Any:
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist")
+    if path.is_dir():
+        raise CheckpointError(f"checkpoint {path} is a directory; pass one file (or use find_checkpoints)")
+    if path.suffix.lower() == ".safetensors":
+        return _read_safetensors(path)
+    try:
+        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+    except pickle.UnpicklingError as exc:
+        unsafe = _unsafe_globals(path, str(exc)) if not trust_pickle else None
+        if unsafe is not None:
+            msg = (
+                f"refusing to load {path}: it needs arbitrary unpickling ({unsafe}), which can run code; "
+                "pass --trust-pickle (trust_pickle=True) only if you trust where the file came from"
+            )
+            raise CheckpointError(msg) from None
+        raise CheckpointError(_unreadable(path, exc)) from exc
+    except Exception as exc:  # torch.load reports a damaged file as RuntimeError, EOFError, KeyError, ...
+        raise CheckpointError(_unreadable(path, exc)) from exc
+
+
+def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors import SafetensorError
+    from safetensors.torch import load_file
+
+    try:
+        return load_file(path, device="cpu")
+    except (SafetensorError, OSError, ValueError) as exc:
+        raise CheckpointError(_unreadable(path, exc)) from exc
+
+
+def _unsafe_globals(path: Path, message: str) -> str | None:
+    """The globals a weights_only refusal complained about, or None if the refusal means a damaged file."""
+    match = next((m for p in _UNSAFE_PATTERNS if (m := p.search(message))), None)
+    if match is None:
+        return None
+    try:  # lists every offending global without executing anything (zip-format files only)
+        names = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
+    except Exception:
+        names = []
+    if not names:
+        names = [match.group(1)]
+    shown = ", ".join(names[:_SHOW])
+    return shown + (f", +{len(names) - _SHOW} more" if len(names) > _SHOW else "")
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    first = lines[0].split(". ")[0][:160] if lines else ""  # torch appends paragraphs of advice
+    reason = type(exc).__name__ + (f": {first}" if first else "")
+    if isinstance(exc, (ImportError, AttributeError)):  # a trusted pickle naming code that is gone
+        return f"cannot unpickle checkpoint {path}: {reason}"
+    return f"cannot read checkpoint {path} (truncated or corrupt?): {reason}"
+
+
+def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:
+    if isinstance(obj, nn.Module):  # a pickled full model (trust_pickle only)
+        return dict(obj.state_dict())
+    if isinstance(obj, Mapping):
+        if _is_state_dict(obj):
+            return dict(obj)
+        for key in _WRAPPER_KEYS:
+            inner = obj.get(key)
+            if isinstance(inner, nn.Module) or (isinstance(inner, Mapping) and _is_state_dict(inner)):
+                return _unwrap(inner, path)
+        keys = ", ".join(repr(k) for k in list(obj)[:6]) + (", ..." if len(obj) > 6 else "")
+        wanted = ", ".join(repr(k) for k in _WRAPPER_KEYS)
+        msg = f"checkpoint {path} holds a dict ({keys}) with no state_dict under {wanted}"
+        raise CheckpointError(msg)
+    msg = f"checkpoint {path} holds a {type(obj).__name__}, not a state_dict"
+    raise CheckpointError(msg)
+
+
+def _is_state_dict(obj: Mapping[Any, Any]) -> bool:
+    return all(
+        isinstance(k, str) and (isinstance(v, torch.Tensor) or k.endswith("_extra_state")) for k, v in obj.items()
+    )
+
+
+# --------------------------------------------------------------------------------------------- loading
+
+
+def load_checkpoint(
+    model: nn.Module, path: str | os.PathLike[str], *, trust_pickle: bool = False, strict: bool = True
+) -> nn.Module:
+    """Load a checkpoint's weights into ``model`` in place and return ``model``.
+
+    With ``strict=True`` every model key must be present, no extra key may be, and shapes must agree; any
+    difference raises one :class:`CheckpointError` listing them. With ``strict=False`` missing and unexpected
+    keys are allowed, but shape mismatches are not, nor a checkpoint sharing no key with the model.
+    On any error the model is left unchanged.
+
+    Examples
+    --------
+    >>> from render3d.models import SeedCNN
+    >>> model = load_checkpoint(SeedCNN(), "runs/epoch_10.pt")  # doctest: +SKIP
+    """
+    path = Path(path)
+    state = read_state_dict(path, trust_pickle=trust_pickle)
+    target = model.state_dict()
+    state = _strip_prefixes(state, target.keys())
+
+    missing = [k for k in target if k not in state]
+    unexpected = [k for k in state if k not in target]
+    mismatched = [
+        f"{k}: checkpoint {tuple(v.shape)} vs model {tuple(target[k].shape)}"
+        for k, v in state.items()
+        if k in target
+        and isinstance(v, torch.Tensor)
+        and not nn.parameter.is_lazy(target[k])
+        and v.shape != target[k].shape
+    ]
+    no_overlap = bool(target) and len(missing) == len(target)
+    if mismatched or no_overlap or (strict and (missing or unexpected)):
+        parts = [
+            _listing(len(missing), "missing", missing),
+            _listing(len(unexpected), "unexpected", unexpected),
+            _listing(len(mismatched), "shape mismatch" + ("es" if len(mismatched) > 1 else ""), mismatched),
+        ]
+        msg = f"{path} does not fit {type(model).__name__}: " + ", ".join(p for p in parts if p)
+        raise CheckpointError(msg)
+
+    try:
+        model.load_state_dict(state, strict=strict)
+    except RuntimeError as exc:  # not expected after the checks above; keep it one line anyway
+        first = str(exc).strip().splitlines()[0]
+        raise CheckpointError(f"{path} does not fit {type(model).__name__}: {first}") from exc
+    return model
+
+
+def _listing(count: int, label: str, names: list[str]) -> str:
+    if not count:
+        return ""
+    shown = ", ".join(names[:_SHOW]) + (f", +{count - _SHOW} more" if count > _SHOW else "")
+    return f"{count} {label} ({shown})"
+
+
+def _strip_prefixes(state: dict[str, torch.Tensor], model_keys: Iterable[str]) -> dict[str, torch.Tensor]:
+    """The view of ``state`` whose keys best fit the model, after stripping wrapper prefixes.
+
+    Views are built by repeatedly stripping a known prefix carried by at least half the keys (keys without
+    it are dropped from that view: a Lightning module's loss weights, say). An exact fit wins; otherwise the
+    view sharing most keys with the model; ties go to the less-stripped view, so keys stay as stored.
+    """
+    wanted = set(model_keys)
+    views = [state]
+    frontier = [state]
+    for _ in range(len(_STRIP_PREFIXES)):  # e.g. "module._orig_mod.model." at most
+        nxt = []
+        for view in frontier:
+            for prefix in _STRIP_PREFIXES:
+                carried = [k for k in view if k.startswith(prefix)]
+                if carried and 2 * len(carried) >= len(view):
+                    nxt.append({k[len(prefix) :]: view[k] for k in carried})
+        views += nxt
+        frontier = nxt
+
+    def overlap(view: dict[str, torch.Tensor]) -> tuple[bool, int]:
+        return set(view) == wanted, len(wanted.intersection(view))
+
+    best = max(range(len(views)), key=lambda i: (*overlap(views[i]), -i))
+    return views[best]
+
+
+# --------------------------------------------------------------------------------------------- saving
+
+
+def save_checkpoint(
+    model_or_state_dict: nn.Module | Mapping[str, torch.Tensor], path: str | os.PathLike[str], **extra: Any
+) -> Path:
+    """Write ``{"state_dict": ..., **extra}`` to ``path`` atomically (temp file + ``os.replace``).
+
+    ``extra`` values must survive ``torch.load(weights_only=True)`` (numbers, strings, lists, dicts, tensors),
+    so that the file loads without ``--trust-pickle``; anything else raises ``TypeError`` before writing.
+    A ``.safetensors`` path stores the tensors only, with ``extra`` as string metadata. Parent folders are
+    created. Returns the path written.
+
+    Examples
+    --------
+    >>> save_checkpoint(model, out / f"epoch_{epoch}.pt", epoch=epoch, loss=float(loss))  # doctest: +SKIP
+    """
+    path = Path(path)
+    if isinstance(model_or_state_dict, nn.Module):
+        state = dict(model_or_state_dict.state_dict())
+    else:
+        state = dict(model_or_state_dict)
+    if "state_dict" in extra:
+        raise TypeError("save_checkpoint: 'state_dict' is reserved; pass the weights as the first argument")
+
+    as_safetensors = path.suffix.lower() == ".safetensors"
+    if as_safetensors:
+        bad = [k for k, v in extra.items() if not isinstance(v, (str, int, float, bool))]
+        if bad:
+            kind = type(extra[bad[0]]).__name__
+            msg = f"save_checkpoint: .safetensors metadata must be str/int/float/bool; got {bad[0]!r}: {kind}"
+            raise TypeError(msg)
+    else:
+        _check_weights_only(extra)
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    # a dot-name without a checkpoint suffix, so find_checkpoints never lists a half-written file
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        if as_safetensors:
+            from safetensors.torch import save_file
+
+            # clone: safetensors refuses tensors that share storage (tied weights)
+            tensors = {k: v.detach().clone().contiguous() for k, v in state.items()}
+            save_file(tensors, tmp, metadata={k: str(v) for k, v in extra.items()})
+        else:
+            torch.save({"state_dict": state, **extra}, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def _check_weights_only(extra: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(extra, buffer)
+    buffer.seek(0)
+    try:
+        torch.load(buffer, weights_only=True)
+    except pickle.UnpicklingError as exc:
+        match = next((m for p in _UNSAFE_PATTERNS if (m := p.search(str(exc)))), None)
+        what = match.group(1) if match else "an object"
+        msg = (
+            f"save_checkpoint: extra values hold {what}, which would need --trust-pickle to load; "
+            "pass plain Python values (float(x), x.item(), vars(args))"
+        )
+        raise TypeError(msg) from None

@@ -1,0 +1,261 @@
+"""render3d.checkpoints: layouts, safety (weights_only), damaged files, mismatch messages, ordering."""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from render3d.checkpoints import find_checkpoints, load_checkpoint, read_state_dict, save_checkpoint
+from render3d.errors import CheckpointError
+from render3d.models import SeedCNN
+
+
+@pytest.fixture(scope="module")
+def trained() -> dict[str, torch.Tensor]:
+    """A SeedCNN state whose values differ from any fresh init."""
+    torch.manual_seed(0)
+    return {k: torch.randn_like(v) for k, v in SeedCNN().state_dict().items()}
+
+
+def fresh() -> SeedCNN:
+    torch.manual_seed(1)
+    return SeedCNN()
+
+
+def assert_state_equal(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> None:
+    got = model.state_dict()
+    assert list(got) == list(state)
+    for key, value in state.items():
+        assert torch.equal(got[key], value), key
+
+
+def snapshot(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+class TouchOnUnpickle:
+    """Unpickling this creates ``marker``: stands in for a malicious payload."""
+
+    def __init__(self, marker: Path) -> None:
+        self.marker = marker
+
+    def __reduce__(self):
+        return (pathlib.Path.touch, (self.marker,))
+
+
+# --------------------------------------------------------------------------------------------- layouts
+
+
+def test_raw_state_dict_loads(tmp_path, trained):
+    torch.save(trained, tmp_path / "raw.pt")
+    model = fresh()
+    assert load_checkpoint(model, tmp_path / "raw.pt") is model
+    assert_state_equal(model, trained)
+
+
+@pytest.mark.parametrize("key", ["state_dict", "model", "model_state_dict"])
+def test_wrapped_state_dict_loads(tmp_path, trained, key):
+    torch.save({key: trained, "epoch": 3, "optimizer": {"lr": 0.1}}, tmp_path / "wrapped.ckpt")
+    model = load_checkpoint(fresh(), tmp_path / "wrapped.ckpt")
+    assert_state_equal(model, trained)
+
+
+def test_lightning_model_prefix_is_stripped(tmp_path, trained):
+    # LightningModule with self.model = SeedCNN() and a loss with a weight buffer
+    state = {f"model.{k}": v for k, v in trained.items()} | {"criterion.weight": torch.ones(2)}
+    torch.save({"state_dict": state, "epoch": 7, "global_step": 70}, tmp_path / "epoch=7-step=70.ckpt")
+    model = load_checkpoint(fresh(), tmp_path / "epoch=7-step=70.ckpt")
+    assert_state_equal(model, trained)
+
+
+def test_dataparallel_and_compile_prefixes_are_stripped(tmp_path, trained):
+    torch.save({f"module._orig_mod.{k}": v for k, v in trained.items()}, tmp_path / "dp.pth")
+    model = load_checkpoint(fresh(), tmp_path / "dp.pth")
+    assert_state_equal(model, trained)
+
+
+def test_safetensors_loads(tmp_path, trained):
+    save_file(trained, tmp_path / "weights.safetensors")
+    model = load_checkpoint(fresh(), tmp_path / "weights.safetensors")
+    assert_state_equal(model, trained)
+
+
+def test_read_state_dict_keeps_stored_keys(tmp_path, trained):
+    state = {f"model.{k}": v for k, v in trained.items()}
+    torch.save({"state_dict": state, "epoch": 1}, tmp_path / "a.ckpt")
+    assert list(read_state_dict(tmp_path / "a.ckpt")) == list(state)
+
+
+# --------------------------------------------------------------------------------------------- safety
+
+
+def test_malicious_pickle_is_refused_without_running(tmp_path, trained):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pt"
+    torch.save({"state_dict": trained, "payload": TouchOnUnpickle(marker)}, path)
+    model = fresh()
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(model, path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "--trust-pickle" in message
+    assert "\n" not in message
+    assert not marker.exists()
+
+
+def test_trust_pickle_runs_the_pickle(tmp_path, trained):
+    # the counterpart of the test above: the payload is real, and trust_pickle is what lets it run
+    marker = tmp_path / "pwned"
+    torch.save({"state_dict": trained, "payload": TouchOnUnpickle(marker)}, tmp_path / "evil.pt")
+    model = load_checkpoint(fresh(), tmp_path / "evil.pt", trust_pickle=True)
+    assert marker.exists()
+    assert_state_equal(model, trained)
+
+
+def test_trust_pickle_loads_full_module(tmp_path, trained):
+    saved = SeedCNN()
+    saved.load_state_dict(trained)
+    torch.save(saved, tmp_path / "full.pt")
+    model = load_checkpoint(fresh(), tmp_path / "full.pt", trust_pickle=True)
+    assert_state_equal(model, trained)
+
+
+def test_trust_pickle_loads_complex_objects(tmp_path, trained):
+    torch.save({"model_state_dict": trained, "args": argparse.Namespace(lr=0.1)}, tmp_path / "ns.pt")
+    with pytest.raises(CheckpointError, match=r"argparse\.Namespace.*--trust-pickle"):
+        read_state_dict(tmp_path / "ns.pt")
+    assert list(read_state_dict(tmp_path / "ns.pt", trust_pickle=True)) == list(trained)
+
+
+# --------------------------------------------------------------------------------------------- damaged files
+
+
+@pytest.mark.parametrize("name", ["half.pt", "half.safetensors"])
+def test_truncated_file_is_one_line_error(tmp_path, trained, capfd, name):
+    path = tmp_path / name
+    save_checkpoint(trained, path, epoch=1)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match=r"truncated or corrupt") as info:
+        load_checkpoint(fresh(), path)
+    assert str(path) in str(info.value)
+    assert "\n" not in str(info.value)
+    assert capfd.readouterr() == ("", "")
+
+
+def test_failed_load_leaves_model_unchanged(tmp_path, trained):
+    broken = dict(trained)
+    broken["fc2.weight"] = torch.zeros(3, 512)  # every other tensor would load fine
+    torch.save(broken, tmp_path / "broken.pt")
+    model = fresh()
+    before = snapshot(model)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(model, tmp_path / "broken.pt")
+    assert_state_equal(model, before)
+
+
+def test_missing_file_is_named(tmp_path):
+    with pytest.raises(CheckpointError, match=r"nope\.pt does not exist"):
+        load_checkpoint(fresh(), tmp_path / "nope.pt")
+
+
+def test_non_state_dict_content_is_refused(tmp_path):
+    torch.save({"epoch": 3, "weights": [1, 2]}, tmp_path / "odd.pt")
+    with pytest.raises(CheckpointError, match=r"odd\.pt holds a dict \('epoch', 'weights'\) with no state_dict"):
+        read_state_dict(tmp_path / "odd.pt")
+
+
+# --------------------------------------------------------------------------------------------- mismatches
+
+
+def test_key_mismatch_lists_missing_unexpected_and_shapes(tmp_path, trained):
+    state = {k: v for k, v in trained.items() if not k.startswith("fc1.")}
+    state["fc2.weight"] = torch.zeros(3, 512)
+    state["head.weight"] = torch.zeros(1)
+    path = tmp_path / "ckpt.pt"
+    torch.save(state, path)
+    with pytest.raises(CheckpointError) as info:
+        load_checkpoint(fresh(), path)
+    assert str(info.value) == (
+        f"{path} does not fit SeedCNN: 2 missing (fc1.weight, fc1.bias), 1 unexpected (head.weight), "
+        "1 shape mismatch (fc2.weight: checkpoint (3, 512) vs model (2, 512))"
+    )
+
+
+def test_mismatch_listing_is_capped(tmp_path, trained):
+    torch.save({"conv1.weight": trained["conv1.weight"]}, tmp_path / "few.pt")
+    with pytest.raises(CheckpointError, match=r"11 missing \(conv1\.bias, conv2\.weight, conv2\.bias, \+8 more\)$"):
+        load_checkpoint(fresh(), tmp_path / "few.pt")
+
+
+def test_non_strict_allows_missing_keys(tmp_path, trained):
+    partial = {k: v for k, v in trained.items() if k.startswith("conv")}
+    torch.save(partial, tmp_path / "convs.pt")
+    model = fresh()
+    before = snapshot(model)
+    load_checkpoint(model, tmp_path / "convs.pt", strict=False)
+    assert_state_equal(model, partial | {k: v for k, v in before.items() if k.startswith("fc")})
+
+
+def test_non_strict_still_refuses_shape_mismatch(tmp_path, trained):
+    torch.save({"fc2.weight": torch.zeros(3, 512)}, tmp_path / "shape.pt")
+    with pytest.raises(CheckpointError, match=r"1 shape mismatch \(fc2\.weight: checkpoint \(3, 512\)"):
+        load_checkpoint(fresh(), tmp_path / "shape.pt", strict=False)
+
+
+# --------------------------------------------------------------------------------------------- finding
+
+
+def test_find_checkpoints_natural_order(tmp_path):
+    for name in ["epoch_2.pt", "epoch_10.pt", "epoch_1.pt", "Epoch_3.pt", "epoch_20.ckpt", "notes.txt"]:
+        (tmp_path / name).touch()
+    (tmp_path / "sub.pt").mkdir()
+    names = [p.name for p in find_checkpoints(tmp_path)]
+    assert names == ["epoch_1.pt", "epoch_2.pt", "Epoch_3.pt", "epoch_10.pt", "epoch_20.ckpt"]
+
+
+def test_find_checkpoints_glob(tmp_path):
+    for name in ["run_b/step_100.pt", "run_b/step_20.pt", "run_a/step_9.pt", "run_a/log.txt"]:
+        (tmp_path / name).parent.mkdir(exist_ok=True)
+        (tmp_path / name).touch()
+    found = find_checkpoints(tmp_path / "run_*" / "*")
+    assert [p.relative_to(tmp_path).as_posix() for p in found] == [
+        "run_a/step_9.pt",
+        "run_b/step_20.pt",
+        "run_b/step_100.pt",
+    ]
+
+
+def test_find_checkpoints_empty_names_pattern_and_suffixes(tmp_path):
+    (tmp_path / "notes.txt").touch()
+    pattern = str(tmp_path / "*.pt")
+    with pytest.raises(CheckpointError) as info:
+        find_checkpoints(pattern)
+    assert str(info.value) == (
+        f"no checkpoints found for pattern '{pattern}' (looked for .pt, .pth, .ckpt, .bin, .safetensors)"
+    )
+
+
+# --------------------------------------------------------------------------------------------- saving
+
+
+def test_save_checkpoint_round_trip(tmp_path, trained):
+    model = fresh()
+    model.load_state_dict(trained)
+    path = save_checkpoint(model, tmp_path / "out" / "epoch_4.pt", epoch=4, loss=0.25)
+    assert path == tmp_path / "out" / "epoch_4.pt"
+    assert sorted(p.name for p in path.parent.iterdir()) == ["epoch_4.pt"]  # no temp file left behind
+    raw = torch.load(path, weights_only=True)
+    assert (raw["epoch"], raw["loss"]) == (4, 0.25)
+    assert_state_equal(load_checkpoint(fresh(), path), trained)
+
+
+def test_save_checkpoint_refuses_extras_that_need_trust(tmp_path, trained):
+    with pytest.raises(TypeError, match=r"argparse\.Namespace.*--trust-pickle"):
+        save_checkpoint(trained, tmp_path / "a.pt", args=argparse.Namespace(lr=0.1))
+    assert not any(tmp_path.iterdir())
