@@ -13,12 +13,14 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import inspect
+import math
 import sys
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from render3d.errors import ModelSpecError
 
@@ -92,6 +94,8 @@ def _torchvision_model(name: str) -> nn.Module:
         hint = f" Did you mean: {', '.join(close)}?" if close else " See torchvision.models.list_models()."
         raise ModelSpecError(f"torchvision has no model {name!r}.{hint}")
     kwargs: dict[str, Any] = {"weights": None}
+    if "weights_backbone" in inspect.signature(torchvision.models.get_model_builder(name)).parameters:
+        kwargs["weights_backbone"] = None
     if name in ("googlenet", "inception_v3"):
         kwargs.update(init_weights=False, aux_logits=False)
     return torchvision.models.get_model(name, **kwargs)
@@ -135,7 +139,32 @@ def example_input(spec: str, model: nn.Module, shape: tuple[int, ...] | None = N
     return torch.randint(0, high, shape, generator=gen, dtype=dtype)
 
 
+class _LargeTensorsOnMeta(TorchFunctionMode):
+    """Create big tensors (weights) on the meta device and small ones (index arithmetic) on the CPU.
+
+    ``with torch.device("meta")`` alone breaks builders that compute their layout with tensors and
+    read it back (RegNet's ``torch.arange(...).tolist()``); weights are what cost memory.
+    """
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+        kwargs = dict(kwargs or {})
+        if func in _FACTORIES and kwargs.get("device") is None and _numel(args, kwargs) >= _META_MIN_NUMEL:
+            kwargs["device"] = "meta"
+        return func(*args, **kwargs)
+
+
+_FACTORIES = {torch.empty, torch.zeros, torch.ones, torch.rand, torch.randn, torch.full}
+_META_MIN_NUMEL = 1024
+
+
+def _numel(args: tuple, kwargs: dict) -> int:
+    size = kwargs.get("size", args[0] if len(args) == 1 and isinstance(args[0], (tuple, list, torch.Size)) else args)
+    if isinstance(size, (tuple, list, torch.Size)) and all(isinstance(d, int) for d in size):
+        return math.prod(size)
+    return 0
+
+
 def build_on_meta(spec: str) -> nn.Module:
-    """Build a model with its parameters on the meta device: no weight memory, for shape-only traces."""
-    with torch.device("meta"):
+    """Build a model whose weights live on the meta device: no weight memory, for shape-only traces."""
+    with _LargeTensorsOnMeta():
         return load_model(spec)
