@@ -1,0 +1,537 @@
+"""Scene → one ``pyvista.Plotter`` with a handful of actors, and handles to update them in place.
+
+What gets drawn, and as what:
+
+* blocks: one merged mesh per legend category (8 points + 6 quads per box, uint8 colours per cell,
+  ``block_id`` per cell for picking), light edges;
+* connectors: one lines mesh for the flow (thin, grey) and one for skips (coloured);
+* labels: one point-label actor (VTK's placement mapper drops labels that would overlap);
+* legend, title, notes and a caption: one 2-D actor each, pixel-positioned;
+* feature maps: ``planes``/``slab`` as one mesh per map whose quads sample one RGB texture atlas
+  (nearest sampling, colours from a 256-entry LUT), ``bars`` as one mesh with cell scalars,
+  ``volume`` through the GPU ray-cast mapper; one colour bar when any is shown.
+
+The numbers behind these choices are in ``notes/rendering.md``.
+"""
+
+from __future__ import annotations
+
+import math
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyvista as pv
+from vtkmodules.vtkCommonCore import VTK_FONT_FILE
+from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
+
+from render3d.rendering.glcheck import ensure_gl
+from render3d.rendering.meshes import (
+    boxes_mesh,
+    colormap_lut,
+    polylines_mesh,
+    tiled_planes_mesh,
+    vertical_bars_mesh,
+)
+from render3d.scene.model import FeatureMap, Scene
+
+__all__ = ["SceneActors", "build_plotter", "latin1_label"]
+
+FLOW_COLOR = (150, 150, 150)
+SKIP_COLOR = (213, 94, 0)  # Okabe-Ito vermillion
+TEXT_COLOR = (34, 34, 34)
+NOTE_COLOR = (110, 110, 110)
+EDGE_COLOR = (70, 70, 70)
+
+_FEATURE_STYLES = ("planes", "slab", "bars", "volume")
+
+# Glyphs the point-label font (no ``font_file`` there) would drop, with a readable stand-in.
+_LABEL_FALLBACKS = str.maketrans(
+    {"→": "->", "←": "<-", "…": "...", "–": "-", "—": "-", "≈": "~", "≤": "<=", "≥": ">=",
+     "α": "alpha", "β": "beta", "γ": "gamma", "σ": "sigma", "μ": "mu", "·": "."}
+)
+
+
+def latin1_label(text: str) -> str:
+    """``text`` with every glyph outside Latin-1 replaced (VTK's label font drops them silently)."""
+    text = text.translate(_LABEL_FALLBACKS)
+    try:
+        text.encode("latin-1")
+        return text
+    except UnicodeEncodeError:
+        pass
+    out = []
+    for ch in text:
+        if ord(ch) < 256:
+            out.append(ch)
+            continue
+        base = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
+        out.append(base or "?")
+    return "".join(out)
+
+
+def _font_file() -> str | None:
+    """DejaVuSans from matplotlib (always installed with pyvista): full Unicode for titles."""
+    try:
+        import matplotlib
+    except ImportError:  # pragma: no cover - pyvista depends on matplotlib
+        return None
+    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
+    return str(path) if path.is_file() else None
+
+
+@dataclass
+class _FeatureHandle:
+    fm: FeatureMap
+    actor: Any
+    shape: tuple[int, ...]
+    image: pv.ImageData | None = None  # planes/slab: the texture atlas
+    grid: tuple[int, int] = (1, 1)  # atlas (rows, cols)
+    mesh: pv.PolyData | None = None  # bars
+    volume: pv.ImageData | None = None  # volume
+
+
+class SceneActors:
+    """Handles to what :func:`build_plotter` added, so frames can be updated without rebuilding.
+
+    Attributes are plain VTK/pyvista objects: ``block_meshes``/``block_actors`` (per category),
+    ``connector_actors``, ``label_actor``, ``legend_actor``, ``title_actor``, ``caption_actor``,
+    ``scalar_bar_actor`` and ``feature_actors`` (node id → actor).
+    """
+
+    def __init__(self, plotter: pv.Plotter, scene: Scene) -> None:
+        self.plotter = plotter
+        self.scene = scene
+        self.block_meshes: dict[str, pv.PolyData] = {}
+        self.block_actors: dict[str, pv.Actor] = {}
+        self.connector_actors: list[pv.Actor] = []
+        self.label_actor: Any = None
+        self.legend_actor: Any = None
+        self.title_actor: pv.Text | None = None
+        self.notes_actor: pv.Text | None = None
+        self.caption_actor: pv.Text | None = None
+        self.scalar_bar_actor: vtkScalarBarActor | None = None
+        self.colorbar_title_actor: pv.Text | None = None
+        self._features: dict[str, _FeatureHandle] = {}
+        self._lut = colormap_lut(scene.cmap)
+
+    # -- read-only views -------------------------------------------------------------------------
+    @property
+    def feature_actors(self) -> dict[str, Any]:
+        return {k: h.actor for k, h in self._features.items()}
+
+    @property
+    def activations_visible(self) -> bool:
+        return any(h.actor.GetVisibility() for h in self._features.values())
+
+    @property
+    def labels_visible(self) -> bool:
+        return bool(self.label_actor is not None and self.label_actor.GetVisibility())
+
+    def block_info(self, block_id: int) -> str:
+        """Tooltip text for a block (its ``Blocks.info``, else its node id)."""
+        blocks = self.scene.blocks
+        if 0 <= block_id < len(blocks.info) and blocks.info[block_id]:
+            return blocks.info[block_id]
+        return blocks.node_ids[block_id]
+
+    # -- in-place updates --------------------------------------------------------------------------
+    def update_feature_map(self, node_id: str, values: np.ndarray) -> None:
+        """Recolour one feature map from new ``values`` of its original shape (no mesh rebuild)."""
+        handle = self._features.get(node_id)
+        if handle is None:
+            msg = f"No feature map for node {node_id!r}; known: {sorted(self._features)}"
+            raise KeyError(msg)
+        values = np.asarray(values)
+        if values.shape != handle.shape:
+            msg = f"Feature map {node_id!r} has shape {handle.shape}, got values of shape {values.shape}."
+            raise ValueError(msg)
+        if handle.image is not None:
+            atlas = _atlas_rgb(values, handle.fm.clim, self._lut, handle.grid)
+            handle.image.point_data["rgb"][:] = atlas[::-1].reshape(-1, 3)
+            handle.image.Modified()
+        elif handle.mesh is not None:
+            handle.mesh.cell_data["values"][:] = values.reshape(-1)
+            handle.mesh.Modified()
+        elif handle.volume is not None:
+            handle.volume.point_data["values"][:] = _volume_order(values)
+            handle.volume.Modified()
+
+    def set_block_colors(self, rgb: np.ndarray) -> None:
+        """New uint8 colour per block, shape (N, 3), written into the merged meshes in place."""
+        rgb = np.asarray(rgb)
+        n = len(self.scene.blocks)
+        if rgb.shape != (n, 3):
+            msg = f"Block colours must have shape ({n}, 3), got {rgb.shape}."
+            raise ValueError(msg)
+        rgb = rgb.astype(np.uint8, copy=False)
+        for mesh in self.block_meshes.values():
+            mesh.cell_data["rgb"][:] = rgb[mesh.cell_data["block_id"]]
+            mesh.Modified()
+
+    def set_caption(self, text: str) -> None:
+        """Replace the caption (bottom left; e.g. ``"epoch 3 · loss 0.41"``); ~free per frame."""
+        if self.caption_actor is not None:
+            self.caption_actor.SetInput(text)
+
+    def set_activations_visible(self, visible: bool) -> None:
+        """Show or hide every feature map and the colour bar (the window's ``a`` key)."""
+        for handle in self._features.values():
+            handle.actor.SetVisibility(visible)
+        for actor in (self.scalar_bar_actor, self.colorbar_title_actor):
+            if actor is not None:
+                actor.SetVisibility(visible)
+
+    def set_labels_visible(self, visible: bool) -> None:
+        """Show or hide the block labels (the window's ``l`` key)."""
+        if self.label_actor is not None:
+            self.label_actor.SetVisibility(visible)
+
+
+# ---------------------------------------------------------------------------------------------
+def build_plotter(
+    scene: Scene,
+    *,
+    size: tuple[int, int] = (1920, 1080),
+    off_screen: bool = True,
+    anti_aliasing: bool = False,
+    show_labels: bool = True,
+) -> tuple[pv.Plotter, SceneActors]:
+    """Make a plotter that draws ``scene`` and return it with handles for in-place updates.
+
+    Anti-aliasing is off unless asked for: MSAA costs 3-4× per frame on CPU GL. The caller owns
+    the plotter and must ``close()`` it.
+
+    Raises
+    ------
+    RenderUnavailableError
+        No OpenGL context can be created on this machine.
+    ValueError
+        A feature map with an unknown ``style``.
+    """
+    ensure_gl()
+    for fm in scene.feature_maps:
+        if fm.style not in _FEATURE_STYLES:
+            msg = f"Feature map style {fm.style!r} is not valid. Style must be one of: {', '.join(_FEATURE_STYLES)}."
+            raise ValueError(msg)
+    width, height = int(size[0]), int(size[1])
+    plotter = pv.Plotter(off_screen=off_screen, window_size=(width, height), lighting="three lights")
+    plotter.disable_anti_aliasing()
+    plotter.set_background(_rgb01(scene.background))
+    actors = SceneActors(plotter, scene)
+    scale = height / 1080
+
+    _add_blocks(plotter, actors, scene, scale)
+    _add_connectors(plotter, actors, scene, scale)
+    _add_feature_maps(plotter, actors, scene)
+    if show_labels and len(scene.labels):
+        _add_labels(plotter, actors, scene, scale)
+    _add_overlays(plotter, actors, scene, width, height, scale)
+    _apply_camera(plotter, scene)
+    if anti_aliasing:
+        # SSAA (and FXAA, which EGL turns into SSAA) makes GPU volumes vanish; MSAA does not.
+        plotter.enable_anti_aliasing("msaa", multi_samples=8)
+    return plotter, actors
+
+
+def _rgb01(rgb: Any) -> tuple[float, float, float]:
+    r, g, b = (float(v) for v in rgb)
+    return (r / 255, g / 255, b / 255)
+
+
+def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: float) -> None:
+    blocks = scene.blocks
+    if not len(blocks):
+        return
+    cats = np.asarray(blocks.categories, dtype=object)
+    lower, upper = blocks.lower, blocks.upper
+    colors = np.asarray(blocks.colors, dtype=np.uint8)
+    ids = np.arange(len(blocks))
+    order = [name for name, _ in scene.legend]
+    names = list(dict.fromkeys([*[c for c in order if c in set(blocks.categories)], *blocks.categories]))
+    for name in names:
+        sel = ids[cats == name]
+        mesh = boxes_mesh(lower[sel], upper[sel], colors[sel], sel)
+        actor = plotter.add_mesh(
+            mesh,
+            scalars="rgb",
+            rgb=True,
+            show_scalar_bar=False,
+            show_edges=True,
+            edge_color=_rgb01(EDGE_COLOR),
+            line_width=max(1.0, scale),
+            ambient=0.35,
+            diffuse=0.7,
+            specular=0.0,
+            name=f"blocks:{name}",
+            reset_camera=False,
+            render=False,
+        )
+        actors.block_meshes[name] = mesh
+        actors.block_actors[name] = actor
+
+
+def _add_connectors(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: float) -> None:
+    for kind, color, width in (("flow", FLOW_COLOR, 2.5), ("skip", SKIP_COLOR, 4.0)):
+        lines = [c.points for c in scene.connectors if (c.kind == "skip") == (kind == "skip")]
+        if not lines:
+            continue
+        actor = plotter.add_mesh(
+            polylines_mesh(lines),
+            color=_rgb01(color),
+            line_width=max(1.0, width * scale),
+            pickable=False,
+            name=f"connectors:{kind}",
+            reset_camera=False,
+            render=False,
+        )
+        actors.connector_actors.append(actor)
+
+
+def _atlas_grid(k: int) -> tuple[int, int]:
+    cols = max(1, math.ceil(math.sqrt(k)))
+    return math.ceil(k / cols), cols
+
+
+def _to_u8(values: np.ndarray, clim: tuple[float, float]) -> np.ndarray:
+    lo, hi = float(clim[0]), float(clim[1])
+    span = hi - lo if hi > lo else 1.0
+    x = (np.asarray(values, dtype=np.float32) - lo) * (255.0 / span)
+    return np.clip(np.nan_to_num(x, nan=0.0), 0, 255).astype(np.uint8)
+
+
+def _atlas_rgb(values: np.ndarray, clim: tuple[float, float], lut: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+    """(rows·H, cols·W, 3) uint8 atlas of ``values`` (K, H, W), tile i at (i // cols, i % cols)."""
+    k, h, w = values.shape
+    rows, cols = grid
+    tiles = np.zeros((rows * cols, h, w), dtype=np.uint8)
+    tiles[:k] = _to_u8(values, clim)
+    atlas = tiles.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
+    return lut[atlas]
+
+
+def _volume_order(values: np.ndarray) -> np.ndarray:
+    """(C, H, W) → VTK point order (x = W fastest, y = H upwards so row 0 is on top, z = C)."""
+    return np.ascontiguousarray(values[:, ::-1, :]).reshape(-1)
+
+
+def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) -> None:
+    for fm in scene.feature_maps:
+        values = np.asarray(fm.values)
+        if fm.style in ("planes", "slab"):
+            if values.ndim == 2:
+                values = values[None]
+            k, h, w = values.shape
+            grid = _atlas_grid(k)
+            mesh = tiled_planes_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), fm.spacing, k, grid)
+            atlas = _atlas_rgb(values, fm.clim, actors._lut, grid)
+            image = pv.ImageData(dimensions=(atlas.shape[1], atlas.shape[0], 1))
+            image.point_data["rgb"] = atlas[::-1].reshape(-1, 3)
+            texture = pv.Texture(image)
+            texture.interpolate = False
+            texture.repeat = False
+            actor = plotter.add_mesh(
+                mesh,
+                texture=texture,
+                ambient=0.6,
+                diffuse=0.4,
+                specular=0.0,
+                pickable=False,
+                name=f"fmap:{fm.node_id}",
+                reset_camera=False,
+                render=False,
+            )
+            handle = _FeatureHandle(fm, actor, tuple(np.asarray(fm.values).shape), image=image, grid=grid)
+        elif fm.style == "bars":
+            n = values.size
+            mesh = vertical_bars_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), n)
+            mesh.cell_data["values"] = values.reshape(-1).astype(np.float32)
+            actor = plotter.add_mesh(
+                mesh,
+                scalars="values",
+                cmap=scene.cmap,
+                clim=fm.clim,
+                show_scalar_bar=False,
+                show_edges=n <= 64,
+                edge_color=(0.85, 0.85, 0.85),
+                ambient=0.6,
+                diffuse=0.4,
+                specular=0.0,
+                pickable=False,
+                name=f"fmap:{fm.node_id}",
+                reset_camera=False,
+                render=False,
+            )
+            handle = _FeatureHandle(fm, actor, values.shape, mesh=mesh)
+        else:  # volume
+            c, h, w = values.shape
+            grid_data = pv.ImageData(dimensions=(w, h, c), spacing=(fm.spacing,) * 3, origin=tuple(fm.origin))
+            grid_data.point_data["values"] = _volume_order(values.astype(np.float32))
+            actor = plotter.add_volume(
+                grid_data,
+                scalars="values",
+                cmap=scene.cmap,
+                clim=fm.clim,
+                mapper="gpu",
+                opacity="sigmoid",
+                show_scalar_bar=False,
+                pickable=False,
+                name=f"fmap:{fm.node_id}",
+                reset_camera=False,
+                render=False,
+            )
+            actor.mapper.SetSampleDistance(float(fm.spacing))
+            handle = _FeatureHandle(fm, actor, values.shape, volume=grid_data)
+        actors._features[fm.node_id] = handle
+
+
+def _add_labels(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: float) -> None:
+    labels = scene.labels
+    font = _font_file()
+    # Without a font file VTK's built-in font drops glyphs outside Latin-1 (notes §7.5).
+    texts = list(labels.texts) if font else [latin1_label(t) for t in labels.texts]
+    actors.label_actor = plotter.add_point_labels(
+        np.asarray(labels.positions, dtype=float).reshape(-1, 3),
+        texts,
+        bold=False,
+        font_size=max(9, round(19 * scale)),
+        text_color=_rgb01(TEXT_COLOR),
+        font_file=font,
+        shape="rounded_rect",
+        shape_color="white",
+        shape_opacity=0.8,
+        margin=max(2, round(4 * scale)),
+        show_points=False,
+        always_visible=True,
+        pickable=False,
+        name="labels",
+        reset_camera=False,
+        render=False,
+    )
+
+
+def _text(plotter: pv.Plotter, text: str, x: float, y: float, size: int, color: Any, *, top: bool, name: str) -> pv.Text:
+    actor = pv.Text(text=text, position=(x, y))
+    prop = actor.prop
+    prop.color = _rgb01(color)
+    prop.font_size = size
+    font = _font_file()
+    if font:
+        prop.set_font_file(font)
+    prop.justification_vertical = "top" if top else "bottom"
+    plotter.add_actor(actor, reset_camera=False, name=name, pickable=False, render=False)
+    return actor
+
+
+def _add_overlays(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int, scale: float) -> None:
+    margin = round(24 * scale)
+    title_size = max(10, round(34 * scale))
+    note_size = max(8, round(18 * scale))
+    actors.title_actor = _text(plotter, scene.title, margin, height - margin, title_size, TEXT_COLOR, top=True, name="title")
+    if scene.notes:
+        actors.notes_actor = _text(
+            plotter, "\n".join(scene.notes), margin, height - margin - round(1.5 * title_size),
+            note_size, NOTE_COLOR, top=True, name="notes",
+        )
+    actors.caption_actor = _text(plotter, "", margin, margin, max(9, round(24 * scale)), TEXT_COLOR, top=False, name="caption")
+
+    if scene.legend:
+        actors.legend_actor = _legend(plotter, scene.legend, width, height, scale)
+
+    if scene.feature_maps:
+        actors.scalar_bar_actor = _scalar_bar(plotter, actors, scene, width, height, scale)
+
+
+def _legend(plotter: pv.Plotter, entries: list, width: int, height: int, scale: float) -> vtkLegendBoxActor:
+    """Category swatches top right: one legend actor, swatch coloured by scalars, text dark."""
+    legend = vtkLegendBoxActor()
+    legend.SetNumberOfEntries(len(entries))
+    swatch = pv.PolyData(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float), faces=[4, 0, 1, 2, 3])
+    for i, (name, rgb) in enumerate(entries):
+        face = swatch.copy()
+        face.cell_data["rgb"] = np.asarray([rgb], dtype=np.uint8)
+        legend.SetEntry(i, face, str(name), _rgb01(TEXT_COLOR))
+    legend.ScalarVisibilityOn()
+    legend.UseBackgroundOff()
+    legend.BorderOff()
+    legend.SetPadding(max(1, round(5 * scale)))
+    prop = legend.GetEntryTextProperty()
+    font = _font_file()
+    if font:
+        prop.SetFontFamily(VTK_FONT_FILE)
+        prop.SetFontFile(font)
+    prop.BoldOff()
+    prop.ItalicOff()
+    prop.ShadowOff()
+    longest = max(len(str(name)) for name, _ in entries)
+    row_px = 30 * scale
+    box_w = (row_px * 1.6 + longest * row_px * 0.52) / width
+    box_h = len(entries) * row_px / height
+    margin = 24 * scale
+    legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
+    legend.GetPositionCoordinate().SetValue(1 - box_w - margin / width, 1 - box_h - margin / height)
+    legend.GetPosition2Coordinate().SetValue(box_w, box_h)
+    plotter.add_actor(legend, reset_camera=False, name="legend", pickable=False, render=False)
+    return legend
+
+
+def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int, scale: float) -> vtkScalarBarActor:
+    """Horizontal colour bar bottom right: tick labels above the bar, title below it."""
+    clims = {tuple(float(v) for v in fm.clim) for fm in scene.feature_maps}
+    title = scene.colorbar_title or "activation"
+    if len(clims) == 1:
+        (clim,) = clims
+    else:  # each layer has its own limits: show the normalised scale
+        clim = (0.0, 1.0)
+        title = f"{title} (per-layer range)"
+    lut = pv.LookupTable(cmap=scene.cmap, scalar_range=clim)
+    bar = vtkScalarBarActor()
+    bar.SetLookupTable(lut)
+    bar.SetOrientationToHorizontal()
+    bar.SetNumberOfLabels(3)
+    bar.SetLabelFormat("%.3g")
+    bar.UnconstrainedFontSizeOn()
+    bar.SetBarRatio(0.45)
+    bar.DrawFrameOff()
+    bar.SetTextPad(max(1, round(3 * scale)))
+    bar.SetTextPositionToSucceedScalarBar()
+    label_size = max(8, round(18 * scale))
+    prop = bar.GetLabelTextProperty()
+    prop.SetColor(*_rgb01(TEXT_COLOR))
+    font = _font_file()
+    if font:
+        prop.SetFontFamily(VTK_FONT_FILE)
+        prop.SetFontFile(font)
+    prop.SetFontSize(label_size)
+    prop.BoldOff()
+    prop.ItalicOff()
+    prop.ShadowOff()
+    margin = round(24 * scale)
+    bar_w = round(min(0.4 * width, 420 * scale))
+    bar_h = round(70 * scale)
+    title_h = round(1.6 * label_size)
+    x0 = width - margin - bar_w
+    y0 = margin + title_h
+    bar.GetPositionCoordinate().SetCoordinateSystemToDisplay()
+    bar.GetPositionCoordinate().SetValue(x0, y0)
+    bar.GetPosition2Coordinate().SetCoordinateSystemToDisplay()
+    bar.GetPosition2Coordinate().SetReferenceCoordinate(None)
+    bar.GetPosition2Coordinate().SetValue(x0 + bar_w, y0 + bar_h)
+    plotter.add_actor(bar, reset_camera=False, name="colorbar", pickable=False, render=False)
+    actors.colorbar_title_actor = _text(
+        plotter, title, x0 + bar_w / 2, y0 - round(4 * scale), label_size, TEXT_COLOR, top=True, name="colorbar-title"
+    )
+    actors.colorbar_title_actor.prop.justification_horizontal = "center"
+    return bar
+
+
+def _apply_camera(plotter: pv.Plotter, scene: Scene) -> None:
+    cam = scene.camera
+    plotter.camera_position = cam.as_pyvista()
+    plotter.camera.view_angle = float(cam.view_angle)
+    if cam.parallel_scale is not None:
+        plotter.enable_parallel_projection()
+        plotter.camera.parallel_scale = float(cam.parallel_scale)
+    plotter.renderer.ResetCameraClippingRange()

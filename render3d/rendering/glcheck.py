@@ -1,0 +1,103 @@
+"""Can this process make an OpenGL context? Find out in a subprocess before VTK can segfault.
+
+VTK's PyPI wheel chooses X, EGL or OSMesa at run time and *segfaults* when none of them works
+(no ``libEGL``, no ``libOSMesa``, an empty ``VTK_DEFAULT_OPENGL_WINDOW``). ``ensure_gl()`` renders a
+1×1 offscreen window in a child process once per process and turns a failure into a one-line
+:class:`~render3d.errors.RenderUnavailableError`.
+
+This module imports neither VTK nor pyvista, so :func:`configure_environment` can run before them.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from render3d.errors import RenderUnavailableError
+
+__all__ = ["INSTALL_HINT", "configure_environment", "ensure_gl"]
+
+INSTALL_HINT = "apt-get install -y libegl1 libgl1-mesa-dri"
+
+#: Seconds the probe may take (a cold import of VTK on a busy CI box can take several).
+PROBE_TIMEOUT_S = 60.0
+
+# Imports only the VTK modules it needs (``import vtk`` alone costs ~0.7 s).
+_PROBE_SCRIPT = """
+import vtkmodules.vtkRenderingOpenGL2  # registers the OpenGL render window factory
+from vtkmodules.vtkRenderingCore import vtkRenderWindow, vtkRenderer
+win = vtkRenderWindow()
+win.SetOffScreenRendering(1)
+win.SetSize(1, 1)
+win.AddRenderer(vtkRenderer())
+win.Render()
+print("render3d-gl-ok", win.GetClassName())
+win.Finalize()
+"""
+
+_cached: str | RenderUnavailableError | None = None
+
+
+def _headless() -> bool:
+    return sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
+def configure_environment() -> None:
+    """Set render defaults in ``os.environ`` for a machine without a display.
+
+    With no ``DISPLAY`` on Linux, ask VTK for EGL directly (it would otherwise try X first and warn
+    "bad X server connection"); an EGL failure still falls back to OSMesa. A value the user already
+    set is kept; the variable is never set to an empty string (VTK segfaults on that).
+    """
+    if _headless() and not os.environ.get("VTK_DEFAULT_OPENGL_WINDOW"):
+        os.environ["VTK_DEFAULT_OPENGL_WINDOW"] = "vtkEGLRenderWindow"
+
+
+def _probe() -> str | RenderUnavailableError:
+    cmd = [sys.executable, "-c", _PROBE_SCRIPT]
+    try:
+        proc = subprocess.run(
+            cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=False
+        )
+    except subprocess.TimeoutExpired:
+        reason = f"the probe render did not finish in {PROBE_TIMEOUT_S:.0f} s"
+    except OSError as exc:
+        reason = f"the probe could not start ({exc})"
+    else:
+        for line in proc.stdout.splitlines():
+            if line.startswith("render3d-gl-ok"):
+                return line.split()[-1]
+        if proc.returncode < 0:
+            reason = f"the probe render was killed by signal {-proc.returncode}"
+        else:
+            reason = f"the probe render exited with status {proc.returncode}"
+    window = os.environ.get("VTK_DEFAULT_OPENGL_WINDOW")
+    tried = f" with VTK_DEFAULT_OPENGL_WINDOW={window}" if window else ""
+    msg = (
+        f"No OpenGL context could be created ({reason}{tried}); "
+        f"install EGL + Mesa (`{INSTALL_HINT}`) or run with a display."
+    )
+    return RenderUnavailableError(msg)
+
+
+def ensure_gl(*, refresh: bool = False) -> str:
+    """Return the name of the working VTK render window class, or raise.
+
+    The first call probes in a subprocess (about 1 s); later calls return the cached answer, failure
+    included. ``refresh=True`` probes again.
+
+    Raises
+    ------
+    RenderUnavailableError
+        No OpenGL context can be made (no EGL/OSMesa libraries and no display).
+    """
+    global _cached
+    if _cached is None or refresh:
+        configure_environment()
+        _cached = _probe()
+    if isinstance(_cached, RenderUnavailableError):
+        raise RenderUnavailableError(str(_cached))
+    return _cached

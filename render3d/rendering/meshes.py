@@ -1,0 +1,130 @@
+"""Scene arrays → merged ``pyvista.PolyData``, built with numpy and no Python loop per item.
+
+One merged mesh draws 1000 boxes in ~9 ms where 1000 actors take ~40 ms (notes/rendering.md §2).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pyvista as pv
+
+__all__ = ["boxes_mesh", "colormap_lut", "polylines_mesh", "tiled_planes_mesh", "vertical_bars_mesh"]
+
+# Corners of the unit cube, index = x + 2y + 4z, and its six faces wound outwards.
+_CORNERS = np.array(
+    [[x, y, z] for z in (0, 1) for y in (0, 1) for x in (0, 1)], dtype=float
+)
+_FACES = np.array(
+    [
+        [0, 2, 3, 1],  # z-
+        [4, 5, 7, 6],  # z+
+        [0, 1, 5, 4],  # y-
+        [2, 6, 7, 3],  # y+
+        [0, 4, 6, 2],  # x-
+        [1, 3, 7, 5],  # x+
+    ]
+)
+
+
+def _quads(n_quads: int, point_index: np.ndarray) -> np.ndarray:
+    """VTK legacy cell array ``[4, a, b, c, d, 4, ...]`` for (n_quads, 4) point indices."""
+    cells = np.empty((n_quads, 5), dtype=np.int64)
+    cells[:, 0] = 4
+    cells[:, 1:] = point_index
+    return cells.ravel()
+
+
+def boxes_mesh(lower: np.ndarray, upper: np.ndarray, colors: np.ndarray, block_ids: np.ndarray) -> pv.PolyData:
+    """Axis-aligned boxes as one mesh: 8 points and 6 quads per box.
+
+    Cell data: ``"rgb"`` (uint8, the box colour on all six faces) and ``"block_id"`` (the index
+    given in ``block_ids``, for picking).
+    """
+    lower = np.asarray(lower, dtype=float).reshape(-1, 3)
+    upper = np.asarray(upper, dtype=float).reshape(-1, 3)
+    n = len(lower)
+    points = lower[:, None, :] + _CORNERS[None, :, :] * (upper - lower)[:, None, :]
+    index = (_FACES[None, :, :] + 8 * np.arange(n)[:, None, None]).reshape(-1, 4)
+    mesh = pv.PolyData(points.reshape(-1, 3), faces=_quads(6 * n, index))
+    mesh.cell_data["rgb"] = np.repeat(np.asarray(colors, dtype=np.uint8).reshape(-1, 3), 6, axis=0)
+    mesh.cell_data["block_id"] = np.repeat(np.asarray(block_ids, dtype=np.int64), 6)
+    return mesh
+
+
+def polylines_mesh(polylines: Sequence[np.ndarray], colors: np.ndarray | None = None) -> pv.PolyData:
+    """Many polylines as one mesh (one line cell each), with optional per-line uint8 ``"rgb"``."""
+    arrays = [np.asarray(p, dtype=float).reshape(-1, 3) for p in polylines]
+    lengths = np.array([len(a) for a in arrays], dtype=np.int64)
+    if not arrays:
+        return pv.PolyData()
+    points = np.concatenate(arrays)
+    starts = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+    # [K, i0..iK-1] per line, built without a loop over lines.
+    total = int(lengths.sum() + len(lengths))
+    cells = np.empty(total, dtype=np.int64)
+    header = starts + np.arange(len(lengths))
+    cells[header] = lengths
+    body = np.ones(total, dtype=bool)
+    body[header] = False
+    cells[body] = np.arange(len(points))
+    mesh = pv.PolyData(points, lines=cells)
+    if colors is not None:
+        mesh.cell_data["rgb"] = np.asarray(colors, dtype=np.uint8).reshape(-1, 3)
+    return mesh
+
+
+def tiled_planes_mesh(
+    origin: np.ndarray, plane_size: np.ndarray, spacing: float, k: int, grid: tuple[int, int]
+) -> pv.PolyData:
+    """``k`` quads in x-y planes stacked along +z, textured from one atlas of ``grid`` (rows, cols).
+
+    Quad ``i`` spans ``origin + [0, plane_size[0]] × [0, plane_size[1]]`` at z = origin.z + i·spacing
+    and samples atlas tile ``(i // cols, i % cols)``, row 0 at the top of the atlas image.
+    """
+    ox, oy, oz = (float(v) for v in origin)
+    sx, sy = (float(v) for v in plane_size)
+    i = np.arange(k)
+    z = oz + i * spacing
+    corners = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float)
+    pts = np.empty((k, 4, 3))
+    pts[:, :, 0] = ox + corners[:, 0] * sx
+    pts[:, :, 1] = oy + corners[:, 1] * sy
+    pts[:, :, 2] = z[:, None]
+    rows, cols = grid
+    r, c = np.divmod(i, cols)
+    # Texture v runs bottom-up; atlas row 0 is the top tile. Inset by a hair so nearest
+    # sampling never reads the neighbouring tile at a quad's edge.
+    eps = 1e-4
+    u0, u1 = (c + eps) / cols, (c + 1 - eps) / cols
+    v1, v0 = 1 - (r + eps) / rows, 1 - (r + 1 - eps) / rows
+    tc = np.empty((k, 4, 2))
+    tc[:, 0] = np.stack([u0, v0], axis=1)
+    tc[:, 1] = np.stack([u1, v0], axis=1)
+    tc[:, 2] = np.stack([u1, v1], axis=1)
+    tc[:, 3] = np.stack([u0, v1], axis=1)
+    mesh = pv.PolyData(pts.reshape(-1, 3), faces=_quads(k, np.arange(4 * k).reshape(k, 4)))
+    mesh.active_texture_coordinates = tc.reshape(-1, 2)
+    return mesh
+
+
+def vertical_bars_mesh(origin: np.ndarray, plane_size: np.ndarray, n: int) -> pv.PolyData:
+    """``n`` quads in a column along -y from the top of ``origin + plane_size`` (cell 0 on top)."""
+    ox, oy, oz = (float(v) for v in origin)
+    sx, sy = (float(v) for v in plane_size)
+    edges = oy + sy - np.arange(n + 1) * (sy / n)  # top to bottom
+    pts = np.empty((n + 1, 2, 3))
+    pts[:, 0] = np.stack([np.full(n + 1, ox), edges, np.full(n + 1, oz)], axis=1)
+    pts[:, 1] = np.stack([np.full(n + 1, ox + sx), edges, np.full(n + 1, oz)], axis=1)
+    j = np.arange(n)
+    index = np.stack([2 * j, 2 * j + 2, 2 * j + 3, 2 * j + 1], axis=1)
+    return pv.PolyData(pts.reshape(-1, 3), faces=_quads(n, index))
+
+
+def colormap_lut(cmap: str, n: int = 256) -> np.ndarray:
+    """(n, 3) uint8 RGB table for a matplotlib/pyvista colormap name."""
+    from pyvista.plotting.colors import get_cmap_safe
+
+    rgba = get_cmap_safe(cmap)(np.linspace(0.0, 1.0, n))
+    return np.round(np.asarray(rgba)[:, :3] * 255).astype(np.uint8)

@@ -1,0 +1,152 @@
+"""The interactive window: hover a block for its details, ``a`` for activations, ``l`` for labels."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+import pyvista as pv
+from vtkmodules.vtkRenderingCore import vtkCellPicker
+
+from render3d.errors import RenderUnavailableError
+from render3d.rendering.actors import TEXT_COLOR, SceneActors, _font_file, _rgb01, build_plotter
+from render3d.rendering.glcheck import INSTALL_HINT, ensure_gl
+from render3d.scene.model import Scene
+
+__all__ = ["BlockTooltip", "install_interaction", "show_scene"]
+
+HELP = "hover/click a block: details   a: activations on/off   l: labels on/off   r: reset view"
+
+
+class BlockTooltip:
+    """Picks the block under a pixel (cell picking on ``block_id``) and shows its info text.
+
+    Works offscreen too (``pick``/``hover`` take display coordinates), which is how it is tested.
+    """
+
+    def __init__(self, plotter: pv.Plotter, actors: SceneActors) -> None:
+        self.plotter = plotter
+        self.actors = actors
+        self.picker = vtkCellPicker()
+        self.picker.SetTolerance(0.0005)
+        self.picker.PickFromListOn()
+        for actor in actors.block_actors.values():
+            self.picker.AddPickList(actor)
+        self.current: int | None = None
+        height = plotter.window_size[1]
+        scale = height / 1080
+        self.text = pv.Text(text="", position=(0, 0))
+        prop = self.text.prop
+        prop.color = _rgb01(TEXT_COLOR)
+        prop.font_size = max(9, round(20 * scale))
+        font = _font_file()
+        if font:
+            prop.set_font_file(font)
+        prop.background_color = (1.0, 1.0, 0.94)
+        prop.background_opacity = 0.92
+        prop.frame = True
+        prop.frame_color = (0.55, 0.55, 0.55)
+        prop.justification_vertical = "top"
+        self.text.SetVisibility(False)
+        plotter.add_actor(self.text, reset_camera=False, name="tooltip", pickable=False, render=False)
+
+    def pick(self, x: float, y: float) -> int | None:
+        """Index into ``scene.blocks`` of the nearest block under display pixel (x, y), or None."""
+        if not self.actors.block_actors:
+            return None
+        if not self.picker.Pick(x, y, 0, self.plotter.renderer):
+            return None
+        data = self.picker.GetDataSet()
+        cell = self.picker.GetCellId()
+        ids = data.GetCellData().GetArray("block_id") if data is not None else None
+        if ids is None or cell < 0:
+            return None
+        return int(ids.GetValue(cell))
+
+    def hover(self, x: float, y: float) -> bool:
+        """Show (or hide) the tooltip for pixel (x, y); returns True when the view changed."""
+        block = self.pick(x, y)
+        width, height = self.plotter.window_size
+        if block is not None:
+            # Keep the box inside the window: flip to the left of the cursor on the right half.
+            self.text.prop.justification_horizontal = "right" if x > width * 0.6 else "left"
+            dx = -16 if x > width * 0.6 else 16
+            self.text.SetPosition(x + dx, min(y - 12, height - 8))
+        if block == self.current:
+            return block is not None  # moved along the same block: position changed
+        self.current = block
+        if block is None:
+            self.text.SetVisibility(False)
+        else:
+            self.text.SetInput(self.actors.block_info(block))
+            self.text.SetVisibility(True)
+        return True
+
+    def _on_mouse(self, iren: Any, _event: str) -> None:
+        x, y = iren.GetEventPosition()
+        if self.hover(x, y):
+            self.plotter.render()
+
+
+def install_interaction(plotter: pv.Plotter, actors: SceneActors) -> BlockTooltip:
+    """Tooltip on hover/click, ``a``/``l`` toggles, and a help line; safe on an offscreen plotter."""
+    tooltip = BlockTooltip(plotter, actors)
+
+    def toggle_activations() -> None:
+        actors.set_activations_visible(not actors.activations_visible)
+        plotter.render()
+
+    def toggle_labels() -> None:
+        actors.set_labels_visible(not actors.labels_visible)
+        plotter.render()
+
+    iren = plotter.iren
+    if iren is not None and iren.interactor is not None:
+        plotter.add_key_event("a", toggle_activations)
+        plotter.add_key_event("l", toggle_labels)
+        iren.add_observer("MouseMoveEvent", tooltip._on_mouse)
+        iren.add_observer("LeftButtonPressEvent", tooltip._on_mouse)
+    actors.set_caption(HELP)
+    return tooltip
+
+
+def _no_display() -> bool:
+    return sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+
+
+def show_scene(
+    scene: Scene,
+    *,
+    size: tuple[int, int] = (1600, 900),
+    anti_aliasing: bool = True,
+    show_labels: bool = True,
+) -> None:
+    """Open an interactive window on ``scene``; returns when the window is closed.
+
+    Returns immediately when ``pyvista.OFF_SCREEN`` is set (``PYVISTA_OFF_SCREEN=true``: tests, CI).
+
+    Raises
+    ------
+    RenderUnavailableError
+        No display to open a window on, or no OpenGL context at all.
+    """
+    if pv.OFF_SCREEN:
+        return
+    if _no_display():
+        msg = (
+            "No display to open a window on (DISPLAY is not set); "
+            "render a PNG instead, or run under X/Wayland (headless GL: " + INSTALL_HINT + ")."
+        )
+        raise RenderUnavailableError(msg)
+    ensure_gl()
+    plotter, actors = build_plotter(
+        scene, size=size, off_screen=False, anti_aliasing=anti_aliasing, show_labels=show_labels
+    )
+    try:
+        install_interaction(plotter, actors)
+        plotter.show(title=f"render3d: {scene.title}", auto_close=False)
+    finally:
+        plotter.close()

@@ -1,0 +1,177 @@
+"""Rendered pixels: non-blank, framed, in-place updates, image regression, the PNG writer, the window.
+
+Reference images live in ``tests/reference_images``; regenerate them on purpose with
+``RENDER3D_UPDATE_REFERENCE=1 pytest tests/test_render_images.py`` and look at them before committing.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import pyvista as pv
+
+from render3d.rendering import build_plotter, render_png, show_scene
+from render3d.rendering.window import install_interaction
+from render_fixtures import grid_scene, small_scene
+
+REFERENCE_DIR = Path(__file__).parent / "reference_images"
+SIZE = (640, 360)
+ERROR_THRESHOLD = 500  # pyvista.compare_images (vtkImageDifference) error, summed over pixels
+
+
+def _screenshot(pl: pv.Plotter) -> np.ndarray:
+    pl.render()  # screenshot() alone does not re-render (pyvista#3698)
+    return pl.screenshot(return_img=True)
+
+
+def _foreground(img: np.ndarray, background=(255, 255, 255)) -> np.ndarray:
+    return np.any(img[..., :3] != np.asarray(background, dtype=np.uint8), axis=-1)
+
+
+def _assert_matches_reference(img: np.ndarray, name: str) -> None:
+    ref = REFERENCE_DIR / f"{name}.png"
+    if os.environ.get("RENDER3D_UPDATE_REFERENCE") == "1":
+        REFERENCE_DIR.mkdir(exist_ok=True)
+        _write_png(img, ref)
+        pytest.skip(f"wrote {ref}")
+    if not ref.exists():
+        pytest.fail(f"missing reference {ref}; create it with RENDER3D_UPDATE_REFERENCE=1 pytest {__file__}")
+    error = pv.compare_images(img, str(ref))
+    if error > ERROR_THRESHOLD:
+        failed = Path(os.environ.get("RENDER3D_FAILED_IMAGE_DIR", "failed_images"))
+        failed.mkdir(parents=True, exist_ok=True)
+        _write_png(img, failed / f"{name}.png")
+        pytest.fail(f"{name}: image error {error:.0f} > {ERROR_THRESHOLD}; this render is in {failed / name}.png")
+
+
+def _write_png(img: np.ndarray, path: Path) -> None:
+    import imageio.v3 as iio
+
+    iio.imwrite(path, img)
+
+
+@pytest.fixture
+def activations_plotter():
+    pl, actors = build_plotter(small_scene(), size=SIZE)
+    yield pl, actors
+    pl.close()
+
+
+def test_render_is_non_blank_and_framed(activations_plotter):
+    pl, actors = activations_plotter
+    img = _screenshot(pl)
+    assert img.shape == (SIZE[1], SIZE[0], 3)
+    fg = _foreground(img)
+    assert 0.05 < fg.mean() < 0.6, fg.mean()
+    border = np.concatenate([fg[:3].ravel(), fg[-3:].ravel(), fg[:, :3].ravel(), fg[:, -3:].ravel()])
+    assert not border.any(), "something touches the image border"
+    # The whole model's bounding box projects inside the image.
+    renderer = pl.renderer
+    lo, hi = actors.scene.bounds
+    for corner in np.array(np.meshgrid(*zip(lo, hi))).T.reshape(-1, 3):
+        renderer.SetWorldPoint(*corner, 1.0)
+        renderer.WorldToDisplay()
+        x, y, _ = renderer.GetDisplayPoint()
+        assert 0 <= x <= SIZE[0] and 0 <= y <= SIZE[1], (corner, x, y)
+
+
+def test_update_feature_map_changes_pixels_in_place(activations_plotter):
+    pl, actors = activations_plotter
+    before = _screenshot(pl)
+    scene_actors = list(pl.renderer.actors.values())
+    fmap_actors = actors.feature_actors
+    planes = actors.scene.feature_maps[0]
+    actors.update_feature_map(planes.node_id, -np.asarray(planes.values))
+    actors.update_feature_map("fc", np.full((1, 1, 10), 1.0))
+    after = _screenshot(pl)
+    assert list(pl.renderer.actors.values()) == scene_actors
+    assert actors.feature_actors == fmap_actors
+    changed = np.any(before != after, axis=-1)
+    assert changed.mean() > 0.002
+    with pytest.raises(ValueError, match="shape"):
+        actors.update_feature_map("fc", np.zeros(3))
+    with pytest.raises(KeyError, match="nope"):
+        actors.update_feature_map("nope", np.zeros(3))
+
+
+def test_toggles_hide_activations_and_labels(activations_plotter):
+    pl, actors = activations_plotter
+    full = _screenshot(pl)
+    actors.set_activations_visible(False)
+    assert not actors.activations_visible and not actors.scalar_bar_actor.GetVisibility()
+    actors.set_labels_visible(False)
+    bare = _screenshot(pl)
+    assert _foreground(bare).sum() < _foreground(full).sum()
+    actors.set_activations_visible(True)
+    actors.set_labels_visible(True)
+    assert np.array_equal(_screenshot(pl), full)
+
+
+def test_tooltip_picks_the_block_under_the_cursor(activations_plotter):
+    pl, actors = activations_plotter
+    tooltip = install_interaction(pl, actors)
+    pl.render()
+    renderer = pl.renderer
+    for i, centre in enumerate(actors.scene.blocks.centers):
+        renderer.SetWorldPoint(*centre, 1.0)
+        renderer.WorldToDisplay()
+        x, y, _ = renderer.GetDisplayPoint()
+        assert tooltip.pick(x, y) == i
+    assert tooltip.hover(x, y) and tooltip.text.GetVisibility()
+    assert tooltip.text.GetInput() == actors.scene.blocks.info[-1]
+    assert tooltip.pick(2, 2) is None
+    tooltip.hover(2, 2)
+    assert not tooltip.text.GetVisibility()
+
+
+@pytest.mark.parametrize("activations", [True, False], ids=["activations", "architecture"])
+def test_reference_small_scene(activations):
+    pl, actors = build_plotter(small_scene(activations=activations), size=SIZE)
+    try:
+        actors.set_caption("epoch 3 · loss 0.41")
+        img = _screenshot(pl)
+    finally:
+        pl.close()
+    _assert_matches_reference(img, f"small_{'activations' if activations else 'architecture'}")
+
+
+def test_reference_grid_scene():
+    pl, _ = build_plotter(grid_scene(300, labels=12), size=SIZE)
+    try:
+        img = _screenshot(pl)
+    finally:
+        pl.close()
+    _assert_matches_reference(img, "grid_300")
+
+
+def test_render_png_writes_file(tmp_path):
+    out = render_png(small_scene(), tmp_path / "sub" / "net.png", size=(320, 180))
+    assert out == tmp_path / "sub" / "net.png"
+    import imageio.v3 as iio
+
+    img = iio.imread(out)
+    assert img.shape[:2] == (180, 320) and _foreground(img).any()
+    assert [p.name for p in out.parent.iterdir()] == ["net.png"]
+
+
+def test_render_png_leaves_nothing_when_rendering_fails(tmp_path, monkeypatch):
+    closed = []
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("GPU on fire")
+
+    monkeypatch.setattr(pv.Plotter, "screenshot", broken)
+    original_close = pv.Plotter.close
+    monkeypatch.setattr(pv.Plotter, "close", lambda self: (closed.append(True), original_close(self)))
+    with pytest.raises(RuntimeError, match="GPU on fire"):
+        render_png(small_scene(), tmp_path / "net.png", size=(160, 90))
+    assert list(tmp_path.iterdir()) == []
+    assert closed
+
+
+def test_show_scene_returns_at_once_offscreen():
+    assert pv.OFF_SCREEN
+    assert show_scene(small_scene()) is None
