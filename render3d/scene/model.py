@@ -1,7 +1,17 @@
 """What a scene is: plain numpy data that a renderer draws and a test can measure.
 
-Axes: x runs along the forward pass, y is up (height of a box ~ H of the tensor), z is the depth of a
-box (~ channels C) and the axis on which parallel branches get their own lanes.
+Axes: x runs along the forward pass, y is up, z is depth (towards the default camera) and the axis
+on which parallel branches get their own lanes. A box is one output tensor (batch dim dropped):
+
+* (C, H, W): x-size ~ W, y-size ~ H, z-size ~ C, so the H×W face looks at the camera and feature-map
+  planes (one per channel) fill the box front to back;
+* (C, T, H, W): as an image with C·T channels; (T, D) tokens: x ~ D, y ~ T, thin in z;
+  (F,) vectors: tall thin slabs, y ~ F; scalars and glyph ops: small cubes.
+
+Sizes are log-scaled and clamped (see :mod:`render3d.scene.geometry`); the true shape is in the label.
+Labels are placed (and de-overlapped) for text centred on the anchor, ``font_px`` pixels high at a
+1080-pixel-high image. Feature-map ``values`` are in image order: row 0 is the top (largest y) of a
+plane, column 0 its smallest x.
 
 Arrays rather than lists of objects, so a 5000-block model is a handful of (N, 3) arrays that the
 renderer turns into one merged mesh per kind without a Python loop per block.
@@ -27,6 +37,8 @@ class Blocks:
     info: list[str] = field(default_factory=list)
     #: ``×N`` badge count per block (1 = not folded)
     repeats: np.ndarray | None = None
+    #: trace node ids folded into each block, in execution order (``("conv1#1", "relu#1")``)
+    members: list[tuple[str, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.node_ids)
@@ -86,6 +98,8 @@ class Labels:
     positions: np.ndarray  # (N, 3)
     texts: list[str]
     node_ids: list[str]
+    #: font size (pixels at 1080 px image height) the labels were de-overlapped for; 0 = renderer's choice
+    font_px: float = 0.0
 
     def __len__(self) -> int:
         return len(self.texts)

@@ -1,0 +1,129 @@
+"""Feature maps for ``mode="activations"``: which blocks get one, level of detail, colour limits.
+
+Which blocks: every visible block that is not a glyph op and whose last node carries an activation
+(so a folded conv+bn+relu shows the relu output, and bare relu/view/add/cat ops show none), at most
+``max_feature_maps`` of them (main path first). Where: inside the block's own box, which the planes
+replace — planes span the box's x (W) and y (H) and are stacked front to back along z (C), so no
+feature map can overlap another block.
+
+Level of detail for (C, H, W) maps (``lod``):
+
+* ``"slab"``: one plane, the mean over channels (FeatureMap style ``"slab"``);
+* ``"topk"``: the ``topk`` channels with the largest mean |activation|, in channel order;
+* ``"all"``: every channel, or the ``max_planes`` largest by mean |activation| when there are more;
+* ``"auto"``: ``"all"`` for blocks at least 6 % of the scene's x/y extent, ``"topk"`` from 2.5 %,
+  ``"slab"`` below.
+
+Vectors become a row of ``"bars"`` (at most ``max_bar_cells``, by averaging neighbours), tokens one
+(T, D) plane, videos (C, T, H, W) their mean over T. ``volume=True`` draws maps as ``"volume"``.
+Colour limits come from the node's stats (p1, p99), falling back to min/max, then to the data, and
+never have zero width.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from render3d.graph import Node, Stats
+from render3d.scene.model import FeatureMap
+from render3d.scene.style import SceneStyle
+
+AUTO_ALL = 0.06
+AUTO_TOPK = 0.025
+
+
+def color_limits(stats: Stats | None, values: np.ndarray) -> tuple[float, float]:
+    lo = hi = float("nan")
+    if stats is not None:
+        lo, hi = float(stats.p1), float(stats.p99)
+        if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+            lo, hi = float(stats.min), float(stats.max)
+    if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+        finite = values[np.isfinite(values)]
+        if finite.size:
+            lo, hi = float(finite.min()), float(finite.max())
+        else:
+            lo, hi = 0.0, 1.0
+    if not hi > lo:
+        pad = 0.5 * max(abs(lo), 1.0) * 1e-3 if lo != 0 else 0.5
+        lo, hi = lo - pad, hi + pad
+    return lo, hi
+
+
+def choose_lod(style: SceneStyle, block_size: np.ndarray, scene_extent: float) -> str:
+    if style.lod != "auto":
+        return style.lod
+    rel = float(max(block_size[0], block_size[1])) / max(scene_extent, 1e-9)
+    if rel >= AUTO_ALL:
+        return "all"
+    if rel >= AUTO_TOPK:
+        return "topk"
+    return "slab"
+
+
+def _strongest(data: np.ndarray, k: int) -> np.ndarray:
+    """Indices (ascending) of the ``k`` channels with the largest mean |activation|."""
+    if k >= data.shape[0]:
+        return np.arange(data.shape[0])
+    score = np.abs(data.astype(np.float32)).reshape(data.shape[0], -1).mean(axis=1)
+    top = np.argpartition(-score, k - 1)[:k]
+    return np.sort(top)
+
+
+def _bars(values: np.ndarray, cap: int) -> np.ndarray:
+    f = values.shape[0]
+    if f <= cap:
+        return values.astype(np.float32)
+    group = -(-f // cap)
+    cells = -(-f // group)
+    padded = np.concatenate([values.astype(np.float32), np.full(group * cells - f, np.nan, dtype=np.float32)])
+    return np.nanmean(padded.reshape(cells, group), axis=1)
+
+
+def feature_map(
+    node_id: str, node: Node, lower: np.ndarray, size: np.ndarray, style: SceneStyle, scene_extent: float
+) -> FeatureMap | None:
+    """The feature map of one block whose box spans ``lower`` .. ``lower + size``."""
+    act = node.activation
+    if act is None or act.data is None or act.data.size == 0:
+        return None
+    data = np.asarray(act.data)
+    layout = act.layout
+    center_z = lower[2] + size[2] / 2
+    plane = np.array([size[0], size[1]], dtype=float)
+    if layout == "volume" and data.ndim == 4:
+        data = data.astype(np.float32).mean(axis=1)
+        layout = "map"
+    if layout == "map" and data.ndim == 3:
+        data = data.astype(np.float32)
+        if style.volume:
+            c, h, w = data.shape
+            spacing = float(min(size[0] / w, size[1] / h, size[2] / c))
+            extent = np.array([w, h, c]) * spacing
+            origin = lower + (size - extent) / 2
+            return FeatureMap(node_id, "volume", data, origin, plane, spacing,
+                              color_limits(node.stats, data), np.arange(c))
+        lod = choose_lod(style, size, scene_extent)
+        if lod == "slab":
+            values = data.mean(axis=0, keepdims=True)
+            origin = np.array([lower[0], lower[1], center_z])
+            return FeatureMap(node_id, "slab", values, origin, plane, 0.0, color_limits(node.stats, data), None)
+        k = style.topk if lod == "topk" else style.max_planes
+        channels = _strongest(data, k)
+        values = data[channels]
+        if len(channels) == 1:
+            origin = np.array([lower[0], lower[1], center_z])
+            spacing = 0.0
+        else:
+            origin = lower.astype(float).copy()
+            spacing = float(size[2]) / (len(channels) - 1)
+        return FeatureMap(node_id, "planes", values, origin, plane, spacing,
+                          color_limits(node.stats, data), channels)
+    if layout == "tokens" and data.ndim == 2:
+        values = data.astype(np.float32)[None]
+        origin = np.array([lower[0], lower[1], center_z])
+        return FeatureMap(node_id, "planes", values, origin, plane, 0.0, color_limits(node.stats, values), None)
+    flat = data.reshape(-1)
+    values = _bars(flat, style.max_bar_cells)[None, None, :]
+    origin = np.array([lower[0], lower[1], center_z])
+    return FeatureMap(node_id, "bars", values, origin, plane, 0.0, color_limits(node.stats, flat), None)

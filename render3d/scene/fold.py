@@ -1,0 +1,115 @@
+"""From trace nodes to scene blocks: folding conv→norm→activation chains and marking glyph ops.
+
+A :class:`BlockGraph` is the trace seen as blocks: one entry per visible block (its id is the id of
+the chain's first node, its shape/activation those of the last), plus the block-to-block edges with
+duplicates and in-block edges removed. Everything downstream (layout, labels, feature maps) works
+on this, never on the raw trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from render3d.graph import Node, Trace
+from render3d.scene.style import categorize
+
+#: categories that may start a folded chain, and those that may be folded into one
+FOLD_HEADS = frozenset({"Conv", "Linear", "Norm", "Merge", "Attention/RNN"})
+FOLD_TAILS = frozenset({"Norm", "Activation"})
+#: categories of tiny parameter-free ops drawn as glyph cubes when folding
+GLYPH_CATEGORIES = frozenset({"Activation", "Merge", "Reshape/other"})
+
+
+@dataclass
+class BlockGraph:
+    ids: list[str]
+    members: list[tuple[str, ...]]
+    types: list[tuple[str, ...]]  # node type of every member
+    head: list[Node]  # first node of each block (name, type, params of the head)
+    last: list[Node]  # last node: shape, stats, activation of the block
+    categories: list[str]
+    glyph: np.ndarray  # (N,) bool
+    params: np.ndarray  # (N,) int64, summed over members
+    src: np.ndarray  # (E,) int64 block indices
+    dst: np.ndarray  # (E,) int64
+    owner: dict[str, str]  # trace node id -> block id
+
+    def __len__(self) -> int:
+        return len(self.ids)
+
+
+def _ndim(node: Node) -> int:
+    return len(node.shape) if node.shape else 0
+
+
+def node_category(node: Node) -> str:
+    return categorize(node.type, node.kind, params=node.params, ndim=_ndim(node))
+
+
+def build_block_graph(trace: Trace, *, fold: bool) -> BlockGraph:
+    nodes = list(trace.nodes.values())
+    cats = {n.id: node_category(n) for n in nodes}
+    parents = trace.parent_map()
+    children = trace.child_map()
+
+    owner: dict[str, str] = {}
+    groups: dict[str, list[str]] = {}
+    for node in nodes:
+        nid = node.id
+        block = nid
+        if fold:
+            ps = set(parents.get(nid, ()))
+            if len(ps) == 1 and cats[nid] in FOLD_TAILS and node.kind in ("module", "function"):
+                (p,) = ps
+                head = owner.get(p)
+                if (
+                    head is not None
+                    and set(children.get(p, ())) == {nid}
+                    and cats[head] in FOLD_HEADS
+                    and groups[head][-1] == p
+                    and trace.nodes[p].shape == node.shape
+                ):
+                    block = head
+        owner[nid] = block
+        groups.setdefault(block, []).append(nid)
+
+    ids = list(groups)
+    index = {bid: i for i, bid in enumerate(ids)}
+    head = [trace.nodes[b] for b in ids]
+    last = [trace.nodes[groups[b][-1]] for b in ids]
+    categories = [cats[b] for b in ids]
+    params = np.array([sum(trace.nodes[m].params for m in groups[b]) for b in ids], dtype=np.int64)
+    glyph = np.zeros(len(ids), dtype=bool)
+    if fold:
+        glyph = np.array(
+            [
+                h.kind == "function" or (h.kind == "module" and p == 0 and c in GLYPH_CATEGORIES)
+                for h, p, c in zip(head, params, categories)
+            ],
+            dtype=bool,
+        ) & np.array([c in GLYPH_CATEGORIES for c in categories], dtype=bool)
+
+    seen: set[tuple[int, int]] = set()
+    src: list[int] = []
+    dst: list[int] = []
+    for a, b in trace.edges:
+        pair = (index[owner[a]], index[owner[b]])
+        if pair[0] != pair[1] and pair not in seen:
+            seen.add(pair)
+            src.append(pair[0])
+            dst.append(pair[1])
+    return BlockGraph(
+        ids=ids,
+        members=[tuple(groups[b]) for b in ids],
+        types=[tuple(trace.nodes[m].type for m in groups[b]) for b in ids],
+        head=head,
+        last=last,
+        categories=categories,
+        glyph=glyph,
+        params=params,
+        src=np.asarray(src, dtype=np.int64),
+        dst=np.asarray(dst, dtype=np.int64),
+        owner=owner,
+    )

@@ -1,0 +1,324 @@
+"""Graph layout: layers along x from the graph, branch lanes along z, U-Nets as a U, connectors.
+
+1. **Layers.** Longest-path layering in topological order: a block sits one layer after its latest
+   parent, so parallel branches start side by side whatever order they ran in.
+2. **Main path.** The longest input→output path (back-tracked from the last layer) is lane 0.
+3. **Lanes.** Every other block takes its parent's lane when that lane is free in its layer, else the
+   nearest free lane (behind the main path first: -1, +1, -2, ...), so a branch stays in one lane.
+4. **U shape.** When a long edge joins two blocks of equal H×W and the main path between them goes to
+   a lower resolution, the graph is an encoder–decoder: blocks are put on y-levels by resolution
+   (encoder descending, decoder ascending) and those edges become bridges across the U.
+5. **Connectors.** An edge between consecutive layers is a ``"flow"`` polyline (straight, or an elbow
+   in the gap between the layers); an edge that jumps over at least one layer is a ``"skip"`` arc that
+   rises above the tallest block in the layers it spans, so it clears every box.
+
+All steps are O(blocks + edges); the per-edge geometry is vectorised.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+
+import numpy as np
+
+from render3d.scene.geometry import MAP
+from render3d.scene.model import Connector
+
+ARC_CLEARANCE = 0.9  # gap between the tallest spanned box and a skip arc
+ARC_STEP = 0.45  # extra height per doubling of a skip's span (longer skips fly higher)
+
+
+@dataclass
+class Layout:
+    layer: np.ndarray  # (N,) int
+    lane: np.ndarray  # (N,) int
+    level: np.ndarray  # (N,) int, resolution level (0 unless U layout)
+    main: np.ndarray  # (N,) bool, on the main path
+    centers: np.ndarray  # (N, 3)
+    u_shape: bool
+    layer_left: np.ndarray  # (L,) x of each layer slot's left edge
+    layer_right: np.ndarray  # (L,)
+
+
+def _adjacency(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[list[list[int]], list[list[int]]]:
+    parents: list[list[int]] = [[] for _ in range(n)]
+    children: list[list[int]] = [[] for _ in range(n)]
+    for a, b in zip(src.tolist(), dst.tolist()):
+        parents[b].append(a)
+        children[a].append(b)
+    return parents, children
+
+
+def topological_order(n: int, parents: list[list[int]], children: list[list[int]]) -> list[int]:
+    """Kahn's algorithm, ties broken by execution order; blocks left on a cycle follow in order."""
+    indeg = [len(p) for p in parents]
+    ready = deque(i for i in range(n) if indeg[i] == 0)
+    order: list[int] = []
+    while ready:
+        v = ready.popleft()
+        order.append(v)
+        for c in children[v]:
+            indeg[c] -= 1
+            if indeg[c] == 0:
+                ready.append(c)
+    if len(order) < n:
+        placed = set(order)
+        order.extend(i for i in range(n) if i not in placed)
+    return order
+
+
+def longest_path_layers(
+    order: list[int], parents: list[list[int]], children: list[list[int]], is_input: np.ndarray
+) -> np.ndarray:
+    n = len(order)
+    pos = [0] * n
+    for k, v in enumerate(order):
+        pos[v] = k
+    layer = [0] * n
+    for v in order:
+        best = -1
+        for p in parents[v]:
+            if pos[p] < pos[v] and layer[p] > best:
+                best = layer[p]
+        layer[v] = best + 1
+    # constants made inside forward (no parents, not an input): just before their first consumer
+    for v in order[::-1]:
+        if not parents[v] and not is_input[v] and children[v]:
+            layer[v] = max(0, min(layer[c] for c in children[v]) - 1)
+    return np.asarray(layer, dtype=np.int64)
+
+
+def main_path(layer: np.ndarray, parents: list[list[int]], prefer_end: np.ndarray) -> np.ndarray:
+    """Back-track the longest path from the deepest block (outputs preferred)."""
+    n = len(layer)
+    main = np.zeros(n, dtype=bool)
+    if n == 0:
+        return main
+    score = layer * 2 + prefer_end.astype(np.int64)
+    v = int(np.argmax(score))
+    main[v] = True
+    while parents[v]:
+        want = layer[v] - 1
+        candidates = [p for p in parents[v] if layer[p] == want]
+        if not candidates:
+            break
+        v = candidates[0]
+        main[v] = True
+    return main
+
+
+def assign_lanes(
+    order: list[int], layer: np.ndarray, main: np.ndarray, parents: list[list[int]]
+) -> np.ndarray:
+    """Lane 0 for the main path; others keep their parent's lane if free in their layer."""
+    n = len(order)
+    by_layer: dict[int, list[int]] = {}
+    for v in order:
+        by_layer.setdefault(int(layer[v]), []).append(v)
+    lane_of = [0] * n
+    for lay in sorted(by_layer):
+        members = by_layer[lay]
+        taken = {0}
+        rest = [(lane_of[parents[v][0]] if parents[v] else 0, v) for v in members if not main[v]]
+        # blocks that can keep their parent's side lane go first, so branches stay straight
+        rest.sort(key=lambda t: t[0] == 0)
+        for pref, v in rest:
+            lane_of[v] = pref if pref not in taken else _nearest_free(pref, taken)
+            taken.add(lane_of[v])
+    return np.asarray(lane_of, dtype=np.int64)
+
+
+def _nearest_free(pref: int, taken: set[int]) -> int:
+    step = 1
+    while True:
+        for cand in (pref - step, pref + step):
+            if cand not in taken:
+                return cand
+        step += 1
+
+
+class RangeMax:
+    """Sparse table: max of ``values[lo..hi]`` (inclusive) for arrays of ranges in O(1) each."""
+
+    def __init__(self, values: np.ndarray) -> None:
+        values = np.asarray(values, dtype=float)
+        table = [values]
+        k = 1
+        while (1 << k) <= len(values):
+            prev = table[-1]
+            half = 1 << (k - 1)
+            table.append(np.maximum(prev[:-half], prev[half:]))
+            k += 1
+        self.table = table
+
+    def query(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+        lo = np.asarray(lo, dtype=np.int64)
+        hi = np.asarray(hi, dtype=np.int64)
+        out = np.empty(len(lo), dtype=float)
+        if len(lo) == 0:
+            return out
+        length = hi - lo + 1
+        k = np.floor(np.log2(np.maximum(length, 1))).astype(np.int64)
+        for kk in np.unique(k):
+            sel = k == kk
+            row = self.table[kk]
+            out[sel] = np.maximum(row[lo[sel]], row[hi[sel] - (1 << kk) + 1])
+        return out
+
+
+def detect_u_bridges(
+    layer: np.ndarray, main: np.ndarray, dims: np.ndarray, cls: np.ndarray, src: np.ndarray, dst: np.ndarray
+) -> np.ndarray:
+    """Edges that bridge an encoder–decoder: equal H×W ends, lower resolution on the main path between."""
+    if len(src) == 0 or not main.any():
+        return np.zeros(len(src), dtype=bool)
+    n_layers = int(layer.max()) + 1
+    spatial = (cls == MAP)
+    h = np.where(spatial, dims[:, 1] * dims[:, 0], np.inf)  # H·W, inf for non-maps
+    main_area = np.full(n_layers, np.inf)
+    main_area[layer[main]] = h[main]
+    span = layer[dst] - layer[src]
+    cand = (span > 1) & spatial[src] & spatial[dst]
+    cand &= (dims[src, 0] == dims[dst, 0]) & (dims[src, 1] == dims[dst, 1])
+    result = np.zeros(len(src), dtype=bool)
+    if not cand.any():
+        return result
+    lo = layer[src][cand] + 1
+    hi = layer[dst][cand] - 1
+    min_between = -RangeMax(-main_area).query(lo, hi)
+    result[np.flatnonzero(cand)] = min_between < h[src][cand]
+    return result
+
+
+def resolution_levels(
+    order: list[int], parents: list[list[int]], dims: np.ndarray, cls: np.ndarray
+) -> np.ndarray:
+    """Level 0 at the finest resolution, +1 per halving of H; non-maps inherit their parent's."""
+    n = len(order)
+    level = np.zeros(n, dtype=np.int64)
+    spatial = cls == MAP
+    if not spatial.any():
+        return level
+    h = dims[:, 1]
+    hmax = h[spatial].max()
+    lv = np.round(np.log2(hmax / np.maximum(h, 1.0))).astype(np.int64)
+    for v in order:
+        if spatial[v]:
+            level[v] = lv[v]
+        elif parents[v]:
+            level[v] = level[parents[v][0]]
+    return level
+
+
+def layout_graph(
+    n: int,
+    src: np.ndarray,
+    dst: np.ndarray,
+    sizes: np.ndarray,
+    dims: np.ndarray,
+    cls: np.ndarray,
+    is_input: np.ndarray,
+    is_output: np.ndarray,
+    *,
+    mode: str = "auto",
+    layer_gap: float = 1.6,
+    lane_gap: float = 1.6,
+) -> Layout:
+    parents, children = _adjacency(n, src, dst)
+    order = topological_order(n, parents, children)
+    layer = longest_path_layers(order, parents, children, is_input)
+    main = main_path(layer, parents, is_output)
+    lane = assign_lanes(order, layer, main, parents)
+
+    u_shape = False
+    level = np.zeros(n, dtype=np.int64)
+    if mode == "u" or (mode == "auto" and detect_u_bridges(layer, main, dims, cls, src, dst).any()):
+        level = resolution_levels(order, parents, dims, cls)
+        u_shape = bool(level.max() > 0)
+
+    n_layers = int(layer.max()) + 1 if n else 0
+    width = np.zeros(n_layers)
+    np.maximum.at(width, layer, sizes[:, 0])
+    left = np.concatenate([[0.0], np.cumsum(width + layer_gap)[:-1]])
+    x = left[layer] + width[layer] / 2
+
+    pitch = float(sizes[:, 2].max()) + lane_gap if n else 1.0
+    z = lane * pitch
+
+    y = np.zeros(n)
+    if u_shape:
+        n_levels = int(level.max()) + 1
+        band = np.zeros(n_levels)
+        np.maximum.at(band, level, sizes[:, 1])
+        gap = 0.6 * layer_gap
+        level_y = np.zeros(n_levels)
+        for k in range(1, n_levels):
+            level_y[k] = level_y[k - 1] - band[k - 1] / 2 - gap - band[k] / 2
+        y = level_y[level]
+
+    centers = np.stack([x, y, z], axis=1) if n else np.zeros((0, 3))
+    return Layout(layer=layer, lane=lane, level=level, main=main, centers=centers, u_shape=u_shape,
+                  layer_left=left, layer_right=left + width)
+
+
+def route_connectors(
+    ids: list[str], layout: Layout, sizes: np.ndarray, src: np.ndarray, dst: np.ndarray
+) -> list[Connector]:
+    """One connector per edge: flow polylines between consecutive layers, skip arcs over the rest."""
+    if len(src) == 0:
+        return []
+    c = layout.centers
+    layer = layout.layer
+    half = sizes / 2
+    span = layer[dst] - layer[src]
+    is_flow = span == 1
+    connectors: list[Connector | None] = [None] * len(src)
+
+    # flow: right face of src → left face of dst, elbow in the gap between the two layers
+    f = np.flatnonzero(is_flow)
+    if len(f):
+        s, d = src[f], dst[f]
+        p0 = c[s].copy()
+        p0[:, 0] += half[s, 0]
+        p3 = c[d].copy()
+        p3[:, 0] -= half[d, 0]
+        xm = (layout.layer_right[layer[s]] + layout.layer_left[layer[d]]) / 2
+        p1 = np.column_stack([xm, p0[:, 1], p0[:, 2]])
+        p2 = np.column_stack([xm, p3[:, 1], p3[:, 2]])
+        straight = np.isclose(p0[:, 1], p3[:, 1]) & np.isclose(p0[:, 2], p3[:, 2])
+        pts = np.stack([p0, p1, p2, p3], axis=1)
+        for k, e in enumerate(f.tolist()):
+            points = pts[k][[0, 3]] if straight[k] else pts[k]
+            connectors[e] = Connector(ids[src[e]], ids[dst[e]], points, "flow")
+
+    # skip: up from the top of src, across above everything spanned, down onto the top of dst
+    sk = np.flatnonzero(~is_flow)
+    if len(sk):
+        s, d = src[sk], dst[sk]
+        top = c[:, 1] + half[:, 1]
+        layer_top = np.full(int(layer.max()) + 1, -np.inf)
+        np.maximum.at(layer_top, layer, top)
+        lo = np.minimum(layer[s], layer[d])
+        hi = np.maximum(layer[s], layer[d])
+        highest = RangeMax(layer_top).query(lo, hi)
+        spans = np.maximum(np.abs(span[sk]), 1)
+        y_arc = highest + ARC_CLEARANCE + ARC_STEP * np.log2(spans)
+        xs, xd = c[s, 0], c[d, 0]
+        sign = np.where(xd >= xs, 1.0, -1.0)
+        r = np.minimum(0.5 * ARC_CLEARANCE, np.abs(xd - xs) / 4)
+        zs, zd = c[s, 2], c[d, 2]
+        pts = np.empty((len(sk), 7, 3))
+        pts[:, 0] = np.column_stack([xs, top[s], zs])
+        pts[:, 1] = np.column_stack([xs, y_arc - r, zs])
+        pts[:, 2] = np.column_stack([xs + sign * r, y_arc, zs])
+        pts[:, 3] = np.column_stack([xd - sign * r, y_arc, zs])
+        pts[:, 4] = np.column_stack([xd - sign * r, y_arc, zd])
+        pts[:, 5] = np.column_stack([xd, y_arc - r, zd])
+        pts[:, 6] = np.column_stack([xd, top[d], zd])
+        same_z = np.isclose(zs, zd)
+        keep_same = np.array([0, 1, 2, 3, 5, 6])
+        for k, e in enumerate(sk.tolist()):
+            points = pts[k][keep_same] if same_z[k] else pts[k]
+            connectors[e] = Connector(ids[src[e]], ids[dst[e]], points, "skip")
+    return connectors  # type: ignore[return-value]

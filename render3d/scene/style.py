@@ -1,0 +1,210 @@
+"""How a scene looks: the :class:`SceneStyle` options, the colour palettes and the legend categories.
+
+Every layer type maps to one of nine legend categories (:data:`CATEGORIES`); each palette gives every
+category a colour that stays distinguishable under the common colour-vision deficiencies (Okabe-Ito,
+the default, and Paul Tol's "muted" scheme).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from typing import Any
+
+CATEGORIES = (
+    "Input/Output",
+    "Conv",
+    "Norm",
+    "Activation",
+    "Pool",
+    "Linear",
+    "Attention/RNN",
+    "Merge",
+    "Reshape/other",
+)
+
+Rgb = tuple[int, int, int]
+
+PALETTES: dict[str, dict[str, Rgb]] = {
+    # Okabe & Ito (2008), "Color Universal Design"; grey for the catch-all.
+    "okabe-ito": {
+        "Input/Output": (68, 68, 68),
+        "Conv": (0, 114, 178),  # blue
+        "Norm": (240, 228, 66),  # yellow
+        "Activation": (230, 159, 0),  # orange
+        "Pool": (0, 158, 115),  # bluish green
+        "Linear": (204, 121, 167),  # reddish purple
+        "Attention/RNN": (86, 180, 233),  # sky blue
+        "Merge": (213, 94, 0),  # vermillion
+        "Reshape/other": (170, 170, 170),  # grey
+    },
+    # Paul Tol, "muted" qualitative scheme (https://personal.sron.nl/~pault/).
+    "tol": {
+        "Input/Output": (68, 68, 68),
+        "Conv": (51, 34, 136),  # indigo
+        "Norm": (221, 204, 119),  # sand
+        "Activation": (204, 102, 119),  # rose
+        "Pool": (17, 119, 51),  # green
+        "Linear": (170, 68, 153),  # purple
+        "Attention/RNN": (136, 204, 238),  # cyan
+        "Merge": (136, 34, 85),  # wine
+        "Reshape/other": (221, 221, 221),  # pale grey
+    },
+}
+
+MODES = ("architecture", "activations")
+LODS = ("auto", "slab", "topk", "all")
+LAYOUTS = ("auto", "line", "u")
+LABEL_POLICIES = ("auto", "all", "main", "none")
+SIZINGS = ("log", "linear")
+
+
+@dataclass(frozen=True)
+class SceneStyle:
+    """Options of :func:`render3d.build_scene`; pass one as ``style=`` or override fields by keyword.
+
+    Layout and folding
+        ``fold``: fold conv→norm→activation chains into one block and draw tiny functional ops
+        (relu, view, add, cat, getitem, ...) as small glyph cubes. ``max_blocks``: when the trace
+        has more nodes, it is collapsed to the deepest module depth that fits (needs
+        ``trace.modules``). ``layout``: ``"auto"`` draws encoder–decoder graphs (U-Nets, detected
+        from shapes) as a U and everything else as a line; ``"line"`` / ``"u"`` force one.
+    Sizes
+        ``sizing``: ``"log"`` (default) or ``"linear"``; both are clamped, true numbers go in labels.
+    Labels and camera
+        ``labels``: ``"auto"`` thins/staggers labels so none overlap on screen, ``"main"`` labels only
+        the main path, ``"all"`` labels every block, ``"none"``. ``image_size`` and ``font_px`` are
+        what label overlap and camera framing are computed for.
+    Activations (``mode="activations"``)
+        ``lod``: ``"slab"`` (channel mean), ``"topk"`` (``topk`` channels with the largest mean
+        |activation|), ``"all"`` (up to ``max_planes`` channels) or ``"auto"`` (by how large the
+        block is in the scene). ``volume=True`` draws maps as volumes. ``max_bar_cells`` caps vectors.
+    """
+
+    fold: bool = True
+    max_blocks: int = 400
+    layout: str = "auto"
+    sizing: str = "log"
+    palette: str = "okabe-ito"
+    labels: str = "auto"
+    font_px: float = 13.0
+    image_size: tuple[int, int] = (1920, 1080)
+    view_angle: float = 30.0
+    azimuth: float = -22.0  # degrees: camera swung from the front (+z) towards the input end (-x)
+    elevation: float = 28.0  # degrees above the horizontal
+    layer_gap: float = 1.6  # free space between consecutive layers along x
+    lane_gap: float = 1.6  # free space between branch lanes along z
+    lod: str = "auto"
+    topk: int = 8
+    max_planes: int = 32
+    volume: bool = False
+    max_bar_cells: int = 256
+    max_feature_maps: int = 256
+    cmap: str = "viridis"
+    colorbar_title: str = "activation (per-layer p1–p99)"
+
+    def __post_init__(self) -> None:
+        _check_choice("layout", self.layout, LAYOUTS)
+        _check_choice("sizing", self.sizing, SIZINGS)
+        _check_choice("palette", self.palette, tuple(PALETTES))
+        _check_choice("labels", self.labels, LABEL_POLICIES)
+        _check_choice("lod", self.lod, LODS)
+        for name in ("max_blocks", "topk", "max_planes", "max_bar_cells", "max_feature_maps"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                msg = f"{name} must be a positive integer, got {value!r}"
+                raise ValueError(msg)
+        if not 1.0 <= self.view_angle <= 120.0:
+            msg = f"view_angle must be between 1 and 120 degrees, got {self.view_angle!r}"
+            raise ValueError(msg)
+
+    @property
+    def colors(self) -> dict[str, Rgb]:
+        return PALETTES[self.palette]
+
+    def with_overrides(self, **overrides: Any) -> SceneStyle:
+        """A copy with ``overrides`` applied; unknown names raise ``TypeError`` listing the valid ones."""
+        valid = {f.name for f in fields(self)}
+        unknown = sorted(set(overrides) - valid)
+        if unknown:
+            msg = f"unknown style option {unknown[0]!r}; valid options: {', '.join(sorted(valid))}"
+            raise TypeError(msg)
+        return replace(self, **overrides) if overrides else self
+
+
+def _check_choice(name: str, value: object, allowed: tuple[str, ...]) -> None:
+    if value not in allowed:
+        msg = f"{name} must be one of {', '.join(repr(a) for a in allowed)}; got {value!r}"
+        raise ValueError(msg)
+
+
+def check_mode(mode: str) -> None:
+    _check_choice("mode", mode, MODES)
+
+
+# --- layer type → legend category ----------------------------------------------------------------
+
+_ACTIVATIONS = {
+    "relu", "relu6", "leakyrelu", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu", "gelu", "silu",
+    "swish", "mish", "sigmoid", "hardsigmoid", "tanh", "hardtanh", "hardswish", "softplus", "softsign",
+    "softmax", "softmin", "log_softmax", "logsoftmax", "softmax2d", "glu", "threshold", "logsigmoid",
+    "tanhshrink", "softshrink", "hardshrink", "clamp", "clip", "quickgelu", "newgelu",
+}
+_MERGES = {
+    "add", "iadd", "radd", "sub", "isub", "rsub", "mul", "imul", "rmul", "div", "truediv", "cat",
+    "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "addcmul", "where", "maximum",
+    "minimum",
+}
+_LINEAR = {"linear", "bilinear", "lazylinear", "embedding", "embeddingbag", "matmul", "mm", "bmm",
+           "addmm", "baddbmm", "einsum"}
+_POOL_WORDS = ("pool", "upsample", "interpolate", "pixel_shuffle", "pixelshuffle", "pixel_unshuffle",
+               "pixelunshuffle")
+_ATTENTION_WORDS = ("attention", "attn", "lstm", "gru", "rnn", "transformer", "scaled_dot_product")
+
+
+def base_type(type_name: str) -> str:
+    """``"torch.Tensor.add_"`` → ``"add"``; ``"BatchNorm2d"`` → ``"batchnorm2d"``."""
+    name = type_name.rsplit(".", 1)[-1].strip("_").lower()
+    return name or type_name.lower()
+
+
+def categorize(type_name: str, kind: str = "module", *, params: int = 0, ndim: int = 0) -> str:
+    """The legend category of one node type (see :data:`CATEGORIES`)."""
+    if kind in ("input", "output"):
+        return "Input/Output"
+    name = base_type(type_name)
+    if any(w in name for w in _ATTENTION_WORDS):
+        return "Attention/RNN"
+    if "conv" in name:
+        return "Conv"
+    if "norm" in name:
+        return "Norm"
+    if any(w in name for w in _POOL_WORDS):
+        return "Pool"
+    if name in _ACTIVATIONS:
+        return "Activation"
+    if name in _LINEAR or name.endswith("linear"):
+        return "Linear"
+    if name in _MERGES:
+        return "Merge"
+    if kind == "module" and params > 0:
+        # a collapsed container (BasicBlock, Bottleneck, _DenseLayer, ...): guess from its output
+        if ndim >= 4:
+            return "Conv"
+        if ndim == 3:
+            return "Attention/RNN"
+        return "Linear"
+    return "Reshape/other"
+
+
+def short_type(type_name: str) -> str:
+    """A compact type tag for folded labels: ``BatchNorm2d`` → ``BN``, ``relu`` → ``ReLU``."""
+    name = base_type(type_name)
+    if "batchnorm" in name:
+        return "BN"
+    if "layernorm" in name:
+        return "LN"
+    if "groupnorm" in name:
+        return "GN"
+    if name in ("relu", "relu6"):
+        return "ReLU"
+    return type_name.rsplit(".", 1)[-1].strip("_")
