@@ -88,9 +88,11 @@ class _Recorder(TorchFunctionMode):
             if not any(True for _ in module.children()) or isinstance(module, OPAQUE_MODULES):
                 self.leaves.add(module)
             self.own_params[module] = sum(p.numel() for p in module.parameters())
-        self.root = model
-        if model in self.leaves:  # a bare layer traced on its own: name it after its class
-            self.paths[model] = type(model).__name__.lower()
+        if model in self.leaves:
+            if type(model).__module__.startswith("torch.nn"):  # a bare layer: one node named after it
+                self.paths[model] = type(model).__name__.lower()
+            else:  # a childless model of the user's: trace the ops of its forward
+                self.leaves.discard(model)
 
     # --- graph building -------------------------------------------------------------------
     def _add_node(self, node: Node, parents: list[str], outputs: list[torch.Tensor]) -> None:
@@ -186,7 +188,7 @@ class _Recorder(TorchFunctionMode):
             return
         outs = tensors(output)
         call = int(frame.call_id.rsplit("#", 1)[1])
-        if frame.leaf and outs:
+        if frame.leaf and outs and frame.parents:  # a leaf fed only by constants stays hidden, like a param op
             shapes = tuple(tuple(t.shape) for t in outs)
             node = Node(id=frame.call_id, kind="module", type=type(module).__name__, scope=frame.path,
                         call=call, shape=shapes[0], dtype=_dtype(outs[0]),
