@@ -13,7 +13,7 @@ import numpy as np
 from render3d.scene.model import Camera, Scene
 
 
-def _basis(camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def camera_basis(camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     pos = np.asarray(camera.position, dtype=float)
     fwd = np.asarray(camera.focal_point, dtype=float) - pos
     fwd /= np.linalg.norm(fwd)
@@ -27,7 +27,7 @@ def project_points(camera: Camera, points: np.ndarray, size: tuple[int, int] = (
     """(N, 2) pixel coordinates (x right, y down) of world ``points``; NaN for points behind the camera."""
     pts = np.atleast_2d(np.asarray(points, dtype=float))
     width, height = size
-    pos, right, up, fwd = _basis(camera)
+    pos, right, up, fwd = camera_basis(camera)
     rel = pts - pos
     xc, yc, depth = rel @ right, rel @ up, rel @ fwd
     if camera.parallel_scale:
@@ -62,8 +62,8 @@ def frame_camera(
     *,
     size: tuple[int, int] = (1920, 1080),
     view_angle: float = 30.0,
-    azimuth: float = -22.0,
-    elevation: float = 28.0,
+    azimuth: float = -12.0,
+    elevation: float = 24.0,
     margin: float = 0.06,
 ) -> Camera:
     """A perspective camera looking from front (+z), above (+y) and the side that frames ``points``.

@@ -1,7 +1,7 @@
 """Block labels: text, anchors, and screen-space thinning so that no two labels overlap.
 
-A label's text is centred on its anchor, which sits half a text height above the top face of its
-block. Its pixel box is estimated as ``longest line × 0.6·font_px`` wide and ``lines × 1.25·font_px`` tall
+A label's position is the lower-left corner of its text (as VTK's point labels draw it), chosen so
+that the text is centred over its block, just above the top face. Its pixel box is estimated as ``longest line × 0.6·font_px`` wide and ``lines × 1.25·font_px`` tall
 (at the style's ``image_size``). With ``labels="auto"`` the labels are placed greedily, main-path
 blocks first, then side branches, then glyph ops, left to right; a label that would overlap one
 already placed is raised by one or two text rows (staggered) and dropped if it still collides or
@@ -15,12 +15,12 @@ import math
 import numpy as np
 
 from render3d.graph import Node
-from render3d.scene.camera import project_points
+from render3d.scene.camera import camera_basis, project_points
 from render3d.scene.model import Camera, Labels
 
 CHAR_WIDTH = 0.6  # average glyph width / font size
 LINE_HEIGHT = 1.25
-PAD_PX = 3.0
+PAD_PX = 4.0  # the renderer's label margin
 STAGGER_ROWS = 3
 
 
@@ -69,12 +69,15 @@ def place_labels(
     width, height = size
     # world length of one pixel at each anchor, to lift labels by whole text rows
     focal = (height / 2) / math.tan(math.radians(camera.view_angle) / 2)
-    world_per_px = np.linalg.norm(anchors - np.asarray(camera.position, dtype=float), axis=1) / focal
+    cam_pos, right, up, _ = camera_basis(camera)
+    world_per_px = np.linalg.norm(anchors - cam_pos, axis=1) / focal
     rows = []
     for k in range(STAGGER_ROWS if thin else 1):
-        cand = anchors.copy()
-        cand[:, 1] += (boxes[:, 1] / 2 + PAD_PX + k * (boxes[:, 1] + PAD_PX)) * world_per_px
-        rows.append((cand, project_points(camera, cand, size)))
+        centre = anchors.copy()
+        centre[:, 1] += (boxes[:, 1] / 2 + PAD_PX + k * (boxes[:, 1] + PAD_PX)) * world_per_px
+        corner = (centre - right * (boxes[:, :1] / 2 * world_per_px[:, None])
+                  - up * (boxes[:, 1:] / 2 * world_per_px[:, None]))
+        rows.append((corner, project_points(camera, corner, size)))
     if not thin:
         return Labels(positions=rows[0][0], texts=list(texts), node_ids=list(node_ids), font_px=font_1080)
 
@@ -87,8 +90,8 @@ def place_labels(
             u, v = px[i]
             if not (np.isfinite(u) and np.isfinite(v)):
                 break
-            x0, x1 = u - w / 2 - PAD_PX, u + w / 2 + PAD_PX
-            y0, y1 = v - h / 2 - PAD_PX, v + h / 2 + PAD_PX
+            x0, x1 = u - PAD_PX, u + w + PAD_PX
+            y0, y1 = v - h - PAD_PX, v + PAD_PX
             if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
                 continue
             cells = [
@@ -114,5 +117,4 @@ def label_pixel_boxes(labels: Labels, camera: Camera, size: tuple[int, int], fon
     """(N, 4) estimated pixel boxes (x0, y0, x1, y1) of placed labels, for tests and diagnostics."""
     boxes = label_box_px(labels.texts, font_px)
     px = project_points(camera, labels.positions, size)
-    half = boxes / 2
-    return np.column_stack([px[:, 0] - half[:, 0], px[:, 1] - half[:, 1], px[:, 0] + half[:, 0], px[:, 1] + half[:, 1]])
+    return np.column_stack([px[:, 0], px[:, 1] - boxes[:, 1], px[:, 0] + boxes[:, 0], px[:, 1]])

@@ -9,8 +9,9 @@ on which parallel branches get their own lanes. A box is one output tensor (batc
   (F,) vectors: tall thin slabs, y ~ F; scalars and glyph ops: small cubes.
 
 Sizes are log-scaled and clamped (see :mod:`render3d.scene.geometry`); the true shape is in the label.
-Labels are placed (and de-overlapped) for text centred on the anchor, ``font_px`` pixels high at a
-1080-pixel-high image. Feature-map ``values`` are in image order: row 0 is the top (largest y) of a
+A label's position is the lower-left corner of its text (VTK point-label placement), chosen so that
+text ``Labels.font_px`` pixels high (at a 1080-pixel-high image) is centred over its block and
+overlaps no other label. Feature-map ``values`` are in image order: row 0 is the top (largest y) of a
 plane, column 0 its smallest x.
 
 Arrays rather than lists of objects, so a 5000-block model is a handful of (N, 3) arrays that the

@@ -86,11 +86,11 @@ class SceneStyle:
     sizing: str = "log"
     palette: str = "okabe-ito"
     labels: str = "auto"
-    font_px: float = 13.0
+    font_px: float = 14.0
     image_size: tuple[int, int] = (1920, 1080)
     view_angle: float = 30.0
-    azimuth: float = -22.0  # degrees: camera swung from the front (+z) towards the input end (-x)
-    elevation: float = 28.0  # degrees above the horizontal
+    azimuth: float = -12.0  # degrees: camera swung from the front (+z) towards the input end (-x)
+    elevation: float = 24.0  # degrees above the horizontal
     layer_gap: float = 1.6  # free space between consecutive layers along x
     lane_gap: float = 1.6  # free space between branch lanes along z
     lod: str = "auto"
