@@ -175,3 +175,24 @@ def test_render_png_leaves_nothing_when_rendering_fails(tmp_path, monkeypatch):
 def test_show_scene_returns_at_once_offscreen():
     assert pv.OFF_SCREEN
     assert show_scene(small_scene()) is None
+
+
+def test_volume_and_slab_feature_maps_render_and_update():
+    from render3d.scene.model import FeatureMap
+
+    scene = small_scene()
+    z, y, x = np.mgrid[0:8, 0:12, 0:12]
+    values = (np.sin(x / 3.0) * np.cos(y / 4.0) + z / 8).astype(np.float32)
+    scene.feature_maps.append(FeatureMap("conv2", "volume", values, origin=np.array([4.5, -4.5, -0.5]),
+                                         plane_size=np.array([1.0, 1.0]), spacing=0.12, clim=(-1.0, 2.0)))
+    scene.feature_maps.append(FeatureMap("pool1", "slab", values[:1], origin=np.array([3.3, -3.0, 0.0]),
+                                         plane_size=np.array([1.0, 1.0]), spacing=0.0, clim=(-1.0, 2.0)))
+    pl, actors = build_plotter(scene, size=(320, 180))
+    try:
+        before = _screenshot(pl)
+        actors.update_feature_map("conv2", -values)
+        actors.update_feature_map("pool1", -values[:1])
+        after = _screenshot(pl)
+    finally:
+        pl.close()
+    assert np.any(before != after, axis=-1).mean() > 0.002

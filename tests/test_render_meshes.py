@@ -7,7 +7,7 @@ import pytest
 
 from render3d.rendering import build_plotter
 from render3d.rendering.actors import latin1_label
-from render3d.rendering.meshes import boxes_mesh, colormap_lut, polylines_mesh, tiled_planes_mesh
+from render3d.rendering.meshes import boxes_mesh, colormap_lut, face_shades, polylines_mesh, tiled_planes_mesh
 from render_fixtures import PALETTE, grid_scene, small_scene
 
 
@@ -19,7 +19,10 @@ def test_boxes_mesh_has_six_quads_per_box_and_ids():
     assert mesh.n_cells == 18 and mesh.n_points == 24
     assert mesh.is_all_triangles is False
     np.testing.assert_array_equal(mesh.cell_data["block_id"], np.repeat([7, 8, 9], 6))
-    np.testing.assert_array_equal(mesh.cell_data["rgb"][::6], colors)
+    np.testing.assert_array_equal(mesh.cell_data["rgb"][::6], colors)  # unshaded by default
+    shaded = boxes_mesh(lower, upper, colors, np.array([7, 8, 9]), face_shades())
+    np.testing.assert_array_equal(shaded.cell_data["rgb"][3::6], colors)
+    assert shaded.cell_data["rgb"][0::6].sum() < colors.sum()
     np.testing.assert_allclose(mesh.bounds, (0, 5, 0, 3, 0, 4))
     # Closed boxes: every face normal points away from its box centre.
     normals = mesh.compute_normals(cell_normals=True, point_normals=False, auto_orient_normals=False,
@@ -80,7 +83,9 @@ def test_set_block_colors_writes_in_place():
         actors.set_block_colors(rgb)
         for name, mesh in actors.block_meshes.items():
             assert mesh is meshes[name]
-            np.testing.assert_array_equal(mesh.cell_data["rgb"][:, 0], mesh.cell_data["block_id"] * 10)
+            top = mesh.cell_data["rgb"][3::6, 0]  # +y faces are drawn at full brightness
+            np.testing.assert_array_equal(top, mesh.cell_data["block_id"][3::6] * 10)
+            assert np.all(mesh.cell_data["rgb"][::6, 0] <= top)
         with pytest.raises(ValueError, match="shape"):
             actors.set_block_colors(rgb[:2])
     finally:
