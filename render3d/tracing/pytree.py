@@ -14,20 +14,43 @@ from typing import Any, Iterator
 import torch
 
 
-def iter_tensors(obj: Any, path: str = "") -> Iterator[tuple[str, torch.Tensor]]:
-    """Yield ``(path, tensor)`` for every tensor leaf, depth first, in container order."""
+def iter_tensors(obj: Any, path: str = "", _depth: int = 0) -> Iterator[tuple[str, torch.Tensor]]:
+    """Yield ``(path, tensor)`` for every tensor leaf, depth first, in container order.
+
+    Plain objects that carry tensors as attributes (torchvision's ``ImageList``) are looked into a few
+    levels deep, so a model that passes such a holder between modules keeps its edges.
+    """
+    if _depth > _MAX_DEPTH:
+        return
     if isinstance(obj, torch.Tensor):
         yield path, obj
     elif isinstance(obj, Mapping):
         for key, value in obj.items():
-            yield from iter_tensors(value, _join(path, key))
+            yield from iter_tensors(value, _join(path, key), _depth + 1)
     elif isinstance(obj, (list, tuple)):
         fields = getattr(obj, "_fields", None)  # namedtuple: use field names
         for i, value in enumerate(obj):
-            yield from iter_tensors(value, _join(path, fields[i] if fields else i))
+            yield from iter_tensors(value, _join(path, fields[i] if fields else i), _depth + 1)
     elif dataclasses.is_dataclass(obj) and not isinstance(obj, type):
         for f in dataclasses.fields(obj):
-            yield from iter_tensors(getattr(obj, f.name), _join(path, f.name))
+            yield from iter_tensors(getattr(obj, f.name), _join(path, f.name), _depth + 1)
+    elif _is_plain_holder(obj):
+        for key, value in vars(obj).items():
+            if not key.startswith("_"):
+                yield from iter_tensors(value, _join(path, key), _depth + 1)
+
+
+_MAX_DEPTH = 8
+
+
+def _is_plain_holder(obj: Any) -> bool:
+    """An instance of a user class (not a module, type, function or builtin) with attributes."""
+    return (
+        hasattr(obj, "__dict__")
+        and not isinstance(obj, (torch.nn.Module, type))
+        and not callable(obj)
+        and type(obj).__module__ not in ("builtins",)
+    )
 
 
 def tensors(obj: Any) -> list[torch.Tensor]:
