@@ -491,7 +491,8 @@ def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: i
         (clim,) = clims
     else:  # each layer has its own limits: show the normalised scale
         clim = (0.0, 1.0)
-        title = f"{title} (per-layer range)"
+        if "per-layer" not in title and "per layer" not in title:
+            title = f"{title} (per-layer range)"
     lut = pv.LookupTable(cmap=scene.cmap, scalar_range=clim)
     bar = vtkScalarBarActor()
     bar.SetLookupTable(lut)
