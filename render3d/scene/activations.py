@@ -2,9 +2,10 @@
 
 Which blocks: every visible block that is not a glyph op and whose last node carries an activation
 (so a folded conv+bn+relu shows the relu output, and bare relu/view/add/cat ops show none), at most
-``max_feature_maps`` of them (main path first). Where: inside the block's own box, which the planes
-replace — planes span the box's x (W) and y (H) and are stacked front to back along z (C), so no
-feature map can overlap another block.
+``max_feature_maps`` of them (main path first). Where: inside the block's own box (inset by 2 % so
+no plane coincides with a face), which the planes replace — a renderer draws such blocks as outlines
+or translucent; planes span the box's x (W) and y (H) and are stacked front to back along z (C), so
+no feature map can overlap another block.
 
 Level of detail for (C, H, W) maps (``lod``):
 
@@ -30,6 +31,7 @@ from render3d.scene.style import SceneStyle
 
 AUTO_ALL = 0.06
 AUTO_TOPK = 0.025
+INSET = 0.02  # planes sit this fraction inside the box faces, so they never z-fight with them
 
 
 def color_limits(stats: Stats | None, values: np.ndarray) -> tuple[float, float]:
@@ -87,6 +89,8 @@ def feature_map(
     act = node.activation
     if act is None or act.data is None or act.data.size == 0:
         return None
+    lower = np.asarray(lower, dtype=float) + INSET * np.asarray(size, dtype=float)
+    size = np.asarray(size, dtype=float) * (1 - 2 * INSET)
     data = np.asarray(act.data)
     layout = act.layout
     center_z = lower[2] + size[2] / 2
