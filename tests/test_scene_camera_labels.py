@@ -72,7 +72,7 @@ def test_labels_do_not_overlap_for_the_default_camera(make):
 def test_seed_cnn_labels_every_block():
     scene = build_scene(fx.seed_trace())
     assert scene.labels.node_ids == scene.blocks.node_ids
-    assert scene.labels.texts[1] == "conv1+ReLU\n64×64×64"
+    assert scene.labels.texts[1] == "conv1\n+ReLU\n64×64×64"
 
 
 def test_resnet18_labels_whole_main_path_when_only_main_is_asked():

@@ -161,9 +161,8 @@ def _label_texts(graph: BlockGraph, blocks: Blocks) -> tuple[list[str], np.ndarr
     for i in range(len(graph)):
         name = display_name(graph.head[i])
         tail = graph.types[i][1:]
-        if tail:
-            name = f"{name}+{'+'.join(short_type(t) for t in tail)}"
-        texts.append(f"{name}\n{shape_text(graph.last[i].shape)}")
+        folded = f"+{'+'.join(short_type(t) for t in tail)}\n" if tail else ""
+        texts.append(f"{name}\n{folded}{shape_text(graph.last[i].shape)}")
     anchors = blocks.centers.copy()
     anchors[:, 1] += blocks.sizes[:, 1] / 2 + LABEL_LIFT
     return texts, anchors

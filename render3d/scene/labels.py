@@ -1,10 +1,10 @@
 """Block labels: text, anchors, and screen-space thinning so that no two labels overlap.
 
 A label's position is the lower-left corner of its text (as VTK's point labels draw it), chosen so
-that the text is centred over its block, just above the top face. Its pixel box is estimated as ``longest line × 0.6·font_px`` wide and ``lines × 1.25·font_px`` tall
-(at the style's ``image_size``). With ``labels="auto"`` the labels are placed greedily, main-path
+that the text is centred over its block, just above the top face. Its pixel box is estimated as
+``longest line × 0.6·font_px`` wide and ``lines × 1.25·font_px`` tall (at the style's ``image_size``). With ``labels="auto"`` the labels are placed greedily, main-path
 blocks first, then side branches, then glyph ops, left to right; a label that would overlap one
-already placed is raised by one or two text rows (staggered) and dropped if it still collides or
+already placed is raised by one text row (staggered) and dropped if it still collides or
 leaves the image.
 """
 
@@ -21,7 +21,7 @@ from render3d.scene.model import Camera, Labels
 CHAR_WIDTH = 0.6  # average glyph width / font size
 LINE_HEIGHT = 1.25
 PAD_PX = 4.0  # the renderer's label margin
-STAGGER_ROWS = 3
+STAGGER_ROWS = 2  # try the label at its place, then one text row higher
 
 
 def display_name(node: Node) -> str:

@@ -86,7 +86,7 @@ class SceneStyle:
     sizing: str = "log"
     palette: str = "okabe-ito"
     labels: str = "auto"
-    font_px: float = 14.0
+    font_px: float = 19.0  # what the renderer draws at 1080 p (0.6·font_px per character)
     image_size: tuple[int, int] = (1920, 1080)
     view_angle: float = 30.0
     azimuth: float = -12.0  # degrees: camera swung from the front (+z) towards the input end (-x)
