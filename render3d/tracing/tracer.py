@@ -19,6 +19,7 @@ from typing import Any, Callable
 
 import torch
 from torch import nn
+from torch._C import DisableTorchFunction
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
@@ -74,7 +75,6 @@ class _Recorder(TorchFunctionMode):
         self.modules: dict[str, ModuleCall] = {}
         self.stack: list[_Frame] = []
         self.ids: tuple[str, ...] = ()  # call ids of the open container frames
-        self.busy = False
         self.failed_at: _Frame | None = None
         self.call_counts: dict[str, int] = {}
         self.op_counts: dict[tuple[str, str], int] = {}
@@ -102,11 +102,7 @@ class _Recorder(TorchFunctionMode):
         for t in outputs:
             self.producer[t] = node.id
         if outputs and self.config.mode != "none":
-            self.busy = True
-            try:
-                node.stats, node.activation = capture_tensor(outputs[0], self.config)
-            finally:
-                self.busy = False
+            node.stats, node.activation = capture_tensor(outputs[0], self.config)
 
     def _parents(self, tensors_in: list[torch.Tensor]) -> list[str]:
         found = (self.producer.get(t) for t in tensors_in)
@@ -136,7 +132,7 @@ class _Recorder(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         kwargs = kwargs or {}
         out = func(*args, **kwargs)
-        if self.busy or (self.stack and self.stack[-1].leaf):
+        if self.stack and self.stack[-1].leaf:
             return out
         base, kind = op_name(func)
         if base == "setitem":
@@ -160,8 +156,14 @@ class _Recorder(TorchFunctionMode):
 
     # --- module hooks ---------------------------------------------------------------------
     def pre_hook(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
-        if self.busy:
-            return
+        with DisableTorchFunction():  # our own bookkeeping must not be traced (or slowed) by the mode
+            self._enter(module, args, kwargs)
+
+    def post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
+        with DisableTorchFunction():
+            self._exit(module, output)
+
+    def _enter(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if self.stack and self.stack[-1].leaf:  # a module run inside an opaque leaf
             self.stack.append(_Frame("", "", module, leaf=True, suppressed=True))
             return
@@ -175,8 +177,8 @@ class _Recorder(TorchFunctionMode):
         if not leaf:
             self.ids = self.ids + (frame.call_id,)
 
-    def post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
-        if self.busy or not self.stack:
+    def _exit(self, module: nn.Module, output: Any) -> None:
+        if not self.stack:
             return
         frame = self.stack.pop()
         if frame.suppressed:

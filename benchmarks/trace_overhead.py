@@ -1,0 +1,73 @@
+"""Cost of ``render3d.trace(..., capture="reduced")`` relative to a plain forward pass.
+
+Interleaved, shuffled rounds on one thread (the machine is shared: back-to-back blocks of runs would
+measure the neighbours, not us); prints the median ratio per model. Target: <= 1.2x.
+
+    python benchmarks/trace_overhead.py [--rounds 15] [--size 224] [--models resnet18,resnet50]
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import time
+
+import torch
+import torchvision
+
+import render3d
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def measure(name: str, rounds: int, size: int) -> dict[str, float]:
+    model = torchvision.models.get_model(name, weights=None).eval()
+    x = torch.randn(1, 3, size, size)
+
+    def plain() -> None:
+        with torch.no_grad():
+            model(x)
+
+    variants = {
+        "forward": plain,
+        "trace": lambda: render3d.trace(model, x, capture="reduced"),
+        "trace_none": lambda: render3d.trace(model, x, capture="none"),
+    }
+    for fn in variants.values():  # warm-up: allocator, lazy imports
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(rounds):
+        order = list(variants)
+        random.shuffle(order)
+        for key in order:
+            times[key].append(timed(variants[key]))
+    med = {k: statistics.median(v) for k, v in times.items()}
+    ratios = {k: statistics.median(t / f for t, f in zip(times[k], times["forward"])) for k in variants}
+    return {"forward_ms": med["forward"] * 1e3, "trace_ms": med["trace"] * 1e3,
+            "ratio": ratios["trace"], "ratio_shapes_only": ratios["trace_none"]}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--models", default="resnet18,resnet50")
+    parser.add_argument("--threads", type=int, default=1)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    random.seed(0)
+    print(f"| model | input | forward (ms) | trace reduced (ms) | ratio (median of paired rounds) | shapes-only ratio |")
+    print("|---|---|---|---|---|---|")
+    for name in args.models.split(","):
+        r = measure(name, args.rounds, args.size)
+        print(f"| {name} | 1×3×{args.size}² | {r['forward_ms']:.1f} | {r['trace_ms']:.1f} | "
+              f"**{r['ratio']:.3f}×** | {r['ratio_shapes_only']:.3f}× |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
