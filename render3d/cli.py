@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 from typing import Sequence
 
 from render3d.errors import ModelSpecError, Render3DError, SceneFileError
@@ -27,16 +28,106 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default=None, help="cpu, cuda, or meta (structure only, no memory)")
 
 
+def _parse_size(text: str) -> tuple[int, int]:
+    try:
+        w, h = (int(v) for v in text.lower().split("x"))
+        if w > 0 and h > 0:
+            return w, h
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"size {text!r} is not valid: use WIDTHxHEIGHT, e.g. 1920x1080")
+
+
+def _spec(args: argparse.Namespace):
+    from render3d.api import Spec
+    from render3d.modelspec import parse_shape
+
+    shape = parse_shape(args.input_shape) if args.input_shape else None
+    return Spec(args.model, shape, getattr(args, "probe", None), args.weights, args.trust_pickle, args.depth,
+                args.device)
+
+
 def cmd_trace(args: argparse.Namespace) -> int:
     from render3d.api import trace_spec
 
-    result = trace_spec(args.model, input_shape=args.input_shape, depth=args.depth, weights=args.weights,
-                        trust_pickle=args.trust_pickle, device=args.device, capture="none")
+    result = trace_spec(_spec(args), capture="none")
     print(result)
     if args.json:
         path = result.to_json(args.json)
         print(f"wrote {path}")
     return 0
+
+
+def _scene(args: argparse.Namespace):
+    """The scene for render/show: from a scene file, or traced from MODEL with the given options."""
+    from render3d.api import scene_from_file, trace_spec
+    from render3d.scene.builder import build_scene
+    from render3d.scenefile import is_scene_file
+
+    if is_scene_file(args.model):
+        scene, sf = scene_from_file(args.model)
+        return scene, sf.size, sf.anti_aliasing
+    capture = "reduced" if args.mode == "activations" else "none"
+    trace_obj = trace_spec(_spec(args), capture=capture)
+    overrides = {"volume": True} if getattr(args, "volume", False) else {}
+    return build_scene(trace_obj, args.mode, **overrides), args.size, args.anti_aliasing
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    import time
+
+    from render3d.rendering import render_png
+
+    start = time.perf_counter()
+    scene, size, aa = _scene(args)
+    if args.size_given:
+        size = args.size
+    out = args.output or (Path(args.model).stem + ".png" if args.model.endswith(".toml") else "out.png")
+    path = render_png(scene, out, size=size, anti_aliasing=aa or args.anti_aliasing)
+    print(f"wrote {path}: {size[0]}x{size[1]}, {len(scene.blocks)} blocks, "
+          f"{time.perf_counter() - start:.1f} s")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from render3d.rendering import show_scene
+
+    scene, size, _ = _scene(args)
+    show_scene(scene, size=args.size if args.size_given else size)
+    return 0
+
+
+def cmd_gallery(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from render3d.api import scene_from_file
+    from render3d.rendering import render_png
+    from render3d.scenefile import find_scene_files
+
+    files = find_scene_files(args.scenes)
+    out_dir = Path(args.output)
+    for file in (bar := tqdm(files, desc="gallery", unit="scene")):
+        bar.set_postfix_str(file.name)
+        scene, sf = scene_from_file(file)
+        render_png(scene, out_dir / f"{sf.output}.png", size=sf.size, anti_aliasing=sf.anti_aliasing)
+    print(f"wrote {len(files)} images to {out_dir}/")
+    return 0
+
+
+class _SizeAction(argparse.Action):
+    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
+        setattr(namespace, self.dest, values)
+        namespace.size_given = True
+
+
+def _add_render_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--mode", choices=("architecture", "activations"), default="architecture")
+    p.add_argument("--probe", help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument("--volume", action="store_true", help="draw feature maps as volumes (activations mode)")
+    p.add_argument("--size", type=_parse_size, default=(1920, 1080), action=_SizeAction,
+                   help="WIDTHxHEIGHT in pixels (default 1920x1080)")
+    p.add_argument("--anti-aliasing", action="store_true", help="MSAA for final renders (3-4x slower on CPU)")
+    p.set_defaults(size_given=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -50,6 +141,22 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--json", metavar="FILE", help="write the trace JSON here")
     p.set_defaults(func=cmd_trace)
+
+    p = sub.add_parser("render", help="render a model (or scene file) to a PNG, offscreen")
+    _add_model_args(p)
+    _add_render_args(p)
+    p.add_argument("-o", "--output", metavar="PNG", help="output file (default out.png or <scene>.png)")
+    p.set_defaults(func=cmd_render)
+
+    p = sub.add_parser("show", help="open an interactive window (hover blocks; keys: a activations, l labels)")
+    _add_model_args(p)
+    _add_render_args(p)
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("gallery", help="render every scenes/*.toml into gallery/")
+    p.add_argument("scenes", nargs="?", default="scenes", help="folder of scene files (default scenes/)")
+    p.add_argument("-o", "--output", default="gallery", help="output folder (default gallery/)")
+    p.set_defaults(func=cmd_gallery)
     return parser
 
 

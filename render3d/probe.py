@@ -1,0 +1,75 @@
+"""Probe inputs: the fixed tensor a model is traced on, named by a short string.
+
+    random          seeded normal noise (the default)
+    digit:N         scikit-learn's bundled 8×8 digit number N (no download), resized to the input
+    path/img.png    an image file, resized; path/x.npy or path/x.pt a saved array/tensor
+
+A real picture matters: activations of noise say little about what a trained model does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from render3d.errors import ModelSpecError
+
+#: mean/std of the 8×8 digits after scaling to [0, 1]; the demo trains on inputs normalised this way
+DIGITS_MEAN, DIGITS_STD = 0.305, 0.376
+
+
+def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
+    """All 1,797 bundled digits as float32 images in [0, 1] (N, 8, 8) and their labels."""
+    from sklearn.datasets import load_digits
+
+    data = load_digits()
+    return (data.images / 16.0).astype(np.float32), data.target.astype(np.int64)
+
+
+def digits_to_input(images: np.ndarray, shape: tuple[int, ...]) -> torch.Tensor:
+    """(N, 8, 8) digits in [0, 1] → a normalised (N, C, H, W) batch for a model taking ``shape``."""
+    x = torch.from_numpy(np.ascontiguousarray(images))[:, None]
+    x = F.interpolate(x, size=tuple(shape[-2:]), mode="bilinear", align_corners=False)
+    x = (x - DIGITS_MEAN) / DIGITS_STD
+    return x.expand(-1, shape[1], -1, -1).contiguous()
+
+
+def make_probe(spec: str | None, shape: tuple[int, ...], *, seed: int = 0) -> torch.Tensor:
+    """The probe tensor for ``spec`` (see module docstring) with the model's input ``shape``."""
+    spec = spec or "random"
+    if spec == "random":
+        return torch.randn(shape, generator=torch.Generator().manual_seed(seed))
+    if len(shape) != 4 and (spec.startswith("digit:") or Path(spec).suffix.lower() in (".png", ".jpg", ".jpeg")):
+        raise ModelSpecError(f"probe {spec!r} is an image but the model takes input shape {shape}; use a .npy/.pt")
+    if spec.startswith("digit:"):
+        images, _ = load_digits_images()
+        try:
+            index = int(spec.split(":", 1)[1])
+            image = images[index]
+        except (ValueError, IndexError):
+            raise ModelSpecError(f"probe {spec!r} is not valid: use digit:N with 0 <= N < {len(images)}") from None
+        return digits_to_input(image[None], shape).expand(shape[0], -1, -1, -1).contiguous()
+    path = Path(spec)
+    if not path.is_file():
+        raise ModelSpecError(f"probe {spec!r} is not 'random', 'digit:N' or an existing file")
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        tensor = torch.from_numpy(np.load(path, allow_pickle=False))
+    elif suffix == ".pt":
+        tensor = torch.load(path, map_location="cpu", weights_only=True)
+    else:
+        import imageio.v3 as iio
+
+        pixels = np.asarray(iio.imread(path), dtype=np.float32) / 255.0
+        pixels = pixels[..., :3] if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
+        x = torch.from_numpy(pixels).permute(2, 0, 1)[None]
+        x = F.interpolate(x, size=tuple(shape[-2:]), mode="bilinear", align_corners=False)
+        tensor = x[:, : shape[1]] if shape[1] <= 3 else x.expand(-1, shape[1], -1, -1)
+        tensor = (tensor - 0.5) / 0.25
+    if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != tuple(shape):
+        got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
+        raise ModelSpecError(f"probe {spec!r} has shape {got}, the model takes {tuple(shape)}")
+    return tensor.float()
