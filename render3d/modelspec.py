@@ -10,10 +10,12 @@ Accepted forms::
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 import inspect
 import math
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -31,11 +33,8 @@ _SPECIAL_SHAPES = {"inception_v3": (1, 3, 299, 299)}
 
 def parse_shape(text: str) -> tuple[int, ...]:
     """``"1,3,224,224"`` or ``"1x3x224x224"`` → ``(1, 3, 224, 224)``."""
-    parts = [p for p in text.replace("x", ",").replace("×", ",").split(",") if p.strip()]
-    try:
-        shape = tuple(int(p) for p in parts)
-    except ValueError:
-        shape = ()
+    parts = re.split(r"\s*[,x×]\s*", text.strip())
+    shape = tuple(int(p) for p in parts) if all(p.isdigit() for p in parts) else ()
     if not shape or any(d <= 0 for d in shape):
         raise ModelSpecError(
             f"input shape {text!r} is not valid: give positive integers separated by commas, e.g. 1,3,224,224"
@@ -90,7 +89,7 @@ def _torchvision_model(name: str) -> nn.Module:
 
     available = torchvision.models.list_models()
     if name not in available:
-        close = [m for m in available if name.lower() in m][:6]
+        close = difflib.get_close_matches(name.lower(), available, n=5, cutoff=0.6)
         hint = f" Did you mean: {', '.join(close)}?" if close else " See torchvision.models.list_models()."
         raise ModelSpecError(f"torchvision has no model {name!r}.{hint}")
     kwargs: dict[str, Any] = {"weights": None}
