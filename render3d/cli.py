@@ -58,8 +58,16 @@ def cmd_trace(args: argparse.Namespace) -> int:
     return 0
 
 
+def _start_gl_probe() -> None:
+    """Probe OpenGL in the background while torch imports and the model traces (~1 s saved)."""
+    from render3d.rendering.glcheck import start_probe
+
+    start_probe()
+
+
 def _scene(args: argparse.Namespace):
     """The scene for render/show: from a scene file, or traced from MODEL with the given options."""
+    _start_gl_probe()
     from render3d.api import scene_from_file, trace_spec
     from render3d.scene.builder import build_scene
     from render3d.scenefile import is_scene_file
@@ -104,6 +112,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     from render3d.rendering import render_png
     from render3d.scenefile import find_scene_files
 
+    _start_gl_probe()
     files = find_scene_files(args.scenes)
     out_dir = Path(args.output)
     for file in (bar := tqdm(files, desc="gallery", unit="scene")):

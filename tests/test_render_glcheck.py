@@ -20,22 +20,33 @@ def test_ensure_gl_returns_window_class_quietly(capfd):
     assert out == "" and err == ""
 
 
+class FakeProbe:
+    """Stands in for the probe's Popen: finishes with ``returncode``/``stdout`` or times out."""
+
+    def __init__(self, returncode=0, stdout="", timeout=False):
+        self.returncode, self.stdout, self.timeout, self.killed = returncode, stdout, timeout, False
+
+    def communicate(self, timeout=None):
+        if self.timeout and not self.killed:
+            raise subprocess.TimeoutExpired(cmd="probe", timeout=timeout)
+        return self.stdout, ""
+
+    def kill(self):
+        self.killed = True
+
+
 @pytest.mark.parametrize(
-    ("result", "reason"),
+    ("probe", "reason"),
     [
-        (subprocess.CompletedProcess([], -11, stdout="", stderr="Segmentation fault"), "killed by signal 11"),
-        (subprocess.CompletedProcess([], 1, stdout="", stderr="boom"), "exited with status 1"),
-        (subprocess.TimeoutExpired(cmd="probe", timeout=60), "did not finish in 60 s"),
+        (FakeProbe(returncode=-11), "killed by signal 11"),
+        (FakeProbe(returncode=1), "exited with status 1"),
+        (FakeProbe(timeout=True), "did not finish in 60 s"),
     ],
 )
-def test_failed_probe_raises_one_line_error(monkeypatch, result, reason):
-    def fake_run(*args, **kwargs):
-        if isinstance(result, BaseException):
-            raise result
-        return result
-
+def test_failed_probe_raises_one_line_error(monkeypatch, probe, reason):
     monkeypatch.setattr(glcheck, "_cached", None)
-    monkeypatch.setattr(glcheck.subprocess, "run", fake_run)
+    monkeypatch.setattr(glcheck, "_pending", None)
+    monkeypatch.setattr(glcheck.subprocess, "Popen", lambda *a, **k: probe)
     with pytest.raises(RenderUnavailableError, match="apt-get install -y libegl1 libgl1-mesa-dri") as info:
         glcheck.ensure_gl()
     message = str(info.value)
@@ -43,9 +54,21 @@ def test_failed_probe_raises_one_line_error(monkeypatch, result, reason):
     assert reason in message
     assert "display" in message
     # The failure is cached: no second probe.
-    monkeypatch.setattr(glcheck.subprocess, "run", lambda *a, **k: pytest.fail("probed twice"))
+    monkeypatch.setattr(glcheck.subprocess, "Popen", lambda *a, **k: pytest.fail("probed twice"))
     with pytest.raises(RenderUnavailableError):
         glcheck.ensure_gl()
+
+
+def test_background_probe_is_collected_by_ensure_gl(monkeypatch):
+    monkeypatch.setattr(glcheck, "_cached", None)
+    monkeypatch.setattr(glcheck, "_pending", None)
+    started = []
+    monkeypatch.setattr(glcheck.subprocess, "Popen",
+                        lambda *a, **k: started.append(1) or FakeProbe(stdout="render3d-gl-ok vtkEGLRenderWindow\n"))
+    glcheck.start_probe()
+    glcheck.start_probe()  # a second start while one is pending starts nothing
+    assert glcheck.ensure_gl() == "vtkEGLRenderWindow"
+    assert started == [1]
 
 
 def test_failed_probe_stops_build_plotter(monkeypatch):

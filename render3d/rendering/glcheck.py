@@ -16,7 +16,7 @@ import sys
 
 from render3d.errors import RenderUnavailableError
 
-__all__ = ["INSTALL_HINT", "configure_environment", "ensure_gl"]
+__all__ = ["INSTALL_HINT", "configure_environment", "ensure_gl", "start_probe"]
 
 INSTALL_HINT = "apt-get install -y libegl1 libgl1-mesa-dri"
 
@@ -37,6 +37,7 @@ win.Finalize()
 """
 
 _cached: str | RenderUnavailableError | None = None
+_pending: subprocess.Popen | OSError | None = None
 
 
 def _headless() -> bool:
@@ -56,24 +57,42 @@ def configure_environment() -> None:
         os.environ["VTK_DEFAULT_OPENGL_WINDOW"] = "vtkEGLRenderWindow"
 
 
+def start_probe() -> None:
+    """Start the GL probe in the background (returns at once); :func:`ensure_gl` collects it.
+
+    Commands call this first, so the ~1 s probe overlaps with importing torch and tracing.
+    """
+    global _pending
+    if _cached is None and _pending is None:
+        configure_environment()
+        try:
+            _pending = subprocess.Popen([sys.executable, "-c", _PROBE_SCRIPT], stdout=subprocess.PIPE,
+                                        stderr=subprocess.PIPE, text=True)
+        except OSError as exc:
+            _pending = exc
+
+
 def _probe() -> str | RenderUnavailableError:
-    cmd = [sys.executable, "-c", _PROBE_SCRIPT]
-    try:
-        proc = subprocess.run(
-            cmd, capture_output=True, text=True, timeout=PROBE_TIMEOUT_S, check=False
-        )
-    except subprocess.TimeoutExpired:
-        reason = f"the probe render did not finish in {PROBE_TIMEOUT_S:.0f} s"
-    except OSError as exc:
-        reason = f"the probe could not start ({exc})"
+    global _pending
+    start_probe()
+    proc, _pending = _pending, None
+    if isinstance(proc, OSError):
+        reason = f"the probe could not start ({proc})"
     else:
-        for line in proc.stdout.splitlines():
-            if line.startswith("render3d-gl-ok"):
-                return line.split()[-1]
-        if proc.returncode < 0:
-            reason = f"the probe render was killed by signal {-proc.returncode}"
+        try:
+            stdout, _ = proc.communicate(timeout=PROBE_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            reason = f"the probe render did not finish in {PROBE_TIMEOUT_S:.0f} s"
         else:
-            reason = f"the probe render exited with status {proc.returncode}"
+            for line in stdout.splitlines():
+                if line.startswith("render3d-gl-ok"):
+                    return line.split()[-1]
+            if proc.returncode < 0:
+                reason = f"the probe render was killed by signal {-proc.returncode}"
+            else:
+                reason = f"the probe render exited with status {proc.returncode}"
     window = os.environ.get("VTK_DEFAULT_OPENGL_WINDOW")
     tried = f" with VTK_DEFAULT_OPENGL_WINDOW={window}" if window else ""
     msg = (
@@ -96,7 +115,6 @@ def ensure_gl(*, refresh: bool = False) -> str:
     """
     global _cached
     if _cached is None or refresh:
-        configure_environment()
         _cached = _probe()
     if isinstance(_cached, RenderUnavailableError):
         raise RenderUnavailableError(str(_cached))
