@@ -87,7 +87,7 @@ def _stats(t: torch.Tensor, sample: int) -> Stats:
             nan = float("nan")
             return Stats(nan, nan, nan, nan, nan, nan, 0.0, nan_count, inf_count, numel)
         lo, hi = float(flat.min()), float(flat.max())
-    sub = flat[:: _sample_step(flat.numel(), sample)].cpu().numpy()
+    sub = flat[:: _sample_step(flat.numel(), sample)].to("cpu", copy=True).numpy()  # contiguous: fast numpy
     mean = float(sub.mean())
     k1, k99 = (int(round(q * (sub.size - 1))) for q in (0.01, 0.99))
     part = np.partition(sub, (k1, k99))
@@ -115,10 +115,9 @@ def capture(t: torch.Tensor, cfg: CaptureConfig) -> tuple[Stats | None, Activati
         reduced = reduced / scale
     data = reduced.to(device="cpu", dtype=torch.float16, copy=True).numpy()
     channel_mean = None
-    if layout in ("map", "volume"):  # every channel, at the reduced spatial resolution
+    if layout in ("map", "volume"):  # every channel, not only the kept ones
         first = as_float[0] if as_float.dim() >= 2 else as_float
-        spatial = first.reshape(first.shape[0], -1)
-        channel_mean = spatial[:, :: _sample_step(spatial.shape[1], 256)].mean(dim=1).cpu().numpy()
+        channel_mean = first.reshape(first.shape[0], -1).mean(dim=1).cpu().numpy()
     activation = Activation(
         data=data, layout=layout, full_shape=tuple(t.shape), channel_mean=channel_mean, scale=scale
     )
