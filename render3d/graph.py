@@ -80,6 +80,10 @@ class Node:
     stack: tuple[str, ...] = ()
     stats: Stats | None = None
     activation: Activation | None = None
+    #: how many identical consecutive blocks this node stands for (see :meth:`Trace.fold_repeats`)
+    repeats: int = 1
+    #: ids of the module calls folded into this node, first to last (empty when not folded)
+    folded: tuple[str, ...] = ()
 
     @property
     def depth(self) -> int:
@@ -109,6 +113,8 @@ class ModuleCall:
     params: int
     #: node ids that produced the module's output tensors, in output order
     outputs: tuple[str, ...] = ()
+    #: enclosing container calls, outermost first (as :attr:`Node.stack`)
+    stack: tuple[str, ...] = ()
 
     @property
     def depth(self) -> int:
@@ -201,9 +207,12 @@ class Trace:
 
     def _block_node(self, block_id: str, first_member: Node) -> Node:
         call = self.modules[block_id]
-        out_node = self.nodes.get(call.outputs[0]) if call.outputs else None
+        out_node = self.nodes.get(call.outputs[0]) if call.outputs else self.nodes.get(block_id)
+        out_node = out_node or self.nodes.get(block_id)  # after collapse() the block is its own output
         src = out_node or first_member
-        stack = first_member.stack[: first_member.stack.index(block_id)]
+        stack = call.stack if call.stack or not first_member.stack else (
+            first_member.stack[: first_member.stack.index(block_id)] if block_id in first_member.stack else ()
+        )
         return Node(
             id=block_id,
             kind="module",
@@ -219,6 +228,94 @@ class Trace:
             stats=src.stats,
             activation=src.activation,
         )
+
+    # --- folding repeats ---------------------------------------------------------------------
+    def fold_repeats(self, min_repeats: int = 2) -> Trace:
+        """Fold runs of identical, chained sibling module calls into one block with ``repeats=N``.
+
+        ResNet's ``layer3.1 … layer3.5`` or a ViT's twelve encoder layers become one block each run
+        (``×N``); the first call of a run keeps its id, the block's output is the last call's. Edges
+        into or out of any member, including skips that cross the run, are kept on the folded block.
+        Only containers whose *structure* (node types, shapes and internal edges) is identical and
+        where each call feeds the next are folded, so the picture never hides a real difference.
+        """
+        if not self.modules:
+            return self
+        members_of = self._module_members()
+        parents = self.parent_map()
+        signature = {cid: self._call_signature(cid, members_of[cid], parents) for cid in members_of}
+        children: dict[tuple[str, ...], list[str]] = {}
+        for cid, call in self.modules.items():
+            if cid in members_of and members_of[cid]:
+                children.setdefault(call.stack, []).append(cid)
+        block_of: dict[str, str] = {}  # member module call -> the run's first call
+        runs: dict[str, list[str]] = {}
+        for siblings in children.values():
+            run: list[str] = []
+            for cid in siblings + [""]:
+                if run and cid and signature[cid] == signature[run[-1]] and self._feeds(run[-1], members_of[cid], parents):
+                    run.append(cid)
+                    continue
+                if len(run) >= min_repeats and not any(r in block_of for r in run):
+                    runs[run[0]] = run
+                    block_of.update({r: run[0] for r in run})
+                run = [cid] if cid else []
+        if not runs:
+            return self
+        owner: dict[str, str] = {}
+        for node in self.nodes.values():
+            folded = next((block_of[c] for c in node.stack if c in block_of), None)
+            if folded is None and node.id in block_of:  # a leaf module call is its own node
+                folded = block_of[node.id]
+            owner[node.id] = folded or node.id
+        nodes: dict[str, Node] = {}
+        for node in self.nodes.values():
+            key = owner[node.id]
+            if key == node.id and key not in runs:
+                nodes[key] = node
+            elif key not in nodes:
+                run = runs[key]
+                head = self._block_node(key, node)
+                last = self._block_node(run[-1], self.nodes.get(run[-1], node))
+                nodes[key] = replace(
+                    head, shape=last.shape, shapes=last.shapes, stats=last.stats, activation=last.activation,
+                    params=sum(self.modules[r].params for r in run), repeats=len(run), folded=tuple(run),
+                )
+        edges: list[tuple[str, str]] = []
+        seen: set[tuple[str, str]] = set()
+        for src, dst in self.edges:
+            pair = (owner[src], owner[dst])
+            if pair[0] != pair[1] and pair not in seen:
+                seen.add(pair)
+                edges.append(pair)
+        outputs = [{**o, "node": owner.get(o["node"], o["node"])} for o in self.outputs]
+        return replace(self, nodes=nodes, edges=edges, outputs=outputs)
+
+    def _module_members(self) -> dict[str, list[str]]:
+        """Node ids inside each module call (a leaf call's only member is its own node)."""
+        members: dict[str, list[str]] = {cid: [] for cid in self.modules}
+        for node in self.nodes.values():
+            for cid in node.stack:
+                if cid in members:
+                    members[cid].append(node.id)
+            if node.id in members:
+                members[node.id].append(node.id)
+        return members
+
+    def _call_signature(self, call_id: str, members: list[str], parents: dict[str, list[str]]) -> tuple:
+        """What must match for two calls to count as repeats: type, member types/shapes, wiring."""
+        index = {m: i for i, m in enumerate(members)}
+        inner = tuple((self.nodes[m].type, self.nodes[m].shape) for m in members)
+        wiring = tuple(sorted(
+            (index.get(p, -1), index[m], None if p in index else self.nodes[p].shape)  # input shapes too
+            for m in members for p in parents[m]
+        ))
+        return (self.modules[call_id].type, self.modules[call_id].params, inner, wiring)
+
+    def _feeds(self, first: str, second_members: list[str], parents: dict[str, list[str]]) -> bool:
+        """True when an output of call ``first`` is an input of the call made of ``second_members``."""
+        outs = {first, *self.modules[first].outputs}  # after collapse() the block itself is the output
+        return any(p in outs for m in second_members for p in parents[m])
 
     # --- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:

@@ -283,3 +283,39 @@ def test_meta_device_reports_data_dependent_code():
 
     with pytest.raises(TraceError, match="meta tensors have no values"):
         render3d.trace(Peek(), torch.randn(1, 2), device="meta")
+
+
+def test_fold_repeats_folds_identical_resnet_blocks_and_keeps_edges():
+    import torchvision
+
+    t = render3d.trace(torchvision.models.resnet34(), torch.randn(1, 3, 32, 32), capture="none")
+    folded = t.fold_repeats()
+    runs = {n.id: (n.repeats, n.shape) for n in folded if n.repeats > 1}
+    # layer2.0 / layer3.0 / layer4.0 downsample, so their followers fold; layer1 has no downsample
+    assert runs == {"layer1.0#1": (3, (1, 64, 8, 8)), "layer2.1#1": (3, (1, 128, 4, 4)),
+                    "layer3.1#1": (5, (1, 256, 2, 2)), "layer4.1#1": (2, (1, 512, 1, 1))}
+    assert folded["layer3.1#1"].folded == tuple(f"layer3.{i}#1" for i in range(1, 6))
+    assert folded.parents("layer3.1#1") == ["layer3.0.relu#2"]
+    assert folded.children("layer3.1#1") == ["layer4.0.conv1#1", "layer4.0.downsample.0#1"]
+
+
+def test_fold_repeats_keeps_skips_that_cross_the_run():
+    class Stack(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.blocks = nn.Sequential(*(nn.Sequential(nn.Linear(4, 4), nn.Tanh()) for _ in range(3)))
+
+        def forward(self, x):
+            return self.blocks(x) + x
+
+    t = render3d.trace(Stack(), torch.randn(1, 4)).fold_repeats()
+    assert t["blocks.0#1"].repeats == 3
+    assert sorted(t.edges) == sorted([("input.0", "blocks.0#1"), ("blocks.0#1", "add#1"), ("input.0", "add#1"),
+                                      ("add#1", "output")])
+
+
+def test_fold_repeats_leaves_different_blocks_alone():
+    import torchvision
+
+    t = render3d.trace(torchvision.models.densenet121(), torch.randn(1, 3, 32, 32), capture="none")
+    assert all(n.repeats == 1 for n in t.fold_repeats())  # every dense layer sees more channels

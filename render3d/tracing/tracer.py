@@ -199,7 +199,7 @@ class _Recorder(TorchFunctionMode):
         producers = tuple(p for p in (self.producer.get(t) for t in outs) if p is not None)
         self.modules[frame.call_id] = ModuleCall(
             id=frame.call_id, path=frame.path, type=type(module).__name__, call=call,
-            params=self.own_params[module], outputs=producers,
+            params=self.own_params[module], outputs=producers, stack=self.ids,
         )
 
 
