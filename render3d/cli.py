@@ -98,8 +98,14 @@ def cmd_render(args: argparse.Namespace) -> int:
 
 
 def cmd_show(args: argparse.Namespace) -> int:
+    from render3d.record.store import is_recording
     from render3d.rendering import show_scene
 
+    if is_recording(args.model):
+        from render3d.record.animate import show_recording
+
+        show_recording(args.model, size=args.size if args.size_given else (1600, 900))
+        return 0
     scene, size, _ = _scene(args)
     show_scene(scene, size=args.size if args.size_given else size)
     return 0
@@ -120,6 +126,44 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         scene, sf = scene_from_file(file)
         render_png(scene, out_dir / f"{sf.output}.png", size=sf.size, anti_aliasing=sf.anti_aliasing)
     print(f"wrote {len(files)} images to {out_dir}/")
+    return 0
+
+
+def cmd_animate(args: argparse.Namespace) -> int:
+    import tempfile
+    from contextlib import nullcontext
+
+    from render3d.api import animate, load_spec_model
+    from render3d.record.animate import record_checkpoints
+
+    model, probe = load_spec_model(_spec(args))
+    keep = nullcontext(args.recording) if args.recording else tempfile.TemporaryDirectory(prefix="render3d-rec-")
+    with keep as folder:
+        recording = record_checkpoints(model, probe, args.checkpoints, folder, trust_pickle=args.trust_pickle,
+                                       depth=args.depth)
+        animate(recording, args.output, fps=args.fps, frames_per_epoch=args.frames_per_epoch, size=args.size,
+                diff=args.diff, orbit=args.orbit)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from render3d.demo import run_demo
+
+    result = run_demo(args.output, epochs=args.epochs)
+    print(f"final test accuracy: {result.test_accuracy:.1%} after {args.epochs} epochs ({result.seconds:.1f} s)")
+    print(f"  checkpoints:  {result.checkpoints[0].parent}/ ({len(result.checkpoints)} files)")
+    print(f"  recording:    {result.recording}/   (render3d show {result.recording})")
+    print(f"  architecture: {result.architecture}")
+    print(f"  activations:  {result.activations}")
+    print(f"  video:        {result.video}")
+    if args.show:
+        from render3d.errors import RenderUnavailableError
+        from render3d.record.animate import show_recording
+
+        try:
+            show_recording(result.recording)
+        except RenderUnavailableError as exc:  # the files are written; only the window is missing
+            print(f"--show: {exc} Open {result.video} instead.", file=sys.stderr)
     return 0
 
 
@@ -161,6 +205,28 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     _add_render_args(p)
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("animate", help="record a probe through every checkpoint and write an MP4")
+    _add_model_args(p)
+    p.add_argument("--checkpoints", required=True, metavar="DIR_OR_GLOB",
+                   help="folder or glob of checkpoints, taken in natural order (epoch_2 before epoch_10)")
+    p.add_argument("--probe", help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument("-o", "--output", default="out.mp4", metavar="MP4", help="output file (default out.mp4)")
+    p.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
+    p.add_argument("--frames-per-epoch", type=int, default=None, metavar="N",
+                   help="frames blending one checkpoint into the next (default 15)")
+    p.add_argument("--size", type=_parse_size, default=(1280, 720),
+                   help="WIDTHxHEIGHT, rounded to multiples of 16 (default 1280x720)")
+    p.add_argument("--diff", action="store_true", help="colour the change against the previous checkpoint")
+    p.add_argument("--orbit", action="store_true", help="swing the camera slowly around the scene")
+    p.add_argument("--recording", metavar="DIR", help="keep the recording here (default: a temporary folder)")
+    p.set_defaults(func=cmd_animate)
+
+    p = sub.add_parser("demo", help="train a small CNN on the bundled digits; write checkpoints, PNGs and an MP4")
+    p.add_argument("-o", "--output", default="render3d-demo", metavar="DIR", help="output folder (default render3d-demo)")
+    p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
+    p.add_argument("--show", action="store_true", help="then open a window with an epoch slider (needs a display)")
+    p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("gallery", help="render every scenes/*.toml into gallery/")
     p.add_argument("scenes", nargs="?", default="scenes", help="folder of scene files (default scenes/)")

@@ -1,0 +1,390 @@
+"""Recordings on screen: an MP4 (``animate_recording``), a window with an epoch slider
+(``show_recording``), raw frames (``iter_frames``), and recording a folder of checkpoints.
+
+The scene is built once, from the first snapshot, with colour limits fixed per layer over the whole
+recording; every frame only rewrites feature-map textures/scalars in place
+(:meth:`~render3d.rendering.SceneActors.update_feature_map`) and the caption, then reads the image
+back. The MP4 goes through imageio-ffmpeg's bundled ffmpeg (libx264, yuv420p, ``-preset
+ultrafast``, ``+faststart`` so browsers play it while loading) into a temp file in the target folder
+that is renamed only when the last frame is written: an error or Ctrl-C leaves no file at ``path``.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import secrets
+import sys
+import warnings
+from collections import OrderedDict
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
+
+import numpy as np
+
+from render3d.errors import RecordingError
+from render3d.record.frames import Timeline, caption, feature_values, segment, source_node, symmetric_limit
+from render3d.record.recording import Recording, load_recording
+from render3d.scene.style import SceneStyle
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = ["Player", "animate_recording", "iter_frames", "record_checkpoints", "show_recording",
+           "summary_line", "video_size"]
+
+DEFAULT_FRAMES_PER_EPOCH = 15
+DIFF_CMAP = "RdBu_r"  # diverging: blue = decreased, white = unchanged, red = increased
+ORBIT_DEGREES = 20.0  # the orbit swings the camera this far either side of the scene's own view
+FFMPEG_PARAMS = ["-preset", "ultrafast", "-crf", "23", "-movflags", "+faststart"]
+
+
+def video_size(size: Sequence[int]) -> tuple[int, int]:
+    """``size`` rounded to multiples of 16 (H.264 macro blocks; imageio would otherwise resize)."""
+    w, h = (max(16, int(round(int(v) / 16)) * 16) for v in size)
+    return w, h
+
+
+def summary_line(path: str | os.PathLike[str], frames: int, size: Sequence[int], fps: float) -> str:
+    """``wrote PATH: N frames, WxH, T s (F fps)`` (T is the video's duration)."""
+    return f"wrote {path}: {frames} frames, {size[0]}x{size[1]}, {frames / fps:.1f} s ({fps:g} fps)"
+
+
+class Player:
+    """A recording's scene, built once, that can be shown at any position on the snapshot axis.
+
+    ``set_position(2.5)`` shows the activations halfway between the third and fourth snapshots (of
+    those whose graph matches the first one; snapshots flagged as a changed graph are skipped with a
+    warning). ``diff=True`` shows the change against the previous snapshot in a diverging colour map
+    with symmetric per-layer limits.
+    """
+
+    def __init__(
+        self,
+        recording: Recording | str | os.PathLike[str],
+        *,
+        size: tuple[int, int] = (1280, 720),
+        diff: bool = False,
+        off_screen: bool = True,
+        style: SceneStyle | None = None,
+        **style_overrides: Any,
+    ) -> None:
+        from render3d.rendering import build_plotter
+        from render3d.scene.builder import build_scene
+
+        self.recording = rec = load_recording(recording)
+        self.indices = rec.consistent()
+        skipped = [s.epoch for s in rec.snapshots if s.index not in self.indices]
+        if skipped:
+            warnings.warn(f"{rec.path}: skipping snapshots of epochs {skipped}: their graph differs from the "
+                          "first snapshot's (see the manifest's graph_changed flags)", stacklevel=2)
+        self.diff = diff
+        self.style = (style or SceneStyle(image_size=tuple(size))).with_overrides(**style_overrides)
+        base = rec.trace(self.indices[0])
+        scene = build_scene(base, "activations", style=self.style)
+        if not scene.feature_maps:
+            raise RecordingError(f"{rec.path}: the recorded graph has no activations to animate")
+        self.scene = scene
+        self.sources = {fm.node_id: source_node(scene, fm.node_id) for fm in scene.feature_maps}
+        self._graph_nodes = base.nodes
+        self._values: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
+        self.last_epoch = rec.snapshots[self.indices[-1]].epoch
+        scene.title = f"{rec.model}: activations over training"
+        if diff:
+            self._set_diff_limits()
+            scene.cmap = DIFF_CMAP
+            scene.colorbar_title = "change vs previous epoch (per-layer, symmetric)"
+        else:
+            limits = rec.color_limits(set(self.sources.values()), snapshots=self.indices)
+            for fm in scene.feature_maps:
+                fm.clim = limits.get(self.sources[fm.node_id], fm.clim)
+            scene.colorbar_title = "activation (per-layer p1–p99 over all epochs)"
+        self.plotter, self.actors = build_plotter(scene, size=tuple(size), off_screen=off_screen)
+        self._camera = [tuple(map(float, v)) for v in self.plotter.camera_position]
+        self.position = -1.0
+
+    def __len__(self) -> int:
+        return len(self.indices)
+
+    # --- values ----------------------------------------------------------------------------------
+    def snapshot_values(self, k: int) -> dict[str, np.ndarray]:
+        """Feature values (by feature-map id) of the ``k``-th animated snapshot; a few are cached."""
+        if k in self._values:
+            self._values.move_to_end(k)
+            return self._values[k]
+        from dataclasses import replace
+
+        stored = self.recording.read(self.indices[k], set(self.sources.values()))
+        out = {}
+        for fm in self.scene.feature_maps:
+            src = self.sources[fm.node_id]
+            node = stored.get(src)
+            if node is None:
+                raise RecordingError(f"snapshot {self.indices[k]} has no activation for {src!r}")
+            graph_node = replace(self._graph_nodes[src], activation=node.activation(), stats=node.stats)
+            out[fm.node_id] = feature_values(fm, graph_node, self.style)
+        self._values[k] = out
+        while len(self._values) > 3:
+            self._values.popitem(last=False)
+        return out
+
+    def shown_values(self, k: int) -> dict[str, np.ndarray]:
+        """What snapshot ``k`` shows: its values, or in diff mode its change against ``k - 1``."""
+        now = self.snapshot_values(k)
+        if not self.diff:
+            return now
+        if k == 0:
+            return {key: np.zeros_like(v) for key, v in now.items()}
+        before = self.snapshot_values(k - 1)
+        return {key: now[key] - before[key] for key in now}
+
+    def _set_diff_limits(self) -> None:
+        half = {fm.node_id: 0.0 for fm in self.scene.feature_maps}
+        for k in range(1, len(self.indices)):
+            for key, d in self.shown_values(k).items():
+                half[key] = max(half[key], symmetric_limit(np.abs(d)))
+        for fm in self.scene.feature_maps:
+            m = half[fm.node_id]
+            if not m > 0:
+                m = 1e-6
+            fm.clim = (-m, m)
+
+    # --- drawing ------------------------------------------------------------------------------------
+    def set_position(self, position: float) -> None:
+        """Show the (interpolated) activations at ``position`` (0 .. len - 1) and its caption."""
+        i, alpha = segment(position, len(self.indices))
+        a = self.shown_values(i)
+        if alpha > 0:
+            b = self.shown_values(i + 1)
+            values = {key: (1 - alpha) * a[key] + alpha * b[key] for key in a}
+        else:
+            values = a
+        for key, v in values.items():
+            self.actors.update_feature_map(key, v)
+        nearest = self.recording.snapshots[self.indices[min(len(self.indices) - 1, round(i + alpha))]]
+        self.actors.set_caption(caption(nearest.epoch, self.last_epoch, nearest.metrics,
+                                        prefix="change · " if self.diff else ""))
+        self.position = float(position)
+
+    def set_orbit(self, degrees: float) -> None:
+        """Swing the camera ``degrees`` about the vertical axis through its focal point."""
+        position, focal, up = (np.asarray(v, dtype=float) for v in self._camera)
+        axis = up / (np.linalg.norm(up) or 1.0)
+        r = position - focal
+        t = math.radians(degrees)
+        rotated = (r * math.cos(t) + np.cross(axis, r) * math.sin(t)
+                   + axis * float(np.dot(axis, r)) * (1 - math.cos(t)))
+        self.plotter.camera_position = [tuple(focal + rotated), tuple(focal), tuple(up)]
+        self.plotter.renderer.ResetCameraClippingRange()
+
+    def close(self) -> None:
+        self.plotter.close()
+
+
+def _grab(plotter: Any) -> np.ndarray:
+    """Render and read back one RGB frame (H, W, 3) uint8."""
+    plotter.render()
+    return plotter.screenshot(None, return_img=True)
+
+
+def iter_frames(
+    recording: Recording | str | os.PathLike[str],
+    *,
+    frames_per_epoch: int = DEFAULT_FRAMES_PER_EPOCH,
+    size: tuple[int, int] = (1280, 720),
+    diff: bool = False,
+    orbit: bool = False,
+    player: Player | None = None,
+) -> Iterator[np.ndarray]:
+    """The animation's frames as (H, W, 3) uint8 arrays, one scene built once for all of them."""
+    own = player is None
+    player = player or Player(recording, size=size, diff=diff)
+    try:
+        timeline = Timeline(len(player), frames_per_epoch)
+        n = len(timeline)
+        for j in range(n):
+            player.set_position(timeline.position(j))
+            if orbit:
+                player.set_orbit(ORBIT_DEGREES * math.sin(2 * math.pi * j / max(n, 1)))
+            yield _grab(player.plotter)
+    finally:
+        if own:
+            player.close()
+
+
+def animate_recording(
+    recording: Recording | str | os.PathLike[str],
+    path: str | os.PathLike[str] = "out.mp4",
+    *,
+    fps: float = 30,
+    frames_per_epoch: int | None = None,
+    size: tuple[int, int] = (1280, 720),
+    diff: bool = False,
+    orbit: bool = False,
+    progress: bool = True,
+) -> Path:
+    """Write the recording as an MP4 and print ``wrote PATH: N frames, WxH, T s (F fps)``.
+
+    Nothing appears at ``path`` unless every frame was written (temp file + rename).
+    """
+    import imageio.v2 as imageio
+    from tqdm import tqdm
+
+    if fps <= 0:
+        raise ValueError(f"fps must be positive, got {fps}")
+    frames_per_epoch = DEFAULT_FRAMES_PER_EPOCH if frames_per_epoch is None else int(frames_per_epoch)
+    path = Path(path)
+    width, height = video_size(size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix or '.mp4'}")
+    player = Player(recording, size=(width, height), diff=diff)
+    n = len(Timeline(len(player), frames_per_epoch))
+    writer = None
+    count = 0
+    try:
+        writer = imageio.get_writer(
+            tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
+            quality=None, macro_block_size=16, ffmpeg_log_level="error", ffmpeg_params=FFMPEG_PARAMS,
+        )
+        with tqdm(total=n, desc="animate", unit="frame", disable=not progress, leave=False) as bar:
+            for image in iter_frames(player.recording, frames_per_epoch=frames_per_epoch, diff=diff,
+                                     orbit=orbit, player=player):
+                writer.append_data(image)
+                count += 1
+                bar.update()
+        writer.close()
+        writer = None
+        os.replace(tmp, path)
+    finally:
+        if writer is not None:
+            try:
+                writer.close()
+            except Exception:  # the original error matters more than a half-closed pipe
+                pass
+        tmp.unlink(missing_ok=True)
+        player.close()
+    if progress:
+        print(summary_line(path, count, (width, height), fps))
+    return path
+
+
+# --- checkpoints → recording --------------------------------------------------------------------
+
+
+def checkpoint_metrics(path: str | os.PathLike[str], *, trust_pickle: bool = False) -> dict[str, float | int]:
+    """Plain numbers saved next to the weights (``save_checkpoint(model, p, epoch=3, loss=0.4)``)."""
+    import torch
+
+    path = Path(path)
+    out: dict[str, float | int] = {}
+    try:
+        if path.suffix.lower() == ".safetensors":
+            from safetensors import safe_open
+
+            with safe_open(str(path), "pt") as fh:
+                meta = fh.metadata() or {}
+            for k, v in meta.items():
+                try:
+                    number = float(v)
+                except ValueError:
+                    continue
+                out[k] = int(number) if number.is_integer() and "." not in v else number
+            return out
+        try:
+            obj = torch.load(path, map_location="cpu", weights_only=not trust_pickle, mmap=True)
+        except RuntimeError:  # legacy (non-zip) files cannot be memory-mapped
+            obj = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+    except Exception:  # the weights loaded already; metrics are a bonus
+        return out
+    if isinstance(obj, dict):
+        for k, v in obj.items():
+            if isinstance(v, (int, float)) and not isinstance(v, bool):
+                out[str(k)] = v
+    return out
+
+
+def record_checkpoints(
+    model: nn.Module,
+    probe: torch.Tensor | str,
+    checkpoints: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    trust_pickle: bool = False,
+    depth: int | None = None,
+    progress: bool = True,
+) -> Recording:
+    """Load each checkpoint (natural order) into ``model`` and snapshot ``probe``; returns the recording.
+
+    ``checkpoints`` is a folder, a glob pattern or a list of files. The epoch of a snapshot is the
+    checkpoint's own ``epoch`` entry when it has one, else its 1-based position; other plain-number
+    entries (loss, acc, ...) become its metrics.
+    """
+    from tqdm import tqdm
+
+    from render3d.checkpoints import find_checkpoints, load_checkpoint
+    from render3d.record.recorder import Recorder
+
+    if isinstance(checkpoints, (str, os.PathLike)):
+        paths = find_checkpoints(checkpoints)
+    else:
+        paths = [Path(p) for p in checkpoints]
+    recorder = Recorder(model, probe, out_dir, depth=depth, overwrite=True)
+    for i, p in enumerate(tqdm(paths, desc="record", unit="ckpt", disable=not progress, leave=False)):
+        load_checkpoint(model, p, trust_pickle=trust_pickle)
+        metrics = checkpoint_metrics(p, trust_pickle=trust_pickle)
+        epoch = metrics.pop("epoch", i + 1)
+        recorder.snapshot(epoch, **metrics)
+    return load_recording(out_dir)
+
+
+# --- window --------------------------------------------------------------------------------------
+
+
+def recording_window(
+    recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] = (1600, 900), off_screen: bool = False
+) -> Player:
+    """A :class:`Player` with the window's tooltips/keys and an epoch slider (drag between epochs)."""
+    from render3d.rendering.window import install_interaction
+
+    player = Player(recording, size=size, off_screen=off_screen)
+    install_interaction(player.plotter, player.actors)
+    last = len(player) - 1
+    player.set_position(last)
+    if player.plotter.iren is not None and player.plotter.iren.interactor is not None:
+        player.plotter.add_slider_widget(
+            lambda value: player.set_position(float(value)),
+            rng=[0, max(last, 1e-6)],
+            value=last,
+            title="snapshot",
+            pointa=(0.3, 0.92),
+            pointb=(0.7, 0.92),
+            style="modern",
+            fmt="%.1f",
+            interaction_event="always",
+        )
+    return player
+
+
+def show_recording(recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] = (1600, 900)) -> None:
+    """Open a window on a recording with an epoch slider; returns when it is closed.
+
+    Returns at once when ``pyvista.OFF_SCREEN`` is set (tests, CI), like :func:`render3d.show`.
+    """
+    import pyvista as pv
+
+    from render3d.errors import RenderUnavailableError
+    from render3d.rendering.glcheck import INSTALL_HINT
+
+    rec = load_recording(recording)
+    if pv.OFF_SCREEN:
+        return
+    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
+        msg = ("No display to open a window on (DISPLAY is not set); write an MP4 with "
+               "'render3d animate' instead, or run under X/Wayland (headless GL: " + INSTALL_HINT + ").")
+        raise RenderUnavailableError(msg)
+    player = recording_window(rec, size=size, off_screen=False)
+    try:
+        player.plotter.show(title=f"render3d: {rec.model} ({len(rec)} snapshots)", auto_close=False)
+    finally:
+        player.close()

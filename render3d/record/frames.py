@@ -1,0 +1,144 @@
+"""What each frame of an animation shows, as pure numpy: time positions, feature values, captions.
+
+A video of ``E`` snapshots at ``F`` frames per epoch has ``(E - 1) * F + 1`` frames; frame ``j`` sits
+at position ``j / F`` on the snapshot axis and blends the two snapshots around it linearly. Feature
+values are derived from a snapshot's activation by the scene's own reduction
+(:func:`render3d.scene.activations.feature_map`), with the channel selection of the scene built from
+the first snapshot kept fixed, so a plane shows the same channel in every frame.
+"""
+
+from __future__ import annotations
+
+import inspect
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from render3d.errors import RecordingError
+from render3d.graph import Node
+from render3d.scene.activations import feature_map
+from render3d.scene.model import FeatureMap, Scene
+from render3d.scene.style import SceneStyle
+
+# the scene helper's signature has changed once (scene_extent went away); pass it only if it is asked for
+_EXTENT = {"scene_extent": 1.0} if "scene_extent" in inspect.signature(feature_map).parameters else {}
+
+__all__ = ["Timeline", "caption", "feature_values", "format_metric", "source_node", "symmetric_limit"]
+
+
+@dataclass(frozen=True)
+class Timeline:
+    """Frame ↔ snapshot position for ``snapshots`` snapshots and ``frames_per_epoch`` frames each."""
+
+    snapshots: int
+    frames_per_epoch: int
+
+    def __post_init__(self) -> None:
+        if self.snapshots < 1:
+            raise RecordingError("an animation needs at least one snapshot")
+        if self.frames_per_epoch < 1:
+            raise ValueError(f"frames_per_epoch must be >= 1, got {self.frames_per_epoch}")
+
+    def __len__(self) -> int:
+        if self.snapshots == 1:
+            return self.frames_per_epoch
+        return (self.snapshots - 1) * self.frames_per_epoch + 1
+
+    def position(self, frame: int) -> float:
+        """Position on the snapshot axis (0 .. snapshots - 1) of ``frame``."""
+        if self.snapshots == 1:
+            return 0.0
+        return min(frame / self.frames_per_epoch, float(self.snapshots - 1))
+
+    def positions(self) -> np.ndarray:
+        return np.array([self.position(j) for j in range(len(self))])
+
+
+def segment(position: float, count: int) -> tuple[int, float]:
+    """``(i, alpha)``: ``position`` lies ``alpha`` of the way from snapshot ``i`` to ``i + 1``."""
+    if count <= 1:
+        return 0, 0.0
+    position = min(max(float(position), 0.0), float(count - 1))
+    i = min(int(math.floor(position)), count - 2)
+    return i, position - i
+
+
+def source_node(scene: Scene, node_id: str) -> str:
+    """The trace node whose activation a feature map shows: the last member of its (folded) block."""
+    blocks = scene.blocks
+    i = blocks.index(node_id)
+    members = blocks.members[i] if i < len(blocks.members) and blocks.members[i] else (node_id,)
+    return members[-1]
+
+
+def feature_values(fm: FeatureMap, node: Node, style: SceneStyle | None = None) -> np.ndarray:
+    """The values ``fm`` shows for ``node``'s activation: same shape as ``fm.values``.
+
+    The scene's own helper does the reduction (channel mean for slabs, bar averaging, token planes,
+    volumes); only the choice of channels is taken from ``fm`` rather than recomputed, so planes
+    keep showing the same channels whatever the snapshot.
+    """
+    style = style or SceneStyle()
+    act = node.activation
+    if act is None:
+        raise RecordingError(f"node {node.id!r} has no activation for feature map {fm.node_id!r}")
+    channels = int(act.data.shape[0]) if act.data.ndim else 1
+    forced = style.with_overrides(
+        lod="slab" if fm.style == "slab" else "all",
+        max_planes=max(1, channels),
+        volume=fm.style == "volume",
+    )
+    new = feature_map(fm.node_id, node, lower=np.zeros(3), size=np.ones(3), style=forced, **_EXTENT)
+    if new is None:
+        raise RecordingError(f"node {node.id!r} gives no feature map values")
+    values = np.asarray(new.values, dtype=np.float32)
+    if fm.style == "planes" and fm.channels is not None and new.channels is not None:
+        values = values[np.asarray(fm.channels)]
+    if values.shape != np.shape(fm.values):
+        msg = (f"feature map {fm.node_id!r} has shape {np.shape(fm.values)} but node {node.id!r} gives "
+               f"{values.shape}: the activation's shape changed between snapshots")
+        raise RecordingError(msg)
+    return values
+
+
+def symmetric_limit(abs_values: np.ndarray, q: float = 99.0) -> float:
+    """A robust half-width for a diverging colour map: the ``q`` percentile of ``|change|``."""
+    a = np.asarray(abs_values, dtype=np.float32).reshape(-1)
+    a = a[np.isfinite(a)]
+    if a.size == 0:
+        return 0.0
+    return float(np.percentile(a, q))
+
+
+_PERCENT_NAMES = ("acc", "accuracy", "top1", "top5", "precision", "recall", "f1", "iou", "miou")
+
+
+def format_metric(name: str, value: Any) -> str:
+    """``loss 0.412``, ``acc 91.2%`` (accuracy-like names with values in [0, 1] read as percentages)."""
+    if isinstance(value, bool):
+        return f"{name} {value}"
+    if not isinstance(value, (int, float)):
+        return f"{name} {value}"
+    base = name.lower().replace("-", "_").rsplit("_", 1)[-1]
+    if base in _PERCENT_NAMES and 0.0 <= value <= 1.0 and isinstance(value, float):
+        return f"{name} {value * 100:.1f}%"
+    if isinstance(value, int):
+        return f"{name} {value:,}"
+    if value != 0 and (abs(value) >= 1e4 or abs(value) < 1e-3):
+        return f"{name} {value:.2e}"
+    return f"{name} {value:.3g}" if abs(value) < 1 else f"{name} {value:.4g}"
+
+
+def _epoch_text(epoch: Any) -> str:
+    if isinstance(epoch, float) and not epoch.is_integer():
+        return f"{epoch:g}"
+    return str(int(epoch)) if isinstance(epoch, (int, float)) else str(epoch)
+
+
+def caption(epoch: Any, last_epoch: Any, metrics: Mapping[str, Any], *, prefix: str = "") -> str:
+    """``"epoch 3/10 · loss 0.412 · acc 91.2%"``."""
+    parts = [f"{prefix}epoch {_epoch_text(epoch)}/{_epoch_text(last_epoch)}"]
+    parts += [format_metric(k, v) for k, v in metrics.items()]
+    return " · ".join(parts)

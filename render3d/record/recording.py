@@ -1,0 +1,185 @@
+"""Reading a recording back: the graph, the metrics, snapshots on demand, colour limits over time.
+
+Numpy only (no torch, no VTK): a recording can be inspected and animated on a machine that never
+ran the model.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, replace
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Iterable
+
+import numpy as np
+
+from render3d.errors import RecordingError
+from render3d.graph import Trace
+from render3d.record import store
+
+__all__ = ["Recording", "SnapshotInfo", "load_recording", "pooled_percentiles"]
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One manifest entry: what was recorded when (the activations stay on disk)."""
+
+    index: int
+    epoch: int | float
+    file: str
+    metrics: dict[str, Any]
+    signature: str
+    graph_changed: bool = False
+    graph_file: str | None = None
+
+
+class Recording:
+    """A recording folder: ``graph`` (the first snapshot's Trace, no activations), ``snapshots``
+    (manifest entries), ``metrics`` (one dict per snapshot); activations are read per snapshot.
+
+    Examples
+    --------
+    >>> rec = load_recording("runs/recording")  # doctest: +SKIP
+    >>> rec.epochs, rec.metrics[-1]  # doctest: +SKIP
+    ([1, 2, 3], {'loss': 0.41, 'acc': 0.912})
+    >>> rec.values(2, "conv1#1").shape  # doctest: +SKIP
+    (16, 32, 32)
+    """
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.manifest = store.read_manifest(self.path)
+        self.snapshots = [
+            SnapshotInfo(
+                index=int(s["index"]), epoch=s["epoch"], file=s["file"], metrics=dict(s.get("metrics", {})),
+                signature=s["signature"], graph_changed=bool(s.get("graph_changed", False)),
+                graph_file=s.get("graph_file"),
+            )
+            for s in self.manifest["snapshots"]
+        ]
+        if not self.snapshots:
+            raise RecordingError(f"recording {self.path} has no snapshots yet")
+        self._cache: tuple[int, dict[str, store.StoredNode]] | None = None
+
+    # --- metadata ----------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.snapshots)
+
+    def __repr__(self) -> str:
+        flag = ", graph changed" if self.graph_changed else ""
+        return f"Recording({str(self.path)!r}: {self.model}, {len(self)} snapshots{flag})"
+
+    @property
+    def model(self) -> str:
+        return str(self.manifest.get("model", ""))
+
+    @property
+    def signature(self) -> str:
+        return str(self.manifest["signature"])
+
+    @property
+    def graph_changed(self) -> bool:
+        """True when at least one snapshot traced a different graph than the first one."""
+        return bool(self.manifest.get("graph_changed", False))
+
+    @property
+    def epochs(self) -> list[int | float]:
+        return [s.epoch for s in self.snapshots]
+
+    @property
+    def metrics(self) -> list[dict[str, Any]]:
+        return [dict(s.metrics) for s in self.snapshots]
+
+    @cached_property
+    def graph(self) -> Trace:
+        """The first snapshot's graph (no activations)."""
+        return store.graph_from_json(self.manifest["graph"])
+
+    def consistent(self) -> list[int]:
+        """Indices of the snapshots whose graph equals the first one's (the ones that animate together)."""
+        return [s.index for s in self.snapshots if not s.graph_changed and s.signature == self.signature]
+
+    def probe(self) -> np.ndarray:
+        """The probe input every snapshot was traced on."""
+        return np.load(self.path / self.manifest["probe"]["file"], allow_pickle=False)
+
+    # --- activations ------------------------------------------------------------------------------------
+    def read(self, index: int, nodes: Iterable[str] | None = None) -> dict[str, store.StoredNode]:
+        """The stored (quantised) nodes of snapshot ``index``; the last full read is cached."""
+        info = self.snapshots[index]
+        if self._cache is not None and self._cache[0] == index:
+            cached = self._cache[1]
+            return cached if nodes is None else {k: v for k, v in cached.items() if k in set(nodes)}
+        result = store.read_snapshot(self.path / info.file, only=set(nodes) if nodes is not None else None)
+        if nodes is None:
+            self._cache = (index, result)
+        return result
+
+    def values(self, index: int, node_id: str) -> np.ndarray:
+        """Snapshot ``index``'s activation of ``node_id`` as float32 (reduced layout, own units)."""
+        stored = self.read(index, [node_id]).get(node_id)
+        if stored is None:
+            raise KeyError(f"snapshot {index} of {self.path} has no activation for node {node_id!r}")
+        return stored.values()
+
+    def snapshot_graph(self, index: int) -> Trace:
+        """The graph snapshot ``index`` was traced with (its own, when it was flagged as changed)."""
+        info = self.snapshots[index]
+        if info.graph_file:
+            return store.graph_from_json(json.loads((self.path / info.graph_file).read_text()))
+        return self.graph
+
+    def trace(self, index: int = 0) -> Trace:
+        """Snapshot ``index`` as a :class:`Trace` with activations and stats, ready for ``build_scene``."""
+        graph = self.snapshot_graph(index)
+        stored = self.read(index)
+        nodes = {}
+        for nid, node in graph.nodes.items():
+            s = stored.get(nid)
+            nodes[nid] = replace(node, activation=s.activation(), stats=s.stats) if s is not None else replace(node)
+        return replace(graph, nodes=nodes)
+
+    # --- colour limits -------------------------------------------------------------------------------
+    def color_limits(self, nodes: Iterable[str] | None = None, *, snapshots: Iterable[int] | None = None,
+                     q: tuple[float, float] = (1.0, 99.0)) -> dict[str, tuple[float, float]]:
+        """Per node, the ``q`` percentiles (p1/p99) of its stored values pooled over all snapshots.
+
+        One pair per layer for the whole recording, so a colour means the same value in every frame.
+        Exact for the stored values (each snapshot contributes its ≤256-bin histogram); reads one
+        snapshot at a time.
+        """
+        want = None if nodes is None else set(nodes)
+        indices = list(range(len(self))) if snapshots is None else list(snapshots)
+        pools: dict[str, tuple[list[np.ndarray], list[np.ndarray]]] = {}
+        for i in indices:
+            stored = store.read_snapshot(self.path / self.snapshots[i].file, only=want)
+            for nid, node in stored.items():
+                vals, counts = node.histogram()
+                pool = pools.setdefault(nid, ([], []))
+                pool[0].append(vals)
+                pool[1].append(counts)
+        return {nid: pooled_percentiles(np.concatenate(v), np.concatenate(c), q) for nid, (v, c) in pools.items()}
+
+
+def pooled_percentiles(values: np.ndarray, counts: np.ndarray, q: tuple[float, float] = (1.0, 99.0)
+                       ) -> tuple[float, float]:
+    """Lower/upper percentiles of a weighted sample; never zero width (same padding as the scene)."""
+    from render3d.scene.activations import color_limits
+
+    order = np.argsort(values, kind="stable")
+    v, c = values[order].astype(np.float64), np.cumsum(counts[order], dtype=np.float64)
+    total = c[-1] if c.size else 0.0
+    if total <= 0:
+        return color_limits(None, np.zeros(0, dtype=np.float32))
+    lo = float(v[np.searchsorted(c, total * q[0] / 100.0, side="left")])
+    hi = float(v[min(np.searchsorted(c, total * q[1] / 100.0, side="left"), v.size - 1)])
+    if not hi > lo:  # a near-constant layer: widen to the full range first
+        lo, hi = float(v[0]), float(v[-1])
+    return color_limits(None, np.array([lo, hi], dtype=np.float32))
+
+
+def load_recording(path: str | os.PathLike[str]) -> Recording:
+    """Open the recording in folder ``path`` (see :class:`Recording`); raises :class:`RecordingError`."""
+    return path if isinstance(path, Recording) else Recording(path)
