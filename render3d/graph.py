@@ -56,6 +56,8 @@ class Activation:
     full_shape: tuple[int, ...]
     channel_mean: np.ndarray | None = None
     scale: float = 1.0
+    #: (heads, T, S) attention weights of batch item 0, for attention modules that expose them
+    attention: np.ndarray | None = None
 
     def values(self) -> np.ndarray:
         """The stored values as float32 in the tensor's own units."""

@@ -201,3 +201,16 @@ def test_edges_match_torch_fx(name):
     t = render3d.trace(model, torch.randn(1, 3, 64, 64), capture="none")
     ours, theirs = our_module_graph(t), fx_module_graph(model)
     assert ours == theirs, (sorted(ours - theirs)[:5], sorted(theirs - ours)[:5])
+
+
+def test_attention_maps_match_torch_need_weights():
+    model = SequenceClassifier().eval()
+    tokens = torch.randint(0, 100, (1, 16))
+    t = render3d.trace(model, tokens)
+    maps = t["encoder.layers.0.self_attn#1"].activation.attention
+    layer = model.encoder.layers[0]
+    with torch.no_grad():
+        h, _ = model.lstm(model.embed(tokens))
+        _, expected = layer.self_attn(h, h, h, need_weights=True, average_attn_weights=False)
+    assert maps.shape == (4, 16, 16)
+    torch.testing.assert_close(torch.from_numpy(maps).float(), expected[0], atol=2e-3, rtol=0)

@@ -25,6 +25,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from render3d.errors import ModelSpecError, TraceError
 from render3d.graph import ModuleCall, Node, Trace
+from render3d.tracing.attention import attention_maps
 from render3d.tracing.capture import CaptureConfig, capture as capture_tensor
 from render3d.tracing.pytree import iter_tensors, tensors
 
@@ -161,7 +162,7 @@ class _Recorder(TorchFunctionMode):
 
     def post_hook(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         with DisableTorchFunction():
-            self._exit(module, output)
+            self._exit(module, args, kwargs, output)
 
     def _enter(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
         if self.stack and self.stack[-1].leaf:  # a module run inside an opaque leaf
@@ -177,7 +178,7 @@ class _Recorder(TorchFunctionMode):
         if not leaf:
             self.ids = self.ids + (frame.call_id,)
 
-    def _exit(self, module: nn.Module, output: Any) -> None:
+    def _exit(self, module: nn.Module, args: tuple, kwargs: dict, output: Any) -> None:
         if not self.stack:
             return
         frame = self.stack.pop()
@@ -196,6 +197,8 @@ class _Recorder(TorchFunctionMode):
                         call=call, shape=shapes[0], dtype=_dtype(outs[0]),
                         params=self.own_params[module], shapes=shapes, stack=self.ids)
             self._add_node(node, frame.parents, outs)
+            if node.activation is not None and isinstance(module, nn.MultiheadAttention):
+                node.activation.attention = attention_maps(module, args, kwargs, self.config.max_tokens)
         producers = tuple(p for p in (self.producer.get(t) for t in outs) if p is not None)
         self.modules[frame.call_id] = ModuleCall(
             id=frame.call_id, path=frame.path, type=type(module).__name__, call=call,
