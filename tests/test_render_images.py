@@ -196,3 +196,70 @@ def test_volume_and_slab_feature_maps_render_and_update():
     finally:
         pl.close()
     assert np.any(before != after, axis=-1).mean() > 0.002
+
+
+def test_png_respects_the_umask(tmp_path):
+    old = os.umask(0o022)
+    try:
+        out = render_png(small_scene(), tmp_path / "net.png", size=(160, 90))
+    finally:
+        os.umask(old)
+    assert out.stat().st_mode & 0o777 == 0o644
+
+
+def test_label_size_estimate_matches_the_rendered_text():
+    """The scene's label boxes (used to keep labels apart) match what VTK draws, within a few pixels."""
+    from render3d.scene.camera import project_points
+    from render3d.scene.labels import label_box_px
+    from render3d.scene.model import Labels
+
+    from render3d.scene.model import Blocks, Camera, Scene
+
+    text = "inception4b.branch3\n+BN+ReLU\n512×14×14"
+    blocks = Blocks(["b"], np.array([[0.0, -3.0, 0.0]]), np.array([[0.5, 0.5, 0.5]]),
+                    np.array([[0, 114, 178]], dtype=np.uint8), ["Conv"])
+    scene = Scene(title="", mode="architecture", blocks=blocks, connectors=[],
+                  labels=Labels(np.array([[-2.0, 0.0, 0.0]]), [text], ["b"], font_px=19.0), legend=[],
+                  camera=Camera((0.0, 0.0, 10.0), (0.0, 0.0, 0.0)))
+    size = (960, 540)
+    pl, _ = build_plotter(scene, size=size)
+    try:
+        img = _screenshot(pl)
+    finally:
+        pl.close()
+    ink = np.argwhere(np.any(img < 200, axis=-1))
+    (y0, x0), (y1, x1) = ink.min(axis=0), ink.max(axis=0)
+    u, v = project_points(scene.camera, scene.labels.positions, size)[0]
+    w, h = label_box_px([text], 19.0 * size[1] / 1080)[0]
+    assert abs((x1 - x0 + 1) - w) <= 4
+    assert abs((y1 - y0 + 1) - h) <= 4
+    assert abs(x0 - u) <= 3 and abs(y1 - v) <= 4  # anchored at the lower left
+
+
+def test_activations_scene_shows_its_feature_maps_not_boxes():
+    import scene_fixtures as fx
+
+    from render3d.scene.builder import build_scene
+
+    trace = fx.chain(2, shape=(1, 4, 8, 8))
+    yy, xx = np.mgrid[0:8, 0:8]
+    for k, nid in enumerate(["conv0#1", "conv1#1"]):
+        data = np.stack([np.sin(xx / 2 + c + k) * np.cos(yy / 3) for c in range(4)]).astype(np.float32)
+        fx.with_activation(trace, nid, data, "map", None)
+    scene = build_scene(trace, "activations", image_size=SIZE)
+    assert scene.feature_maps
+    pl, actors = build_plotter(scene, size=SIZE)
+    try:
+        img = _screenshot(pl)
+        assert actors.outline_mesh is not None
+        actors.set_block_colors(np.zeros((len(scene.blocks), 3), dtype=np.uint8))
+    finally:
+        pl.close()
+    from render3d.rendering.meshes import colormap_lut
+
+    lut = colormap_lut(scene.cmap).astype(np.int32)
+    flat = img.reshape(-1, 3).astype(np.int32)
+    # pixels that are exactly a colour-map entry: the unlit, nearest-sampled planes
+    sample = flat[:: 7]
+    hits = (np.abs(sample[:, None, :] - lut[None, ::4, :]).sum(axis=-1) <= 6).any(axis=1)
+    assert hits.mean() > 0.05

@@ -130,3 +130,27 @@ def test_no_activations_adds_a_note():
     scene = build_scene(fx.chain(2), "activations")
     assert scene.feature_maps == []
     assert "no activations captured" in scene.notes[-1]
+
+
+def test_plane_stacks_are_spread_with_readable_gaps_and_the_front_plane_on_the_front_face(seed_scene):
+    from render3d.scene.activations import AUTO_PLANES, PLANE_GAP
+
+    b = seed_scene.blocks
+    stacks = [fm for fm in seed_scene.feature_maps if fm.style == "planes" and fm.values.shape[0] > 1]
+    assert {fm.node_id for fm in stacks} >= {"input.0", "conv1#1", "conv2#1", "conv3#1"}
+    for fm in stacks:
+        i = b.index(fm.node_id)
+        k = fm.values.shape[0]
+        assert k <= AUTO_PLANES
+        face = max(fm.plane_size)
+        assert fm.spacing >= 0.9 * PLANE_GAP * face, fm.node_id
+        lo, hi = feature_map_bounds(fm)
+        assert hi[2] == pytest.approx(b.upper[i, 2], abs=0.05 * b.sizes[i, 2])  # front plane at the front
+
+
+def test_architecture_boxes_keep_their_depth():
+    arch = build_scene(fx.seed_trace())
+    act = build_scene(fx.seed_trace(), "activations")
+    i = arch.blocks.index("conv1#1")
+    assert act.blocks.sizes[i, 2] > arch.blocks.sizes[i, 2]
+    assert np.allclose(act.blocks.sizes[:, :2], arch.blocks.sizes[:, :2])

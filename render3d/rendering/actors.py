@@ -29,6 +29,7 @@ from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarAct
 
 from render3d.rendering.glcheck import ensure_gl
 from render3d.rendering.meshes import (
+    box_outlines_mesh,
     boxes_mesh,
     colormap_lut,
     face_shades,
@@ -37,6 +38,7 @@ from render3d.rendering.meshes import (
     tiled_planes_mesh,
     vertical_bars_mesh,
 )
+from render3d.scene.camera import Overlays, overlay_layout
 from render3d.scene.model import FeatureMap, Scene
 
 __all__ = ["SceneActors", "build_plotter", "latin1_label"]
@@ -48,6 +50,8 @@ NOTE_COLOR = (110, 110, 110)
 EDGE_COLOR = (70, 70, 70)
 
 MAX_EDGED_BLOCKS = 500
+OPEN_BLOCKS = "open"  # block_meshes key of the blocks drawn open around their feature maps
+BACKDROP_WASH = 0.82  # how far towards white the far faces of an open block are washed
 
 _FEATURE_STYLES = ("planes", "slab", "bars", "volume")
 
@@ -110,6 +114,8 @@ class SceneActors:
         self.scene = scene
         self.block_meshes: dict[str, pv.PolyData] = {}
         self.block_actors: dict[str, pv.Actor] = {}
+        self.outline_mesh: pv.PolyData | None = None
+        self.outline_actor: pv.Actor | None = None
         self.connector_actors: list[pv.Actor] = []
         self.label_actor: Any = None
         self.legend_actor: Any = None
@@ -172,9 +178,15 @@ class SceneActors:
             msg = f"Block colours must have shape ({n}, 3), got {rgb.shape}."
             raise ValueError(msg)
         rgb = rgb.astype(np.uint8, copy=False)
-        for mesh in self.block_meshes.values():
-            mesh.cell_data["rgb"][:] = shade_colors(rgb[mesh.cell_data["block_id"][::6]], self._shades)
+        for name, mesh in self.block_meshes.items():
+            own = rgb[mesh.cell_data["block_id"][::6]]
+            if name == OPEN_BLOCKS:
+                own = _backdrop(own)
+            mesh.cell_data["rgb"][:] = shade_colors(own, self._shades)
             mesh.Modified()
+        if self.outline_mesh is not None:
+            self.outline_mesh.cell_data["rgb"][:] = rgb[self.outline_mesh.cell_data["block_id"]]
+            self.outline_mesh.Modified()
 
     def set_caption(self, text: str) -> None:
         """Replace the caption (bottom left; e.g. ``"epoch 3 · loss 0.41"``); ~free per frame."""
@@ -260,13 +272,21 @@ def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
     colors = np.asarray(blocks.colors, dtype=np.uint8)
     ids = np.arange(len(blocks))
     actors._shades = face_shades()
+    # A block that shows a feature map inside is drawn open: its outline in the category colour
+    # over a pale backdrop of its far faces (front faces culled), so the planes are in plain view.
+    opened = np.zeros(len(blocks), dtype=bool)
+    if scene.mode == "activations":
+        with_map = {fm.node_id for fm in scene.feature_maps}
+        opened = np.array([nid in with_map for nid in blocks.node_ids], dtype=bool)
     # Outlines read well up to a few hundred boxes; past that they cost ~5 ms a 1080p frame on
     # CPU GL and darken boxes only a few pixels wide.
     edges = len(blocks) <= MAX_EDGED_BLOCKS
     order = [name for name, _ in scene.legend]
     names = list(dict.fromkeys([*[c for c in order if c in set(blocks.categories)], *blocks.categories]))
     for name in names:
-        sel = ids[cats == name]
+        sel = ids[(cats == name) & ~opened]
+        if not len(sel):
+            continue
         mesh = boxes_mesh(lower[sel], upper[sel], colors[sel], sel, actors._shades)
         actor = plotter.add_mesh(
             mesh,
@@ -283,6 +303,28 @@ def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
         )
         actors.block_meshes[name] = mesh
         actors.block_actors[name] = actor
+    if opened.any():
+        sel = ids[opened]
+        mesh = boxes_mesh(lower[sel], upper[sel], _backdrop(colors[sel]), sel, actors._shades)
+        actor = plotter.add_mesh(
+            mesh, scalars="rgb", rgb=True, show_scalar_bar=False, lighting=False, culling="front",
+            name="blocks:open", reset_camera=False, render=False,
+        )
+        actors.block_meshes[OPEN_BLOCKS] = mesh
+        actors.block_actors[OPEN_BLOCKS] = actor
+        outline = box_outlines_mesh(lower[sel], upper[sel], colors[sel], sel)
+        actors.outline_mesh = outline
+        actors.outline_actor = plotter.add_mesh(
+            outline, scalars="rgb", rgb=True, show_scalar_bar=False, lighting=False,
+            line_width=max(1.0, 2.0 * scale), pickable=False, name="blocks:outline", reset_camera=False,
+            render=False,
+        )
+
+
+def _backdrop(colors: np.ndarray) -> np.ndarray:
+    """Category colours washed towards white: the far faces behind a block's feature-map planes."""
+    c = np.asarray(colors, dtype=np.float32)
+    return np.round(c + (255.0 - c) * BACKDROP_WASH).astype(np.uint8)
 
 
 def _add_connectors(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: float) -> None:
@@ -405,7 +447,8 @@ def _add_labels(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
         np.asarray(labels.positions, dtype=float).reshape(-1, 3),
         texts,
         bold=False,
-        font_size=max(9, round(19 * scale)),
+        # the size the scene kept the labels apart for (pixels at 1080 p), scaled to this image
+        font_size=max(9, round((labels.font_px or 19.0) * scale)),
         text_color=_rgb01(TEXT_COLOR),
         font_file=font,
         shape=None,  # a rounded box behind each label costs ~15 ms per 1080p frame (40 labels)
@@ -432,26 +475,28 @@ def _text(plotter: pv.Plotter, text: str, x: float, y: float, size: int, color: 
 
 
 def _add_overlays(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int, scale: float) -> None:
-    margin = round(24 * scale)
-    title_size = max(10, round(34 * scale))
-    note_size = max(8, round(18 * scale))
-    actors.title_actor = _text(plotter, scene.title, margin, height - margin, title_size, TEXT_COLOR, top=True, name="title")
+    """Title, notes, caption and legend stacked top left, the colour bar bottom right: exactly the
+    rectangles :func:`render3d.scene.camera.overlay_layout` reserved when the camera was framed."""
+    lay = overlay_layout((width, height), title=scene.title, n_notes=len(scene.notes),
+                         legend=[name for name, _ in scene.legend], colorbar=bool(scene.feature_maps))
+    m = lay.margin
+    actors.title_actor = _text(plotter, scene.title, m, height - m, max(10, round(lay.title_font)), TEXT_COLOR,
+                               top=True, name="title")
     if scene.notes:
-        actors.notes_actor = _text(
-            plotter, "\n".join(scene.notes), margin, height - margin - round(1.5 * title_size),
-            note_size, NOTE_COLOR, top=True, name="notes",
-        )
-    actors.caption_actor = _text(plotter, "", margin, margin, max(9, round(24 * scale)), TEXT_COLOR, top=False, name="caption")
+        actors.notes_actor = _text(plotter, "\n".join(scene.notes), m, height - lay.notes[1],
+                                   max(8, round(lay.note_font)), NOTE_COLOR, top=True, name="notes")
+    actors.caption_actor = _text(plotter, "", m, height - lay.caption[1], max(9, round(lay.caption_font)),
+                                 TEXT_COLOR, top=True, name="caption")
 
     if scene.legend:
-        actors.legend_actor = _legend(plotter, scene.legend, width, height, scale)
+        actors.legend_actor = _legend(plotter, scene.legend, width, height, lay)
 
     if scene.feature_maps:
         actors.scalar_bar_actor = _scalar_bar(plotter, actors, scene, width, height, scale)
 
 
-def _legend(plotter: pv.Plotter, entries: list, width: int, height: int, scale: float) -> vtkLegendBoxActor:
-    """Category swatches top right: one legend actor, swatch coloured by scalars, text dark."""
+def _legend(plotter: pv.Plotter, entries: list, width: int, height: int, lay: Overlays) -> vtkLegendBoxActor:
+    """Category swatches top left under the title: one legend actor, swatches coloured by scalars."""
     legend = vtkLegendBoxActor()
     legend.SetNumberOfEntries(len(entries))
     swatch = pv.PolyData(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float), faces=[4, 0, 1, 2, 3])
@@ -462,7 +507,7 @@ def _legend(plotter: pv.Plotter, entries: list, width: int, height: int, scale: 
     legend.ScalarVisibilityOn()
     legend.UseBackgroundOff()
     legend.BorderOff()
-    legend.SetPadding(max(1, round(5 * scale)))
+    legend.SetPadding(max(1, round(5 * lay.scale)))
     prop = legend.GetEntryTextProperty()
     font = _font_file()
     if font:
@@ -471,13 +516,11 @@ def _legend(plotter: pv.Plotter, entries: list, width: int, height: int, scale: 
     prop.BoldOff()
     prop.ItalicOff()
     prop.ShadowOff()
-    longest = max(len(str(name)) for name, _ in entries)
-    row_px = 30 * scale
-    box_w = (row_px * 1.6 + longest * row_px * 0.52) / width
-    box_h = len(entries) * row_px / height
-    margin = 24 * scale
+    x0, y0, x1, y1 = lay.legend
+    box_w = (x1 - x0 - lay.margin) / width
+    box_h = (y1 - y0) / height
     legend.GetPositionCoordinate().SetCoordinateSystemToNormalizedViewport()
-    legend.GetPositionCoordinate().SetValue(1 - box_w - margin / width, 1 - box_h - margin / height)
+    legend.GetPositionCoordinate().SetValue(lay.margin * 0.6 / width, 1 - y1 / height)
     legend.GetPosition2Coordinate().SetValue(box_w, box_h)
     plotter.add_actor(legend, reset_camera=False, name="legend", pickable=False, render=False)
     return legend

@@ -12,6 +12,7 @@ import pyvista as pv
 
 __all__ = [
     "FACE_NORMALS",
+    "box_outlines_mesh",
     "boxes_mesh",
     "colormap_lut",
     "face_shades",
@@ -85,6 +86,26 @@ def boxes_mesh(
     mesh = pv.PolyData(points.reshape(-1, 3), faces=_quads(6 * n, index))
     mesh.cell_data["rgb"] = shade_colors(colors, np.ones(6) if shades is None else shades)
     mesh.cell_data["block_id"] = np.repeat(np.asarray(block_ids, dtype=np.int64), 6)
+    return mesh
+
+
+#: The 12 edges of the unit cube (indices into ``_CORNERS``).
+_EDGES = np.array([[0, 1], [2, 3], [4, 5], [6, 7], [0, 2], [1, 3], [4, 6], [5, 7], [0, 4], [1, 5], [2, 6], [3, 7]])
+
+
+def box_outlines_mesh(lower: np.ndarray, upper: np.ndarray, colors: np.ndarray, block_ids: np.ndarray) -> pv.PolyData:
+    """The 12 edges of each box as line cells, with uint8 ``"rgb"`` and ``"block_id"`` per line."""
+    lower = np.asarray(lower, dtype=float).reshape(-1, 3)
+    upper = np.asarray(upper, dtype=float).reshape(-1, 3)
+    n = len(lower)
+    points = lower[:, None, :] + _CORNERS[None, :, :] * (upper - lower)[:, None, :]
+    index = (_EDGES[None, :, :] + 8 * np.arange(n)[:, None, None]).reshape(-1, 2)
+    cells = np.empty((len(index), 3), dtype=np.int64)
+    cells[:, 0] = 2
+    cells[:, 1:] = index
+    mesh = pv.PolyData(points.reshape(-1, 3), lines=cells.ravel())
+    mesh.cell_data["rgb"] = np.repeat(np.asarray(colors, dtype=np.uint8).reshape(-1, 3), 12, axis=0)
+    mesh.cell_data["block_id"] = np.repeat(np.asarray(block_ids, dtype=np.int64), 12)
     return mesh
 
 

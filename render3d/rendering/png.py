@@ -12,6 +12,13 @@ from render3d.scene.model import Scene
 __all__ = ["render_png"]
 
 
+def _default_mode() -> int:
+    """0o666 less the process umask: the mode ``open()`` would have given a new file."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return 0o666 & ~mask
+
+
 def render_png(
     scene: Scene,
     path: str | os.PathLike[str],
@@ -41,6 +48,7 @@ def render_png(
     try:
         plotter.render()  # screenshot() alone does not re-render (pyvista#3698)
         plotter.screenshot(str(tmp), transparent_background=False)
+        os.chmod(tmp, _default_mode())  # mkstemp makes 0600; a PNG is for sharing
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)

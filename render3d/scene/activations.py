@@ -2,18 +2,19 @@
 
 Which blocks: every visible block that is not a glyph op and whose last node carries an activation
 (so a folded conv+bn+relu shows the relu output, and bare relu/view/add/cat ops show none), at most
-``max_feature_maps`` of them (main path first). Where: inside the block's own box (inset by 2 % so
-no plane coincides with a face), which the planes replace — a renderer draws such blocks as outlines
-or translucent; planes span the box's x (W) and y (H) and are stacked front to back along z (C), so
-no feature map can overlap another block.
+``max_feature_maps`` of them (the first in execution order). Where: inside the block's own box (inset by 2 % so
+no plane coincides with a face), which the planes replace — the renderer draws such blocks as an
+outline over a pale backdrop; planes span the box's x (W) and y (H) and are stacked front to back
+along z (C), the last one on the front face, so no feature map can overlap another block. In
+activations mode the builder deepens such boxes (:func:`stack_depth`) so that consecutive planes
+stand ``PLANE_GAP`` of the face apart and each shows a band, LeNet style.
 
 Level of detail for (C, H, W) maps (``lod``):
 
 * ``"slab"``: one plane, the mean over channels (FeatureMap style ``"slab"``);
 * ``"topk"``: the ``topk`` channels with the largest mean |activation|, in channel order;
 * ``"all"``: every channel, or the ``max_planes`` largest by mean |activation| when there are more;
-* ``"auto"``: ``"all"`` for blocks at least 6 % of the scene's x/y extent, ``"topk"`` from 2.5 %,
-  ``"slab"`` below.
+* ``"auto"``: the ``min(topk, 6)`` strongest channels for maps at least 4×4, ``"slab"`` below.
 
 Vectors become a row of ``"bars"`` (at most ``max_bar_cells``, by averaging neighbours), tokens one
 (T, D) plane, videos (C, T, H, W) their mean over T. ``volume=True`` draws maps as ``"volume"``.
@@ -29,8 +30,8 @@ from render3d.graph import Node, Stats
 from render3d.scene.model import FeatureMap
 from render3d.scene.style import SceneStyle
 
-AUTO_ALL = 0.06
-AUTO_TOPK = 0.025
+AUTO_PLANES = 6  # planes per map with lod="auto"
+PLANE_GAP = 0.2  # gap between planes / the plane's larger side: each plane shows a readable band
 INSET = 0.02  # planes sit this fraction inside the box faces, so they never z-fight with them
 
 
@@ -52,15 +53,32 @@ def color_limits(stats: Stats | None, values: np.ndarray) -> tuple[float, float]
     return lo, hi
 
 
-def choose_lod(style: SceneStyle, block_size: np.ndarray, scene_extent: float) -> str:
+def choose_lod(style: SceneStyle, data_shape: tuple[int, ...]) -> str:
+    """Level of detail for a (C, H, W) map: ``style.lod``, or for ``"auto"`` a stack of the strongest
+    channels when the map is at least 4×4, else one slab (the channel mean)."""
     if style.lod != "auto":
         return style.lod
-    rel = float(max(block_size[0], block_size[1])) / max(scene_extent, 1e-9)
-    if rel >= AUTO_ALL:
-        return "all"
-    if rel >= AUTO_TOPK:
-        return "topk"
-    return "slab"
+    h, w = data_shape[-2:]
+    return "topk" if min(h, w) >= 4 and data_shape[0] > 1 else "slab"
+
+
+def plane_count(style: SceneStyle, data_shape: tuple[int, ...]) -> int:
+    """How many channel planes a (C, H, W) map shows (1 for a slab)."""
+    lod = choose_lod(style, data_shape)
+    c = int(data_shape[0])
+    if lod == "slab":
+        return 1
+    if lod == "topk":
+        k = style.topk if style.lod == "topk" else min(style.topk, AUTO_PLANES)
+        return min(c, k)
+    return min(c, style.max_planes)
+
+
+def stack_depth(style: SceneStyle, data_shape: tuple[int, ...], block_size: np.ndarray) -> float:
+    """The z-depth a block needs so that its planes stand ``PLANE_GAP`` × its face size apart."""
+    k = plane_count(style, data_shape)
+    face = float(max(block_size[0], block_size[1]))
+    return (k - 1) * PLANE_GAP * face / (1 - 2 * INSET)
 
 
 def _strongest(data: np.ndarray, k: int) -> np.ndarray:
@@ -83,7 +101,7 @@ def _bars(values: np.ndarray, cap: int) -> np.ndarray:
 
 
 def feature_map(
-    node_id: str, node: Node, lower: np.ndarray, size: np.ndarray, style: SceneStyle, scene_extent: float
+    node_id: str, node: Node, lower: np.ndarray, size: np.ndarray, style: SceneStyle
 ) -> FeatureMap | None:
     """The feature map of one block whose box spans ``lower`` .. ``lower + size``."""
     act = node.activation
@@ -107,13 +125,12 @@ def feature_map(
             origin = lower + (size - extent) / 2
             return FeatureMap(node_id, "volume", data, origin, plane, spacing,
                               color_limits(node.stats, data), np.arange(c))
-        lod = choose_lod(style, size, scene_extent)
+        lod = choose_lod(style, data.shape)
         if lod == "slab":
             values = data.mean(axis=0, keepdims=True)
             origin = np.array([lower[0], lower[1], center_z])
             return FeatureMap(node_id, "slab", values, origin, plane, 0.0, color_limits(node.stats, data), None)
-        k = style.topk if lod == "topk" else style.max_planes
-        channels = _strongest(data, k)
+        channels = _strongest(data, plane_count(style, data.shape))
         values = data[channels]
         if len(channels) == 1:
             origin = np.array([lower[0], lower[1], center_z])

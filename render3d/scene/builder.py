@@ -14,14 +14,14 @@ from typing import Any
 import numpy as np
 
 from render3d.graph import Trace
-from render3d.scene.activations import feature_map
-from render3d.scene.camera import box_corners, frame_camera, project
+from render3d.scene.activations import feature_map, stack_depth
+from render3d.scene.camera import box_corners, camera_basis, choose_camera, overlay_layout, project
 from render3d.scene.fold import BlockGraph, build_block_graph
 from render3d.scene.geometry import box_sizes, shape_dims, shape_text
-from render3d.scene.labels import LINE_HEIGHT, display_name, place_labels
+from render3d.scene.labels import PAD_PX, display_name, label_box_px, label_pixel_boxes, place_labels
 from render3d.scene.layout import layout_graph, route_connectors
 from render3d.scene.model import Blocks, Camera, Labels, Scene, feature_map_bounds
-from render3d.scene.style import CATEGORIES, SceneStyle, check_mode, short_type
+from render3d.scene.style import AUTO_AZIMUTHS, AUTO_ELEVATIONS, CATEGORIES, SceneStyle, check_mode, short_type
 
 __all__ = ["SceneStyle", "build_scene", "project"]
 
@@ -60,6 +60,8 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     shapes = [node.shape for node in graph.last]
     dims, cls = shape_dims(shapes)
     sizes = box_sizes(shapes, graph.glyph, style.sizing)
+    if mode == "activations" and not style.volume:
+        _deepen_for_planes(graph, sizes, style)
     is_input = np.array([h.kind == "input" for h in graph.head], dtype=bool)
     is_output = np.array([h.kind == "output" for h in graph.head], dtype=bool)
     layout = layout_graph(n, graph.src, graph.dst, sizes, dims, cls, is_input, is_output, mode=style.layout,
@@ -85,7 +87,7 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
 
     feature_maps = []
     if mode == "activations":
-        feature_maps = _feature_maps(graph, layout.main, blocks, style)
+        feature_maps = _feature_maps(graph, blocks, style)
         if not any(node.activation is not None for node in graph.last):
             notes.append("no activations captured: trace with capture='reduced' or 'full' to see them")
 
@@ -104,7 +106,12 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     )
     texts, anchors = _label_texts(graph, blocks)
     scene.camera = _default_camera(scene, anchors, texts, style)
-    scene.labels = _labels(graph, layout.main, blocks, texts, anchors, scene.camera, style)
+    scene.labels = _labels(graph, layout.main, blocks, texts, anchors, scene.camera, style, scene)
+    if style.azimuth is None or style.elevation is None or len(scene.labels):
+        # refit with the labels that were actually kept (dropped ones made room for nothing), then place
+        # them again for the final camera
+        scene.camera = _refit(scene, anchors, style)
+        scene.labels = _labels(graph, layout.main, blocks, texts, anchors, scene.camera, style, scene)
     return scene
 
 
@@ -130,6 +137,23 @@ def _fit_block_budget(trace: Trace, max_blocks: int, notes: list[str]) -> tuple[
     if len(collapsed) > max_blocks:
         notes.append(f"still {len(collapsed)} blocks at depth 1")
     return collapsed, f"{trace.model} (depth {depth})"
+
+
+def _deepen_for_planes(graph: BlockGraph, sizes: np.ndarray, style: SceneStyle) -> None:
+    """Give blocks that will show a stack of channel planes the depth to spread them apart."""
+    for i in _feature_map_blocks(graph, style):
+        act = graph.last[i].activation
+        data = act.data
+        if data is None or act.layout not in ("map", "volume") or data.ndim not in (3, 4):
+            continue
+        shape = (data.shape[0], *data.shape[-2:])
+        sizes[i, 2] = max(sizes[i, 2], stack_depth(style, shape, sizes[i]))
+
+
+def _feature_map_blocks(graph: BlockGraph, style: SceneStyle) -> list[int]:
+    candidates = [i for i in range(len(graph)) if not graph.glyph[i] and graph.last[i].activation is not None]
+    main_first = sorted(candidates, key=lambda i: i)
+    return sorted(main_first[: style.max_feature_maps])
 
 
 def _fmt(value: float) -> str:
@@ -163,23 +187,17 @@ def _label_texts(graph: BlockGraph, blocks: Blocks) -> tuple[list[str], np.ndarr
         tail = graph.types[i][1:]
         folded = f"+{'+'.join(short_type(t) for t in tail)}\n" if tail else ""
         texts.append(f"{name}\n{folded}{shape_text(graph.last[i].shape)}")
+    # above the top face's back edge: the highest point of the box seen from above
     anchors = blocks.centers.copy()
     anchors[:, 1] += blocks.sizes[:, 1] / 2 + LABEL_LIFT
+    anchors[:, 2] -= blocks.sizes[:, 2] / 2
     return texts, anchors
 
 
-def _feature_maps(graph: BlockGraph, main: np.ndarray, blocks: Blocks, style: SceneStyle) -> list:
-    candidates = [i for i in range(len(graph)) if not graph.glyph[i] and graph.last[i].activation is not None]
-    candidates.sort(key=lambda i: (not main[i], i))
-    chosen = sorted(candidates[: style.max_feature_maps])
-    if not chosen:
-        return []
-    lower, upper = blocks.lower, blocks.upper
-    extent = float(max(np.ptp(np.concatenate([lower[:, 0], upper[:, 0]])),
-                       np.ptp(np.concatenate([lower[:, 1], upper[:, 1]])), 1e-9))
+def _feature_maps(graph: BlockGraph, blocks: Blocks, style: SceneStyle) -> list:
     maps = []
-    for i in chosen:
-        fm = feature_map(graph.ids[i], graph.last[i], lower[i], blocks.sizes[i], style, extent)
+    for i in _feature_map_blocks(graph, style):
+        fm = feature_map(graph.ids[i], graph.last[i], blocks.lower[i], blocks.sizes[i], style)
         if fm is not None:
             maps.append(fm)
     return maps
@@ -196,26 +214,64 @@ def _framing_points(scene: Scene, anchors: np.ndarray) -> np.ndarray:
 
 
 def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: SceneStyle) -> Camera:
-    """Frame blocks, connectors, feature maps and the first row of labels."""
+    """Frame blocks, connectors, feature maps and the label boxes tightly, clear of the overlays.
+
+    With ``azimuth``/``elevation`` left at ``None`` the view is chosen among a few three-quarter views
+    (:func:`~render3d.scene.camera.choose_camera`): long chains get a more oblique view, so they
+    recede diagonally and use the image's height instead of being a thin strip across its middle.
+    """
     pts = _framing_points(scene, anchors)
-    kw = dict(size=style.image_size, view_angle=style.view_angle, azimuth=style.azimuth,
-              elevation=style.elevation)
-    camera = frame_camera(pts, **kw)
+    size = style.image_size
+    overlays = overlay_layout(size, title=scene.title, n_notes=len(scene.notes),
+                              legend=[name for name, _ in scene.legend],
+                              colorbar=bool(scene.feature_maps))
+    kw = dict(
+        size=size,
+        view_angle=style.view_angle,
+        azimuths=AUTO_AZIMUTHS if style.azimuth is None else (float(style.azimuth),),
+        elevations=AUTO_ELEVATIONS if style.elevation is None else (float(style.elevation),),
+        margin=0.025 * size[1],
+        keepouts=overlays.keepouts(),
+    )
+    probes = scene.blocks.centers
+    camera = choose_camera(pts, probes, **kw)
     if style.labels == "none" or not len(anchors):
         return camera
-    # leave room above each anchor for one row of text (two lines), measured at the first framing
-    lines = np.array([t.count("\n") + 1 for t in texts], dtype=float)
-    height_px = style.image_size[1]
-    focal_px = (height_px / 2) / np.tan(np.radians(style.view_angle) / 2)
-    dist = np.linalg.norm(anchors - np.asarray(camera.position), axis=1)
-    lift = lines * LINE_HEIGHT * style.font_px * dist / focal_px * 1.1
-    tops = anchors.copy()
-    tops[:, 1] += lift
-    return frame_camera(np.concatenate([pts, tops]), **kw)
+    # make room for each label's text box, measured with the first camera
+    boxes = label_box_px(texts, style.font_px * size[1] / 1080)
+    _, right, up, _ = camera_basis(camera)
+    focal_px = (size[1] / 2) / np.tan(np.radians(style.view_angle) / 2)
+    wpp = np.linalg.norm(anchors - np.asarray(camera.position), axis=1) / focal_px
+    top = anchors + up * ((boxes[:, 1] + 2 * PAD_PX) * wpp)[:, None]
+    half = right * (boxes[:, 0] / 2 * wpp)[:, None]
+    kw["directions"] = [np.subtract(camera.position, camera.focal_point)]
+    return choose_camera(np.concatenate([pts, top - half, top + half]), probes, **kw)
+
+
+def _refit(scene: Scene, anchors: np.ndarray, style: SceneStyle) -> Camera:
+    """The same view as ``scene.camera``, fitted again to the model and the labels placed for it."""
+    size = style.image_size
+    pts = [_framing_points(scene, np.zeros((0, 3)))]
+    labels = scene.labels
+    if len(labels):
+        boxes = label_pixel_boxes(labels, scene.camera, size, labels.font_px)
+        cam = scene.camera
+        pos, right, up, fwd = camera_basis(cam)
+        focal_px = (size[1] / 2) / np.tan(np.radians(cam.view_angle) / 2)
+        wpp = ((labels.positions - pos) @ fwd) / focal_px
+        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            pts.append(labels.positions + right * (dx * w * wpp)[:, None] + up * (dy * h * wpp)[:, None])
+    direction = np.subtract(scene.camera.position, scene.camera.focal_point)
+    overlays = overlay_layout(size, title=scene.title, n_notes=len(scene.notes),
+                              legend=[name for name, _ in scene.legend], colorbar=bool(scene.feature_maps))
+    cam = choose_camera(np.concatenate(pts), scene.blocks.centers, size=size, view_angle=style.view_angle,
+                        directions=[direction], margin=0.025 * size[1], keepouts=overlays.keepouts())
+    return cam
 
 
 def _labels(graph: BlockGraph, main: np.ndarray, blocks: Blocks, texts: list[str], anchors: np.ndarray,
-            camera: Camera, style: SceneStyle) -> Labels:
+            camera: Camera, style: SceneStyle, scene: Scene) -> Labels:
     if style.labels == "none":
         return Labels(positions=np.zeros((0, 3)), texts=[], node_ids=[])
     keep = np.ones(len(graph), dtype=bool)
@@ -225,5 +281,24 @@ def _labels(graph: BlockGraph, main: np.ndarray, blocks: Blocks, texts: list[str
     # priority: main path, then branches, then glyph ops; left to right within each
     priority = (graph.glyph[idx] * 2 + (~main[idx]) * 1) * (len(graph) + 1) + np.argsort(
         np.argsort(blocks.centers[idx, 0], kind="stable"), kind="stable")
+    size = style.image_size
+    # under the bottom face's front edge, the lowest point of the box
+    below = blocks.centers.copy()
+    below[:, 1] -= blocks.sizes[:, 1] / 2 + LABEL_LIFT
+    below[:, 2] += blocks.sizes[:, 2] / 2
+    # screen boxes of every block (and feature map) and of the overlays: labels stay off them
+    n = len(blocks)
+    lo, hi = blocks.lower.copy(), blocks.upper.copy()
+    for fm in scene.feature_maps:
+        k = blocks.index(fm.node_id)
+        f_lo, f_hi = feature_map_bounds(fm)
+        lo[k], hi[k] = np.minimum(lo[k], f_lo), np.maximum(hi[k], f_hi)
+    px = project(scene, box_corners(lo, hi), size).reshape(8, n, 2)
+    obstacles = np.column_stack([px[..., 0].min(axis=0), px[..., 1].min(axis=0),
+                                 px[..., 0].max(axis=0), px[..., 1].max(axis=0)])
+    overlays = overlay_layout(size, title=scene.title, n_notes=len(scene.notes),
+                              legend=[name for name, _ in scene.legend], colorbar=bool(scene.feature_maps))
+    keepouts = np.asarray(overlays.keepouts(), dtype=float).reshape(-1, 4)
     return place_labels([texts[i] for i in idx], [graph.ids[i] for i in idx], anchors[idx], priority, camera,
-                        size=style.image_size, font_px=style.font_px, thin=style.labels != "all")
+                        size=size, font_px=style.font_px * size[1] / 1080, thin=style.labels != "all",
+                        below=below[idx], obstacles=np.concatenate([obstacles, keepouts]), owner=idx)

@@ -1,4 +1,4 @@
-"""The default camera (a 3/4 view that frames the whole model) and a numpy pinhole projection.
+"""The default camera (a 3/4 view fitted tightly to the model) and a numpy pinhole projection.
 
 :func:`project` reproduces VTK's perspective camera (``view_angle`` is the vertical field of view,
 pixel rows grow downwards), so tests can measure framing and label overlap without OpenGL.
@@ -7,6 +7,7 @@ pixel rows grow downwards), so tests can measure framing and label overlap witho
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -57,6 +58,76 @@ def box_corners(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
     return np.concatenate(corners, axis=0)
 
 
+def view_direction(azimuth: float, elevation: float) -> np.ndarray:
+    """Unit vector from the focal point towards the camera: ``azimuth`` swings it from the front (+z)
+    towards -x (negative angles) or +x, ``elevation`` lifts it above the horizontal (degrees)."""
+    az, el = math.radians(azimuth), math.radians(elevation)
+    return np.array([math.sin(az) * math.cos(el), math.sin(el), math.cos(az) * math.cos(el)])
+
+
+def _basis(direction: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    right = np.cross(-direction, np.array([0.0, 1.0, 0.0]))
+    right /= np.linalg.norm(right)
+    up = np.cross(right, -direction)
+    return right, up
+
+
+def fit_view(
+    points: np.ndarray,
+    direction: np.ndarray,
+    *,
+    size: tuple[int, int] = (1920, 1080),
+    view_angle: float = 30.0,
+    rect: tuple[float, float, float, float] | None = None,
+) -> Camera:
+    """The closest perspective camera looking along ``-direction`` whose image of ``points`` fits the
+    pixel rectangle ``rect`` = (x0, y0, x1, y1) (rows grow downwards), centred in it.
+
+    Exact, not iterative: with the view direction fixed, a point's screen coordinate is
+    ``(x - shift) / (distance - z)``, so "inside the rectangle" is linear in (shift, distance) and the
+    smallest distance has a closed form per axis.
+    """
+    pts = np.asarray(points, dtype=float).reshape(-1, 3)
+    if len(pts) == 0:
+        pts = np.zeros((1, 3))
+    width, height = size
+    if rect is None:
+        rect = (0.0, 0.0, float(width), float(height))
+    x0, y0, x1, y1 = rect
+    focal_px = (height / 2) / math.tan(math.radians(view_angle) / 2)
+    # screen tangents of the rectangle's sides (v up)
+    a0, a1 = (x0 - width / 2) / focal_px, (x1 - width / 2) / focal_px
+    b0, b1 = (height / 2 - y1) / focal_px, (height / 2 - y0) / focal_px
+    direction = np.asarray(direction, dtype=float)
+    direction = direction / np.linalg.norm(direction)
+    right, up = _basis(direction)
+    lo, hi = pts.min(axis=0), pts.max(axis=0)
+    centre = (lo + hi) / 2
+    rel = pts - centre
+    x, y, z = rel @ right, rel @ up, rel @ direction
+    extent = float(np.linalg.norm(hi - lo)) or 1.0
+
+    def axis(s: np.ndarray, t0: float, t1: float) -> tuple[float, float, float, float]:
+        hi_ = float(np.max(s + t1 * z))
+        lo_ = float(np.min(s + t0 * z))
+        return (hi_ - lo_) / max(t1 - t0, 1e-9), hi_, lo_, 0.0
+
+    dx, hx, lx, _ = axis(x, a0, a1)
+    dy, hy, ly, _ = axis(y, b0, b1)
+    dist = max(dx, dy, float(z.max()) + 1e-3 * extent, 1e-3 * extent)
+    # shift range for this distance: [hi - t1·D, lo - t0·D]; take its middle (centred in the rect)
+    alpha = ((hx - a1 * dist) + (lx - a0 * dist)) / 2
+    beta = ((hy - b1 * dist) + (ly - b0 * dist)) / 2
+    focal_point = centre + right * alpha + up * beta
+    position = focal_point + direction * dist
+    return Camera(
+        position=tuple(float(v) for v in position),
+        focal_point=tuple(float(v) for v in focal_point),
+        view_up=(0.0, 1.0, 0.0),
+        view_angle=float(view_angle),
+    )
+
+
 def frame_camera(
     points: np.ndarray,
     *,
@@ -65,50 +136,160 @@ def frame_camera(
     azimuth: float = -12.0,
     elevation: float = 24.0,
     margin: float = 0.06,
+    rect: tuple[float, float, float, float] | None = None,
 ) -> Camera:
-    """A perspective camera looking from front (+z), above (+y) and the side that frames ``points``.
-
-    The distance is the smallest that keeps every point inside the image with ``margin`` (fraction of
-    the image) to spare; the focal point is then shifted so the projected extent is centred.
-    """
-    pts = np.asarray(points, dtype=float)
-    if len(pts) == 0:
-        pts = np.zeros((1, 3))
-    az, el = math.radians(azimuth), math.radians(elevation)
-    direction = np.array([math.sin(az) * math.cos(el), math.sin(el), math.cos(az) * math.cos(el)])
-    lo, hi = pts.min(axis=0), pts.max(axis=0)
-    focal = (lo + hi) / 2
+    """A perspective camera from front (+z), above (+y) and the side that frames ``points`` in the
+    image with ``margin`` (fraction of the image height) to spare, or in the pixel ``rect``."""
     width, height = size
-    tan_half = math.tan(math.radians(view_angle) / 2)
-    tan_v = tan_half * (1 - 2 * margin)
-    tan_h = tan_half * width / height * (1 - 2 * margin)
-    up0 = np.array([0.0, 1.0, 0.0])
-    right = np.cross(-direction, up0)
-    right /= np.linalg.norm(right)
-    up = np.cross(right, -direction)
-    extent = float(np.linalg.norm(hi - lo)) or 1.0
-    dist = extent
-    for _ in range(3):
-        rel = pts - focal
-        along = rel @ direction  # towards the camera
-        need = np.maximum(np.abs(rel @ right) / tan_h, np.abs(rel @ up) / tan_v) + along
-        dist = max(float(need.max()), 1e-3 * extent)
-        # recentre: shift the focal point so that the projected extent is symmetric
-        depth = dist - along
-        u = (rel @ right) / depth
-        v = (rel @ up) / depth
-        du = (u.max() + u.min()) / 2
-        dv = (v.max() + v.min()) / 2
-        if abs(du) < 1e-6 and abs(dv) < 1e-6:
-            break
-        focal = focal + right * du * dist + up * dv * dist
-    rel = pts - focal
-    need = np.maximum(np.abs(rel @ right) / tan_h, np.abs(rel @ up) / tan_v) + rel @ direction
-    dist = max(float(need.max()), 1e-3 * extent)
-    position = focal + direction * dist
-    return Camera(
-        position=tuple(float(v) for v in position),
-        focal_point=tuple(float(v) for v in focal),
-        view_up=(0.0, 1.0, 0.0),
-        view_angle=float(view_angle),
-    )
+    if rect is None:
+        m = margin * height
+        rect = (m, m, width - m, height - m)
+    return fit_view(points, view_direction(azimuth, elevation), size=size, view_angle=view_angle, rect=rect)
+
+
+# --- 2-D overlays: where the renderer puts them, so the framing can keep the model clear of them ---
+
+@dataclass(frozen=True)
+class Overlays:
+    """Pixel rectangles (x0, y0, x1, y1; rows grow downwards) of the 2-D overlays at one image size.
+
+    The renderer places title, notes, caption, legend and colour bar exactly here, and the default
+    camera frames the model so that nothing of it falls inside them. Sizes are given at 1080 p and
+    scale with the image height.
+    """
+
+    scale: float
+    margin: float
+    title_font: float
+    note_font: float
+    caption_font: float
+    legend_row: float
+    title: tuple[float, float, float, float]
+    notes: tuple[float, float, float, float]
+    caption: tuple[float, float, float, float]
+    legend: tuple[float, float, float, float]
+    colorbar: tuple[float, float, float, float]  # bar and its tick labels and title
+
+    def keepouts(self) -> list[tuple[float, float, float, float]]:
+        return [r for r in (self.title, self.notes, self.caption, self.legend, self.colorbar) if r[2] > r[0]]
+
+
+def overlay_layout(
+    size: tuple[int, int],
+    *,
+    title: str = "",
+    n_notes: int = 0,
+    legend: list[str] | tuple[str, ...] = (),
+    colorbar: bool = False,
+) -> Overlays:
+    """Title, notes, a caption line and the legend stacked top left; the colour bar bottom right."""
+    width, height = size
+    s = height / 1080
+    m = 24 * s
+    title_font, note_font, caption_font, row = 34 * s, 18 * s, 24 * s, 30 * s
+    empty = (0.0, 0.0, 0.0, 0.0)
+    title_w = max(len(title), 24) * 0.62 * title_font
+    y = m + 1.25 * title_font
+    title_rect = (0.0, 0.0, min(m + title_w, 0.6 * width), y)
+    notes_rect = empty
+    if n_notes:
+        notes_rect = (0.0, y, 0.45 * width, y + n_notes * 1.3 * note_font)
+        y = notes_rect[3]
+    caption_rect = (0.0, y, 0.3 * width, y + 1.4 * caption_font)
+    y = caption_rect[3] + 0.3 * m
+    legend_rect = empty
+    if legend:
+        longest = max(len(str(name)) for name in legend)
+        legend_w = m + row * 1.6 + longest * row * 0.52
+        legend_rect = (0.0, y, legend_w, y + len(legend) * row)
+    colorbar_rect = empty
+    if colorbar:
+        bar_w = min(0.4 * width, 420 * s)
+        colorbar_rect = (width - m - bar_w - 8 * s, height - m - 135 * s, float(width), float(height))
+    return Overlays(s, m, title_font, note_font, caption_font, row, title_rect, notes_rect, caption_rect,
+                    legend_rect, colorbar_rect)
+
+
+def _inside(px: np.ndarray, rects: list[tuple[float, float, float, float]]) -> int:
+    hits = 0
+    for x0, y0, x1, y1 in rects:
+        hits += int(np.count_nonzero((px[:, 0] > x0) & (px[:, 0] < x1) & (px[:, 1] > y0) & (px[:, 1] < y1)))
+    return hits
+
+
+def choose_camera(
+    points: np.ndarray,
+    probes: np.ndarray,
+    *,
+    size: tuple[int, int],
+    view_angle: float,
+    azimuths: tuple[float, ...] = (),
+    elevations: tuple[float, ...] = (),
+    directions: list[np.ndarray] | None = None,
+    margin: float,
+    keepouts: list[tuple[float, float, float, float]] = (),
+) -> Camera:
+    """The view (from ``azimuths`` × ``elevations``) and framing rectangle that draws the model largest.
+
+    Every candidate is fitted tightly (:func:`fit_view`) into the image less ``margin`` pixels, and
+    also into that rectangle with each keep-out's side cut away; candidates that put any of
+    ``points`` inside a keep-out are dropped. The score is the 25th percentile of the pixel scale
+    (pixels per world unit) at the ``probes`` (block centres), so far blocks must stay readable too.
+    """
+    width, height = size
+    pts = np.asarray(points, dtype=float).reshape(-1, 3)
+    sample = pts
+    if len(pts) > 6000:  # choose on a sample (plus the extremes), fit the winner on everything
+        step = len(pts) // 3000
+        sample = np.concatenate([pts[::step], pts[np.argmin(pts, axis=0)], pts[np.argmax(pts, axis=0)]])
+    full = (margin, margin, width - margin, height - margin)
+    rects = [full]
+    for x0, y0, x1, y1 in keepouts:
+        if x1 <= x0:
+            continue
+        cuts = []
+        if x0 <= 1:  # touches the left edge: start right of it
+            cuts.append((x1 + margin / 2, full[1], full[2], full[3]))
+        if x1 >= width - 1:
+            cuts.append((full[0], full[1], x0 - margin / 2, full[3]))
+        if y0 <= 1:
+            cuts.append((full[0], y1 + margin / 2, full[2], full[3]))
+        if y1 >= height - 1:
+            cuts.append((full[0], full[1], full[2], y0 - margin / 2))
+        rects.extend(c for c in cuts if c[2] - c[0] > 0.3 * width and c[3] - c[1] > 0.3 * height)
+    # both the top-left stack and the bottom-right colour bar cut away at once
+    if len(rects) > 2:
+        lefts = [r for r in rects[1:] if r[0] > full[0]]
+        bottoms = [r for r in rects[1:] if r[3] < full[3]]
+        tops = [r for r in rects[1:] if r[1] > full[1]]
+        rights = [r for r in rects[1:] if r[2] < full[2]]
+        for a in lefts + tops:
+            for b in bottoms + rights:
+                r = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
+                if r[2] - r[0] > 0.3 * width and r[3] - r[1] > 0.3 * height:
+                    rects.append(r)
+    probes = np.asarray(probes, dtype=float).reshape(-1, 3)
+    focal_px = (height / 2) / math.tan(math.radians(view_angle) / 2)
+    best: tuple[float, float, Camera] | None = None
+    if directions is None:
+        directions = [view_direction(az, el) for az in azimuths for el in elevations]
+    for direction in directions:
+        direction = np.asarray(direction, dtype=float) / np.linalg.norm(direction)
+        for rect in rects:
+            cam = fit_view(sample, direction, size=size, view_angle=view_angle, rect=rect)
+            bad = _inside(project_points(cam, sample, size), list(keepouts)) if keepouts else 0
+            pos = np.asarray(cam.position)
+            depth = (probes - pos) @ (-direction) if len(probes) else np.ones(1)
+            score = float(np.percentile(focal_px / np.maximum(depth, 1e-9), 25))
+            key = (-bad, score)
+            if best is None or key > best[:2]:
+                best = (-bad, score, cam)
+    assert best is not None
+    cam = best[2]
+    if sample is not pts:
+        direction = np.asarray(cam.position) - np.asarray(cam.focal_point)
+        # refit on every point with the chosen view, inside the same rectangle the sample used
+        px = project_points(cam, sample, size)
+        rect = (float(px[:, 0].min()), float(px[:, 1].min()), float(px[:, 0].max()), float(px[:, 1].max()))
+        cam = fit_view(pts, direction, size=size, view_angle=view_angle, rect=rect)
+    return cam

@@ -1,11 +1,15 @@
-"""Block labels: text, anchors, and screen-space thinning so that no two labels overlap.
+"""Block labels: short names, anchors, and screen-space placement so that no two labels overlap.
 
-A label's position is the lower-left corner of its text (as VTK's point labels draw it), chosen so
-that the text is centred over its block, just above the top face. Its pixel box is estimated as
-``longest line × 0.6·font_px`` wide and ``lines × 1.25·font_px`` tall (at the style's ``image_size``). With ``labels="auto"`` the labels are placed greedily, main-path
-blocks first, then side branches, then glyph ops, left to right; a label that would overlap one
-already placed is raised by one text row (staggered) and dropped if it still collides or
-leaves the image.
+A label's position is the lower-left corner of its text (as VTK's point labels draw it). Its pixel
+box is computed from DejaVu Sans advance widths (the font the renderer uses), measured once against
+real renders: a line is ``font_px`` high and the widths below are per em, so a label's estimated box
+matches what is drawn to within a pixel or two (``tests/test_render_images.py`` checks this).
+
+With ``labels="auto"`` labels are placed greedily, main-path blocks first, then side branches, then
+glyph ops, left to right. Each tries, in order: just above its block, just below it, one text row
+higher; a place is taken only if its box overlaps no label already placed, no other block's screen
+box and no 2-D overlay, and stays in the image; otherwise the label is dropped. Fewer, readable
+labels beat many overlapping ones.
 """
 
 from __future__ import annotations
@@ -18,32 +22,80 @@ from render3d.graph import Node
 from render3d.scene.camera import camera_basis, project_points
 from render3d.scene.model import Camera, Labels
 
-CHAR_WIDTH = 0.6  # average glyph width / font size
-LINE_HEIGHT = 1.25
-PAD_PX = 4.0  # the renderer's label margin
-STAGGER_ROWS = 2  # try the label at its place, then one text row higher
+#: advance width / font size of DejaVu Sans (the renderer's label font), printable ASCII and a few more
+_WIDTHS = {
+    " ": 0.318, "!": 0.401, '"': 0.46, "#": 0.838, "$": 0.636, "%": 0.95, "&": 0.78, "'": 0.275, "(": 0.39,
+    ")": 0.39, "*": 0.5, "+": 0.838, ",": 0.318, "-": 0.361, ".": 0.318, "/": 0.337, ":": 0.337, ";": 0.337,
+    "<": 0.838, "=": 0.838, ">": 0.838, "?": 0.531, "@": 1.0, "A": 0.684, "B": 0.686, "C": 0.698, "D": 0.77,
+    "E": 0.632, "F": 0.575, "G": 0.775, "H": 0.752, "I": 0.295, "J": 0.295, "K": 0.656, "L": 0.557, "M": 0.863,
+    "N": 0.748, "O": 0.787, "P": 0.603, "Q": 0.787, "R": 0.695, "S": 0.635, "T": 0.611, "U": 0.732, "V": 0.684,
+    "W": 0.989, "X": 0.685, "Y": 0.611, "Z": 0.685, "[": 0.39, "\\": 0.337, "]": 0.39, "^": 0.838, "_": 0.5,
+    "`": 0.5, "a": 0.613, "b": 0.635, "c": 0.55, "d": 0.635, "e": 0.615, "f": 0.352, "g": 0.635, "h": 0.634,
+    "i": 0.278, "j": 0.278, "k": 0.579, "l": 0.278, "m": 0.974, "n": 0.634, "o": 0.612, "p": 0.635, "q": 0.635,
+    "r": 0.411, "s": 0.521, "t": 0.392, "u": 0.634, "v": 0.592, "w": 0.818, "x": 0.592, "y": 0.592, "z": 0.525,
+    "{": 0.636, "|": 0.337, "}": 0.636, "~": 0.838, "×": 0.838, "…": 1.0, "–": 0.5, "·": 0.318, "→": 0.838,
+}
+_WIDTHS.update({str(d): 0.636 for d in range(10)})
+DEFAULT_WIDTH = 0.7  # anything not in the table
+LINE_HEIGHT = 0.95  # measured line pitch / font size (3 lines of 19 px text: 50 px)
+PAD_PX = 4.0  # clear space kept around every label box
+GENERIC_SCOPES = frozenset({"features", "layers", "blocks", "model", "module", "net", "body", "backbone",
+                            "trunk", "stages", "encoder_layers"})
+MAX_TRIES = 400  # labels tried when thinning, by priority
+MAX_NAME = 18  # characters; longer module paths are shortened
+
+
+def text_width(line: str, font_px: float) -> float:
+    return sum(_WIDTHS.get(ch, DEFAULT_WIDTH) for ch in line) * font_px
+
+
+def short_path(path: str, limit: int = MAX_NAME) -> str:
+    """A readable name for a dotted module path.
+
+    ``encoder.layers.encoder_layer_0`` → ``encoder_layer_0`` (parts repeated inside a later part,
+    and generic containers such as ``features``/``layers``, go first); a name still too long keeps
+    its first two parts (``inception4b.branch3.1.conv`` → ``inception4b.branch3``).
+    """
+    if len(path) <= limit:
+        return path
+    parts = path.split(".")
+    later = parts[1:]
+    kept = [p for k, p in enumerate(parts)
+            if k == len(parts) - 1 or not (p.lower() in GENERIC_SCOPES or (
+                len(p) >= 3 and not p.isdigit() and any(p.lower() in q.lower() for q in later[k:])))]
+    name = ".".join(kept)
+    if len(name) <= limit:
+        return name
+    no_index = [p for k, p in enumerate(kept) if k in (0, len(kept) - 1) or not p.isdigit()]
+    if len(".".join(no_index)) <= limit + 2:
+        return ".".join(no_index)
+    if len(kept) >= 2 and len(kept[0]) + 1 + len(kept[1]) <= limit + 2:
+        return f"{kept[0]}.{kept[1]}"
+    return kept[-1] if len(kept[-1]) <= limit + 2 else kept[-1][: limit - 1] + "…"
 
 
 def display_name(node: Node) -> str:
-    """``"layer1.0.conv1#1"`` → ``"layer1.0.conv1"``; ``"relu#5"`` → ``"relu#5"``; ``"input.0"`` → ``"input"``."""
+    """``"layer1.0.conv1#1"`` → ``"layer1.0.conv1"``; ``"relu#5"`` → ``"relu"``; ``"input.0"`` → ``"input"``.
+
+    Call indices are left out (the shape line tells repeated calls apart) and long paths shortened
+    (:func:`short_path`).
+    """
     if node.kind == "input":
         return "input" if node.id.endswith(".0") or node.id == "input" else node.id
     if node.kind == "output":
         return "output"
-    base, _, call = node.id.partition("#")
+    base = node.id.partition("#")[0]
     if node.kind == "function":
-        base = base.rsplit(".", 1)[-1]
-        # several calls of one op name: keep the index so the labels stay distinct
-        return f"{base}#{call}" if call and call != "1" else base
-    return f"{base}#{call}" if call and call != "1" else base
+        return base.rsplit(".", 1)[-1]
+    return short_path(base)
 
 
 def label_box_px(texts: list[str], font_px: float) -> np.ndarray:
-    """(N, 2) estimated width and height in pixels of each label."""
+    """(N, 2) width and height in pixels of each label as the renderer draws it."""
     out = np.empty((len(texts), 2))
     for i, t in enumerate(texts):
         lines = t.split("\n")
-        out[i] = (max(len(line) for line in lines) * CHAR_WIDTH * font_px, len(lines) * LINE_HEIGHT * font_px)
+        out[i] = (max(text_width(line, font_px) for line in lines), len(lines) * LINE_HEIGHT * font_px)
     return out
 
 
@@ -57,54 +109,86 @@ def place_labels(
     size: tuple[int, int],
     font_px: float,
     thin: bool,
+    below: np.ndarray | None = None,
+    obstacles: np.ndarray | None = None,
+    owner: np.ndarray | None = None,
 ) -> Labels:
-    """Lift each label half a text height above its ``anchor`` and, if ``thin``, keep (and stagger)
-    labels so that their estimated pixel boxes do not overlap; lower ``priority`` is placed first."""
+    """Place each label just above its ``anchor`` (or under its ``below`` anchor) and, if ``thin``, keep
+    only labels whose pixel boxes overlap no other label and none of the ``obstacles`` (M, 4) pixel
+    rectangles, except obstacle ``owner[i]`` (the label's own block); lower ``priority`` goes first.
+
+    ``font_px`` is the font size in pixels at ``size``.
+    """
     anchors = np.asarray(anchors, dtype=float).reshape(-1, 3)
     n = len(texts)
     font_1080 = font_px * 1080.0 / size[1]
     if n == 0:
         return Labels(positions=np.zeros((0, 3)), texts=[], node_ids=[], font_px=font_1080)
+    below = anchors if below is None else np.asarray(below, dtype=float).reshape(-1, 3)
     boxes = label_box_px(texts, font_px)
     width, height = size
-    # world length of one pixel at each anchor, to lift labels by whole text rows
     focal = (height / 2) / math.tan(math.radians(camera.view_angle) / 2)
-    cam_pos, right, up, _ = camera_basis(camera)
-    world_per_px = np.linalg.norm(anchors - cam_pos, axis=1) / focal
-    rows = []
-    for k in range(STAGGER_ROWS if thin else 1):
-        centre = anchors.copy()
-        centre[:, 1] += (boxes[:, 1] / 2 + PAD_PX + k * (boxes[:, 1] + PAD_PX)) * world_per_px
-        corner = (centre - right * (boxes[:, :1] / 2 * world_per_px[:, None])
-                  - up * (boxes[:, 1:] / 2 * world_per_px[:, None]))
-        rows.append((corner, project_points(camera, corner, size)))
+    cam_pos, right, up, fwd = camera_basis(camera)
+    own = np.full(n, -2, dtype=np.int64) if owner is None else np.asarray(owner, dtype=np.int64)
+    obstacles = None if obstacles is None else np.asarray(obstacles, dtype=float).reshape(-1, 4)
+    top_px = project_points(camera, anchors, size)
+    bottom_px = project_points(camera, below, size)
+    centre_u = top_px[:, 0].copy()
+    top_v, bottom_v = top_px[:, 1].copy(), bottom_px[:, 1].copy()
+    if obstacles is not None and owner is not None:
+        # clear the label's own block as drawn: its whole screen box, not just the anchor point
+        rect = obstacles[own]
+        ok = np.isfinite(rect).all(axis=1)
+        centre_u[ok] = (rect[ok, 0] + rect[ok, 2]) / 2
+        top_v[ok] = np.minimum(top_v[ok], rect[ok, 1])
+        bottom_v[ok] = np.maximum(bottom_v[ok], rect[ok, 3])
+
+    def corner_at(base: np.ndarray, base_px: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        # the world point at ``base``'s depth that projects to pixel (u, v): the text's lower left
+        wpp = ((base - cam_pos) @ fwd) / focal
+        return base + right * ((u - base_px[:, 0]) * wpp)[:, None] + up * ((base_px[:, 1] - v) * wpp)[:, None]
+
+    left = centre_u - boxes[:, 0] / 2
+    candidates = [corner_at(anchors, top_px, left, top_v - PAD_PX)]
+    if thin:
+        candidates.append(corner_at(below, bottom_px, left, bottom_v + PAD_PX + boxes[:, 1]))
+        candidates.append(corner_at(anchors, top_px, left, top_v - 2 * PAD_PX - boxes[:, 1]))
+    rows = [(c, project_points(camera, c, size)) for c in candidates]
     if not thin:
         return Labels(positions=rows[0][0], texts=list(texts), node_ids=list(node_ids), font_px=font_1080)
 
     cell = max(float(np.median(boxes[:, 0])), 16.0)
-    grid: dict[tuple[int, int], list[tuple[float, float, float, float]]] = {}
+    grid: dict[tuple[int, int], list[tuple[float, float, float, float, int]]] = {}
+
+    def cells_of(x0: float, y0: float, x1: float, y1: float) -> list[tuple[int, int]]:
+        return [(cx, cy) for cx in range(int(x0 // cell), int(x1 // cell) + 1)
+                for cy in range(int(y0 // cell), int(y1 // cell) + 1)]
+
+    if obstacles is not None:
+        for k, (x0, y0, x1, y1) in enumerate(obstacles):
+            if not (np.isfinite([x0, y0, x1, y1]).all() and x1 > x0 and y1 > y0):
+                continue
+            x0, y0, x1, y1 = max(x0, -cell), max(y0, -cell), min(x1, width + cell), min(y1, height + cell)
+            for c in cells_of(x0, y0, x1, y1):
+                grid.setdefault(c, []).append((x0, y0, x1, y1, k))
     keep_pos: dict[int, np.ndarray] = {}
-    for i in np.argsort(priority, kind="stable").tolist():
+    # an image holds a few dozen readable labels; trying thousands only costs time
+    for i in np.argsort(priority, kind="stable")[:MAX_TRIES].tolist():
         w, h = boxes[i]
         for cand, px in rows:
             u, v = px[i]
             if not (np.isfinite(u) and np.isfinite(v)):
-                break
+                continue
             x0, x1 = u - PAD_PX, u + w + PAD_PX
             y0, y1 = v - h - PAD_PX, v + PAD_PX
             if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
                 continue
-            cells = [
-                (cx, cy)
-                for cx in range(int(x0 // cell), int(x1 // cell) + 1)
-                for cy in range(int(y0 // cell), int(y1 // cell) + 1)
-            ]
-            if any(
-                x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for c in cells for b in grid.get(c, ())
-            ):
+            cells = cells_of(x0, y0, x1, y1)
+            if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 and b[4] != own[i]
+                   for c in cells for b in grid.get(c, ())):
                 continue
             for c in cells:
-                grid.setdefault(c, []).append((x0, y0, x1, y1))
+                grid.setdefault(c, []).append((x0, y0, x1, y1, -1))
             keep_pos[i] = cand[i]
             break
     keep = sorted(keep_pos)
@@ -114,7 +198,7 @@ def place_labels(
 
 
 def label_pixel_boxes(labels: Labels, camera: Camera, size: tuple[int, int], font_px: float) -> np.ndarray:
-    """(N, 4) estimated pixel boxes (x0, y0, x1, y1) of placed labels, for tests and diagnostics."""
-    boxes = label_box_px(labels.texts, font_px)
+    """(N, 4) pixel boxes (x0, y0, x1, y1) of placed labels; ``font_px`` at 1080 p (``Labels.font_px``)."""
+    boxes = label_box_px(labels.texts, font_px * size[1] / 1080.0)
     px = project_points(camera, labels.positions, size)
     return np.column_stack([px[:, 0], px[:, 1] - boxes[:, 1], px[:, 0] + boxes[:, 0], px[:, 1]])

@@ -52,6 +52,8 @@ PALETTES: dict[str, dict[str, Rgb]] = {
 }
 
 MODES = ("architecture", "activations")
+AUTO_AZIMUTHS = (-22.0, -32.0, -42.0, -52.0)
+AUTO_ELEVATIONS = (16.0, 24.0, 32.0)
 LODS = ("auto", "slab", "topk", "all")
 LAYOUTS = ("auto", "line", "u")
 LABEL_POLICIES = ("auto", "all", "main", "none")
@@ -88,11 +90,14 @@ class SceneStyle:
     labels: str = "auto"
     font_px: float = 19.0  # what the renderer draws at 1080 p (0.6·font_px per character)
     image_size: tuple[int, int] = (1920, 1080)
-    view_angle: float = 30.0
-    azimuth: float = -12.0  # degrees: camera swung from the front (+z) towards the input end (-x)
-    elevation: float = 24.0  # degrees above the horizontal
+    view_angle: float = 24.0
+    #: degrees the camera swings from the front (+z) towards the input end (negative) or the output
+    #: end; ``None`` picks from AUTO_AZIMUTHS the view that draws the model largest
+    azimuth: float | None = None
+    #: degrees above the horizontal; ``None`` picks from AUTO_ELEVATIONS
+    elevation: float | None = None
     layer_gap: float = 1.6  # free space between consecutive layers along x
-    lane_gap: float = 1.6  # free space between branch lanes along z
+    lane_gap: float = 2.6  # free space between branch lanes along z
     lod: str = "auto"
     topk: int = 8
     max_planes: int = 32
