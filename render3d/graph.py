@@ -197,6 +197,11 @@ class Trace:
                 blocks[node.id] = node
             elif block_id not in blocks:
                 blocks[block_id] = self._block_node(block_id, node)
+        return self._contracted(blocks, owner, depth=depth)
+
+    def _contracted(self, nodes: dict[str, Node], owner: dict[str, str], **changes: Any) -> Trace:
+        """This trace with every node replaced by its ``owner``: edges inside an owner vanish, edges
+        between owners are kept once, in first-seen order."""
         edges: list[tuple[str, str]] = []
         seen: set[tuple[str, str]] = set()
         for src, dst in self.edges:
@@ -205,7 +210,7 @@ class Trace:
                 seen.add(pair)
                 edges.append(pair)
         outputs = [{**o, "node": owner.get(o["node"], o["node"])} for o in self.outputs]
-        return replace(self, nodes=blocks, edges=edges, outputs=outputs, depth=depth)
+        return replace(self, nodes=nodes, edges=edges, outputs=outputs, **changes)
 
     def _block_node(self, block_id: str, first_member: Node) -> Node:
         call = self.modules[block_id]
@@ -283,15 +288,7 @@ class Trace:
                     head, shape=last.shape, shapes=last.shapes, stats=last.stats, activation=last.activation,
                     params=sum(self.modules[r].params for r in run), repeats=len(run), folded=tuple(run),
                 )
-        edges: list[tuple[str, str]] = []
-        seen: set[tuple[str, str]] = set()
-        for src, dst in self.edges:
-            pair = (owner[src], owner[dst])
-            if pair[0] != pair[1] and pair not in seen:
-                seen.add(pair)
-                edges.append(pair)
-        outputs = [{**o, "node": owner.get(o["node"], o["node"])} for o in self.outputs]
-        return replace(self, nodes=nodes, edges=edges, outputs=outputs)
+        return self._contracted(nodes, owner)
 
     def _module_members(self) -> dict[str, list[str]]:
         """Node ids inside each module call (a leaf call's only member is its own node)."""
