@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import math
 import os
+import queue
 import secrets
 import sys
+import threading
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -31,8 +33,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["Player", "animate_recording", "iter_frames", "record_checkpoints", "show_recording",
-           "summary_line", "video_size"]
+__all__ = ["FrameWriter", "Player", "animate_recording", "iter_frames", "open_writer", "record_checkpoints",
+           "render_frame", "show_recording", "summary_line", "video_size"]
 
 DEFAULT_FRAMES_PER_EPOCH = 15
 DIFF_CMAP = "RdBu_r"  # diverging: blue = decreased, white = unchanged, red = increased
@@ -162,7 +164,8 @@ class Player:
             values = a
         for key, v in values.items():
             self.actors.update_feature_map(key, v)
-        nearest = self.recording.snapshots[self.indices[min(len(self.indices) - 1, round(i + alpha))]]
+        k = min(len(self.indices) - 1, int(math.floor(i + alpha + 0.5)))  # halfway shows the next epoch
+        nearest = self.recording.snapshots[self.indices[k]]
         self.actors.set_caption(caption(nearest.epoch, self.last_epoch, nearest.metrics,
                                         prefix="change · " if self.diff else ""))
         self.position = float(position)
@@ -213,6 +216,78 @@ def iter_frames(
             player.close()
 
 
+class FrameWriter:
+    """imageio's ffmpeg writer fed from a background thread, so the next frame renders while the
+    previous one goes down the pipe (a 1280×720 frame is 2.7 MB: ``append_data`` blocks until ffmpeg
+    has read it all). ``append_data`` re-raises an error of the thread; ``close`` flushes and waits.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], fps: float, *, queue_size: int = 3) -> None:
+        import imageio.v2 as imageio
+
+        self._writer = imageio.get_writer(
+            path, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
+            quality=None, macro_block_size=16, ffmpeg_log_level="error", ffmpeg_params=FFMPEG_PARAMS,
+        )
+        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_size)
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="render3d-mp4", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while (frame := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.append_data(frame)
+                except BaseException as exc:  # handed to the caller on its next call
+                    self._error = exc
+
+    def _check(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def append_data(self, frame: np.ndarray) -> None:
+        self._check()
+        self._queue.put(frame)
+
+    def close(self) -> None:
+        """Write what is queued, finish the file, and raise if any frame failed."""
+        if self._thread.is_alive():
+            self._queue.put(None)
+            self._thread.join()
+        self._writer.close()
+        self._check()
+
+
+def render_frame(
+    recording: Recording | str | os.PathLike[str],
+    path: str | os.PathLike[str],
+    *,
+    position: float | None = None,
+    size: tuple[int, int] = (1280, 720),
+    diff: bool = False,
+) -> Path:
+    """One frame of the animation as a PNG (default: the last snapshot), e.g. a still for a README."""
+    import imageio.v3 as iio
+
+    from render3d.graph import atomic_write_bytes
+
+    player = Player(recording, size=size, diff=diff)
+    try:
+        player.set_position(len(player) - 1 if position is None else position)
+        image = _grab(player.plotter)
+    finally:
+        player.close()
+    path = Path(path)
+    atomic_write_bytes(path, iio.imwrite("<bytes>", image, extension=".png"))
+    return path
+
+
+def open_writer(path: str | os.PathLike[str], fps: float) -> FrameWriter:
+    """A writer for browser-playable H.264 (libx264, yuv420p, ultrafast, faststart)."""
+    return FrameWriter(path, fps)
+
+
 def animate_recording(
     recording: Recording | str | os.PathLike[str],
     path: str | os.PathLike[str] = "out.mp4",
@@ -228,7 +303,6 @@ def animate_recording(
 
     Nothing appears at ``path`` unless every frame was written (temp file + rename).
     """
-    import imageio.v2 as imageio
     from tqdm import tqdm
 
     if fps <= 0:
@@ -243,10 +317,7 @@ def animate_recording(
     writer = None
     count = 0
     try:
-        writer = imageio.get_writer(
-            tmp, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
-            quality=None, macro_block_size=16, ffmpeg_log_level="error", ffmpeg_params=FFMPEG_PARAMS,
-        )
+        writer = open_writer(tmp, fps)
         with tqdm(total=n, desc="animate", unit="frame", disable=not progress, leave=False) as bar:
             for image in iter_frames(player.recording, frames_per_epoch=frames_per_epoch, diff=diff,
                                      orbit=orbit, player=player):

@@ -1,0 +1,162 @@
+"""Recordings → MP4 and window: frame count and size, summary line, atomic output, fixed colour
+limits, diff/orbit, natural checkpoint order, the CLI."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch
+
+from record_fixtures import SHAPE, make_recording, tiny_model, train_steps
+from render3d.checkpoints import save_checkpoint
+from render3d.cli import main
+from render3d.record import load_recording
+from render3d.record.animate import Player, animate_recording, record_checkpoints, recording_window
+
+SIZE = (320, 192)
+SUMMARY = re.compile(r"^wrote (\S+): (\d+) frames, (\d+)x(\d+), (\d+\.\d) s \((\d+(?:\.\d+)?) fps\)$", re.M)
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory):
+    return make_recording(tmp_path_factory.mktemp("anim") / "rec", 3)
+
+
+def _frames(path: Path) -> list[np.ndarray]:
+    with imageio.get_reader(path) as reader:
+        return [f for f in reader]
+
+
+def test_mp4_decodes_to_the_stated_frames_and_size(recording, tmp_path, capsys):
+    out = animate_recording(recording, tmp_path / "a.mp4", fps=12, frames_per_epoch=3, size=SIZE)
+    assert out == tmp_path / "a.mp4" and out.is_file()
+    frames = _frames(out)
+    assert len(frames) == (3 - 1) * 3 + 1
+    assert frames[0].shape == (192, 320, 3)
+    assert np.abs(frames[-1].astype(int) - frames[0]).mean() > 0.5  # the activations moved
+    line = capsys.readouterr().out.strip().splitlines()[-1]
+    assert line == f"wrote {out}: 7 frames, 320x192, 0.6 s (12 fps)"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.mp4"]  # no temp file left behind
+
+
+def test_size_rounds_to_multiples_of_16(recording, tmp_path, capsys):
+    animate_recording(recording, tmp_path / "b.mp4", frames_per_epoch=1, size=(330, 190))
+    m = SUMMARY.search(capsys.readouterr().out)
+    assert m and (m.group(3), m.group(4)) == ("336", "192")
+    assert _frames(tmp_path / "b.mp4")[0].shape == (192, 336, 3)
+
+
+def test_interrupted_animation_leaves_no_file(recording, tmp_path, monkeypatch):
+    import render3d.record.animate as anim
+
+    real = anim._grab
+    calls = {"n": 0}
+
+    def failing(plotter):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise RuntimeError("boom mid-way")
+        return real(plotter)
+
+    monkeypatch.setattr(anim, "_grab", failing)
+    out = tmp_path / "c.mp4"
+    with pytest.raises(RuntimeError, match="boom mid-way"):
+        animate_recording(recording, out, frames_per_epoch=3, size=SIZE, progress=False)
+    assert calls["n"] == 4
+    assert not out.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_limits_fixed_per_layer_for_the_whole_recording(recording):
+    rec = load_recording(recording)
+    player = Player(rec, size=SIZE)
+    try:
+        limits = rec.color_limits()
+        before = {fm.node_id: tuple(fm.clim) for fm in player.scene.feature_maps}
+        assert before == {k: limits[player.sources[k]] for k in before}
+        images = []
+        for position in (0.0, 0.5, 1.0, 2.0):
+            player.set_position(position)
+            player.plotter.render()
+            images.append(player.plotter.screenshot(None, return_img=True))
+            assert {fm.node_id: tuple(fm.clim) for fm in player.scene.feature_maps} == before
+        assert not np.array_equal(images[0], images[-1])
+        # halfway between snapshots 0 and 1 shows the average of the two, captioned with the later one
+        a, b = player.shown_values(0), player.shown_values(1)
+        seen = {}
+        real = player.actors.update_feature_map
+        player.actors.update_feature_map = lambda key, v: (seen.__setitem__(key, v), real(key, v))
+        player.set_position(0.5)
+        assert set(seen) == set(a)
+        for key in a:
+            np.testing.assert_allclose(seen[key], (a[key] + b[key]) / 2, rtol=1e-6, atol=1e-7)
+        assert player.actors.caption_actor.GetInput().startswith("epoch 2/3 · loss ")
+    finally:
+        player.close()
+
+
+def test_diff_mode_symmetric_limits_and_orbit(recording):
+    player = Player(recording, size=SIZE, diff=True)
+    try:
+        assert player.scene.cmap == "RdBu_r"
+        for fm in player.scene.feature_maps:
+            assert fm.clim[0] == -fm.clim[1] and fm.clim[1] > 0
+        assert all(np.all(v == 0) for v in player.shown_values(0).values())
+        focal = np.array(player.plotter.camera_position[1])
+        start = np.array(player.plotter.camera_position[0])
+        player.set_orbit(20.0)
+        moved = np.array(player.plotter.camera_position[0])
+        assert np.linalg.norm(moved - focal) == pytest.approx(np.linalg.norm(start - focal))
+        assert not np.allclose(moved, start)
+    finally:
+        player.close()
+
+
+def test_window_slider_callback_and_show_offscreen(recording, capsys):
+    player = recording_window(recording, size=SIZE, off_screen=True)
+    try:
+        assert player.position == 2.0
+        player.set_position(0.0)
+        assert player.actors.caption_actor.GetInput().startswith("epoch 1/3")
+    finally:
+        player.close()
+    assert main(["show", str(recording)]) == 0  # PYVISTA_OFF_SCREEN: returns at once
+
+
+def test_checkpoints_recorded_in_natural_order(tmp_path):
+    model = tiny_model()
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for n in (10, 2, 1):  # written out of order; names sort wrongly as plain strings
+        train_steps(model, opt, steps=1)
+        save_checkpoint(model, tmp_path / "ckpt" / f"epoch_{n}.pt", marker=float(n))
+    rec = record_checkpoints(tiny_model(), "digit:3", tmp_path / "ckpt", tmp_path / "rec", progress=False)
+    assert [m["marker"] for m in rec.metrics] == [1.0, 2.0, 10.0]
+    assert rec.epochs == [1, 2, 3]
+
+
+def test_cli_animate_end_to_end(tmp_path, capsys):
+    model = tiny_model()
+    opt = torch.optim.Adam(model.parameters(), lr=5e-3)
+    for epoch in (1, 2):
+        loss = train_steps(model, opt, steps=2)
+        save_checkpoint(model, tmp_path / "ckpt" / f"e{epoch}.pt", epoch=epoch, loss=loss)
+    from render3d.models import DigitsCNN
+
+    # the CLI builds the model from MODEL; DigitsCNN(width=4) is not the default, so use a file
+    src = tmp_path / "net.py"
+    src.write_text("from render3d.models import DigitsCNN\ndef tiny():\n    return DigitsCNN(width=4)\n")
+    assert DigitsCNN.example_input_shape == SHAPE
+    out = tmp_path / "v.mp4"
+    code = main(["animate", f"{src}:tiny", "--checkpoints", str(tmp_path / "ckpt"), "--probe", "digit:3",
+                 "-o", str(out), "--size", "320x192", "--frames-per-epoch", "2", "--fps", "10",
+                 "--recording", str(tmp_path / "rec")])
+    assert code == 0
+    assert f"wrote {out}: 3 frames, 320x192, 0.3 s (10 fps)" in capsys.readouterr().out
+    assert len(_frames(out)) == 3
+    rec = load_recording(tmp_path / "rec")
+    assert rec.epochs == [1, 2] and "loss" in rec.metrics[0]
+    code = main(["animate", f"{src}:tiny", "--checkpoints", str(tmp_path / "none" / "*.pt"), "-o", str(out)])
+    assert code == 1 and "no checkpoints found" in capsys.readouterr().err
