@@ -38,7 +38,7 @@ __all__ = ["FrameWriter", "Player", "animate_recording", "iter_frames", "open_wr
 
 DEFAULT_FRAMES_PER_EPOCH = 15
 DIFF_CMAP = "RdBu_r"  # diverging: blue = decreased, white = unchanged, red = increased
-ORBIT_DEGREES = 20.0  # the orbit swings the camera this far either side of the scene's own view
+ORBIT_DEGREES = 15.0  # the orbit swings the camera this far either side of the scene's own view
 FFMPEG_PARAMS = ["-preset", "ultrafast", "-crf", "23", "-movflags", "+faststart"]
 
 
@@ -104,6 +104,12 @@ class Player:
             scene.colorbar_title = "activation (per-layer p1–p99 over all epochs)"
         self.plotter, self.actors = build_plotter(scene, size=tuple(size), off_screen=off_screen)
         self._camera = [tuple(map(float, v)) for v in self.plotter.camera_position]
+        self._fit_ratio: float | None = None
+        blocks = scene.blocks
+        lo, hi = blocks.lower, blocks.upper
+        self._fit_points = np.concatenate(
+            [np.stack([np.where([i & 1, i & 2, i & 4], hi, lo) for i in range(8)]).reshape(-1, 3),
+             np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3)])
         self.position = -1.0
 
     def __len__(self) -> int:
@@ -171,15 +177,34 @@ class Player:
         self.position = float(position)
 
     def set_orbit(self, degrees: float) -> None:
-        """Swing the camera ``degrees`` about the vertical axis through its focal point."""
+        """Swing the camera ``degrees`` about the vertical axis through its focal point, moving it in
+        or out so the scene fills the view as snugly as it does in the scene's own camera."""
         position, focal, up = (np.asarray(v, dtype=float) for v in self._camera)
         axis = up / (np.linalg.norm(up) or 1.0)
         r = position - focal
         t = math.radians(degrees)
         rotated = (r * math.cos(t) + np.cross(axis, r) * math.sin(t)
                    + axis * float(np.dot(axis, r)) * (1 - math.cos(t)))
-        self.plotter.camera_position = [tuple(focal + rotated), tuple(focal), tuple(up)]
+        direction = rotated / np.linalg.norm(rotated)
+        if self._fit_ratio is None:
+            self._fit_ratio = float(np.linalg.norm(r)) / self._needed_distance(r / np.linalg.norm(r), axis)
+        distance = self._fit_ratio * self._needed_distance(direction, axis)
+        self.plotter.camera_position = [tuple(focal + direction * distance), tuple(focal), tuple(up)]
         self.plotter.renderer.ResetCameraClippingRange()
+
+    def _needed_distance(self, direction: np.ndarray, up: np.ndarray) -> float:
+        """Distance from the focal point at which every block corner and label anchor is in view."""
+        _, focal, _ = (np.asarray(v, dtype=float) for v in self._camera)
+        corners = self._fit_points
+        right = np.cross(up, direction)
+        right /= np.linalg.norm(right) or 1.0
+        true_up = np.cross(direction, right)
+        v = corners - focal
+        x, y, z = np.abs(v @ right), np.abs(v @ true_up), v @ direction
+        width, height = self.plotter.window_size
+        tan_v = math.tan(math.radians(self.plotter.camera.view_angle) / 2)
+        tan_h = tan_v * width / max(height, 1)
+        return float(max(np.max(z + x / tan_h), np.max(z + y / tan_v), 1e-9))
 
     def close(self) -> None:
         self.plotter.close()
