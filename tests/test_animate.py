@@ -109,8 +109,12 @@ def test_diff_mode_symmetric_limits_and_orbit(recording):
         start = np.array(player.plotter.camera_position[0])
         player.set_orbit(20.0)
         moved = np.array(player.plotter.camera_position[0])
-        assert np.linalg.norm(moved - focal) == pytest.approx(np.linalg.norm(start - focal))
-        assert not np.allclose(moved, start)
+        assert np.allclose(player.plotter.camera_position[1], focal)
+        a, b = (start - focal)[[0, 2]], (moved - focal)[[0, 2]]  # swung about the vertical axis
+        angle = np.degrees(np.arccos(a @ b / np.linalg.norm(a) / np.linalg.norm(b)))
+        assert angle == pytest.approx(20.0, abs=0.5)
+        player.set_orbit(0.0)  # and back: exactly the scene's own camera
+        assert np.allclose(player.plotter.camera_position[0], start)
     finally:
         player.close()
 
