@@ -108,9 +108,9 @@ def big_residual(n_blocks: int = 1666) -> Trace:
         nodes[c2] = Node(c2, "module", "Conv2d", f"blocks.{b}.conv2", 1, s, params=100, stack=stack)
         nodes[add] = Node(add, "function", "add_", f"blocks.{b}", 1, s, stack=stack)
         edges += [(prev, c1), (c1, c2), (c2, add), (prev, add)]
-        modules[block] = ModuleCall(block, f"blocks.{b}", "Block", 1, 200, (add,))
-        modules[c1] = ModuleCall(c1, f"blocks.{b}.conv1", "Conv2d", 1, 100, (c1,))
-        modules[c2] = ModuleCall(c2, f"blocks.{b}.conv2", "Conv2d", 1, 100, (c2,))
+        modules[block] = ModuleCall(block, f"blocks.{b}", "Block", 1, 200, (add,), ("blocks#1",))
+        modules[c1] = ModuleCall(c1, f"blocks.{b}.conv1", "Conv2d", 1, 100, (c1,), stack)
+        modules[c2] = ModuleCall(c2, f"blocks.{b}.conv2", "Conv2d", 1, 100, (c2,), stack)
         prev = add
     modules["blocks#1"] = ModuleCall("blocks#1", "blocks", "Sequential", 1, 200 * n_blocks, (prev,))
     nodes["output"] = Node("output", "output", "Output", "", 1, s)

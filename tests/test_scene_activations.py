@@ -133,7 +133,8 @@ def test_no_activations_adds_a_note():
 
 
 def test_plane_stacks_are_spread_with_readable_gaps_and_the_front_plane_on_the_front_face(seed_scene):
-    from render3d.scene.activations import AUTO_PLANES, PLANE_GAP
+    from render3d.scene.activations import MAX_STACK, PLANE_GAP
+    from render3d.scene.builder import AUTO_ALL_PLANES
 
     b = seed_scene.blocks
     stacks = [fm for fm in seed_scene.feature_maps if fm.style == "planes" and fm.values.shape[0] > 1]
@@ -141,9 +142,9 @@ def test_plane_stacks_are_spread_with_readable_gaps_and_the_front_plane_on_the_f
     for fm in stacks:
         i = b.index(fm.node_id)
         k = fm.values.shape[0]
-        assert k <= AUTO_PLANES
+        assert k <= AUTO_ALL_PLANES
         face = max(fm.plane_size)
-        assert fm.spacing >= 0.9 * PLANE_GAP * face, fm.node_id
+        assert fm.spacing >= 0.9 * min(PLANE_GAP, MAX_STACK / (k - 1)) * face, fm.node_id
         lo, hi = feature_map_bounds(fm)
         assert hi[2] == pytest.approx(b.upper[i, 2], abs=0.05 * b.sizes[i, 2])  # front plane at the front
 

@@ -71,7 +71,7 @@ def test_tol_palette_recolours_blocks():
 
 
 def test_resnet_categories():
-    scene = build_scene(fx.resnet18_trace(), fold=False)
+    scene = build_scene(fx.resnet18_trace(), fold=False, fold_repeats=False)
     cat = dict(zip(scene.blocks.node_ids, scene.blocks.categories))
     assert cat["bn1#1"] == "Norm" and cat["relu#1"] == "Activation" and cat["maxpool#1"] == "Pool"
     assert cat["layer1.0.add#1"] == "Merge" and cat["fc#1"] == "Linear" and cat["flatten#1"] == "Reshape/other"
@@ -103,18 +103,18 @@ def test_glyph_ops_are_small_cubes_when_folding():
 
 def test_max_blocks_collapses_to_the_deepest_depth_that_fits():
     trace = fx.big_residual(200)  # 602 nodes
-    scene = build_scene(trace, max_blocks=400, fold=False)
+    scene = build_scene(trace, max_blocks=400, fold=False, fold_repeats=False)
     assert scene.notes[0] == "collapsed to depth 2: 602 blocks > 400"
     assert scene.title == "BigResidual (depth 2)"
     assert len(scene.blocks) == 202  # input, 200 residual blocks, output
-    scene = build_scene(trace, max_blocks=100)
+    scene = build_scene(trace, max_blocks=100, fold_repeats=False)
     assert scene.notes[0] == "collapsed to depth 1: 602 blocks > 100"
     assert len(scene.blocks) == 3
 
 
 def test_max_blocks_uses_depth_2_when_it_fits():
     trace = fx.resnet18_trace()  # 71 nodes
-    scene = build_scene(trace, max_blocks=60, fold=False)
+    scene = build_scene(trace, max_blocks=60, fold=False, fold_repeats=False)
     assert scene.notes[0] == "collapsed to depth 2: 71 blocks > 60"
     assert "layer1.0#1" in scene.blocks.node_ids
 
@@ -122,9 +122,9 @@ def test_max_blocks_uses_depth_2_when_it_fits():
 def test_5000_block_scene_builds_fast():
     trace = fx.big_residual(1666)
     assert len(trace) == 5000
-    build_scene(fx.big_residual(10), max_blocks=10_000)  # warm up
+    build_scene(fx.big_residual(10), max_blocks=10_000, fold_repeats=False)  # warm up
     t0 = time.perf_counter()
-    scene = build_scene(trace, max_blocks=10_000, fold=False)
+    scene = build_scene(trace, max_blocks=10_000, fold=False, fold_repeats=False)
     elapsed = time.perf_counter() - t0
     assert len(scene.blocks) == 5000 and len(scene.connectors) == len(trace.edges)
     assert elapsed < 2.0, f"{elapsed:.2f} s"  # about 0.3 s on a 2-core CI machine
@@ -135,7 +135,7 @@ def test_build_time_grows_linearly():
     times = []
     for trace in (small, large):
         t0 = time.perf_counter()
-        build_scene(trace, max_blocks=10_000, fold=False)
+        build_scene(trace, max_blocks=10_000, fold=False, fold_repeats=False)
         times.append(time.perf_counter() - t0)
     assert times[1] < 4 * times[0] * 2.0  # 4× the blocks: well under quadratic (16×)
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import scene_fixtures as fx
 
-from render3d.scene.builder import build_scene, project
+from render3d.scene.builder import SceneStyle, build_scene, project
 from render3d.scene.camera import box_corners
 from render3d.scene.labels import label_pixel_boxes
 from render3d.scene.model import Camera
@@ -51,7 +51,7 @@ def test_camera_is_a_three_quarter_view_from_front_above_side():
     scene = build_scene(fx.seed_trace())
     view = np.subtract(scene.camera.position, scene.camera.focal_point)
     assert view[1] > 0 and view[2] > 0 and view[0] < 0
-    assert scene.camera.view_angle == 24.0
+    assert scene.camera.view_angle == SceneStyle().view_angle
 
 
 @pytest.mark.parametrize("make", [fx.seed_trace, fx.resnet18_trace, fx.unet_trace])

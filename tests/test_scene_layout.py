@@ -63,7 +63,7 @@ def test_every_synthetic_edge_has_exactly_one_connector(make):
 @pytest.mark.parametrize("fold", [False, True])
 def test_every_resnet18_edge_has_exactly_one_connector(fold):
     trace = fx.resnet18_trace()
-    scene = build_scene(trace, fold=fold)
+    scene = build_scene(trace, fold=fold, fold_repeats=False)
     pairs = [(c.src, c.dst) for c in scene.connectors]
     assert len(pairs) == len(set(pairs))
     assert set(pairs) == block_edges(scene, trace)
@@ -78,7 +78,7 @@ def test_every_googlenet_edge_has_exactly_one_connector():
 
 
 def test_folding_merges_conv_bn_relu_into_one_block():
-    scene = build_scene(fx.resnet18_trace())
+    scene = build_scene(fx.resnet18_trace(), fold_repeats=False)
     i = scene.blocks.index("layer1.0.conv1#1")
     assert scene.blocks.members[i] == ("layer1.0.conv1#1", "layer1.0.bn1#1", "layer1.0.relu#1")
     assert "layer1.0.bn1#1" not in scene.blocks.node_ids
@@ -86,7 +86,7 @@ def test_folding_merges_conv_bn_relu_into_one_block():
 
 @pytest.mark.parametrize("fold", [False, True])
 def test_resnet18_residual_skips_are_arcs_that_clear_every_box(fold):
-    scene = build_scene(fx.resnet18_trace(), fold=fold)
+    scene = build_scene(fx.resnet18_trace(), fold=fold, fold_repeats=False)
     adds = [b for b in scene.blocks.node_ids if ".add#" in b]
     assert len(adds) == 8
     skips = [c for c in scene.connectors if c.kind == "skip"]
@@ -180,6 +180,6 @@ def test_densenet_collapses_and_keeps_concat_edges():
     trace = fx.densenet_trace()
     scene = build_scene(trace)
     assert scene.notes[0] == "collapsed to depth 3: 433 blocks > 400"
-    collapsed = trace.collapse(3)
-    assert sorted((c.src, c.dst) for c in scene.connectors) == sorted(set(block_edges(scene, collapsed)))
+    # members are the given trace's nodes, so every cross-block edge of the full trace has a connector
+    assert sorted((c.src, c.dst) for c in scene.connectors) == sorted(block_edges(scene, trace))
     assert sum(c.kind == "skip" for c in scene.connectors) > 50

@@ -3,7 +3,8 @@
 What gets drawn, and as what:
 
 * blocks: one merged mesh per legend category (8 points + 6 quads per box, uint8 colours per cell,
-  ``block_id`` per cell for picking), light edges;
+  ``block_id`` per cell for picking), light edges; one more mesh for the washed copies stacked
+  behind folded ``×N`` blocks;
 * connectors: one lines mesh for the flow (thin, grey) and one for skips (coloured);
 * labels: one point-label actor (VTK's placement mapper drops labels that would overlap);
 * legend, title, notes and a caption: one 2-D actor each, pixel-positioned;
@@ -39,7 +40,7 @@ from render3d.rendering.meshes import (
     vertical_bars_mesh,
 )
 from render3d.scene.camera import Overlays, overlay_layout
-from render3d.scene.model import FeatureMap, Scene
+from render3d.scene.model import FeatureMap, Scene, repeat_shadows
 
 __all__ = ["SceneActors", "build_plotter", "latin1_label"]
 
@@ -52,6 +53,7 @@ EDGE_COLOR = (70, 70, 70)
 MAX_EDGED_BLOCKS = 500
 OPEN_BLOCKS = "open"  # block_meshes key of the blocks drawn open around their feature maps
 BACKDROP_WASH = 0.82  # how far towards white the far faces of an open block are washed
+SHADOW_WASH = 0.35  # copies stacked behind a ×N block: their colour this far towards white
 
 _FEATURE_STYLES = ("planes", "slab", "bars", "volume")
 
@@ -116,6 +118,8 @@ class SceneActors:
         self.block_actors: dict[str, pv.Actor] = {}
         self.outline_mesh: pv.PolyData | None = None
         self.outline_actor: pv.Actor | None = None
+        self.shadow_mesh: pv.PolyData | None = None  # copies stacked behind ×N blocks
+        self.shadow_actor: pv.Actor | None = None
         self.connector_actors: list[pv.Actor] = []
         self.label_actor: Any = None
         self.legend_actor: Any = None
@@ -184,6 +188,11 @@ class SceneActors:
                 own = _backdrop(own)
             mesh.cell_data["rgb"][:] = shade_colors(own, self._shades)
             mesh.Modified()
+        if self.shadow_mesh is not None:
+            own = rgb[self.shadow_mesh.cell_data["block_id"][::6]].astype(np.float32)
+            washed = np.round(own + (255.0 - own) * SHADOW_WASH).astype(np.uint8)
+            self.shadow_mesh.cell_data["rgb"][:] = shade_colors(washed, self._shades)
+            self.shadow_mesh.Modified()
         if self.outline_mesh is not None:
             self.outline_mesh.cell_data["rgb"][:] = rgb[self.outline_mesh.cell_data["block_id"]]
             self.outline_mesh.Modified()
@@ -276,7 +285,7 @@ def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
     # over a pale backdrop of its far faces (front faces culled), so the planes are in plain view.
     opened = np.zeros(len(blocks), dtype=bool)
     if scene.mode == "activations":
-        with_map = {fm.node_id for fm in scene.feature_maps}
+        with_map = {fm.node_id for fm in scene.feature_maps if not fm.block}  # own maps, not attention
         opened = np.array([nid in with_map for nid in blocks.node_ids], dtype=bool)
     # Outlines read well up to a few hundred boxes; past that they cost ~5 ms a 1080p frame on
     # CPU GL and darken boxes only a few pixels wide.
@@ -303,6 +312,26 @@ def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
         )
         actors.block_meshes[name] = mesh
         actors.block_actors[name] = actor
+    s_lo, s_hi, s_owner = repeat_shadows(blocks)
+    if len(s_owner) and opened[s_owner].any():
+        # copies behind an open block (feature maps inside) are outlines: a solid copy would hide them
+        wire = opened[s_owner]
+        lines = box_outlines_mesh(s_lo[wire], s_hi[wire], _backdrop(colors[s_owner[wire]]) // 4 * 3, s_owner[wire])
+        plotter.add_mesh(lines, scalars="rgb", rgb=True, show_scalar_bar=False, lighting=False,
+                         line_width=max(1.0, 1.5 * scale), pickable=False, name="blocks:repeats-open",
+                         reset_camera=False, render=False)
+        s_lo, s_hi, s_owner = s_lo[~wire], s_hi[~wire], s_owner[~wire]
+    if len(s_owner):
+        # the ×N deck: washed copies behind each folded block, one mesh for all of them
+        c = colors[s_owner].astype(np.float32)
+        washed = np.round(c + (255.0 - c) * SHADOW_WASH).astype(np.uint8)
+        mesh = boxes_mesh(s_lo, s_hi, washed, s_owner, actors._shades)
+        actors.shadow_actor = plotter.add_mesh(
+            mesh, scalars="rgb", rgb=True, show_scalar_bar=False, show_edges=edges,
+            edge_color=_rgb01(EDGE_COLOR), line_width=max(1.0, scale), lighting=False,
+            name="blocks:repeats", reset_camera=False, render=False,
+        )
+        actors.shadow_mesh = mesh
     if opened.any():
         sel = ids[opened]
         mesh = boxes_mesh(lower[sel], upper[sel], _backdrop(colors[sel]), sel, actors._shades)
@@ -380,7 +409,8 @@ def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) ->
                 values = values[None]
             k, h, w = values.shape
             grid = _atlas_grid(k)
-            mesh = tiled_planes_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), fm.spacing, k, grid)
+            mesh = tiled_planes_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), fm.spacing, k, grid,
+                                     offsets=fm.offsets)
             atlas = _atlas_rgb(values, fm.clim, actors._lut, grid)
             image = pv.ImageData(dimensions=(atlas.shape[1], atlas.shape[0], 1))
             image.point_data["rgb"] = atlas[::-1].reshape(-1, 3)

@@ -132,22 +132,27 @@ def polylines_mesh(polylines: Sequence[np.ndarray], colors: np.ndarray | None = 
 
 
 def tiled_planes_mesh(
-    origin: np.ndarray, plane_size: np.ndarray, spacing: float, k: int, grid: tuple[int, int]
+    origin: np.ndarray, plane_size: np.ndarray, spacing: float, k: int, grid: tuple[int, int],
+    offsets: np.ndarray | None = None,
 ) -> pv.PolyData:
     """``k`` quads in x-y planes stacked along +z, textured from one atlas of ``grid`` (rows, cols).
 
     Quad ``i`` spans ``origin + [0, plane_size[0]] × [0, plane_size[1]]`` at z = origin.z + i·spacing
-    and samples atlas tile ``(i // cols, i % cols)``, row 0 at the top of the atlas image.
+    (or at ``origin + offsets[i]`` when ``offsets`` (k, 3) is given) and samples atlas tile
+    ``(i // cols, i % cols)``, row 0 at the top of the atlas image.
     """
-    ox, oy, oz = (float(v) for v in origin)
     sx, sy = (float(v) for v in plane_size)
     i = np.arange(k)
-    z = oz + i * spacing
+    if offsets is not None:
+        base = np.asarray(origin, dtype=float)[None, :] + np.asarray(offsets, dtype=float).reshape(k, 3)
+    else:
+        base = np.zeros((k, 3)) + np.asarray(origin, dtype=float)
+        base[:, 2] += i * spacing
     corners = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=float)
     pts = np.empty((k, 4, 3))
-    pts[:, :, 0] = ox + corners[:, 0] * sx
-    pts[:, :, 1] = oy + corners[:, 1] * sy
-    pts[:, :, 2] = z[:, None]
+    pts[:, :, 0] = base[:, 0:1] + corners[:, 0] * sx
+    pts[:, :, 1] = base[:, 1:2] + corners[:, 1] * sy
+    pts[:, :, 2] = base[:, 2:3]
     rows, cols = grid
     r, c = np.divmod(i, cols)
     # Texture v runs bottom-up; atlas row 0 is the top tile. Inset by a hair so nearest

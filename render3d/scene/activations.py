@@ -16,6 +16,12 @@ Level of detail for (C, H, W) maps (``lod``):
 * ``"all"``: every channel, or the ``max_planes`` largest by mean |activation| when there are more;
 * ``"auto"``: the ``min(topk, 6)`` strongest channels for maps at least 4×4, ``"slab"`` below.
 
+With ``lod="auto"`` the scene builder refines this by screen size: a block drawn under ~60 pixels
+shows a slab, one over ~260 pixels up to 16 planes (``"all"``), the rest the strongest few.
+
+Attention blocks that captured per-head maps (``Activation.attention``, (heads, T, S)) get a second
+feature map (:func:`attention_map`): one small plane per head, in a grid standing on the block.
+
 Vectors become a row of ``"bars"`` (at most ``max_bar_cells``, by averaging neighbours), tokens one
 (T, D) plane, videos (C, T, H, W) their mean over T. ``volume=True`` draws maps as ``"volume"``.
 Colour limits come from the node's stats (p1, p99), falling back to min/max, then to the data, and
@@ -32,6 +38,9 @@ from render3d.scene.style import SceneStyle
 
 AUTO_PLANES = 6  # planes per map with lod="auto"
 PLANE_GAP = 0.2  # gap between planes / the plane's larger side: each plane shows a readable band
+MAX_STACK = 1.6  # deepest plane stack, in faces
+ATTENTION_FILL = 0.88  # an attention head's plane fills this much of its grid cell
+ATTENTION_LIFT = 0.35  # gap between an attention block's top and its heads' grid
 INSET = 0.02  # planes sit this fraction inside the box faces, so they never z-fight with them
 
 
@@ -75,10 +84,40 @@ def plane_count(style: SceneStyle, data_shape: tuple[int, ...]) -> int:
 
 
 def stack_depth(style: SceneStyle, data_shape: tuple[int, ...], block_size: np.ndarray) -> float:
-    """The z-depth a block needs so that its planes stand ``PLANE_GAP`` × its face size apart."""
+    """The z-depth a block needs so that its planes stand ``PLANE_GAP`` × its face size apart (closer
+    for deep stacks: a stack is never deeper than ``MAX_STACK`` × its face)."""
     k = plane_count(style, data_shape)
     face = float(max(block_size[0], block_size[1]))
-    return (k - 1) * PLANE_GAP * face / (1 - 2 * INSET)
+    return min((k - 1) * PLANE_GAP, MAX_STACK) * face / (1 - 2 * INSET)
+
+
+def attention_map(block_id: str, node: Node, lower: np.ndarray, size: np.ndarray,
+                  style: SceneStyle) -> FeatureMap | None:
+    """Per-head attention maps (heads, T', S') of an attention block as a grid of small planes
+    standing on top of the block (row 0 of each plane = query 0, column 0 = key 0)."""
+    act = node.activation
+    att = None if act is None else act.attention
+    if att is None or not style.attention or np.ndim(att) != 3 or np.size(att) == 0:
+        return None
+    values = np.asarray(att, dtype=np.float32)
+    heads, t, s = values.shape
+    cols = int(np.ceil(np.sqrt(heads)))
+    rows = int(np.ceil(heads / cols))
+    lower = np.asarray(lower, dtype=float)
+    size = np.asarray(size, dtype=float)
+    cell = float(max(size[0], 2.0)) / cols
+    side = ATTENTION_FILL * cell
+    plane = np.array([side * s / max(t, s), side * t / max(t, s)])
+    i = np.arange(heads)
+    r, c = np.divmod(i, cols)
+    offsets = np.column_stack([c * cell, (rows - 1 - r) * cell, np.zeros(heads)])
+    origin = np.array([lower[0] + (size[0] - cols * cell) / 2, lower[1] + size[1] + ATTENTION_LIFT,
+                       lower[2] + size[2] / 2])
+    finite = values[np.isfinite(values)]
+    hi = float(np.percentile(finite, 99)) if finite.size else 1.0
+    clim = (0.0, hi if hi > 0 else 1.0)
+    return FeatureMap(f"{block_id}:attention", "planes", values, origin, plane, 0.0, clim, np.arange(heads),
+                      offsets=offsets, block=block_id)
 
 
 def _strongest(data: np.ndarray, k: int) -> np.ndarray:

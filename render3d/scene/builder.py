@@ -2,7 +2,7 @@
 
 Pure numpy: this module (and everything it imports) never loads torch, VTK or PyVista.
 
-Pipeline: auto-collapse to ``max_blocks`` → fold chains into blocks (:mod:`.fold`) → box sizes
+Pipeline: fold repeated blocks and auto-collapse to ``max_blocks`` (:mod:`.repeats`) → fold chains into blocks (:mod:`.fold`) → box sizes
 (:mod:`.geometry`) → layout and connectors (:mod:`.layout`) → feature maps (:mod:`.activations`)
 → camera (:mod:`.camera`) → labels (:mod:`.labels`).
 """
@@ -14,13 +14,15 @@ from typing import Any
 import numpy as np
 
 from render3d.graph import Trace
-from render3d.scene.activations import feature_map, stack_depth
-from render3d.scene.camera import box_corners, camera_basis, choose_camera, overlay_layout, project
+from render3d.scene.activations import attention_map, feature_map, stack_depth
+from render3d.scene.camera import (box_corners, camera_basis, choose_camera, overlay_layout, project,
+                                   project_points)
 from render3d.scene.fold import BlockGraph, build_block_graph
 from render3d.scene.geometry import box_sizes, shape_dims, shape_text
 from render3d.scene.labels import PAD_PX, display_name, label_box_px, label_pixel_boxes, place_labels
-from render3d.scene.layout import layout_graph, route_connectors
-from render3d.scene.model import Blocks, Camera, Labels, Scene, feature_map_bounds
+from render3d.scene.layout import layout_graph, residual_branches, route_connectors
+from render3d.scene.model import Blocks, Camera, Labels, Scene, feature_map_bounds, repeat_shadows
+from render3d.scene.repeats import fit_trace, original_members
 from render3d.scene.style import AUTO_AZIMUTHS, AUTO_ELEVATIONS, CATEGORIES, SceneStyle, check_mode, short_type
 
 __all__ = ["SceneStyle", "build_scene", "project"]
@@ -53,19 +55,32 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     check_mode(mode)
     style = (style or SceneStyle()).with_overrides(**overrides)
     notes: list[str] = []
-    trace, title = _fit_block_budget(trace, style.max_blocks, notes)
+    original = trace
+    trace, title = fit_trace(trace, max_blocks=style.max_blocks, fold_repeats=style.fold_repeats,
+                             unfold=style.unfold_first, notes=notes)
+    expand = original_members(original, trace)
 
     graph = build_block_graph(trace, fold=style.fold)
     n = len(graph)
     shapes = [node.shape for node in graph.last]
     dims, cls = shape_dims(shapes)
     sizes = box_sizes(shapes, graph.glyph, style.sizing)
-    if mode == "activations" and not style.volume:
-        _deepen_for_planes(graph, sizes, style)
     is_input = np.array([h.kind == "input" for h in graph.head], dtype=bool)
     is_output = np.array([h.kind == "output" for h in graph.head], dtype=bool)
-    layout = layout_graph(n, graph.src, graph.dst, sizes, dims, cls, is_input, is_output, mode=style.layout,
-                          layer_gap=style.layer_gap, lane_gap=style.lane_gap)
+    residuals = None
+    if style.spine:
+        residuals = residual_branches(n, graph.src, graph.dst, graph.categories, [h.type for h in graph.head])
+
+    def do_layout(sz: np.ndarray):
+        return layout_graph(n, graph.src, graph.dst, sz, dims, cls, is_input, is_output, mode=style.layout,
+                            layer_gap=style.layer_gap, lane_gap=style.lane_gap, residuals=residuals)
+
+    styles: dict[int, SceneStyle] = {}
+    if mode == "activations" and not style.volume:
+        if style.lod == "auto":
+            styles = _screen_lods(graph, sizes, do_layout(sizes), style)
+        _deepen_for_planes(graph, sizes, style, styles)
+    layout = do_layout(sizes)
     if layout.u_shape:
         notes.append("encoder–decoder detected from shapes: drawn as a U")
 
@@ -80,14 +95,19 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
         colors=colors,
         categories=list(graph.categories),
         info=[_info(graph, i) for i in range(n)],
-        repeats=np.ones(n, dtype=np.int64),
-        members=list(graph.members),
+        repeats=np.array([h.repeats for h in graph.head], dtype=np.int64),
+        # in terms of the trace given: a ×N or collapsed block lists every node it stands for
+        members=[tuple(m for k in ms for m in expand.get(k, (k,))) for ms in graph.members],
+        folded=[h.folded for h in graph.head],
     )
-    connectors = route_connectors(graph.ids, layout, sizes, graph.src, graph.dst)
+    connectors = route_connectors(graph.ids, layout, sizes, graph.src, graph.dst,
+                                  residuals.edges if residuals is not None else None)
+    if residuals is not None and residuals.edges:
+        notes.append(f"residual stream drawn as a spine: {len(residuals.edges)} side-car branches")
 
     feature_maps = []
     if mode == "activations":
-        feature_maps = _feature_maps(graph, blocks, style)
+        feature_maps = _feature_maps(graph, blocks, style, styles)
         if not any(node.activation is not None for node in graph.last):
             notes.append("no activations captured: trace with capture='reduced' or 'full' to see them")
 
@@ -117,29 +137,41 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
 
 # --- steps ------------------------------------------------------------------------------------
 
-def _fit_block_budget(trace: Trace, max_blocks: int, notes: list[str]) -> tuple[Trace, str]:
-    title = trace.model if trace.depth is None else f"{trace.model} (depth {trace.depth})"
-    if len(trace) <= max_blocks:
-        return trace, title
-    if not trace.modules:
-        notes.append(f"{len(trace)} blocks > max_blocks={max_blocks}, but the trace has no module calls "
-                     "to collapse")
-        return trace, title
-    deepest = max(m.depth for m in trace.modules.values())
-    start = deepest if trace.depth is None else min(deepest, trace.depth - 1)
-    collapsed = trace
-    depth = start
-    for depth in range(start, 0, -1):
-        collapsed = trace.collapse(depth)
-        if len(collapsed) <= max_blocks:
-            break
-    notes.append(f"collapsed to depth {depth}: {len(trace)} blocks > {max_blocks}")
-    if len(collapsed) > max_blocks:
-        notes.append(f"still {len(collapsed)} blocks at depth 1")
-    return collapsed, f"{trace.model} (depth {depth})"
+#: ``lod="auto"``: a block's on-screen size (pixels, the larger side of its screen box) below which it
+#: shows one slab, and above which it shows up to AUTO_ALL_PLANES channel planes
+SLAB_PX = 60.0
+ALL_PX = 260.0
+AUTO_ALL_PLANES = 16
 
 
-def _deepen_for_planes(graph: BlockGraph, sizes: np.ndarray, style: SceneStyle) -> None:
+def _screen_lods(graph: BlockGraph, sizes: np.ndarray, layout, style: SceneStyle) -> dict[int, SceneStyle]:
+    """Level of detail per feature-map block from its projected size under a first camera."""
+    blocks = _feature_map_blocks(graph, style)
+    if not blocks:
+        return {}
+    lo, hi = layout.centers - sizes / 2, layout.centers + sizes / 2
+    size = style.image_size
+    camera = choose_camera(box_corners(lo, hi), layout.centers, size=size, view_angle=style.view_angle,
+                           azimuths=AUTO_AZIMUTHS if style.azimuth is None else (float(style.azimuth),),
+                           elevations=AUTO_ELEVATIONS if style.elevation is None else (float(style.elevation),),
+                           margin=0.025 * size[1])
+    idx = np.asarray(blocks)
+    px = project_points(camera, box_corners(lo[idx], hi[idx]), size).reshape(8, len(idx), 2)
+    extent = np.nanmax(np.stack([px[..., 0].max(0) - px[..., 0].min(0), px[..., 1].max(0) - px[..., 1].min(0)]),
+                       axis=0)
+    slab = style.with_overrides(lod="slab")
+    every = style.with_overrides(lod="all", max_planes=min(style.max_planes, AUTO_ALL_PLANES))
+    out: dict[int, SceneStyle] = {}
+    for i, e in zip(idx.tolist(), extent.tolist()):
+        if not np.isfinite(e) or e < SLAB_PX:
+            out[i] = slab
+        elif e > ALL_PX:
+            out[i] = every
+    return out
+
+
+def _deepen_for_planes(graph: BlockGraph, sizes: np.ndarray, style: SceneStyle,
+                       styles: dict[int, SceneStyle]) -> None:
     """Give blocks that will show a stack of channel planes the depth to spread them apart."""
     for i in _feature_map_blocks(graph, style):
         act = graph.last[i].activation
@@ -147,7 +179,7 @@ def _deepen_for_planes(graph: BlockGraph, sizes: np.ndarray, style: SceneStyle) 
         if data is None or act.layout not in ("map", "volume") or data.ndim not in (3, 4):
             continue
         shape = (data.shape[0], *data.shape[-2:])
-        sizes[i, 2] = max(sizes[i, 2], stack_depth(style, shape, sizes[i]))
+        sizes[i, 2] = max(sizes[i, 2], stack_depth(styles.get(i, style), shape, sizes[i]))
 
 
 def _feature_map_blocks(graph: BlockGraph, style: SceneStyle) -> list[int]:
@@ -169,6 +201,8 @@ def _info(graph: BlockGraph, i: int) -> str:
              f"params: {int(graph.params[i]):,}"]
     if len(members) > 1:
         lines.append(f"folded: {', '.join(members)}")
+    if head.repeats > 1:
+        lines.append(f"repeats: ×{head.repeats} ({', '.join(head.folded)})")
     st = last.stats
     if st is not None:
         lines.append(f"min / max: {_fmt(st.min)} / {_fmt(st.max)}")
@@ -184,6 +218,8 @@ def _label_texts(graph: BlockGraph, blocks: Blocks) -> tuple[list[str], np.ndarr
     texts = []
     for i in range(len(graph)):
         name = display_name(graph.head[i])
+        if graph.head[i].repeats > 1:
+            name = f"{name} ×{graph.head[i].repeats}"
         tail = graph.types[i][1:]
         folded = f"+{'+'.join(short_type(t) for t in tail)}\n" if tail else ""
         texts.append(f"{name}\n{folded}{shape_text(graph.last[i].shape)}")
@@ -191,20 +227,32 @@ def _label_texts(graph: BlockGraph, blocks: Blocks) -> tuple[list[str], np.ndarr
     anchors = blocks.centers.copy()
     anchors[:, 1] += blocks.sizes[:, 1] / 2 + LABEL_LIFT
     anchors[:, 2] -= blocks.sizes[:, 2] / 2
+    s_lo, s_hi, s_owner = repeat_shadows(blocks)
+    if len(s_owner):  # above the last copy behind a ×N block
+        top = blocks.upper[:, 1].copy()
+        np.maximum.at(top, s_owner, s_hi[:, 1])
+        back = blocks.lower[:, 2].copy()
+        np.minimum.at(back, s_owner, s_lo[:, 2])
+        anchors[:, 1] = top + LABEL_LIFT
+        anchors[:, 2] = back
     return texts, anchors
 
 
-def _feature_maps(graph: BlockGraph, blocks: Blocks, style: SceneStyle) -> list:
+def _feature_maps(graph: BlockGraph, blocks: Blocks, style: SceneStyle, styles: dict[int, SceneStyle]) -> list:
     maps = []
     for i in _feature_map_blocks(graph, style):
-        fm = feature_map(graph.ids[i], graph.last[i], blocks.lower[i], blocks.sizes[i], style)
+        fm = feature_map(graph.ids[i], graph.last[i], blocks.lower[i], blocks.sizes[i], styles.get(i, style))
         if fm is not None:
             maps.append(fm)
+        att = attention_map(graph.ids[i], graph.last[i], blocks.lower[i], blocks.sizes[i], style)
+        if att is not None:
+            maps.append(att)
     return maps
 
 
 def _framing_points(scene: Scene, anchors: np.ndarray) -> np.ndarray:
-    pts = [box_corners(scene.blocks.lower, scene.blocks.upper), anchors]
+    s_lo, s_hi, _ = repeat_shadows(scene.blocks)
+    pts = [box_corners(scene.blocks.lower, scene.blocks.upper), box_corners(s_lo, s_hi), anchors]
     if scene.connectors:
         pts.append(np.concatenate([c.points for c in scene.connectors]))
     for fm in scene.feature_maps:
@@ -279,7 +327,9 @@ def _labels(graph: BlockGraph, main: np.ndarray, blocks: Blocks, texts: list[str
         keep = main.copy()
     idx = np.flatnonzero(keep)
     # priority: main path, then branches, then glyph ops; left to right within each
-    priority = (graph.glyph[idx] * 2 + (~main[idx]) * 1) * (len(graph) + 1) + np.argsort(
+    # ×N blocks first: the badge is the point of folding
+    folded = np.array([graph.head[i].repeats > 1 for i in idx], dtype=bool)
+    priority = (graph.glyph[idx] * 2 + (~main[idx]) * 1 - folded * 3) * (len(graph) + 1) + np.argsort(
         np.argsort(blocks.centers[idx, 0], kind="stable"), kind="stable")
     size = style.image_size
     # under the bottom face's front edge, the lowest point of the box
@@ -290,9 +340,12 @@ def _labels(graph: BlockGraph, main: np.ndarray, blocks: Blocks, texts: list[str
     n = len(blocks)
     lo, hi = blocks.lower.copy(), blocks.upper.copy()
     for fm in scene.feature_maps:
-        k = blocks.index(fm.node_id)
+        k = blocks.index(fm.block_id)
         f_lo, f_hi = feature_map_bounds(fm)
         lo[k], hi[k] = np.minimum(lo[k], f_lo), np.maximum(hi[k], f_hi)
+    s_lo, s_hi, s_owner = repeat_shadows(blocks)
+    np.minimum.at(lo, s_owner, s_lo)
+    np.maximum.at(hi, s_owner, s_hi)
     px = project(scene, box_corners(lo, hi), size).reshape(8, n, 2)
     obstacles = np.column_stack([px[..., 0].min(axis=0), px[..., 1].min(axis=0),
                                  px[..., 0].max(axis=0), px[..., 1].max(axis=0)])

@@ -14,6 +14,9 @@ import numpy as np
 from render3d.scene.model import Camera, Scene
 
 
+NEAR_FAR = 2.5  # near/far pixel-scale ratio beyond which choose_camera penalises a view
+
+
 def camera_basis(camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     pos = np.asarray(camera.position, dtype=float)
     fwd = np.asarray(camera.focal_point, dtype=float) - pos
@@ -234,7 +237,8 @@ def choose_camera(
     Every candidate is fitted tightly (:func:`fit_view`) into the image less ``margin`` pixels, and
     also into that rectangle with each keep-out's side cut away; candidates that put any of
     ``points`` inside a keep-out are dropped. The score is the 25th percentile of the pixel scale
-    (pixels per world unit) at the ``probes`` (block centres), so far blocks must stay readable too.
+    (pixels per world unit) at the ``probes`` (block centres), so far blocks must stay readable too,
+    damped when the 95th percentile is more than ``NEAR_FAR`` times that (near end dominating).
     """
     width, height = size
     pts = np.asarray(points, dtype=float).reshape(-1, 3)
@@ -280,7 +284,11 @@ def choose_camera(
             bad = _inside(project_points(cam, sample, size), list(keepouts)) if keepouts else 0
             pos = np.asarray(cam.position)
             depth = (probes - pos) @ (-direction) if len(probes) else np.ones(1)
-            score = float(np.percentile(focal_px / np.maximum(depth, 1e-9), 25))
+            scale = focal_px / np.maximum(depth, 1e-9)
+            p25, p95 = np.percentile(scale, [25, 95]) if len(scale) > 1 else (scale[0], scale[0])
+            # a steep perspective makes the near (input) end huge and the far end tiny: a view whose
+            # near blocks are drawn more than NEAR_FAR times larger than its far quarter loses score
+            score = float(p25 * min(1.0, NEAR_FAR * p25 / max(p95, 1e-12)) ** 0.5)
             key = (-bad, score)
             if best is None or key > best[:2]:
                 best = (-bad, score, cam)

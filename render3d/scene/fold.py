@@ -70,6 +70,7 @@ def build_block_graph(trace: Trace, *, fold: bool) -> BlockGraph:
                     and cats[head] in FOLD_HEADS
                     and groups[head][-1] == p
                     and trace.nodes[p].shape == node.shape
+                    and trace.nodes[head].repeats == 1  # keep the ×N badge on the folded run alone
                 ):
                     block = head
         owner[nid] = block

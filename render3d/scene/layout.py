@@ -12,6 +12,12 @@
    in the gap between the layers); an edge that jumps over at least one layer is a ``"skip"`` arc that
    rises above the tallest block in the layers it spans, so it clears every box.
 
+6. **Residual spine.** A residual add ``x + f(norm(x))`` whose branch ``f`` holds a norm and a
+   linear or attention block (transformer layers, ConvNeXt blocks) puts ``x`` and the add on the
+   spine (lane 0) and the branch beside it: attention branches behind (lane -1), MLPs in front
+   (lane +1). The residual edge becomes a straight segment along the spine, so consecutive layers
+   read as one stream with side-cars.
+
 All steps are O(blocks + edges); the per-edge geometry is vectorised.
 """
 
@@ -27,6 +33,67 @@ from render3d.scene.model import Connector
 
 ARC_CLEARANCE = 0.9  # gap between the tallest spanned box and a skip arc
 ARC_STEP = 0.45  # extra height per doubling of a skip's span (longer skips fly higher)
+
+
+SIDE_CATEGORIES = frozenset({"Linear", "Attention/RNN"})
+
+
+@dataclass
+class Residuals:
+    """Residual side-cars found by :func:`residual_branches`."""
+
+    spine: np.ndarray  # (N,) bool: stream sources and residual adds
+    side: np.ndarray  # (N,) int: lane of side-car blocks (0 = not in a side-car)
+    edges: list[tuple[int, int]]  # (stream source, add): drawn straight along the spine
+
+
+def residual_branches(
+    n: int, src: np.ndarray, dst: np.ndarray, categories: list[str], types: list[str]
+) -> Residuals:
+    """Residual adds whose branch is a clean side-car holding a norm and a linear/attention block."""
+    spine = np.zeros(n, dtype=bool)
+    side = np.zeros(n, dtype=np.int64)
+    straight: list[tuple[int, int]] = []
+    if n == 0:
+        return Residuals(spine, side, straight)
+    parents, children = _adjacency(n, src, dst)
+    order = topological_order(n, parents, children)
+    pos = np.empty(n, dtype=np.int64)
+    pos[order] = np.arange(n)
+    taken = np.zeros(n, dtype=bool)
+    for v in order:
+        if categories[v] != "Merge" or "add" not in types[v].lower() or len(set(parents[v])) != 2:
+            continue
+        p, q = sorted(set(parents[v]), key=lambda k: pos[k])
+        # the branch: blocks after p that p reaches and that reach q (q included)
+        window = range(pos[p] + 1, pos[v])
+        if len(window) > 64:
+            continue
+        reach = {p}
+        for k in window:
+            u = order[k]
+            if any(w in reach for w in parents[u]):
+                reach.add(u)
+        if q not in reach:
+            continue
+        back = {q}
+        for k in reversed(window):
+            u = order[k]
+            if u in reach and any(c in back for c in children[u]):
+                back.add(u)
+        branch = sorted(reach & back, key=lambda k: pos[k])
+        inside = set(branch) | {p, v}
+        clean = all(all(w in inside for w in parents[u]) and all(c in inside for c in children[u])
+                    for u in branch)
+        cats = {categories[u] for u in branch}
+        if not clean or taken[branch].any() or "Norm" not in cats or not cats & SIDE_CATEGORIES:
+            continue
+        taken[branch] = True
+        spine[[p, v]] = True
+        side[branch] = -1 if "Attention/RNN" in cats else 1
+        straight.append((p, v))
+    spine &= side == 0
+    return Residuals(spine, side, straight)
 
 
 @dataclass
@@ -224,12 +291,19 @@ def layout_graph(
     mode: str = "auto",
     layer_gap: float = 1.6,
     lane_gap: float = 1.6,
+    residuals: Residuals | None = None,
 ) -> Layout:
     parents, children = _adjacency(n, src, dst)
     order = topological_order(n, parents, children)
     layer = longest_path_layers(order, parents, children, is_input)
     main = main_path(layer, parents, is_output)
+    if residuals is not None and residuals.spine.any():
+        cars = residuals.side != 0
+        main = (main & ~cars) | residuals.spine
     lane = assign_lanes(order, layer, main, parents)
+    if residuals is not None and residuals.spine.any():
+        lane = np.where(residuals.side != 0, residuals.side, lane)
+        lane[residuals.spine] = 0
 
     u_shape = False
     level = np.zeros(n, dtype=np.int64)
@@ -263,9 +337,11 @@ def layout_graph(
 
 
 def route_connectors(
-    ids: list[str], layout: Layout, sizes: np.ndarray, src: np.ndarray, dst: np.ndarray
+    ids: list[str], layout: Layout, sizes: np.ndarray, src: np.ndarray, dst: np.ndarray,
+    straight: list[tuple[int, int]] | None = None,
 ) -> list[Connector]:
-    """One connector per edge: flow polylines between consecutive layers, skip arcs over the rest."""
+    """One connector per edge: flow polylines between consecutive layers, skip arcs over the rest;
+    ``straight`` edges (residual spine) are one straight ``"skip"`` segment face to face."""
     if len(src) == 0:
         return []
     c = layout.centers
@@ -274,6 +350,16 @@ def route_connectors(
     span = layer[dst] - layer[src]
     is_flow = span == 1
     connectors: list[Connector | None] = [None] * len(src)
+    if straight:
+        want = set(straight)
+        for e, (a, b) in enumerate(zip(src.tolist(), dst.tolist())):
+            if (a, b) in want:
+                p0, p1 = c[a].copy(), c[b].copy()
+                p0[0] += half[a, 0]
+                p1[0] -= half[b, 0]
+                connectors[e] = Connector(ids[a], ids[b], np.stack([p0, p1]), "skip")
+                is_flow[e] = False
+                span[e] = 0
 
     # flow: right face of src → left face of dst, elbow in the gap between the two layers
     f = np.flatnonzero(is_flow)
@@ -293,7 +379,7 @@ def route_connectors(
             connectors[e] = Connector(ids[src[e]], ids[dst[e]], points, "flow")
 
     # skip: up from the top of src, across above everything spanned, down onto the top of dst
-    sk = np.flatnonzero(~is_flow)
+    sk = np.flatnonzero(~is_flow & np.array([k is None for k in connectors]))
     if len(sk):
         s, d = src[sk], dst[sk]
         top = c[:, 1] + half[:, 1]

@@ -38,8 +38,11 @@ class Blocks:
     info: list[str] = field(default_factory=list)
     #: ``×N`` badge count per block (1 = not folded)
     repeats: np.ndarray | None = None
-    #: trace node ids folded into each block, in execution order (``("conv1#1", "relu#1")``)
+    #: ids of the given trace's nodes in each block, in execution order (``("conv1#1", "relu#1")``;
+    #: a ``×N`` or depth-collapsed block lists every node inside it, its output last)
     members: list[tuple[str, ...]] = field(default_factory=list)
+    #: module calls folded into each ``×N`` block, first to last (empty when not folded)
+    folded: list[tuple[str, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.node_ids)
@@ -79,6 +82,9 @@ class FeatureMap:
     * ``"volume"``: ``values`` is (C, H, W) rendered as a VTK volume at ``origin`` with ``spacing``
       per voxel (z, y, x order matches ``values``).
 
+    ``offsets`` (K, 3), when given, place plane ``i`` at ``origin + offsets[i]`` instead (attention
+    maps: ``values`` is (heads, T, S), one plane per head in a grid next to the attention block).
+
     ``clim`` are the fixed colour limits (robust percentiles) for this layer.
     """
 
@@ -90,6 +96,17 @@ class FeatureMap:
     spacing: float
     clim: tuple[float, float]
     channels: np.ndarray | None = None  # indices of the kept channels, for tooltips
+    #: (K, 3) position of each plane relative to ``origin`` (replaces the z ``spacing``), e.g. the
+    #: grid of per-head attention maps above an attention block
+    offsets: np.ndarray | None = None
+    #: the block this map is drawn beside when it is not the block's own output (``node_id`` is
+    #: then ``"<block>:attention"``); empty for a block's own activation
+    block: str = ""
+
+    @property
+    def block_id(self) -> str:
+        """The id of the block this feature map belongs to."""
+        return self.block or self.node_id
 
 
 @dataclass
@@ -155,6 +172,10 @@ class Scene:
 def feature_map_bounds(fm: FeatureMap) -> tuple[np.ndarray, np.ndarray]:
     """Lower and upper corners of a feature map's drawn extent."""
     origin = np.asarray(fm.origin, dtype=float)
+    if fm.offsets is not None and len(fm.offsets):
+        off = np.asarray(fm.offsets, dtype=float).reshape(-1, 3)
+        plane = np.array([fm.plane_size[0], fm.plane_size[1], 0.0])
+        return origin + off.min(axis=0), origin + off.max(axis=0) + plane
     if fm.style == "volume":
         c, h, w = fm.values.shape
         extent = np.array([w, h, c], dtype=float) * fm.spacing
@@ -162,3 +183,28 @@ def feature_map_bounds(fm: FeatureMap) -> tuple[np.ndarray, np.ndarray]:
         k = fm.values.shape[0]
         extent = np.array([fm.plane_size[0], fm.plane_size[1], max(k - 1, 0) * fm.spacing])
     return origin, origin + extent
+
+
+#: most stacked copies drawn behind a folded ``×N`` block
+MAX_SHADOWS = 3
+
+
+def repeat_shadows(blocks: Blocks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Lower corners, upper corners and owning block index of the copies drawn behind ``×N`` blocks.
+
+    A block standing for N repeats gets ``min(N - 1, 3)`` copies of itself, each stepped up, back and
+    towards the output (+y, -z, +x) by a few percent of its face, like a deck of cards: the badge as geometry.
+    """
+    n = len(blocks)
+    reps = np.ones(n, dtype=np.int64) if blocks.repeats is None else np.asarray(blocks.repeats, dtype=np.int64)
+    k = np.clip(reps - 1, 0, MAX_SHADOWS)
+    owner = np.repeat(np.arange(n), k)
+    if not len(owner):
+        return np.zeros((0, 3)), np.zeros((0, 3)), owner
+    step = np.concatenate([np.arange(1, kk + 1) for kk in k if kk]).astype(float)
+    size = blocks.sizes[owner]
+    d = np.clip(0.08 * np.maximum(size[:, 0], size[:, 1]), 0.14, 0.5) * step
+    offset = np.column_stack([0.5 * d, d, -d])  # off every face plane: no z-fighting
+    lower = blocks.lower[owner] + offset
+    upper = blocks.upper[owner] + offset
+    return lower, upper, owner

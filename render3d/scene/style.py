@@ -57,6 +57,7 @@ AUTO_ELEVATIONS = (16.0, 24.0, 32.0)
 LODS = ("auto", "slab", "topk", "all")
 LAYOUTS = ("auto", "line", "u")
 LABEL_POLICIES = ("auto", "all", "main", "none")
+UNFOLD_FIRST = ("auto", "always", "never")
 SIZINGS = ("log", "linear")
 
 
@@ -70,6 +71,13 @@ class SceneStyle:
         has more nodes, it is collapsed to the deepest module depth that fits (needs
         ``trace.modules``). ``layout``: ``"auto"`` draws encoder–decoder graphs (U-Nets, detected
         from shapes) as a U and everything else as a line; ``"line"`` / ``"u"`` force one.
+        ``fold_repeats``: runs of identical chained sibling blocks (ResNet stages, transformer
+        layers) become one block with an ``×N`` badge (:meth:`render3d.graph.Trace.fold_repeats`),
+        first at full depth; only if that is still over ``max_blocks`` is the trace collapsed by
+        depth (and folded again). ``unfold_first``: draw the first block of each run in full and
+        fold the rest (``"auto"``: when folding left a small scene, e.g. ViT or ConvNeXt).
+        ``spine``: residual streams (``x + f(norm(x))``, transformers) are drawn as a straight
+        spine with the branches as side-cars in their own lanes.
     Sizes
         ``sizing``: ``"log"`` (default) or ``"linear"``; both are clamped, true numbers go in labels.
     Labels and camera
@@ -83,6 +91,9 @@ class SceneStyle:
     """
 
     fold: bool = True
+    fold_repeats: bool = True
+    unfold_first: str = "auto"
+    spine: bool = True
     max_blocks: int = 400
     layout: str = "auto"
     sizing: str = "log"
@@ -90,7 +101,7 @@ class SceneStyle:
     labels: str = "auto"
     font_px: float = 19.0  # what the renderer draws at 1080 p (0.6·font_px per character)
     image_size: tuple[int, int] = (1920, 1080)
-    view_angle: float = 24.0
+    view_angle: float = 15.0  # narrow: the near end of a long model is not drawn much larger than the far end
     #: degrees the camera swings from the front (+z) towards the input end (negative) or the output
     #: end; ``None`` picks from AUTO_AZIMUTHS the view that draws the model largest
     azimuth: float | None = None
@@ -102,6 +113,7 @@ class SceneStyle:
     topk: int = 8
     max_planes: int = 32
     volume: bool = False
+    attention: bool = True
     max_bar_cells: int = 256
     max_feature_maps: int = 256
     cmap: str = "viridis"
@@ -113,6 +125,7 @@ class SceneStyle:
         _check_choice("palette", self.palette, tuple(PALETTES))
         _check_choice("labels", self.labels, LABEL_POLICIES)
         _check_choice("lod", self.lod, LODS)
+        _check_choice("unfold_first", self.unfold_first, UNFOLD_FIRST)
         for name in ("max_blocks", "topk", "max_planes", "max_bar_cells", "max_feature_maps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

@@ -1,0 +1,132 @@
+"""Fitting big models: fold repeated blocks (``×N``), collapse by depth only when still too many.
+
+Order (:func:`fit_trace`):
+
+1. fold runs of identical chained sibling module calls at full depth
+   (:meth:`render3d.graph.Trace.fold_repeats`): ResNet-152's ``layer3.1 … layer3.35`` become one
+   block ``×35``; every edge into or out of the run, skips included, stays on the folded block;
+2. if that is still over ``max_blocks``, collapse by module depth (deepest that fits) and fold again;
+3. with ``unfold_first`` (``"auto"``: when folding left a small scene, e.g. a ViT folds to a dozen
+   blocks) the first call of each run is drawn in full and the rest stay one block ``×(N-1)``, so
+   the picture shows what one transformer layer looks like inside and how many follow.
+
+Every step says what it did in ``notes`` (shown under the title).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from render3d.graph import Node, Trace
+
+#: ``unfold_first="auto"`` unfolds when folding left at most this many blocks
+UNFOLD_AUTO_MAX = 40
+#: ... and the unfolded scene has at most this many
+UNFOLD_AUTO_LIMIT = 160
+
+
+def _fold_note(trace: Trace, unfolded: bool) -> str | None:
+    reps = sorted(n.repeats for n in trace.nodes.values() if n.repeats > 1)
+    if not reps:
+        return None
+    runs = f"{len(reps)} run{'s' if len(reps) != 1 else ''}"
+    counts = f"×{reps[0]}" if reps[0] == reps[-1] else f"×{reps[0]}..×{reps[-1]}"
+    tail = (", the first drawn in full" if len(reps) == 1 else ", the first of each drawn in full") if unfolded else ""
+    return f"folded {runs} of repeated blocks ({counts}{tail})"
+
+
+def unfold_first(pre: Trace, folded: Trace) -> Trace:
+    """``folded`` (from ``pre.fold_repeats()``) with the first call of every run drawn in full.
+
+    A run of N calls becomes the first call's own nodes (as in ``pre``) followed by one block for
+    calls 2..N (``repeats = N - 1``). Edges are re-derived from ``pre``, so none is lost.
+    """
+    runs = [n for n in folded.nodes.values() if n.repeats > 1 and n.folded]
+    if not runs:
+        return folded
+    block_of: dict[str, str] = {}
+    run_nodes: dict[str, Node] = {}
+    for node in runs:
+        rest = node.folded[1:]
+        head = rest[0]
+        call = pre.modules[head]
+        run_nodes[head] = replace(
+            node, id=head, scope=call.path, call=call.call,
+            params=sum(pre.modules[c].params for c in rest if c in pre.modules),
+            repeats=len(rest), folded=tuple(rest) if len(rest) > 1 else (),
+        )
+        block_of.update({c: head for c in rest})
+    owner: dict[str, str] = {}
+    nodes: dict[str, Node] = {}
+    for node in pre.nodes.values():
+        key = next((block_of[c] for c in node.stack if c in block_of), None)
+        if key is None and node.id in block_of:
+            key = block_of[node.id]
+        key = key or node.id
+        owner[node.id] = key
+        if key not in nodes:
+            nodes[key] = run_nodes[key] if key in run_nodes else node
+    edges: list[tuple[str, str]] = []
+    seen: set[tuple[str, str]] = set()
+    for src, dst in pre.edges:
+        pair = (owner[src], owner[dst])
+        if pair[0] != pair[1] and pair not in seen:
+            seen.add(pair)
+            edges.append(pair)
+    outputs = [{**o, "node": owner.get(o["node"], o["node"])} for o in pre.outputs]
+    return replace(pre, nodes=nodes, edges=edges, outputs=outputs)
+
+
+def original_members(original: Trace, drawn: Trace) -> dict[str, tuple[str, ...]]:
+    """For every node of ``drawn`` (folded/collapsed from ``original``), the ``original`` node ids it
+    stands for, in execution order; the last is the node whose activation it shows."""
+    if drawn is original:
+        return {}
+    out: dict[str, list[str]] = {}
+    for node in original.nodes.values():
+        owner = next((c for c in node.stack if c in drawn.nodes), None)
+        if owner is None and node.id in drawn.nodes:
+            owner = node.id
+        if owner is not None:
+            out.setdefault(owner, []).append(node.id)
+    return {k: tuple(v) for k, v in out.items()}
+
+
+def fit_trace(trace: Trace, *, max_blocks: int, fold_repeats: bool = True, unfold: str = "auto",
+              notes: list[str]) -> tuple[Trace, str]:
+    """The trace to draw and its title: folded, collapsed and unfolded as described above."""
+    title = trace.model if trace.depth is None else f"{trace.model} (depth {trace.depth})"
+    fold = fold_repeats and bool(trace.modules)
+    folded = trace.fold_repeats() if fold else trace
+    pre, collapsed_to = trace, None
+    if len(folded) > max_blocks:
+        if not trace.modules:
+            notes.append(f"{len(trace)} blocks > max_blocks={max_blocks}, but the trace has no module calls "
+                         "to collapse")
+            return trace, title
+        deepest = max(m.depth for m in trace.modules.values())
+        start = deepest if trace.depth is None else min(deepest, trace.depth - 1)
+        depth = start
+        for depth in range(start, 0, -1):
+            pre = trace.collapse(depth)
+            folded = pre.fold_repeats() if fold else pre
+            if len(folded) <= max_blocks:
+                break
+        before = len(trace.fold_repeats()) if fold else len(trace)
+        notes.append(f"collapsed to depth {depth}: {before} blocks > {max_blocks}")
+        if len(folded) > max_blocks:
+            notes.append(f"still {len(folded)} blocks at depth 1")
+        collapsed_to = depth
+        title = f"{trace.model} (depth {depth})"
+    counted, unfolded = folded, False
+    if fold and unfold != "never" and folded is not pre:
+        candidate = unfold_first(pre, folded)
+        auto_ok = (collapsed_to is None and len(folded) <= UNFOLD_AUTO_MAX
+                   and len(candidate) <= min(UNFOLD_AUTO_LIMIT, max_blocks))
+        if unfold == "always" and len(candidate) <= max_blocks or unfold == "auto" and auto_ok:
+            folded, unfolded = candidate, True
+    if fold:
+        note = _fold_note(counted, unfolded)
+        if note:
+            notes.append(note)
+    return folded, title
