@@ -254,7 +254,9 @@ def detect_u_bridges(
     lo = layer[src][cand] + 1
     hi = layer[dst][cand] - 1
     min_between = -RangeMax(-main_area).query(lo, hi)
-    result[np.flatnonzero(cand)] = min_between < h[src][cand]
+    # a squeeze-excitation gate (pool to 1×1, then scale the map) is not a U: the path between
+    # must stay a real map
+    result[np.flatnonzero(cand)] = (min_between < h[src][cand]) & (min_between > 1)
     return result
 
 

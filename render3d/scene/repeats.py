@@ -82,11 +82,14 @@ def original_members(original: Trace, drawn: Trace) -> dict[str, tuple[str, ...]
     stands for, in execution order; the last is the node whose activation it shows."""
     if drawn is original:
         return {}
+    alias = {nid: nid for nid in drawn.nodes}
+    for nid, node in drawn.nodes.items():
+        alias.update({c: nid for c in node.folded})  # every call of a ×N run
     out: dict[str, list[str]] = {}
     for node in original.nodes.values():
-        owner = next((c for c in node.stack if c in drawn.nodes), None)
-        if owner is None and node.id in drawn.nodes:
-            owner = node.id
+        owner = next((alias[c] for c in node.stack if c in alias), None)
+        if owner is None:
+            owner = alias.get(node.id)
         if owner is not None:
             out.setdefault(owner, []).append(node.id)
     return {k: tuple(v) for k, v in out.items()}
