@@ -11,7 +11,7 @@ import pytest
 import torch
 from torch import nn
 
-from record_fixtures import SHAPE, make_recording, tiny_model, train_steps
+from record_fixtures import make_recording, tiny_model
 from render3d.errors import RecordingError
 from render3d.record import GraphChangedWarning, Recorder, load_recording
 from render3d.record.store import quantize, dequantize
@@ -144,20 +144,20 @@ def test_metrics_must_be_numbers(tmp_path):
 
 def test_memory_stays_flat_over_snapshots(tmp_path):
     model = tiny_model()
-    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
     rec = Recorder(model, "digit:3", tmp_path / "rec")
     rec.snapshot(0)
     tracemalloc.start()
     try:
         rec.snapshot(1)
         first = tracemalloc.get_traced_memory()[0]
-        for epoch in range(2, 8):
-            train_steps(model, opt, steps=1)
+        for epoch in range(2, 6):
+            with torch.no_grad():
+                model.conv1.weight.mul_(1.1)
             rec.snapshot(epoch)
         grown = tracemalloc.get_traced_memory()[0] - first
     finally:
         tracemalloc.stop()
-    assert grown < 200_000, f"recorder kept {grown} bytes over 6 snapshots"
+    assert grown < 100_000, f"recorder kept {grown} bytes over 4 snapshots"
 
 
 #: 300 MB for 50 snapshots of ResNet-50 at 224x224 (the issue's budget), per snapshot
