@@ -5,15 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
-import torch._dynamo  # noqa: F401  (see below)
 import torch.nn.functional as F
 
 from render3d.models import DigitsCNN
 from render3d.probe import digits_to_input, load_digits_images, make_probe
 
-# The first torch optimizer imports torch._dynamo, which imports triton; triton's bundled LLVM
-# segfaults the process once VTK's EGL/llvmpipe is loaded. Importing it here, at collection time,
-# keeps any order of these tests safe (measured: render, then `import triton` -> SIGSEGV).
 SHAPE = (1, 1, 32, 32)
 
 

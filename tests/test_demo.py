@@ -6,7 +6,6 @@ from pathlib import Path
 
 import imageio.v2 as imageio
 import numpy as np
-import torch._dynamo  # noqa: F401  the demo's optimizer imports triton, which segfaults once EGL is loaded
 
 from render3d.cli import main
 from render3d.demo import DEMO_PROBE, demo_probe

@@ -109,3 +109,20 @@ def test_render_room_never_imports_torch():
         "assert not bad, bad\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
+
+
+def test_training_after_rendering_does_not_crash(tmp_path):
+    """Render, then make the first optimizer (which imports Triton): segfaulted before preload_triton."""
+    script = (
+        "import torch, render3d\n"
+        "from render3d.models import SeedCNN\n"
+        "m = SeedCNN()\n"
+        f"render3d.render(m, path={str(tmp_path / 'x.png')!r}, size=(320, 192))\n"
+        "torch.optim.Adam(m.parameters())\n"
+        "import torch._dynamo\n"
+        "print('trained after render')\n"
+    )
+    env = {**os.environ, "PYVISTA_OFF_SCREEN": "true"}
+    proc = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-500:]
+    assert "trained after render" in proc.stdout

@@ -12,9 +12,10 @@ VTK makes its first window.
 
 from __future__ import annotations
 
-from render3d.rendering.glcheck import configure_environment, ensure_gl
+from render3d.rendering.glcheck import configure_environment, ensure_gl, preload_triton
 
 configure_environment()
+preload_triton()
 
 from render3d.rendering.actors import SceneActors, build_plotter  # noqa: E402
 from render3d.rendering.png import render_png  # noqa: E402
