@@ -21,7 +21,8 @@ from render3d.scene.fold import BlockGraph, build_block_graph
 from render3d.scene.geometry import box_sizes, shape_dims, shape_text
 from render3d.scene.labels import PAD_PX, display_name, label_box_px, label_pixel_boxes, place_labels
 from render3d.scene.layout import layout_graph, residual_branches, route_connectors
-from render3d.scene.model import Blocks, Camera, Labels, Scene, feature_map_bounds, repeat_shadows
+from render3d.scene.model import (MAX_SHADOWS, Blocks, Camera, Labels, Scene, feature_map_bounds,
+                                  repeat_shadows)
 from render3d.scene.repeats import fit_trace, original_members
 from render3d.scene.style import AUTO_AZIMUTHS, AUTO_ELEVATIONS, CATEGORIES, SceneStyle, check_mode, short_type
 
@@ -71,9 +72,14 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     if style.spine:
         residuals = residual_branches(n, graph.src, graph.dst, graph.categories, [h.type for h in graph.head])
 
+    reps = np.array([h.repeats for h in graph.head], dtype=np.int64)
+
     def do_layout(sz: np.ndarray):
+        # how far the stacked copies behind a ×N block reach above it (see repeat_shadows)
+        rise = np.clip(0.08 * np.maximum(sz[:, 0], sz[:, 1]), 0.14, 0.5) * np.clip(reps - 1, 0, MAX_SHADOWS)
         return layout_graph(n, graph.src, graph.dst, sz, dims, cls, is_input, is_output, mode=style.layout,
-                            layer_gap=style.layer_gap, lane_gap=style.lane_gap, residuals=residuals)
+                            layer_gap=style.layer_gap, lane_gap=style.lane_gap, residuals=residuals,
+                            wrap=style.wrap, image_size=style.image_size, rise=rise)
 
     styles: dict[int, SceneStyle] = {}
     if mode == "activations" and not style.volume:
@@ -83,6 +89,8 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     layout = do_layout(sizes)
     if layout.u_shape:
         notes.append("encoder–decoder detected from shapes: drawn as a U")
+    if layout.n_rows > 1:
+        notes.append(f"wrapped into {layout.n_rows} rows, read top to bottom")
 
     palette = style.colors
     colors = np.array([palette[c] for c in graph.categories], dtype=np.uint8).reshape(-1, 3)
@@ -126,12 +134,12 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     )
     texts, anchors = _label_texts(graph, blocks)
     scene.camera = _default_camera(scene, anchors, texts, style)
-    scene.labels = _labels(graph, layout.main, blocks, texts, anchors, scene.camera, style, scene)
+    scene.labels = _labels(graph, layout, blocks, texts, anchors, scene.camera, style, scene)
     if style.azimuth is None or style.elevation is None or len(scene.labels):
         # refit with the labels that were actually kept (dropped ones made room for nothing), then place
         # them again for the final camera
         scene.camera = _refit(scene, anchors, style)
-        scene.labels = _labels(graph, layout.main, blocks, texts, anchors, scene.camera, style, scene)
+        scene.labels = _labels(graph, layout, blocks, texts, anchors, scene.camera, style, scene)
     return scene
 
 
@@ -318,10 +326,11 @@ def _refit(scene: Scene, anchors: np.ndarray, style: SceneStyle) -> Camera:
     return cam
 
 
-def _labels(graph: BlockGraph, main: np.ndarray, blocks: Blocks, texts: list[str], anchors: np.ndarray,
+def _labels(graph: BlockGraph, layout, blocks: Blocks, texts: list[str], anchors: np.ndarray,
             camera: Camera, style: SceneStyle, scene: Scene) -> Labels:
     if style.labels == "none":
         return Labels(positions=np.zeros((0, 3)), texts=[], node_ids=[])
+    main = layout.main
     keep = np.ones(len(graph), dtype=bool)
     if style.labels == "main":
         keep = main.copy()
@@ -330,7 +339,7 @@ def _labels(graph: BlockGraph, main: np.ndarray, blocks: Blocks, texts: list[str
     # ×N blocks first: the badge is the point of folding
     folded = np.array([graph.head[i].repeats > 1 for i in idx], dtype=bool)
     priority = (graph.glyph[idx] * 2 + (~main[idx]) * 1 - folded * 3) * (len(graph) + 1) + np.argsort(
-        np.argsort(blocks.centers[idx, 0], kind="stable"), kind="stable")
+        np.lexsort((blocks.centers[idx, 0], layout.layer[idx])), kind="stable")
     size = style.image_size
     # under the bottom face's front edge, the lowest point of the box
     below = blocks.centers.copy()

@@ -23,12 +23,13 @@ All steps are O(blocks + edges); the per-edge geometry is vectorised.
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
 
-from render3d.scene.geometry import MAP
+from render3d.scene.geometry import GLYPH, MAP
 from render3d.scene.model import Connector
 
 ARC_CLEARANCE = 0.9  # gap between the tallest spanned box and a skip arc
@@ -104,8 +105,17 @@ class Layout:
     main: np.ndarray  # (N,) bool, on the main path
     centers: np.ndarray  # (N, 3)
     u_shape: bool
-    layer_left: np.ndarray  # (L,) x of each layer slot's left edge
+    layer_left: np.ndarray  # (L,) x of each layer slot's left edge (within its row)
     layer_right: np.ndarray  # (L,)
+    #: (N,) row of every block (0 = top row); rows hold contiguous layers, see :mod:`.wrap`
+    row: np.ndarray | None = None
+    #: (R - 1,) y of the free corridor between row r and row r + 1 (cross-row connectors run there)
+    corridors: np.ndarray | None = None
+    layer_gap: float = 1.6
+
+    @property
+    def n_rows(self) -> int:
+        return int(self.row.max()) + 1 if self.row is not None and len(self.row) else 1
 
 
 def _adjacency(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[list[list[int]], list[list[int]]]:
@@ -294,7 +304,12 @@ def layout_graph(
     layer_gap: float = 1.6,
     lane_gap: float = 1.6,
     residuals: Residuals | None = None,
+    wrap: str | int = "never",
+    image_size: tuple[int, int] = (1920, 1080),
+    rise: np.ndarray | None = None,
 ) -> Layout:
+    """Place every block; ``wrap`` cuts a long layout into rows (:mod:`.wrap`); ``rise`` (N,) is how
+    far above a block's top something of it is drawn (the stacked copies of a ``×N`` block)."""
     parents, children = _adjacency(n, src, dst)
     order = topological_order(n, parents, children)
     layer = longest_path_layers(order, parents, children, is_input)
@@ -317,7 +332,6 @@ def layout_graph(
     width = np.zeros(n_layers)
     np.maximum.at(width, layer, sizes[:, 0])
     left = np.concatenate([[0.0], np.cumsum(width + layer_gap)[:-1]])
-    x = left[layer] + width[layer] / 2
 
     pitch = float(sizes[:, 2].max()) + lane_gap if n else 1.0
     z = lane * pitch
@@ -333,9 +347,98 @@ def layout_graph(
             level_y[k] = level_y[k - 1] - band[k - 1] / 2 - gap - band[k] / 2
         y = level_y[level]
 
+    row = np.zeros(n, dtype=np.int64)
+    corridors = np.zeros(0)
+    rise = np.zeros(n) if rise is None else np.asarray(rise, dtype=float)
+    straight = set(residuals.edges) if residuals is not None else set()
+    if n and not u_shape and wrap != "never":
+        row_of_layer = _plan(layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straight,
+                             layer_gap, wrap, image_size)
+        if row_of_layer.max() > 0:
+            row = row_of_layer[layer]
+            starts = np.flatnonzero(np.diff(np.concatenate([[-1], row_of_layer])))
+            left = left - left[starts][row_of_layer]
+            row_y, corridors = _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers)
+            y = row_y[row]
+    x = left[layer] + width[layer] / 2
+
     centers = np.stack([x, y, z], axis=1) if n else np.zeros((0, 3))
     return Layout(layer=layer, lane=lane, level=level, main=main, centers=centers, u_shape=u_shape,
-                  layer_left=left, layer_right=left + width)
+                  layer_left=left, layer_right=left + width, row=row, corridors=corridors,
+                  layer_gap=layer_gap)
+
+
+#: free height between one row's lowest box and the next row's highest arc, plus a share of the rows'
+#: depth so that a row's front does not hide the next row's back in a view from above
+ROW_GAP = 2.2
+ROW_DEPTH_SLOPE = math.tan(math.radians(34.0))
+
+
+def _skip_tops(layer: np.ndarray, src: np.ndarray, dst: np.ndarray, top: np.ndarray, n_layers: int,
+               straight: set[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+    """Highest point of each skip arc (as :func:`route_connectors` draws it) and the arc's edges."""
+    span = np.abs(layer[dst] - layer[src])
+    keep = span > 1
+    if straight:
+        keep &= np.array([(a, b) not in straight for a, b in zip(src.tolist(), dst.tolist())], dtype=bool)
+    e = np.flatnonzero(keep)
+    if not len(e):
+        return np.zeros(0), e
+    layer_top = np.full(n_layers, -np.inf)
+    np.maximum.at(layer_top, layer, top)
+    lo = np.minimum(layer[src[e]], layer[dst[e]])
+    hi = np.maximum(layer[src[e]], layer[dst[e]])
+    return RangeMax(layer_top).query(lo, hi) + ARC_CLEARANCE + ARC_STEP * np.log2(span[e]), e
+
+
+def _plan(layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straight, layer_gap, wrap,
+          image_size) -> np.ndarray:
+    from render3d.scene.wrap import plan_rows
+
+    n_layers = len(left)
+    # the main path's resolution per layer: a change marks a stage boundary
+    key = np.full((n_layers, 3), np.nan)
+    m = np.flatnonzero(main)
+    key[layer[m]] = np.column_stack([cls[m], dims[m, 0], dims[m, 1]]).astype(float)
+    for k in range(1, n_layers):
+        if np.isnan(key[k, 0]):
+            key[k] = key[k - 1]
+    key = np.nan_to_num(key, nan=-1.0)
+    half_y = sizes[:, 1] / 2
+    arc_top, _ = _skip_tops(layer, src, dst, half_y, n_layers, straight)
+    top = max(float((half_y + rise).max()), float(arc_top.max()) if len(arc_top) else 0.0)
+    depth = float((z + sizes[:, 2] / 2).max() - (z - sizes[:, 2] / 2 - rise).min())
+    row_pitch = top + float(half_y.max()) + ROW_GAP + ROW_DEPTH_SLOPE * depth
+    # the typical block: glyph cubes of tiny ops (adds, reshapes) are small at any scale
+    face = np.maximum(sizes[:, 0], sizes[:, 1])
+    real = ~np.all(np.isclose(sizes, GLYPH), axis=1)
+    block = float(np.median(face[real] if real.any() else face))
+    return plan_rows(layer, src, dst, left, left + width, key, wrap=wrap, block_px=block,
+                     row_pitch=row_pitch, size=image_size)
+
+
+def _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers) -> tuple[np.ndarray, np.ndarray]:
+    """y of every row's centre line (row 0 at 0, later rows below) and of the corridors between rows."""
+    n_rows = int(row.max()) + 1
+    half_y = sizes[:, 1] / 2
+    top = np.full(n_rows, 0.0)
+    np.maximum.at(top, row, half_y + rise)
+    bottom = np.zeros(n_rows)
+    np.maximum.at(bottom, row, half_y)
+    arc_top, e = _skip_tops(layer, src, dst, half_y, n_layers, straight)
+    inside = row[src[e]] == row[dst[e]]
+    np.maximum.at(top, row[src[e]][inside], arc_top[inside])
+    z_front = np.full(n_rows, -np.inf)
+    np.maximum.at(z_front, row, z + sizes[:, 2] / 2)
+    z_back = np.full(n_rows, np.inf)
+    np.minimum.at(z_back, row, z - sizes[:, 2] / 2 - rise)
+    row_y = np.zeros(n_rows)
+    corridors = np.zeros(n_rows - 1)
+    for r in range(n_rows - 1):
+        gap = ROW_GAP + ROW_DEPTH_SLOPE * max(0.0, z_front[r] - z_back[r + 1])
+        corridors[r] = row_y[r] - bottom[r] - gap / 2
+        row_y[r + 1] = row_y[r] - bottom[r] - gap - top[r + 1]
+    return row_y, corridors
 
 
 def route_connectors(
@@ -362,6 +465,32 @@ def route_connectors(
                 connectors[e] = Connector(ids[a], ids[b], np.stack([p0, p1]), "skip")
                 is_flow[e] = False
                 span[e] = 0
+
+    # an edge from one row to another: out of the right face into the gap after src's layer, down
+    # into the free corridor below its row, along it (round the right end of every row when it
+    # passes more rows), down the gap before dst's layer and into dst's left face
+    row = layout.row
+    if row is not None and len(row) and row.max() > 0:
+        gap = layout.layer_gap
+        x_out = float(layout.layer_right.max()) + gap
+        top_y = float((c[:, 1] + half[:, 1]).max()) + ARC_CLEARANCE
+        for e in np.flatnonzero(row[src] != row[dst]).tolist():
+            a, b = int(src[e]), int(dst[e])
+            ra, rb = int(row[a]), int(row[b])
+            xa = layout.layer_right[layer[a]] + gap / 2
+            xb = layout.layer_left[layer[b]] - gap / 2
+            ya = layout.corridors[ra] if ra < len(layout.corridors) else float(c[:, 1].min() - half[:, 1].max()
+                                                                               - gap)
+            yb = layout.corridors[rb - 1] if rb > 0 else top_y
+            (xs, ys, zs), (xd, yd, zd) = c[a], c[b]
+            pts = [(xs + half[a, 0], ys, zs), (xa, ys, zs), (xa, ya, zs)]
+            if rb != ra + 1:
+                pts += [(x_out, ya, zs), (x_out, yb, zs)]
+            pts += [(xb, yb, zs), (xb, yb, zd), (xb, yd, zd), (xd - half[b, 0], yd, zd)]
+            arr = np.asarray(pts, dtype=float)
+            keep = np.concatenate([[True], np.any(np.abs(np.diff(arr, axis=0)) > 1e-9, axis=1)])
+            connectors[e] = Connector(ids[a], ids[b], arr[keep], "flow" if span[e] == 1 else "skip")
+            is_flow[e] = False
 
     # flow: right face of src → left face of dst, elbow in the gap between the two layers
     f = np.flatnonzero(is_flow)

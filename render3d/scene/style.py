@@ -59,6 +59,7 @@ LAYOUTS = ("auto", "line", "u")
 LABEL_POLICIES = ("auto", "all", "main", "none")
 UNFOLD_FIRST = ("auto", "always", "never")
 SIZINGS = ("log", "linear")
+WRAPS = ("auto", "never")
 
 
 @dataclass(frozen=True)
@@ -77,7 +78,9 @@ class SceneStyle:
         depth (and folded again). ``unfold_first``: draw the first block of each run in full and
         fold the rest (``"auto"``: when folding left a small scene, e.g. ViT or ConvNeXt).
         ``spine``: residual streams (``x + f(norm(x))``, transformers) are drawn as a straight
-        spine with the branches as side-cars in their own lanes.
+        spine with the branches as side-cars in their own lanes. ``wrap``: a long model is cut
+        into rows read top to bottom, preferably one stage (resolution) per row (``"auto"``: when
+        one row would draw the blocks too small; ``"never"``; or an integer, the most blocks per row).
     Sizes
         ``sizing``: ``"log"`` (default) or ``"linear"``; both are clamped, true numbers go in labels.
     Labels and camera
@@ -109,6 +112,9 @@ class SceneStyle:
     elevation: float | None = None
     layer_gap: float = 1.6  # free space between consecutive layers along x
     lane_gap: float = 2.6  # free space between branch lanes along z
+    #: cut a long main path into rows stacked downwards (at stage boundaries where it can):
+    #: ``"auto"`` (when one row would draw blocks too small), ``"never"``, or the most blocks per row
+    wrap: str | int = "auto"
     lod: str = "auto"
     topk: int = 8
     max_planes: int = 32
@@ -126,6 +132,9 @@ class SceneStyle:
         _check_choice("labels", self.labels, LABEL_POLICIES)
         _check_choice("lod", self.lod, LODS)
         _check_choice("unfold_first", self.unfold_first, UNFOLD_FIRST)
+        if isinstance(self.wrap, bool) or not (self.wrap in WRAPS or (isinstance(self.wrap, int) and self.wrap >= 2)):
+            msg = f"wrap must be 'auto', 'never' or an integer >= 2 (blocks per row), got {self.wrap!r}"
+            raise ValueError(msg)
         for name in ("max_blocks", "topk", "max_planes", "max_bar_cells", "max_feature_maps"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:
