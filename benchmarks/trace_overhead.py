@@ -19,15 +19,18 @@ import torchvision
 import render3d
 
 
-def timed(fn) -> float:
+def timed(fn, device: str = "cpu") -> float:
+    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    sync()
     start = time.perf_counter()
     fn()
+    sync()
     return time.perf_counter() - start
 
 
-def measure(name: str, rounds: int, size: int) -> dict[str, float]:
-    model = torchvision.models.get_model(name, weights=None).eval()
-    x = torch.randn(1, 3, size, size)
+def measure(name: str, rounds: int, size: int, device: str = "cpu") -> dict[str, float]:
+    model = torchvision.models.get_model(name, weights=None).eval().to(device)
+    x = torch.randn(1, 3, size, size, device=device)
 
     def plain() -> None:
         with torch.no_grad():
@@ -45,7 +48,7 @@ def measure(name: str, rounds: int, size: int) -> dict[str, float]:
         order = list(variants)
         random.shuffle(order)
         for key in order:
-            times[key].append(timed(variants[key]))
+            times[key].append(timed(variants[key], device))
     med = {k: statistics.median(v) for k, v in times.items()}
     ratios = {k: statistics.median(t / f for t, f in zip(times[k], times["forward"])) for k in variants}
     return {"forward_ms": med["forward"] * 1e3, "trace_ms": med["trace"] * 1e3,
@@ -58,14 +61,15 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=224)
     parser.add_argument("--models", default="resnet18,resnet50")
     parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--device", default="cpu", help="cpu or cuda (GPU: times are synchronised)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     random.seed(0)
     print(f"| model | input | forward (ms) | trace reduced (ms) | ratio (median of paired rounds) | shapes-only ratio |")
     print("|---|---|---|---|---|---|")
     for name in args.models.split(","):
-        r = measure(name, args.rounds, args.size)
-        print(f"| {name} | 1×3×{args.size}² | {r['forward_ms']:.1f} | {r['trace_ms']:.1f} | "
+        r = measure(name, args.rounds, args.size, args.device)
+        print(f"| {name} ({args.device}) | 1×3×{args.size}² | {r['forward_ms']:.1f} | {r['trace_ms']:.1f} | "
               f"**{r['ratio']:.3f}×** | {r['ratio_shapes_only']:.3f}× |", flush=True)
 
 

@@ -72,53 +72,109 @@ def _sample_step(numel: int, sample: int) -> int:
     return step + 1 if step > 1 and step % 2 == 0 else step
 
 
-def _stats(t: torch.Tensor, sample: int) -> Stats:
-    """Exact min, max and NaN/Inf counts; mean, std, percentiles and the zero fraction from a strided
-    sample of ~``sample`` values (exact statistics of a 200k-value map cost more than the layer)."""
-    numel = t.numel()
-    flat = t.reshape(-1)
-    lo, hi = (float(v) for v in torch.aminmax(flat))
-    nan_count = inf_count = 0
-    if not (math.isfinite(lo) and math.isfinite(hi)):  # min/max propagate NaN: only then look closer
-        nan_count = int(torch.isnan(flat).sum())
-        inf_count = int(torch.isinf(flat).sum())
-        flat = flat[torch.isfinite(flat)]
-        if flat.numel() == 0:
-            nan = float("nan")
-            return Stats(nan, nan, nan, nan, nan, nan, 0.0, nan_count, inf_count, numel)
-        lo, hi = float(flat.min()), float(flat.max())
-    sub = flat[:: _sample_step(flat.numel(), sample)].to("cpu", copy=True).numpy()  # contiguous: fast numpy
-    mean = float(sub.mean())
-    k1, k99 = (int(round(q * (sub.size - 1))) for q in (0.01, 0.99))
-    part = np.partition(sub, (k1, k99))
-    centred = sub - mean
-    std = math.sqrt(float(np.dot(centred, centred)) / sub.size)
-    return Stats(
-        min=lo, max=hi, mean=mean, std=std, p1=float(part[k1]), p99=float(part[k99]),
-        zero_fraction=1.0 - np.count_nonzero(sub) / sub.size, nan_count=nan_count, inf_count=inf_count,
-        numel=numel,
+@dataclass
+class Captured:
+    """One output's captured pieces, still on the tensor's device.
+
+    On a GPU nothing here has been synchronised: the hook only launches small kernels, and
+    :func:`materialize` fetches every node's pieces in one host copy after the forward pass.
+    """
+
+    layout: str
+    full_shape: tuple[int, ...]
+    numel: int
+    reduced: torch.Tensor  # float32, batch item 0, strided to the caps
+    sample: torch.Tensor  # float32, ~stats_sample finite values, strided
+    extremes: torch.Tensor  # [min, max] over finite values
+    counts: torch.Tensor  # [nan, inf]
+    channel_mean: torch.Tensor | None
+
+    def pieces(self) -> list[torch.Tensor]:
+        parts = [self.reduced, self.sample, self.extremes, self.counts]
+        return parts + ([self.channel_mean] if self.channel_mean is not None else [])
+
+
+def capture(t: torch.Tensor, cfg: CaptureConfig) -> Captured | None:
+    """Launch the reductions of one output tensor (no host sync on GPUs); ``None`` if not capturable."""
+    if cfg.mode == "none" or t.is_meta or t.is_complex() or t.dtype == torch.bool or t.numel() == 0:
+        return None
+    t = t.detach()
+    as_float = t if t.dtype == torch.float32 else t.float()  # reduce on the tensor's own device
+    flat = as_float.reshape(-1)
+    if flat.device.type == "cpu":  # syncing is free here: skip the masked passes when all is finite
+        extremes = torch.stack(torch.aminmax(flat))
+        finite_all = bool(torch.isfinite(extremes).all())  # min/max propagate NaN
+    else:
+        finite_all = False
+    if finite_all:
+        counts = torch.zeros(2, dtype=torch.float32)
+        finite = flat
+    else:
+        finite_mask = torch.isfinite(flat)
+        counts = torch.stack([torch.isnan(flat).sum(), torch.isinf(flat).sum()]).float()
+        extremes = torch.stack([flat.masked_fill(~finite_mask, float("inf")).amin(),
+                                flat.masked_fill(~finite_mask, float("-inf")).amax()])
+        # on a GPU, boolean indexing would sync: keep the shape, mark non-finite values as NaN
+        finite = flat[finite_mask] if flat.device.type == "cpu" else flat.masked_fill(~finite_mask, float("nan"))
+    reduced, layout = _reduce(as_float, cfg)
+    channel_mean = None
+    if layout in ("map", "volume"):  # every channel, not only the kept ones
+        first = as_float[0] if as_float.dim() >= 2 else as_float
+        channel_mean = first.reshape(first.shape[0], -1).mean(dim=1)
+    return Captured(
+        layout=layout, full_shape=tuple(t.shape), numel=flat.numel(),
+        reduced=reduced.to(torch.float32, copy=True),
+        sample=finite[:: _sample_step(finite.numel(), cfg.stats_sample)].to(torch.float32, copy=True),
+        extremes=extremes.float(), counts=counts, channel_mean=channel_mean,
     )
 
 
-def capture(t: torch.Tensor, cfg: CaptureConfig) -> tuple[Stats | None, Activation | None]:
-    """Stats of the whole tensor and a bounded float16 copy of batch item 0."""
-    if cfg.mode == "none" or t.is_meta or t.is_complex() or t.dtype == torch.bool or t.numel() == 0:
-        return None, None
-    t = t.detach()
-    as_float = t if t.dtype == torch.float32 else t.float()  # reduce on the tensor's own device
-    stats = _stats(as_float, cfg.stats_sample)
-    reduced, layout = _reduce(as_float, cfg)
+def materialize(captures: list[Captured]) -> list[tuple[Stats, Activation]]:
+    """Bring captured pieces to the host (one copy per device) and compute stats and fp16 data."""
+    if not captures:
+        return []
+    pieces = [p for c in captures for p in c.pieces()]
+    if pieces[0].device.type == "cpu":
+        host = [p.numpy() for p in pieces]
+    else:
+        sizes = [p.numel() for p in pieces]
+        flat = torch.cat([p.reshape(-1) for p in pieces]).cpu().numpy()
+        host = [a.reshape(p.shape) for a, p in zip(np.split(flat, np.cumsum(sizes)[:-1]), pieces)]
+    results, i = [], 0
+    for c in captures:
+        reduced, sample, extremes, counts = host[i : i + 4]
+        channel_mean = host[i + 4] if c.channel_mean is not None else None
+        i += 5 if c.channel_mean is not None else 4
+        results.append(_finish(c, reduced, sample, extremes, counts, channel_mean))
+    return results
+
+
+def _finish(c: Captured, reduced: np.ndarray, sample: np.ndarray, extremes: np.ndarray, counts: np.ndarray,
+            channel_mean: np.ndarray | None) -> tuple[Stats, Activation]:
+    nan_count, inf_count = int(counts[0]), int(counts[1])
+    if nan_count + inf_count:
+        sample = sample[np.isfinite(sample)]
+    if sample.size == 0:
+        nan = float("nan")
+        lo, hi = (float(v) for v in extremes) if nan_count + inf_count < c.numel else (nan, nan)
+        stats = Stats(lo, hi, nan, nan, nan, nan, 0.0, nan_count, inf_count, c.numel)
+    else:
+        mean = float(sample.mean())
+        k1, k99 = (int(round(q * (sample.size - 1))) for q in (0.01, 0.99))
+        part = np.partition(sample, (k1, k99))
+        centred = sample - mean
+        stats = Stats(
+            min=float(extremes[0]), max=float(extremes[1]), mean=mean,
+            std=math.sqrt(float(np.dot(centred, centred)) / sample.size), p1=float(part[k1]),
+            p99=float(part[k99]), zero_fraction=1.0 - np.count_nonzero(sample) / sample.size,
+            nan_count=nan_count, inf_count=inf_count, numel=c.numel,
+        )
     scale = 1.0
     peak = max(abs(stats.min), abs(stats.max)) if math.isfinite(stats.min) else 0.0
     if peak > FP16_MAX:
         scale = peak / FP16_MAX * 1.001
-        reduced = reduced / scale
-    data = reduced.to(device="cpu", dtype=torch.float16, copy=True).numpy()
-    channel_mean = None
-    if layout in ("map", "volume"):  # every channel, not only the kept ones
-        first = as_float[0] if as_float.dim() >= 2 else as_float
-        channel_mean = first.reshape(first.shape[0], -1).mean(dim=1).cpu().numpy()
-    activation = Activation(
-        data=data, layout=layout, full_shape=tuple(t.shape), channel_mean=channel_mean, scale=scale
-    )
+    data = (reduced / scale if scale != 1.0 else reduced).astype(np.float16)
+    activation = Activation(data=data, layout=c.layout, full_shape=c.full_shape,
+                            channel_mean=None if channel_mean is None else channel_mean.astype(np.float32),
+                            scale=scale)
     return stats, activation

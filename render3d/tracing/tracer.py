@@ -26,7 +26,8 @@ from torch.utils.weak import WeakIdKeyDictionary
 from render3d.errors import ModelSpecError, TraceError
 from render3d.graph import ModuleCall, Node, Trace
 from render3d.tracing.attention import attention_maps
-from render3d.tracing.capture import CaptureConfig, capture as capture_tensor
+from render3d.tracing.capture import CaptureConfig, Captured, materialize
+from render3d.tracing.capture import capture as capture_tensor
 from render3d.tracing.pytree import iter_tensors, tensors
 
 #: modules drawn as one block even though they have children (their children never run as modules)
@@ -76,6 +77,8 @@ class _Recorder(TorchFunctionMode):
         self.modules: dict[str, ModuleCall] = {}
         self.stack: list[_Frame] = []
         self.ids: tuple[str, ...] = ()  # call ids of the open container frames
+        self.captures: list[tuple[Node, Captured]] = []  # filled in by materialize() after the forward
+        self.attention: dict[str, Any] = {}
         self.failed_at: _Frame | None = None
         self.call_counts: dict[str, int] = {}
         self.op_counts: dict[tuple[str, str], int] = {}
@@ -103,7 +106,17 @@ class _Recorder(TorchFunctionMode):
         for t in outputs:
             self.producer[t] = node.id
         if outputs and self.config.mode != "none":
-            node.stats, node.activation = capture_tensor(outputs[0], self.config)
+            captured = capture_tensor(outputs[0], self.config)
+            if captured is not None:
+                self.captures.append((node, captured))
+
+    def materialize(self) -> None:
+        """Fetch every pending capture to the host at once (one sync on a GPU, after the forward)."""
+        results = materialize([c for _, c in self.captures])
+        for (node, _), (stats, activation) in zip(self.captures, results):
+            node.stats, node.activation = stats, activation
+            activation.attention = self.attention.get(node.id)
+        self.captures.clear()
 
     def _parents(self, tensors_in: list[torch.Tensor]) -> list[str]:
         found = (self.producer.get(t) for t in tensors_in)
@@ -197,8 +210,8 @@ class _Recorder(TorchFunctionMode):
                         call=call, shape=shapes[0], dtype=_dtype(outs[0]),
                         params=self.own_params[module], shapes=shapes, stack=self.ids)
             self._add_node(node, frame.parents, outs)
-            if node.activation is not None and isinstance(module, nn.MultiheadAttention):
-                node.activation.attention = attention_maps(module, args, kwargs, self.config.max_tokens)
+            if self.config.mode != "none" and isinstance(module, nn.MultiheadAttention):
+                self.attention[node.id] = attention_maps(module, args, kwargs, self.config.max_tokens)
         producers = tuple(p for p in (self.producer.get(t) for t in outs) if p is not None)
         self.modules[frame.call_id] = ModuleCall(
             id=frame.call_id, path=frame.path, type=type(module).__name__, call=call,
@@ -297,6 +310,7 @@ def trace(
 
 
 def _finish(model: nn.Module, rec: _Recorder, output: Any) -> Trace:
+    rec.materialize()
     outputs = []
     for path, t in iter_tensors(output):
         parent = rec.add_output(path, t)
