@@ -24,7 +24,7 @@ _LAZY = {
     "show": "render3d.api",
     "plotter": "render3d.api",
     "Recorder": "render3d.record.recorder",
-    "animate": "render3d.api",
+    "animate": "render3d.record.animate",
     "load_checkpoint": "render3d.checkpoints",
 }
 

@@ -190,32 +190,3 @@ def plotter(
     scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, style=style, **style_overrides)
     pl, _ = build_plotter(scene, size=size, off_screen=pv.OFF_SCREEN if off_screen is None else off_screen)
     return pl
-
-
-def animate(
-    recording_or_dir: Any,
-    path: str | os.PathLike[str] = "out.mp4",
-    *,
-    fps: float = 30,
-    frames_per_epoch: int | None = None,
-    size: tuple[int, int] = (1280, 720),
-    diff: bool = False,
-    orbit: bool = False,
-    progress: bool = True,
-) -> Path:
-    """Write a recording (a :class:`~render3d.record.Recording` or its folder) as an MP4.
-
-    One scene, colour limits fixed per layer over all snapshots, ``frames_per_epoch`` frames blending
-    each snapshot into the next (default 15), caption ``epoch 3/10 · loss 0.412 · acc 91.2%``;
-    ``diff=True`` colours the change against the previous snapshot, ``orbit=True`` swings the camera.
-    Prints ``wrote PATH: N frames, WxH, T s (F fps)``; nothing is left at ``path`` on failure.
-
-    Example::
-
-        >>> rec = render3d.Recorder(model, "digit:3", "runs/rec")   # then rec.snapshot(epoch, loss=...)
-        >>> render3d.animate("runs/rec", "training.mp4")
-    """
-    from render3d.record.animate import animate_recording
-
-    return animate_recording(recording_or_dir, path, fps=fps, frames_per_epoch=frames_per_epoch, size=size,
-                             diff=diff, orbit=orbit, progress=progress)

@@ -133,8 +133,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
     import tempfile
     from contextlib import nullcontext
 
-    from render3d.api import animate, load_spec_model
-    from render3d.record.animate import record_checkpoints
+    from render3d.api import load_spec_model
+    from render3d.record.animate import animate, record_checkpoints
 
     model, probe = load_spec_model(_spec(args))
     keep = nullcontext(args.recording) if args.recording else tempfile.TemporaryDirectory(prefix="render3d-rec-")
