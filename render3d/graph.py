@@ -15,12 +15,9 @@ import json
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterator
 
 import numpy as np
-
-NODE_KINDS = ("module", "function", "input", "output")
-
 
 @dataclass(frozen=True)
 class Stats:
@@ -383,11 +380,3 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
     finally:
         if tmp.exists():
             tmp.unlink()
-
-
-def iter_module_types(nodes: Iterable[Node]) -> list[str]:
-    """Distinct node types in first-seen order (legend order)."""
-    seen: dict[str, None] = {}
-    for node in nodes:
-        seen.setdefault(node.type, None)
-    return list(seen)
