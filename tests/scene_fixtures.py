@@ -184,3 +184,15 @@ def densenet_trace() -> Trace:
 
     torch.manual_seed(0)
     return _trace(torchvision.models.densenet121(), torch.randn(1, 3, 32, 32), capture="none")
+
+
+@lru_cache(maxsize=None)
+def densenet201_trace() -> Trace:
+    """DenseNet-201 at 224² traced on the meta device (shapes only, fast): ~700 blocks at depth 3."""
+    import torch
+    import torchvision
+
+    import render3d
+
+    return render3d.trace(torchvision.models.densenet201(), torch.randn(1, 3, 224, 224), capture="none",
+                          device="meta")

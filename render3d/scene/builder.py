@@ -24,7 +24,8 @@ from render3d.scene.layout import layout_graph, residual_branches, route_connect
 from render3d.scene.model import (MAX_SHADOWS, Blocks, Camera, Labels, Scene, feature_map_bounds,
                                   repeat_shadows)
 from render3d.scene.repeats import fit_trace, original_members
-from render3d.scene.style import AUTO_AZIMUTHS, AUTO_ELEVATIONS, CATEGORIES, SceneStyle, check_mode, short_type
+from render3d.scene.style import (AUTO_AZIMUTHS, AUTO_ELEVATIONS, CATEGORIES, WRAP_AZIMUTHS, SceneStyle, check_mode,
+                                  short_type)
 
 __all__ = ["SceneStyle", "build_scene", "project"]
 
@@ -133,7 +134,7 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
         notes=notes,
     )
     texts, anchors = _label_texts(graph, blocks)
-    scene.camera = _default_camera(scene, anchors, texts, style)
+    scene.camera = _default_camera(scene, anchors, texts, style, layout.n_rows > 1)
     scene.labels = _labels(graph, layout, blocks, texts, anchors, scene.camera, style, scene)
     if style.azimuth is None or style.elevation is None or len(scene.labels):
         # refit with the labels that were actually kept (dropped ones made room for nothing), then place
@@ -160,7 +161,7 @@ def _screen_lods(graph: BlockGraph, sizes: np.ndarray, layout, style: SceneStyle
     lo, hi = layout.centers - sizes / 2, layout.centers + sizes / 2
     size = style.image_size
     camera = choose_camera(box_corners(lo, hi), layout.centers, size=size, view_angle=style.view_angle,
-                           azimuths=AUTO_AZIMUTHS if style.azimuth is None else (float(style.azimuth),),
+                           azimuths=_azimuths(style, layout.n_rows > 1),
                            elevations=AUTO_ELEVATIONS if style.elevation is None else (float(style.elevation),),
                            margin=0.025 * size[1])
     idx = np.asarray(blocks)
@@ -269,7 +270,16 @@ def _framing_points(scene: Scene, anchors: np.ndarray) -> np.ndarray:
     return np.concatenate(pts)
 
 
-def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: SceneStyle) -> Camera:
+def _azimuths(style: SceneStyle, wrapped: bool) -> tuple[float, ...]:
+    """Candidate azimuths: rows of a wrapped layout are seen nearly face on, so they stay apart on
+    screen instead of slanting into each other."""
+    if style.azimuth is not None:
+        return (float(style.azimuth),)
+    return WRAP_AZIMUTHS if wrapped else AUTO_AZIMUTHS
+
+
+def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: SceneStyle,
+                    wrapped: bool = False) -> Camera:
     """Frame blocks, connectors, feature maps and the label boxes tightly, clear of the overlays.
 
     With ``azimuth``/``elevation`` left at ``None`` the view is chosen among a few three-quarter views
@@ -284,7 +294,7 @@ def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: 
     kw = dict(
         size=size,
         view_angle=style.view_angle,
-        azimuths=AUTO_AZIMUTHS if style.azimuth is None else (float(style.azimuth),),
+        azimuths=_azimuths(style, wrapped),
         elevations=AUTO_ELEVATIONS if style.elevation is None else (float(style.elevation),),
         margin=0.025 * size[1],
         keepouts=overlays.keepouts(),

@@ -261,6 +261,12 @@ def choose_camera(
         if y1 >= height - 1:
             cuts.append((full[0], full[1], full[2], y0 - margin / 2))
         rects.extend(c for c in cuts if c[2] - c[0] > 0.3 * width and c[3] - c[1] > 0.3 * height)
+    # below the whole top-left stack (title, notes, legend), full width: wide, flat models
+    stack = [r for r in keepouts if r[2] > r[0] and r[0] <= 1 and r[3] < 0.6 * height]
+    if stack:
+        below = (full[0], max(r[3] for r in stack) + margin / 2, full[2], full[3])
+        if below[3] - below[1] > 0.3 * height and below not in rects:
+            rects.append(below)
     # both the top-left stack and the bottom-right colour bar cut away at once
     if len(rects) > 2:
         lefts = [r for r in rects[1:] if r[0] > full[0]]

@@ -31,6 +31,7 @@ import numpy as np
 
 from render3d.scene.geometry import GLYPH, MAP
 from render3d.scene.model import Connector
+from render3d.scene.wrap import estimate_scale, plan_rows
 
 ARC_CLEARANCE = 0.9  # gap between the tallest spanned box and a skip arc
 ARC_STEP = 0.45  # extra height per doubling of a skip's span (longer skips fly higher)
@@ -352,13 +353,20 @@ def layout_graph(
     rise = np.zeros(n) if rise is None else np.asarray(rise, dtype=float)
     straight = set(residuals.edges) if residuals is not None else set()
     if n and not u_shape and wrap != "never":
-        row_of_layer = _plan(layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straight,
+        row_of_layer, row_pitch = _plan(layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straight,
                              layer_gap, wrap, image_size)
         if row_of_layer.max() > 0:
             row = row_of_layer[layer]
             starts = np.flatnonzero(np.diff(np.concatenate([[-1], row_of_layer])))
             left = left - left[starts][row_of_layer]
-            row_y, corridors = _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers)
+            row_width = np.zeros(int(row.max()) + 1)
+            np.maximum.at(row_width, row_of_layer, left + width)
+            # room between rows for one two-line label at the scale the rows will roughly be drawn at
+            scale = estimate_scale(row_width, row_pitch, image_size)
+            min_gap = max(ROW_GAP, LABEL_ROOM_PX * image_size[1] / 1080 / max(scale, 1e-9))
+            row_y, corridors = _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers,
+                                            fill=ROW_FILL * image_size[1] / image_size[0] * float(row_width.max()),
+                                            min_gap=min_gap)
             y = row_y[row]
     x = left[layer] + width[layer] / 2
 
@@ -372,6 +380,10 @@ def layout_graph(
 #: depth so that a row's front does not hide the next row's back in a view from above
 ROW_GAP = 2.2
 ROW_DEPTH_SLOPE = math.tan(math.radians(34.0))
+#: total height (world, as a share of the widest row × image aspect) that the rows' gaps may grow towards
+ROW_FILL = 0.5
+LABEL_ROOM_PX = 80.0  # a two-line label at 1080 p, with its padding
+ROW_SPREAD = 2.0  # most extra gap per row, in mean row heights
 
 
 def _skip_tops(layer: np.ndarray, src: np.ndarray, dst: np.ndarray, top: np.ndarray, n_layers: int,
@@ -393,8 +405,6 @@ def _skip_tops(layer: np.ndarray, src: np.ndarray, dst: np.ndarray, top: np.ndar
 
 def _plan(layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straight, layer_gap, wrap,
           image_size) -> np.ndarray:
-    from render3d.scene.wrap import plan_rows
-
     n_layers = len(left)
     # the main path's resolution per layer: a change marks a stage boundary
     key = np.full((n_layers, 3), np.nan)
@@ -413,12 +423,18 @@ def _plan(layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straigh
     face = np.maximum(sizes[:, 0], sizes[:, 1])
     real = ~np.all(np.isclose(sizes, GLYPH), axis=1)
     block = float(np.median(face[real] if real.any() else face))
-    return plan_rows(layer, src, dst, left, left + width, key, wrap=wrap, block_px=block,
+    rows = plan_rows(layer, src, dst, left, left + width, key, wrap=wrap, block_px=block,
                      row_pitch=row_pitch, size=image_size)
+    return rows, row_pitch
 
 
-def _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers) -> tuple[np.ndarray, np.ndarray]:
-    """y of every row's centre line (row 0 at 0, later rows below) and of the corridors between rows."""
+def _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers,
+                 fill: float = 0.0, min_gap: float = ROW_GAP) -> tuple[np.ndarray, np.ndarray]:
+    """y of every row's centre line (row 0 at 0, later rows below) and of the corridors between rows.
+
+    When the rows are wide for the image (the picture is width-bound), the gaps between them grow
+    towards a total height of ``fill``, up to ``ROW_SPREAD`` times the rows' mean height each: the free
+    height costs no scale and gives each row room for its labels."""
     n_rows = int(row.max()) + 1
     half_y = sizes[:, 1] / 2
     top = np.full(n_rows, 0.0)
@@ -432,10 +448,14 @@ def _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers) -> tu
     np.maximum.at(z_front, row, z + sizes[:, 2] / 2)
     z_back = np.full(n_rows, np.inf)
     np.minimum.at(z_back, row, z - sizes[:, 2] / 2 - rise)
+    gaps = min_gap + ROW_DEPTH_SLOPE * np.maximum(0.0, z_front[:-1] - z_back[1:])
+    height = float(np.sum(top + bottom))
+    extra = (fill - height - gaps.sum()) / max(n_rows - 1, 1)
+    gaps = gaps + float(np.clip(extra, 0.0, ROW_SPREAD * height / n_rows))
     row_y = np.zeros(n_rows)
     corridors = np.zeros(n_rows - 1)
     for r in range(n_rows - 1):
-        gap = ROW_GAP + ROW_DEPTH_SLOPE * max(0.0, z_front[r] - z_back[r + 1])
+        gap = gaps[r]
         corridors[r] = row_y[r] - bottom[r] - gap / 2
         row_y[r + 1] = row_y[r] - bottom[r] - gap - top[r + 1]
     return row_y, corridors

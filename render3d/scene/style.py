@@ -53,6 +53,8 @@ PALETTES: dict[str, dict[str, Rgb]] = {
 
 MODES = ("architecture", "activations")
 AUTO_AZIMUTHS = (-22.0, -32.0, -42.0, -52.0)
+#: a layout wrapped into rows is seen nearly face on, so the rows do not slant into each other
+WRAP_AZIMUTHS = (-4.0, -8.0, -12.0)
 AUTO_ELEVATIONS = (16.0, 24.0, 32.0)
 LODS = ("auto", "slab", "topk", "all")
 LAYOUTS = ("auto", "line", "u")

@@ -32,7 +32,8 @@ WRAP_GAIN = 1.3
 CROSS_COST = 4.0  # per edge beyond the first that crosses a cut
 OFF_STAGE_COST = 1.5  # a cut that is not at a resolution change
 OVERFLOW_COST = 12.0  # (width / target - 1)² of a row wider than the target
-UNDERFLOW_COST = 1.0  # (1 - width / target)² of a narrower one
+UNDERFLOW_COST = 3.0  # (1 - width / target)² of a narrower one
+MIN_ROW = 0.3  # no row narrower than this share of the average row (a lone block on a row)
 
 
 def boundary_costs(n_layers: int, layer: np.ndarray, src: np.ndarray, dst: np.ndarray,
@@ -69,7 +70,7 @@ def _partition(left: np.ndarray, right: np.ndarray, cuts: np.ndarray, cut_cost: 
     ratio = width / max(target, 1e-9)
     row_cost = np.where(ratio > 1, OVERFLOW_COST * (ratio - 1) ** 2, UNDERFLOW_COST * (1 - ratio) ** 2)
     idx = np.arange(len(pos))
-    valid = idx[None, :] > idx[:, None]
+    valid = (idx[None, :] > idx[:, None]) & (ratio >= MIN_ROW)
     if max_layers is not None:
         valid &= (pos[None, :] - pos[:, None]) <= max_layers
     row_cost = np.where(valid, row_cost, np.inf)
