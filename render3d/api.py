@@ -114,18 +114,21 @@ def to_scene(
     return build_scene(trace_obj, mode, style=style, **style_overrides)
 
 
-def scene_from_file(path: str | os.PathLike[str]) -> tuple[Scene, Any]:
-    """Build the scene a ``scenes/*.toml`` file describes; returns it with the parsed file."""
+def scene_from_file(path: str | os.PathLike[str], *, size: tuple[int, int] | None = None) -> tuple[Scene, Any]:
+    """Build the scene a ``scenes/*.toml`` file describes (for ``size``, default the file's own);
+    returns it with the parsed file."""
     from render3d.errors import SceneFileError
     from render3d.scene.builder import build_scene
     from render3d.scenefile import read_scene_file
 
     sf = read_scene_file(path)
+    if size is not None:
+        sf = replace(sf, size=tuple(size))
     spec = Spec(sf.model, sf.input_shape, sf.probe, sf.weights, sf.trust_pickle, sf.depth, sf.device)
     capture = "reduced" if sf.mode == "activations" else "none"
     trace_obj = trace_spec(spec, capture=capture)
     try:
-        scene = build_scene(trace_obj, sf.mode, **sf.style)
+        scene = build_scene(trace_obj, sf.mode, **{"image_size": sf.size, **sf.style})
     except (TypeError, ValueError) as exc:
         raise SceneFileError(f"{sf.path}: {exc}") from None
     if sf.title:

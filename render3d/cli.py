@@ -73,12 +73,12 @@ def _scene(args: argparse.Namespace):
     from render3d.scenefile import is_scene_file
 
     if is_scene_file(args.model):
-        scene, sf = scene_from_file(args.model)
+        scene, sf = scene_from_file(args.model, size=args.size if args.size_given else None)
         return scene, sf.size, sf.anti_aliasing
     capture = "reduced" if args.mode == "activations" else "none"
     trace_obj = trace_spec(_spec(args), capture=capture)
     overrides = {"volume": True} if getattr(args, "volume", False) else {}
-    return build_scene(trace_obj, args.mode, **overrides), args.size, args.anti_aliasing
+    return build_scene(trace_obj, args.mode, image_size=args.size, **overrides), args.size, args.anti_aliasing
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -88,8 +88,6 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     scene, size, aa = _scene(args)
-    if args.size_given:
-        size = args.size
     out = args.output or (Path(args.model).stem + ".png" if args.model.endswith(".toml") else "out.png")
     path = render_png(scene, out, size=size, anti_aliasing=aa or args.anti_aliasing)
     print(f"wrote {path}: {size[0]}x{size[1]}, {len(scene.blocks)} blocks, "
@@ -107,7 +105,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         show_recording(args.model, size=args.size if args.size_given else (1600, 900))
         return 0
     scene, size, _ = _scene(args)
-    show_scene(scene, size=args.size if args.size_given else size)
+    show_scene(scene, size=size)
     return 0
 
 
