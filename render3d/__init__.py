@@ -9,8 +9,7 @@ The rooms are imported lazily so that ``import render3d.scene`` costs neither to
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from render3d._lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -28,17 +27,5 @@ _LAZY = {
     "load_checkpoint": "render3d.checkpoints",
 }
 
-__all__ = sorted([*_LAZY, "__version__"])
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'render3d' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, _names = lazy_exports(__name__, _LAZY)
+__all__ = sorted([*_names, "__version__"])

@@ -194,11 +194,20 @@ class Trace:
                 blocks[node.id] = node
             elif block_id not in blocks:
                 blocks[block_id] = self._block_node(block_id, node)
-        return self._contracted(blocks, owner, depth=depth)
+        return self.contract(blocks, owner, depth=depth)
 
-    def _contracted(self, nodes: dict[str, Node], owner: dict[str, str], **changes: Any) -> Trace:
-        """This trace with every node replaced by its ``owner``: edges inside an owner vanish, edges
-        between owners are kept once, in first-seen order."""
+    def owners(self, block_of: dict[str, str]) -> dict[str, str]:
+        """Node id → its block, given module call id → block id: the outermost enclosing call found in
+        ``block_of`` wins, a leaf call's own node counts as inside that call, other nodes stay themselves."""
+        owner: dict[str, str] = {}
+        for node in self.nodes.values():
+            block = next((block_of[c] for c in node.stack if c in block_of), None)
+            owner[node.id] = block or block_of.get(node.id, node.id)
+        return owner
+
+    def contract(self, nodes: dict[str, Node], owner: dict[str, str], **changes: Any) -> Trace:
+        """This trace with ``nodes`` and every edge re-pointed to its endpoints' ``owner``: edges inside
+        an owner vanish, edges between owners are kept once, in first-seen order."""
         edges: list[tuple[str, str]] = []
         seen: set[tuple[str, str]] = set()
         for src, dst in self.edges:
@@ -266,12 +275,7 @@ class Trace:
                 run = [cid] if cid else []
         if not runs:
             return self
-        owner: dict[str, str] = {}
-        for node in self.nodes.values():
-            folded = next((block_of[c] for c in node.stack if c in block_of), None)
-            if folded is None and node.id in block_of:  # a leaf module call is its own node
-                folded = block_of[node.id]
-            owner[node.id] = folded or node.id
+        owner = self.owners(block_of)
         nodes: dict[str, Node] = {}
         for node in self.nodes.values():
             key = owner[node.id]
@@ -285,7 +289,7 @@ class Trace:
                     head, shape=last.shape, shapes=last.shapes, stats=last.stats, activation=last.activation,
                     params=sum(self.modules[r].params for r in run), repeats=len(run), folded=tuple(run),
                 )
-        return self._contracted(nodes, owner)
+        return self.contract(nodes, owner)
 
     def _module_members(self) -> dict[str, list[str]]:
         """Node ids inside each module call (a leaf call's only member is its own node)."""

@@ -10,8 +10,7 @@ Names are imported lazily, so reading a recording costs neither torch nor VTK.
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from render3d._lazy import lazy_exports
 
 _LAZY = {
     "Recorder": "render3d.record.recorder",
@@ -26,17 +25,4 @@ _LAZY = {
     "iter_frames": "render3d.record.animate",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'render3d.record' has no attribute {name!r}")
-    value = getattr(import_module(module), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return __all__
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

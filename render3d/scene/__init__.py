@@ -9,8 +9,7 @@ Pure numpy; never imports torch, VTK or PyVista. Public names (loaded lazily)::
 
 from __future__ import annotations
 
-from importlib import import_module
-from typing import Any
+from render3d._lazy import lazy_exports
 
 _LAZY = {
     "build_scene": "render3d.scene.builder",
@@ -19,11 +18,4 @@ _LAZY = {
     "Scene": "render3d.scene.model",
 }
 
-__all__ = sorted(_LAZY)
-
-
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'render3d.scene' has no attribute {name!r}")
-    return getattr(import_module(module), name)
+__getattr__, __dir__, __all__ = lazy_exports(__name__, _LAZY)

@@ -56,25 +56,13 @@ def unfold_first(pre: Trace, folded: Trace) -> Trace:
             repeats=len(rest), folded=tuple(rest) if len(rest) > 1 else (),
         )
         block_of.update({c: head for c in rest})
-    owner: dict[str, str] = {}
+    owner = pre.owners(block_of)
     nodes: dict[str, Node] = {}
     for node in pre.nodes.values():
-        key = next((block_of[c] for c in node.stack if c in block_of), None)
-        if key is None and node.id in block_of:
-            key = block_of[node.id]
-        key = key or node.id
-        owner[node.id] = key
+        key = owner[node.id]
         if key not in nodes:
             nodes[key] = run_nodes[key] if key in run_nodes else node
-    edges: list[tuple[str, str]] = []
-    seen: set[tuple[str, str]] = set()
-    for src, dst in pre.edges:
-        pair = (owner[src], owner[dst])
-        if pair[0] != pair[1] and pair not in seen:
-            seen.add(pair)
-            edges.append(pair)
-    outputs = [{**o, "node": owner.get(o["node"], o["node"])} for o in pre.outputs]
-    return replace(pre, nodes=nodes, edges=edges, outputs=outputs)
+    return pre.contract(nodes, owner)
 
 
 def original_members(original: Trace, drawn: Trace) -> dict[str, tuple[str, ...]]:
