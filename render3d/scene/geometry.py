@@ -33,24 +33,22 @@ THIN = 0.35  # z-thickness of vectors/tokens, x-thickness of vectors
 GLYPH = 0.55  # edge of the cube drawn for tiny functional ops
 
 
+def _clamped(n: np.ndarray | float, sizing: str, linear: tuple[float, float, float],
+             log: tuple[float, float, float]) -> np.ndarray:
+    """``lo + gain·log2(n)`` (or ``gain·n`` for linear sizing), clamped to ``[lo, hi]``: monotone in n."""
+    n = np.maximum(np.asarray(n, dtype=float), 1.0)
+    lo, gain, hi = linear if sizing == "linear" else log
+    return np.clip(n * gain if sizing == "linear" else lo + gain * np.log2(n), lo, hi)
+
+
 def spatial_size(n: np.ndarray | float, sizing: str = "log") -> np.ndarray:
     """Edge length for a spatial extent ``n`` (elements), monotone and clamped."""
-    n = np.maximum(np.asarray(n, dtype=float), 1.0)
-    if sizing == "linear":
-        lo, gain, hi = SPATIAL_LINEAR
-        return np.clip(n * gain, lo, hi)
-    lo, gain, hi = SPATIAL_LOG
-    return np.clip(lo + gain * np.log2(n), lo, hi)
+    return _clamped(n, sizing, SPATIAL_LINEAR, SPATIAL_LOG)
 
 
 def channel_size(c: np.ndarray | float, sizing: str = "log") -> np.ndarray:
     """Depth for ``c`` channels, monotone and clamped."""
-    c = np.maximum(np.asarray(c, dtype=float), 1.0)
-    if sizing == "linear":
-        lo, gain, hi = CHANNEL_LINEAR
-        return np.clip(c * gain, lo, hi)
-    lo, gain, hi = CHANNEL_LOG
-    return np.clip(lo + gain * np.log2(c), lo, hi)
+    return _clamped(c, sizing, CHANNEL_LINEAR, CHANNEL_LOG)
 
 
 # shape classes
