@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -74,53 +75,46 @@ def _sample_step(numel: int, sample: int) -> int:
 
 @dataclass
 class Captured:
-    """One output's captured pieces, still on the tensor's device.
+    """One output's captured pieces: numpy arrays on the CPU, device tensors elsewhere.
 
     On a GPU nothing here has been synchronised: the hook only launches small kernels, and
-    :func:`materialize` fetches every node's pieces in one host copy after the forward pass.
+    :func:`materialize` fetches every node's pieces in one host copy after the forward pass. On the
+    CPU a sync is free, so the pieces are final (float16 data already scaled) and cost fewer ops.
     """
 
     layout: str
     full_shape: tuple[int, ...]
     numel: int
-    reduced: torch.Tensor  # float32, batch item 0, strided to the caps
-    sample: torch.Tensor  # float32, ~stats_sample finite values, strided
-    extremes: torch.Tensor  # [min, max] over finite values
-    counts: torch.Tensor  # [nan, inf]
-    channel_mean: torch.Tensor | None
+    reduced: Any  # batch item 0, strided to the caps: float16 array (CPU) or float32 tensor
+    sample: Any  # ~stats_sample values, strided; non-finite ones are dropped later
+    extremes: Any  # [min, max] over finite values
+    counts: Any  # [nan, inf]
+    channel_mean: Any | None
 
-    def pieces(self) -> list[torch.Tensor]:
+    def pieces(self) -> list[Any]:
         parts = [self.reduced, self.sample, self.extremes, self.counts]
         return parts + ([self.channel_mean] if self.channel_mean is not None else [])
 
 
 def capture(t: torch.Tensor, cfg: CaptureConfig) -> Captured | None:
-    """Launch the reductions of one output tensor (no host sync on GPUs); ``None`` if not capturable."""
+    """Copy out what is kept of one output tensor, before an in-place op can change it."""
     if cfg.mode == "none" or t.is_meta or t.is_complex() or t.dtype == torch.bool or t.numel() == 0:
         return None
     t = t.detach()
     as_float = t if t.dtype == torch.float32 else t.float()  # reduce on the tensor's own device
-    flat = as_float.reshape(-1)
-    if flat.device.type == "cpu":  # syncing is free here: skip the masked passes when all is finite
-        extremes = torch.stack(torch.aminmax(flat))
-        finite_all = bool(torch.isfinite(extremes).all())  # min/max propagate NaN
-    else:
-        finite_all = False
-    if finite_all:
-        counts = torch.zeros(2, dtype=torch.float32)
-        finite = flat
-    else:
-        finite_mask = torch.isfinite(flat)
-        counts = torch.stack([torch.isnan(flat).sum(), torch.isinf(flat).sum()]).float()
-        extremes = torch.stack([flat.masked_fill(~finite_mask, float("inf")).amin(),
-                                flat.masked_fill(~finite_mask, float("-inf")).amax()])
-        # on a GPU, boolean indexing would sync: keep the shape, mark non-finite values as NaN
-        finite = flat[finite_mask] if flat.device.type == "cpu" else flat.masked_fill(~finite_mask, float("nan"))
     reduced, layout = _reduce(as_float, cfg)
     channel_mean = None
     if layout in ("map", "volume"):  # every channel, not only the kept ones
         first = as_float[0] if as_float.dim() >= 2 else as_float
         channel_mean = first.reshape(first.shape[0], -1).mean(dim=1)
+    flat = as_float.reshape(-1)
+    if flat.device.type == "cpu":
+        return _capture_on_cpu(t, flat, reduced, layout, channel_mean, cfg)
+    finite_mask = torch.isfinite(flat)
+    counts = torch.stack([torch.isnan(flat).sum(), torch.isinf(flat).sum()]).float()
+    extremes = torch.stack([flat.masked_fill(~finite_mask, float("inf")).amin(),
+                            flat.masked_fill(~finite_mask, float("-inf")).amax()])
+    finite = flat.masked_fill(~finite_mask, float("nan"))  # boolean indexing would sync
     return Captured(
         layout=layout, full_shape=tuple(t.shape), numel=flat.numel(),
         reduced=reduced.to(torch.float32, copy=True),
@@ -129,23 +123,42 @@ def capture(t: torch.Tensor, cfg: CaptureConfig) -> Captured | None:
     )
 
 
+def _capture_on_cpu(t: torch.Tensor, flat: torch.Tensor, reduced: torch.Tensor, layout: str,
+                    channel_mean: torch.Tensor | None, cfg: CaptureConfig) -> Captured:
+    lo, hi = (float(v) for v in torch.aminmax(flat))
+    nan_count = inf_count = 0
+    finite = flat
+    if not (math.isfinite(lo) and math.isfinite(hi)):  # min/max propagate NaN: only then look closer
+        mask = torch.isfinite(flat)
+        nan_count, inf_count = int(torch.isnan(flat).sum()), int(torch.isinf(flat).sum())
+        finite = flat[mask]
+        lo, hi = (float(finite.min()), float(finite.max())) if finite.numel() else (math.nan, math.nan)
+    peak = max(abs(lo), abs(hi)) if math.isfinite(lo) else 0.0
+    data = (reduced / (peak / FP16_MAX * 1.001) if peak > FP16_MAX else reduced).to(torch.float16, copy=True)
+    return Captured(
+        layout=layout, full_shape=tuple(t.shape), numel=flat.numel(), reduced=data.numpy(),
+        sample=finite[:: _sample_step(max(finite.numel(), 1), cfg.stats_sample)].numpy().copy(),
+        extremes=np.array([lo, hi]), counts=np.array([nan_count, inf_count]),
+        channel_mean=None if channel_mean is None else channel_mean.numpy(),
+    )
+
+
 def materialize(captures: list[Captured]) -> list[tuple[Stats, Activation]]:
     """Bring captured pieces to the host (one copy per device) and compute stats and fp16 data."""
     if not captures:
         return []
     pieces = [p for c in captures for p in c.pieces()]
-    if pieces[0].device.type == "cpu":
-        host = [p.numpy() for p in pieces]
-    else:
-        sizes = [p.numel() for p in pieces]
-        flat = torch.cat([p.reshape(-1) for p in pieces]).cpu().numpy()
-        host = [a.reshape(p.shape) for a, p in zip(np.split(flat, np.cumsum(sizes)[:-1]), pieces)]
+    tensors = [p for p in pieces if isinstance(p, torch.Tensor)]
+    if tensors:  # device pieces: one concatenated copy to the host
+        sizes = [p.numel() for p in tensors]
+        flat = torch.cat([p.reshape(-1).float() for p in tensors]).cpu().numpy()
+        fetched = iter(a.reshape(p.shape) for a, p in zip(np.split(flat, np.cumsum(sizes)[:-1]), tensors))
+        pieces = [next(fetched) if isinstance(p, torch.Tensor) else p for p in pieces]
     results, i = [], 0
     for c in captures:
-        reduced, sample, extremes, counts = host[i : i + 4]
-        channel_mean = host[i + 4] if c.channel_mean is not None else None
-        i += 5 if c.channel_mean is not None else 4
-        results.append(_finish(c, reduced, sample, extremes, counts, channel_mean))
+        n = 5 if c.channel_mean is not None else 4
+        results.append(_finish(c, *pieces[i : i + 4], pieces[i + 4] if n == 5 else None))
+        i += n
     return results
 
 
@@ -173,7 +186,10 @@ def _finish(c: Captured, reduced: np.ndarray, sample: np.ndarray, extremes: np.n
     peak = max(abs(stats.min), abs(stats.max)) if math.isfinite(stats.min) else 0.0
     if peak > FP16_MAX:
         scale = peak / FP16_MAX * 1.001
-    data = (reduced / scale if scale != 1.0 else reduced).astype(np.float16)
+    if reduced.dtype == np.float16:  # the CPU path stored it already scaled
+        data = reduced
+    else:
+        data = (reduced / scale if scale != 1.0 else reduced).astype(np.float16)
     activation = Activation(data=data, layout=c.layout, full_shape=c.full_shape,
                             channel_mean=None if channel_mean is None else channel_mean.astype(np.float32),
                             scale=scale)
