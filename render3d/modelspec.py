@@ -43,7 +43,17 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def load_model(spec: str) -> nn.Module:
-    """Build the model a MODEL string names (see module docstring)."""
+    """Build the model a MODEL string names (see module docstring).
+
+    Random initialisation is seeded (without touching the caller's RNG state), so the same command
+    draws the same picture every time.
+    """
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        return _load_model(spec)
+
+
+def _load_model(spec: str) -> nn.Module:
     source, sep, name = spec.rpartition(":")
     if not sep or not source or not name:
         raise ModelSpecError(

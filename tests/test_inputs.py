@@ -99,3 +99,13 @@ def test_every_shipped_scene_file_parses():
     assert len(files) >= 8
     for f in files:
         read_scene_file(f)
+
+
+def test_models_from_specs_are_seeded_without_touching_the_global_rng():
+    torch.manual_seed(123)
+    before = torch.rand(1)
+    torch.manual_seed(123)
+    a = load_model("render3d:SeedCNN")
+    after = torch.rand(1)
+    assert torch.equal(before, after)
+    assert torch.equal(a.conv1.weight, load_model("render3d:SeedCNN").conv1.weight)
