@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from render3d.rendering import build_plotter
-from render3d.rendering.actors import latin1_label
+from render3d.rendering.labels import latin1_label
 from render3d.rendering.meshes import boxes_mesh, colormap_lut, face_shades, polylines_mesh, tiled_planes_mesh
 from render_fixtures import PALETTE, grid_scene, small_scene
 

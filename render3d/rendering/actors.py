@@ -19,20 +19,16 @@ The numbers behind these choices are in ``notes/rendering.md``.
 from __future__ import annotations
 
 import math
-import unicodedata
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pyvista as pv
 from vtkmodules.vtkCommonCore import VTK_FONT_FILE
-from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
-from vtkmodules.vtkRenderingCore import vtkTextProperty, vtkTextRenderer
-from vtkmodules.util.numpy_support import vtk_to_numpy
 
 from render3d.rendering.glcheck import ensure_gl
+from render3d.rendering.labels import TEXT_COLOR, add_labels, font_file, latin1_label, rgb01
 from render3d.rendering.meshes import (
     box_outlines_mesh,
     boxes_mesh,
@@ -46,11 +42,10 @@ from render3d.rendering.meshes import (
 from render3d.scene.camera import Overlays, overlay_layout
 from render3d.scene.model import FeatureMap, Scene, repeat_shadows
 
-__all__ = ["SceneActors", "build_plotter", "latin1_label"]
+__all__ = ["SceneActors", "build_plotter"]
 
 FLOW_COLOR = (150, 150, 150)
 SKIP_COLOR = (213, 94, 0)  # Okabe-Ito vermillion
-TEXT_COLOR = (34, 34, 34)
 NOTE_COLOR = (110, 110, 110)
 EDGE_COLOR = (70, 70, 70)
 
@@ -60,41 +55,6 @@ BACKDROP_WASH = 0.82  # how far towards white the far faces of an open block are
 SHADOW_WASH = 0.35  # copies stacked behind a ×N block: their colour this far towards white
 
 _FEATURE_STYLES = ("planes", "slab", "bars", "volume")
-
-# Glyphs the point-label font (no ``font_file`` there) would drop, with a readable stand-in.
-_LABEL_FALLBACKS = str.maketrans(
-    {"→": "->", "←": "<-", "…": "...", "–": "-", "—": "-", "≈": "~", "≤": "<=", "≥": ">=",
-     "α": "alpha", "β": "beta", "γ": "gamma", "σ": "sigma", "μ": "mu", "·": "."}
-)
-
-
-def latin1_label(text: str) -> str:
-    """``text`` with every glyph outside Latin-1 replaced (VTK's label font drops them silently)."""
-    text = text.translate(_LABEL_FALLBACKS)
-    try:
-        text.encode("latin-1")
-        return text
-    except UnicodeEncodeError:
-        pass
-    out = []
-    for ch in text:
-        if ord(ch) < 256:
-            out.append(ch)
-            continue
-        base = unicodedata.normalize("NFKD", ch).encode("latin-1", "ignore").decode("latin-1")
-        out.append(base or "?")
-    return "".join(out)
-
-
-def _font_file() -> str | None:
-    """DejaVuSans from matplotlib (always installed with pyvista): full Unicode for titles."""
-    try:
-        import matplotlib
-    except ImportError:  # pragma: no cover - pyvista depends on matplotlib
-        return None
-    path = Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf"
-    return str(path) if path.is_file() else None
-
 
 @dataclass
 class _FeatureHandle:
@@ -249,7 +209,7 @@ def build_plotter(
     width, height = int(size[0]), int(size[1])
     plotter = pv.Plotter(off_screen=off_screen, window_size=(width, height), lighting="none")
     plotter.disable_anti_aliasing()
-    plotter.set_background(_rgb01(scene.background))
+    plotter.set_background(rgb01(scene.background))
     actors = SceneActors(plotter, scene)
     scale = height / 1080
 
@@ -257,7 +217,7 @@ def build_plotter(
     _add_connectors(plotter, actors, scene, scale)
     _add_feature_maps(plotter, actors, scene)
     if show_labels and len(scene.labels):
-        _add_labels(plotter, actors, scene, (width, height))
+        actors.label_actor = add_labels(plotter, scene, (width, height))
     _add_overlays(plotter, actors, scene, width, height, scale)
     _apply_camera(plotter, scene)
     # pyvista ignores render() until a first show()/screenshot(); the camera is already set, so
@@ -273,11 +233,6 @@ def build_plotter(
         # SSAA (and FXAA, which EGL turns into SSAA) makes GPU volumes vanish; MSAA does not.
         plotter.enable_anti_aliasing("msaa", multi_samples=8)
     return plotter, actors
-
-
-def _rgb01(rgb: Any) -> tuple[float, float, float]:
-    r, g, b = (float(v) for v in rgb)
-    return (r / 255, g / 255, b / 255)
 
 
 def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: float) -> None:
@@ -311,7 +266,7 @@ def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
             rgb=True,
             show_scalar_bar=False,
             show_edges=edges,
-            edge_color=_rgb01(EDGE_COLOR),
+            edge_color=rgb01(EDGE_COLOR),
             line_width=max(1.0, scale),
             lighting=False,  # shading is baked into the face colours
             name=f"blocks:{name}",
@@ -336,7 +291,7 @@ def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
         mesh = boxes_mesh(s_lo, s_hi, washed, s_owner, actors._shades)
         actors.shadow_actor = plotter.add_mesh(
             mesh, scalars="rgb", rgb=True, show_scalar_bar=False, show_edges=edges,
-            edge_color=_rgb01(EDGE_COLOR), line_width=max(1.0, scale), lighting=False,
+            edge_color=rgb01(EDGE_COLOR), line_width=max(1.0, scale), lighting=False,
             name="blocks:repeats", reset_camera=False, render=False,
         )
         actors.shadow_mesh = mesh
@@ -371,7 +326,7 @@ def _add_connectors(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scal
             continue
         actor = plotter.add_mesh(
             polylines_mesh(lines),
-            color=_rgb01(color),
+            color=rgb01(color),
             line_width=max(1.0, width * scale),
             lighting=False,
             pickable=False,
@@ -479,224 +434,12 @@ def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) ->
 #: label text is rasterised at this multiple of its on-screen size. 1 reproduces the point labels
 #: pixel for pixel at the scene's camera (hinted glyphs, texel centres on pixel centres); 2 keeps
 #: them sharp when zoomed in but is visibly softer at 9-12 px, where hinting matters most.
-LABEL_SUPERSAMPLE = 1
-_ATLAS_PAD = 2  # transparent texels around each label in the atlas (linear filtering reads one)
-_ATLAS_MAX_WIDTH = 4096
-# Labels are drawn over everything, as 2-D text was: the quads' depth goes to the near plane, and
-# texels with no ink are discarded so they neither hide nor write depth over what lies behind.
-_ON_TOP_VS = "//VTK::CustomEnd::Impl\n  gl_Position.z = -0.999999 * gl_Position.w;\n"
-_NO_INK_FS = "//VTK::CustomEnd::Impl\n  if (gl_FragData[0].a <= 0.0) { discard; }\n"
-
-
-def _text_property(font: str | None, size: int, line_spacing: float | None = None) -> vtkTextProperty:
-    prop = vtkTextProperty()
-    if font:
-        prop.SetFontFamily(VTK_FONT_FILE)
-        prop.SetFontFile(font)
-    prop.SetFontSize(size)
-    if line_spacing is not None:  # the default is not quite the double 1.1 (a float)
-        prop.SetLineSpacing(line_spacing)
-    prop.SetColor(*_rgb01(TEXT_COLOR))
-    prop.BoldOff()
-    prop.ItalicOff()
-    prop.ShadowOff()
-    return prop
-
-
-def _text_dims(prop: vtkTextProperty, text: str) -> tuple[int, int]:
-    bbox = [0, 0, 0, 0]
-    vtkTextRenderer.GetInstance().GetBoundingBox(prop, text, bbox, 72)
-    return bbox[1] - bbox[0] + 1, bbox[3] - bbox[2] + 1
-
-
-def _matching_line_spacing(font: str | None, size: int, k: int) -> float | None:
-    """Line spacing at font size ``k·size`` whose line pitch is exactly ``k`` × the pitch at ``size``
-    (FreeType rounds the pitch per size: without this a 3-line label drawn at 2× comes out ~2 px taller)."""
-    def pitch(s: int, spacing: float | None) -> int:
-        p = _text_property(font, s, spacing)
-        return _text_dims(p, "Ag\nAg")[1] - _text_dims(p, "Ag")[1]
-
-    if k == 1:
-        return None
-    target = k * pitch(size, None)
-    best, fit = None, []
-    for spacing in np.arange(0.8, 1.5, 0.005):
-        got = pitch(k * size, float(spacing))
-        if got == target:
-            fit.append(float(spacing))
-        elif got > target:
-            break
-    if fit:
-        best = (fit[0] + fit[-1]) / 2
-    return best
-
-
-def _rasterise_labels(texts: list[str], font: str | None, size: int, k: int, spacing: float | None) -> list[np.ndarray]:
-    """Each label's ink coverage (uint8, row 0 at the bottom) at ``k``× the font ``size``, both
-    dimensions even so that the label is exactly ``k``:1 on screen. FreeType through VTK: the glyphs,
-    advances and line layout of the point labels this replaces."""
-    prop = _text_property(font, k * size, spacing)
-    renderer = vtkTextRenderer.GetInstance()
-    out = []
-    for text in texts:
-        if not text.strip():
-            out.append(np.zeros((k, k), dtype=np.uint8))
-            continue
-        image = vtkImageData()
-        dims = [0, 0]
-        renderer.RenderString(prop, text, image, dims, 72)
-        nx, ny, _ = image.GetDimensions()
-        rgba = vtk_to_numpy(image.GetPointData().GetScalars()).reshape(ny, nx, -1)
-        w, h = dims
-        tile = np.zeros((-(-h // k) * k, -(-w // k) * k), dtype=np.uint8)  # padded on the right and top
-        tile[:h, :w] = rgba[:h, :w, -1]
-        out.append(tile)
-    return out
-
-
-def _pack_atlas(tiles: list[np.ndarray], pad: int) -> tuple[np.ndarray, np.ndarray]:
-    """Shelf-pack ``tiles`` into one array; returns it and (N, 2) lower-left texel of each tile."""
-    sizes = np.array([t.shape for t in tiles], dtype=np.int64).reshape(-1, 2)  # (h, w)
-    area = float(((sizes[:, 0] + pad) * (sizes[:, 1] + pad)).sum())
-    width = int(max(sizes[:, 1].max() + 2 * pad, min(_ATLAS_MAX_WIDTH, math.ceil(math.sqrt(area) * 1.2))))
-    origin = np.zeros((len(tiles), 2), dtype=np.int64)  # (x, y)
-    x, y, shelf = pad, pad, 0
-    for i in np.argsort(-sizes[:, 0], kind="stable"):
-        h, w = sizes[i]
-        if x + w + pad > width:
-            x, y, shelf = pad, y + shelf + pad, 0
-        origin[i] = (x, y)
-        x += w + pad
-        shelf = max(shelf, h)
-    atlas = np.zeros((y + shelf + pad, width), dtype=np.uint8)
-    for (ox, oy), tile in zip(origin, tiles):
-        atlas[oy : oy + tile.shape[0], ox : ox + tile.shape[1]] = tile
-    return atlas, origin
-
-
-def labels_mesh(
-    positions: np.ndarray, sizes_px: np.ndarray, camera: Any, image_size: tuple[int, int],
-    *, offset_px: tuple[float, float] = (-1.0, -1.0),
-) -> pv.PolyData:
-    """One quad (two triangles) per label, in the plane facing ``camera``, that covers exactly
-    ``sizes_px`` (N, 2) pixels at ``image_size`` with its lower-left corner on the pixel grid at the
-    anchor's pixel + ``offset_px`` (where 2-D text at the anchor would start)."""
-    from render3d.scene.camera import camera_basis, project_points
-
-    positions = np.asarray(positions, dtype=float).reshape(-1, 3)
-    width, height = image_size
-    cam_pos, right, up, fwd = camera_basis(camera)
-    if camera.parallel_scale:
-        wpp = np.full(len(positions), 2.0 * float(camera.parallel_scale) / height)
-    else:
-        depth = (positions - cam_pos) @ fwd
-        wpp = 2.0 * depth * math.tan(math.radians(camera.view_angle) / 2) / height
-    px = project_points(camera, positions, image_size)
-    u, v_up = px[:, 0], height - px[:, 1]
-    ok = np.isfinite(u) & np.isfinite(v_up)
-    du = np.where(ok, np.floor(np.nan_to_num(u)) + offset_px[0] - np.nan_to_num(u), 0.0)
-    dv = np.where(ok, np.floor(np.nan_to_num(v_up)) + offset_px[1] - np.nan_to_num(v_up), 0.0)
-    corner = positions + right * (du * wpp)[:, None] + up * (dv * wpp)[:, None]
-    ex = right * (sizes_px[:, 0] * wpp)[:, None]
-    ey = up * (sizes_px[:, 1] * wpp)[:, None]
-    points = np.stack([corner, corner + ex, corner + ex + ey, corner + ey], axis=1).reshape(-1, 3)
-    base = 4 * np.arange(len(positions))[:, None]
-    tris = np.concatenate([base + [0, 1, 2], base + [0, 2, 3]], axis=1).reshape(-1, 3)
-    faces = np.column_stack([np.full(len(tris), 3), tris]).ravel()
-    return pv.PolyData(points, faces=faces)
-
-
-def _uncluttered(positions: np.ndarray, dims: list[tuple[int, int]], camera: Any, size: tuple[int, int]) -> np.ndarray:
-    """Mask of the labels to draw: in order, each whose pixel box at ``camera`` overlaps no label kept
-    before it (what VTK's placement mapper did for the point labels; scenes placed with
-    ``labels="auto"`` never overlap, ``"all"`` can)."""
-    from render3d.scene.camera import project_points
-
-    px = project_points(camera, positions, size)
-    keep = np.isfinite(px).all(axis=1)
-    kept: list[tuple[float, float, float, float]] = []
-    for i in np.flatnonzero(keep).tolist():
-        x0, y1 = math.floor(px[i, 0]) - 1, math.floor(px[i, 1]) + 1
-        x1, y0 = x0 + dims[i][0], y1 - dims[i][1]
-        if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 for b in kept):
-            keep[i] = False
-        else:
-            kept.append((x0, y0, x1, y1))
-    return keep
-
-
-def _add_labels(plotter: pv.Plotter, actors: SceneActors, scene: Scene, size: tuple[int, int]) -> None:
-    """All labels as one textured mesh: each label's text rasterised once (FreeType through VTK,
-    :data:`LABEL_SUPERSAMPLE`× its size) into one RGBA atlas (text colour, coverage in alpha), one
-    camera-facing quad per label sized so that at the scene's camera it covers exactly the pixels the
-    text had as a point label. A point-label actor lays out and rasterises every label every frame
-    (~5-12 ms of a 1080p frame for 34 labels); this mesh costs well under a millisecond."""
-    labels = scene.labels
-    font = _font_file()
-    # Without a font file VTK's built-in font drops glyphs outside Latin-1 (notes §7.5).
-    texts = list(labels.texts) if font else [latin1_label(t) for t in labels.texts]
-    # the size the scene kept the labels apart for (pixels at 1080 p), scaled to this image
-    width, height = size
-    size = max(9, round((labels.font_px or 19.0) * height / 1080))
-    k = LABEL_SUPERSAMPLE
-    spacing = _matching_line_spacing(font, size, k)
-    positions = np.asarray(labels.positions, dtype=float).reshape(-1, 3)
-    keep = _uncluttered(positions, [_text_dims(_text_property(font, size), t) for t in texts], scene.camera,
-                        (width, height))
-    positions, texts = positions[keep], [texts[i] for i in np.flatnonzero(keep)]
-    if not texts:
-        return
-    tiles = _rasterise_labels(texts, font, size, k, spacing)
-    atlas, origin = _pack_atlas(tiles, _ATLAS_PAD)
-    tile_hw = np.array([t.shape for t in tiles], dtype=float).reshape(-1, 2)
-    quad_px = tile_hw[:, ::-1] / k
-    if k > 1:
-        # hinted advances do not scale with the font size: stretch each quad to the 1x layout,
-        # the size the point labels had and label_box_px was calibrated on
-        one, big = _text_property(font, size), _text_property(font, k * size, spacing)
-        ratio = [np.divide(_text_dims(one, t), _text_dims(big, t)) * k for t in texts]
-        quad_px = quad_px * np.array(ratio, dtype=float).reshape(-1, 2)
-    mesh = labels_mesh(positions, quad_px, scene.camera, (width, height))
-    ah, aw = atlas.shape
-    x0, y0 = origin[:, 0] / aw, origin[:, 1] / ah
-    x1, y1 = (origin[:, 0] + tile_hw[:, 1]) / aw, (origin[:, 1] + tile_hw[:, 0]) / ah
-    mesh.active_texture_coordinates = np.stack(
-        [np.column_stack([x0, y0]), np.column_stack([x1, y0]), np.column_stack([x1, y1]),
-         np.column_stack([x0, y1])], axis=1).reshape(-1, 2)
-    rgba = np.empty((ah, aw, 4), dtype=np.uint8)
-    rgba[..., :3] = TEXT_COLOR  # ink colour everywhere, so filtering never darkens or lightens edges
-    rgba[..., 3] = atlas
-    image = pv.ImageData(dimensions=(aw, ah, 1))
-    image.point_data["rgba"] = rgba.reshape(-1, 4)
-    texture = pv.Texture(image)
-    texture.interpolate = True  # exact at the scene's camera; smooth when the view changes
-    texture.mipmap = False  # llvmpipe's mip selection blurs 2x text noticeably (measured)
-    texture.repeat = False
-    actor = plotter.add_mesh(
-        mesh,
-        texture=texture,
-        lighting=False,
-        pickable=False,
-        name="labels",
-        reset_camera=False,
-        render=False,
-    )
-    # Drawn in the opaque pass, after the geometry added before it, with blending (VTK leaves it on):
-    # as a translucent actor it would switch on order-independent transparency, ~20 ms a 1080p frame
-    # on CPU GL.
-    actor.ForceOpaqueOn()
-    shader = actor.GetShaderProperty()
-    shader.AddVertexShaderReplacement("//VTK::CustomEnd::Impl", True, _ON_TOP_VS, False)
-    shader.AddFragmentShaderReplacement("//VTK::CustomEnd::Impl", True, _NO_INK_FS, False)
-    actors.label_actor = actor
-
-
 def _text(plotter: pv.Plotter, text: str, x: float, y: float, size: int, color: Any, *, top: bool, name: str) -> pv.Text:
     actor = pv.Text(text=text, position=(x, y))
     prop = actor.prop
-    prop.color = _rgb01(color)
+    prop.color = rgb01(color)
     prop.font_size = size
-    font = _font_file()
+    font = font_file()
     if font:
         prop.set_font_file(font)
     prop.justification_vertical = "top" if top else "bottom"
@@ -733,13 +476,13 @@ def _legend(plotter: pv.Plotter, entries: list, width: int, height: int, lay: Ov
     for i, (name, rgb) in enumerate(entries):
         face = swatch.copy()
         face.cell_data["rgb"] = np.asarray([rgb], dtype=np.uint8)
-        legend.SetEntry(i, face, str(name), _rgb01(TEXT_COLOR))
+        legend.SetEntry(i, face, str(name), rgb01(TEXT_COLOR))
     legend.ScalarVisibilityOn()
     legend.UseBackgroundOff()
     legend.BorderOff()
     legend.SetPadding(max(1, round(5 * lay.scale)))
     prop = legend.GetEntryTextProperty()
-    font = _font_file()
+    font = font_file()
     if font:
         prop.SetFontFamily(VTK_FONT_FILE)
         prop.SetFontFile(font)
@@ -779,8 +522,8 @@ def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: i
     bar.SetTextPositionToSucceedScalarBar()
     label_size = max(8, round(18 * scale))
     prop = bar.GetLabelTextProperty()
-    prop.SetColor(*_rgb01(TEXT_COLOR))
-    font = _font_file()
+    prop.SetColor(*rgb01(TEXT_COLOR))
+    font = font_file()
     if font:
         prop.SetFontFamily(VTK_FONT_FILE)
         prop.SetFontFile(font)

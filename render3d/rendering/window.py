@@ -10,7 +10,8 @@ import pyvista as pv
 from vtkmodules.vtkRenderingCore import vtkCellPicker
 
 from render3d.errors import RenderUnavailableError
-from render3d.rendering.actors import TEXT_COLOR, SceneActors, _font_file, _rgb01, build_plotter
+from render3d.rendering.actors import SceneActors, build_plotter
+from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
 from render3d.rendering.glcheck import INSTALL_HINT, ensure_gl
 from render3d.scene.model import Scene
 
@@ -38,9 +39,9 @@ class BlockTooltip:
         scale = height / 1080
         self.text = pv.Text(text="", position=(0, 0))
         prop = self.text.prop
-        prop.color = _rgb01(TEXT_COLOR)
+        prop.color = rgb01(TEXT_COLOR)
         prop.font_size = max(9, round(20 * scale))
-        font = _font_file()
+        font = font_file()
         if font:
             prop.set_font_file(font)
         prop.background_color = (1.0, 1.0, 0.94)
