@@ -50,6 +50,7 @@ NOTE_COLOR = (110, 110, 110)
 EDGE_COLOR = (70, 70, 70)
 
 MAX_EDGED_BLOCKS = 500
+MANY_LINES = 200  # above this many connectors of a kind, lines get thinner (cost and clutter)
 OPEN_BLOCKS = "open"  # block_meshes key of the blocks drawn open around their feature maps
 BACKDROP_WASH = 0.82  # how far towards white the far faces of an open block are washed
 SHADOW_WASH = 0.35  # copies stacked behind a ×N block: their colour this far towards white
@@ -324,6 +325,10 @@ def _add_connectors(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scal
         lines = [c.points for c in scene.connectors if (c.kind == "skip") == (kind == "skip")]
         if not lines:
             continue
+        if len(lines) > MANY_LINES:
+            # wide lines are rasterised as quads on CPU GL: DenseNet-201's 1,800 concat arcs at 4 px
+            # cost 14 ms a 1080p frame; thinner also keeps a dense fan readable
+            width *= max(0.35, math.sqrt(MANY_LINES / len(lines)))
         actor = plotter.add_mesh(
             polylines_mesh(lines),
             color=rgb01(color),
