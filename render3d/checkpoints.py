@@ -23,7 +23,6 @@ import io
 import os
 import pickle
 import re
-import secrets
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -31,6 +30,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from render3d.atomic import atomic_path
 from render3d.errors import CheckpointError
 
 __all__ = ["CHECKPOINT_SUFFIXES", "find_checkpoints", "load_checkpoint", "read_state_dict", "save_checkpoint"]
@@ -294,10 +294,8 @@ def save_checkpoint(
     else:
         _check_weights_only(extra)
 
-    path.parent.mkdir(parents=True, exist_ok=True)
     # a dot-name without a checkpoint suffix, so find_checkpoints never lists a half-written file
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         if as_safetensors:
             from safetensors.torch import save_file
 
@@ -306,9 +304,6 @@ def save_checkpoint(
             save_file(tensors, tmp, metadata={k: str(v) for k, v in extra.items()})
         else:
             torch.save({"state_dict": state, **extra}, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return path
 
 

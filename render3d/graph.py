@@ -19,6 +19,8 @@ from typing import Any, Iterator
 
 import numpy as np
 
+from render3d.atomic import atomic_write_text
+
 @dataclass(frozen=True)
 class Stats:
     """Robust statistics of one captured tensor (exact min/max/NaN/Inf, percentiles on a sample)."""
@@ -368,19 +370,3 @@ def _block_owner(node: Node, depth: int, modules: dict[str, ModuleCall]) -> str:
         if call is not None and call.depth >= depth:
             return call_id
     return node.id
-
-
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` via a temp file in the same folder, so no half file is ever seen."""
-    atomic_write_bytes(path, text.encode())
-
-
-def atomic_write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        tmp.write_bytes(data)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()

@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import os
 import queue
-import secrets
 import sys
 import threading
 import warnings
@@ -24,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
+from render3d.atomic import atomic_path
 from render3d.errors import RecordingError
 from render3d.record.frames import Timeline, caption, feature_values, segment, source_node, symmetric_limit
 from render3d.record.recording import Recording, load_recording
@@ -295,7 +295,7 @@ def render_frame(
     """One frame of the animation as a PNG (default: the last snapshot), e.g. a still for a README."""
     import imageio.v3 as iio
 
-    from render3d.graph import atomic_write_bytes
+    from render3d.atomic import atomic_write_bytes
 
     player = Player(recording, size=size, diff=diff)
     try:
@@ -344,30 +344,27 @@ def animate_recording(
     frames_per_epoch = DEFAULT_FRAMES_PER_EPOCH if frames_per_epoch is None else int(frames_per_epoch)
     path = Path(path)
     width, height = video_size(size)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.{secrets.token_hex(4)}.tmp{path.suffix or '.mp4'}")
     player = Player(recording, size=(width, height), diff=diff)
     n = len(Timeline(len(player), frames_per_epoch))
-    writer = None
     count = 0
     try:
-        writer = open_writer(tmp, fps)
-        with tqdm(total=n, desc="animate", unit="frame", disable=not progress, leave=False) as bar:
-            for image in iter_frames(player.recording, frames_per_epoch=frames_per_epoch, diff=diff,
-                                     orbit=orbit, player=player):
-                writer.append_data(image)
-                count += 1
-                bar.update()
-        writer.close()
-        writer = None
-        os.replace(tmp, path)
-    finally:
-        if writer is not None:
+        with atomic_path(path, suffix=path.suffix or ".mp4") as tmp:  # ffmpeg picks the format by suffix
+            writer = open_writer(tmp, fps)
             try:
-                writer.close()
-            except Exception:  # the original error matters more than a half-closed pipe
-                pass
-        tmp.unlink(missing_ok=True)
+                with tqdm(total=n, desc="animate", unit="frame", disable=not progress, leave=False) as bar:
+                    for image in iter_frames(player.recording, frames_per_epoch=frames_per_epoch, diff=diff,
+                                             orbit=orbit, player=player):
+                        writer.append_data(image)
+                        count += 1
+                        bar.update()
+            except BaseException:
+                try:  # close before the temp file is removed, or ffmpeg's last write recreates it
+                    writer.close()
+                except Exception:  # the original error matters more than a half-closed pipe
+                    pass
+                raise
+            writer.close()
+    finally:
         player.close()
     if progress:
         print(summary_line(path, count, (width, height), fps))

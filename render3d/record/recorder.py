@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from render3d.errors import RecordingError
-from render3d.graph import atomic_write_text
+from render3d.atomic import atomic_path, atomic_write_text
 from render3d.record import store
 from render3d.tracing.capture import CaptureConfig
 
@@ -144,9 +144,8 @@ class Recorder:
     def _start(self, traced: Any) -> dict[str, Any]:
         self.out_dir.mkdir(parents=True, exist_ok=True)
         probe_np = self.probe.detach().cpu().float().numpy()
-        tmp = self.out_dir / f".{store.PROBE_FILE}.{os.getpid()}.tmp.npy"
-        np.save(tmp, probe_np)
-        os.replace(tmp, self.out_dir / store.PROBE_FILE)
+        with atomic_path(self.out_dir / store.PROBE_FILE, suffix=".npy") as tmp:  # np.save adds .npy
+            np.save(tmp, probe_np)
         return {
             "format": store.FORMAT,
             "version": store.VERSION,

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -34,7 +33,8 @@ from typing import Any, Iterable
 import numpy as np
 
 from render3d.errors import RecordingError
-from render3d.graph import Activation, ModuleCall, Node, Stats, Trace, atomic_write_text
+from render3d.atomic import atomic_path, atomic_write_text
+from render3d.graph import Activation, ModuleCall, Node, Stats, Trace
 
 FORMAT = "render3d-recording"
 VERSION = 1
@@ -141,15 +141,10 @@ def write_snapshot(path: Path, nodes: Iterable[Node]) -> int:
             "stats": node.stats.to_dict() if node.stats is not None else None,
         })
     arrays["index"] = np.array(json.dumps(index))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
+    with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
         size = tmp.stat().st_size
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
     return size
 
 

@@ -28,7 +28,7 @@ from vtkmodules.vtkCommonCore import VTK_FONT_FILE
 from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
 
 from render3d.rendering.glcheck import ensure_gl
-from render3d.rendering.labels import TEXT_COLOR, add_labels, font_file, latin1_label, rgb01
+from render3d.rendering.labels import TEXT_COLOR, add_labels, font_file, rgb01
 from render3d.rendering.meshes import (
     box_outlines_mesh,
     boxes_mesh,

@@ -3,20 +3,13 @@
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
+from render3d.atomic import atomic_path
 from render3d.rendering.actors import build_plotter
 from render3d.scene.model import Scene
 
 __all__ = ["render_png"]
-
-
-def _default_mode() -> int:
-    """0o666 less the process umask: the mode ``open()`` would have given a new file."""
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
 
 
 def render_png(
@@ -38,19 +31,13 @@ def render_png(
         No OpenGL context can be created on this machine.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     plotter, _ = build_plotter(
         scene, size=size, off_screen=True, anti_aliasing=anti_aliasing, show_labels=show_labels
     )
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.stem}.", suffix=".png", dir=path.parent)
-    os.close(fd)
-    tmp = Path(tmp_name)
     try:
-        plotter.render()  # screenshot() alone does not re-render (pyvista#3698)
-        plotter.screenshot(str(tmp), transparent_background=False)
-        os.chmod(tmp, _default_mode())  # mkstemp makes 0600; a PNG is for sharing
-        os.replace(tmp, path)
+        with atomic_path(path, suffix=".png") as tmp:  # created by the writer: umask mode, not 0600
+            plotter.render()  # screenshot() alone does not re-render (pyvista#3698)
+            plotter.screenshot(str(tmp), transparent_background=False)
     finally:
-        tmp.unlink(missing_ok=True)
         plotter.close()
     return path
