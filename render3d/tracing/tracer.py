@@ -29,6 +29,7 @@ from render3d.tracing.attention import attention_maps
 from render3d.tracing.capture import CaptureConfig, Captured, materialize
 from render3d.tracing.capture import capture as capture_tensor
 from render3d.tracing.pytree import iter_tensors, tensors
+from render3d.tracing.state import preserved_state
 
 #: modules drawn as one block even though they have children (their children never run as modules)
 OPAQUE_MODULES: tuple[type[nn.Module], ...] = (nn.MultiheadAttention,)
@@ -272,7 +273,6 @@ def trace(
         config = CaptureConfig(mode="none")
     inputs, kwargs = _move((inputs, kwargs), target)
     rec = _Recorder(model, config)
-    modes = {m: m.training for m in model.modules()}
     handles = []
     for module in rec.paths:
         if module is model and module not in rec.leaves:
@@ -284,9 +284,8 @@ def trace(
         rec.add_input(_input_path(path, bool(kwargs)), t)
     output: Any = None
     try:
-        model.eval()
         torch.backends.mha.set_fastpath_enabled(False)
-        with torch.no_grad(), rec:
+        with preserved_state(model), torch.no_grad(), rec:
             if target is None:
                 output = model(*inputs, **kwargs)
             else:
@@ -304,8 +303,6 @@ def trace(
         for h in handles:
             h.remove()
         torch.backends.mha.set_fastpath_enabled(fastpath)
-        for m, training in modes.items():
-            m.training = training
     return _finish(model, rec, output).collapse(depth)
 
 
