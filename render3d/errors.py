@@ -8,6 +8,8 @@ Each class also inherits the built-in it refines, so callers may catch either::
     ├── CheckpointError (ValueError)       unreadable / untrusted / mismatched checkpoint
     ├── SceneFileError (ValueError)        a scenes/*.toml that does not parse or has unknown keys
     ├── RecordingError (ValueError)        a recording folder that is missing or inconsistent
+    ├── OutputError (OSError)              an output file that cannot be written (folder, disk, FIFO)
+    ├── OutputSpecError (ValueError)       an output extension, image size or frame rate out of bounds
     └── RenderUnavailableError (RuntimeError)  no OpenGL context can be made on this machine
 
 The CLI catches only ``Render3DError`` and prints ``ErrorName: message``; anything else is a bug and
@@ -46,6 +48,14 @@ class SceneFileError(Render3DError, ValueError):
 
 class RecordingError(Render3DError, ValueError):
     """A recording folder that is missing, empty or inconsistent."""
+
+
+class OutputError(Render3DError, OSError):
+    """An output path that cannot be written: a folder, a FIFO, a read-only or full disk."""
+
+
+class OutputSpecError(Render3DError, ValueError):
+    """An output render3d cannot produce: unknown extension, image size or frame rate out of bounds."""
 
 
 class RenderUnavailableError(Render3DError, RuntimeError):
