@@ -187,10 +187,15 @@ def main_path(layer: np.ndarray, parents: list[list[int]], prefer_end: np.ndarra
 
 
 def assign_lanes(
-    order: list[int], layer: np.ndarray, main: np.ndarray, parents: list[list[int]]
+    order: list[int], layer: np.ndarray, main: np.ndarray, parents: list[list[int]],
+    side: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Lane 0 for the main path; others keep their parent's lane if free in their layer."""
+    """Lane 0 for the main path; others keep their parent's lane if free in their layer.
+
+    ``side`` (N,) is the lane a residual side-car asks for (0 = none): parallel blocks of one side-car
+    (an attention's q, k and v) stack outwards from it, one lane each, so no two share a slot."""
     n = len(order)
+    side = np.zeros(n, dtype=np.int64) if side is None else side
     by_layer: dict[int, list[int]] = {}
     for v in order:
         by_layer.setdefault(int(layer[v]), []).append(v)
@@ -198,7 +203,14 @@ def assign_lanes(
     for lay in sorted(by_layer):
         members = by_layer[lay]
         taken = {0}
-        rest = [(lane_of[parents[v][0]] if parents[v] else 0, v) for v in members if not main[v]]
+        for v in members:
+            if side[v] and not main[v]:
+                lane = int(side[v])
+                while lane in taken:
+                    lane += 1 if lane > 0 else -1
+                lane_of[v] = lane
+                taken.add(lane)
+        rest = [(lane_of[parents[v][0]] if parents[v] else 0, v) for v in members if not main[v] and not side[v]]
         # blocks that can keep their parent's side lane go first, so branches stay straight
         rest.sort(key=lambda t: t[0] == 0)
         for pref, v in rest:
@@ -318,10 +330,7 @@ def layout_graph(
     if residuals is not None and residuals.spine.any():
         cars = residuals.side != 0
         main = (main & ~cars) | residuals.spine
-    lane = assign_lanes(order, layer, main, parents)
-    if residuals is not None and residuals.spine.any():
-        lane = np.where(residuals.side != 0, residuals.side, lane)
-        lane[residuals.spine] = 0
+    lane = assign_lanes(order, layer, main, parents, residuals.side if residuals is not None else None)
 
     u_shape = False
     level = np.zeros(n, dtype=np.int64)
