@@ -132,8 +132,12 @@ def default_input_shape(spec: str, model: nn.Module) -> tuple[int, ...]:
 
 
 def example_input(spec: str, model: nn.Module, shape: tuple[int, ...] | None = None,
-                  device: str | None = None) -> torch.Tensor:
-    """A seeded input: ``model.example_input()`` when the model provides one, else random normal."""
+                  device: str | None = None) -> Any:
+    """A seeded input: ``model.example_input()`` when the model provides one, else random normal.
+
+    ``example_input()`` may return one tensor, a tuple of positional inputs or a dict of keyword
+    inputs (token ids, an encoder–decoder's ``decoder_input_ids``); :func:`call_inputs` splits it.
+    """
     make = getattr(model, "example_input", None)
     if shape is None and callable(make):
         return make()
@@ -146,6 +150,15 @@ def example_input(spec: str, model: nn.Module, shape: tuple[int, ...] | None = N
         return torch.randn(shape, generator=gen, dtype=dtype)
     high = getattr(model, "example_input_high", 100)
     return torch.randint(0, high, shape, generator=gen, dtype=dtype)
+
+
+def call_inputs(example: Any) -> tuple[tuple[Any, ...], dict[str, Any]]:
+    """``(args, kwargs)`` for ``model(*args, **kwargs)`` from what :func:`example_input` returned."""
+    if isinstance(example, dict):
+        return (), dict(example)
+    if isinstance(example, tuple):
+        return example, {}
+    return (example,), {}
 
 
 class _LargeTensorsOnMeta(TorchFunctionMode):
