@@ -6,16 +6,26 @@ trained with Adam (batch 64) on the CPU. Every epoch (and epoch 0, the random st
 (``checkpoints/epoch_NN.pt`` with its metrics) and a snapshot of one held-out digit's activations
 (``recording/``); at the end come ``architecture.png``, ``activations.png`` (final epoch) and
 ``training.mp4`` (the activations changing over the epochs). About 20-30 s on two CPU cores.
+
+The demo replaces only files it wrote itself: ``render3d-demo.json`` lists each one with its
+sha256, and a file it would overwrite or delete that is not listed with that content (a user's
+``checkpoints/epoch_03.pt``) stops the demo before training, naming it. The recording is built
+beside ``recording/`` and swapped in at the end (see :mod:`render3d.record.folder`).
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+
+from render3d.atomic import atomic_write_text
+from render3d.errors import OutputError
 
 __all__ = ["DEMO_PROBE", "DemoResult", "demo_probe", "run_demo"]
 
@@ -27,6 +37,8 @@ VIDEO_SIZE = (1280, 720)
 IMAGE_SIZE = (1600, 900)
 FRAMES_PER_EPOCH = 12
 INPUT_SHAPE = (1, 1, 32, 32)
+LEDGER = "render3d-demo.json"
+OUTPUTS = ("architecture.png", "activations.png", "training.mp4")
 
 
 @dataclass(frozen=True)
@@ -40,6 +52,67 @@ class DemoResult:
     probe: str
     test_accuracy: float
     seconds: float
+
+
+class _Ledger:
+    """The files a demo wrote into its folder, by relative path, with their sha256.
+
+    A file counts as the demo's own only while its content still has the listed hash, so a
+    user's file of the same name (or one the user changed) is never replaced or deleted.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.path = folder / LEDGER
+        self.files: dict[str, str] = {}
+        #: a file at the ledger's name that is not a demo ledger (it would be overwritten)
+        self.foreign = self.path.exists() or self.path.is_symlink()
+        if self.path.is_file() and not self.path.is_symlink():
+            try:
+                data = json.loads(self.path.read_text())
+            except (OSError, ValueError):
+                data = None
+            if isinstance(data, dict) and data.get("format") == "render3d-demo" and isinstance(data.get("files"), dict):
+                self.files = {k: v for k, v in data["files"].items() if isinstance(k, str) and isinstance(v, str)}
+                self.foreign = False
+
+    def owns(self, rel: str) -> bool:
+        path = self.folder / rel
+        return (rel in self.files and path.is_file() and not path.is_symlink()
+                and _sha256(path) == self.files[rel])
+
+    def refuse_foreign(self, rels: list[str]) -> None:
+        """OutputError naming the existing files among ``rels`` (and the ledger) the demo did not write."""
+        if self.folder.exists() and not self.folder.is_dir():
+            raise OutputError(f"{self.folder} exists and is not a folder; choose a folder for -o")
+        present = [rel for rel in rels if (self.folder / rel).exists() or (self.folder / rel).is_symlink()]
+        foreign = [LEDGER] * self.foreign + [rel for rel in present if not self.owns(rel)]
+        if foreign:
+            listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            raise OutputError(f"{self.folder} holds files the demo did not write ({listed}); it would replace "
+                              "them: choose another -o folder or move them away")
+
+    def add(self, path: Path) -> None:
+        self.files[path.relative_to(self.folder).as_posix()] = _sha256(path)
+        self._save()
+
+    def remove(self, rel: str) -> None:
+        """Delete ``rel`` if it is provably the demo's own."""
+        if self.owns(rel):
+            (self.folder / rel).unlink()
+        self.files.pop(rel, None)
+        self._save()
+
+    def _save(self) -> None:
+        atomic_write_text(self.path, json.dumps({"format": "render3d-demo", "files": self.files}, indent=1) + "\n")
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
 
 
 def _split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -88,6 +161,7 @@ def run_demo(
     from render3d.models import DigitsCNN
     from render3d.probe import digits_to_input, make_probe
     from render3d.record.animate import animate_recording
+    from render3d.record.folder import new_recording_folder
     from render3d.record.recorder import Recorder
     from render3d.rendering import render_png
     from render3d.scene.builder import build_scene
@@ -98,9 +172,10 @@ def run_demo(
     start = time.perf_counter()
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
-    ckpt_dir.mkdir(parents=True, exist_ok=True)
-    for old in ckpt_dir.glob("epoch_*.pt"):  # a previous, longer run must not leak into the video
-        old.unlink()
+    ledger = _Ledger(out)
+    names = [f"checkpoints/epoch_{e:02d}.pt" for e in range(epochs + 1)]
+    stale = sorted(f"checkpoints/{p.name}" for p in ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
+    ledger.refuse_foreign(sorted(set(names + stale)) + list(OUTPUTS))  # before any work: nothing is touched
     torch.set_num_threads(free_cores())
     torch.manual_seed(SEED)
 
@@ -113,7 +188,6 @@ def run_demo(
 
     model = DigitsCNN()
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
-    recorder = Recorder(model, probe, out / "recording", overwrite=True)
     generator = torch.Generator().manual_seed(SEED)
 
     def evaluate() -> tuple[float, float]:
@@ -122,39 +196,47 @@ def run_demo(
             logits = model(x_test)
         return float(F.cross_entropy(logits, y_test)), float((logits.argmax(1) == y_test).float().mean())
 
-    def keep(epoch: int, loss: float, test_loss: float, acc: float) -> None:
-        path = ckpt_dir / f"epoch_{epoch:02d}.pt"
-        save_checkpoint(model, path, epoch=epoch, loss=loss, test_loss=test_loss, acc=acc)
-        checkpoints.append(path)
-        recorder.snapshot(epoch, loss=loss, acc=acc)
-
     checkpoints: list[Path] = []
-    test_loss, acc = evaluate()
-    keep(0, test_loss, test_loss, acc)  # epoch 0: the random start, so the video shows learning begin
-    bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=not progress, leave=False)
-    for epoch in bar:
-        model.train()
-        order = torch.randperm(len(x_train), generator=generator)
-        total = 0.0
-        for s in range(0, len(order), BATCH):
-            idx = order[s : s + BATCH]
-            loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-            optimizer.zero_grad()
-            loss.backward()
-            optimizer.step()
-            total += loss.item() * len(idx)
-        train_loss = total / len(order)
+    with new_recording_folder(out / "recording") as folder, Recorder(model, probe, folder) as recorder:
+
+        def keep(epoch: int, loss: float, test_loss: float, acc: float) -> None:
+            path = ckpt_dir / f"epoch_{epoch:02d}.pt"
+            save_checkpoint(model, path, epoch=epoch, loss=loss, test_loss=test_loss, acc=acc)
+            ledger.add(path)
+            checkpoints.append(path)
+            recorder.snapshot(epoch, loss=loss, acc=acc)
+
         test_loss, acc = evaluate()
-        keep(epoch, train_loss, test_loss, acc)
-        bar.set_postfix_str(f"loss {train_loss:.3f} acc {acc:.1%}")
-    bar.close()
+        keep(0, test_loss, test_loss, acc)  # epoch 0: the random start, so the video shows learning begin
+        bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=not progress, leave=False)
+        for epoch in bar:
+            model.train()
+            order = torch.randperm(len(x_train), generator=generator)
+            total = 0.0
+            for s in range(0, len(order), BATCH):
+                idx = order[s : s + BATCH]
+                loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
+                optimizer.zero_grad()
+                loss.backward()
+                optimizer.step()
+                total += loss.item() * len(idx)
+            train_loss = total / len(order)
+            test_loss, acc = evaluate()
+            keep(epoch, train_loss, test_loss, acc)
+            bar.set_postfix_str(f"loss {train_loss:.3f} acc {acc:.1%}")
+        bar.close()
+    for rel in sorted(set(stale) - set(names)):  # a previous, longer run must not leak into the folder
+        ledger.remove(rel)
+    recording = out / "recording"
 
     architecture = render_png(build_scene(trace(model, probe, capture="none"), "architecture"),
                               out / "architecture.png", size=IMAGE_SIZE)
     final = build_scene(trace(model, probe), "activations")
     final.title = f"DigitsCNN after {epochs} epochs: activations of {probe_name} (test acc {acc:.1%})"
     activations = render_png(final, out / "activations.png", size=IMAGE_SIZE)
-    video = animate_recording(recorder.path, out / "training.mp4", fps=30, frames_per_epoch=FRAMES_PER_EPOCH,
+    video = animate_recording(recording, out / "training.mp4", fps=30, frames_per_epoch=FRAMES_PER_EPOCH,
                               size=VIDEO_SIZE, progress=progress)
-    return DemoResult(out, checkpoints, recorder.path, architecture, activations, video, probe_name, acc,
+    for path in (architecture, activations, video):
+        ledger.add(Path(path))
+    return DemoResult(out, checkpoints, recording, architecture, activations, video, probe_name, acc,
                       time.perf_counter() - start)

@@ -113,13 +113,15 @@ def test_graph_change_is_stored_and_flagged(tmp_path):
 
 def test_resume_same_probe_refuse_other_probe(tmp_path):
     model = _Branchy()
-    Recorder(model, torch.ones(1, 4), tmp_path / "rec").snapshot(1)
-    again = Recorder(model, torch.ones(1, 4), tmp_path / "rec")
-    again.snapshot(2)
+    with Recorder(model, torch.ones(1, 4), tmp_path / "rec") as first:
+        first.snapshot(1)
+    with Recorder(model, torch.ones(1, 4), tmp_path / "rec", resume=True) as again:
+        again.snapshot(2)
     assert load_recording(tmp_path / "rec").epochs == [1, 2]
     with pytest.raises(RecordingError, match="different probe"):
-        Recorder(model, torch.zeros(1, 4), tmp_path / "rec")
-    Recorder(model, torch.zeros(1, 4), tmp_path / "rec", overwrite=True).snapshot(7)
+        Recorder(model, torch.zeros(1, 4), tmp_path / "rec", resume=True)
+    with Recorder(model, torch.zeros(1, 4), tmp_path / "rec", overwrite=True) as fresh:
+        fresh.snapshot(7)
     assert load_recording(tmp_path / "rec").epochs == [7]
 
 

@@ -420,23 +420,36 @@ def record_checkpoints(
 
     ``checkpoints`` is a folder, a glob pattern or a list of files. The epoch of a snapshot is the
     checkpoint's own ``epoch`` entry when it has one, else its 1-based position; other plain-number
-    entries (loss, acc, ...) become its metrics.
+    entries (loss, acc, ...) become its metrics; epochs must strictly increase in that order.
+
+    The recording is built in a temp folder beside ``out_dir`` and replaces it only when every
+    checkpoint was recorded; ``out_dir`` must be new, empty or a recording (its manifest-listed files
+    are the only ones removed). A folder holding anything else is refused before any checkpoint is read.
     """
     from tqdm import tqdm
 
     from render3d.checkpoints import find_checkpoints, load_checkpoint
+    from render3d.record.folder import new_recording_folder
     from render3d.record.recorder import Recorder
 
     if isinstance(checkpoints, (str, os.PathLike)):
         paths = find_checkpoints(checkpoints)
     else:
         paths = [Path(p) for p in checkpoints]
-    recorder = Recorder(model, probe, out_dir, depth=depth, overwrite=True)
-    for i, p in enumerate(tqdm(paths, desc="record", unit="ckpt", disable=not progress, leave=False)):
-        load_checkpoint(model, p, trust_pickle=trust_pickle)
-        metrics = checkpoint_metrics(p, trust_pickle=trust_pickle)
-        epoch = metrics.pop("epoch", i + 1)
-        recorder.snapshot(epoch, **metrics)
+    if not paths:
+        raise RecordingError("record_checkpoints: the list of checkpoints is empty; pass at least one file")
+    with new_recording_folder(out_dir) as folder, Recorder(model, probe, folder, depth=depth) as recorder:
+        last: tuple[Path, float] | None = None
+        for i, p in enumerate(tqdm(paths, desc="record", unit="ckpt", disable=not progress, leave=False)):
+            load_checkpoint(model, p, trust_pickle=trust_pickle)
+            metrics = checkpoint_metrics(p, trust_pickle=trust_pickle)
+            epoch = metrics.pop("epoch", i + 1)
+            if not (math.isfinite(epoch) and epoch >= 0 and (last is None or epoch > last[1])):
+                after = f"; it comes after {last[0]} (epoch {last[1]!r})" if last else ""
+                raise RecordingError(f"{p}: epoch {epoch!r} is not a finite number >= 0 larger than the one "
+                                     f"before{after}; fix its 'epoch' entry or the file names (natural order)")
+            recorder.snapshot(epoch, **metrics)
+            last = (p, epoch)
     return load_recording(out_dir)
 
 

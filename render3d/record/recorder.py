@@ -17,9 +17,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import time
 import warnings
+import weakref
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -31,6 +33,8 @@ from torch import nn
 from render3d.errors import RecordingError
 from render3d.atomic import atomic_path, atomic_write_text
 from render3d.record import store
+from render3d.record.folder import owned_names, read_checked, refuse_foreign, remove_owned
+from render3d.record.lock import LOCK, RecordingLock, new_run_id, release
 from render3d.tracing.capture import CaptureConfig
 
 __all__ = ["RECORDER_CAPTURE", "GraphChangedWarning", "Recorder", "probe_hash"]
@@ -63,12 +67,21 @@ class Recorder:
         The fixed input (a tensor with batch size 1), or a probe name such as ``"digit:3"``
         (see :mod:`render3d.probe`) sized to the model's ``example_input_shape``.
     out_dir
-        The recording folder. An existing recording there is continued when its probe is the same
-        (a resumed run) and refused otherwise, unless ``overwrite=True`` starts it afresh.
+        The recording folder: new, empty, or (with ``resume``/``overwrite``) an existing recording.
+        A folder holding files render3d did not write is refused.
     capture
         Caps for the stored activations (default :data:`RECORDER_CAPTURE`).
     depth
         Collapse modules below this depth, as in :func:`render3d.trace`.
+    resume
+        Continue the recording already in ``out_dir`` (same model and probe, later epochs). Without
+        it an existing recording is refused, so a second training run never appends to a finished one.
+    overwrite
+        Replace the recording already in ``out_dir`` (only the files its manifest lists are deleted).
+
+    The Recorder holds a lock on the folder until :meth:`close` (or the end of a ``with`` block, or
+    garbage collection): a second Recorder on the same folder is refused, a lock left by a process
+    that died is taken over.
     """
 
     def __init__(
@@ -79,8 +92,11 @@ class Recorder:
         *,
         capture: CaptureConfig | None = None,
         depth: int | None = None,
+        resume: bool = False,
         overwrite: bool = False,
     ) -> None:
+        if resume and overwrite:
+            raise ValueError("Recorder: pass resume=True or overwrite=True, not both")
         self.model = model
         self.probe = _resolve_probe(model, probe)
         self.out_dir = Path(out_dir)
@@ -89,12 +105,20 @@ class Recorder:
             raise ValueError("Recorder capture mode must be 'reduced' or 'full', not 'none'")
         self.depth = depth
         self.probe_hash = probe_hash(self.probe)
-        self._manifest: dict[str, Any] | None = None
-        if store.is_recording(self.out_dir):
-            if overwrite:
-                _clear(self.out_dir)
-            else:
-                self._manifest = self._resume()
+        self.run = new_run_id()
+        if self.out_dir.exists() and not self.out_dir.is_dir():
+            raise RecordingError(f"{self.out_dir} exists and is not a folder; choose a folder for the recording")
+        created = not self.out_dir.exists()
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        self._lock = RecordingLock(self.out_dir, self.run)
+        self._lock.acquire()
+        self._finalizer = weakref.finalize(self, _release, self.out_dir, self.run, created)
+        try:
+            self._manifest: dict[str, Any] | None = self._open(resume=resume, overwrite=overwrite)
+        except BaseException:
+            self.close()
+            raise
+        self._resumed = self._manifest is not None
 
     # --- public ----------------------------------------------------------------------------------
     @property
@@ -104,48 +128,127 @@ class Recorder:
     def __len__(self) -> int:
         return len(self._manifest["snapshots"]) if self._manifest else 0
 
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release the folder's lock (the recording stays); further snapshots are refused."""
+        self._finalizer()
+
     def snapshot(self, epoch: int | float, **metrics: Any) -> Path:
         """Trace the probe now and append it as ``epoch`` with ``metrics``; returns the snapshot file.
 
-        Metrics must be numbers (Python, numpy or one-element torch scalars) and are stored exactly.
-        If the traced graph differs from the first snapshot's (a data-dependent branch, a changed
-        architecture), the snapshot is still stored, with its own graph file, flagged in the
-        manifest, and a :class:`GraphChangedWarning` is issued.
+        Epochs are finite numbers >= 0 and strictly increase over the whole recording. Metrics must
+        be numbers (Python, numpy or one-element torch scalars) and are stored exactly. If the traced
+        graph differs from the first snapshot's (a data-dependent branch, a changed architecture),
+        the snapshot is still stored, with its own graph file, flagged in the manifest, and a
+        :class:`GraphChangedWarning` is issued. The snapshot counts only once the manifest is
+        written: a failed write leaves the recording (on disk and in memory) as it was.
         """
         from render3d.tracing.tracer import trace
 
+        if not self._finalizer.alive:
+            raise RecordingError(f"this Recorder on {self.out_dir} is closed; open a new one with resume=True")
         epoch = store.epoch_value(epoch)
+        self._check_epoch(epoch)
         values = {name: store.plain_number(name, v) for name, v in metrics.items()}
         probe = self.probe.to(_device_of(self.model))
         traced = trace(self.model, probe, depth=self.depth, capture=self.capture)
         signature = traced.signature()
+        if self._resumed:
+            self._check_resumed_graph(signature)
         manifest = self._manifest or self._start(traced)
         index = len(manifest["snapshots"])
         name = store.snapshot_name(index)
-        size = store.write_snapshot(self.out_dir / name, traced)
         entry: dict[str, Any] = {"index": index, "epoch": epoch, "file": name, "metrics": values,
-                                 "signature": signature, "graph_changed": False, "bytes": size,
+                                 "signature": signature, "graph_changed": False, "run": self.run,
                                  "time": round(time.time(), 3)}
-        if signature != manifest["signature"]:
-            graph_file = store.graph_name(index)
-            atomic_write_text(self.out_dir / graph_file, json.dumps(store.graph_to_json(traced)) + "\n")
-            entry.update(graph_changed=True, graph_file=graph_file)
-            manifest["graph_changed"] = True
+        changed = signature != manifest["signature"]
+        if changed:
+            entry.update(graph_changed=True, graph_file=store.graph_name(index))
+        new_files = [name] + ([entry["graph_file"]] if changed else [])
+        new_files += [] if self._manifest else [store.PROBE_FILE]
+        for f in new_files:
+            if (self.out_dir / f).exists():
+                raise RecordingError(f"{self.out_dir / f} exists but is not listed in the recording's manifest; "
+                                     "move it away to continue this recording")
+        self._lock.set_pending(new_files)
+        try:
+            if not self._manifest:
+                self._write_probe()
+            entry["bytes"] = store.write_snapshot(self.out_dir / name, traced)
+            if changed:
+                atomic_write_text(self.out_dir / entry["graph_file"], json.dumps(store.graph_to_json(traced)) + "\n")
+            updated = dict(manifest, snapshots=[*manifest["snapshots"], entry],
+                           graph_changed=manifest["graph_changed"] or changed)
+            store.write_manifest(self.out_dir, updated)
+        except BaseException:
+            for f in new_files:  # created by this call: never listed, so nobody else's
+                (self.out_dir / f).unlink(missing_ok=True)
+            raise
+        self._manifest = updated
+        if changed:
             msg = (f"snapshot {index} (epoch {epoch}) traced a different graph than the first snapshot "
                    f"(signature {signature} != {manifest['signature']}); stored with its own graph "
-                   f"({graph_file}) and flagged in the manifest")
+                   f"({entry['graph_file']}) and flagged in the manifest")
             warnings.warn(msg, GraphChangedWarning, stacklevel=2)
-        manifest["snapshots"].append(entry)
-        store.write_manifest(self.out_dir, manifest)
-        self._manifest = manifest
         return self.out_dir / name
 
     # --- internals --------------------------------------------------------------------------------
-    def _start(self, traced: Any) -> dict[str, Any]:
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+    def _open(self, *, resume: bool, overwrite: bool) -> dict[str, Any] | None:
+        """The manifest to continue (``None``: a new recording), after refusing what must not be touched."""
+        from render3d.tracing.tracer import unwrap
+
+        manifest = read_checked(self.out_dir)
+        owned = owned_names(manifest, {"pending": self._lock.orphans})
+        remove_owned(self.out_dir, set(self._lock.orphans) - owned_names(manifest))  # a dead run's half-writes
+        refuse_foreign(self.out_dir, owned, recording=manifest is not None)
+        if manifest is None:
+            return None
+        if overwrite:
+            remove_owned(self.out_dir, owned_names(manifest) - {LOCK})
+            return None
+        if not resume:
+            epochs = [s["epoch"] for s in manifest["snapshots"]]
+            span = f"epochs {epochs[0]}-{epochs[-1]}" if epochs else "no snapshots yet"
+            raise RecordingError(f"{self.out_dir} already holds a recording ({len(epochs)} snapshots, {span}); "
+                                 "pass resume=True to continue it, overwrite=True to replace it, or choose another "
+                                 "folder")
+        if manifest["probe"]["sha256"] != self.probe_hash:
+            raise RecordingError(f"{self.out_dir} holds a recording of a different probe "
+                                 f"({manifest['probe']['sha256']} != {self.probe_hash}); resume only with the same "
+                                 "probe, or record into another folder")
+        model = type(unwrap(self.model)).__name__
+        if manifest["model"] != model:
+            raise RecordingError(f"{self.out_dir} holds a recording of {manifest['model']}, not {model}; resume "
+                                 "only with the same model, or record into another folder")
+        return manifest
+
+    def _check_epoch(self, epoch: int | float) -> None:
+        if isinstance(epoch, bool) or not math.isfinite(epoch) or epoch < 0:
+            raise RecordingError(f"epoch must be a finite number >= 0, got {epoch!r}")
+        done = self._manifest["snapshots"] if self._manifest else []
+        if done and not epoch > done[-1]["epoch"]:
+            raise RecordingError(f"epoch {epoch} does not come after the last recorded epoch {done[-1]['epoch']} "
+                                 f"in {self.out_dir}; epochs must strictly increase (overwrite=True starts afresh)")
+
+    def _check_resumed_graph(self, signature: str) -> None:
+        known = {self._manifest["signature"], *(s["signature"] for s in self._manifest["snapshots"])}
+        if signature not in known:
+            raise RecordingError(f"this model's graph (signature {signature}) is not the one recorded in "
+                                 f"{self.out_dir} ({self._manifest['signature']}); resume only with the same "
+                                 "model, or record into another folder")
+        self._resumed = False  # checked once per run
+
+    def _write_probe(self) -> None:
         probe_np = self.probe.detach().cpu().float().numpy()
         with atomic_path(self.out_dir / store.PROBE_FILE, suffix=".npy") as tmp:  # np.save adds .npy
             np.save(tmp, probe_np)
+
+    def _start(self, traced: Any) -> dict[str, Any]:
         return {
             "format": store.FORMAT,
             "version": store.VERSION,
@@ -160,14 +263,15 @@ class Recorder:
             "snapshots": [],
         }
 
-    def _resume(self) -> dict[str, Any]:
-        manifest = store.read_manifest(self.out_dir)
-        if manifest["probe"]["sha256"] != self.probe_hash:
-            msg = (f"{self.out_dir} already holds a recording of a different probe "
-                   f"({manifest['probe']['sha256']} != {self.probe_hash}); pass overwrite=True to start "
-                   "afresh or record into another folder")
-            raise RecordingError(msg)
-        return manifest
+
+def _release(folder: Path, run: str, created: bool) -> None:
+    """Drop the lock; remove the folder again if this Recorder created it and never wrote to it."""
+    release(folder / LOCK, run)
+    if created:
+        try:
+            folder.rmdir()
+        except OSError:  # it holds a recording (or anything else): it stays
+            pass
 
 
 def _resolve_probe(model: nn.Module, probe: torch.Tensor | str) -> torch.Tensor:
@@ -186,11 +290,3 @@ def _device_of(model: nn.Module) -> torch.device:
         return p.device
     return torch.device("cpu")
 
-
-def _clear(folder: Path) -> None:
-    """Remove what a previous recording left (only its own files)."""
-    for p in folder.iterdir():
-        if p.name == store.MANIFEST or p.name == store.PROBE_FILE or (
-            p.suffix in (".npz", ".json") and p.name.startswith(("snapshot_", "graph_"))
-        ):
-            p.unlink()

@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, replace
-from functools import cached_property
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -53,14 +52,17 @@ class Recording:
         self.manifest = store.read_manifest(self.path)
         self.snapshots = [
             SnapshotInfo(
-                index=int(s["index"]), epoch=s["epoch"], file=s["file"], metrics=dict(s.get("metrics", {})),
-                signature=s["signature"], graph_changed=bool(s.get("graph_changed", False)),
+                index=s["index"], epoch=s["epoch"], file=s["file"], metrics=dict(s.get("metrics", {})),
+                signature=s["signature"], graph_changed=s.get("graph_changed", False),
                 graph_file=s.get("graph_file"),
             )
             for s in self.manifest["snapshots"]
         ]
         if not self.snapshots:
             raise RecordingError(f"recording {self.path} has no snapshots yet")
+        for info in self.snapshots:
+            store.check_snapshot_file(self.path, info.file)
+        self.graph = _parse_graph(self.manifest["graph"], self.path / store.MANIFEST)
         self._cache: tuple[int, dict[str, store.StoredNode]] | None = None
 
     # --- metadata ----------------------------------------------------------------------------------
@@ -92,18 +94,17 @@ class Recording:
     def metrics(self) -> list[dict[str, Any]]:
         return [dict(s.metrics) for s in self.snapshots]
 
-    @cached_property
-    def graph(self) -> Trace:
-        """The first snapshot's graph (no activations)."""
-        return store.graph_from_json(self.manifest["graph"])
-
     def consistent(self) -> list[int]:
         """Indices of the snapshots whose graph equals the first one's (the ones that animate together)."""
         return [s.index for s in self.snapshots if not s.graph_changed and s.signature == self.signature]
 
     def probe(self) -> np.ndarray:
         """The probe input every snapshot was traced on."""
-        return np.load(self.path / self.manifest["probe"]["file"], allow_pickle=False)
+        path = self.path / self.manifest["probe"]["file"]
+        try:
+            return np.load(path, allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:
+            raise RecordingError(f"probe file {path} cannot be read (missing or damaged?): {exc}") from None
 
     # --- activations ------------------------------------------------------------------------------------
     def read(self, index: int, nodes: Iterable[str] | None = None) -> dict[str, store.StoredNode]:
@@ -121,15 +122,21 @@ class Recording:
         """Snapshot ``index``'s activation of ``node_id`` as float32 (reduced layout, own units)."""
         stored = self.read(index, [node_id]).get(node_id)
         if stored is None:
-            raise KeyError(f"snapshot {index} of {self.path} has no activation for node {node_id!r}")
+            raise RecordingError(f"snapshot {index} of {self.path} has no activation for node {node_id!r} "
+                                 "(node ids: recording.graph.nodes)")
         return stored.values()
 
     def snapshot_graph(self, index: int) -> Trace:
         """The graph snapshot ``index`` was traced with (its own, when it was flagged as changed)."""
         info = self.snapshots[index]
-        if info.graph_file:
-            return store.graph_from_json(json.loads((self.path / info.graph_file).read_text()))
-        return self.graph
+        if not info.graph_file:
+            return self.graph
+        path = self.path / info.graph_file
+        try:
+            data = json.loads(path.read_text())
+        except (OSError, ValueError, RecursionError) as exc:
+            raise RecordingError(f"graph file {path} cannot be read (missing or damaged?): {exc}") from None
+        return _parse_graph(data, path)
 
     def trace(self, index: int = 0) -> Trace:
         """Snapshot ``index`` as a :class:`Trace` with activations and stats, ready for ``build_scene``."""
@@ -161,6 +168,15 @@ class Recording:
                 pool[0].append(vals)
                 pool[1].append(counts)
         return {nid: pooled_percentiles(np.concatenate(v), np.concatenate(c), q) for nid, (v, c) in pools.items()}
+
+
+def _parse_graph(data: Any, path: Path) -> Trace:
+    """The Trace stored in ``data``; a damaged graph is a RecordingError naming ``path``."""
+    try:
+        return store.graph_from_json(data)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
+        raise RecordingError(f"{path}: the stored graph is damaged ({type(exc).__name__}: {exc}); "
+                             "record it again") from None
 
 
 def pooled_percentiles(values: np.ndarray, counts: np.ndarray, q: tuple[float, float] = (1.0, 99.0)

@@ -26,6 +26,9 @@ from __future__ import annotations
 import json
 import math
 import os
+import stat
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -171,8 +174,9 @@ def read_snapshot(path: Path, only: set[str] | None = None) -> dict[str, StoredN
             return out
     except FileNotFoundError:
         raise RecordingError(f"snapshot file {path} is missing") from None
-    except (OSError, ValueError, KeyError) as exc:
-        raise RecordingError(f"snapshot file {path} cannot be read: {exc}") from None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile,
+            zlib.error) as exc:
+        raise RecordingError(f"snapshot file {path} cannot be read (truncated or damaged?): {exc}") from None
 
 
 # --- manifest and graph -----------------------------------------------------------------------
@@ -210,6 +214,7 @@ def graph_from_json(data: dict[str, Any]) -> Trace:
 
 
 def read_manifest(folder: Path) -> dict[str, Any]:
+    """The manifest of the recording in ``folder``, schema-checked (see :func:`check_manifest`)."""
     path = folder / MANIFEST
     if not folder.is_dir():
         raise RecordingError(f"recording {folder} does not exist (expected a folder with {MANIFEST})")
@@ -217,13 +222,115 @@ def read_manifest(folder: Path) -> dict[str, Any]:
         data = json.loads(path.read_text())
     except FileNotFoundError:
         raise RecordingError(f"{folder} is not a recording: it has no {MANIFEST}") from None
-    except (OSError, ValueError) as exc:
+    except (OSError, ValueError, RecursionError) as exc:
         raise RecordingError(f"{path} cannot be read: {exc}") from None
+    return check_manifest(data, path)
+
+
+def check_manifest(data: Any, path: Path) -> dict[str, Any]:
+    """``data`` if it is a manifest this render3d can read, else RecordingError naming the key.
+
+    Every value later code indexes is checked here, so a damaged or hand-edited manifest fails in
+    one line at load time instead of as a KeyError or TypeError deep inside animate.
+    """
+    def bad(what: str) -> RecordingError:
+        return RecordingError(f"{path}: {what} (a damaged recording; record it again)")
+
+    if not isinstance(data, dict):
+        raise bad(f"the manifest is a JSON {type(data).__name__}, not an object")
     if data.get("format") != FORMAT:
         raise RecordingError(f"{path} is not a render3d recording manifest (format {data.get('format')!r})")
-    if int(data.get("version", 0)) > VERSION:
-        raise RecordingError(f"{path} has format version {data['version']}; this render3d reads up to {VERSION}")
+    version = data.get("version")
+    if not _is_int(version) or version < 1:
+        raise bad(f"'version' must be a positive integer, got {version!r}")
+    if version > VERSION:
+        raise RecordingError(f"{path} has format version {version}; this render3d reads up to {VERSION}")
+    for key, kind in (("model", str), ("signature", str), ("graph", dict), ("probe", dict), ("snapshots", list)):
+        if not isinstance(data.get(key), kind):
+            raise bad(f"'{key}' must be a {_KIND_NAMES[kind]}, got {type(data.get(key)).__name__}")
+    if not isinstance(data.get("graph_changed", False), bool):
+        raise bad("'graph_changed' must be true or false")
+    probe = data["probe"]
+    if not isinstance(probe.get("sha256"), str):
+        raise bad("'probe.sha256' must be a string")
+    plain_name(probe.get("file"), "probe.file", path)
+    last: float | None = None
+    for i, entry in enumerate(data["snapshots"]):
+        where = f"snapshots[{i}]"
+        if not isinstance(entry, dict):
+            raise bad(f"{where} must be an object, got {type(entry).__name__}")
+        if entry.get("index") != i or not _is_int(entry.get("index")):
+            raise bad(f"{where}.index must be {i}, got {entry.get('index')!r}")
+        epoch = entry.get("epoch")
+        if not _is_number(epoch) or not math.isfinite(epoch) or epoch < 0:
+            raise bad(f"{where}.epoch must be a finite number >= 0, got {epoch!r}")
+        if last is not None and not epoch > last:
+            raise bad(f"{where}.epoch {epoch!r} does not come after epoch {last!r}; epochs must strictly increase")
+        last = epoch
+        plain_name(entry.get("file"), f"{where}.file", path)
+        if not isinstance(entry.get("signature"), str):
+            raise bad(f"{where}.signature must be a string")
+        metrics = entry.get("metrics", {})
+        if not isinstance(metrics, dict) or not all(_is_number(v) or isinstance(v, bool) for v in metrics.values()):
+            raise bad(f"{where}.metrics must be an object of numbers, got {metrics!r}"[:300])
+        if not isinstance(entry.get("graph_changed", False), bool):
+            raise bad(f"{where}.graph_changed must be true or false")
+        if entry.get("graph_file") is not None:
+            plain_name(entry["graph_file"], f"{where}.graph_file", path)
     return data
+
+
+_KIND_NAMES = {str: "string", dict: "JSON object", list: "JSON list"}
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def plain_name(value: Any, key: str, manifest: Path) -> str:
+    """``value`` if it names a file directly inside the recording folder (no path, no ``..``)."""
+    if (not isinstance(value, str) or value in ("", ".", "..") or "/" in value or "\\" in value
+            or "\0" in value or os.path.isabs(value)):
+        raise RecordingError(f"{manifest}: '{key}' must be a file name inside the recording folder, got {value!r}")
+    return value
+
+
+def owned_files(manifest: dict[str, Any]) -> set[str]:
+    """The files a (checked) manifest lists: the only files a recording may delete or replace."""
+    names = {MANIFEST, manifest["probe"]["file"]}
+    for entry in manifest["snapshots"]:
+        names.add(entry["file"])
+        if entry.get("graph_file"):
+            names.add(entry["graph_file"])
+    return names
+
+
+def check_snapshot_file(folder: Path, name: str) -> Path:
+    """The path of snapshot file ``name`` if it is a regular .npz inside ``folder``; RecordingError otherwise.
+
+    Cheap: opens the zip directory only (a truncated file loses it); the arrays are read on demand.
+    """
+    path = folder / name
+    try:
+        real = path.resolve(strict=True)
+        if real.parent != folder.resolve():
+            raise RecordingError(f"snapshot file {path} points outside the recording folder (to {real})")
+        if not stat.S_ISREG(real.stat().st_mode):
+            raise RecordingError(f"snapshot file {path} is not a regular file")
+        if real.stat().st_size == 0:
+            raise RecordingError(f"snapshot file {path} is empty (an interrupted write?)")
+        with zipfile.ZipFile(real) as zf:
+            if "index.npy" not in zf.namelist():
+                raise RecordingError(f"snapshot file {path} is not a render3d snapshot (no 'index' array)")
+    except FileNotFoundError:
+        raise RecordingError(f"snapshot file {path} is missing") from None
+    except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as exc:
+        raise RecordingError(f"snapshot file {path} is not a readable .npz (truncated?): {exc}") from None
+    return path
 
 
 def write_manifest(folder: Path, manifest: dict[str, Any]) -> None:

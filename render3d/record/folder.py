@@ -1,0 +1,121 @@
+"""Which files in a recording folder are render3d's, and replacing a recording only after success.
+
+render3d deletes or replaces only what it can prove it wrote: the files a valid manifest lists,
+its lock, and its own temp files. A folder holding anything else is refused before any work, so
+a user's data is never touched; a new recording is built in a temp folder beside the target and
+swapped in only when it is complete, so a failure leaves the old recording as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from render3d.errors import RecordingError
+from render3d.record import store
+from render3d.record.lock import LOCK, describe, is_stale, read_lock
+
+__all__ = ["check_replaceable", "new_recording_folder", "owned_names", "read_checked", "refuse_foreign",
+           "remove_owned"]
+
+#: atomic_path's temp names: ``.NAME.PID.HEX.tmpSUFFIX``
+_TEMP = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp[^/]*$")
+#: the only names a recorder writes (store.snapshot_name, store.graph_name, store.PROBE_FILE)
+_OWN_NAME = re.compile(r"^(snapshot_\d+\.npz|graph_\d+\.json|probe\.npy)$")
+
+
+def is_temp_name(name: str) -> bool:
+    return _TEMP.match(name) is not None
+
+
+def owned_names(manifest: dict | None, stale_lock: dict | None = None) -> set[str]:
+    """Names render3d may remove: the files a checked manifest lists, the lock, and the files a dead
+    recorder's lock named as being written (its ``pending``)."""
+    names = (store.owned_files(manifest) if manifest is not None else set()) | {LOCK}
+    for name in (stale_lock or {}).get("pending", []):
+        if isinstance(name, str) and _OWN_NAME.match(name):
+            names.add(name)
+    return names
+
+
+def refuse_foreign(folder: Path, owned: set[str], *, recording: bool) -> None:
+    """RecordingError when ``folder`` holds anything outside ``owned`` (render3d's temp files aside)."""
+    foreign = sorted(p.name for p in folder.iterdir() if p.name not in owned and not is_temp_name(p.name))
+    if foreign:
+        listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        what = "files not listed in its manifest" if recording else "files that are not a render3d recording"
+        raise RecordingError(f"{folder} holds {what} ({listed}); render3d will not replace them: "
+                             "choose an empty or new folder")
+
+
+def read_checked(folder: Path) -> dict | None:
+    """The folder's manifest (``None`` when it has none); RecordingError when it cannot be verified."""
+    if not (folder / store.MANIFEST).exists():
+        return None
+    try:
+        return store.read_manifest(folder)
+    except RecordingError as exc:
+        raise RecordingError(f"{folder} holds a recording render3d cannot verify ({exc}); move it away or "
+                             "choose another folder") from None
+
+
+def check_replaceable(folder: Path) -> set[str]:
+    """Refuse (RecordingError) unless ``folder`` is absent, empty, or an idle recording holding only its
+    own files; returns the names there that render3d may remove."""
+    if not folder.exists():
+        return set()
+    if not folder.is_dir():
+        raise RecordingError(f"{folder} exists and is not a folder; choose a folder for the recording")
+    manifest = read_checked(folder)
+    lock = read_lock(folder)
+    if lock is not None and not is_stale(lock):
+        raise RecordingError(f"{folder} is being recorded by {describe(lock)}; choose another folder")
+    owned = owned_names(manifest, lock)
+    refuse_foreign(folder, owned, recording=manifest is not None)
+    return owned
+
+
+def remove_owned(folder: Path, owned: set[str]) -> None:
+    """Delete the files named in ``owned`` and render3d temp files from ``folder``."""
+    for p in folder.iterdir():
+        if p.name in owned or is_temp_name(p.name):
+            p.unlink(missing_ok=True)
+
+
+@contextmanager
+def new_recording_folder(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield an empty temp folder beside ``out_dir`` to record into; when the block succeeds it becomes
+    ``out_dir`` (an old recording there is removed only then). Refused before any work when
+    ``out_dir`` holds anything render3d did not write. The block must have closed its Recorder."""
+    dest = Path(os.path.realpath(out_dir))
+    check_replaceable(dest)
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}.{secrets.token_hex(4)}"
+    tmp = dest.with_name(f".{dest.name}.{tag}.tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        _swap_in(tmp, dest, tag)
+    finally:
+        if tmp.exists():  # created by this run and never handed over
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _swap_in(tmp: Path, dest: Path, tag: str) -> None:
+    owned = check_replaceable(dest)  # again: the folder may have changed while recording
+    if dest.exists() and any(dest.iterdir()):
+        old = dest.with_name(f".{dest.name}.{tag}.old")
+        os.rename(dest, old)
+        os.rename(tmp, dest)
+        remove_owned(old, owned)
+        try:
+            old.rmdir()
+        except OSError:  # a file appeared there after the check: it stays, beside the new recording
+            pass
+    else:
+        os.replace(tmp, dest)  # rename(2) replaces an empty folder
