@@ -1,9 +1,13 @@
 """Safe checkpoint loading: find checkpoint files, read a state_dict from any common layout, fit it to a model.
 
-``torch.load`` always runs with ``weights_only=True`` unless the caller passes ``trust_pickle=True`` (the
-CLI's ``--trust-pickle``), because unpickling an arbitrary file can run arbitrary code. Every failure is a
-one-line :class:`~render3d.errors.CheckpointError` that names the file, and a failed load leaves the model
-untouched: the checkpoint is checked against ``model.state_dict()`` before anything is copied.
+Unless the caller passes ``trust_pickle=True`` (the CLI's ``--trust-pickle``), only the globals
+``torch.load(weights_only=True)`` allows are ever resolved, because unpickling an arbitrary file can run
+arbitrary code. Every ``torch.save`` format is read: zip and legacy files, pickle protocols 2 to 5 (torch's
+own weights-only unpickler stops at protocol 3+ opcodes, so those go through the standard unpickler with
+the same allowlist). Every failure is a one-line :class:`~render3d.errors.CheckpointError` that names the
+file and says which of "not a checkpoint", "truncated", "needs --trust-pickle" or "does not fit" it is; a
+failed load leaves the model untouched: the checkpoint is checked against ``model.state_dict()`` before
+anything is copied.
 
 Layouts understood by :func:`read_state_dict`:
 
@@ -23,6 +27,8 @@ import io
 import os
 import pickle
 import re
+import types
+import zipfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -99,10 +105,17 @@ def _read_object(path: Path, *, trust_pickle: bool) -> Any:
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.is_dir():
         raise CheckpointError(f"checkpoint {path} is a directory; pass one file (or use find_checkpoints)")
-    if path.suffix.lower() == ".safetensors":
+    kind, protocol = _sniff(path)
+    if kind == "safetensors":
         return _read_safetensors(path)
+    if kind == "pickle":
+        return _read_plain_pickle(path, trust_pickle=trust_pickle)
     try:
-        return torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+        if trust_pickle:
+            return torch.load(path, map_location="cpu", weights_only=False)
+        if protocol > 2:  # torch's weights_only unpickler stops at protocol 3+ opcodes (FRAME, MEMOIZE)
+            return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_allowlist_pickle)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
         unsafe = _unsafe_globals(path, str(exc)) if not trust_pickle else None
         if unsafe is not None:
@@ -111,9 +124,98 @@ def _read_object(path: Path, *, trust_pickle: bool) -> Any:
                 "pass --trust-pickle (trust_pickle=True) only if you trust where the file came from"
             )
             raise CheckpointError(msg) from None
-        raise CheckpointError(_unreadable(path, exc)) from exc
-    except Exception as exc:  # torch.load reports a damaged file as RuntimeError, EOFError, KeyError, ...
-        raise CheckpointError(_unreadable(path, exc)) from exc
+        raise CheckpointError(_unreadable(path, exc, kind)) from exc
+    except Exception as exc:  # torch.load reports a damaged file as RuntimeError, EOFError, KeyError, OSError...
+        raise CheckpointError(_unreadable(path, exc, kind)) from exc
+
+
+# the first pickle of a legacy (pre-zip) torch.save file is this number, as a LONG1 opcode
+_LEGACY_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
+_SIGNATURES = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
+               (b"\x1f\x8b", "gzip data"), (b"%PDF", "a PDF document"), (b"\x93NUMPY", "a NumPy .npy array"))
+
+
+def _sniff(path: Path) -> tuple[str, int]:
+    """``(kind, pickle protocol)`` from the file's first bytes: ``zip``, ``legacy`` (torch.save),
+    ``pickle`` (plain) or ``safetensors``; anything else is refused here as not a checkpoint."""
+    if path.suffix.lower() == ".safetensors":
+        return "safetensors", 0
+    with path.open("rb") as f:
+        head = f.read(64)
+    if head[:4] == b"PK\x03\x04":
+        return "zip", _zip_protocol(path)
+    if head[:1] == b"\x80" and head[1:2] and 2 <= head[1] <= pickle.HIGHEST_PROTOCOL:
+        return ("legacy" if _LEGACY_MAGIC in head[:32] else "pickle"), head[1]
+    if len(head) > 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < (1 << 27):
+        return "safetensors", 0
+    raise CheckpointError(f"{path} is not a checkpoint: it is {_describe(head)}, not a file written by "
+                          "torch.save or safetensors")
+
+
+def _zip_protocol(path: Path) -> int:
+    """The pickle protocol of a torch zip checkpoint's ``data.pkl``."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
+            if name is None:
+                raise CheckpointError(f"{path} is not a checkpoint: it is a zip archive without data.pkl "
+                                      "(torch.save writes one)")
+            with archive.open(name) as member:
+                head = member.read(2)
+    except (zipfile.BadZipFile, OSError, EOFError):
+        raise CheckpointError(f"checkpoint {path} is truncated: its zip directory is missing "
+                              "(was the copy or download cut short?)") from None
+    return head[1] if head[:1] == b"\x80" and len(head) == 2 else 2
+
+
+def _describe(head: bytes) -> str:
+    if not head:
+        return "an empty file"
+    for magic, what in _SIGNATURES:
+        if head.startswith(magic):
+            return what
+    try:
+        head.decode("utf-8")
+        return "text"
+    except UnicodeDecodeError:  # (a multi-byte character cut at byte 64 lands here too: rare, harmless)
+        return f"unknown data (starting {head[:8].hex(' ')})"
+
+
+def _read_plain_pickle(path: Path, *, trust_pickle: bool) -> Any:
+    """A pickle not written by torch.save: torch.load cannot read it, and only full unpickling can."""
+    if not trust_pickle:
+        raise CheckpointError(
+            f"refusing to load {path}: it is a plain pickle (not written by torch.save), which only full "
+            "unpickling can read and which can run code; pass --trust-pickle (trust_pickle=True) only if you "
+            "trust where the file came from"
+        )
+    try:
+        with path.open("rb") as f:
+            return pickle.load(f)  # noqa: S301 - the caller trusts this file
+    except Exception as exc:
+        raise CheckpointError(_unreadable(path, exc, "pickle")) from exc
+
+
+class _AllowlistUnpickler(pickle.Unpickler):
+    """The standard unpickler (every protocol), resolving only the globals ``weights_only=True`` allows."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        from torch._weights_only_unpickler import _get_allowed_globals, _get_user_allowed_globals
+
+        allowed = _get_allowed_globals() | _get_user_allowed_globals()
+        found = allowed.get(f"{module}.{name}")
+        if found is None:
+            raise pickle.UnpicklingError(f"GLOBAL {module}.{name} was not an allowed global")
+        return found
+
+
+def _allowlist_load(file: Any, **kwargs: Any) -> Any:
+    return _AllowlistUnpickler(file, **kwargs).load()
+
+
+#: the ``pickle_module`` torch.load uses for protocol 3-5 files when the caller does not trust them
+_allowlist_pickle = types.SimpleNamespace(__name__="render3d_allowlist_pickle", Unpickler=_AllowlistUnpickler,
+                                          load=_allowlist_load)
 
 
 def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
@@ -141,13 +243,22 @@ def _unsafe_globals(path: Path, message: str) -> str | None:
     return shown + (f", +{len(names) - _SHOW} more" if len(names) > _SHOW else "")
 
 
-def _unreadable(path: Path, exc: BaseException) -> str:
+def _unreadable(path: Path, exc: BaseException, kind: str = "") -> str:
     lines = str(exc).strip().splitlines()
     first = lines[0].split(". ")[0][:160] if lines else ""  # torch appends paragraphs of advice
     reason = type(exc).__name__ + (f": {first}" if first else "")
     if isinstance(exc, (ImportError, AttributeError)):  # a trusted pickle naming code that is gone
         return f"cannot unpickle checkpoint {path}: {reason}"
-    return f"cannot read checkpoint {path} (truncated or corrupt?): {reason}"
+    if _cut_short(exc):
+        return f"checkpoint {path} is truncated: it ends early (was the copy or download cut short?): {reason}"
+    return f"cannot read checkpoint {path} (corrupt?): {reason}"
+
+
+def _cut_short(exc: BaseException) -> bool:
+    """Whether a load error means the data ended early (a copy or download cut short)."""
+    text = str(exc).lower()
+    signs = ("eof", "truncated", "ran out of input", "not fully covered", "header too small")
+    return isinstance(exc, (EOFError, OSError)) or any(sign in text for sign in signs)
 
 
 def _unwrap(obj: Any, path: Path) -> dict[str, torch.Tensor]:

@@ -141,11 +141,72 @@ def test_truncated_file_is_one_line_error(tmp_path, trained, capfd, name):
     save_checkpoint(trained, path, epoch=1)
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(CheckpointError, match=r"truncated or corrupt") as info:
+    with pytest.raises(CheckpointError, match=r"is truncated") as info:
         load_checkpoint(fresh(), path)
     assert str(path) in str(info.value)
     assert "\n" not in str(info.value)
     assert capfd.readouterr() == ("", "")
+
+
+PROTOCOLS = [  # every way torch.save can write a file: zip or legacy container, pickle protocol 2 to 5
+    pytest.param({"pickle_protocol": p, "_use_new_zipfile_serialization": zip_format}, id=f"{kind}-{p}")
+    for zip_format, kind in ((True, "zip"), (False, "legacy")) for p in (2, 4, 5)
+]
+
+
+@pytest.mark.parametrize("save_kwargs", PROTOCOLS)
+def test_every_torch_save_protocol_loads(tmp_path, trained, save_kwargs):
+    torch.save({"state_dict": trained, "epoch": 2}, tmp_path / "c.pt", **save_kwargs)
+    assert_state_equal(load_checkpoint(fresh(), tmp_path / "c.pt"), trained)
+
+
+@pytest.mark.parametrize("save_kwargs", PROTOCOLS)
+def test_malicious_pickle_is_refused_in_every_protocol(tmp_path, trained, save_kwargs):
+    marker = tmp_path / "pwned"
+    torch.save({"state_dict": trained, "payload": TouchOnUnpickle(marker)}, tmp_path / "evil.pt", **save_kwargs)
+    with pytest.raises(CheckpointError, match=r"evil\.pt: it needs arbitrary unpickling \(.+\).*--trust-pickle"):
+        read_state_dict(tmp_path / "evil.pt")
+    assert not marker.exists()
+
+
+@pytest.mark.parametrize("save_kwargs", PROTOCOLS)
+def test_truncated_checkpoint_says_truncated_in_every_protocol(tmp_path, trained, save_kwargs):
+    torch.save(trained, tmp_path / "full.pt", **save_kwargs)
+    data = (tmp_path / "full.pt").read_bytes()
+    for cut in (len(data) // 100, len(data) // 2, len(data) - 1):
+        (tmp_path / "cut.pt").write_bytes(data[:cut])
+        with pytest.raises(CheckpointError, match=r"^checkpoint \S+cut\.pt is truncated: .*cut short"):
+            read_state_dict(tmp_path / "cut.pt")
+
+
+@pytest.mark.parametrize("content, what", [
+    (b"\x89PNG\r\n\x1a\n" + bytes(40), "a PNG image"),
+    (b"epoch,loss\n1,0.5\n", "text"),
+    (b"", "an empty file"),
+])
+def test_not_a_checkpoint_says_what_it_is(tmp_path, content, what):
+    (tmp_path / "x.pt").write_bytes(content)
+    with pytest.raises(CheckpointError, match=rf"x\.pt is not a checkpoint: it is {what}, not a file written by"):
+        read_state_dict(tmp_path / "x.pt")
+
+
+def test_zip_without_data_pkl_is_not_a_checkpoint(tmp_path):
+    import numpy as np
+
+    np.savez(tmp_path / "arrays.npz", a=np.zeros(3))
+    (tmp_path / "arrays.npz").rename(tmp_path / "arrays.pt")
+    with pytest.raises(CheckpointError, match=r"arrays\.pt is not a checkpoint: it is a zip archive without data\.pkl"):
+        read_state_dict(tmp_path / "arrays.pt")
+
+
+def test_plain_pickle_needs_trust_and_then_loads(tmp_path, trained):
+    import pickle
+
+    with open(tmp_path / "plain.pt", "wb") as f:
+        pickle.dump({"state_dict": trained}, f)
+    with pytest.raises(CheckpointError, match=r"plain\.pt: it is a plain pickle \(not written by torch\.save\).*--trust-pickle"):
+        read_state_dict(tmp_path / "plain.pt")
+    assert_state_equal(load_checkpoint(fresh(), tmp_path / "plain.pt", trust_pickle=True), trained)
 
 
 def test_failed_load_leaves_model_unchanged(tmp_path, trained):
