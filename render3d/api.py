@@ -2,12 +2,22 @@
 
 This is the only place (besides the CLI) that talks to both torch and the renderer; each room stays
 importable on its own, and each function here only resolves its argument and delegates.
+
+Keyword arguments of :func:`render`, :func:`show`, :func:`plotter` and :func:`to_scene` are split by
+name: :class:`~render3d.scene.style.SceneStyle` fields (``lod``, ``azimuth``, ``wrap``, ...) are style
+options, every other name is a keyword input of the model's ``forward``, exactly as
+:func:`render3d.trace` takes them::
+
+    render3d.render(t5, input_ids=ids, decoder_input_ids=dec_ids, lod="topk", path="t5.png")
+
+A model input whose name is also a style field or an option of the function itself (``labels``,
+``size``, ``mode``, ``path``, ...) goes in ``model_kwargs={"labels": y}``, which is always forwarded.
 """
 
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,8 +43,9 @@ class Spec:
     device: str | None = None
 
 
-def load_spec_model(spec: Spec) -> tuple[torch.nn.Module, torch.Tensor]:
-    """The model (with weights loaded) and its probe input."""
+def load_spec_model(spec: Spec) -> tuple[torch.nn.Module, Any]:
+    """The model (with weights loaded) and its probe input (a tensor, or what ``example_input()`` gives:
+    see :func:`render3d.modelspec.call_inputs`)."""
     from render3d import modelspec
     from render3d.probe import make_probe
 
@@ -66,7 +77,7 @@ def trace_spec(
     probe: str | None = None,
 ) -> Trace:
     """Trace a model named by a MODEL string (``torchvision:resnet18``, ``file.py:Class``, ...)."""
-    from render3d.modelspec import parse_shape
+    from render3d.modelspec import call_inputs, parse_shape
     from render3d.tracing.tracer import trace
 
     if isinstance(spec, str):
@@ -77,11 +88,53 @@ def trace_spec(
         # Models whose forward reads values (.item(), data-dependent branches) fall back to the CPU.
         try:
             model, x = load_spec_model(replace(spec, device="meta"))
-            return trace(model, x, depth=spec.depth, capture="none", device="meta")
+            args, kwargs = call_inputs(x)
+            return trace(model, *args, depth=spec.depth, capture="none", device="meta", **kwargs)
         except Exception:  # noqa: BLE001 - any meta failure is retried for real just below
             pass
     model, x = load_spec_model(spec)
-    return trace(model, x, depth=spec.depth, capture=capture, device=spec.device)
+    args, kwargs = call_inputs(x)
+    return trace(model, *args, depth=spec.depth, capture=capture, device=spec.device, **kwargs)
+
+
+def _split_options(obj: Any, options: dict[str, Any], model_kwargs: dict[str, Any] | None = None,
+                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(style_overrides, model_kwargs)`` from the keyword arguments of render/show/plotter/to_scene.
+
+    SceneStyle fields are style; other names are the model's keyword inputs (see module docstring).
+    A name that is neither a style field nor accepted by the model's ``forward`` is an error naming both.
+    """
+    from render3d.scene.style import SceneStyle
+
+    style_names = {f.name for f in fields(SceneStyle)}
+    style = {k: v for k, v in options.items() if k in style_names}
+    inputs = {k: v for k, v in options.items() if k not in style_names}
+    is_model = not isinstance(obj, (Scene, Trace, str, Path))
+    if not is_model:
+        if model_kwargs:
+            raise TypeError(f"model_kwargs only apply when drawing an nn.Module, not a {type(obj).__name__}")
+        return options, {}  # SceneStyle names the unknown ones
+    _check_forward_accepts(obj, inputs, sorted(style_names))
+    return style, {**inputs, **(model_kwargs or {})}
+
+
+def _check_forward_accepts(model: Any, names: dict[str, Any], style_names: list[str]) -> None:
+    import inspect
+
+    if not names:
+        return
+    try:
+        params = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError, AttributeError):  # builtins and C extensions: let the forward decide
+        return
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
+        return
+    unknown = sorted(set(names) - set(params))
+    if unknown:
+        raise TypeError(
+            f"{unknown[0]!r} is neither a style option nor a keyword input of {type(model).__name__}.forward "
+            f"(inputs: {', '.join(params) or 'none'}; style options: {', '.join(style_names)})"
+        )
 
 
 def to_scene(
@@ -90,10 +143,16 @@ def to_scene(
     mode: str = "architecture",
     depth: int | None = None,
     style: Any = None,
-    **style_overrides: Any,
+    model_kwargs: dict[str, Any] | None = None,
+    **options: Any,
 ) -> Scene:
-    """A :class:`Scene` from a Scene, a Trace, an ``nn.Module`` (+ inputs) or a MODEL string."""
+    """A :class:`Scene` from a Scene, a Trace, an ``nn.Module`` (+ inputs) or a MODEL string.
+
+    ``options`` are style overrides and the model's keyword inputs (see module docstring).
+    """
     from render3d.scene.builder import build_scene
+
+    style_overrides, kwargs = _split_options(obj, options, model_kwargs)
 
     if isinstance(obj, Scene):
         return obj
@@ -105,12 +164,12 @@ def to_scene(
     elif isinstance(obj, str):
         trace_obj = trace_spec(obj, depth=depth, capture=capture)
     else:
-        from render3d.modelspec import example_input
+        from render3d.modelspec import call_inputs, example_input
         from render3d.tracing.tracer import trace
 
-        if not inputs:
-            inputs = (example_input(type(obj).__name__, obj),)
-        trace_obj = trace(obj, *inputs, depth=depth, capture=capture)
+        if not inputs and not kwargs:
+            inputs, kwargs = call_inputs(example_input(type(obj).__name__, obj))
+        trace_obj = trace(obj, *inputs, depth=depth, capture=capture, **kwargs)
     return build_scene(trace_obj, mode, style=style, **style_overrides)
 
 
@@ -145,17 +204,22 @@ def render(
     depth: int | None = None,
     anti_aliasing: bool = False,
     style: Any = None,
-    **style_overrides: Any,
+    model_kwargs: dict[str, Any] | None = None,
+    **options: Any,
 ) -> Path:
     """Render a model, trace, scene or MODEL string to a PNG (offscreen) and return its path.
+
+    ``options`` are style overrides and the model's keyword inputs (see module docstring).
 
     Example::
 
         >>> render3d.render(torchvision.models.resnet18(), torch.randn(1, 3, 224, 224), path="r18.png")
+        >>> render3d.render(bert, input_ids=ids, attention_mask=mask, mode="activations", lod="topk")
     """
     from render3d.rendering import render_png
 
-    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, style=style, **style_overrides)
+    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, style=style,
+                     model_kwargs=model_kwargs, **options)
     return render_png(scene, path, size=size, anti_aliasing=anti_aliasing)
 
 
@@ -166,12 +230,16 @@ def show(
     mode: str = "architecture",
     depth: int | None = None,
     style: Any = None,
-    **style_overrides: Any,
+    model_kwargs: dict[str, Any] | None = None,
+    **options: Any,
 ) -> None:
-    """Open an interactive window (hover a block for its details; ``a`` activations, ``l`` labels)."""
+    """Open an interactive window (hover a block for its details; ``a`` activations, ``l`` labels).
+
+    ``options`` are style overrides and the model's keyword inputs (see module docstring)."""
     from render3d.rendering import show_scene
 
-    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, style=style, **style_overrides)
+    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, style=style,
+                     model_kwargs=model_kwargs, **options)
     show_scene(scene, size=size)
 
 
@@ -183,13 +251,17 @@ def plotter(
     depth: int | None = None,
     off_screen: bool | None = None,
     style: Any = None,
-    **style_overrides: Any,
+    model_kwargs: dict[str, Any] | None = None,
+    **options: Any,
 ) -> pyvista.Plotter:
-    """The ``pyvista.Plotter`` with the scene already added, for adding your own actors."""
+    """The ``pyvista.Plotter`` with the scene already added, for adding your own actors.
+
+    ``options`` are style overrides and the model's keyword inputs (see module docstring)."""
     import pyvista as pv
 
     from render3d.rendering import build_plotter
 
-    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, style=style, **style_overrides)
+    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, style=style,
+                     model_kwargs=model_kwargs, **options)
     pl, _ = build_plotter(scene, size=size, off_screen=pv.OFF_SCREEN if off_screen is None else off_screen)
     return pl

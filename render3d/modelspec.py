@@ -6,6 +6,10 @@ Accepted forms::
     path/to/file.py:ClassOrFactory  a class or zero-argument factory in a Python file
     package.module:ClassOrFactory   the same, imported from an installed module
     render3d:SeedCNN                a model shipped in render3d.models
+
+Building never touches the network: a factory that tries to download weights (smp's default
+``encoder_weights="imagenet"``, ``from_pretrained``, ``pretrained=True``) fails at once with one line
+saying how to build it with random init, instead of hanging or printing a long traceback.
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ import importlib
 import importlib.util
 import inspect
 import math
+import os
 import re
+import socket
 import sys
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
 import torch
 from torch import nn
@@ -59,6 +66,69 @@ def _load_model(spec: str) -> nn.Module:
         raise ModelSpecError(
             f"model {spec!r} is not valid: use torchvision:NAME, path/to/file.py:Class or package.module:Class"
         )
+    with _offline() as attempts:
+        try:
+            return _build(spec, source, name)
+        except Exception as exc:
+            if attempts or _is_network_error(exc):
+                where = f" ({attempts[0]})" if attempts else ""
+                raise ModelSpecError(
+                    f"model {spec!r} tried to download while being built{where}; render3d builds offline: "
+                    "construct it in a file with random init, e.g. model.py: def model(): return "
+                    "smp.Unet(encoder_weights=None) (timm: pretrained=False; transformers: a Config), "
+                    "then pass model.py:model"
+                ) from None
+            raise
+
+
+class _NetworkBlocked(ConnectionError):
+    """Raised in place of any connection or DNS lookup while a model is being built."""
+
+
+#: exception class names (searched through the cause chain) that mean "wanted the network"
+_NETWORK_ERRORS = {"URLError", "OfflineModeIsEnabled", "LocalEntryNotFoundError", "ConnectionError",
+                   "gaierror", "ConnectTimeout", "ReadTimeout", "HTTPError"}
+
+
+@contextmanager
+def _offline() -> Iterator[list[str]]:
+    """Refuse every connection and DNS lookup (and tell Hugging Face it is offline) inside the block.
+
+    Yields the list of hosts that were refused, so a failure can be blamed on the download it is.
+    """
+    attempts: list[str] = []
+
+    def refuse(target: Any, *_: Any, **__: Any) -> Any:
+        attempts.append(str(target[0] if isinstance(target, tuple) else target))
+        raise _NetworkBlocked(f"render3d blocks network access while building a model ({attempts[-1]})")
+
+    saved = socket.getaddrinfo, socket.socket.connect, socket.socket.connect_ex
+    saved_env = os.environ.get("HF_HUB_OFFLINE")
+    socket.getaddrinfo = refuse
+    socket.socket.connect = lambda self, address: refuse(address)  # type: ignore[method-assign]
+    socket.socket.connect_ex = lambda self, address: refuse(address)  # type: ignore[method-assign]
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    try:
+        yield attempts
+    finally:
+        socket.getaddrinfo, socket.socket.connect, socket.socket.connect_ex = saved  # type: ignore[method-assign]
+        if saved_env is None:
+            del os.environ["HF_HUB_OFFLINE"]
+        else:
+            os.environ["HF_HUB_OFFLINE"] = saved_env
+
+
+def _is_network_error(exc: BaseException | None) -> bool:
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        if any(cls.__name__ in _NETWORK_ERRORS for cls in type(exc).__mro__):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+def _build(spec: str, source: str, name: str) -> nn.Module:
     if source == "torchvision":
         return _torchvision_model(name)
     if source == "render3d":

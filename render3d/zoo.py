@@ -23,6 +23,8 @@ from torch import nn
 
 #: token ids and sequence length of the text models: small enough for attention maps to stay legible
 VOCAB, TOKENS = 1000, 16
+#: special token ids inside the small vocabulary (the library defaults point past its end)
+_SPECIAL = dict(pad_token_id=0, bos_token_id=1, eos_token_id=2)
 
 
 def _with_input(model: nn.Module, make: Callable[[torch.Generator], Any]) -> nn.Module:
@@ -93,7 +95,7 @@ def timm_mobilenetv3_small() -> nn.Module:
 
 # --- Hugging Face transformers (from Config objects) ----------------------------------------------
 _TEXT = dict(vocab_size=VOCAB, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
-             max_position_embeddings=64)
+             max_position_embeddings=64, **_SPECIAL)
 
 
 def _token_model(model: nn.Module) -> nn.Module:
@@ -124,7 +126,7 @@ def gpt2_tiny() -> nn.Module:
     from transformers import GPT2Config, GPT2LMHeadModel
 
     return _token_model(GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB, n_embd=64, n_layer=2, n_head=4,
-                                                   n_positions=64)))
+                                                   n_positions=64, **_SPECIAL)))
 
 
 def llama_tiny() -> nn.Module:
@@ -166,7 +168,7 @@ def t5_tiny() -> nn.Module:
     from transformers import T5Config, T5ForConditionalGeneration
 
     config = T5Config(vocab_size=VOCAB, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
-                      decoder_start_token_id=0)
+                      decoder_start_token_id=1, **_SPECIAL)
     return _with_input(T5ForConditionalGeneration(config), _seq2seq_input)
 
 
@@ -175,7 +177,7 @@ def bart_tiny() -> nn.Module:
 
     config = BartConfig(vocab_size=VOCAB, d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
                         decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128,
-                        max_position_embeddings=64)
+                        max_position_embeddings=64, decoder_start_token_id=1, **_SPECIAL)
     return _with_input(BartForConditionalGeneration(config), _seq2seq_input)
 
 
@@ -185,7 +187,8 @@ def whisper_tiny() -> nn.Module:
 
     config = WhisperConfig(vocab_size=VOCAB, d_model=64, encoder_layers=2, decoder_layers=2,
                            encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128,
-                           decoder_ffn_dim=128, num_mel_bins=16, max_source_positions=32, max_target_positions=32)
+                           decoder_ffn_dim=128, num_mel_bins=16, max_source_positions=32, max_target_positions=32,
+                           decoder_start_token_id=1, **_SPECIAL)
 
     def make(gen: torch.Generator) -> dict[str, torch.Tensor]:
         return {"input_features": torch.randn(1, 16, 64, generator=gen), "decoder_input_ids": _tokens(gen, 8)}
