@@ -1,34 +1,212 @@
-"""Writing files so that nobody ever sees half of one: a temp name beside the target, then a rename.
+"""Writing files so that nobody ever sees half of one, and nothing but the target ever changes.
 
-Every file render3d writes (PNG, MP4, trace JSON, recordings, checkpoints) goes through
-:func:`atomic_path`; an exception mid-way leaves the target as it was and no temp file behind.
+Every file render3d writes (PNG/JPEG, MP4/GIF, trace JSON, recordings, checkpoints) goes through
+:func:`atomic_path`: the output is checked first (:func:`check_output`: not a folder, FIFO or
+device, a writable folder, enough free space), written to a temp file beside the real target (a
+symlink is written *through*: the link stays, its target gets the new content) and renamed over it
+only when the writer succeeded. Temp files carry ``render3d-tmp``, the host and the pid in their
+name, so one left behind by a killed process is recognisably ours and is removed by the next
+render3d that writes into the same folder (:func:`sweep_stale_temps`); the same goes for the
+temporary folders of :func:`private_temp_dir`. :func:`cleanup_on_sigterm` turns SIGTERM into an
+ordinary exit so that all of this cleanup runs.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import os
+import re
 import secrets
-from collections.abc import Iterator
+import shutil
+import signal
+import socket
+import stat
+import tempfile
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+
+from render3d.errors import OutputError, OutputSpecError, Render3DError
+
+__all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "atomic_path", "atomic_write_bytes", "atomic_write_text",
+           "check_output", "cleanup_on_sigterm", "is_temp_name", "private_temp_dir", "sweep_stale_temps"]
+
+IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
+VIDEO_EXTENSIONS = (".mp4", ".gif")
+
+TEMP_TAG = "render3d-tmp"
+# A short digest of the host name: a folder on a network share may hold temp files of live processes
+# on other machines, whose pids mean nothing here; only this host's are ever swept.
+_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+_TEMP_FILE = re.compile(rf"^\..+\.{TEMP_TAG}-(?P<host>[0-9a-f]{{6}})-(?P<pid>\d+)-[0-9a-f]+(\.[^.]+)?$")
+_TEMP_DIR = re.compile(r"^render3d-[a-z]+-(?P<host>[0-9a-f]{6})-(?P<pid>\d+)-")
+
+# Write failures whose message says plainly that the *output* is the problem.
+_WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
+
+
+def _describe(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
+        if test(mode):
+            return name
+    return "special file"
+
+
+def _size(n: float) -> str:
+    return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    return True
+
+
+def _remove_quietly(path: Path) -> None:
+    """Unlink ``path`` if it is there; a failure (read-only FS) must never hide the error in flight."""
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _stale(match: re.Match[str] | None) -> bool:
+    return match is not None and match["host"] == _HOST and not _pid_alive(int(match["pid"]))
+
+
+def is_temp_name(name: str) -> bool:
+    """Whether ``name`` is an :func:`atomic_path` temp file (of any process, on any host)."""
+    return _TEMP_FILE.match(name) is not None
+
+
+def sweep_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
+    """Remove render3d temp files in ``folder`` left by processes of this host that no longer run
+    (SIGKILL, power loss); returns what was removed. Files of live processes are never touched."""
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        if TEMP_TAG in entry.name and _stale(_TEMP_FILE.match(entry.name)) and entry.is_file(follow_symlinks=False):
+            _remove_quietly(Path(entry.path))
+            if not os.path.lexists(entry.path):
+                removed.append(Path(entry.path))
+    return removed
+
+
+@contextmanager
+def private_temp_dir(kind: str) -> Iterator[Path]:
+    """A fresh folder ``render3d-<kind>-<host>-<pid>-*`` in the temp directory, removed on exit.
+
+    Folders of the same pattern whose process is gone (killed before it could clean up) are removed
+    first, so they do not pile up in ``/tmp``.
+    """
+    root = Path(tempfile.gettempdir())
+    try:
+        entries = list(os.scandir(root))
+    except OSError:
+        entries = []
+    for entry in entries:
+        if entry.name.startswith("render3d-") and _stale(_TEMP_DIR.match(entry.name)):
+            shutil.rmtree(entry.path, ignore_errors=True)
+    folder = Path(tempfile.mkdtemp(prefix=f"render3d-{kind}-{_HOST}-{os.getpid()}-"))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def _resolve(path: Path) -> Path:
+    """The file a write to ``path`` should land in: symlinks (also dangling ones) followed."""
+    return Path(os.path.realpath(path)) if os.path.islink(path) else path
+
+
+def check_output(
+    path: str | os.PathLike[str], *, extensions: Sequence[str] = (), estimate: int = 0
+) -> Path:
+    """Check, before any work, that ``path`` can be written; return the file that will be replaced.
+
+    Refused with one line: an extension not in ``extensions`` (:class:`OutputSpecError`); a folder,
+    FIFO, device or socket at ``path``, a folder that is not writable, less free space than
+    ``estimate`` bytes (:class:`OutputError`). A symlink is followed: its target is what gets
+    written. Missing parent folders are fine (they are created when writing). Stale render3d temp
+    files in the folder are removed.
+    """
+    path = Path(path)
+    target = _resolve(path)
+    try:
+        mode = target.stat().st_mode
+    except FileNotFoundError:
+        mode = None
+    except OSError as exc:
+        raise OutputError(f"{path}: cannot be checked for writing ({exc.strerror})") from None
+    if mode is not None and stat.S_ISDIR(mode):
+        example = path / f"out{(extensions or ('.png',))[0]}"
+        raise OutputError(f"{path} is a folder: give a file name, e.g. {example}")
+    if mode is not None and not stat.S_ISREG(mode):
+        raise OutputError(f"{path} is a {_describe(mode)}, not a regular file: render3d only replaces regular "
+                          "files; write to a file and copy it there")
+    if extensions and path.suffix.lower() not in extensions:
+        given = f"extension {path.suffix!r}" if path.suffix else "no extension"
+        raise OutputSpecError(f"{path}: {given} is not an output format render3d writes; "
+                              f"use one of {', '.join(extensions)}")
+    folder = target.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise OutputError(f"{path}: {folder} is not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"{path}: the folder {folder} is not writable (read-only file system or no permission)")
+    if estimate > 0:
+        free = shutil.disk_usage(folder).free
+        if free < estimate:
+            raise OutputError(f"{path}: needs about {_size(estimate)}, only {_size(free)} free in {folder}")
+    if folder == target.parent:
+        sweep_stale_temps(folder)
+    return target
 
 
 @contextmanager
 def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[Path]:
-    """Yield a temp path in ``path``'s folder; it replaces ``path`` when the block succeeds.
+    """Yield a temp path beside ``path``'s real target; it replaces the target when the block succeeds.
 
     ``suffix`` ends the temp name, for writers that choose a format by extension (``".png"``).
-    The temp name starts with a dot and ends in ``.tmp<suffix>``, so checkpoint discovery and
-    globs for ``*.pt`` never pick it up.
+    The temp name starts with a dot and holds ``render3d-tmp``, so checkpoint discovery and globs
+    for ``*.pt`` never pick it up. A replaced file keeps its permission bits. Write failures that
+    concern the output (disk full, read-only, file too large) become one-line :class:`OutputError`;
+    the target is then unchanged and the temp file gone.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp{suffix}")
+    target = check_output(path)
+    tmp = target.with_name(f".{target.name}.{TEMP_TAG}-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+    existed = target.exists()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"could not create the folder of {path}: {exc.strerror or exc}") from None
+    ours = {str(tmp), str(target)}
     try:
         yield tmp
-        os.replace(tmp, path)
+        if existed:
+            try:
+                os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
+            except OSError:
+                pass
+        os.replace(tmp, target)
+    except OSError as exc:
+        if isinstance(exc, Render3DError) or not (exc.errno in _WRITE_ERRNOS or str(exc.filename) in ours):
+            raise
+        kept = "the existing file was left unchanged" if existed else "nothing was written"
+        raise OutputError(f"could not write {path}: {exc.strerror or exc}; {kept}") from exc
     finally:
-        tmp.unlink(missing_ok=True)
+        _remove_quietly(tmp)
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
@@ -38,3 +216,20 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode())
+
+
+def cleanup_on_sigterm() -> None:
+    """Make SIGTERM exit through ``finally`` blocks (status 143), so temp files and encoders are
+    cleaned up as on Ctrl-C. A handler installed before is called first; an ignored SIGTERM stays
+    ignored. For command-line entry points: a library must not take over the process's signals.
+    """
+    previous = signal.getsignal(signal.SIGTERM)
+    if previous is signal.SIG_IGN:
+        return
+
+    def terminate(signum: int, frame: object) -> None:
+        if callable(previous):
+            previous(signum, frame)
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, terminate)

@@ -4,18 +4,16 @@
 The scene is built once, from the first snapshot, with colour limits fixed per layer over the whole
 recording; every frame only rewrites feature-map textures/scalars in place
 (:meth:`~render3d.rendering.SceneActors.update_feature_map`) and the caption, then reads the image
-back. The MP4 goes through imageio-ffmpeg's bundled ffmpeg (libx264, yuv420p, ``-preset
-ultrafast``, ``+faststart`` so browsers play it while loading) into a temp file in the target folder
-that is renamed only when the last frame is written: an error or Ctrl-C leaves no file at ``path``.
+back. The video goes through :mod:`render3d.record.video` (ffmpeg, exit status checked, the result
+decoded) into a temp file beside the target that replaces it only then: an error, a full disk,
+Ctrl-C or SIGTERM leaves ``path`` as it was.
 """
 
 from __future__ import annotations
 
 import math
 import os
-import queue
 import sys
-import threading
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -23,10 +21,12 @@ from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import numpy as np
 
-from render3d.atomic import atomic_path
+from render3d.atomic import VIDEO_EXTENSIONS, atomic_path, check_output
 from render3d.errors import RecordingError
+from render3d.limits import check_fps, check_size
 from render3d.record.frames import Timeline, caption, feature_values, segment, source_node, symmetric_limit
 from render3d.record.recording import Recording, load_recording
+from render3d.record.video import FrameWriter, open_writer, verify_video, video_bytes
 from render3d.scene.style import SceneStyle
 
 if TYPE_CHECKING:
@@ -39,7 +39,6 @@ __all__ = ["FrameWriter", "Player", "animate_recording", "iter_frames", "open_wr
 DEFAULT_FRAMES_PER_EPOCH = 15
 DIFF_CMAP = "RdBu_r"  # diverging: blue = decreased, white = unchanged, red = increased
 ORBIT_DEGREES = 15.0  # the orbit swings the camera this far either side of the scene's own view
-FFMPEG_PARAMS = ["-preset", "ultrafast", "-crf", "23", "-movflags", "+faststart"]
 
 
 def video_size(size: Sequence[int]) -> tuple[int, int]:
@@ -241,49 +240,6 @@ def iter_frames(
             player.close()
 
 
-class FrameWriter:
-    """imageio's ffmpeg writer fed from a background thread, so the next frame renders while the
-    previous one goes down the pipe (a 1280×720 frame is 2.7 MB: ``append_data`` blocks until ffmpeg
-    has read it all). ``append_data`` re-raises an error of the thread; ``close`` flushes and waits.
-    """
-
-    def __init__(self, path: str | os.PathLike[str], fps: float, *, queue_size: int = 3) -> None:
-        import imageio.v2 as imageio
-
-        self._writer = imageio.get_writer(
-            path, format="FFMPEG", mode="I", fps=fps, codec="libx264", pixelformat="yuv420p",
-            quality=None, macro_block_size=16, ffmpeg_log_level="error", ffmpeg_params=FFMPEG_PARAMS,
-        )
-        self._queue: queue.Queue[np.ndarray | None] = queue.Queue(maxsize=queue_size)
-        self._error: BaseException | None = None
-        self._thread = threading.Thread(target=self._run, name="render3d-mp4", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while (frame := self._queue.get()) is not None:
-            if self._error is None:
-                try:
-                    self._writer.append_data(frame)
-                except BaseException as exc:  # handed to the caller on its next call
-                    self._error = exc
-
-    def _check(self) -> None:
-        if self._error is not None:
-            raise self._error
-
-    def append_data(self, frame: np.ndarray) -> None:
-        self._check()
-        self._queue.put(frame)
-
-    def close(self) -> None:
-        """Write what is queued, finish the file, and raise if any frame failed."""
-        if self._thread.is_alive():
-            self._queue.put(None)
-            self._thread.join()
-        self._writer.close()
-        self._check()
-
-
 def render_frame(
     recording: Recording | str | os.PathLike[str],
     path: str | os.PathLike[str],
@@ -292,25 +248,17 @@ def render_frame(
     size: tuple[int, int] = (1280, 720),
     diff: bool = False,
 ) -> Path:
-    """One frame of the animation as a PNG (default: the last snapshot), e.g. a still for a README."""
-    import imageio.v3 as iio
+    """One frame of the animation as a PNG or JPEG (default: the last snapshot), e.g. a still for a README."""
+    from render3d.rendering.png import check_image_output, write_image
 
-    from render3d.atomic import atomic_write_bytes
-
+    size = check_image_output(path, size)
     player = Player(recording, size=size, diff=diff)
     try:
         player.set_position(len(player) - 1 if position is None else position)
         image = _grab(player.plotter)
     finally:
         player.close()
-    path = Path(path)
-    atomic_write_bytes(path, iio.imwrite("<bytes>", image, extension=".png"))
-    return path
-
-
-def open_writer(path: str | os.PathLike[str], fps: float) -> FrameWriter:
-    """A writer for browser-playable H.264 (libx264, yuv420p, ultrafast, faststart)."""
-    return FrameWriter(path, fps)
+    return write_image(path, image)
 
 
 def animate_recording(
@@ -324,13 +272,15 @@ def animate_recording(
     orbit: bool = False,
     progress: bool = True,
 ) -> Path:
-    """Write a recording (a :class:`~render3d.record.Recording` or its folder) as an MP4.
+    """Write a recording (a :class:`~render3d.record.Recording` or its folder) as an MP4 (or a GIF).
 
     One scene, colour limits fixed per layer over all snapshots, ``frames_per_epoch`` frames blending
     each snapshot into the next (default 15), caption ``epoch 3/10 · loss 0.412 · acc 91.2%``;
     ``diff=True`` colours the change against the previous snapshot, ``orbit=True`` swings the camera.
-    Prints ``wrote PATH: N frames, WxH, T s (F fps)``; nothing appears at ``path`` unless every frame
-    was written (temp file + rename). Public as ``render3d.animate``.
+    Prints ``wrote PATH: N frames, WxH, T s (F fps)``. ``path``, ``size`` and ``fps`` are checked
+    before any frame is drawn; ``path`` is replaced only by a video that ffmpeg finished (exit
+    status 0) and that decodes to every frame, else :class:`~render3d.errors.OutputError` and the old
+    file stays as it was. Public as ``render3d.animate``.
 
     Example::
 
@@ -339,35 +289,34 @@ def animate_recording(
     """
     from tqdm import tqdm
 
-    if fps <= 0:
-        raise ValueError(f"fps must be positive, got {fps}")
+    from render3d.rendering.glcheck import gl_max_size
+
+    fps = check_fps(fps)
     frames_per_epoch = DEFAULT_FRAMES_PER_EPOCH if frames_per_epoch is None else int(frames_per_epoch)
     path = Path(path)
-    width, height = video_size(size)
+    width, height = video_size(check_size(size, max_side=gl_max_size()))
+    recording = load_recording(recording)
+    n = len(Timeline(len(recording.consistent()), frames_per_epoch))
+    check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, n, (width, height)))
     player = Player(recording, size=(width, height), diff=diff)
-    n = len(Timeline(len(player), frames_per_epoch))
-    count = 0
     try:
-        with atomic_path(path, suffix=path.suffix or ".mp4") as tmp:  # ffmpeg picks the format by suffix
+        with atomic_path(path, suffix=path.suffix) as tmp:  # ffmpeg picks the container by suffix
             writer = open_writer(tmp, fps)
             try:
                 with tqdm(total=n, desc="animate", unit="frame", disable=not progress, leave=False) as bar:
-                    for image in iter_frames(player.recording, frames_per_epoch=frames_per_epoch, diff=diff,
+                    for image in iter_frames(recording, frames_per_epoch=frames_per_epoch, diff=diff,
                                              orbit=orbit, player=player):
                         writer.append_data(image)
-                        count += 1
                         bar.update()
-            except BaseException:
-                try:  # close before the temp file is removed, or ffmpeg's last write recreates it
-                    writer.close()
-                except Exception:  # the original error matters more than a half-closed pipe
-                    pass
+                writer.close()
+            except BaseException:  # stop ffmpeg before the temp file goes, or it writes it again
+                writer.abort()
                 raise
-            writer.close()
+            verify_video(tmp, writer.frames)
     finally:
         player.close()
     if progress:
-        print(summary_line(path, count, (width, height), fps))
+        print(summary_line(path, writer.frames, (width, height), fps))
     return path
 
 

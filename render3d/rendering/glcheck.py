@@ -3,7 +3,8 @@
 VTK's PyPI wheel chooses X, EGL or OSMesa at run time and *segfaults* when none of them works
 (no ``libEGL``, no ``libOSMesa``, an empty ``VTK_DEFAULT_OPENGL_WINDOW``). ``ensure_gl()`` renders a
 1×1 offscreen window in a child process once per process and turns a failure into a one-line
-:class:`~render3d.errors.RenderUnavailableError`.
+:class:`~render3d.errors.RenderUnavailableError`. The same child reports the context's largest
+renderbuffer/viewport side (:func:`gl_max_size`): beyond it VTK renders an all-black image.
 
 This module imports neither VTK nor pyvista, so :func:`configure_environment` can run before them.
 """
@@ -18,7 +19,7 @@ import sys
 
 from render3d.errors import RenderUnavailableError
 
-__all__ = ["INSTALL_HINT", "configure_environment", "ensure_gl", "preload_triton", "start_probe"]
+__all__ = ["INSTALL_HINT", "configure_environment", "ensure_gl", "gl_max_size", "preload_triton", "start_probe"]
 
 INSTALL_HINT = "apt-get install -y libegl1 libgl1-mesa-dri"
 
@@ -35,10 +36,21 @@ win.SetSize(1, 1)
 win.AddRenderer(vtkRenderer())
 win.Render()
 print("render3d-gl-ok", win.GetClassName())
+try:
+    import array
+    state, sides = win.GetState(), []
+    for pname in (0x84E8, 0x0D3A):  # GL_MAX_RENDERBUFFER_SIZE, GL_MAX_VIEWPORT_DIMS
+        values = array.array("i", [0, 0])
+        state.vtkglGetIntegerv(pname, values)
+        sides += [v for v in values if v > 0]
+    print("render3d-gl-max", min(sides))
+except Exception:
+    pass
 win.Finalize()
 """
 
 _cached: str | RenderUnavailableError | None = None
+_max_side: int | None = None
 _pending: subprocess.Popen | OSError | None = None
 
 
@@ -91,7 +103,7 @@ def start_probe() -> None:
 
 
 def _probe() -> str | RenderUnavailableError:
-    global _pending
+    global _pending, _max_side
     start_probe()
     proc, _pending = _pending, None
     if isinstance(proc, OSError):
@@ -104,9 +116,10 @@ def _probe() -> str | RenderUnavailableError:
             proc.communicate()
             reason = f"the probe render did not finish in {PROBE_TIMEOUT_S:.0f} s"
         else:
-            for line in stdout.splitlines():
-                if line.startswith("render3d-gl-ok"):
-                    return line.split()[-1]
+            found = dict(line.split(maxsplit=1) for line in stdout.splitlines() if line.startswith("render3d-gl-"))
+            if "render3d-gl-ok" in found:
+                _max_side = int(found["render3d-gl-max"]) if "render3d-gl-max" in found else None
+                return found["render3d-gl-ok"]
             if proc.returncode < 0:
                 reason = f"the probe render was killed by signal {-proc.returncode}"
             else:
@@ -137,3 +150,18 @@ def ensure_gl(*, refresh: bool = False) -> str:
     if isinstance(_cached, RenderUnavailableError):
         raise RenderUnavailableError(str(_cached))
     return _cached
+
+
+def gl_max_size() -> int:
+    """The largest image side this machine's GL context renders (probed once with :func:`ensure_gl`);
+    :data:`~render3d.limits.FALLBACK_MAX_SIDE` when the driver did not say.
+
+    Raises
+    ------
+    RenderUnavailableError
+        No OpenGL context can be made.
+    """
+    from render3d.limits import FALLBACK_MAX_SIDE
+
+    ensure_gl()
+    return _max_side or FALLBACK_MAX_SIDE
