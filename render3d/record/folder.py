@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from render3d.atomic import is_temp_name as is_atomic_temp  # atomic_path's (render3d-tmp) names
 from render3d.errors import RecordingError
 from render3d.record import store
 from render3d.record.lock import LOCK, describe, is_stale, read_lock
@@ -30,7 +31,7 @@ _OWN_NAME = re.compile(r"^(snapshot_\d+\.npz|graph_\d+\.json|probe\.npy)$")
 
 
 def is_temp_name(name: str) -> bool:
-    return _TEMP.match(name) is not None
+    return _TEMP.match(name) is not None or is_atomic_temp(name)
 
 
 def owned_names(manifest: dict | None, stale_lock: dict | None = None) -> set[str]:
