@@ -30,7 +30,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from render3d.errors import RecordingError
+from render3d.errors import OutputError, RecordingError, Render3DError
 from render3d.atomic import atomic_path, atomic_write_text
 from render3d.record import store
 from render3d.record.folder import owned_names, read_checked, refuse_foreign, remove_owned
@@ -185,9 +185,12 @@ class Recorder:
             updated = dict(manifest, snapshots=[*manifest["snapshots"], entry],
                            graph_changed=manifest["graph_changed"] or changed)
             store.write_manifest(self.out_dir, updated)
-        except BaseException:
+        except BaseException as exc:
             for f in new_files:  # created by this call: never listed, so nobody else's
                 (self.out_dir / f).unlink(missing_ok=True)
+            if isinstance(exc, OSError) and not isinstance(exc, Render3DError):  # disk full, read-only, ...
+                raise OutputError(f"{self.out_dir}: the snapshot of epoch {epoch} could not be written ({exc}); "
+                                  "the recording is unchanged") from exc
             raise
         self._manifest = updated
         if changed:

@@ -326,6 +326,8 @@ def check_snapshot_file(folder: Path, name: str) -> Path:
         with zipfile.ZipFile(real) as zf:
             if "index.npy" not in zf.namelist():
                 raise RecordingError(f"snapshot file {path} is not a render3d snapshot (no 'index' array)")
+    except RecordingError:
+        raise
     except FileNotFoundError:
         raise RecordingError(f"snapshot file {path} is missing") from None
     except (OSError, zipfile.BadZipFile, RuntimeError, ValueError) as exc:
