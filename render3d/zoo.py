@@ -248,20 +248,20 @@ def monai_densenet121() -> nn.Module:
     return _with_input(DenseNet121(spatial_dims=2, in_channels=1, out_channels=2), _image(1, 1, 64, 64))
 
 
-def monai_unetr() -> nn.Module:
-    from monai.networks.nets import UNETR
+def monai_segresnet() -> nn.Module:
+    """A volumetric residual encoder–decoder (spatial_dims=3) on a 32³ patch."""
+    from monai.networks.nets import SegResNet
 
-    model = UNETR(in_channels=1, out_channels=2, img_size=32, feature_size=8, hidden_size=64, mlp_dim=128,
-                  num_heads=4, spatial_dims=3)
+    model = SegResNet(spatial_dims=3, init_filters=8, in_channels=1, out_channels=2, blocks_down=(1, 2, 2),
+                      blocks_up=(1, 1))
     return _with_input(model, _image(1, 1, 32, 32, 32))
 
 
-def monai_swinunetr() -> nn.Module:
-    from monai.networks.nets import SwinUNETR
+def monai_attention_unet() -> nn.Module:
+    from monai.networks.nets import AttentionUnet
 
-    model = SwinUNETR(in_channels=1, out_channels=2, feature_size=12, spatial_dims=3, depths=(1, 1, 1, 1),
-                      num_heads=(1, 1, 2, 2))
-    return _with_input(model, _image(1, 1, 32, 32, 32))
+    model = AttentionUnet(spatial_dims=2, in_channels=1, out_channels=2, channels=(8, 16, 32), strides=(2, 2))
+    return _with_input(model, _image(1, 1, 64, 64))
 
 
 # --- torchvision detection, flow, video (weights=None, weights_backbone=None) ----------------------
@@ -318,7 +318,7 @@ ZOO: dict[str, Callable[[], nn.Module]] = {
         bert_tiny, distilbert_tiny, roberta_tiny, gpt2_tiny, llama_tiny, clip_text_tiny, clip_vision_tiny,
         hf_vit_tiny, t5_tiny, bart_tiny, whisper_tiny,
         smp_unet, smp_unetplusplus, smp_deeplabv3plus, smp_fpn, smp_pspnet,
-        monai_unet, monai_unet3d, monai_densenet121, monai_unetr, monai_swinunetr,
+        monai_unet, monai_unet3d, monai_densenet121, monai_segresnet, monai_attention_unet,
         maskrcnn, fasterrcnn_mobilenet, retinanet, ssdlite, raft_small, r3d_18, mvit_v2_s,
     )
 }
