@@ -23,6 +23,7 @@ import signal
 import socket
 import stat
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -223,8 +224,10 @@ def cleanup_on_sigterm() -> None:
     cleaned up as on Ctrl-C. A handler installed before is called first; an ignored SIGTERM stays
     ignored. For command-line entry points: a library must not take over the process's signals.
     """
+    if threading.current_thread() is not threading.main_thread():  # only the main thread may set handlers
+        return
     previous = signal.getsignal(signal.SIGTERM)
-    if previous is signal.SIG_IGN:
+    if previous is signal.SIG_IGN or getattr(previous, "render3d_cleanup", False):
         return
 
     def terminate(signum: int, frame: object) -> None:
@@ -232,4 +235,5 @@ def cleanup_on_sigterm() -> None:
             previous(signum, frame)
         raise SystemExit(128 + signum)
 
+    terminate.render3d_cleanup = True  # type: ignore[attr-defined]  # installed once per process
     signal.signal(signal.SIGTERM, terminate)

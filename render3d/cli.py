@@ -12,9 +12,9 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from render3d.errors import ModelSpecError, Render3DError, SceneFileError
+from render3d.errors import ModelSpecError, OutputSpecError, Render3DError, SceneFileError
 
-USAGE_ERRORS = (ModelSpecError, SceneFileError)
+USAGE_ERRORS = (ModelSpecError, OutputSpecError, SceneFileError)
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
@@ -49,7 +49,10 @@ def _spec(args: argparse.Namespace):
 
 def cmd_trace(args: argparse.Namespace) -> int:
     from render3d.api import trace_spec
+    from render3d.atomic import check_output
 
+    if args.json:
+        check_output(args.json)  # before tracing: a folder or FIFO there fails at once
     result = trace_spec(_spec(args), capture="none")
     print(result)
     if args.json:
@@ -86,9 +89,12 @@ def cmd_render(args: argparse.Namespace) -> int:
 
     from render3d.rendering import render_png
 
+    from render3d.atomic import IMAGE_EXTENSIONS, check_output
+
     start = time.perf_counter()
-    scene, size, aa = _scene(args)
     out = args.output or (Path(args.model).stem + ".png" if args.model.endswith(".toml") else "out.png")
+    check_output(out, extensions=IMAGE_EXTENSIONS)  # before tracing: nothing is rendered for an unwritable path
+    scene, size, aa = _scene(args)
     path = render_png(scene, out, size=size, anti_aliasing=aa or args.anti_aliasing)
     print(f"wrote {path}: {size[0]}x{size[1]}, {len(scene.blocks)} blocks, "
           f"{time.perf_counter() - start:.1f} s")
@@ -128,14 +134,15 @@ def cmd_gallery(args: argparse.Namespace) -> int:
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    import tempfile
     from contextlib import nullcontext
 
     from render3d.api import load_spec_model
+    from render3d.atomic import VIDEO_EXTENSIONS, check_output, private_temp_dir
     from render3d.record.animate import animate, record_checkpoints
 
+    check_output(args.output, extensions=VIDEO_EXTENSIONS)  # before any checkpoint is read
     model, probe = load_spec_model(_spec(args))
-    keep = nullcontext(args.recording) if args.recording else tempfile.TemporaryDirectory(prefix="render3d-rec-")
+    keep = nullcontext(args.recording) if args.recording else private_temp_dir("rec")
     with keep as folder:
         recording = record_checkpoints(model, probe, args.checkpoints, folder, trust_pickle=args.trust_pickle,
                                        depth=args.depth)
@@ -234,8 +241,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from render3d.atomic import cleanup_on_sigterm
+
     parser = build_parser()
     args = parser.parse_args(argv)
+    cleanup_on_sigterm()  # SIGTERM unwinds like Ctrl-C: encoders stopped, temp files removed
     try:
         return args.func(args)
     except USAGE_ERRORS as exc:
