@@ -23,7 +23,9 @@ from render3d.scene.labels import PAD_PX, display_name, label_box_px, label_pixe
 from render3d.scene.layout import layout_graph, residual_branches, route_connectors
 from render3d.scene.model import (MAX_SHADOWS, Blocks, Camera, Labels, Scene, feature_map_bounds,
                                   repeat_shadows)
+from render3d.scene.outputs import fold_cache_outputs, primary_output
 from render3d.scene.repeats import fit_trace, original_members
+from render3d.scene.stacks import seq2seq_stacks
 from render3d.scene.style import (AUTO_AZIMUTHS, AUTO_ELEVATIONS, CATEGORIES, WRAP_AZIMUTHS, SceneStyle, check_mode,
                                   short_type)
 
@@ -58,6 +60,8 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     style = (style or SceneStyle()).with_overrides(**overrides)
     notes: list[str] = []
     original = trace
+    trace = fold_cache_outputs(trace)
+    primary = primary_output(trace)
     trace, title = fit_trace(trace, max_blocks=style.max_blocks, fold_repeats=style.fold_repeats,
                              unfold=style.unfold_first, notes=notes)
     expand = original_members(original, trace)
@@ -68,19 +72,28 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     dims, cls = shape_dims(shapes)
     sizes = box_sizes(shapes, graph.glyph, style.sizing)
     is_input = np.array([h.kind == "input" for h in graph.head], dtype=bool)
+    # the main path ends at the primary output (logits, last_hidden_state), else at any output
     is_output = np.array([h.kind == "output" for h in graph.head], dtype=bool)
+    if primary in graph.ids:
+        is_output = np.array([i == primary for i in graph.ids], dtype=bool)
     residuals = None
     if style.spine:
         residuals = residual_branches(n, graph.src, graph.dst, graph.categories, [h.type for h in graph.head])
 
     reps = np.array([h.repeats for h in graph.head], dtype=np.int64)
+    stacks = None
+    if style.layout == "auto":
+        stacks = seq2seq_stacks([h.scope for h in graph.head], graph.src, graph.dst, is_input)
+    # rows are cut with the architecture sizes: feature-map stacks never move a block to another row
+    plan_sizes = sizes.copy()
 
     def do_layout(sz: np.ndarray):
         # how far the stacked copies behind a ×N block reach above it (see repeat_shadows)
         rise = np.clip(0.08 * np.maximum(sz[:, 0], sz[:, 1]), 0.14, 0.5) * np.clip(reps - 1, 0, MAX_SHADOWS)
         return layout_graph(n, graph.src, graph.dst, sz, dims, cls, is_input, is_output, mode=style.layout,
                             layer_gap=style.layer_gap, lane_gap=style.lane_gap, residuals=residuals,
-                            wrap=style.wrap, image_size=style.image_size, rise=rise)
+                            wrap=style.wrap, image_size=style.image_size, rise=rise, stacks=stacks,
+                            plan_sizes=plan_sizes)
 
     styles: dict[int, SceneStyle] = {}
     if mode == "activations" and not style.volume:
@@ -90,7 +103,9 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     layout = do_layout(sizes)
     if layout.u_shape:
         notes.append("encoder–decoder detected from shapes: drawn as a U")
-    if layout.n_rows > 1:
+    if stacks is not None:
+        notes.append("encoder–decoder: encoder row above, decoder row below, cross-attention bridges between")
+    elif layout.n_rows > 1:
         notes.append(f"wrapped into {layout.n_rows} rows, read top to bottom")
 
     palette = style.colors

@@ -160,21 +160,25 @@ def longest_path_layers(
             if pos[p] < pos[v] and layer[p] > best:
                 best = layer[p]
         layer[v] = best + 1
-    # constants made inside forward (no parents, not an input): just before their first consumer
+    # blocks no input reaches (constants made inside forward and what is computed from them alone, a
+    # decoder's cross-attention keys fed only by the other stack) sit just before their first consumer
+    fed = np.asarray(is_input, dtype=bool).copy()
+    for v in order:
+        fed[v] |= any(fed[p] for p in parents[v])
     for v in order[::-1]:
-        if not parents[v] and not is_input[v] and children[v]:
+        if not fed[v] and children[v]:
             layer[v] = max(0, min(layer[c] for c in children[v]) - 1)
     return np.asarray(layer, dtype=np.int64)
 
 
 def main_path(layer: np.ndarray, parents: list[list[int]], prefer_end: np.ndarray) -> np.ndarray:
-    """Back-track the longest path from the deepest block (outputs preferred)."""
+    """Back-track the longest path from the deepest ``prefer_end`` block (the primary output), or from
+    the deepest block when none is preferred."""
     n = len(layer)
     main = np.zeros(n, dtype=bool)
     if n == 0:
         return main
-    score = layer * 2 + prefer_end.astype(np.int64)
-    v = int(np.argmax(score))
+    v = int(np.argmax(np.where(prefer_end, layer, -1) if prefer_end.any() else layer))
     main[v] = True
     while parents[v]:
         want = layer[v] - 1
@@ -184,6 +188,25 @@ def main_path(layer: np.ndarray, parents: list[list[int]], prefer_end: np.ndarra
         v = candidates[0]
         main[v] = True
     return main
+
+
+def _stacked_layers(order: list[int], parents: list[list[int]], children: list[list[int]], is_input: np.ndarray,
+                    is_output: np.ndarray, stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Layers and main path of a two-stack layout: each stack layered from 0 on its own edges (the
+    cross-stack edges are bridges, not dataflow that pushes the decoder right), the decoder's layers
+    numbered after the encoder's."""
+    own_parents = [[p for p in ps if stacks[p] == stacks[v]] for v, ps in enumerate(parents)]
+    own_children = [[c for c in cs if stacks[c] == stacks[v]] for v, cs in enumerate(children)]
+    layer = longest_path_layers(order, own_parents, own_children, is_input)
+    main = np.zeros(len(order), dtype=bool)
+    offset = 0
+    for s in np.unique(stacks).tolist():
+        inside = stacks == s
+        layer[inside] += offset
+        offset = int(layer[inside].max()) + 1
+        # the stack's longest path: back-tracked from its deepest block (outputs preferred)
+        main |= main_path(np.where(inside, layer, -1), own_parents, is_output & inside) & inside
+    return layer, main
 
 
 def assign_lanes(
@@ -320,13 +343,28 @@ def layout_graph(
     wrap: str | int = "never",
     image_size: tuple[int, int] = (1920, 1080),
     rise: np.ndarray | None = None,
+    stacks: np.ndarray | None = None,
+    plan_sizes: np.ndarray | None = None,
 ) -> Layout:
     """Place every block; ``wrap`` cuts a long layout into rows (:mod:`.wrap`); ``rise`` (N,) is how
-    far above a block's top something of it is drawn (the stacked copies of a ``×N`` block)."""
+    far above a block's top something of it is drawn (the stacked copies of a ``×N`` block).
+
+    ``stacks`` (N,) (see :mod:`.stacks`) draws an encoder–decoder as two rows, each laid out from
+    its own first layer, with the edges between them (cross-attention) routed as row-to-row bridges.
+    ``plan_sizes`` are the sizes the row cuts are planned with (the architecture-mode sizes), so
+    deeper feature-map stacks never change which blocks share a row."""
     parents, children = _adjacency(n, src, dst)
     order = topological_order(n, parents, children)
-    layer = longest_path_layers(order, parents, children, is_input)
-    main = main_path(layer, parents, is_output)
+    if stacks is not None:
+        layer, main = _stacked_layers(order, parents, children, is_input, is_output, stacks)
+    else:
+        layer = longest_path_layers(order, parents, children, is_input)
+        main = main_path(layer, parents, is_output)
+    # a block with no edges at all (a folded cache badge) goes at the end of its row, beside the output
+    alone = np.array([not parents[v] and not children[v] for v in range(n)], dtype=bool) & ~is_input
+    for v in np.flatnonzero(alone).tolist():
+        peers = ~alone if stacks is None else ~alone & (stacks == stacks[v])
+        layer[v] = int(layer[peers].max()) if peers.any() else 0
     if residuals is not None and residuals.spine.any():
         cars = residuals.side != 0
         main = (main & ~cars) | residuals.spine
@@ -334,7 +372,8 @@ def layout_graph(
 
     u_shape = False
     level = np.zeros(n, dtype=np.int64)
-    if mode == "u" or (mode == "auto" and detect_u_bridges(layer, main, dims, cls, src, dst).any()):
+    if stacks is None and (mode == "u" or mode == "auto" and detect_u_bridges(layer, main, dims, cls, src,
+                                                                               dst).any()):
         level = resolution_levels(order, parents, dims, cls)
         u_shape = bool(level.max() > 0)
 
@@ -361,9 +400,18 @@ def layout_graph(
     corridors = np.zeros(0)
     rise = np.zeros(n) if rise is None else np.asarray(rise, dtype=float)
     straight = set(residuals.edges) if residuals is not None else set()
-    if n and not u_shape and wrap != "never":
-        row_of_layer, row_pitch = _plan(layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straight,
-                             layer_gap, wrap, image_size)
+    plan_sizes = sizes if plan_sizes is None else plan_sizes
+    if stacks is not None:
+        row_of_layer = np.zeros(n_layers, dtype=np.int64)
+        row_of_layer[layer] = stacks
+        row_pitch = _row_pitch(layer, src, dst, plan_sizes, z, rise, straight)
+    elif n and not u_shape and wrap != "never":
+        plan_width = np.zeros(n_layers)
+        np.maximum.at(plan_width, layer, plan_sizes[:, 0])
+        plan_left = np.concatenate([[0.0], np.cumsum(plan_width + layer_gap)[:-1]])
+        row_of_layer, row_pitch = _plan(layer, main, dims, cls, src, dst, plan_sizes, plan_left, plan_width, z,
+                                        rise, straight, layer_gap, wrap, image_size)
+    if n and (stacks is not None or not u_shape and wrap != "never"):
         if row_of_layer.max() > 0:
             row = row_of_layer[layer]
             starts = np.flatnonzero(np.diff(np.concatenate([[-1], row_of_layer])))
@@ -412,8 +460,17 @@ def _skip_tops(layer: np.ndarray, src: np.ndarray, dst: np.ndarray, top: np.ndar
     return RangeMax(layer_top).query(lo, hi) + ARC_CLEARANCE + ARC_STEP * np.log2(span[e]), e
 
 
+def _row_pitch(layer, src, dst, sizes, z, rise, straight) -> float:
+    """Height a row takes with its arcs, the gap below it and the share of its depth seen from above."""
+    half_y = sizes[:, 1] / 2
+    arc_top, _ = _skip_tops(layer, src, dst, half_y, int(layer.max()) + 1, straight)
+    top = max(float((half_y + rise).max()), float(arc_top.max()) if len(arc_top) else 0.0)
+    depth = float((z + sizes[:, 2] / 2).max() - (z - sizes[:, 2] / 2 - rise).min())
+    return top + float(half_y.max()) + ROW_GAP + ROW_DEPTH_SLOPE * depth
+
+
 def _plan(layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straight, layer_gap, wrap,
-          image_size) -> np.ndarray:
+          image_size) -> tuple[np.ndarray, float]:
     n_layers = len(left)
     # the main path's resolution per layer: a change marks a stage boundary
     key = np.full((n_layers, 3), np.nan)
@@ -423,11 +480,7 @@ def _plan(layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straigh
         if np.isnan(key[k, 0]):
             key[k] = key[k - 1]
     key = np.nan_to_num(key, nan=-1.0)
-    half_y = sizes[:, 1] / 2
-    arc_top, _ = _skip_tops(layer, src, dst, half_y, n_layers, straight)
-    top = max(float((half_y + rise).max()), float(arc_top.max()) if len(arc_top) else 0.0)
-    depth = float((z + sizes[:, 2] / 2).max() - (z - sizes[:, 2] / 2 - rise).min())
-    row_pitch = top + float(half_y.max()) + ROW_GAP + ROW_DEPTH_SLOPE * depth
+    row_pitch = _row_pitch(layer, src, dst, sizes, z, rise, straight)
     # the typical block: glyph cubes of tiny ops (adds, reshapes) are small at any scale
     face = np.maximum(sizes[:, 0], sizes[:, 1])
     real = ~np.all(np.isclose(sizes, GLYPH), axis=1)

@@ -26,7 +26,7 @@ UNFOLD_AUTO_LIMIT = 160
 
 
 def _fold_note(trace: Trace, unfolded: bool) -> str | None:
-    reps = sorted(n.repeats for n in trace.nodes.values() if n.repeats > 1)
+    reps = sorted(n.repeats for n in trace.nodes.values() if n.repeats > 1 and n.kind == "module")
     if not reps:
         return None
     runs = f"{len(reps)} run{'s' if len(reps) != 1 else ''}"
@@ -41,7 +41,7 @@ def unfold_first(pre: Trace, folded: Trace) -> Trace:
     A run of N calls becomes the first call's own nodes (as in ``pre``) followed by one block for
     calls 2..N (``repeats = N - 1``). Edges are re-derived from ``pre``, so none is lost.
     """
-    runs = [n for n in folded.nodes.values() if n.repeats > 1 and n.folded]
+    runs = [n for n in folded.nodes.values() if n.repeats > 1 and n.folded and n.kind == "module"]
     if not runs:
         return folded
     block_of: dict[str, str] = {}
