@@ -115,19 +115,6 @@ def test_seed_cnn_labels_most_blocks_with_short_names():
     scene = build_scene(fx.seed_trace())
     assert len(scene.labels) >= 0.6 * len(scene.blocks)
     assert scene.labels.texts[scene.labels.node_ids.index("conv1#1")] == "conv1\n+ReLU\n64×64×64"
-    assert not any("#" in t for t in scene.labels.texts)
-
-
-@pytest.mark.parametrize(("path", "short"), [
-    ("encoder.layers.encoder_layer_0", "encoder_layer_0"),
-    ("layer1.0.conv1", "layer1.0.conv1"),
-    ("inception4b.branch3.1.conv", "inception4b.branch3"),
-    ("layer2.0.downsample.0", "layer2.downsample.0"),
-])
-def test_long_module_paths_are_shortened(path, short):
-    from render3d.scene.labels import short_path
-
-    assert short_path(path) == short
 
 
 def test_labels_stay_off_other_blocks():

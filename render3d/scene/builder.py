@@ -19,11 +19,12 @@ from render3d.scene.camera import (box_corners, camera_basis, choose_camera, ove
                                    project_points)
 from render3d.scene.fold import BlockGraph, build_block_graph
 from render3d.scene.geometry import box_sizes, shape_dims, shape_text
-from render3d.scene.labels import PAD_PX, display_name, label_box_px, label_pixel_boxes, place_labels
+from render3d.scene.labels import PAD_PX, label_box_px, label_pixel_boxes, place_labels
 from render3d.scene.layout import layout_graph, residual_branches, route_connectors
 from render3d.scene.model import (MAX_SHADOWS, Blocks, Camera, Labels, Scene, feature_map_bounds,
                                   repeat_shadows)
 from render3d.scene.outputs import fold_cache_outputs, primary_output
+from render3d.scene.names import block_names
 from render3d.scene.repeats import fit_trace, original_members
 from render3d.scene.stacks import seq2seq_stacks
 from render3d.scene.style import (AUTO_AZIMUTHS, AUTO_ELEVATIONS, CATEGORIES, WRAP_AZIMUTHS, SceneStyle, check_mode,
@@ -240,8 +241,7 @@ def _info(graph: BlockGraph, i: int) -> str:
 
 def _label_texts(graph: BlockGraph, blocks: Blocks) -> tuple[list[str], np.ndarray]:
     texts = []
-    for i in range(len(graph)):
-        name = display_name(graph.head[i])
+    for i, name in enumerate(block_names(graph.head)):
         if graph.head[i].repeats > 1:
             name = f"{name} ×{graph.head[i].repeats}"
         tail = graph.types[i][1:]

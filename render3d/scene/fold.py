@@ -15,9 +15,13 @@ import numpy as np
 from render3d.graph import Node, Trace
 from render3d.scene.style import categorize
 
-#: categories that may start a folded chain, and those that may be folded into one
-FOLD_HEADS = frozenset({"Conv", "Linear", "Norm", "Merge", "Attention/RNN"})
-FOLD_TAILS = frozenset({"Norm", "Activation"})
+#: the categories each foldable category may be folded into (as "+BN", "+GELU"): an activation into
+#: anything that computes; a norm only into a layer with weights, so the LayerNorm after a residual
+#: add stays a Norm block of its own instead of hiding inside the add's Merge cube
+FOLD_INTO = {
+    "Norm": frozenset({"Conv", "Linear", "Embedding"}),
+    "Activation": frozenset({"Conv", "Linear", "Embedding", "Norm", "Merge", "Attention/RNN"}),
+}
 #: categories of tiny parameter-free ops drawn as glyph cubes when folding
 GLYPH_CATEGORIES = frozenset({"Activation", "Merge", "Reshape/other"})
 
@@ -61,13 +65,13 @@ def build_block_graph(trace: Trace, *, fold: bool) -> BlockGraph:
         block = nid
         if fold:
             ps = set(parents.get(nid, ()))
-            if len(ps) == 1 and cats[nid] in FOLD_TAILS and node.kind in ("module", "function"):
+            if len(ps) == 1 and cats[nid] in FOLD_INTO and node.kind in ("module", "function"):
                 (p,) = ps
                 head = owner.get(p)
                 if (
                     head is not None
                     and set(children.get(p, ())) == {nid}
-                    and cats[head] in FOLD_HEADS
+                    and cats[head] in FOLD_INTO[cats[nid]]
                     and groups[head][-1] == p
                     and trace.nodes[p].shape == node.shape
                     and trace.nodes[head].repeats == 1  # keep the ×N badge on the folded run alone

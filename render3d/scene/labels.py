@@ -1,4 +1,4 @@
-"""Block labels: short names, anchors, and screen-space placement so that no two labels overlap.
+"""Block labels: text boxes, anchors, and screen-space placement so that no two labels overlap.
 
 A label's position is the lower-left corner of its text (as VTK's point labels draw it). Its pixel
 box is computed from DejaVu Sans advance widths (the font the renderer uses), measured once against
@@ -18,7 +18,6 @@ import math
 
 import numpy as np
 
-from render3d.graph import Node
 from render3d.scene.camera import camera_basis, project_points
 from render3d.scene.model import Camera, Labels
 
@@ -39,55 +38,11 @@ _WIDTHS.update({str(d): 0.636 for d in range(10)})
 DEFAULT_WIDTH = 0.7  # anything not in the table
 LINE_HEIGHT = 0.95  # measured line pitch / font size (3 lines of 19 px text: 50 px)
 PAD_PX = 4.0  # clear space kept around every label box
-GENERIC_SCOPES = frozenset({"features", "layers", "blocks", "model", "module", "net", "body", "backbone",
-                            "trunk", "stages", "encoder_layers"})
 MAX_TRIES = 400  # labels tried when thinning, by priority
-MAX_NAME = 18  # characters; longer module paths are shortened
 
 
 def text_width(line: str, font_px: float) -> float:
     return sum(_WIDTHS.get(ch, DEFAULT_WIDTH) for ch in line) * font_px
-
-
-def short_path(path: str, limit: int = MAX_NAME) -> str:
-    """A readable name for a dotted module path.
-
-    ``encoder.layers.encoder_layer_0`` → ``encoder_layer_0`` (parts repeated inside a later part,
-    and generic containers such as ``features``/``layers``, go first); a name still too long keeps
-    its first two parts (``inception4b.branch3.1.conv`` → ``inception4b.branch3``).
-    """
-    if len(path) <= limit:
-        return path
-    parts = path.split(".")
-    later = parts[1:]
-    kept = [p for k, p in enumerate(parts)
-            if k == len(parts) - 1 or not (p.lower() in GENERIC_SCOPES or (
-                len(p) >= 3 and not p.isdigit() and any(p.lower() in q.lower() for q in later[k:])))]
-    name = ".".join(kept)
-    if len(name) <= limit:
-        return name
-    no_index = [p for k, p in enumerate(kept) if k in (0, len(kept) - 1) or not p.isdigit()]
-    if len(".".join(no_index)) <= limit + 2:
-        return ".".join(no_index)
-    if len(kept) >= 2 and len(kept[0]) + 1 + len(kept[1]) <= limit + 2:
-        return f"{kept[0]}.{kept[1]}"
-    return kept[-1] if len(kept[-1]) <= limit + 2 else kept[-1][: limit - 1] + "…"
-
-
-def display_name(node: Node) -> str:
-    """``"layer1.0.conv1#1"`` → ``"layer1.0.conv1"``; ``"relu#5"`` → ``"relu"``; ``"input.0"`` → ``"input"``.
-
-    Call indices are left out (the shape line tells repeated calls apart) and long paths shortened
-    (:func:`short_path`).
-    """
-    if node.kind == "input":
-        return "input" if node.id.endswith(".0") or node.id == "input" else node.id
-    if node.kind == "output":
-        return "output"
-    base = node.id.partition("#")[0]
-    if node.kind == "function":
-        return base.rsplit(".", 1)[-1]
-    return short_path(base)
 
 
 def label_box_px(texts: list[str], font_px: float) -> np.ndarray:

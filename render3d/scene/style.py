@@ -1,8 +1,18 @@
 """How a scene looks: the :class:`SceneStyle` options, the colour palettes and the legend categories.
 
-Every layer type maps to one of nine legend categories (:data:`CATEGORIES`); each palette gives every
-category a colour that stays distinguishable under the common colour-vision deficiencies (Okabe-Ito,
-the default, and Paul Tol's "muted" scheme).
+Every layer type maps to one of eleven legend categories (:data:`CATEGORIES`) by what it does, not by
+its exact class name: HF's ``Conv1D`` is a Linear, ``GELUActivation`` an Activation, ``T5LayerNorm`` a
+Norm. Upsampling and interpolation are "Resample", apart from "Pool": both change resolution, but a
+decoder full of "Pool" cubes misreads a U-Net. A transposed convolution stays "Conv": it has weights
+and mixes channels like the strided convolution it inverts; "Resample" and "Pool" are the
+weight-free resolution changes.
+
+Each palette gives every category a colour that stays distinguishable under the common colour-vision
+deficiencies: Okabe-Ito (the default) with Paul Tol's muted indigo and sand for the two categories it
+has no colour for, and Tol's "muted" scheme (all nine colours) with near-black and grey. Worst pair,
+CIE76 ΔE in CIELAB after Machado et al. (2009) full-severity simulation: Okabe-Ito 26.4 (normal
+vision) / 17.0 (deuteranopia) / 20.7 (protanopia); Tol 22.8 / 17.3 / 15.3
+(``tests/test_scene_categories.py`` recomputes them).
 """
 
 from __future__ import annotations
@@ -12,11 +22,13 @@ from typing import Any
 
 CATEGORIES = (
     "Input/Output",
+    "Embedding",
     "Conv",
+    "Linear",
     "Norm",
     "Activation",
     "Pool",
-    "Linear",
+    "Resample",
     "Attention/RNN",
     "Merge",
     "Reshape/other",
@@ -25,29 +37,36 @@ CATEGORIES = (
 Rgb = tuple[int, int, int]
 
 PALETTES: dict[str, dict[str, Rgb]] = {
-    # Okabe & Ito (2008), "Color Universal Design"; grey for the catch-all.
+    # Okabe & Ito (2008), "Color Universal Design"; Tol's muted indigo and sand for the two extra
+    # categories; greys for the catch-alls (the light one light enough to stay apart from reddish
+    # purple under deuteranopia).
     "okabe-ito": {
         "Input/Output": (68, 68, 68),
+        "Embedding": (51, 34, 136),  # indigo (Tol muted)
         "Conv": (0, 114, 178),  # blue
+        "Linear": (204, 121, 167),  # reddish purple
         "Norm": (240, 228, 66),  # yellow
         "Activation": (230, 159, 0),  # orange
         "Pool": (0, 158, 115),  # bluish green
-        "Linear": (204, 121, 167),  # reddish purple
+        "Resample": (221, 204, 119),  # sand (Tol muted)
         "Attention/RNN": (86, 180, 233),  # sky blue
         "Merge": (213, 94, 0),  # vermillion
-        "Reshape/other": (170, 170, 170),  # grey
+        "Reshape/other": (200, 200, 200),  # grey
     },
-    # Paul Tol, "muted" qualitative scheme (https://personal.sron.nl/~pault/).
+    # Paul Tol, "muted" qualitative scheme (https://personal.sron.nl/~pault/); near-black for
+    # inputs/outputs (dark grey read as wine under deuteranopia).
     "tol": {
-        "Input/Output": (68, 68, 68),
+        "Input/Output": (17, 17, 17),
+        "Embedding": (153, 153, 51),  # olive
         "Conv": (51, 34, 136),  # indigo
+        "Linear": (170, 68, 153),  # purple
         "Norm": (221, 204, 119),  # sand
         "Activation": (204, 102, 119),  # rose
         "Pool": (17, 119, 51),  # green
-        "Linear": (170, 68, 153),  # purple
+        "Resample": (68, 170, 153),  # teal
         "Attention/RNN": (136, 204, 238),  # cyan
         "Merge": (136, 34, 85),  # wine
-        "Reshape/other": (221, 221, 221),  # pale grey
+        "Reshape/other": (200, 200, 200),  # grey
     },
 }
 
@@ -176,17 +195,21 @@ _ACTIVATIONS = {
     "relu", "relu6", "leakyrelu", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu", "gelu", "silu",
     "swish", "mish", "sigmoid", "hardsigmoid", "tanh", "hardtanh", "hardswish", "softplus", "softsign",
     "softmax", "softmin", "log_softmax", "logsoftmax", "softmax2d", "glu", "threshold", "logsigmoid",
-    "tanhshrink", "softshrink", "hardshrink", "clamp", "clip", "quickgelu", "newgelu",
+    "tanhshrink", "softshrink", "hardshrink", "clamp", "clip",
 }
+#: words that mark an activation family whatever the wrapper (``NewGELUActivation``, ``QuickGELU``,
+#: ``MemoryEfficientSwish``, ``HardMishMe``); only weight-free modules (a ``SwiGLU`` MLP is not one)
+_ACTIVATION_WORDS = ("relu", "gelu", "silu", "swish", "mish", "sigmoid", "tanh", "softplus", "activation")
 _MERGES = {
     "add", "iadd", "radd", "sub", "isub", "rsub", "mul", "imul", "rmul", "div", "truediv", "cat",
     "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "addcmul", "where", "maximum",
     "minimum",
 }
-_LINEAR = {"linear", "bilinear", "lazylinear", "embedding", "embeddingbag", "matmul", "mm", "bmm",
-           "addmm", "baddbmm", "einsum"}
-_POOL_WORDS = ("pool", "upsample", "interpolate", "pixel_shuffle", "pixelshuffle", "pixel_unshuffle",
-               "pixelunshuffle")
+_LINEAR = {"linear", "bilinear", "lazylinear", "matmul", "mm", "bmm", "addmm", "baddbmm", "einsum"}
+#: transformers.pytorch_utils.Conv1D: GPT-2's Linear with transposed weights, despite the name
+_LINEAR_CLASSES = {"Conv1D"}
+_RESAMPLE_WORDS = ("upsampl", "interpolate", "pixel_shuffle", "pixelshuffle", "pixel_unshuffle",
+                   "pixelunshuffle", "grid_sample")
 _ATTENTION_WORDS = ("attention", "attn", "lstm", "gru", "rnn", "transformer", "scaled_dot_product")
 
 
@@ -198,18 +221,24 @@ def base_type(type_name: str) -> str:
 
 def categorize(type_name: str, kind: str = "module", *, params: int = 0, ndim: int = 0) -> str:
     """The legend category of one node type (see :data:`CATEGORIES`)."""
-    if kind in ("input", "output"):
+    if kind in ("input", "output", "constant"):  # data entering or leaving: inputs, buffers, constants
         return "Input/Output"
+    if type_name.rsplit(".", 1)[-1] in _LINEAR_CLASSES:
+        return "Linear"
     name = base_type(type_name)
+    if "embed" in name:
+        return "Embedding"
     if any(w in name for w in _ATTENTION_WORDS):
         return "Attention/RNN"
+    if any(w in name for w in _RESAMPLE_WORDS):
+        return "Resample"
     if "conv" in name:
         return "Conv"
     if "norm" in name:
         return "Norm"
-    if any(w in name for w in _POOL_WORDS):
+    if "pool" in name:
         return "Pool"
-    if name in _ACTIVATIONS:
+    if name in _ACTIVATIONS or (params == 0 and any(w in name for w in _ACTIVATION_WORDS)):
         return "Activation"
     if name in _LINEAR or name.endswith("linear"):
         return "Linear"
@@ -225,15 +254,18 @@ def categorize(type_name: str, kind: str = "module", *, params: int = 0, ndim: i
     return "Reshape/other"
 
 
+#: compact tags for folded labels ("+BN+ReLU"), first match wins; families share one tag
+_SHORT_TAGS = (("batchnorm", "BN"), ("layernorm", "LN"), ("groupnorm", "GN"), ("rmsnorm", "RMSNorm"),
+               ("gelu", "GELU"), ("hardswish", "HardSwish"), ("silu", "SiLU"), ("swish", "SiLU"))
+
+
 def short_type(type_name: str) -> str:
-    """A compact type tag for folded labels: ``BatchNorm2d`` → ``BN``, ``relu`` → ``ReLU``."""
+    """A compact type tag for folded labels: ``BatchNorm2d`` → ``BN``, ``NewGELUActivation`` → ``GELU``."""
     name = base_type(type_name)
-    if "batchnorm" in name:
-        return "BN"
-    if "layernorm" in name:
-        return "LN"
-    if "groupnorm" in name:
-        return "GN"
+    tag = next((t for word, t in _SHORT_TAGS if word in name), None)
+    if tag is not None:
+        return tag
     if name in ("relu", "relu6"):
         return "ReLU"
-    return type_name.rsplit(".", 1)[-1].strip("_")
+    short = type_name.rsplit(".", 1)[-1].strip("_")
+    return short.removesuffix("Activation") or short
