@@ -227,6 +227,42 @@ def test_demo_refuses_a_folder_with_user_checkpoints(tmp_path, capsys):
     assert _contents(out) == before and sorted(os.listdir(out)) == ["checkpoints", "training.mp4"]
 
 
+def test_temp_folder_of_a_killed_run_is_removed_at_the_next_start(tmp_path):
+    ckpts = _checkpoints(tmp_path / "ckpt", 1)
+    killed = tmp_path / f".rec.{_dead_pid()}.0123abcd.tmp"  # what SIGKILL mid-record leaves beside rec/
+    record_checkpoints(tiny_model(), "digit:3", ckpts, killed, progress=False)
+    (killed / LOCK).write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "run": "0" * 12}))
+    kept = tmp_path / f".rec.{os.getpid()}.4567cdef.tmp"  # a live process's: not touched
+    kept.mkdir()
+    record_checkpoints(tiny_model(), "digit:3", ckpts, tmp_path / "rec", progress=False)
+    assert sorted(os.listdir(tmp_path)) == [kept.name, "ckpt", "rec"]
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory) -> Path:
+    from render3d.demo import run_demo
+
+    return run_demo(tmp_path_factory.mktemp("demo") / "out", epochs=2, progress=False).out_dir
+
+
+def test_demo_rerun_removes_only_its_own_stale_checkpoints(demo_run, tmp_path):
+    out = Path(shutil.copytree(demo_run, tmp_path / "out"))
+    (out / "checkpoints" / "mine.pt").write_bytes(b"user file")
+    assert main(["demo", "-o", str(out), "--epochs", "1"]) == 0
+    assert sorted(os.listdir(out / "checkpoints")) == ["epoch_00.pt", "epoch_01.pt", "mine.pt"]
+    assert (out / "checkpoints" / "mine.pt").read_bytes() == b"user file"
+    assert load_recording(out / "recording").epochs == [0, 1]
+
+
+def test_demo_file_changed_by_the_user_is_not_replaced(demo_run, tmp_path, capsys):
+    out = Path(shutil.copytree(demo_run, tmp_path / "out"))
+    (out / "activations.png").write_bytes(b"edited by hand")
+    before = _contents(out)
+    assert main(["demo", "-o", str(out), "--epochs", "2"]) == 1
+    assert "holds files the demo did not write (activations.png)" in capsys.readouterr().err
+    assert _contents(out) == before
+
+
 # --- damaged recordings -------------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """Activations over training: record a probe each epoch, store it compactly, animate it.
 
     Recorder(model, probe, out_dir).snapshot(epoch, **metrics)   render3d.record.recorder  (torch)
+        (resume=True continues a recording; one Recorder per folder, see render3d.record.lock)
     load_recording(dir) -> Recording                              render3d.record.recording (numpy)
     animate_recording(rec, "out.mp4", ...) / show_recording(dir)  render3d.record.animate   (pyvista)
     record_checkpoints(model, probe, checkpoints, out_dir)        render3d.record.animate

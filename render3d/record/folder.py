@@ -19,13 +19,13 @@ from pathlib import Path
 from render3d.atomic import is_temp_name as is_atomic_temp  # atomic_path's (render3d-tmp) names
 from render3d.errors import RecordingError
 from render3d.record import store
-from render3d.record.lock import LOCK, describe, is_stale, read_lock
+from render3d.record.lock import LOCK, describe, is_alive, is_stale, read_lock
 
 __all__ = ["check_replaceable", "new_recording_folder", "owned_names", "read_checked", "refuse_foreign",
            "remove_owned"]
 
 #: atomic_path's temp names: ``.NAME.PID.HEX.tmpSUFFIX``
-_TEMP = re.compile(r"^\..+\.(\d+)\.[0-9a-f]{8}\.tmp[^/]*$")
+_TEMP = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp[^/]*$")
 #: the only names a recorder writes (store.snapshot_name, store.graph_name, store.PROBE_FILE)
 _OWN_NAME = re.compile(r"^(snapshot_\d+\.npz|graph_\d+\.json|probe\.npy)$")
 
@@ -96,6 +96,7 @@ def new_recording_folder(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     dest = Path(os.path.realpath(out_dir))
     check_replaceable(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
+    _remove_leftovers(dest)
     tag = f"{os.getpid()}.{secrets.token_hex(4)}"
     tmp = dest.with_name(f".{dest.name}.{tag}.tmp")
     tmp.mkdir()
@@ -105,6 +106,27 @@ def new_recording_folder(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():  # created by this run and never handed over
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _remove_leftovers(dest: Path) -> None:
+    """Remove the temp folders beside ``dest`` of runs that were killed (SIGKILL skips every ``finally``):
+    only the files render3d can prove it wrote there, and the folder when that empties it."""
+    pattern = re.compile(rf"^\.{re.escape(dest.name)}\.(\d+)\.[0-9a-f]{{8}}\.(tmp|old)$")
+    for folder in dest.parent.iterdir():
+        match = pattern.match(folder.name)
+        if not match or not folder.is_dir() or folder.is_symlink() or is_alive(int(match.group(1))):
+            continue
+        try:
+            manifest = read_checked(folder)
+            lock = read_lock(folder)
+        except RecordingError:  # cannot prove what is in there: leave it
+            continue
+        if lock is None or is_stale(lock):
+            remove_owned(folder, owned_names(manifest, lock))
+            try:
+                folder.rmdir()
+            except OSError:
+                pass
 
 
 def _swap_in(tmp: Path, dest: Path, tag: str) -> None:

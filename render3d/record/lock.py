@@ -21,7 +21,7 @@ from typing import Any
 from render3d.atomic import atomic_write_text
 from render3d.errors import RecordingError
 
-__all__ = ["LOCK", "RecordingLock", "new_run_id", "read_lock"]
+__all__ = ["LOCK", "RecordingLock", "describe", "is_alive", "is_stale", "new_run_id", "read_lock", "release"]
 
 LOCK = "recorder.lock"
 
@@ -45,7 +45,10 @@ def read_lock(folder: Path) -> dict[str, Any] | None:
     return data
 
 
-def _alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
+    """True while process ``pid`` exists on this host."""
+    if pid <= 0:  # 0 and -1 would address process groups
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -59,7 +62,7 @@ def _alive(pid: int) -> bool:
 
 def is_stale(lock: dict[str, Any]) -> bool:
     """True when the lock's process has ended (only decidable on the same host)."""
-    return lock.get("host") == socket.gethostname() and not _alive(lock["pid"])
+    return lock.get("host") == socket.gethostname() and not is_alive(lock["pid"])
 
 
 def describe(lock: dict[str, Any]) -> str:

@@ -8,6 +8,7 @@ Layout of a recording folder::
     probe.npy              the probe input every snapshot was traced on
     snapshot_0000.npz      activations of snapshot 0 ...
     graph_0003.json        the graph of a snapshot whose signature differs from the first one
+    recorder.lock          while a Recorder writes here: its pid, host and run id (see lock.py)
 
 A snapshot ``.npz`` holds ``index`` (a JSON string: one entry per node with id, layout, full shape,
 offset, step and the node's stats) and, for entry ``k``, ``q{k}`` (uint8 codes, the reduced
