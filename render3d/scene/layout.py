@@ -283,7 +283,11 @@ class RangeMax:
 def detect_u_bridges(
     layer: np.ndarray, main: np.ndarray, dims: np.ndarray, cls: np.ndarray, src: np.ndarray, dst: np.ndarray
 ) -> np.ndarray:
-    """Edges that bridge an encoder–decoder: equal H×W ends, lower resolution on the main path between."""
+    """Edges that bridge an encoder–decoder: equal H×W ends on the main path, one before and one after
+    its lowest resolution, and a lower resolution on the main path between.
+
+    Both ends must straddle the main path's bottom: a recurrent refinement (RAFT's update loop) that
+    reads a feature map again after a correlation pyramid is not an encoder–decoder."""
     if len(src) == 0 or not main.any():
         return np.zeros(len(src), dtype=bool)
     n_layers = int(layer.max()) + 1
@@ -291,8 +295,12 @@ def detect_u_bridges(
     h = np.where(spatial, dims[:, 1] * dims[:, 0], np.inf)  # H·W, inf for non-maps
     main_area = np.full(n_layers, np.inf)
     main_area[layer[main]] = h[main]
+    # the lowest real map on the main path (a 1×1 gate or an N×1 column of coordinates is no bottom)
+    real = main & spatial & (np.minimum(dims[:, 0], dims[:, 1]) > 1)
+    bottom = int(layer[real][np.argmin(h[real])]) if real.any() else -1
     span = layer[dst] - layer[src]
-    cand = (span > 1) & spatial[src] & spatial[dst]
+    cand = (span > 1) & spatial[src] & spatial[dst] & main[src] & main[dst]
+    cand &= (layer[src] < bottom) & (layer[dst] > bottom)
     cand &= (dims[src, 0] == dims[dst, 0]) & (dims[src, 1] == dims[dst, 1])
     result = np.zeros(len(src), dtype=bool)
     if not cand.any():
