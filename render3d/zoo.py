@@ -307,7 +307,8 @@ def r3d_18() -> nn.Module:
 
 
 def mvit_v2_s() -> nn.Module:
-    return _tv("mvit_v2_s", _image(1, 3, 16, 224, 224))
+    """MViT-v2-S's 16 blocks and pooling attention, built for an 8×112×112 clip (16×224² costs minutes)."""
+    return _tv("mvit_v2_s", _image(1, 3, 8, 112, 112), spatial_size=(112, 112), temporal_size=8)
 
 
 #: every factory above, by short name (the survey's and the zoo tests' model list)
