@@ -88,9 +88,10 @@ class _Ledger:
         present = [rel for rel in rels if (self.folder / rel).exists() or (self.folder / rel).is_symlink()]
         foreign = [LEDGER] * self.foreign + [rel for rel in present if not self.owns(rel)]
         if foreign:
-            listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-            raise OutputError(f"{self.folder} holds files the demo did not write ({listed}); it would replace "
-                              "them: choose another -o folder or move them away")
+            from render3d.record.folder import name_list
+
+            raise OutputError(f"{self.folder} holds files the demo did not write ({name_list(foreign)}); it would "
+                              "replace them: choose another -o folder or move them away")
 
     def add(self, path: Path) -> None:
         self.files[path.relative_to(self.folder).as_posix()] = _sha256(path)

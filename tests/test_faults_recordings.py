@@ -78,7 +78,8 @@ def test_second_recorder_on_a_folder_is_refused(tmp_path):
 
 def test_second_run_into_a_finished_recording_needs_resume(copy):
     before = _contents(copy)
-    with pytest.raises(RecordingError, match=r"already holds a recording \(2 snapshots, epochs 1-2\); pass resume=True"):
+    expected = r"already holds a recording \(2 snapshots, epochs 1-2\); pass resume=True"
+    with pytest.raises(RecordingError, match=expected):
         Recorder(tiny_model(), _probe(), copy)
     assert _contents(copy) == before
 
@@ -299,7 +300,9 @@ def _mutate(data, draw):
     return out
 
 
-_FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+#: database=None: no .hypothesis/ folder in the checkout; the strategies are small enough to cover anew each run
+_FUZZ = settings(max_examples=60, deadline=None, database=None,
+                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 @_FUZZ

@@ -21,8 +21,8 @@ from render3d.errors import RecordingError
 from render3d.record import store
 from render3d.record.lock import LOCK, describe, is_alive, is_stale, read_lock
 
-__all__ = ["check_replaceable", "new_recording_folder", "owned_names", "read_checked", "refuse_foreign",
-           "remove_owned"]
+__all__ = ["check_replaceable", "name_list", "new_recording_folder", "owned_names", "read_checked",
+           "refuse_foreign", "remove_owned"]
 
 #: atomic_path's temp names: ``.NAME.PID.HEX.tmpSUFFIX``
 _TEMP = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp[^/]*$")
@@ -32,6 +32,11 @@ _OWN_NAME = re.compile(r"^(snapshot_\d+\.npz|graph_\d+\.json|probe\.npy)$")
 
 def is_temp_name(name: str) -> bool:
     return _TEMP.match(name) is not None or is_atomic_temp(name)
+
+
+def name_list(names: list[str]) -> str:
+    """The first three names and how many more: a one-line error stays one line."""
+    return ", ".join(names[:3]) + (f" and {len(names) - 3} more" if len(names) > 3 else "")
 
 
 def owned_names(manifest: dict | None, stale_lock: dict | None = None) -> set[str]:
@@ -48,9 +53,8 @@ def refuse_foreign(folder: Path, owned: set[str], *, recording: bool) -> None:
     """RecordingError when ``folder`` holds anything outside ``owned`` (render3d's temp files aside)."""
     foreign = sorted(p.name for p in folder.iterdir() if p.name not in owned and not is_temp_name(p.name))
     if foreign:
-        listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
         what = "files not listed in its manifest" if recording else "files that are not a render3d recording"
-        raise RecordingError(f"{folder} holds {what} ({listed}); render3d will not replace them: "
+        raise RecordingError(f"{folder} holds {what} ({name_list(foreign)}); render3d will not replace them: "
                              "choose an empty or new folder")
 
 
