@@ -78,23 +78,55 @@ def trace_spec(
 ) -> Trace:
     """Trace a model named by a MODEL string (``torchvision:resnet18``, ``file.py:Class``, ...)."""
     from render3d.modelspec import call_inputs, parse_shape
+    from render3d.preflight import check_forward_memory
     from render3d.tracing.tracer import trace
 
     if isinstance(spec, str):
         shape = parse_shape(input_shape) if isinstance(input_shape, str) else input_shape
         spec = Spec(spec, shape, probe, weights, trust_pickle, depth, device)
-    if capture == "none" and spec.device is None and not spec.weights:
-        # Shapes only: a meta-device pass skips weight init and compute (resnet152: 1.3 s -> 0.2 s).
-        # Models whose forward reads values (.item(), data-dependent branches) fall back to the CPU.
-        try:
-            model, x = load_spec_model(replace(spec, device="meta"))
-            args, kwargs = call_inputs(x)
-            return trace(model, *args, depth=spec.depth, capture="none", device="meta", **kwargs)
-        except Exception:  # noqa: BLE001 - any meta failure is retried for real just below
-            pass
+    if spec.device != "meta":
+        # Shapes first, on the meta device: no weight init, no compute (resnet152: 1.3 s -> 0.2 s), and the
+        # memory a real pass needs is known before it allocates. Only a model that cannot even be built on
+        # meta, or whose forward reads values (.item(), data-dependent branches), goes on without it.
+        meta = _meta_trace(spec)
+        if meta is not None and capture == "none" and spec.device is None and not spec.weights:
+            return meta.collapse(spec.depth)
+        if meta is not None:
+            check_forward_memory(_tensor_shapes(meta), spec.device)
     model, x = load_spec_model(spec)
     args, kwargs = call_inputs(x)
     return trace(model, *args, depth=spec.depth, capture=capture, device=spec.device, **kwargs)
+
+
+def _meta_trace(spec: Spec) -> Trace | None:
+    """The full-depth trace of ``spec`` on the meta device, or None when the real pass should run without
+    it: meta tensors cannot run the model, or its forward fails (a wrong input shape) early enough for a
+    real pass to fail cheaply, with torch's clearer CPU message. A failure whose real pass could not fit
+    in memory is raised as it is."""
+    from render3d.errors import ModelSpecError, TraceError
+    from render3d.modelspec import call_inputs
+    from render3d.preflight import check_forward_memory, needs_values
+    from render3d.tracing.tracer import trace
+
+    try:
+        model, x = load_spec_model(replace(spec, device="meta", weights=None))
+    except Exception:  # noqa: BLE001 - a builder that needs real tensors; a bad spec fails again for real
+        return None
+    args, kwargs = call_inputs(x)
+    try:
+        return trace(model, *args, capture="none", device="meta", **kwargs)
+    except TraceError as exc:
+        if needs_values(exc) or exc.partial is None:
+            return None
+        try:
+            check_forward_memory(_tensor_shapes(exc.partial), spec.device)
+        except ModelSpecError:
+            raise exc from None
+        return None
+
+
+def _tensor_shapes(trace_obj: Trace) -> list[tuple[tuple[int, ...], str]]:
+    return [(s, n.dtype) for n in trace_obj for s in n.shapes or (n.shape,) if s]
 
 
 def _split_options(obj: Any, options: dict[str, Any], model_kwargs: dict[str, Any] | None = None,
@@ -173,9 +205,11 @@ def to_scene(
     return build_scene(trace_obj, mode, style=style, **style_overrides)
 
 
-def scene_from_file(path: str | os.PathLike[str], *, size: tuple[int, int] | None = None) -> tuple[Scene, Any]:
+def scene_from_file(path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
+                    trust_pickle: bool = False) -> tuple[Scene, Any]:
     """Build the scene a ``scenes/*.toml`` file describes (for ``size``, default the file's own);
-    returns it with the parsed file."""
+    returns it with the parsed file. Its ``weights`` load with full unpickling only if the caller
+    passes ``trust_pickle=True``: a scene file cannot grant that itself."""
     from render3d.errors import SceneFileError
     from render3d.scene.builder import build_scene
     from render3d.scenefile import read_scene_file
@@ -183,7 +217,7 @@ def scene_from_file(path: str | os.PathLike[str], *, size: tuple[int, int] | Non
     sf = read_scene_file(path)
     if size is not None:
         sf = replace(sf, size=tuple(size))
-    spec = Spec(sf.model, sf.input_shape, sf.probe, sf.weights, sf.trust_pickle, sf.depth, sf.device)
+    spec = Spec(sf.model, sf.input_shape, sf.probe, sf.weights, trust_pickle, sf.depth, sf.device)
     capture = "reduced" if sf.mode == "activations" else "none"
     trace_obj = trace_spec(spec, capture=capture)
     try:

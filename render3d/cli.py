@@ -1,50 +1,116 @@
 """The ``render3d`` command: parses arguments, calls the library, reports.
 
-Exit codes: 0 success; 1 a :class:`~render3d.errors.Render3DError` (printed as ``ErrorName: message``);
-2 a usage error (bad arguments, unknown model, bad input shape). Anything else is a bug and keeps its
-traceback.
+One error boundary (:func:`main`): every failure prints exactly one line, ``ErrorName: message``, naming
+the file, key or argument, and exits 2 for a usage error (an argument, MODEL, scene file or output spec
+that is not valid) or 1 for anything else, never a traceback (``RENDER3D_DEBUG=1`` prints it too).
+Arguments are checked when parsed, before any model is built; warnings print as one line each.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import traceback
+import warnings
+from collections.abc import Callable
 from pathlib import Path
-from typing import Sequence
+from typing import NoReturn, Sequence, TypeVar
 
-from render3d.errors import ModelSpecError, OutputSpecError, Render3DError, SceneFileError
+from render3d.errors import GalleryError, ModelSpecError, OutputSpecError, SceneFileError, UsageError
 
-USAGE_ERRORS = (ModelSpecError, OutputSpecError, SceneFileError)
+USAGE_ERRORS = (ModelSpecError, OutputSpecError, SceneFileError, UsageError)
+
+T = TypeVar("T")
+
+
+class _Parser(argparse.ArgumentParser):
+    """An argument error is a :class:`UsageError` through the CLI's error boundary (one line), not usage
+    text plus a second line."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(f"{self.prog}: {message} (see {self.prog} --help)")
+
+
+def _checked(check: Callable[[str], T], name: str) -> Callable[[str], T]:
+    """An argparse ``type`` from a checker raising ValueError; its message becomes argparse's."""
+
+    def parse(text: str) -> T:
+        try:
+            return check(text)
+        except ValueError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+
+    parse.__name__ = name
+    return parse
+
+
+def _positive_int(text: str) -> int:
+    value = int(text) if text.strip().isdigit() else 0
+    if value < 1:
+        raise ValueError(f"{text!r} is not a positive integer")
+    return value
+
+
+def _input_shape(text: str) -> tuple[int, ...]:
+    from render3d.modelspec import parse_shape
+    from render3d.preflight import check_shape
+
+    return check_shape(parse_shape(text))
+
+
+def _device(text: str) -> str:
+    from render3d.preflight import check_device
+
+    return check_device(text)
+
+
+def _probe(text: str) -> str:
+    """``random``, ``digit:N`` or an existing file (the range of N is checked when the probe is made)."""
+    kind, sep, number = text.partition(":")
+    if text == "random" or (kind == "digit" and sep and number.isdigit()) or Path(text).is_file():
+        return text
+    if kind == "digit":
+        raise ValueError(f"probe {text!r} is not valid: use digit:N with N a whole number from 0")
+    raise ValueError(f"probe {text!r} is not 'random', 'digit:N' or an existing file")
+
+
+def _fps(text: str) -> float:
+    from render3d.limits import check_fps
+
+    return check_fps(text)
+
+
+def _size(text: str) -> tuple[int, int]:
+    from render3d.limits import check_size
+
+    parts = text.lower().split("x")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise ValueError(f"size {text!r} is not valid: use WIDTHxHEIGHT, e.g. 1920x1080")
+    return check_size((int(parts[0]), int(parts[1])))
+
+
+POSITIVE_INT = _checked(_positive_int, "positive integer")
 
 
 def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("model", metavar="MODEL",
                    help="torchvision:NAME, path/file.py:Class, package.module:Class or scenes/x.toml")
-    p.add_argument("--input-shape", metavar="SHAPE", help="e.g. 1,3,224,224 (default: the model's own)")
-    p.add_argument("--depth", type=int, default=None, help="collapse modules below this depth into blocks")
+    p.add_argument("--input-shape", metavar="SHAPE", type=_checked(_input_shape, "input shape"),
+                   help="e.g. 1,3,224,224 (default: the model's own)")
+    p.add_argument("--depth", type=POSITIVE_INT, default=None, help="collapse modules below this depth into blocks")
     p.add_argument("--weights", metavar="FILE", help="checkpoint to load (state_dict, trainer dict, .safetensors)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow checkpoints that need full unpickling (only for files you trust)")
-    p.add_argument("--device", default=None, help="cpu, cuda, or meta (structure only, no memory)")
-
-
-def _parse_size(text: str) -> tuple[int, int]:
-    try:
-        w, h = (int(v) for v in text.lower().split("x"))
-        if w > 0 and h > 0:
-            return w, h
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError(f"size {text!r} is not valid: use WIDTHxHEIGHT, e.g. 1920x1080")
+    p.add_argument("--device", default=None, type=_checked(_device, "device"),
+                   help="cpu, cuda, cuda:N, mps, or meta (structure only, no memory)")
 
 
 def _spec(args: argparse.Namespace):
     from render3d.api import Spec
-    from render3d.modelspec import parse_shape
 
-    shape = parse_shape(args.input_shape) if args.input_shape else None
-    return Spec(args.model, shape, getattr(args, "probe", None), args.weights, args.trust_pickle, args.depth,
-                args.device)
+    return Spec(args.model, args.input_shape, getattr(args, "probe", None), args.weights, args.trust_pickle,
+                args.depth, args.device)
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -76,7 +142,8 @@ def _scene(args: argparse.Namespace):
     from render3d.scenefile import is_scene_file
 
     if is_scene_file(args.model):
-        scene, sf = scene_from_file(args.model, size=args.size if args.size_given else None)
+        scene, sf = scene_from_file(args.model, size=args.size if args.size_given else None,
+                                    trust_pickle=args.trust_pickle)
         return scene, sf.size, sf.anti_aliasing
     capture = "reduced" if args.mode == "activations" else "none"
     trace_obj = trace_spec(_spec(args), capture=capture)
@@ -125,11 +192,22 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     _start_gl_probe()
     files = find_scene_files(args.scenes)
     out_dir = Path(args.output)
-    for file in (bar := tqdm(files, desc="gallery", unit="scene")):
+    failed = []
+    for file in (bar := tqdm(files, desc="gallery", unit="scene", disable=None)):  # no bar unless a terminal
         bar.set_postfix_str(file.name)
-        scene, sf = scene_from_file(file)
-        render_png(scene, out_dir / f"{sf.output}.png", size=sf.size, anti_aliasing=sf.anti_aliasing)
-    print(f"wrote {len(files)} images to {out_dir}/")
+        try:
+            scene, sf = scene_from_file(file, trust_pickle=args.trust_pickle)
+            render_png(scene, out_dir / f"{sf.output}.png", size=sf.size, anti_aliasing=sf.anti_aliasing)
+        except Exception as exc:  # one bad scene must not stop the others; each is reported at the end
+            failed.append((file, exc))
+    print(f"wrote {len(files) - len(failed)} images to {out_dir}/")
+    if failed:
+        for file, exc in failed:
+            message = _one_line(exc)
+            print(f"{type(exc).__name__}: {message if str(file) in message else f'{file}: {message}'}",
+                  file=sys.stderr)
+        names = ", ".join(file.name for file, _ in failed)
+        raise GalleryError(f"{len(failed)} of {len(files)} scene files failed ({names}); the others were written")
     return 0
 
 
@@ -180,16 +258,17 @@ class _SizeAction(argparse.Action):
 
 def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("architecture", "activations"), default="architecture")
-    p.add_argument("--probe", help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument("--probe", type=_checked(_probe, "probe"),
+                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
     p.add_argument("--volume", action="store_true", help="draw feature maps as volumes (activations mode)")
-    p.add_argument("--size", type=_parse_size, default=(1920, 1080), action=_SizeAction,
+    p.add_argument("--size", type=_checked(_size, "size"), default=(1920, 1080), action=_SizeAction,
                    help="WIDTHxHEIGHT in pixels (default 1920x1080)")
     p.add_argument("--anti-aliasing", action="store_true", help="MSAA for final renders (3-4x slower on CPU)")
     p.set_defaults(size_given=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="render3d",
         description="Render a live PyTorch model in 3D: layer blocks, real activations, skips; PNG, window, MP4.",
     )
@@ -215,48 +294,72 @@ def build_parser() -> argparse.ArgumentParser:
     _add_model_args(p)
     p.add_argument("--checkpoints", required=True, metavar="DIR_OR_GLOB",
                    help="folder or glob of checkpoints, taken in natural order (epoch_2 before epoch_10)")
-    p.add_argument("--probe", help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument("--probe", type=_checked(_probe, "probe"),
+                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
     p.add_argument("-o", "--output", default="out.mp4", metavar="MP4", help="output file (default out.mp4)")
-    p.add_argument("--fps", type=float, default=30.0, help="frames per second (default 30)")
-    p.add_argument("--frames-per-epoch", type=int, default=None, metavar="N",
+    p.add_argument("--fps", type=_checked(_fps, "fps"), default=30.0, help="frames per second (default 30)")
+    p.add_argument("--frames-per-epoch", type=POSITIVE_INT, default=None, metavar="N",
                    help="frames blending one checkpoint into the next (default 15)")
-    p.add_argument("--size", type=_parse_size, default=(1280, 720),
+    p.add_argument("--size", type=_checked(_size, "size"), default=(1280, 720),
                    help="WIDTHxHEIGHT, rounded to multiples of 16 (default 1280x720)")
     p.add_argument("--diff", action="store_true", help="colour the change against the previous checkpoint")
     p.add_argument("--orbit", action="store_true", help="swing the camera slowly around the scene")
     p.add_argument("--recording", metavar="DIR", help="keep the recording here (default: a temporary folder)")
-    p.set_defaults(func=cmd_animate)
+    p.set_defaults(func=cmd_animate, mode="activations")
 
     p = sub.add_parser("demo", help="train a small CNN on the bundled digits; write checkpoints, PNGs and an MP4")
     p.add_argument("-o", "--output", default="render3d-demo", metavar="DIR", help="output folder (default render3d-demo)")
-    p.add_argument("--epochs", type=int, default=10, help="training epochs (default 10)")
+    p.add_argument("--epochs", type=POSITIVE_INT, default=10, help="training epochs (default 10)")
     p.add_argument("--show", action="store_true", help="then open a window with an epoch slider (needs a display)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser("gallery", help="render every scenes/*.toml into gallery/")
     p.add_argument("scenes", nargs="?", default="scenes", help="folder of scene files (default scenes/)")
     p.add_argument("-o", "--output", default="gallery", help="output folder (default gallery/)")
+    p.add_argument("--trust-pickle", action="store_true",
+                   help="allow scene weights that need full unpickling (a scene file cannot allow it)")
     p.set_defaults(func=cmd_gallery)
     return parser
+
+
+def _check_combinations(args: argparse.Namespace) -> None:
+    """Checks that need more than one argument (each argument alone was checked by its parser type)."""
+    from render3d.preflight import check_device
+
+    if getattr(args, "device", None):
+        try:
+            check_device(args.device, getattr(args, "mode", None))
+        except ModelSpecError as exc:
+            raise UsageError(f"render3d {args.command}: argument --device: {exc}") from None
+
+
+def _one_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else "(no message)"
+
+
+def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    print(f"{category.__name__}: {_one_line(message)}", file=sys.stderr if file is None else file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from render3d.atomic import cleanup_on_sigterm
 
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    cleanup_on_sigterm()  # SIGTERM unwinds like Ctrl-C: encoders stopped, temp files removed
-    try:
-        return args.func(args)
-    except USAGE_ERRORS as exc:
-        print(f"render3d {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 2
-    except Render3DError as exc:
-        print(f"render3d {args.command}: {type(exc).__name__}: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    with warnings.catch_warnings():
+        warnings.showwarning = _warning_line
+        try:
+            args = build_parser().parse_args(argv)
+            _check_combinations(args)
+            cleanup_on_sigterm()  # SIGTERM unwinds like Ctrl-C: encoders stopped, temp files removed
+            return args.func(args)
+        except KeyboardInterrupt:
+            print("KeyboardInterrupt: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:  # the error boundary: one line, whatever went wrong
+            if os.environ.get("RENDER3D_DEBUG") == "1":
+                traceback.print_exc()
+            print(f"{type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+            return 2 if isinstance(exc, USAGE_ERRORS) else 1
 
 
 if __name__ == "__main__":

@@ -10,10 +10,12 @@ Each class also inherits the built-in it refines, so callers may catch either::
     ├── RecordingError (ValueError)        a recording folder that is missing or inconsistent
     ├── OutputError (OSError)              an output file that cannot be written (folder, disk, FIFO)
     ├── OutputSpecError (ValueError)       an output extension, image size or frame rate out of bounds
+    ├── UsageError (ValueError)            a command-line argument that is not valid
+    ├── GalleryError (RuntimeError)        some scene files of a gallery failed (each reported)
     └── RenderUnavailableError (RuntimeError)  no OpenGL context can be made on this machine
 
-The CLI catches only ``Render3DError`` and prints ``ErrorName: message``; anything else is a bug and
-keeps its traceback.
+The CLI prints any failure as one line ``ErrorName: message`` (exit 2 for usage errors, 1 otherwise);
+``RENDER3D_DEBUG=1`` adds the traceback.
 """
 
 from __future__ import annotations
@@ -56,6 +58,14 @@ class OutputError(Render3DError, OSError):
 
 class OutputSpecError(Render3DError, ValueError):
     """An output render3d cannot produce: unknown extension, image size or frame rate out of bounds."""
+
+
+class UsageError(Render3DError, ValueError):
+    """A command-line argument that is missing, malformed or out of range."""
+
+
+class GalleryError(Render3DError, RuntimeError):
+    """Some scene files of ``render3d gallery`` failed; each was reported, the others were rendered."""
 
 
 class RenderUnavailableError(Render3DError, RuntimeError):

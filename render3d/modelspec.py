@@ -78,7 +78,10 @@ def _load_model(spec: str) -> nn.Module:
                     "smp.Unet(encoder_weights=None) (timm: pretrained=False; transformers: a Config), "
                     "then pass model.py:model"
                 ) from None
-            raise
+            if isinstance(exc, ModelSpecError):
+                raise
+            first = (str(exc).strip().splitlines() or ["(no message)"])[0]
+            raise ModelSpecError(f"model {spec!r} could not be built: {type(exc).__name__}: {first}") from exc
 
 
 class _NetworkBlocked(ConnectionError):

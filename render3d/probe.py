@@ -48,6 +48,8 @@ def make_probe(spec: str | None, shape: tuple[int, ...], *, seed: int = 0) -> to
         images, _ = load_digits_images()
         try:
             index = int(spec.split(":", 1)[1])
+            if index < 0:  # numpy would count from the end
+                raise IndexError(index)
             image = images[index]
         except (ValueError, IndexError):
             raise ModelSpecError(f"probe {spec!r} is not valid: use digit:N with 0 <= N < {len(images)}") from None

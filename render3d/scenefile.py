@@ -16,13 +16,18 @@ Example::
     azimuth = -20
     lod = "topk"
 
-Unknown keys are errors naming the file and the key, so a typo never silently does nothing.
+Unknown keys, and values of the wrong type, are errors naming the file and the key, so a typo never
+silently does nothing. A scene file cannot set ``trust_pickle``: running a gallery must never unpickle
+arbitrary code; trust is given on the command line (``--trust-pickle``) or in code only. ``output`` stays
+inside the gallery folder.
 """
 
 from __future__ import annotations
 
+import math
 import sys
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +38,9 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-KEYS = {"title", "model", "input_shape", "probe", "weights", "trust_pickle", "mode", "depth", "size",
-        "output", "style", "anti_aliasing", "device"}
+KEYS = {"title", "model", "input_shape", "probe", "weights", "mode", "depth", "size", "output", "style",
+        "anti_aliasing", "device"}
+MODES = ("architecture", "activations")
 
 
 @dataclass(frozen=True)
@@ -45,7 +51,6 @@ class SceneFile:
     input_shape: tuple[int, ...] | None = None
     probe: str | None = None
     weights: Path | None = None
-    trust_pickle: bool = False
     mode: str = "architecture"
     depth: int | None = None
     size: tuple[int, int] = (1920, 1080)
@@ -60,42 +65,167 @@ def is_scene_file(spec: str) -> bool:
 
 
 def read_scene_file(path: str | Path) -> SceneFile:
-    """Parse and check a scene file; every problem is a one-line :class:`SceneFileError`."""
+    """Parse and check a scene file; every problem is a one-line :class:`SceneFileError` naming the file
+    and the key."""
     path = Path(path)
-    try:
-        data = tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise SceneFileError(f"scene file {str(path)!r} does not exist") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise SceneFileError(f"{path}: not valid TOML: {exc}") from None
+    data = _load(path)
+    if "trust_pickle" in data:
+        raise SceneFileError(f"{path}: key 'trust_pickle' is not allowed: a scene file cannot grant trust; "
+                             "pass --trust-pickle on the command line (or trust_pickle=True in code)")
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise SceneFileError(f"{path}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(KEYS))}")
     if "model" not in data:
         raise SceneFileError(f"{path}: missing required key 'model' (e.g. model = \"torchvision:resnet18\")")
-    style = data.get("style", {})
-    if not isinstance(style, dict):
-        raise SceneFileError(f"{path}: [style] must be a table of SceneStyle options")
-    size = data.get("size", [1920, 1080])
-    if not (isinstance(size, list) and len(size) == 2 and all(isinstance(v, int) and v > 0 for v in size)):
-        raise SceneFileError(f"{path}: size must be [width, height] in pixels, got {size!r}")
-    weights = data.get("weights")
+    check = _Checker(path, data)
+    weights = check.text("weights")
+    mode = check.text("mode") or "architecture"
+    if mode not in MODES:
+        raise SceneFileError(f"{path}: key 'mode' must be one of {', '.join(map(repr, MODES))}, got {mode!r}")
+    device = check.text("device")
+    if device is not None:
+        from render3d.preflight import check_device
+
+        try:
+            check_device(device, mode)
+        except ValueError as exc:
+            raise SceneFileError(f"{path}: key 'device': {exc}") from None
     return SceneFile(
         path=path,
-        model=data["model"],
-        title=data.get("title"),
-        input_shape=tuple(data["input_shape"]) if "input_shape" in data else None,
-        probe=data.get("probe"),
+        model=check.text("model", required=True),
+        title=check.text("title"),
+        input_shape=check.input_shape(),
+        probe=check.text("probe"),
         weights=(path.parent / weights) if weights else None,
-        trust_pickle=bool(data.get("trust_pickle", False)),
-        mode=data.get("mode", "architecture"),
-        depth=data.get("depth"),
-        size=(int(size[0]), int(size[1])),
-        output=data.get("output", path.stem),
-        anti_aliasing=bool(data.get("anti_aliasing", False)),
-        device=data.get("device"),
-        style=dict(style),
+        mode=mode,
+        depth=check.positive_int("depth"),
+        size=check.size(),
+        output=check.output(),
+        anti_aliasing=check.flag("anti_aliasing"),
+        device=device,
+        style=check.style(),
     )
+
+
+def _load(path: Path) -> dict[str, Any]:
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise SceneFileError(f"scene file {str(path)!r} does not exist") from None
+    except OSError as exc:
+        raise SceneFileError(f"scene file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise SceneFileError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
+                             f"{exc.start}); TOML files are UTF-8") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SceneFileError(f"{path}: not valid TOML: {exc}") from None
+
+
+class _Checker:
+    """Typed reads of one scene file's keys; a wrong type is a SceneFileError naming file, key and value."""
+
+    def __init__(self, path: Path, data: dict[str, Any]) -> None:
+        self.path = path
+        self.data = data
+
+    def fail(self, key: str, wanted: str, value: Any) -> SceneFileError:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        return SceneFileError(f"{self.path}: key {key!r} must be {wanted}, got {shown}")
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        value = self.data.get(key)
+        if value is None:
+            return None
+        if not isinstance(value, str) or (required and not value.strip()):
+            raise self.fail(key, "a non-empty string" if required else "a string", value)
+        return value
+
+    def flag(self, key: str) -> bool:
+        value = self.data.get(key, False)
+        if not isinstance(value, bool):
+            raise self.fail(key, "true or false", value)
+        return value
+
+    def positive_int(self, key: str) -> int | None:
+        value = self.data.get(key)
+        if value is not None and (not _is_int(value) or value < 1):
+            raise self.fail(key, "a positive integer", value)
+        return value
+
+    def input_shape(self) -> tuple[int, ...] | None:
+        value = self.data.get("input_shape")
+        if value is None:
+            return None
+        if not (isinstance(value, list) and value and all(_is_int(v) and v > 0 for v in value)):
+            raise self.fail("input_shape", "a list of positive integers, e.g. [1, 3, 224, 224]", value)
+        from render3d.preflight import check_shape
+
+        try:
+            return check_shape(tuple(value))
+        except ValueError as exc:
+            raise SceneFileError(f"{self.path}: key 'input_shape': {exc}") from None
+
+    def size(self) -> tuple[int, int]:
+        from render3d.limits import check_size
+
+        value = self.data.get("size", [1920, 1080])
+        if not (isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)):
+            raise self.fail("size", "[width, height] in pixels, e.g. [1920, 1080]", value)
+        try:
+            return check_size(value)
+        except ValueError as exc:
+            raise SceneFileError(f"{self.path}: key 'size': {exc}") from None
+
+    def output(self) -> str:
+        value = self.text("output") or self.path.stem
+        parts = Path(value).parts
+        if Path(value).is_absolute() or ".." in parts or not parts or "\0" in value:
+            raise self.fail("output", "a file name inside the gallery folder (no '..', not absolute)", value)
+        return value
+
+    def style(self) -> dict[str, Any]:
+        from render3d.scene.style import SceneStyle
+
+        value = self.data.get("style", {})
+        if not isinstance(value, dict):
+            raise self.fail("style", "a table of SceneStyle options ([style])", value)
+        types = {f.name: f.type for f in fields(SceneStyle)}
+        for key, option in value.items():
+            if key not in types:
+                raise SceneFileError(f"{self.path}: unknown key 'style.{key}'; valid style options: "
+                                     f"{', '.join(sorted(types))}")
+            wanted = _STYLE_TYPES.get(str(types[key]))
+            if wanted is not None and not wanted[1](option):
+                raise self.fail(f"style.{key}", wanted[0], option)
+        try:
+            SceneStyle(**value)
+        except (TypeError, ValueError) as exc:
+            raise SceneFileError(f"{self.path}: [style]: {exc}") from None
+        return dict(value)
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _is_number(v: Any) -> bool:
+    return (_is_int(v) or isinstance(v, float)) and math.isfinite(v)
+
+
+#: SceneStyle field annotation -> (what the value must be, its check)
+_STYLE_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
+    "bool": ("true or false", lambda v: isinstance(v, bool)),
+    "int": ("an integer", _is_int),
+    "float": ("a finite number", _is_number),
+    "float | None": ("a finite number", _is_number),
+    "str": ("a string", lambda v: isinstance(v, str)),
+    "str | int": ("a string or an integer", lambda v: isinstance(v, str) or _is_int(v)),
+    "tuple[int, int]": ("[width, height] in pixels", lambda v: isinstance(v, list) and len(v) == 2
+                        and all(_is_int(x) and x > 0 for x in v)),
+}
 
 
 def find_scene_files(folder: str | Path) -> list[Path]:

@@ -82,7 +82,7 @@ def test_scene_file_reads_weights_relative_to_itself(tmp_path):
 
 @pytest.mark.parametrize("text, message", [
     ("mode = 'activations'", "missing required key 'model'"),
-    ("model = 'a:b'\nsize = [10]", "size must be [width, height]"),
+    ("model = 'a:b'\nsize = [10]", "key 'size' must be [width, height]"),
     ("model = 'a:b'\n[style\n", "not valid TOML"),
 ])
 def test_scene_file_errors(tmp_path, text, message):

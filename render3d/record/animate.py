@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import math
 import os
-import sys
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -437,16 +436,12 @@ def show_recording(recording: Recording | str | os.PathLike[str], *, size: tuple
     """
     import pyvista as pv
 
-    from render3d.errors import RenderUnavailableError
-    from render3d.rendering.glcheck import INSTALL_HINT
+    from render3d.rendering.window import check_display
 
     rec = load_recording(recording)
     if pv.OFF_SCREEN:
         return
-    if sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")):
-        msg = ("No display to open a window on (DISPLAY is not set); write an MP4 with "
-               "'render3d animate' instead, or run under X/Wayland (headless GL: " + INSTALL_HINT + ").")
-        raise RenderUnavailableError(msg)
+    check_display("write an MP4 with 'render3d animate' instead")
     player = recording_window(rec, size=size, off_screen=False)
     try:
         player.plotter.show(title=f"render3d: {rec.model} ({len(rec)} snapshots)", auto_close=False)

@@ -15,7 +15,7 @@ from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
 from render3d.rendering.glcheck import INSTALL_HINT, ensure_gl
 from render3d.scene.model import Scene
 
-__all__ = ["BlockTooltip", "install_interaction", "show_scene"]
+__all__ = ["BlockTooltip", "check_display", "install_interaction", "show_scene"]
 
 HELP = "hover/click a block: details   a: activations on/off   l: labels on/off   r: reset view"
 
@@ -112,10 +112,45 @@ def install_interaction(plotter: pv.Plotter, actors: SceneActors) -> BlockToolti
     return tooltip
 
 
-def _no_display() -> bool:
-    return sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    )
+def check_display(instead: str) -> None:
+    """Raise :class:`RenderUnavailableError` (one line, suggesting ``instead``) when no window can open:
+    no ``DISPLAY`` on Linux, or a ``DISPLAY`` no X server answers on (VTK would only warn, then return at
+    once as if the window had been closed)."""
+    if not sys.platform.startswith("linux") or os.environ.get("WAYLAND_DISPLAY"):
+        return
+    display = os.environ.get("DISPLAY")
+    if not display:
+        reason = "DISPLAY is not set"
+    elif not _x_server_answers(display):
+        reason = f"no X server answers on DISPLAY={display}"
+    else:
+        return
+    raise RenderUnavailableError(f"No display to open a window on ({reason}); {instead}, or run under "
+                                 f"X/Wayland (headless GL: {INSTALL_HINT}).")
+
+
+def _x_server_answers(display: str) -> bool:
+    """Whether something accepts connections where ``DISPLAY`` (``[host]:N[.S]``) points."""
+    import socket
+
+    host, _, rest = display.rpartition(":")
+    number = rest.split(".")[0]
+    if not number.isdigit():
+        return False
+    if host in ("", "unix"):
+        path = f"/tmp/.X11-unix/X{number}"
+        targets = [(socket.AF_UNIX, "\0" + path), (socket.AF_UNIX, path)]  # abstract socket, then the file
+    else:
+        targets = [(socket.AF_INET6 if ":" in host else socket.AF_INET, (host.strip("[]"), 6000 + int(number)))]
+    for family, address in targets:
+        try:
+            with socket.socket(family, socket.SOCK_STREAM) as conn:
+                conn.settimeout(2.0)
+                conn.connect(address)
+                return True
+        except OSError:
+            continue
+    return False
 
 
 def show_scene(
@@ -136,12 +171,7 @@ def show_scene(
     """
     if pv.OFF_SCREEN:
         return
-    if _no_display():
-        msg = (
-            "No display to open a window on (DISPLAY is not set); "
-            "render a PNG instead, or run under X/Wayland (headless GL: " + INSTALL_HINT + ")."
-        )
-        raise RenderUnavailableError(msg)
+    check_display("render a PNG instead")
     ensure_gl()
     plotter, actors = build_plotter(
         scene, size=size, off_screen=False, anti_aliasing=anti_aliasing, show_labels=show_labels

@@ -295,7 +295,7 @@ def trace(
         where = rec.failed_at
         place = f"module '{where.path}' ({type(where.module).__name__})" if where else "its own forward()"
         hint = ""
-        if target is not None and target.type == "meta":
+        if target is not None and target.type == "meta" and "meta" in str(exc).lower():
             hint = " (meta tensors have no values: data-dependent code such as .item() needs device='cpu')"
         msg = f"{type(model).__name__} failed in {place}: {type(exc).__name__}: {_first_line(exc)}{hint}"
         raise TraceError(msg, module_path=where.path if where else "", partial=partial) from exc
