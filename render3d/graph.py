@@ -85,6 +85,9 @@ class Node:
     repeats: int = 1
     #: ids of the module calls folded into this node, first to last (empty when not folded)
     folded: tuple[str, ...] = ()
+    #: where the op ran inside its innermost container's forward, outermost first: function invocations
+    #: (``"postprocess()#1"``) and loop iterations (``"forward·loop#3"``); see render3d.scene.callsites
+    site: tuple[str, ...] = ()
 
     @property
     def depth(self) -> int:
@@ -116,6 +119,8 @@ class ModuleCall:
     outputs: tuple[str, ...] = ()
     #: enclosing container calls, outermost first (as :attr:`Node.stack`)
     stack: tuple[str, ...] = ()
+    #: where the call was made inside its container's forward (as :attr:`Node.site`)
+    site: tuple[str, ...] = ()
 
     @property
     def depth(self) -> int:

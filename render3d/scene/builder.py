@@ -15,6 +15,7 @@ import numpy as np
 
 from render3d.graph import Trace
 from render3d.scene.activations import attention_map, feature_map, stack_depth
+from render3d.scene.callsites import group_call_sites
 from render3d.scene.camera import (box_corners, camera_basis, choose_camera, overlay_layout, project,
                                    project_points)
 from render3d.scene.fold import BlockGraph, build_block_graph
@@ -60,7 +61,7 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     check_mode(mode)
     style = (style or SceneStyle()).with_overrides(**overrides)
     notes: list[str] = []
-    original = trace
+    original = trace = group_call_sites(trace)  # ops grouped by the function/loop that ran them
     trace = fold_cache_outputs(trace)
     primary = primary_output(trace)
     trace, title = fit_trace(trace, max_blocks=style.max_blocks, fold_repeats=style.fold_repeats,

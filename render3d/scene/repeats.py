@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from render3d.graph import Node, Trace
+from render3d.scene.callsites import fit_call_sites
 
 #: ``unfold_first="auto"`` unfolds when folding left at most this many blocks
 UNFOLD_AUTO_MAX = 40
@@ -88,6 +89,7 @@ def fit_trace(trace: Trace, *, max_blocks: int, fold_repeats: bool = True, unfol
     """The trace to draw and its title: folded, collapsed and unfolded as described above."""
     title = trace.model if trace.depth is None else f"{trace.model} (depth {trace.depth})"
     fold = fold_repeats and bool(trace.modules)
+    trace = fit_call_sites(trace, fold=fold)  # ops grouped by the function/loop that ran them
     folded = trace.fold_repeats() if fold else trace
     pre, collapsed_to = trace, None
     if len(folded) > max_blocks:

@@ -29,6 +29,7 @@ from render3d.tracing.attention import attention_maps
 from render3d.tracing.capture import CaptureConfig, Captured, materialize
 from render3d.tracing.capture import capture as capture_tensor
 from render3d.tracing.pytree import iter_tensors, tensors
+from render3d.tracing.sites import SiteTracker
 from render3d.tracing.state import preserved_state
 
 #: modules drawn as one block even though they have children (their children never run as modules)
@@ -64,6 +65,7 @@ class _Frame:
     leaf: bool
     suppressed: bool = False
     parents: list[str] = field(default_factory=list)
+    site: tuple[str, ...] = ()  # where the call was made in the enclosing container's forward
 
 
 class _Recorder(TorchFunctionMode):
@@ -77,6 +79,7 @@ class _Recorder(TorchFunctionMode):
         self.edges: list[tuple[str, str]] = []
         self.modules: dict[str, ModuleCall] = {}
         self.stack: list[_Frame] = []
+        self.sites = SiteTracker()
         self.ids: tuple[str, ...] = ()  # call ids of the open container frames
         self.captures: list[tuple[Node, Captured]] = []  # filled in by materialize() after the forward
         self.attention: dict[str, Any] = {}
@@ -165,7 +168,7 @@ class _Recorder(TorchFunctionMode):
         node_id = f"{scope}.{base}#{n}" if scope else f"{base}#{n}"
         shapes = tuple(tuple(t.shape) for t in outs)
         node = Node(id=node_id, kind="function", type=kind, scope=scope, call=n, shape=shapes[0],
-                    dtype=_dtype(outs[0]), shapes=shapes, stack=self.ids)
+                    dtype=_dtype(outs[0]), shapes=shapes, stack=self.ids, site=self.sites.op_site())
         self._add_node(node, parents, outs)
         return out
 
@@ -185,7 +188,7 @@ class _Recorder(TorchFunctionMode):
         path = self.paths[module]
         n = self.call_counts[path] = self.call_counts.get(path, 0) + 1
         leaf = module in self.leaves
-        frame = _Frame(f"{path}#{n}", path, module, leaf)
+        frame = _Frame(f"{path}#{n}", path, module, leaf, site=self.sites.enter())
         if leaf:
             frame.parents = self._parents(tensors(args) + (tensors(kwargs) if kwargs else []))
         self.stack.append(frame)
@@ -198,6 +201,7 @@ class _Recorder(TorchFunctionMode):
         frame = self.stack.pop()
         if frame.suppressed:
             return
+        self.sites.exit()
         if not frame.leaf:
             self.ids = self.ids[:-1]
         if output is None and sys.exc_info()[1] is not None:
@@ -209,14 +213,14 @@ class _Recorder(TorchFunctionMode):
             shapes = tuple(tuple(t.shape) for t in outs)
             node = Node(id=frame.call_id, kind="module", type=type(module).__name__, scope=frame.path,
                         call=call, shape=shapes[0], dtype=_dtype(outs[0]),
-                        params=self.own_params[module], shapes=shapes, stack=self.ids)
+                        params=self.own_params[module], shapes=shapes, stack=self.ids, site=frame.site)
             self._add_node(node, frame.parents, outs)
             if self.config.mode != "none" and isinstance(module, nn.MultiheadAttention):
                 self.attention[node.id] = attention_maps(module, args, kwargs, self.config.max_tokens)
         producers = tuple(p for p in (self.producer.get(t) for t in outs) if p is not None)
         self.modules[frame.call_id] = ModuleCall(
             id=frame.call_id, path=frame.path, type=type(module).__name__, call=call,
-            params=self.own_params[module], outputs=producers, stack=self.ids,
+            params=self.own_params[module], outputs=producers, stack=self.ids, site=frame.site,
         )
 
 
