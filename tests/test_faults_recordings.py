@@ -158,6 +158,13 @@ def test_recorder_refuses_a_folder_with_foreign_files(tmp_path):
     assert _contents(folder) == before and sorted(os.listdir(folder)) == ["thesis.txt"]
 
 
+def test_unwritable_recording_folder_is_one_output_error(tmp_path):
+    (tmp_path / "file").write_text("x")
+    expected = rf"cannot record into {tmp_path / 'file' / 'rec'}: \[Errno 20\] Not a directory"
+    with pytest.raises(OutputError, match=expected):
+        Recorder(tiny_model(), _probe(), tmp_path / "file" / "rec")
+
+
 # --- record_checkpoints / --recording DIR / demo -o DIR ---------------------------------------------------
 
 

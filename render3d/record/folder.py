@@ -17,7 +17,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from render3d.atomic import is_temp_name as is_atomic_temp  # atomic_path's (render3d-tmp) names
-from render3d.errors import RecordingError
+from render3d.errors import OutputError, RecordingError
 from render3d.record import store
 from render3d.record.lock import LOCK, describe, is_alive, is_stale, read_lock
 
@@ -99,11 +99,14 @@ def new_recording_folder(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
     ``out_dir`` holds anything render3d did not write. The block must have closed its Recorder."""
     dest = Path(os.path.realpath(out_dir))
     check_replaceable(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    _remove_leftovers(dest)
     tag = f"{os.getpid()}.{secrets.token_hex(4)}"
     tmp = dest.with_name(f".{dest.name}.{tag}.tmp")
-    tmp.mkdir()
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        _remove_leftovers(dest)
+        tmp.mkdir()
+    except OSError as exc:  # read-only, permissions, disk full
+        raise OutputError(f"cannot record into {dest}: {exc}") from None
     try:
         yield tmp
         _swap_in(tmp, dest, tag)

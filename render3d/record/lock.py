@@ -115,7 +115,8 @@ class RecordingLock:
 def release(path: Path, run: str) -> None:
     """Delete the lock at ``path`` if run ``run`` still holds it (a finaliser: never raises)."""
     try:
-        if json.loads(path.read_text()).get("run") == run:
+        held = json.loads(path.read_text())
+        if held.get("run") == run and held.get("pid") == os.getpid():  # a forked child leaves its parent's lock
             path.unlink()
     except (OSError, ValueError, AttributeError):
         pass

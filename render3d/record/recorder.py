@@ -109,9 +109,12 @@ class Recorder:
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise RecordingError(f"{self.out_dir} exists and is not a folder; choose a folder for the recording")
         created = not self.out_dir.exists()
-        self.out_dir.mkdir(parents=True, exist_ok=True)
         self._lock = RecordingLock(self.out_dir, self.run)
-        self._lock.acquire()
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+            self._lock.acquire()
+        except OSError as exc:  # read-only, permissions, disk full
+            raise OutputError(f"cannot record into {self.out_dir}: {exc}") from None
         self._finalizer = weakref.finalize(self, _release, self.out_dir, self.run, created)
         try:
             self._manifest: dict[str, Any] | None = self._open(resume=resume, overwrite=overwrite)
