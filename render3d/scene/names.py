@@ -9,15 +9,16 @@ once (:func:`block_names`).
 
 Other rules, in order:
 
-* a trailing generic container (``layers``, ``blocks``, ...) is dropped when the shorter path still
-  names nothing else in the scene (MONAI's ``denselayer1.layers`` → ``denselayer1``);
+* a trailing generic container (``layers``, ``blocks``, ...) is dropped from that suffix when no
+  block's path ends with what is left (MONAI's ``denseblock1.denselayer1.layers`` →
+  ``denseblock1.denselayer1``, unless ``denselayer1`` is itself a block of the scene);
 * functional ops (and constants a factory made in ``forward``) carry their scope, shortest-unique
   among the ops of the same name: ``layer1.0 · add``, ``p4 · interpolate``; an op at the model's top
   level is just ``add``;
 * a second call of the same module (or op in the same scope) gets ``#2``;
-* a name over :data:`MAX_NAME` characters loses characters at the front to an ellipsis, only as
-  many as leave a tail that ends no other path (``…dule.1.submodule.0.conv``): a shorter part-aligned
-  tail would be the end of another block's path and read as that block too;
+* a name over :data:`MAX_NAME` characters is cut at the front to an ellipsis
+  (``…ion_block.output_projection``) when the kept tail ends no other path, and kept whole
+  otherwise: a tail another block's path also ends with would read as that block too;
 * names that still coincide (a module called ``add`` next to a top-level ``add`` op) get ``#2``, ``#3``.
 
 So no two blocks of a scene ever get the same name.
@@ -53,8 +54,11 @@ def block_names(nodes: list[Node]) -> list[str]:
             ops.setdefault(op, {})[i] = tuple(node.scope.split(".")) if node.scope else ()
         else:
             modules[i] = tuple(node.id.partition("#")[0].split("."))
-    for op, paths in [("", modules), *ops.items()]:
-        for i, name in _unique_suffixes(paths).items():
+    # a module named "output" (or "add") must not read as the model's output (or a top-level add op)
+    taken = {tuple(name.split(".")) for name in names if name} | {(op,) for op, paths in ops.items()
+                                                                 if () in paths.values()}
+    for op, paths, reserved in [("", modules, taken), *((op, paths, set()) for op, paths in ops.items())]:
+        for i, name in _unique_suffixes(paths, reserved).items():
             name = f"{name}{OP_SEPARATOR}{op}" if name and op else (name or op)
             names[i] = f"{name} #{nodes[i].call}" if nodes[i].call > 1 else name
     return _dedupe(names)
@@ -66,51 +70,35 @@ def _io_name(node: Node, nodes: list[Node]) -> str:
     return node.kind if alone or node.id == node.kind else node.id.partition("#")[0]
 
 
-def _unique_suffixes(paths: dict[int, Path]) -> dict[int, str]:
-    """For each path, its shortest suffix (starting at a named part) that no other distinct path ends
-    with, the whole path when every suffix is shared; cut at the front if long (:func:`_cut_front`)."""
-    shown = _drop_generic_tails(paths)
-    distinct = set(shown.values())
-    ends = Counter(p[-k:] for p in distinct for k in range(1, len(p) + 1))
-    texts = [".".join(p) for p in distinct]
-    long_ends = Counter(t[-n:] for t in texts for n in range(MAX_NAME - len(ELLIPSIS), len(t) + 1))
+def _unique_suffixes(paths: dict[int, Path], reserved: set[Path]) -> dict[int, str]:
+    """For each path, its shortest suffix (starting at a named part) that no other distinct path (nor a
+    ``reserved`` name) ends with, the whole path when every suffix is shared; a trailing generic
+    container dropped when no path ends with what is left; cut at the front if long (:func:`_cut_front`)."""
+    distinct = set(paths.values())
+    ends = Counter(p[-k:] for p in distinct | reserved for k in range(1, len(p) + 1))
+    keep = MAX_NAME - len(ELLIPSIS)
+    tails = Counter(t[-keep:] for t in map(".".join, distinct) if len(t) >= keep)
     out: dict[int, str] = {}
-    for i, path in shown.items():
+    for i, path in paths.items():
         k = next((k for k in range(1, len(path)) if not path[-k].isdigit() and ends[path[-k:]] == 1), len(path))
-        out[i] = _cut_front(".".join(path[-k:]), long_ends)
+        suffix = path[-k:]
+        kept = len(suffix)
+        while kept > 1 and suffix[kept - 1].lower() in GENERIC_SCOPES:
+            kept -= 1
+        if kept < len(suffix) and not ends[suffix[:kept]]:
+            suffix = suffix[:kept]
+        out[i] = _cut_front(".".join(suffix), ".".join(path), tails)
     return out
 
 
-def _cut_front(text: str, ends: Counter[str]) -> str:
-    """``text`` cut to :data:`MAX_NAME` characters behind an ellipsis, keeping as many more as it takes
-    for the kept tail to end one path only (``ends`` counts the long string tails of all paths), so it
-    still points at one block."""
-    if len(text) <= MAX_NAME:
+def _cut_front(text: str, path: str, tails: Counter[str]) -> str:
+    """``text`` (a name for ``path``) cut to :data:`MAX_NAME` characters behind an ellipsis if no other
+    path ends with the kept tail (``tails`` counts the last characters of every path), so it still
+    points at one block; otherwise whole."""
+    tail = text[len(text) - MAX_NAME + len(ELLIPSIS):]
+    if len(text) <= MAX_NAME or tail.startswith(".") or tails[tail] != path.endswith(tail):
         return text
-    for n in range(MAX_NAME - len(ELLIPSIS), len(text)):
-        tail = text[-n:]
-        if not tail.startswith(".") and ends[tail] == 1:
-            return ELLIPSIS + tail
-    return text
-
-
-def _drop_generic_tails(paths: dict[int, Path]) -> dict[int, Path]:
-    """Paths with trailing generic containers removed, wherever that maps no two distinct paths together."""
-    shown = {}
-    for i, path in paths.items():
-        k = len(path)
-        while k > 1 and path[k - 1].lower() in GENERIC_SCOPES:
-            k -= 1
-        shown[i] = path[:k]
-    while True:
-        owners: dict[Path, set[Path]] = {}
-        for i, p in shown.items():
-            owners.setdefault(p, set()).add(paths[i])
-        clash = [i for i, p in shown.items() if len(owners[p]) > 1 and p != paths[i]]
-        if not clash:
-            return shown
-        for i in clash:
-            shown[i] = paths[i]
+    return ELLIPSIS + tail
 
 
 def _dedupe(texts: list[str]) -> list[str]:
