@@ -438,3 +438,23 @@ def test_bad_frame_rates_are_refused_before_any_frame(fps, recording, tmp_path):
     with pytest.raises(OutputSpecError, match=r"^fps .+ is not valid: give a frame rate above 0 and at most 240$"):
         animate_recording(recording, tmp_path / "v.mp4", fps=fps, size=SIZE, progress=False)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_gl_probe_reports_the_context_limit_and_sizes_obey_it(monkeypatch, tmp_path):
+    from render3d.rendering import glcheck
+
+    class Probe:
+        returncode = 0
+
+        def communicate(self, timeout=None):
+            return "render3d-gl-ok vtkEGLRenderWindow\nrender3d-gl-max 8192\n", ""
+
+    monkeypatch.setattr(glcheck, "_cached", None)
+    monkeypatch.setattr(glcheck, "_pending", None)
+    monkeypatch.setattr(glcheck, "_max_side", None)
+    monkeypatch.setattr(glcheck.subprocess, "Popen", lambda *a, **k: Probe())
+    assert glcheck.gl_max_size() == 8192
+    with pytest.raises(OutputSpecError, match=r"^size 8200x100 is too large: the OpenGL limit here is 8192 pixels "
+                                              r"per side$"):
+        render_png(small_scene(), tmp_path / "a.png", size=(8200, 100))
+    assert list(tmp_path.iterdir()) == []

@@ -27,7 +27,8 @@ import pyvista as pv
 from vtkmodules.vtkCommonCore import VTK_FONT_FILE
 from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
 
-from render3d.rendering.glcheck import ensure_gl
+from render3d.limits import check_size
+from render3d.rendering.glcheck import gl_max_size
 from render3d.rendering.labels import TEXT_COLOR, add_labels, font_file, rgb01
 from render3d.rendering.meshes import (
     box_outlines_mesh,
@@ -199,15 +200,16 @@ def build_plotter(
     ------
     RenderUnavailableError
         No OpenGL context can be created on this machine.
+    OutputSpecError
+        ``size`` not positive, beyond the GL context's maximum or too big for memory (VTK would abort).
     ValueError
         A feature map with an unknown ``style``.
     """
-    ensure_gl()
+    width, height = check_size(size, max_side=gl_max_size())  # probes GL first
     for fm in scene.feature_maps:
         if fm.style not in _FEATURE_STYLES:
             msg = f"Feature map style {fm.style!r} is not valid. Style must be one of: {', '.join(_FEATURE_STYLES)}."
             raise ValueError(msg)
-    width, height = int(size[0]), int(size[1])
     plotter = pv.Plotter(off_screen=off_screen, window_size=(width, height), lighting="none")
     plotter.disable_anti_aliasing()
     plotter.set_background(rgb01(scene.background))
