@@ -149,7 +149,7 @@ def check_output(
     except OSError as exc:
         raise OutputError(f"{path}: cannot be checked for writing ({exc.strerror})") from None
     if mode is not None and stat.S_ISDIR(mode):
-        example = path / f"out{(extensions or ('.png',))[0]}"
+        example = path / f"out{extensions[0] if extensions else path.suffix}"
         raise OutputError(f"{path} is a folder: give a file name, e.g. {example}")
     if mode is not None and not stat.S_ISREG(mode):
         raise OutputError(f"{path} is a {_describe(mode)}, not a regular file: render3d only replaces regular "

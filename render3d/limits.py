@@ -22,7 +22,7 @@ __all__ = ["FALLBACK_MAX_SIDE", "MAX_FPS", "available_memory", "check_fps", "che
 #: Used when the GL context's maximum is unknown: Mesa llvmpipe's and most GPUs' limit.
 FALLBACK_MAX_SIDE = 16384
 
-#: Highest frame rate accepted: faster than any display refreshes, and GIF frame delays are 1/100 s.
+#: Highest frame rate accepted: beyond what any display shows (GIF players cap at 100 frames per second).
 MAX_FPS = 240.0
 
 # Measured peak RSS of an offscreen render (EGL + llvmpipe, small scene): ~200 MB fixed, then
