@@ -267,6 +267,9 @@ def choose_camera(
         below = (full[0], max(r[3] for r in stack) + margin / 2, full[2], full[3])
         if below[3] - below[1] > 0.3 * height and below not in rects:
             rects.append(below)
+            # full width with the top edge part-way down the stack: a model whose top-left corner is
+            # empty (wrapped rows rising to the right) reaches up beside the legend (``bad`` checks it)
+            rects.extend((full[0], full[1] + t * (below[1] - full[1]), full[2], full[3]) for t in (0.25, 0.5, 0.75))
     # both the top-left stack and the bottom-right colour bar cut away at once
     if len(rects) > 2:
         lefts = [r for r in rects[1:] if r[0] > full[0]]

@@ -31,7 +31,7 @@ import numpy as np
 
 from render3d.scene.geometry import GLYPH, MAP
 from render3d.scene.model import Connector
-from render3d.scene.wrap import estimate_scale, plan_rows
+from render3d.scene.wrap import LABEL_ROOM_PX, estimate_scale, plan_rows
 
 ARC_CLEARANCE = 0.9  # gap between the tallest spanned box and a skip arc
 ARC_STEP = 0.45  # extra height per doubling of a skip's span (longer skips fly higher)
@@ -251,6 +251,19 @@ def _nearest_free(pref: int, taken: set[int]) -> int:
         step += 1
 
 
+def lane_depths(lane: np.ndarray, sizes: np.ndarray, lane_gap: float) -> np.ndarray:
+    """(N,) z of every block: lane 0 at 0, each further lane ``lane_gap`` clear of its neighbour's
+    deepest box, so lanes of thin token blocks sit close and only a lane of deep maps is wide."""
+    if not len(lane):
+        return np.zeros(0)
+    lo = int(lane.min())
+    thick = np.zeros(int(lane.max()) - lo + 1)
+    np.maximum.at(thick, lane - lo, sizes[:, 2])
+    step = thick[:-1] / 2 + lane_gap + thick[1:] / 2  # centre to centre, lane k to lane k + 1
+    centre = np.concatenate([[0.0], np.cumsum(step)])
+    return (centre - centre[-lo])[lane - lo]
+
+
 class RangeMax:
     """Sparse table: max of ``values[lo..hi]`` (inclusive) for arrays of ranges in O(1) each."""
 
@@ -390,8 +403,7 @@ def layout_graph(
     np.maximum.at(width, layer, sizes[:, 0])
     left = np.concatenate([[0.0], np.cumsum(width + layer_gap)[:-1]])
 
-    pitch = float(sizes[:, 2].max()) + lane_gap if n else 1.0
-    z = lane * pitch
+    z = lane_depths(lane, sizes, lane_gap)
 
     y = np.zeros(n)
     if u_shape:
@@ -412,13 +424,15 @@ def layout_graph(
     if stacks is not None:
         row_of_layer = np.zeros(n_layers, dtype=np.int64)
         row_of_layer[layer] = stacks
-        row_pitch = _row_pitch(layer, src, dst, plan_sizes, z, rise, straight)
+        row_pitch = _row_pitch(layer, src, dst, plan_sizes, lane_depths(lane, plan_sizes, lane_gap), rise,
+                               straight)
     elif n and not u_shape and wrap != "never":
         plan_width = np.zeros(n_layers)
         np.maximum.at(plan_width, layer, plan_sizes[:, 0])
         plan_left = np.concatenate([[0.0], np.cumsum(plan_width + layer_gap)[:-1]])
-        row_of_layer, row_pitch = _plan(layer, main, dims, cls, src, dst, plan_sizes, plan_left, plan_width, z,
-                                        rise, straight, layer_gap, wrap, image_size)
+        row_of_layer, row_pitch = _plan(layer, main, dims, cls, src, dst, plan_sizes, plan_left, plan_width,
+                                        lane_depths(lane, plan_sizes, lane_gap), rise, straight, layer_gap, wrap,
+                                        image_size)
     if n and (stacks is not None or not u_shape and wrap != "never"):
         if row_of_layer.max() > 0:
             row = row_of_layer[layer]
@@ -447,7 +461,6 @@ ROW_GAP = 2.2
 ROW_DEPTH_SLOPE = math.tan(math.radians(34.0))
 #: total height (world, as a share of the widest row × image aspect) that the rows' gaps may grow towards
 ROW_FILL = 0.5
-LABEL_ROOM_PX = 80.0  # a two-line label at 1080 p, with its padding
 ROW_SPREAD = 2.0  # most extra gap per row, in mean row heights
 
 

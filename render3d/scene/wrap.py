@@ -111,8 +111,15 @@ def _candidates(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return cuts, cost[cuts]
 
 
+#: pixels (at 1080 p) between rows for the labels of the row below, whatever the scale
+LABEL_ROOM_PX = 80.0
+
+
 def estimate_scale(row_widths: np.ndarray, row_pitch: float, size: tuple[int, int]) -> float:
-    """Rough pixels per world unit of a three-quarter view of rows ``row_widths`` wide, ``row_pitch`` apart."""
+    """Rough pixels per world unit of a three-quarter view of rows ``row_widths`` wide, ``row_pitch`` apart.
+
+    Every row after the first also costs ``LABEL_ROOM_PX`` of the image height (its labels' room,
+    which does not shrink with the scale), so many narrow rows are not mistaken for a larger picture."""
     width, height = size
     if len(row_widths) == 1:
         # one row recedes diagonally across the image
@@ -120,7 +127,8 @@ def estimate_scale(row_widths: np.ndarray, row_pitch: float, size: tuple[int, in
     w = float(np.max(row_widths))
     horiz = 0.93 * w
     vert = 0.91 * row_pitch * len(row_widths) + 0.15 * w
-    return min(0.8 * width / horiz, 0.8 * height / vert)
+    free = 0.8 * height - LABEL_ROOM_PX * height / 1080 * (len(row_widths) - 1)
+    return min(0.8 * width / horiz, max(free, 0.1 * height) / vert)
 
 
 def plan_rows(
