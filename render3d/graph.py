@@ -66,7 +66,12 @@ class Activation:
 
 @dataclass
 class Node:
-    """One output tensor in the graph: a module call, a functional op, a model input or output."""
+    """One output tensor in the graph: a module call, a functional op, a model input or output.
+
+    ``kind`` is ``"module"``, ``"function"``, ``"input"``, ``"output"`` or ``"constant"``: a *source*
+    the forward read but no node made (``type`` ``"Buffer"``, ``"Parameter"`` or ``"Constant"`` for a
+    tensor made by a factory such as ``torch.arange`` inside ``forward``); sources are roots, like inputs.
+    """
 
     id: str
     kind: str
@@ -215,6 +220,7 @@ class Trace:
     def contract(self, nodes: dict[str, Node], owner: dict[str, str], **changes: Any) -> Trace:
         """This trace with ``nodes`` and every edge re-pointed to its endpoints' ``owner``: edges inside
         an owner vanish, edges between owners are kept once, in first-seen order."""
+        nodes = self._carry_attention(nodes, owner)
         edges: list[tuple[str, str]] = []
         seen: set[tuple[str, str]] = set()
         for src, dst in self.edges:
@@ -224,6 +230,23 @@ class Trace:
                 edges.append(pair)
         outputs = [{**o, "node": owner.get(o["node"], o["node"])} for o in self.outputs]
         return replace(self, nodes=nodes, edges=edges, outputs=outputs, **changes)
+
+    def _carry_attention(self, nodes: dict[str, Node], owner: dict[str, str]) -> dict[str, Node]:
+        """Blocks that swallowed an attention op (an SDPA call inside ``blocks.0.attn``) show its maps:
+        each block gets those of its last member that has some, as it shows its last output."""
+        found: dict[str, np.ndarray] = {}
+        for node in self.nodes.values():
+            block = owner.get(node.id, node.id)
+            if block != node.id and node.activation is not None and node.activation.attention is not None:
+                found[block] = node.activation.attention
+        if not found:
+            return nodes
+        out = dict(nodes)
+        for block, maps in found.items():
+            node = out.get(block)
+            if node is not None and node.activation is not None and node.activation.attention is not maps:
+                out[block] = replace(node, activation=replace(node.activation, attention=maps))
+        return out
 
     def _block_node(self, block_id: str, first_member: Node) -> Node:
         call = self.modules[block_id]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
-from torch import fx, nn
+from fx_oracle import fx_module_graph, our_module_graph
 
 import render3d
 from render3d.errors import TraceError
@@ -38,7 +38,7 @@ def small_input(name: str) -> tuple[int, ...]:
 
 
 def assert_connected(t: Trace) -> None:
-    """Every node lies on a path from an input to an output."""
+    """Every node lies on a path from an input or a source (buffer, parameter, constant) to an output."""
     children, parents = t.child_map(), t.parent_map()
 
     def reach(starts, nxt):
@@ -50,7 +50,7 @@ def assert_connected(t: Trace) -> None:
                     todo.append(m)
         return seen
 
-    forward = reach([n.id for n in t if n.kind == "input"], children)
+    forward = reach([n.id for n in t if n.kind in ("input", "constant")], children)
     backward = reach([n.id for n in t if n.kind == "output"], parents)
     assert forward == set(t.nodes), sorted(set(t.nodes) - forward)[:5]
     assert backward == set(t.nodes), sorted(set(t.nodes) - backward)[:5]
@@ -69,7 +69,7 @@ def test_zoo_traces_connected_on_meta(name):
 def test_zoo_traces_real_values_on_cpu(name):
     t = render3d.trace(load_model(f"torchvision:{name}"), torch.randn(small_input(name)))
     assert_connected(t)
-    captured = [n for n in t if n.kind != "output" and n.dtype != "bool"]
+    captured = [n for n in t if n.kind not in ("output", "constant") and n.dtype != "bool"]
     assert all(n.stats is not None and n.stats.nan_count == 0 for n in captured)
     assert all(n.activation is None for n in t if n.dtype == "bool")  # masks: shapes only
 
@@ -158,48 +158,12 @@ FX_MODELS = ["resnet18", "resnet50", "vgg11_bn", "alexnet", "mobilenet_v2", "den
              "googlenet", "shufflenet_v2_x0_5", "mnasnet0_5"]
 
 
-def fx_module_graph(model: nn.Module) -> set[tuple[str, str]]:
-    """Edges between module calls (and input/output) in fx's graph, seen through functional ops."""
-    graph = fx.symbolic_trace(model).graph
-    counts: dict[str, int] = {}
-    label: dict[fx.Node, str] = {}
-    for node in graph.nodes:
-        if node.op == "call_module":
-            counts[node.target] = counts.get(node.target, 0) + 1
-            label[node] = f"{node.target}#{counts[node.target]}"
-        elif node.op == "placeholder":
-            label[node] = "input.0"
-        elif node.op == "output":
-            label[node] = "output"
-    return _contract({n: [a for a in n.all_input_nodes] for n in graph.nodes}, label)
-
-
-def our_module_graph(t: Trace) -> set[tuple[str, str]]:
-    parents = t.parent_map()
-    label = {nid: nid for nid, n in t.nodes.items() if n.kind in ("module", "input", "output")}
-    return _contract(parents, label)
-
-
-def _contract(parents: dict, label: dict) -> set[tuple[str, str]]:
-    """Edges between labelled nodes, following unlabelled ones (functional ops) transparently."""
-    memo: dict = {}
-
-    def sources(node) -> set[str]:
-        if node not in memo:
-            found: set[str] = set()
-            for p in parents[node]:
-                found |= {label[p]} if p in label else sources(p)
-            memo[node] = found
-        return memo[node]
-
-    return {(s, label[n]) for n in parents if n in label for s in sources(n)}
-
-
 @pytest.mark.parametrize("name", FX_MODELS)
 def test_edges_match_torch_fx(name):
     model = load_model(f"torchvision:{name}").eval()
-    t = render3d.trace(model, torch.randn(1, 3, 64, 64), capture="none")
-    ours, theirs = our_module_graph(t), fx_module_graph(model)
+    x = torch.randn(1, 3, 64, 64)
+    t = render3d.trace(model, x, capture="none")
+    ours, theirs = our_module_graph(t), fx_module_graph(model, x)
     assert ours == theirs, (sorted(ours - theirs)[:5], sorted(theirs - ours)[:5])
 
 

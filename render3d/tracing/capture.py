@@ -172,6 +172,7 @@ def _finish(c: Captured, reduced: np.ndarray, sample: np.ndarray, extremes: np.n
         lo, hi = (float(v) for v in extremes) if nan_count + inf_count < c.numel else (nan, nan)
         stats = Stats(lo, hi, nan, nan, nan, nan, 0.0, nan_count, inf_count, c.numel)
     else:
+        sample = sample.astype(np.float64)  # masks near float32's limit (-3.4e38) overflow a float32 sum
         mean = float(sample.mean())
         k1, k99 = (int(round(q * (sample.size - 1))) for q in (0.01, 0.99))
         part = np.partition(sample, (k1, k99))

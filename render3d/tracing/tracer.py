@@ -9,6 +9,18 @@ the true dataflow of the path actually taken, including merges, for any input/ou
 Leaf modules (no children, or opaque ones such as ``MultiheadAttention``) are single nodes: the ops
 inside them are not recorded. Ops that run in a container's own ``forward`` (ResNet's residual add,
 DenseNet's concat, a root-level ``torch.relu``) are function nodes scoped to that container.
+
+Every module that runs is a node, whatever feeds it: a module or op that reads no activation (only a
+buffer, a parameter read directly, a tensor made by ``torch.arange``/``zeros``/... inside ``forward``)
+gets *source* nodes for those inputs (kind ``"constant"``, see :mod:`render3d.tracing.sources`).
+
+Pass-through modules never take over a tensor: a leaf returning one of its inputs unchanged
+(``nn.Identity``, timm's no-op ``drop_path``/``aa``/``drop_block``, eval-mode ``Dropout``) and an op
+returning its input object (``.contiguous()``, ``.float()`` on a float) get no node, so the edge goes
+from the real producer and the graph equals torch.fx's dataflow. An eval-mode ``Dropout`` subclass that
+returns a *new* tensor is dropped too (in eval it is the identity by definition): its output is
+attributed to the producer of its input. In-place modules (``ReLU(inplace=True)``) return their input
+*changed* (its version counter moved) and stay nodes.
 """
 
 from __future__ import annotations
@@ -20,16 +32,18 @@ from typing import Any, Callable
 import torch
 from torch import nn
 from torch._C import DisableTorchFunction
+from torch.nn.modules.dropout import _DropoutNd
 from torch.overrides import TorchFunctionMode
 from torch.utils.weak import WeakIdKeyDictionary
 
 from render3d.errors import ModelSpecError, TraceError
 from render3d.graph import ModuleCall, Node, Trace
-from render3d.tracing.attention import attention_maps
+from render3d.tracing.attention import ATTENTION_NAMES, attention_maps, function_maps
 from render3d.tracing.capture import CaptureConfig, Captured, materialize
 from render3d.tracing.capture import capture as capture_tensor
 from render3d.tracing.pytree import iter_tensors, tensors
 from render3d.tracing.sites import SiteTracker
+from render3d.tracing.sources import Origin, Sources, dtype_name, named_sources
 from render3d.tracing.state import preserved_state
 
 #: modules drawn as one block even though they have children (their children never run as modules)
@@ -66,14 +80,21 @@ class _Frame:
     suppressed: bool = False
     parents: list[str] = field(default_factory=list)
     site: tuple[str, ...] = ()  # where the call was made in the enclosing container's forward
+    #: a leaf's tensor inputs and their version counters when it was entered (pass-through check)
+    inputs: list[torch.Tensor] = field(default_factory=list)
+    versions: list[int] = field(default_factory=list)
+    attention: Any = None  # maps of an attention function run inside the leaf
 
 
 class _Recorder(TorchFunctionMode):
     """Owns the graph under construction; is the TorchFunctionMode and the hook target."""
 
-    def __init__(self, model: nn.Module, config: CaptureConfig) -> None:
+    def __init__(self, model: nn.Module, config: CaptureConfig,
+                 named: list[tuple[str, torch.Tensor, str]] | None = None) -> None:
         super().__init__()
         self.config = config
+        self.capturing = config.mode != "none"
+        self.sources = Sources(named if named is not None else named_sources(model))
         self.producer: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self.nodes: dict[str, Node] = {}
         self.edges: list[tuple[str, str]] = []
@@ -126,11 +147,57 @@ class _Recorder(TorchFunctionMode):
         found = (self.producer.get(t) for t in tensors_in)
         return list(dict.fromkeys(p for p in found if p is not None))
 
+    def _source_parents(self, tensors_in: list[torch.Tensor]) -> list[str]:
+        """Source node ids for the inputs of a node that reads no activation, made on first use."""
+        scope = self.stack[-1].path if self.stack else ""
+        ids = []
+        for t in tensors_in:
+            origin = self.sources.of(t, scope, self.ids)
+            if origin.node_id is None:
+                self._add_source(origin, scope)
+            ids.append(origin.node_id)
+        return list(dict.fromkeys(ids))
+
+    def _add_source(self, origin: Origin, scope: str) -> None:
+        if origin.scope is None:  # a buffer or parameter sits with its first consumer
+            origin.scope, origin.stack = scope, self.ids
+        if origin.type == "Constant":
+            key = (origin.scope, origin.name)
+            call = self.op_counts[key] = self.op_counts.get(key, 0) + 1
+            node_id = f"{origin.scope}.{origin.name}#{call}" if origin.scope else f"{origin.name}#{call}"
+        else:
+            node_id, call = origin.name, 1
+        origin.node_id = node_id
+        self.nodes[node_id] = Node(id=node_id, kind="constant", type=origin.type, scope=origin.scope, call=call,
+                                   shape=origin.shape, dtype=origin.dtype, shapes=(origin.shape,),
+                                   stack=origin.stack)
+
+    def _passes_through(self, frame: _Frame, outs: list[torch.Tensor]) -> bool:
+        """True when a leaf's outputs are its inputs unchanged (eval ``Dropout``: equal), so it is no node."""
+        module = frame.module
+        if isinstance(module, _DropoutNd) and not module.training and len(frame.inputs) == 1:
+            (source,) = frame.inputs
+            if all(o.shape == source.shape for o in outs):
+                for o in outs:
+                    self._alias(o, source)
+                return True
+        return _unchanged_inputs(outs, frame.inputs, frame.versions)
+
+    def _alias(self, new: torch.Tensor, old: torch.Tensor) -> None:
+        """``new`` stands for the same value as ``old``: same producer, or same source."""
+        if new is old:
+            return
+        producer = self.producer.get(old)
+        if producer is not None:
+            self.producer[new] = producer
+        elif old in self.sources.origin:
+            self.sources.origin[new] = self.sources.origin[old]
+
     def add_input(self, path: str, t: torch.Tensor) -> str:
         node_id = f"input.{path}" if path else "input"
         self._add_node(
             Node(id=node_id, kind="input", type="Input", scope="", call=1, shape=tuple(t.shape),
-                 dtype=_dtype(t), shapes=(tuple(t.shape),)),
+                 dtype=dtype_name(t), shapes=(tuple(t.shape),)),
             [], [t],
         )
         return node_id
@@ -141,7 +208,7 @@ class _Recorder(TorchFunctionMode):
             return None
         node_id = f"output.{path}" if path else "output"
         node = Node(id=node_id, kind="output", type="Output", scope="", call=1, shape=tuple(t.shape),
-                    dtype=_dtype(t), shapes=(tuple(t.shape),))
+                    dtype=dtype_name(t), shapes=(tuple(t.shape),))
         self.nodes[node_id] = node
         self.edges.append((parent, node_id))
         return parent
@@ -149,9 +216,14 @@ class _Recorder(TorchFunctionMode):
     # --- TorchFunctionMode ----------------------------------------------------------------
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         kwargs = kwargs or {}
-        out = func(*args, **kwargs)
         if self.stack and self.stack[-1].leaf:
+            out = func(*args, **kwargs)
+            if self.capturing and getattr(func, "__name__", None) in ATTENTION_NAMES:
+                self._leaf_attention(func, args, kwargs, out)
             return out
+        ins = tensors(args) + (tensors(kwargs) if kwargs else [])
+        versions = [_version(t) for t in ins]  # an input returned changed was written in place
+        out = func(*args, **kwargs)
         base, kind = op_name(func)
         if base == "setitem":
             outs = [args[0]] if args and isinstance(args[0], torch.Tensor) else []
@@ -159,18 +231,35 @@ class _Recorder(TorchFunctionMode):
             outs = tensors(out)
         if not outs:
             return out
-        parents = self._parents(tensors(args) + (tensors(kwargs) if kwargs else []))
-        if not parents:  # parameters, buffers, factories: hidden sources
-            return out
+        parents = self._parents(ins)
         scope = self.stack[-1].path if self.stack else ""
+        if not parents:  # read no activation (buffer, parameter, factory): the outputs stay with their source
+            self.sources.derive(ins, outs, base, scope, self.ids)
+            return out
+        if _unchanged_inputs(outs, ins, versions):
+            return out  # an input returned as is (.contiguous(), .float() on a float, eval dropout): no node
         key = (scope, base)
         n = self.op_counts[key] = self.op_counts.get(key, 0) + 1
         node_id = f"{scope}.{base}#{n}" if scope else f"{base}#{n}"
         shapes = tuple(tuple(t.shape) for t in outs)
         node = Node(id=node_id, kind="function", type=kind, scope=scope, call=n, shape=shapes[0],
-                    dtype=_dtype(outs[0]), shapes=shapes, stack=self.ids, site=self.sites.op_site())
+                    dtype=dtype_name(outs[0]), shapes=shapes, stack=self.ids, site=self.sites.op_site())
         self._add_node(node, parents, outs)
+        if self.capturing and base in ATTENTION_NAMES:
+            maps = function_maps(func, args, kwargs, out, self.config.max_tokens)
+            if maps is not None:
+                self.attention[node_id] = maps
         return out
+
+    def _leaf_attention(self, func: Callable[..., Any], args: tuple, kwargs: dict, out: Any) -> None:
+        """Attention maps of an SDPA/softmax call inside a leaf module, kept for the leaf's node."""
+        frame = self.stack[-1]
+        if frame.suppressed or isinstance(frame.module, nn.MultiheadAttention):  # MHA: attention_maps()
+            return
+        with DisableTorchFunction():
+            maps = function_maps(func, args, kwargs or {}, out, self.config.max_tokens)
+        if maps is not None:
+            frame.attention = maps
 
     # --- module hooks ---------------------------------------------------------------------
     def pre_hook(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
@@ -190,7 +279,9 @@ class _Recorder(TorchFunctionMode):
         leaf = module in self.leaves
         frame = _Frame(f"{path}#{n}", path, module, leaf, site=self.sites.enter())
         if leaf:
-            frame.parents = self._parents(tensors(args) + (tensors(kwargs) if kwargs else []))
+            frame.inputs = tensors(args) + (tensors(kwargs) if kwargs else [])
+            frame.versions = [_version(t) for t in frame.inputs]
+            frame.parents = self._parents(frame.inputs)
         self.stack.append(frame)
         if not leaf:
             self.ids = self.ids + (frame.call_id,)
@@ -209,13 +300,18 @@ class _Recorder(TorchFunctionMode):
             return
         outs = tensors(output)
         call = int(frame.call_id.rsplit("#", 1)[1])
-        if frame.leaf and outs and frame.parents:  # a leaf fed only by constants stays hidden, like a param op
+        if frame.leaf and outs:
+            if self._passes_through(frame, outs):
+                return  # no node and no call: the real producer keeps its tensors
+            parents = frame.parents or self._source_parents(frame.inputs)
             shapes = tuple(tuple(t.shape) for t in outs)
             node = Node(id=frame.call_id, kind="module", type=type(module).__name__, scope=frame.path,
-                        call=call, shape=shapes[0], dtype=_dtype(outs[0]),
+                        call=call, shape=shapes[0], dtype=dtype_name(outs[0]),
                         params=self.own_params[module], shapes=shapes, stack=self.ids, site=frame.site)
-            self._add_node(node, frame.parents, outs)
-            if self.config.mode != "none" and isinstance(module, nn.MultiheadAttention):
+            self._add_node(node, parents, outs)
+            if frame.attention is not None:
+                self.attention[node.id] = frame.attention
+            if self.capturing and isinstance(module, nn.MultiheadAttention):
                 self.attention[node.id] = attention_maps(module, args, kwargs, self.config.max_tokens)
         producers = tuple(p for p in (self.producer.get(t) for t in outs) if p is not None)
         self.modules[frame.call_id] = ModuleCall(
@@ -224,8 +320,14 @@ class _Recorder(TorchFunctionMode):
         )
 
 
-def _dtype(t: torch.Tensor) -> str:
-    return str(t.dtype).removeprefix("torch.")
+def _unchanged_inputs(outs: list[torch.Tensor], ins: list[torch.Tensor], versions: list[int]) -> bool:
+    """True when every output is one of the inputs, not written in place (same version as before)."""
+    return all(any(o is t and _version(t) == v for t, v in zip(ins, versions)) for o in outs)
+
+
+def _version(t: torch.Tensor) -> int:
+    """The tensor's in-place version counter (inference tensors have none: -1)."""
+    return -1 if t.is_inference() else t._version
 
 
 def unwrap(model: Any) -> nn.Module:
@@ -276,7 +378,8 @@ def trace(
     if target is not None and target.type == "meta":
         config = CaptureConfig(mode="none")
     inputs, kwargs = _move((inputs, kwargs), target)
-    rec = _Recorder(model, config)
+    moved = None if target is None else _params_on(model, target)
+    rec = _Recorder(model, config, named_sources(model, moved))
     handles = []
     for module in rec.paths:
         if module is model and module not in rec.leaves:
@@ -293,7 +396,7 @@ def trace(
             if target is None:
                 output = model(*inputs, **kwargs)
             else:
-                output = torch.func.functional_call(model, _params_on(model, target), inputs, kwargs)
+                output = torch.func.functional_call(model, moved, inputs, kwargs)
     except Exception as exc:
         partial = _finish(model, rec, None)
         where = rec.failed_at
@@ -351,7 +454,8 @@ def _params_on(model: nn.Module, device: torch.device) -> dict[str, torch.Tensor
     items = list(model.named_parameters(remove_duplicate=False)) + list(model.named_buffers(remove_duplicate=False))
     if device.type == "meta":
         return {name: torch.empty_like(t, device="meta") for name, t in items}
-    return {name: t.to(device) for name, t in items}
+    with torch.no_grad():
+        return {name: t.to(device) for name, t in items}
 
 
 def _first_line(exc: BaseException) -> str:
