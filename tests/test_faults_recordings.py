@@ -30,7 +30,7 @@ from render3d.models import DigitsCNN
 from render3d.probe import make_probe
 from render3d.record import Recorder, load_recording, record_checkpoints
 from render3d.record import store
-from render3d.record.lock import LOCK
+from render3d.record.lock import HOST_TAG, LOCK
 
 
 def _contents(folder: Path) -> dict[str, bytes]:
@@ -214,13 +214,17 @@ def test_rerecording_replaces_only_the_old_recordings_files(tmp_path):
                                                     "snapshot_0001.npz", "snapshot_0002.npz"]
 
 
-def test_checkpoint_epochs_must_increase(tmp_path):
+@pytest.mark.parametrize("existed", [False, True])
+def test_failed_recording_into_a_new_or_empty_folder_leaves_it_as_it_was(tmp_path, existed):
     model = tiny_model()
     for name, epoch in (("a.pt", 5), ("b.pt", 5)):
         save_checkpoint(model, tmp_path / "ckpt" / name, epoch=epoch)
+    if existed:
+        (tmp_path / "rec").mkdir()
     with pytest.raises(RecordingError, match=r"b.pt: epoch 5 is not .* after .*a.pt \(epoch 5\)"):
         record_checkpoints(tiny_model(), "digit:3", tmp_path / "ckpt", tmp_path / "rec", progress=False)
-    assert not (tmp_path / "rec").exists()
+    assert sorted(os.listdir(tmp_path)) == ["ckpt", "rec"] if existed else ["ckpt"]
+    assert not existed or os.listdir(tmp_path / "rec") == []
 
 
 def test_demo_refuses_a_folder_with_user_checkpoints(tmp_path, capsys):
@@ -237,13 +241,16 @@ def test_demo_refuses_a_folder_with_user_checkpoints(tmp_path, capsys):
 
 def test_temp_folder_of_a_killed_run_is_removed_at_the_next_start(tmp_path):
     ckpts = _checkpoints(tmp_path / "ckpt", 1)
-    killed = tmp_path / f".rec.{_dead_pid()}.0123abcd.tmp"  # what SIGKILL mid-record leaves beside rec/
+    dead = _dead_pid()
+    killed = tmp_path / f".rec.r3d-{HOST_TAG}-{dead}-0123abcd.tmp"  # what SIGKILL mid-swap leaves beside rec/
     record_checkpoints(tiny_model(), "digit:3", ckpts, killed, progress=False)
-    (killed / LOCK).write_text(json.dumps({"pid": _dead_pid(), "host": socket.gethostname(), "run": "0" * 12}))
-    kept = tmp_path / f".rec.{os.getpid()}.4567cdef.tmp"  # a live process's: not touched
-    kept.mkdir()
+    (killed / LOCK).write_text(json.dumps({"pid": dead, "host": socket.gethostname(), "run": "0" * 12}))
+    kept = [tmp_path / f".rec.r3d-{HOST_TAG}-{os.getpid()}-4567cdef.tmp",  # a live process's
+            tmp_path / f".rec.r3d-ffffff-{dead}-89abcdef.tmp"]  # another host's: its pid means nothing here
+    for folder in kept:
+        folder.mkdir()
     record_checkpoints(tiny_model(), "digit:3", ckpts, tmp_path / "rec", progress=False)
-    assert sorted(os.listdir(tmp_path)) == [kept.name, "ckpt", "rec"]
+    assert sorted(os.listdir(tmp_path)) == sorted([*(k.name for k in kept), "ckpt", "rec"])
 
 
 @pytest.fixture(scope="module")

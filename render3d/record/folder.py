@@ -16,22 +16,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from render3d.atomic import is_temp_name as is_atomic_temp  # atomic_path's (render3d-tmp) names
+from render3d.atomic import is_temp_name
 from render3d.errors import OutputError, RecordingError
 from render3d.record import store
-from render3d.record.lock import LOCK, describe, is_alive, is_stale, read_lock
+from render3d.record.lock import HOST_TAG, LOCK, describe, is_alive, is_stale, read_lock
 
 __all__ = ["check_replaceable", "name_list", "new_recording_folder", "owned_names", "read_checked",
            "refuse_foreign", "remove_owned"]
 
-#: atomic_path's temp names: ``.NAME.PID.HEX.tmpSUFFIX``
-_TEMP = re.compile(r"^\..+\.\d+\.[0-9a-f]{8}\.tmp[^/]*$")
 #: the only names a recorder writes (store.snapshot_name, store.graph_name, store.PROBE_FILE)
 _OWN_NAME = re.compile(r"^(snapshot_\d+\.npz|graph_\d+\.json|probe\.npy)$")
-
-
-def is_temp_name(name: str) -> bool:
-    return _TEMP.match(name) is not None or is_atomic_temp(name)
 
 
 def name_list(names: list[str]) -> str:
@@ -94,34 +88,60 @@ def remove_owned(folder: Path, owned: set[str]) -> None:
 
 @contextmanager
 def new_recording_folder(out_dir: str | os.PathLike[str]) -> Iterator[Path]:
-    """Yield an empty temp folder beside ``out_dir`` to record into; when the block succeeds it becomes
-    ``out_dir`` (an old recording there is removed only then). Refused before any work when
-    ``out_dir`` holds anything render3d did not write. The block must have closed its Recorder."""
+    """Yield the folder to record ``out_dir``'s new recording into; refused before any work when
+    ``out_dir`` holds anything render3d did not write. The block must close its Recorder.
+
+    An absent or empty ``out_dir`` is recorded into directly, and emptied of the recorder's files
+    again (removed if this call created it) when the block fails. An old recording there is kept
+    until the block succeeds: the new one goes into a temp folder beside it and is swapped in.
+    """
     dest = Path(os.path.realpath(out_dir))
-    check_replaceable(dest)
-    tag = f"{os.getpid()}.{secrets.token_hex(4)}"
-    tmp = dest.with_name(f".{dest.name}.{tag}.tmp")
+    old = check_replaceable(dest)
+    direct = not dest.exists() or not any(dest.iterdir())
+    created = not dest.exists()
+    tag = f"r3d-{HOST_TAG}-{os.getpid()}-{secrets.token_hex(4)}"
+    folder = dest if direct else dest.with_name(f".{dest.name}.{tag}.tmp")
     try:
         dest.parent.mkdir(parents=True, exist_ok=True)
         _remove_leftovers(dest)
-        tmp.mkdir()
+        folder.mkdir(exist_ok=direct)
     except OSError as exc:  # read-only, permissions, disk full
         raise OutputError(f"cannot record into {dest}: {exc}") from None
     try:
-        yield tmp
-        _swap_in(tmp, dest, tag)
+        yield folder
+        if not direct:
+            _swap_in(folder, dest, tag, old)
+    except BaseException:
+        if direct:  # it was empty: everything of the recorder's in it was written by this call
+            remove_owned(folder, {p.name for p in folder.iterdir() if _is_recorder_file(p.name)})
+            if created:
+                _rmdir_if_empty(folder)
+        raise
     finally:
-        if tmp.exists():  # created by this run and never handed over
-            shutil.rmtree(tmp, ignore_errors=True)
+        if not direct and folder.exists():  # created by this call and never handed over
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _is_recorder_file(name: str) -> bool:
+    return name in (store.MANIFEST, LOCK) or _OWN_NAME.match(name) is not None or is_temp_name(name)
+
+
+def _rmdir_if_empty(folder: Path) -> None:
+    try:
+        folder.rmdir()
+    except OSError:  # something else is in there: it stays
+        pass
 
 
 def _remove_leftovers(dest: Path) -> None:
-    """Remove the temp folders beside ``dest`` of runs that were killed (SIGKILL skips every ``finally``):
-    only the files render3d can prove it wrote there, and the folder when that empties it."""
-    pattern = re.compile(rf"^\.{re.escape(dest.name)}\.(\d+)\.[0-9a-f]{{8}}\.(tmp|old)$")
+    """Remove the temp folders beside ``dest`` of this host's runs that were killed (SIGKILL skips every
+    ``finally``): only the files render3d can prove it wrote there, and the folder when that empties it."""
+    name = re.escape(dest.name)
+    pattern = re.compile(rf"^\.{name}\.r3d-(?P<host>[0-9a-f]{{6}})-(?P<pid>\d+)-[0-9a-f]{{8}}\.(tmp|old)$")
     for folder in dest.parent.iterdir():
         match = pattern.match(folder.name)
-        if not match or not folder.is_dir() or folder.is_symlink() or is_alive(int(match.group(1))):
+        if (not match or match["host"] != HOST_TAG or is_alive(int(match["pid"])) or folder.is_symlink()
+                or not folder.is_dir()):
             continue
         try:
             manifest = read_checked(folder)
@@ -130,22 +150,15 @@ def _remove_leftovers(dest: Path) -> None:
             continue
         if lock is None or is_stale(lock):
             remove_owned(folder, owned_names(manifest, lock))
-            try:
-                folder.rmdir()
-            except OSError:
-                pass
+            _rmdir_if_empty(folder)
 
 
-def _swap_in(tmp: Path, dest: Path, tag: str) -> None:
-    owned = check_replaceable(dest)  # again: the folder may have changed while recording
-    if dest.exists() and any(dest.iterdir()):
-        old = dest.with_name(f".{dest.name}.{tag}.old")
-        os.rename(dest, old)
-        os.rename(tmp, dest)
-        remove_owned(old, owned)
-        try:
-            old.rmdir()
-        except OSError:  # a file appeared there after the check: it stays, beside the new recording
-            pass
-    else:
-        os.replace(tmp, dest)  # rename(2) replaces an empty folder
+def _swap_in(tmp: Path, dest: Path, tag: str, owned: set[str]) -> None:
+    if check_replaceable(dest) != owned:  # the old recording changed while the new one was made
+        raise RecordingError(f"{dest} changed while it was being re-recorded; the new recording was not "
+                             "swapped in: run again")
+    old = dest.with_name(f".{dest.name}.{tag}.old")
+    os.rename(dest, old)
+    os.rename(tmp, dest)
+    remove_owned(old, owned)
+    _rmdir_if_empty(old)  # a file that appeared there after the check stays, beside the new recording

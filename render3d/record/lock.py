@@ -10,6 +10,7 @@ another host cannot be checked and is refused with the file to delete.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import socket
@@ -21,9 +22,12 @@ from typing import Any
 from render3d.atomic import atomic_write_text
 from render3d.errors import RecordingError
 
-__all__ = ["LOCK", "RecordingLock", "describe", "is_alive", "is_stale", "new_run_id", "read_lock", "release"]
+__all__ = ["HOST_TAG", "LOCK", "RecordingLock", "describe", "is_alive", "is_stale", "new_run_id", "read_lock",
+           "release"]
 
 LOCK = "recorder.lock"
+#: this host, short: names of temp folders carry it, so only this host's dead runs are ever cleaned
+HOST_TAG = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
 
 
 def new_run_id() -> str:

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from render3d.errors import OutputError, RecordingError, Render3DError
-from render3d.atomic import atomic_path, atomic_write_text
+from render3d.atomic import atomic_path, atomic_write_text, sweep_stale_temps
 from render3d.record import store
 from render3d.record.folder import owned_names, read_checked, refuse_foreign, remove_owned
 from render3d.record.lock import LOCK, RecordingLock, new_run_id, release
@@ -208,6 +208,7 @@ class Recorder:
         """The manifest to continue (``None``: a new recording), after refusing what must not be touched."""
         from render3d.tracing.tracer import unwrap
 
+        sweep_stale_temps(self.out_dir)  # half-written files of killed processes
         manifest = read_checked(self.out_dir)
         owned = owned_names(manifest, {"pending": self._lock.orphans})
         remove_owned(self.out_dir, set(self._lock.orphans) - owned_names(manifest))  # a dead run's half-writes
