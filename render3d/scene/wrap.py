@@ -38,13 +38,20 @@ MIN_ROW = 0.3  # no row narrower than this share of the average row (a lone bloc
 
 def boundary_costs(n_layers: int, layer: np.ndarray, src: np.ndarray, dst: np.ndarray,
                    stage_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(L + 1,) number of edges crossing each boundary (boundary b lies between layers b - 1 and b)
-    and the cost of cutting there (``inf`` at 0 and L)."""
+    """(L + 1,) number of tensors crossing each boundary (boundary b lies between layers b - 1 and b)
+    and the cost of cutting there (``inf`` at 0 and L).
+
+    A tensor read by several blocks past the boundary crosses it once: the cut before a residual
+    block (its input feeds the block and its shortcut) costs one crossing, a cut inside it two."""
     diff = np.zeros(n_layers + 2, dtype=np.int64)
-    lo = np.minimum(layer[src], layer[dst])
-    hi = np.maximum(layer[src], layer[dst])
-    np.add.at(diff, lo + 1, 1)
-    np.add.at(diff, hi + 1, -1)
+    n = int(max(src.max(), dst.max())) + 1 if len(src) else 0
+    lo = np.full(n, n_layers, dtype=np.int64)
+    hi = np.full(n, -1, dtype=np.int64)
+    np.minimum.at(lo, src, np.minimum(layer[src], layer[dst]))
+    np.maximum.at(hi, src, np.maximum(layer[src], layer[dst]))
+    used = hi >= 0
+    np.add.at(diff, lo[used] + 1, 1)
+    np.add.at(diff, hi[used] + 1, -1)
     crossing = np.cumsum(diff)[: n_layers + 1]
     stage = np.zeros(n_layers + 1, dtype=bool)
     if n_layers > 1:
