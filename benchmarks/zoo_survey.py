@@ -8,7 +8,7 @@ builds the architecture and activations scenes, renders each to a PNG in OUT_DIR
     blocks     drawn blocks, architecture / activations
     miss       parameterised modules that ran (plain forward hooks) but are drawn nowhere
     dup        label names (first lines) shown more than once, arch / act
-    ovl        pairs of blocks whose boxes intersect, arch / act
+    ovl        pairs of blocks whose drawn boxes (box, ×N copies, feature map) intersect, arch / act
     drawn%     non-background pixels inside the model's pixel box, as % of the frame, arch / act
     width%     the model's pixel box width, as % of the frame width, arch / act
 
@@ -33,13 +33,13 @@ os.environ.setdefault("VTK_DEFAULT_OPENGL_WINDOW", "vtkEGLRenderWindow")
 
 import render3d  # noqa: E402
 from render3d.modelspec import call_inputs, load_model  # noqa: E402
+from render3d.scene.overlap import overlapping_blocks  # noqa: E402
 from render3d.scene.style import SceneStyle  # noqa: E402
 from render3d.zoo import ZOO  # noqa: E402
 from render3d.zoo_checks import (  # noqa: E402
     called_parameterised_modules,
     drawn_share,
     duplicate_labels,
-    intersecting_blocks,
     missing_modules,
 )
 
@@ -72,7 +72,7 @@ def survey(name: str, out: Path, size: tuple[int, int], render: bool) -> tuple[i
     results = {}
     for mode, trace in traces.items():
         scene = render3d.build_scene(trace, mode, image_size=size)
-        result = ModeResult(len(scene.blocks), duplicate_labels(scene), intersecting_blocks(scene),
+        result = ModeResult(len(scene.blocks), duplicate_labels(scene), overlapping_blocks(scene),
                             missing_modules(called, scene, trace), notes=list(scene.notes))
         if render:
             from render3d.rendering import render_png

@@ -2,8 +2,9 @@
 
 A scene can look plausible and still lie or be unreadable. These checks turn issue 8's complaints into
 numbers: a module that ran but is drawn nowhere (:func:`missing_modules`), two labels with the same
-text (:func:`duplicate_labels`), boxes passing through each other (:func:`intersecting_blocks`), and a
-model drawn as a hairline in a mostly empty frame (:func:`drawn_share`).
+text (:func:`duplicate_labels`) and a model drawn as a hairline in a mostly empty frame
+(:func:`drawn_share`). Boxes passing through each other are the layout's own check,
+:func:`render3d.scene.overlap.overlapping_blocks`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,6 @@ from torch import nn
 from render3d.graph import Trace
 from render3d.scene.camera import box_corners, project
 from render3d.scene.model import Scene, feature_map_bounds
-
-#: boxes must overlap by more than this (world units) on every axis to count as intersecting
-OVERLAP_TOLERANCE = 1e-3
-
 
 @contextmanager
 def called_parameterised_modules(model: nn.Module) -> Iterator[set[str]]:
@@ -75,18 +72,6 @@ def duplicate_labels(scene: Scene) -> list[str]:
     """Label first lines (the names) that appear more than once among the visible labels."""
     counts = Counter(text.split("\n", 1)[0] for text in scene.labels.texts)
     return sorted(name for name, n in counts.items() if n > 1)
-
-
-def intersecting_blocks(scene: Scene) -> list[tuple[str, str]]:
-    """Pairs of blocks whose axis-aligned boxes overlap by more than a hair on every axis."""
-    lower, upper = scene.blocks.lower, scene.blocks.upper
-    if len(lower) < 2:
-        return []
-    overlap = np.minimum(upper[:, None], upper[None]) - np.maximum(lower[:, None], lower[None])
-    hit = np.all(overlap > OVERLAP_TOLERANCE, axis=2)
-    i, j = np.nonzero(np.triu(hit, k=1))
-    ids = scene.blocks.node_ids
-    return [(ids[a], ids[b]) for a, b in zip(i, j)]
 
 
 @dataclass(frozen=True)

@@ -19,12 +19,12 @@ import render3d
 from render3d.graph import Trace
 from render3d.modelspec import call_inputs, load_model
 from render3d.scene.model import Scene
+from render3d.scene.overlap import overlapping_blocks
 from render3d.scene.style import SceneStyle
 from render3d.zoo_checks import (
     called_parameterised_modules,
     drawn_share,
     duplicate_labels,
-    intersecting_blocks,
     missing_modules,
 )
 
@@ -80,7 +80,7 @@ def test_label_names_are_unique(name, drawn):
 
 @pytest.mark.parametrize("name", MODELS)
 def test_no_two_blocks_intersect(name, drawn):
-    assert intersecting_blocks(drawn(name).scene) == []
+    assert overlapping_blocks(drawn(name).scene) == []
 
 
 @pytest.mark.parametrize("name", MODELS)
