@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from render3d.graph import Node, Trace
-from render3d.scene.callsites import fit_call_sites
+from render3d.scene.callsites import CALL, fit_call_sites
 
 #: ``unfold_first="auto"`` unfolds when folding left at most this many blocks
 UNFOLD_AUTO_MAX = 40
@@ -27,7 +27,7 @@ UNFOLD_AUTO_LIMIT = 160
 
 
 def _fold_note(trace: Trace, unfolded: bool) -> str | None:
-    reps = sorted(n.repeats for n in trace.nodes.values() if n.repeats > 1 and n.kind == "module")
+    reps = sorted(n.repeats for n in trace.nodes.values() if n.repeats > 1 and n.kind in ("module", CALL))
     if not reps:
         return None
     runs = f"{len(reps)} run{'s' if len(reps) != 1 else ''}"
