@@ -458,3 +458,16 @@ def test_the_gl_probe_reports_the_context_limit_and_sizes_obey_it(monkeypatch, t
                                               r"per side$"):
         render_png(small_scene(), tmp_path / "a.png", size=(8200, 100))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_video_that_does_not_decode_is_never_trusted(good_mp4, tmp_path):
+    from render3d.record.video import verify_video
+
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(good_mp4[: len(good_mp4) // 2])
+    with pytest.raises(OSError, match=r"^\[Errno 5\] the encoded video does not decode \(.+\): '.+cut\.mp4'$"):
+        verify_video(cut, 9)
+    (tmp_path / "v.mp4").write_bytes(good_mp4)
+    with pytest.raises(OSError, match=r"^\[Errno 5\] the encoded video holds 9 frames, 10 were written: "):
+        verify_video(tmp_path / "v.mp4", 10)
+    verify_video(tmp_path / "v.mp4", 9)

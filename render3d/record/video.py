@@ -42,6 +42,12 @@ def video_bytes(path: str | os.PathLike[str], frames: int, size: tuple[int, int]
     return int(frames * size[0] * size[1] * _BYTES_PER_PIXEL_FRAME.get(Path(path).suffix.lower(), 1 / 16))
 
 
+def _last_line(text: str) -> str:
+    """ffmpeg's last message without its ``[mp4 @ 0x55d0...]`` prefix ("" when it said nothing)."""
+    lines = [_FFMPEG_PREFIX.sub("", ln).strip() for ln in text.splitlines()]
+    return next((ln for ln in reversed(lines) if ln), "")
+
+
 def _failure(path: Path, detail: str) -> OSError:
     """The error a failed encode raises: an OSError on ``path``, as a failing ``write`` would give."""
     return OSError(errno.EIO, detail, str(path))
@@ -90,12 +96,6 @@ class FrameWriter:
                 except BaseException as exc:  # handed to the caller on its next call
                     self._error = exc
 
-    def _ffmpeg_said(self) -> str:
-        self._stderr.seek(0)
-        lines = [_FFMPEG_PREFIX.sub("", ln).strip() for ln in self._stderr.read().decode(errors="replace").splitlines()]
-        lines = [ln for ln in lines if ln]
-        return lines[-1] if lines else ""
-
     def append_data(self, frame: np.ndarray) -> None:
         """Queue one (H, W, 3|4) uint8 frame; every frame must have the first one's size."""
         frame = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[..., :3])
@@ -127,7 +127,8 @@ class FrameWriter:
             status = self._drain()
             if self._error is not None or status != 0:
                 how = f"killed by signal {-status}" if status < 0 else f"exited with status {status}"
-                said = self._ffmpeg_said()
+                self._stderr.seek(0)
+                said = _last_line(self._stderr.read().decode(errors="replace"))
                 raise _failure(self.path, f"ffmpeg {how}: {said}" if said else f"ffmpeg {how}") from self._error
         finally:
             self._stderr.close()
@@ -161,7 +162,6 @@ def verify_video(path: str | os.PathLike[str], frames: int) -> None:
     try:
         found, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
     except (RuntimeError, OSError) as exc:
-        lines = [_FFMPEG_PREFIX.sub("", ln).strip() for ln in str(exc).splitlines() if ln.strip()]
-        raise _failure(Path(path), f"the encoded video does not decode ({lines[-1] if lines else exc})") from None
+        raise _failure(Path(path), f"the encoded video does not decode ({_last_line(str(exc)) or exc})") from None
     if found != frames:
         raise _failure(Path(path), f"the encoded video holds {found} frames, {frames} were written")
