@@ -251,7 +251,9 @@ def render(
         >>> render3d.render(bert, input_ids=ids, attention_mask=mask, mode="activations", lod="topk")
     """
     from render3d.rendering import render_png
+    from render3d.rendering.png import check_image_output
 
+    size = check_image_output(path, size)  # before tracing: a path or size that cannot work fails at once
     scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, style=style,
                      model_kwargs=model_kwargs, **options)
     return render_png(scene, path, size=size, anti_aliasing=anti_aliasing)
