@@ -471,3 +471,16 @@ def test_a_video_that_does_not_decode_is_never_trusted(good_mp4, tmp_path):
     with pytest.raises(OSError, match=r"^\[Errno 5\] the encoded video holds 9 frames, 10 were written: "):
         verify_video(tmp_path / "v.mp4", 10)
     verify_video(tmp_path / "v.mp4", 9)
+
+
+def test_render_api_checks_the_output_before_tracing(tmp_path, monkeypatch):
+    import render3d
+    import render3d.api as api
+
+    monkeypatch.setattr(api, "to_scene", lambda *a, **k: pytest.fail("traced before the output was checked"))
+    (tmp_path / "out.png").mkdir()
+    with pytest.raises(OutputError, match=rf"^{re.escape(str(tmp_path / 'out.png'))} is a folder: "):
+        render3d.render(tiny_model(), path=tmp_path / "out.png")
+    with pytest.raises(OutputSpecError, match=r"^size 0x5 is not valid: "):
+        render3d.render(tiny_model(), path=tmp_path / "a.png", size=(0, 5))
+    assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
