@@ -104,12 +104,14 @@ def _meta_trace(spec: Spec) -> Trace | None:
     real pass to fail cheaply, with torch's clearer CPU message. A failure whose real pass could not fit
     in memory is raised as it is."""
     from render3d.errors import ModelSpecError, TraceError
-    from render3d.modelspec import call_inputs
+    from render3d.modelspec import DownloadRefusedError, call_inputs
     from render3d.preflight import check_forward_memory, needs_values
     from render3d.tracing.tracer import trace
 
     try:
         model, x = load_spec_model(replace(spec, device="meta", weights=None))
+    except DownloadRefusedError:
+        raise  # the real build would try the same download
     except Exception:  # noqa: BLE001 - a builder that needs real tensors; a bad spec fails again for real
         return None
     args, kwargs = call_inputs(x)

@@ -72,7 +72,7 @@ def _load_model(spec: str) -> nn.Module:
         except Exception as exc:
             if attempts or _is_network_error(exc):
                 where = f" ({attempts[0]})" if attempts else ""
-                raise ModelSpecError(
+                raise DownloadRefusedError(
                     f"model {spec!r} tried to download while being built{where}; render3d builds offline: "
                     "construct it in a file with random init, e.g. model.py: def model(): return "
                     "smp.Unet(encoder_weights=None) (timm: pretrained=False; transformers: a Config), "
@@ -82,6 +82,10 @@ def _load_model(spec: str) -> nn.Module:
                 raise
             first = (str(exc).strip().splitlines() or ["(no message)"])[0]
             raise ModelSpecError(f"model {spec!r} could not be built: {type(exc).__name__}: {first}") from exc
+
+
+class DownloadRefusedError(ModelSpecError):
+    """A MODEL factory tried to reach the network; building it again anywhere would try the same."""
 
 
 class _NetworkBlocked(ConnectionError):

@@ -12,7 +12,7 @@ from torch import nn
 import render3d
 from render3d.api import to_scene
 from render3d.errors import ModelSpecError
-from render3d.modelspec import load_model
+from render3d.modelspec import DownloadRefusedError, load_model
 
 
 class EncoderDecoder(nn.Module):
@@ -114,3 +114,19 @@ def test_factory_calling_urllib_fails_naming_the_host_and_network_comes_back(tmp
                                              r"\(weights\.example\.com\); render3d builds offline"):
         load_model(f"{tmp_path / 'dl.py'}:model")
     assert socket.getaddrinfo is getaddrinfo
+
+
+def test_a_refused_download_is_not_retried_after_the_shape_only_pass(tmp_path):
+    calls = tmp_path / "calls.txt"
+    (tmp_path / "dl.py").write_text(
+        "import urllib.request\n"
+        "from torch import nn\n"
+        "def model():\n"
+        f"    with open({str(calls)!r}, 'a') as f:\n"
+        "        f.write('built\\n')\n"
+        "    urllib.request.urlopen('https://weights.example.com/w.pt', timeout=60)\n"
+        "    return nn.Linear(2, 2)\n"
+    )
+    with pytest.raises(DownloadRefusedError):
+        render3d.api.trace_spec(f"{tmp_path / 'dl.py'}:model", input_shape=(1, 2), capture="none")
+    assert calls.read_text() == "built\n"
