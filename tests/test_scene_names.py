@@ -203,10 +203,13 @@ def test_trailing_generic_container_stays_when_dropping_it_would_name_another_bl
         "stage1.layers", "stage1", "stage2"]
 
 
-def test_long_name_is_cut_at_the_front_only_to_a_tail_no_other_path_ends_with():
-    assert block_names([node("stage.attention_block.output_projection#1"),
+def test_long_name_is_cut_at_the_front_to_whole_parts_no_other_path_ends_with():
+    assert block_names([node("stages.0.blocks.0.conv.pre_norm#1"), node("stages.1.blocks.0.conv.pre_norm#1"),
+                        node("stage.attention_block.output_projection#1"),
                         node("stage.mlp_block.output_projection#1")]) == [
-        "…ion_block.output_projection", "mlp_block.output_projection"]
+        "…0.blocks.0.conv.pre_norm", "…1.blocks.0.conv.pre_norm",
+        "attention_block.output_projection",  # every shorter tail ends the other path too: kept whole
+        "mlp_block.output_projection"]
 
 
 def test_a_module_named_like_the_model_output_is_told_apart_from_it():

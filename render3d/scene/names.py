@@ -13,12 +13,14 @@ Other rules, in order:
   block's path ends with what is left (MONAI's ``denseblock1.denselayer1.layers`` →
   ``denseblock1.denselayer1``, unless ``denselayer1`` is itself a block of the scene);
 * functional ops (and constants a factory made in ``forward``) carry their scope, shortest-unique
-  among the ops of the same name: ``layer1.0 · add``, ``p4 · interpolate``; an op at the model's top
-  level is just ``add``;
+  among the ops of the same name: ``layer1.0 · add``, ``p4 · interpolate``, ``attn · SDPA``; an op at
+  the model's top level is just ``add``;
 * a second call of the same module (or op in the same scope) gets ``#2``;
-* a name over :data:`MAX_NAME` characters is cut at the front to an ellipsis
-  (``…ion_block.output_projection``) when the kept tail ends no other path, and kept whole
-  otherwise: a tail another block's path also ends with would read as that block too;
+* a name over :data:`MAX_NAME` characters is cut at the front to an ellipsis and its longest tail
+  of whole parts that fits and that no other path ends with: ``stages.0.blocks.0.conv.pre_norm`` →
+  ``…0.blocks.0.conv.pre_norm`` (such a tail starts at an index, or it would have been the shortest
+  suffix); with no such tail the name stays whole, since a tail another block's path also ends with
+  would read as that block too;
 * names that still coincide (a module called ``add`` next to a top-level ``add`` op) get ``#2``, ``#3``.
 
 So no two blocks of a scene ever get the same name.
@@ -35,6 +37,8 @@ GENERIC_SCOPES = frozenset({"features", "layers", "blocks", "model", "module", "
                             "trunk", "stages", "encoder_layers"})
 MAX_NAME = 28  # characters of the path part of a name before its front gives way to an ellipsis
 OP_SEPARATOR = " · "
+#: ops whose full name would make every label of theirs the widest in the scene
+OP_ABBREVIATIONS = {"scaled_dot_product_attention": "SDPA"}
 ELLIPSIS = "…"
 
 Path = tuple[str, ...]
@@ -51,7 +55,7 @@ def block_names(nodes: list[Node]) -> list[str]:
         elif node.kind == "function" or node.type == "Constant":
             base = node.id.partition("#")[0]
             op = base[len(node.scope) + 1:] if base.startswith(f"{node.scope}.") else base.rsplit(".", 1)[-1]
-            ops.setdefault(op, {})[i] = tuple(node.scope.split(".")) if node.scope else ()
+            ops.setdefault(OP_ABBREVIATIONS.get(op, op), {})[i] = tuple(node.scope.split(".")) if node.scope else ()
         else:
             modules[i] = tuple(node.id.partition("#")[0].split("."))
     # a module named "output" (or "add") must not read as the model's output (or a top-level add op)
@@ -72,33 +76,33 @@ def _io_name(node: Node, nodes: list[Node]) -> str:
 
 def _unique_suffixes(paths: dict[int, Path], reserved: set[Path]) -> dict[int, str]:
     """For each path, its shortest suffix (starting at a named part) that no other distinct path (nor a
-    ``reserved`` name) ends with, the whole path when every suffix is shared; a trailing generic
-    container dropped when no path ends with what is left; cut at the front if long (:func:`_cut_front`)."""
-    distinct = set(paths.values())
-    ends = Counter(p[-k:] for p in distinct | reserved for k in range(1, len(p) + 1))
-    keep = MAX_NAME - len(ELLIPSIS)
-    tails = Counter(t[-keep:] for t in map(".".join, distinct) if len(t) >= keep)
+    ``reserved`` name) ends with, the whole path when every suffix is shared; then a trailing generic
+    container dropped when no path ends with what is left, or a long name cut at the front."""
+    ends = Counter(p[-k:] for p in set(paths.values()) | reserved for k in range(1, len(p) + 1))
     out: dict[int, str] = {}
     for i, path in paths.items():
         k = next((k for k in range(1, len(path)) if not path[-k].isdigit() and ends[path[-k:]] == 1), len(path))
-        suffix = path[-k:]
-        kept = len(suffix)
-        while kept > 1 and suffix[kept - 1].lower() in GENERIC_SCOPES:
+        kept = k
+        while kept > 1 and path[-k:][kept - 1].lower() in GENERIC_SCOPES:
             kept -= 1
-        if kept < len(suffix) and not ends[suffix[:kept]]:
-            suffix = suffix[:kept]
-        out[i] = _cut_front(".".join(suffix), ".".join(path), tails)
+        if kept < k and not ends[path[-k:][:kept]]:
+            out[i] = ".".join(path[-k:][:kept])
+        else:
+            out[i] = _cut_front(path[-k:], ends)
     return out
 
 
-def _cut_front(text: str, path: str, tails: Counter[str]) -> str:
-    """``text`` (a name for ``path``) cut to :data:`MAX_NAME` characters behind an ellipsis if no other
-    path ends with the kept tail (``tails`` counts the last characters of every path), so it still
-    points at one block; otherwise whole."""
-    tail = text[len(text) - MAX_NAME + len(ELLIPSIS):]
-    if len(text) <= MAX_NAME or tail.startswith(".") or tails[tail] != path.endswith(tail):
+def _cut_front(name: Path, ends: Counter[Path]) -> str:
+    """A name over :data:`MAX_NAME` characters as an ellipsis and its longest tail of whole parts that
+    fits and that no other path ends with (so it still points at one block); else the whole name."""
+    text = ".".join(name)
+    if len(text) <= MAX_NAME:
         return text
-    return ELLIPSIS + tail
+    for k in range(len(name) - 1, 0, -1):
+        tail = ".".join(name[-k:])
+        if len(ELLIPSIS) + len(tail) <= MAX_NAME and ends[name[-k:]] == 1:
+            return ELLIPSIS + tail
+    return text
 
 
 def _dedupe(texts: list[str]) -> list[str]:
