@@ -3,17 +3,19 @@
 Why: function ops that run outside any submodule all share one module scope, so depth collapse
 cannot group them: Mask R-CNN's mask pasting alone is ~3,300 ops at the top level, RAFT's refinement
 loop hundreds more. The tracer records each op's *site* (:attr:`render3d.graph.Node.site`: the
-function invocations and loop iterations between its container's ``forward`` and the op);
+function invocations and loop iterations between its container's ``forward`` and the op).
+
 :func:`group_call_sites` turns every site into a *virtual module call* (type ``"function"`` or
 ``"loop"``) whose id reads like a module call's: ``roi_heads.postprocess_detections()#1``,
-``forward·loop#3``, ``postprocess().paste_masks_in_image().paste_mask_in_image()#37``. Collapse,
-``fold_repeats`` and ``max_blocks`` then treat them like any container. :func:`fold_call_sites` folds
-runs of a site's consecutive invocations that did the same work (same ops, wiring and modules; shapes
-may differ, as pasting masks of different boxes does) into one block ``×N``.
+``forward·loop#3``, ``postprocess().paste_masks_in_image().paste_mask_in_image()#37``; sites that
+group nothing are left out (a single member, a loop that ran once, or the container's forward
+itself: ResNet's ``_forward_impl``, a decorator's wrapper). :func:`fit_call_sites` then decides how
+each is drawn: repeated invocations fold ``×N``, glue code becomes one block, a helper that calls the
+model's layers dissolves back into them. Collapse, ``fold_repeats`` and ``max_blocks`` treat what
+is left like any container.
 
-Sites that group nothing are dropped: one with a single member, and one holding every module call of
-its container (ResNet's ``_forward_impl``, a decorator's wrapper), which is the forward itself. Pure
-post-processing: ids depend only on execution order, a trace without sites comes back unchanged.
+Pure post-processing: ids depend only on execution order, and a trace without sites (a saved JSON)
+comes back unchanged.
 """
 
 from __future__ import annotations
@@ -94,17 +96,17 @@ def _site_trees(trace: Trace) -> dict[str, _Site]:
 
 
 def _prune(top: _Site, trace: Trace) -> None:
-    """Dissolve the sites that group nothing (see :func:`_prune_tree`), then any site that is the
+    """Dissolve the sites that group nothing (:func:`_prune_children`), then any site that is the
     container's forward itself: its only member, or holding every module call of the container."""
     _prune_children(top)
     modules = set(_module_items(top, trace))
-    changed = True
-    while changed:
-        changed = False
-        for item in list(top.items):
-            if isinstance(item, _Site) and (len(top.items) == 1 or modules and set(_module_items(item, trace)) == modules):
-                _dissolve(item)
-                changed = True
+
+    def is_forward(item: str | _Site) -> bool:
+        return isinstance(item, _Site) and (
+            len(top.items) == 1 or bool(modules) and set(_module_items(item, trace)) == modules)
+
+    while any(is_forward(item) for item in top.items):
+        _dissolve(next(item for item in top.items if is_forward(item)))
 
 
 def _prune_children(site: _Site) -> None:
