@@ -72,6 +72,23 @@ def test_module_category(make, category):
     assert node_category(trace["layer#1"]) == category
 
 
+@pytest.mark.parametrize(("type_name", "category"), [
+    ("MultiScaleRoIAlign", "Pool"),  # torchvision detection heads
+    ("roi_align", "Pool"),
+    ("LlamaRotaryEmbedding", "Embedding"),
+    ("QuickGELUActivation", "Activation"),
+    ("GEGLU", "Activation"),
+])
+def test_category_by_type_name(type_name, category):
+    assert categorize(type_name) == category
+
+
+def test_gated_unit_with_weights_is_no_activation():
+    # timm's SwiGLU is an MLP (two Linears around the gate): collapsed to one block it is categorised like
+    # any container with weights and a (B, T, C) output, not as an activation
+    assert categorize("SwiGLU", params=4096, ndim=3) == "Attention/RNN"
+
+
 @pytest.mark.parametrize("type_name", ["LazyLinear", "Bilinear", "Linear"])
 def test_linear_family_by_type_name(type_name):
     # LazyLinear is only a type name before its first call (it then becomes a Linear)

@@ -198,8 +198,8 @@ _ACTIVATIONS = {
     "tanhshrink", "softshrink", "hardshrink", "clamp", "clip",
 }
 #: words that mark an activation family whatever the wrapper (``NewGELUActivation``, ``QuickGELU``,
-#: ``MemoryEfficientSwish``, ``HardMishMe``); only weight-free modules (a ``SwiGLU`` MLP is not one)
-_ACTIVATION_WORDS = ("relu", "gelu", "silu", "swish", "mish", "sigmoid", "tanh", "softplus", "activation")
+#: ``MemoryEfficientSwish``, ``GEGLU``); only weight-free modules (timm's ``SwiGLU`` MLP is not one)
+_ACTIVATION_WORDS = ("relu", "gelu", "silu", "swish", "mish", "glu", "sigmoid", "tanh", "softplus", "activation")
 _MERGES = {
     "add", "iadd", "radd", "sub", "isub", "rsub", "mul", "imul", "rmul", "div", "truediv", "cat",
     "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "addcmul", "where", "maximum",
@@ -236,7 +236,7 @@ def categorize(type_name: str, kind: str = "module", *, params: int = 0, ndim: i
         return "Conv"
     if "norm" in name:
         return "Norm"
-    if "pool" in name:
+    if "pool" in name or "roialign" in name or "roi_align" in name:  # RoIAlign pools each box to a grid
         return "Pool"
     if name in _ACTIVATIONS or (params == 0 and any(w in name for w in _ACTIVATION_WORDS)):
         return "Activation"
