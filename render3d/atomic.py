@@ -3,8 +3,8 @@
 Every file render3d writes (PNG/JPEG, MP4/GIF, trace JSON, recordings, checkpoints) goes through
 :func:`atomic_path`: the output is checked first (:func:`check_output`: not a folder, FIFO or
 device, a writable folder, enough free space), written to a temp file beside the real target (a
-symlink is written *through*: the link stays, its target gets the new content) and renamed over it
-only when the writer succeeded. Temp files carry ``render3d-tmp``, the host and the pid in their
+symlink is written *through*: the link stays, its target gets the new content), flushed to disk and
+renamed over it only when the writer succeeded. Temp files carry ``render3d-tmp``, the host and the pid in their
 name, so one left behind by a killed process is recognisably ours and is removed by the next
 render3d that writes into the same folder (:func:`sweep_stale_temps`); the same goes for the
 temporary folders of :func:`private_temp_dir`. :func:`cleanup_on_sigterm` turns SIGTERM into an
@@ -75,6 +75,23 @@ def _remove_quietly(path: Path) -> None:
         path.unlink(missing_ok=True)
     except OSError:
         pass
+
+
+def _fsync(path: Path, *, folder: bool = False) -> None:
+    """Flush ``path`` to disk; for a folder (where a rename is recorded) only where the OS allows it."""
+    try:
+        fd = os.open(path, os.O_RDONLY | (getattr(os, "O_DIRECTORY", 0) if folder else 0))
+    except OSError:
+        if folder:
+            return
+        raise
+    try:
+        os.fsync(fd)
+    except OSError:
+        if not folder:  # a file that cannot be flushed is a failed write
+            raise
+    finally:
+        os.close(fd)
 
 
 def _stale(match: re.Match[str] | None) -> bool:
@@ -200,7 +217,9 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
                 os.chmod(tmp, stat.S_IMODE(target.stat().st_mode))
             except OSError:
                 pass
+        _fsync(tmp)  # the bytes are on disk before the name points at them (power loss, crash)
         os.replace(tmp, target)
+        _fsync(target.parent, folder=True)
     except OSError as exc:
         if isinstance(exc, Render3DError) or not (exc.errno in _WRITE_ERRNOS or str(exc.filename) in ours):
             raise
