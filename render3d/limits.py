@@ -25,10 +25,11 @@ FALLBACK_MAX_SIDE = 16384
 #: Highest frame rate accepted: beyond what any display shows (GIF players cap at 100 frames per second).
 MAX_FPS = 240.0
 
-# Measured peak RSS of an offscreen render (EGL + llvmpipe, small scene): ~200 MB fixed, then
-# ~42 bytes per pixel (colour, depth and pick buffers, the read-back and the encoder's copies).
+# Measured peak RSS of an offscreen render (EGL + llvmpipe, small scene, 1024² to 4096²): ~200 MB
+# fixed, then ~40 bytes per pixel (colour, depth and pick buffers, the read-back, the encoder's
+# copies); MSAA adds ~25 bytes per pixel.
 _FIXED_BYTES = 256 * 2**20
-_BYTES_PER_PIXEL = 48
+_BYTES_PER_PIXEL = 64
 
 
 def render_bytes(width: int, height: int) -> int:
