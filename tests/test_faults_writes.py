@@ -427,7 +427,7 @@ def test_size_beyond_available_memory_is_refused(tmp_path, monkeypatch):
     import render3d.limits as limits
 
     monkeypatch.setattr(limits, "available_memory", lambda: 2**30)
-    with pytest.raises(OutputSpecError, match=r"^size 8000x8000 needs about 3\.1 GiB to render, only 1\.0 GiB of "
+    with pytest.raises(OutputSpecError, match=r"^size 8000x8000 needs about 4\.1 GiB to render, only 1\.0 GiB of "
                                               r"memory is available; use a smaller size$"):
         render_png(small_scene(), tmp_path / "a.png", size=(8000, 8000))
     assert list(tmp_path.iterdir()) == []
