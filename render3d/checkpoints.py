@@ -39,7 +39,8 @@ from torch import nn
 from render3d.atomic import atomic_path
 from render3d.errors import CheckpointError
 
-__all__ = ["CHECKPOINT_SUFFIXES", "find_checkpoints", "load_checkpoint", "read_state_dict", "save_checkpoint"]
+__all__ = ["CHECKPOINT_SUFFIXES", "find_checkpoints", "load_checkpoint", "read_object", "read_state_dict",
+           "save_checkpoint"]
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors")
 
@@ -96,11 +97,14 @@ def read_state_dict(path: str | os.PathLike[str], *, trust_pickle: bool = False)
     With ``trust_pickle=False`` (the default) a file that needs arbitrary unpickling is refused.
     """
     path = Path(path)
-    obj = _read_object(path, trust_pickle=trust_pickle)
+    obj = read_object(path, trust_pickle=trust_pickle)
     return _unwrap(obj, path)
 
 
-def _read_object(path: Path, *, trust_pickle: bool) -> Any:
+def read_object(path: str | os.PathLike[str], *, trust_pickle: bool = False) -> Any:
+    """Whatever a checkpoint file holds (a dict, a state_dict, a module), read as safely as
+    :func:`read_state_dict` reads it; zip files are memory-mapped, so reading is cheap."""
+    path = Path(path)
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.is_dir():
@@ -110,12 +114,13 @@ def _read_object(path: Path, *, trust_pickle: bool) -> Any:
         return _read_safetensors(path)
     if kind == "pickle":
         return _read_plain_pickle(path, trust_pickle=trust_pickle)
+    options = {"map_location": "cpu", "mmap": kind == "zip"}  # legacy files cannot be memory-mapped
     try:
         if trust_pickle:
-            return torch.load(path, map_location="cpu", weights_only=False)
+            return torch.load(path, weights_only=False, **options)
         if protocol > 2:  # torch's weights_only unpickler stops at protocol 3+ opcodes (FRAME, MEMOIZE)
-            return torch.load(path, map_location="cpu", weights_only=False, pickle_module=_allowlist_pickle)
-        return torch.load(path, map_location="cpu", weights_only=True)
+            return torch.load(path, weights_only=False, pickle_module=_allowlist_pickle, **options)
+        return torch.load(path, weights_only=True, **options)
     except pickle.UnpicklingError as exc:
         unsafe = _unsafe_globals(path, str(exc)) if not trust_pickle else None
         if unsafe is not None:

@@ -10,7 +10,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from render3d.checkpoints import find_checkpoints, load_checkpoint, read_state_dict, save_checkpoint
+from render3d.checkpoints import find_checkpoints, load_checkpoint, read_object, read_state_dict, save_checkpoint
 from render3d.errors import CheckpointError
 from render3d.models import SeedCNN
 
@@ -158,6 +158,7 @@ PROTOCOLS = [  # every way torch.save can write a file: zip or legacy container,
 def test_every_torch_save_protocol_loads(tmp_path, trained, save_kwargs):
     torch.save({"state_dict": trained, "epoch": 2}, tmp_path / "c.pt", **save_kwargs)
     assert_state_equal(load_checkpoint(fresh(), tmp_path / "c.pt"), trained)
+    assert read_object(tmp_path / "c.pt")["epoch"] == 2  # what animate reads its metrics from
 
 
 @pytest.mark.parametrize("save_kwargs", PROTOCOLS)

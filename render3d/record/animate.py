@@ -324,7 +324,7 @@ def animate_recording(
 
 def checkpoint_metrics(path: str | os.PathLike[str], *, trust_pickle: bool = False) -> dict[str, float | int]:
     """Plain numbers saved next to the weights (``save_checkpoint(model, p, epoch=3, loss=0.4)``)."""
-    import torch
+    from render3d.checkpoints import read_object
 
     path = Path(path)
     out: dict[str, float | int] = {}
@@ -341,10 +341,7 @@ def checkpoint_metrics(path: str | os.PathLike[str], *, trust_pickle: bool = Fal
                     continue
                 out[k] = int(number) if number.is_integer() and "." not in v else number
             return out
-        try:
-            obj = torch.load(path, map_location="cpu", weights_only=not trust_pickle, mmap=True)
-        except RuntimeError:  # legacy (non-zip) files cannot be memory-mapped
-            obj = torch.load(path, map_location="cpu", weights_only=not trust_pickle)
+        obj = read_object(path, trust_pickle=trust_pickle)
     except Exception:  # the weights loaded already; metrics are a bonus
         return out
     if isinstance(obj, dict):
