@@ -89,12 +89,11 @@ class _Frame:
 class _Recorder(TorchFunctionMode):
     """Owns the graph under construction; is the TorchFunctionMode and the hook target."""
 
-    def __init__(self, model: nn.Module, config: CaptureConfig,
-                 named: list[tuple[str, torch.Tensor, str]] | None = None) -> None:
+    def __init__(self, model: nn.Module, config: CaptureConfig, named: list[tuple[str, torch.Tensor, str]]) -> None:
         super().__init__()
         self.config = config
         self.capturing = config.mode != "none"
-        self.sources = Sources(named if named is not None else named_sources(model))
+        self.sources = Sources(named)  # the parameters and buffers the forward will read
         self.producer: WeakIdKeyDictionary = WeakIdKeyDictionary()
         self.nodes: dict[str, Node] = {}
         self.edges: list[tuple[str, str]] = []
@@ -130,7 +129,7 @@ class _Recorder(TorchFunctionMode):
             self.edges.append((p, node.id))
         for t in outputs:
             self.producer[t] = node.id
-        if outputs and self.config.mode != "none":
+        if outputs and self.capturing:
             captured = capture_tensor(outputs[0], self.config)
             if captured is not None:
                 self.captures.append((node, captured))
