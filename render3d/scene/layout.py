@@ -5,9 +5,13 @@
 2. **Main path.** The longest input→output path (back-tracked from the last layer) is lane 0.
 3. **Lanes.** Every other block takes its parent's lane when that lane is free in its layer, else the
    nearest free lane (behind the main path first: -1, +1, -2, ...), so a branch stays in one lane.
-4. **U shape.** When a long edge joins two blocks of equal H×W and the main path between them goes to
-   a lower resolution, the graph is an encoder–decoder: blocks are put on y-levels by resolution
+   Each lane is as deep as its deepest box (:func:`lane_depths`): neighbouring lanes never touch.
+4. **U shape.** When a long edge joins two main-path blocks of equal H×W on either side of the main
+   path's lowest resolution, the graph is an encoder–decoder: blocks are put on y-levels by resolution
    (encoder descending, decoder ascending) and those edges become bridges across the U.
+   **Two stacks.** A sequence-to-sequence model (:mod:`.stacks`: T5, BART, Whisper) is no U: its
+   encoder is one row, its decoder the row below, each layered on its own, and the cross-attention
+   edges are routed between the rows like the connectors of a wrapped layout.
 5. **Connectors.** An edge between consecutive layers is a ``"flow"`` polyline (straight, or an elbow
    in the gap between the layers); an edge that jumps over at least one layer is a ``"skip"`` arc that
    rises above the tallest block in the layers it spans, so it clears every box.
@@ -204,7 +208,7 @@ def _stacked_layers(order: list[int], parents: list[list[int]], children: list[l
         inside = stacks == s
         layer[inside] += offset
         offset = int(layer[inside].max()) + 1
-        # the stack's longest path: back-tracked from its deepest block (outputs preferred)
+        # the stack's longest path: back-tracked from its primary output, else its deepest block
         main |= main_path(np.where(inside, layer, -1), own_parents, is_output & inside) & inside
     return layer, main
 
@@ -421,6 +425,7 @@ def layout_graph(
     rise = np.zeros(n) if rise is None else np.asarray(rise, dtype=float)
     straight = set(residuals.edges) if residuals is not None else set()
     plan_sizes = sizes if plan_sizes is None else plan_sizes
+    row_of_layer = None
     if stacks is not None:
         row_of_layer = np.zeros(n_layers, dtype=np.int64)
         row_of_layer[layer] = stacks
@@ -433,20 +438,19 @@ def layout_graph(
         row_of_layer, row_pitch = _plan(layer, main, dims, cls, src, dst, plan_sizes, plan_left, plan_width,
                                         lane_depths(lane, plan_sizes, lane_gap), rise, straight, layer_gap, wrap,
                                         image_size)
-    if n and (stacks is not None or not u_shape and wrap != "never"):
-        if row_of_layer.max() > 0:
-            row = row_of_layer[layer]
-            starts = np.flatnonzero(np.diff(np.concatenate([[-1], row_of_layer])))
-            left = left - left[starts][row_of_layer]
-            row_width = np.zeros(int(row.max()) + 1)
-            np.maximum.at(row_width, row_of_layer, left + width)
-            # room between rows for one two-line label at the scale the rows will roughly be drawn at
-            scale = estimate_scale(row_width, row_pitch, image_size)
-            min_gap = max(ROW_GAP, LABEL_ROOM_PX * image_size[1] / 1080 / max(scale, 1e-9))
-            row_y, corridors = _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers,
-                                            fill=ROW_FILL * image_size[1] / image_size[0] * float(row_width.max()),
-                                            min_gap=min_gap)
-            y = row_y[row]
+    if row_of_layer is not None and row_of_layer.max() > 0:
+        row = row_of_layer[layer]
+        starts = np.flatnonzero(np.diff(np.concatenate([[-1], row_of_layer])))
+        left = left - left[starts][row_of_layer]
+        row_width = np.zeros(int(row.max()) + 1)
+        np.maximum.at(row_width, row_of_layer, left + width)
+        # room between rows for one two-line label at the scale the rows will roughly be drawn at
+        scale = estimate_scale(row_width, row_pitch, image_size)
+        min_gap = max(ROW_GAP, LABEL_ROOM_PX * image_size[1] / 1080 / max(scale, 1e-9))
+        row_y, corridors = _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers,
+                                        fill=ROW_FILL * image_size[1] / image_size[0] * float(row_width.max()),
+                                        min_gap=min_gap)
+        y = row_y[row]
     x = left[layer] + width[layer] / 2
 
     centers = np.stack([x, y, z], axis=1) if n else np.zeros((0, 3))
