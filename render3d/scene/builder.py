@@ -2,9 +2,10 @@
 
 Pure numpy: this module (and everything it imports) never loads torch, VTK or PyVista.
 
-Pipeline: fold repeated blocks and auto-collapse to ``max_blocks`` (:mod:`.repeats`) → fold chains into blocks (:mod:`.fold`) → box sizes
-(:mod:`.geometry`) → layout and connectors (:mod:`.layout`) → feature maps (:mod:`.activations`)
-→ camera (:mod:`.camera`) → labels (:mod:`.labels`).
+Pipeline: key/value caches as one badge and the primary output (:mod:`.outputs`) → fold repeated
+blocks and auto-collapse to ``max_blocks`` (:mod:`.repeats`) → fold chains into blocks (:mod:`.fold`)
+→ box sizes (:mod:`.geometry`) → encoder/decoder stacks (:mod:`.stacks`) → layout and connectors
+(:mod:`.layout`) → feature maps (:mod:`.activations`) → camera (:mod:`.camera`) → labels (:mod:`.labels`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,8 @@ from render3d.scene.labels import PAD_PX, label_box_px, label_pixel_boxes, place
 from render3d.scene.layout import layout_graph, residual_branches, route_connectors
 from render3d.scene.model import (MAX_SHADOWS, Blocks, Camera, Labels, Scene, feature_map_bounds,
                                   repeat_shadows)
-from render3d.scene.outputs import fold_cache_outputs, primary_output
 from render3d.scene.names import block_names
+from render3d.scene.outputs import fold_cache_outputs, primary_output
 from render3d.scene.repeats import fit_trace, original_members
 from render3d.scene.stacks import seq2seq_stacks
 from render3d.scene.style import (AUTO_AZIMUTHS, AUTO_ELEVATIONS, CATEGORIES, WRAP_AZIMUTHS, SceneStyle, check_mode,
