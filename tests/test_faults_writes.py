@@ -54,8 +54,9 @@ def files_in(folder: Path) -> dict[str, str]:
 
 
 def one_error_line(err: str, name: str, message: str) -> None:
-    """``err`` is exactly one line, ``[render3d CMD: ]NAME: MESSAGE`` (``message`` a regex)."""
-    lines = err.strip().splitlines()
+    """``err`` is exactly one line, ``[render3d CMD: ]NAME: MESSAGE`` (``message`` a regex), progress bars
+    (redrawn with carriage returns) aside."""
+    lines = [ln.strip() for ln in re.split(r"[\r\n]", err) if ln.strip() and not re.match(r"\s*\w+:\s+\d+%\|", ln)]
     assert len(lines) == 1, err
     assert re.fullmatch(rf"(render3d \w+: )?{name}: {message}", lines[0]), lines[0]
 
@@ -172,6 +173,20 @@ def test_disk_full_while_encoding_keeps_the_old_mp4(recording, good_mp4, tmp_pat
     assert re.fullmatch(rf"could not write {re.escape(str(disk / 'v.mp4'))}: ffmpeg "
                         rf"(exited with status \d+|killed by signal \d+)(: .+)?{LEFT_UNCHANGED}", message)
     assert "wrote" not in capsys.readouterr().out
+
+
+def test_cli_animate_on_a_full_disk_is_one_line_and_exit_1(cli_inputs, good_mp4, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(anim, "video_bytes", lambda *a: 0)  # the disk fills after the free-space check
+    model, ckpt = cli_inputs
+    with room_for(tmp_path / "disk", {"v.mp4": good_mp4}, 24 * 1024) as disk:  # the snapshots (18 KB) fit
+        before = files_in(disk)
+        code = main(["animate", f"{model}:tiny", "--checkpoints", str(ckpt), "--probe", "digit:3", "-o",
+                     str(disk / "v.mp4"), "--size", "320x192", "--frames-per-epoch", "12", "--fps", "10"])
+        captured = capsys.readouterr()
+        assert files_in(disk) == before
+    one_error_line(captured.err, "OutputError", rf"could not write {re.escape(str(disk / 'v.mp4'))}: ffmpeg "
+                                                rf"(exited with status \d+|killed by signal \d+)(: .+)?{LEFT_UNCHANGED}")
+    assert code == 1 and "wrote" not in captured.out
 
 
 def test_too_little_free_space_is_refused_before_any_frame(recording, good_mp4, tmp_path, monkeypatch):
