@@ -338,15 +338,26 @@ def _one_line(exc: BaseException) -> str:
     return lines[0] if lines else "(no message)"
 
 
-def _warning_line(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-    print(f"{category.__name__}: {_one_line(message)}", file=sys.stderr if file is None else file)
+class _WarningLines:
+    """``warnings.showwarning`` for the CLI: one line per warning, each distinct line once (a model file
+    is imported again for the real pass after the meta pass, so its warnings would come twice)."""
+
+    def __init__(self) -> None:
+        self.seen: set[str] = set()
+
+    def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+        text = f"{category.__name__}: {_one_line(message)}"
+        if text not in self.seen:
+            self.seen.add(text)
+            print(text, file=sys.stderr if file is None else file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     from render3d.atomic import cleanup_on_sigterm
 
     with warnings.catch_warnings():
-        warnings.showwarning = _warning_line
+        warnings.showwarning = _WarningLines()
+        warnings.simplefilter("ignore", DeprecationWarning)  # libraries' business, not the user's
         try:
             args = build_parser().parse_args(argv)
             _check_combinations(args)

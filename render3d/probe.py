@@ -57,21 +57,30 @@ def make_probe(spec: str | None, shape: tuple[int, ...], *, seed: int = 0) -> to
     path = Path(spec)
     if not path.is_file():
         raise ModelSpecError(f"probe {spec!r} is not 'random', 'digit:N' or an existing file")
-    suffix = path.suffix.lower()
-    if suffix == ".npy":
-        tensor = torch.from_numpy(np.load(path, allow_pickle=False))
-    elif suffix == ".pt":
-        tensor = torch.load(path, map_location="cpu", weights_only=True)
-    else:
-        import imageio.v3 as iio
-
-        pixels = np.asarray(iio.imread(path), dtype=np.float32) / 255.0
-        pixels = pixels[..., :3] if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
-        x = torch.from_numpy(pixels).permute(2, 0, 1)[None]
-        x = F.interpolate(x, size=tuple(shape[-2:]), mode="bilinear", align_corners=False)
-        tensor = x[:, : shape[1]] if shape[1] <= 3 else x.expand(-1, shape[1], -1, -1)
-        tensor = (tensor - 0.5) / 0.25
+    try:
+        tensor = _read_probe_file(path, shape)
+    except Exception as exc:  # a damaged or foreign file: one line naming it
+        first = (str(exc).strip().splitlines() or ["(no message)"])[0]
+        raise ModelSpecError(f"probe {spec!r} cannot be read: {type(exc).__name__}: {first}") from exc
     if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != tuple(shape):
         got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
         raise ModelSpecError(f"probe {spec!r} has shape {got}, the model takes {tuple(shape)}")
     return tensor.float()
+
+
+def _read_probe_file(path: Path, shape: tuple[int, ...]) -> object:
+    suffix = path.suffix.lower()
+    if suffix == ".npy":
+        return torch.from_numpy(np.load(path, allow_pickle=False))
+    if suffix == ".pt":
+        from render3d.checkpoints import read_object
+
+        return read_object(path)
+    import imageio.v3 as iio
+
+    pixels = np.asarray(iio.imread(path), dtype=np.float32) / 255.0
+    pixels = pixels[..., :3] if pixels.ndim == 3 else np.repeat(pixels[..., None], 3, axis=2)
+    x = torch.from_numpy(pixels).permute(2, 0, 1)[None]
+    x = F.interpolate(x, size=tuple(shape[-2:]), mode="bilinear", align_corners=False)
+    tensor = x[:, : shape[1]] if shape[1] <= 3 else x.expand(-1, shape[1], -1, -1)
+    return (tensor - 0.5) / 0.25

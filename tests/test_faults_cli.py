@@ -161,3 +161,26 @@ def test_bad_weights_are_one_runtime_line(tmp_path, capsys, existing, content, m
     code, line = run(["render", "render3d:SeedCNN", "--weights", str(path), "-o", str(existing)], capsys)
     assert code == 1
     assert line.startswith(message.format(path=path))
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("p.npy", b"garbage", "ValueError: "),
+    ("p.png", b"garbage", "OSError: "),
+    ("p.pt", b"PK\x03\x04garbage", "CheckpointError: checkpoint {path} is truncated"),
+])
+def test_bad_probe_file_is_one_line_naming_it(tmp_path, capsys, existing, name, content, reason):
+    path = tmp_path / name
+    path.write_bytes(content)
+    code, line = run(["render", "render3d:SeedCNN", "--mode", "activations", "--probe", str(path),
+                      "-o", str(existing)], capsys)
+    assert code == 2
+    assert line.startswith(f"ModelSpecError: probe '{path}' cannot be read: " + reason.format(path=path))
+
+
+def test_warnings_print_as_one_line_each(tmp_path, capsys):
+    file = tmp_path / "warns.py"
+    file.write_text("import warnings\nimport torch\nclass Net(torch.nn.Linear):\n    def __init__(self):\n"
+                    "        super().__init__(4, 2)\n    def forward(self, x):\n"
+                    "        warnings.warn('odd input\\nsecond line of advice')\n        return super().forward(x)\n")
+    assert main(["trace", f"{file}:Net", "--input-shape", "1,4", "--device", "cpu"]) == 0
+    assert capsys.readouterr().err == "UserWarning: odd input\n"
