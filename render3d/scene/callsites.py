@@ -29,7 +29,9 @@ from render3d.graph import ModuleCall, Node, Trace
 FUNCTION = "function"
 LOOP = "loop"
 SITE_TYPES = frozenset({FUNCTION, LOOP})
-#: ``Node.kind`` of a drawn site block without parameters (one with parameters is a ``"module"`` block)
+#: ``Node.kind`` of a drawn site block: not a module call, so ``fold_repeats`` (which would fold two
+#: different helpers with equal output shapes) and ``unfold_first`` leave it alone, and not an op, so
+#: it is drawn as a box of its result rather than a tiny op glyph
 CALL = "call"
 
 
@@ -223,41 +225,43 @@ def fit_call_sites(trace: Trace, *, fold: bool = True, min_repeats: int = 2) -> 
        post-processing): the outermost such becomes one block named after it;
     3. any other site is dissolved: a helper that calls the model's layers (timm's
        ``forward_features``) is structure that depth collapse already draws by module.
+
+    Drawn sites are nodes of kind :data:`CALL`; no site is left among the module calls.
     """
-    members = _members(trace.nodes, {cid for cid, m in trace.modules.items() if m.type in SITE_TYPES})
-    if not members:
+    sites = {cid for cid, m in trace.modules.items() if m.type in SITE_TYPES}
+    if not sites:
         return trace
+    members = _members(trace.nodes, sites)
     runs = _runs(trace, members, min_repeats) if fold else {}
     block_of = {c: head for head, run in runs.items() for c in run}
     for cid in sorted(members, key=lambda c: len(trace.modules[c].stack)):  # outermost first
         if cid not in block_of and not any(a in block_of for a in trace.modules[cid].stack) and _glue(
                 trace.nodes[m] for m in members[cid]):
             block_of[cid] = cid
-    gone = {c for c in members if c not in block_of}
     owner = trace.owners(block_of)
     nodes: dict[str, Node] = {}
     for node in trace.nodes.values():
         key = owner[node.id]
         if key == node.id:
-            nodes[key] = node
+            nodes[key] = replace(node, stack=_without(node.stack, members))
         elif key not in nodes:
             run = runs.get(key, [key])
             head = trace._block_node(key, node)
             last = trace._block_node(run[-1], trace.nodes[members[run[-1]][-1]])
-            params = leaf_params(trace.nodes[m] for c in run for m in members[c])
-            # glue code is a "call": drawn as a box of its result, not as a tiny parameter-free op glyph
-            nodes[key] = replace(head, kind="module" if params else CALL, shape=last.shape, shapes=last.shapes,
-                                 stats=last.stats, activation=last.activation, params=params,
-                                 repeats=len(run), folded=tuple(run) if len(run) > 1 else ())
-    nodes = {nid: replace(n, stack=_without(n.stack, gone)) for nid, n in nodes.items()}
-    modules = {cid: replace(m, stack=_without(m.stack, gone),
+            nodes[key] = replace(
+                head, kind=CALL, stack=_without(head.stack, members), shape=last.shape, shapes=last.shapes,
+                stats=last.stats, activation=last.activation, params=leaf_params(
+                    trace.nodes[m] for c in run for m in members[c]),
+                repeats=len(run), folded=tuple(run) if len(run) > 1 else (),
+            )
+    modules = {cid: replace(m, stack=_without(m.stack, members),
                             outputs=tuple(dict.fromkeys(owner.get(o, o) for o in m.outputs)))
-               for cid, m in trace.modules.items() if cid not in gone}
+               for cid, m in trace.modules.items() if cid not in members}
     return replace(trace.contract(nodes, owner), modules=modules)
 
 
-def _without(stack: tuple[str, ...], gone: set[str]) -> tuple[str, ...]:
-    return tuple(c for c in stack if c not in gone) if gone.intersection(stack) else stack
+def _without(stack: tuple[str, ...], sites: dict[str, list[str]]) -> tuple[str, ...]:
+    return tuple(c for c in stack if c not in sites) if any(c in sites for c in stack) else stack
 
 
 def _glue(nodes: Iterable[Node]) -> bool:
