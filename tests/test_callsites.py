@@ -60,6 +60,34 @@ class Split(nn.Module):
         return self.forward_head(self.forward_features(x))
 
 
+class Doubler(nn.Module):
+    """A loop whose every iteration runs the same single instruction."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        for _ in range(3):
+            x = x * 2
+        return x
+
+
+def _double(x: torch.Tensor) -> torch.Tensor:
+    return x * 2 + 1
+
+
+def _halve(x: torch.Tensor) -> torch.Tensor:
+    return x / 2 - 1
+
+
+class TwoHelpers(nn.Module):
+    """Two different helpers, chained, with the same op count and output shape."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(8, 8)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(_halve(_double(self.fc(x))))
+
+
 def _trace(model: nn.Module, *inputs: torch.Tensor, **kwargs) -> Trace:
     torch.manual_seed(0)
     return render3d.trace(model.eval(), *inputs, capture="none", **kwargs)
@@ -110,6 +138,12 @@ def test_ops_and_calls_record_the_function_and_loop_iteration_that_ran_them(loop
         "fc#2": ("forward·loop#1",), "fc#3": ("forward·loop#2",), "fc#4": ("forward·loop#3",)}
 
 
+def test_an_instruction_run_again_starts_a_new_iteration():
+    trace = _trace(Doubler(), torch.randn(2))
+    assert {n.id: n.site for n in trace if n.site} == {
+        "mul#1": ("forward·loop#1",), "mul#2": ("forward·loop#2",), "mul#3": ("forward·loop#3",)}
+
+
 def test_helper_and_loops_are_blocks_named_after_their_site(loop_trace):
     scene = render3d.build_scene(loop_trace)
     assert scene.blocks.node_ids == ["input.0", "fc#1", "_scale()#1", "forward·loop#1", "forward·loop2#1",
@@ -138,6 +172,12 @@ def test_a_site_block_lists_every_op_it_holds(loop_trace):
     assert members["_scale()#1"] == ("mul#1", "relu#1", "add#1")
     assert members["forward·loop2#1"] == ("getitem#1", "mul#2", "relu#2", "add#5",
                                           "getitem#2", "mul#3", "relu#3", "add#6")
+
+
+def test_different_helpers_never_fold_together():
+    scene = render3d.build_scene(_trace(TwoHelpers(), torch.randn(1, 8)))
+    assert scene.blocks.node_ids == ["input.0", "fc#1", "_double()#1", "_halve()#1", "fc#2", "output"]
+    assert scene.blocks.repeats.tolist() == [1] * 6
 
 
 def test_helpers_that_call_layers_are_not_blocks():
