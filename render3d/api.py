@@ -98,6 +98,15 @@ def trace_spec(
     return trace(model, *args, depth=spec.depth, capture=capture, device=spec.device, **kwargs)
 
 
+def check_fits_in_memory(spec: Spec) -> None:
+    """Refuse (one line), before anything is allocated, a spec whose real forward pass cannot fit in
+    the memory of its device: for callers that run the model themselves (``render3d animate``)."""
+    from render3d.preflight import check_forward_memory
+
+    if spec.device != "meta" and (meta := _meta_trace(spec)) is not None:
+        check_forward_memory(_tensor_shapes(meta), spec.device)
+
+
 def _meta_trace(spec: Spec) -> Trace | None:
     """The full-depth trace of ``spec`` on the meta device, or None when the real pass should run without
     it: meta tensors cannot run the model, or its forward fails (a wrong input shape) early enough for a
@@ -109,7 +118,7 @@ def _meta_trace(spec: Spec) -> Trace | None:
     from render3d.tracing.tracer import trace
 
     try:
-        model, x = load_spec_model(replace(spec, device="meta", weights=None))
+        model, x = load_spec_model(replace(spec, device="meta", weights=None, probe=None))  # a probe is real
     except DownloadRefusedError:
         raise  # the real build would try the same download
     except Exception:  # noqa: BLE001 - a builder that needs real tensors; a bad spec fails again for real
@@ -153,6 +162,9 @@ def _split_options(obj: Any, options: dict[str, Any], model_kwargs: dict[str, An
 
 
 def _check_forward_accepts(model: Any, names: dict[str, Any], style_names: list[str]) -> None:
+    """Reject names the model cannot take; under ``**kwargs`` (Hugging Face models ignore unknown ones)
+    reject only near-misses of a style option, the likely typo."""
+    import difflib
     import inspect
 
     if not names:
@@ -161,14 +173,18 @@ def _check_forward_accepts(model: Any, names: dict[str, Any], style_names: list[
         params = inspect.signature(model.forward).parameters
     except (TypeError, ValueError, AttributeError):  # builtins and C extensions: let the forward decide
         return
-    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-        return
-    unknown = sorted(set(names) - set(params))
-    if unknown:
-        raise TypeError(
-            f"{unknown[0]!r} is neither a style option nor a keyword input of {type(model).__name__}.forward "
-            f"(inputs: {', '.join(params) or 'none'}; style options: {', '.join(style_names)})"
-        )
+    any_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
+    named = [n for n, p in params.items() if p.kind not in (inspect.Parameter.VAR_POSITIONAL,
+                                                             inspect.Parameter.VAR_KEYWORD)]
+    owner = f"{type(model).__name__}.forward"
+    for name in sorted(set(names) - set(named)):
+        close = difflib.get_close_matches(name, style_names, n=1, cutoff=0.8)
+        if any_keyword and close:
+            raise TypeError(f"{name!r} is not a style option (did you mean {close[0]!r}?) nor a named input of "
+                            f"{owner}; if the model takes it, pass model_kwargs={{{name!r}: ...}}")
+        if not any_keyword:
+            raise TypeError(f"{name!r} is neither a style option nor a keyword input of {owner} "
+                            f"(inputs: {', '.join(named) or 'none'}; style options: {', '.join(style_names)})")
 
 
 def to_scene(

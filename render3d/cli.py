@@ -214,12 +214,14 @@ def cmd_gallery(args: argparse.Namespace) -> int:
 def cmd_animate(args: argparse.Namespace) -> int:
     from contextlib import nullcontext
 
-    from render3d.api import load_spec_model
+    from render3d.api import check_fits_in_memory, load_spec_model
     from render3d.atomic import VIDEO_EXTENSIONS, check_output, private_temp_dir
     from render3d.record.animate import animate, record_checkpoints
 
     check_output(args.output, extensions=VIDEO_EXTENSIONS)  # before any checkpoint is read
-    model, probe = load_spec_model(_spec(args))
+    spec = _spec(args)
+    check_fits_in_memory(spec)
+    model, probe = load_spec_model(spec)
     keep = nullcontext(args.recording) if args.recording else private_temp_dir("rec")
     with keep as folder:
         recording = record_checkpoints(model, probe, args.checkpoints, folder, trust_pickle=args.trust_pickle,

@@ -96,6 +96,16 @@ def test_activations_too_large_for_memory_are_refused_from_the_meta_pass(pooled,
                     r"1,8,60000,60000\), only \d+\.\d GiB of cpu memory is free", line), line
 
 
+def test_animate_checks_activation_memory_before_reading_checkpoints(pooled, tmp_path, capsys):
+    video = tmp_path / "old.mp4"
+    video.write_bytes(b"the user's video")
+    code, line = run(["animate", pooled, "--input-shape", "1,3,60000,60000", "--checkpoints", str(tmp_path),
+                      "-o", str(video)], capsys)
+    assert code == 2 and line.startswith("ModelSpecError: this input needs at least ")
+    assert video.read_bytes() == b"the user's video"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["old.mp4", "pooled.py"]
+
+
 def test_huge_input_shape_still_traces_shapes_only(pooled, capsys):
     assert main(["trace", pooled, "--input-shape", "1,3,60000,60000"]) == 0
     assert "[1, 8, 60000, 60000]" in capsys.readouterr().out
