@@ -66,5 +66,5 @@ def primary_output(trace: Trace) -> str | None:
     ids = [i for i in ids if i in trace.nodes and trace.nodes[i].kind == "output"]
     if not ids:
         return None
-    named = any(not part.isdigit() for o in candidates for part in o["path"].split(".")[:1] if part)
+    named = any(o["path"] and not o["path"].split(".")[0].isdigit() for o in candidates)
     return ids[0] if named else ids[-1]
