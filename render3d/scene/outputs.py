@@ -1,11 +1,11 @@
 """The outputs a reader looks for: the model's primary output, and key/value caches as one badge.
 
-Hugging Face models return their key/value caches next to the logits (GPT-2: 4 cache tensors per
-two layers, T5 and Whisper: 8 plus the encoder state); drawn as they come, every cache tensor is a
-black output slab in the middle of the diagram. :func:`fold_cache_outputs` replaces them with one
-``cache ×N`` badge drawn beside the primary output, and :func:`primary_output` names
-the output the main path should end at (``logits`` / ``last_hidden_state``), so a secondary output
-such as BERT's ``pooler_output`` does not pull the main path away from it.
+Hugging Face models return their key/value caches next to the logits (a two-layer GPT-2: 4 cache
+tensors, a two-layer T5 or Whisper: 8); drawn as they come, every cache tensor is a black output slab
+in the middle of the diagram. :func:`fold_cache_outputs` replaces them with one ``cache ×N`` badge,
+drawn beside the primary output, and :func:`primary_output` names the output the main path should
+end at (``logits`` / ``last_hidden_state``), so a secondary output such as BERT's ``pooler_output``
+does not pull the main path away from it.
 
 Pure numpy / Python; deterministic (output order of the model's return value).
 """
