@@ -130,3 +130,28 @@ def test_a_refused_download_is_not_retried_after_the_shape_only_pass(tmp_path):
     with pytest.raises(DownloadRefusedError):
         render3d.api.trace_spec(f"{tmp_path / 'dl.py'}:model", input_shape=(1, 2), capture="none")
     assert calls.read_text() == "built\n"
+
+
+class TakesAnyKeyword(nn.Module):
+    """Like Hugging Face models: ``**kwargs`` swallows names it does not use."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fc = nn.Linear(4, 4)
+        self.seen: dict[str, object] = {}
+
+    def forward(self, x: torch.Tensor, **kwargs: object) -> torch.Tensor:
+        self.seen = kwargs
+        return self.fc(x)
+
+
+def test_near_miss_of_a_style_option_is_caught_even_under_forward_kwargs():
+    with pytest.raises(TypeError, match=r"'lodd' is not a style option \(did you mean 'lod'\?\) nor a named input "
+                                        r"of TakesAnyKeyword\.forward; if the model takes it, pass model_kwargs="):
+        to_scene(TakesAnyKeyword(), torch.randn(1, 4), lodd="topk")
+
+
+def test_other_names_go_to_forward_kwargs():
+    model = TakesAnyKeyword()
+    to_scene(model, torch.randn(1, 4), output_attentions=True, labels="none")
+    assert model.seen == {"output_attentions": True}
