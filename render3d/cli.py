@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import NoReturn, Sequence, TypeVar
 
 from render3d.errors import GalleryError, ModelSpecError, OutputSpecError, SceneFileError, UsageError
+from render3d.limits import check_fps, check_size
+from render3d.preflight import check_device
 
 USAGE_ERRORS = (ModelSpecError, OutputSpecError, SceneFileError, UsageError)
 
@@ -59,12 +61,6 @@ def _input_shape(text: str) -> tuple[int, ...]:
     return check_shape(parse_shape(text))
 
 
-def _device(text: str) -> str:
-    from render3d.preflight import check_device
-
-    return check_device(text)
-
-
 def _probe(text: str) -> str:
     """``random``, ``digit:N`` or an existing file (the range of N is checked when the probe is made)."""
     kind, sep, number = text.partition(":")
@@ -75,15 +71,7 @@ def _probe(text: str) -> str:
     raise ValueError(f"probe {text!r} is not 'random', 'digit:N' or an existing file")
 
 
-def _fps(text: str) -> float:
-    from render3d.limits import check_fps
-
-    return check_fps(text)
-
-
 def _size(text: str) -> tuple[int, int]:
-    from render3d.limits import check_size
-
     parts = text.lower().split("x")
     if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
         raise ValueError(f"size {text!r} is not valid: use WIDTHxHEIGHT, e.g. 1920x1080")
@@ -102,7 +90,7 @@ def _add_model_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--weights", metavar="FILE", help="checkpoint to load (state_dict, trainer dict, .safetensors)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow checkpoints that need full unpickling (only for files you trust)")
-    p.add_argument("--device", default=None, type=_checked(_device, "device"),
+    p.add_argument("--device", default=None, type=_checked(check_device, "device"),
                    help="cpu, cuda, cuda:N, mps, or meta (structure only, no memory)")
 
 
@@ -299,7 +287,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe", type=_checked(_probe, "probe"),
                    help="probe input: random (default), digit:N, or an image/.npy/.pt file")
     p.add_argument("-o", "--output", default="out.mp4", metavar="MP4", help="output file (default out.mp4)")
-    p.add_argument("--fps", type=_checked(_fps, "fps"), default=30.0, help="frames per second (default 30)")
+    p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
     p.add_argument("--frames-per-epoch", type=POSITIVE_INT, default=None, metavar="N",
                    help="frames blending one checkpoint into the next (default 15)")
     p.add_argument("--size", type=_checked(_size, "size"), default=(1280, 720),
@@ -326,8 +314,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _check_combinations(args: argparse.Namespace) -> None:
     """Checks that need more than one argument (each argument alone was checked by its parser type)."""
-    from render3d.preflight import check_device
-
     if getattr(args, "device", None):
         try:
             check_device(args.device, getattr(args, "mode", None))
