@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from render3d.errors import SceneFileError
+from render3d.scene.style import MODES, SceneStyle
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -40,7 +41,6 @@ else:  # pragma: no cover
 
 KEYS = {"title", "model", "input_shape", "probe", "weights", "mode", "depth", "size", "output", "style",
         "anti_aliasing", "device"}
-MODES = ("architecture", "activations")
 
 
 @dataclass(frozen=True)
@@ -187,8 +187,6 @@ class _Checker:
         return value
 
     def style(self) -> dict[str, Any]:
-        from render3d.scene.style import SceneStyle
-
         value = self.data.get("style", {})
         if not isinstance(value, dict):
             raise self.fail("style", "a table of SceneStyle options ([style])", value)
