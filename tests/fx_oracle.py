@@ -1,7 +1,8 @@
 """torch.fx as an independent oracle for the tracer's module-to-module dataflow edges.
 
 fx records exact def-use edges symbolically. Both graphs are reduced to edges between module calls (and
-input/output), seeing through functional ops. Modules that fx cannot know are no-ops at trace time
+input/output), seeing through functional ops; fx's shape reads (``x.shape`` feeding a ``view``) are not
+dataflow and are cut. Modules that fx cannot know are no-ops at trace time
 (``nn.Identity``, eval ``Dropout``, timm's ``DropPath``) are found by *running* fx's graph: a call that
 returns one of its inputs unchanged (same object, same version counter) is transparent, as in ours.
 """
@@ -58,7 +59,14 @@ def fx_module_graph(model: nn.Module, *inputs: torch.Tensor, leaf_childless: boo
             label[node] = "input.0"
         elif node.op == "output":
             label[node] = "output"
-    return _contract({n: list(n.all_input_nodes) for n in gm.graph.nodes}, label)
+    return _contract({n: [] if _reads_metadata(n) else list(n.all_input_nodes) for n in gm.graph.nodes}, label)
+
+
+def _reads_metadata(n: fx.Node) -> bool:
+    """``x.shape`` / ``x.size()`` / ``x.dim()``: fx records an edge, but no data flows (render3d has none)."""
+    if n.op == "call_method":
+        return n.target in ("size", "dim")
+    return n.op == "call_function" and n.target is getattr and n.args[1] in ("shape", "ndim", "dtype", "device")
 
 
 def our_module_graph(t: Trace) -> set[tuple[str, str]]:
