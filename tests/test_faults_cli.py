@@ -8,8 +8,11 @@ import re
 
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from render3d.cli import main
+from render3d.errors import UsageError
 
 ONE_LINE = re.compile(r"^\w+Error: .+$")
 
@@ -194,3 +197,27 @@ def test_warnings_print_as_one_line_each(tmp_path, capsys):
                     "        warnings.warn('odd input\\nsecond line of advice')\n        return super().forward(x)\n")
     assert main(["trace", f"{file}:Net", "--input-shape", "1,4", "--device", "cpu"]) == 0
     assert capsys.readouterr().err == "UserWarning: odd input\n"
+
+
+ARG_TEXT = st.text(max_size=24) | st.from_regex(r"-?[0-9]{1,22}(x-?[0-9]{1,12})?", fullmatch=True) | st.sampled_from(
+    ["nan", "inf", "-inf", "1e9", "0", "1,3,64,64", "1x3x64x64", "digit:3", "digit:-1", "cuda:0", "meta", "0x0"])
+
+
+@settings(max_examples=120, deadline=None)
+@given(option=st.sampled_from(["--depth", "--input-shape", "--device", "--size", "--probe", "--fps",
+                               "--frames-per-epoch"]), value=ARG_TEXT)
+def test_any_argument_value_parses_or_is_one_usage_error(option, value):
+    from render3d.cli import _check_combinations, build_parser
+
+    animate = option in ("--fps", "--frames-per-epoch")
+    argv = ["animate", "render3d:SeedCNN", "--checkpoints", "x"] if animate else ["render", "render3d:SeedCNN"]
+    try:
+        args = build_parser().parse_args([*argv, f"{option}={value}"])
+        _check_combinations(args)
+    except UsageError as exc:
+        assert "\n" not in str(exc) and option in str(exc)
+        return
+    parsed = getattr(args, option.lstrip("-").replace("-", "_"))
+    expected = {"--depth": int, "--input-shape": tuple, "--device": str, "--size": tuple, "--probe": str,
+                "--fps": float, "--frames-per-epoch": int}[option]
+    assert isinstance(parsed, expected)
