@@ -22,6 +22,7 @@ from render3d.graph import Trace
 from render3d.scene.camera import box_corners, project
 from render3d.scene.model import Scene, feature_map_bounds
 
+
 @contextmanager
 def called_parameterised_modules(model: nn.Module) -> Iterator[set[str]]:
     """Collect the paths of modules with parameters of their own that run inside the ``with`` body.
@@ -31,11 +32,9 @@ def called_parameterised_modules(model: nn.Module) -> Iterator[set[str]]:
     """
     called: set[str] = set()
     handles = []
-    seen: set[int] = set()
-    for path, module in model.named_modules():
-        if not path or id(module) in seen or not any(True for _ in module.parameters(recurse=False)):
+    for path, module in model.named_modules():  # a shared module: once, under its first path, as in the trace
+        if not path or not any(True for _ in module.parameters(recurse=False)):
             continue
-        seen.add(id(module))
         handles.append(module.register_forward_hook(lambda m, i, o, path=path: called.add(path)))
     try:
         yield called
