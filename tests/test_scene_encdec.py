@@ -68,8 +68,9 @@ def test_gpt2_cache_outputs_become_one_badge_beside_the_logits():
     assert overlapping_blocks(scene) == []
 
 
-def test_bert_last_hidden_state_ends_the_main_lane_after_the_stack():
-    scene = build_scene(lf.trace_of("hf.BERT"), image_size=SIZE)
+@pytest.mark.parametrize("name", ["hf.BERT", "hf.CLIPVision"])
+def test_last_hidden_state_ends_the_main_lane_after_the_stack(name):
+    scene = build_scene(lf.trace_of(name), image_size=SIZE)
     b = scene.blocks
     out, pooler = b.index("output.last_hidden_state"), b.index("output.pooler_output")
     assert b.centers[out, 2] == 0.0 and b.centers[pooler, 2] != 0.0
