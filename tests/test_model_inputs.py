@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 import render3d
-from render3d.api import to_scene
+from render3d.api import to_scene, trace_spec
 from render3d.errors import ModelSpecError
 from render3d.modelspec import DownloadRefusedError, load_model
 
@@ -85,10 +85,11 @@ def test_example_input_dict_from_a_model_spec_is_passed_as_keywords(tmp_path):
         f"from {__name__} import EncoderDecoder\n"
         "def model():\n"
         "    m = EncoderDecoder()\n"
-        "    m.example_input = lambda: {'input_ids': torch.arange(6)[None], 'decoder_input_ids': torch.arange(3)[None]}\n"
+        "    m.example_input = lambda: {'input_ids': torch.arange(6)[None],\n"
+        "                               'decoder_input_ids': torch.arange(3)[None]}\n"
         "    return m\n"
     )
-    t = render3d.api.trace_spec(f"{tmp_path / 'ed.py'}:model", capture="none")
+    t = trace_spec(f"{tmp_path / 'ed.py'}:model", capture="none")
     assert [i["id"] for i in t.inputs] == ["input.input_ids", "input.decoder_input_ids"]
 
 
@@ -128,7 +129,7 @@ def test_a_refused_download_is_not_retried_after_the_shape_only_pass(tmp_path):
         "    return nn.Linear(2, 2)\n"
     )
     with pytest.raises(DownloadRefusedError):
-        render3d.api.trace_spec(f"{tmp_path / 'dl.py'}:model", input_shape=(1, 2), capture="none")
+        trace_spec(f"{tmp_path / 'dl.py'}:model", input_shape=(1, 2), capture="none")
     assert calls.read_text() == "built\n"
 
 
