@@ -76,6 +76,32 @@ def test_no_maps_without_capture():
     assert t["scaled_dot_product_attention#1"].activation is None
 
 
+def test_sdpa_inside_a_leaf_module_gives_the_leaf_its_maps():
+    class Leaf(nn.Module):  # no children: its ops are no nodes, its attention still shows on it
+        def __init__(self):
+            super().__init__()
+            self.w = nn.Parameter(torch.randn(8, 8))
+
+        def forward(self, x):
+            q = (x @ self.w).unflatten(-1, (2, 4)).transpose(1, 2)
+            return F.scaled_dot_product_attention(q, q, q, is_causal=True)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attn = Leaf()
+            self.fc = nn.Linear(4, 2)
+
+        def forward(self, x):
+            return self.fc(self.attn(x))
+
+    t = render3d.trace(Net(), torch.randn(1, 5, 8))
+    maps = t["attn#1"].activation.attention
+    assert maps.shape == (2, 5, 5) and maps.dtype == np.float16
+    assert not np.triu(maps, 1).any()  # causal: no query attends to a later key
+    np.testing.assert_allclose(maps.astype(np.float32).sum(-1), 1.0, atol=FP16_ROW)
+
+
 def _vit(fused: bool) -> nn.Module:
     torch.manual_seed(0)
     model = timm.create_model("vit_tiny_patch16_224", pretrained=False, img_size=32, depth=2, num_classes=10)

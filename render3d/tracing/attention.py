@@ -6,7 +6,7 @@ What the kernel was given is enough to recompute softmax(QKᵀ·scale + mask) pe
 batch item 0, only while activations are captured, and only up to :data:`MAX_KEYS` keys. Explicit
 softmax(QKᵀ) code (Hugging Face's eager path, timm without fused attention) already holds the weights:
 a 4-D softmax over the last axis is read as (batch, heads, queries, keys). Maps are strided to
-``max_tokens`` per side and stored as float16 (heads, T', S').
+``max_tokens`` per side and kept as float16 (heads, T', S') tensors on the model's device.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 from typing import Any, Callable
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -30,17 +29,18 @@ def _arg(args: tuple, kwargs: dict, index: int, name: str) -> Any:
     return args[index] if len(args) > index else kwargs.get(name)
 
 
-def _strided_half(weights: torch.Tensor, step_t: int, max_tokens: int) -> np.ndarray:
-    """Queries strided by ``step_t``, keys to ``max_tokens``, as float16 on the host."""
+def _strided_half(weights: torch.Tensor, step_t: int, max_tokens: int) -> torch.Tensor:
+    """Queries strided by ``step_t``, keys to ``max_tokens``: a float16 copy on the tensor's device (the
+    tracer fetches it with the other captures after the forward, so a GPU is not synchronised per call)."""
     step_s = max(1, math.ceil(weights.shape[2] / max_tokens))
-    return weights[:, ::step_t, ::step_s].to("cpu", torch.float16, copy=True).numpy()
+    return weights[:, ::step_t, ::step_s].to(torch.float16, copy=True)
 
 
 def _step(n: int, max_tokens: int) -> int:
     return max(1, math.ceil(n / max_tokens))
 
 
-def attention_maps(module: nn.MultiheadAttention, args: tuple, kwargs: dict, max_tokens: int) -> np.ndarray | None:
+def attention_maps(module: nn.MultiheadAttention, args: tuple, kwargs: dict, max_tokens: int) -> torch.Tensor | None:
     """(heads, T', S') float16 attention weights of batch item 0, strided to ``max_tokens`` per side."""
     query, key = _arg(args, kwargs, 0, "query"), _arg(args, kwargs, 1, "key")
     if not isinstance(query, torch.Tensor) or not isinstance(key, torch.Tensor) or query.is_meta:
@@ -75,7 +75,7 @@ def _item0(t: torch.Tensor) -> torch.Tensor | None:
     return t[None] if t.dim() == 2 else None
 
 
-def sdpa_maps(args: tuple, kwargs: dict, max_tokens: int) -> np.ndarray | None:
+def sdpa_maps(args: tuple, kwargs: dict, max_tokens: int) -> torch.Tensor | None:
     """What ``F.scaled_dot_product_attention`` computed for batch item 0, per head: attn_mask (bool:
     True takes part; float: added), ``is_causal``, ``scale`` and grouped-query heads as the kernel does."""
     query, key = _arg(args, kwargs, 0, "query"), _arg(args, kwargs, 1, "key")
@@ -102,7 +102,7 @@ def sdpa_maps(args: tuple, kwargs: dict, max_tokens: int) -> np.ndarray | None:
     return _strided_half(weights, 1, max_tokens)
 
 
-def softmax_maps(args: tuple, kwargs: dict, out: Any, max_tokens: int) -> np.ndarray | None:
+def softmax_maps(args: tuple, kwargs: dict, out: Any, max_tokens: int) -> torch.Tensor | None:
     """Batch item 0 of a (batch, heads, queries, keys) softmax over keys: explicit attention weights."""
     dim = _arg(args, kwargs, 1, "dim")
     if not isinstance(out, torch.Tensor) or out.dim() != 4 or dim not in (-1, 3) or out.is_meta:
@@ -113,7 +113,8 @@ def softmax_maps(args: tuple, kwargs: dict, out: Any, max_tokens: int) -> np.nda
     return _strided_half(weights, _step(weights.shape[1], max_tokens), max_tokens)
 
 
-def function_maps(func: Callable[..., Any], args: tuple, kwargs: dict, out: Any, max_tokens: int) -> np.ndarray | None:
+def function_maps(func: Callable[..., Any], args: tuple, kwargs: dict, out: Any,
+                  max_tokens: int) -> torch.Tensor | None:
     """Attention maps of one call of a function named in :data:`ATTENTION_NAMES`, or None."""
     if func.__name__ == "scaled_dot_product_attention":
         return sdpa_maps(args, kwargs, max_tokens)

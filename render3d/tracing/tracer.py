@@ -139,7 +139,8 @@ class _Recorder(TorchFunctionMode):
         results = materialize([c for _, c in self.captures])
         for (node, _), (stats, activation) in zip(self.captures, results):
             node.stats, node.activation = stats, activation
-            activation.attention = self.attention.get(node.id)
+            maps = self.attention.get(node.id)
+            activation.attention = None if maps is None else maps.cpu().numpy()
         self.captures.clear()
 
     def _parents(self, tensors_in: list[torch.Tensor]) -> list[str]:
@@ -255,8 +256,7 @@ class _Recorder(TorchFunctionMode):
         frame = self.stack[-1]
         if frame.suppressed or isinstance(frame.module, nn.MultiheadAttention):  # MHA: attention_maps()
             return
-        with DisableTorchFunction():
-            maps = function_maps(func, args, kwargs or {}, out, self.config.max_tokens)
+        maps = function_maps(func, args, kwargs, out, self.config.max_tokens)  # the mode is off in here
         if maps is not None:
             frame.attention = maps
 
