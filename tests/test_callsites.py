@@ -144,6 +144,13 @@ def test_an_instruction_run_again_starts_a_new_iteration():
         "mul#1": ("forward·loop#1",), "mul#2": ("forward·loop#2",), "mul#3": ("forward·loop#3",)}
 
 
+def test_a_loop_of_one_op_folds_and_unfolded_shows_the_ops():
+    trace = _trace(Doubler(), torch.randn(2))
+    assert _repeats(render3d.build_scene(trace)) == {"input.0": 1, "forward·loop#1": 3, "output": 1}
+    assert render3d.build_scene(trace, fold_repeats=False).blocks.node_ids == [
+        "input.0", "mul#1", "mul#2", "mul#3", "output"]
+
+
 def test_helper_and_loops_are_blocks_named_after_their_site(loop_trace):
     scene = render3d.build_scene(loop_trace)
     assert scene.blocks.node_ids == ["input.0", "fc#1", "_scale()#1", "forward·loop#1", "forward·loop2#1",
@@ -199,10 +206,12 @@ def test_a_saved_trace_without_sites_draws_as_before(loop_trace):
 def test_maskrcnn_draws_heads_and_post_processing_as_named_blocks(maskrcnn_trace):
     scene = render3d.build_scene(maskrcnn_trace)
     sites = {i for i in scene.blocks.node_ids if "()" in i or "·loop" in i}
-    assert sites == {"rpn.head.forward·loop#1", "rpn.concat_box_prediction_layers()#1", "rpn.decode()#1",
+    assert sites == {"rpn.head.forward·loop#1", "rpn.forward·loop#1", "rpn.concat_box_prediction_layers()#1",
+                     "rpn.decode()#1",
                      "rpn.filter_proposals()#1", "roi_heads.postprocess_detections()#1",
                      "roi_heads.maskrcnn_inference()#1", "postprocess()#1"}
-    assert _repeats(scene)["rpn.head.forward·loop#1"] == 5  # one iteration per FPN level
+    repeats = _repeats(scene)  # one iteration per FPN level: the head's convs, then a shape read of each
+    assert (repeats["rpn.head.forward·loop#1"], repeats["rpn.forward·loop#1"]) == (5, 5)
     assert len(scene.blocks.node_ids) <= READABLE
 
 

@@ -50,6 +50,11 @@ def _name(element: str) -> str:
     return element.rpartition("#")[0]
 
 
+def _is_loop(name: str) -> bool:
+    """Site names: ``"postprocess()"`` for a function, ``"forward·loop2"`` for a loop's iterations."""
+    return not name.endswith("()")
+
+
 def group_call_sites(trace: Trace) -> Trace:
     """``trace`` with a virtual module call for every site that groups something (module docstring)."""
     if not any(n.site for n in trace.nodes.values()) and not any(m.site for m in trace.modules.values()):
@@ -100,7 +105,7 @@ def _site_trees(trace: Trace) -> dict[str, _Site]:
 def _prune(top: _Site, trace: Trace) -> None:
     """Dissolve the sites that group nothing (:func:`_prune_children`), then any site that is the
     container's forward itself: its only member, or holding every module call of the container."""
-    _prune_children(top)
+    _prune_children(top, trace)
     modules = set(_module_items(top, trace))
 
     def is_forward(item: str | _Site) -> bool:
@@ -111,17 +116,22 @@ def _prune(top: _Site, trace: Trace) -> None:
         _dissolve(next(item for item in top.items if is_forward(item)))
 
 
-def _prune_children(site: _Site) -> None:
-    """Post-order: dissolve a site with a single member and a loop that ran once."""
+def _prune_children(site: _Site, trace: Trace) -> None:
+    """Post-order: dissolve a loop that ran once, and a site with a single member unless it is a loop
+    iteration of one op (``x = x * 2`` three times still folds ``×3``)."""
     for item in list(site.items):
         if isinstance(item, _Site):
-            _prune_children(item)
-            if len(item.items) == 1:
+            _prune_children(item, trace)
+            if len(item.items) == 1 and not (_is_loop(item.name) and _is_op(item.items[0], trace)):
                 _dissolve(item)
     names = [item.name for item in site.items if isinstance(item, _Site)]
     for item in list(site.items):
-        if isinstance(item, _Site) and not item.name.endswith("()") and names.count(item.name) == 1:
+        if isinstance(item, _Site) and _is_loop(item.name) and names.count(item.name) == 1:
             _dissolve(item)
+
+
+def _is_op(item: str | _Site, trace: Trace) -> bool:
+    return isinstance(item, str) and item not in trace.modules and trace.nodes[item].kind != "module"
 
 
 def _dissolve(site: _Site) -> None:
@@ -176,21 +186,13 @@ def _with_sites(trace: Trace, calls: list[_Site], site_of: dict[str, tuple[_Site
         leaving = [m for m in members[s.id] if any(c not in inside for c in children[m])]
         first = nodes[members[s.id][0]]
         modules[s.id] = ModuleCall(
-            id=s.id, path=s.path, type=FUNCTION if s.name.endswith("()") else LOOP,
-            call=int(s.id.rpartition("#")[2]), params=leaf_params(nodes[m] for m in members[s.id]),
+            id=s.id, path=s.path, type=LOOP if _is_loop(s.name) else FUNCTION,
+            call=int(s.id.rpartition("#")[2]), params=_leaf_params(nodes[m] for m in members[s.id]),
             # latest first: the block shows the function's result
             outputs=tuple(reversed(leaving)) or (members[s.id][-1],),
             stack=first.stack[: first.stack.index(s.id)],
         )
-    # calls in the order they end (as the tracer records them), a site before the calls around it
-    position = {nid: i for i, nid in enumerate(nodes)}
-    end = {cid: -1 for cid in modules}
-    for node in nodes.values():
-        for c in (*node.stack, node.id):
-            if c in end:
-                end[c] = position[node.id]
-    order = sorted(modules, key=lambda c: (end[c], -len(modules[c].stack)))
-    return replace(trace, nodes=nodes, modules={c: modules[c] for c in order})
+    return replace(trace, nodes=nodes, modules=modules)
 
 
 def _members(nodes: dict[str, Node], calls: set[str]) -> dict[str, list[str]]:
@@ -203,7 +205,7 @@ def _members(nodes: dict[str, Node], calls: set[str]) -> dict[str, list[str]]:
     return out
 
 
-def leaf_params(nodes: Iterable[Node]) -> int:
+def _leaf_params(nodes: Iterable[Node]) -> int:
     """Parameters of the distinct modules among ``nodes`` (a module called in every iteration counts once)."""
     seen: dict[str, int] = {}
     for node in nodes:
@@ -221,8 +223,8 @@ def fit_call_sites(trace: Trace, *, fold: bool = True, min_repeats: int = 2) -> 
        need not feed each other and shapes may differ (each mask has its own box); op types, wiring,
        module types and parameter counts must match. The block keeps the first invocation's id, shows
        the last one's output and counts a module called by every iteration once;
-    2. a site with no parameterised module and no attention inside is glue code (box decoding,
-       post-processing): the outermost such becomes one block named after it;
+    2. a site of several ops with no parameterised module and no attention inside is glue code (box
+       decoding, post-processing): the outermost such becomes one block named after it;
     3. any other site is dissolved: a helper that calls the model's layers (timm's
        ``forward_features``) is structure that depth collapse already draws by module.
 
@@ -235,8 +237,8 @@ def fit_call_sites(trace: Trace, *, fold: bool = True, min_repeats: int = 2) -> 
     runs = _runs(trace, members, min_repeats) if fold else {}
     block_of = {c: head for head, run in runs.items() for c in run}
     for cid in sorted(members, key=lambda c: len(trace.modules[c].stack)):  # outermost first
-        if cid not in block_of and not any(a in block_of for a in trace.modules[cid].stack) and _glue(
-                trace.nodes[m] for m in members[cid]):
+        if cid not in block_of and not any(a in block_of for a in trace.modules[cid].stack) and len(
+                members[cid]) > 1 and _glue(trace.nodes[m] for m in members[cid]):
             block_of[cid] = cid
     owner = trace.owners(block_of)
     nodes: dict[str, Node] = {}
@@ -250,7 +252,7 @@ def fit_call_sites(trace: Trace, *, fold: bool = True, min_repeats: int = 2) -> 
             last = trace._block_node(run[-1], trace.nodes[members[run[-1]][-1]])
             nodes[key] = replace(
                 head, kind=CALL, stack=_without(head.stack, members), shape=last.shape, shapes=last.shapes,
-                stats=last.stats, activation=last.activation, params=leaf_params(
+                stats=last.stats, activation=last.activation, params=_leaf_params(
                     trace.nodes[m] for c in run for m in members[c]),
                 repeats=len(run), folded=tuple(run) if len(run) > 1 else (),
             )
