@@ -6,7 +6,8 @@ module forced into training mode) or draw from the global random generators. :fu
 sets ``training`` on every module directly, so no override runs, and puts flags, buffers and RNG states
 back afterwards, on success and on exceptions alike.
 
-Only buffers are copied (ResNet-50: 161 small tensors, ~0.2 MB); parameters are never copied, because
+Only buffers are copied (ResNet-50: 159 small tensors, 0.2 MB; entering and leaving costs 3.6 ms against
+1.6 ms for the old ``eval()`` and flag restore, next to a 2.4 s trace); parameters are never copied, because
 render3d runs its forwards under ``no_grad`` and does not touch them.
 """
 
