@@ -145,7 +145,8 @@ def _split_options(obj: Any, options: dict[str, Any], model_kwargs: dict[str, An
     """``(style_overrides, model_kwargs)`` from the keyword arguments of render/show/plotter/to_scene.
 
     SceneStyle fields are style; other names are the model's keyword inputs (see module docstring).
-    A name that is neither a style field nor accepted by the model's ``forward`` is an error naming both.
+    A name the model's ``forward`` cannot take, or under ``**kwargs`` a near-miss of a style option
+    (``lodd``), is a TypeError saying which.
     """
     from render3d.scene.style import SceneStyle
 
