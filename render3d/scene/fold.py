@@ -95,6 +95,8 @@ def build_block_graph(trace: Trace, *, fold: bool) -> BlockGraph:
             ],
             dtype=bool,
         ) & np.array([c in GLYPH_CATEGORIES for c in categories], dtype=bool)
+    # buffers, parameters and factory constants feed a layer but are not layers: always a small cube
+    glyph |= np.array([h.kind == "constant" for h in head], dtype=bool)
 
     seen: set[tuple[int, int]] = set()
     src: list[int] = []
