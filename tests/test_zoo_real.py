@@ -29,9 +29,9 @@ from render3d.zoo_checks import (
 )
 
 #: one or two per zoo and per failure family of issue 8 (pass-through modules, HF embeddings and
-#: caches, encoder–decoder, ASPP/FPN decoders, 3-D volumes, root-scope detection and flow code)
+#: caches, encoder–decoder, wrapped rows, ASPP/FPN decoders, 3-D volumes, root-scope detection and flow code)
 MODELS = [
-    "timm_deit_tiny", "timm_poolformer_s12", "timm_regnety_002",
+    "timm_deit_tiny", "timm_swin_tiny", "timm_poolformer_s12", "timm_regnety_002",
     "bert_tiny", "gpt2_tiny", "t5_tiny",
     "smp_deeplabv3plus", "smp_fpn",
     "monai_unet", "monai_unet3d",
