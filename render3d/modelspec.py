@@ -6,6 +6,11 @@ Accepted forms::
     path/to/file.py:ClassOrFactory  a class or zero-argument factory in a Python file
     package.module:ClassOrFactory   the same, imported from an installed module
     render3d:SeedCNN                a model shipped in render3d.models
+    render3d.zoo:bert_tiny          small timm / Hugging Face / smp / MONAI / detection models
+
+The input is the model's own ``example_input()`` when it has one (a tensor, a tuple of positional
+inputs or a dict of keyword inputs, e.g. token ids of dtype long; see :mod:`render3d.zoo`), else
+random normal noise of ``--input-shape`` or the model's ``example_input_shape``.
 
 Building never touches the network: a factory that tries to download weights (smp's default
 ``encoder_weights="imagenet"``, ``from_pretrained``, ``pretrained=True``) fails at once with one line
