@@ -10,7 +10,8 @@ Accepted forms::
 
 The input is the model's own ``example_input()`` when it has one (a tensor, a tuple of positional
 inputs or a dict of keyword inputs, e.g. token ids of dtype long; see :mod:`render3d.zoo`), else
-random normal noise of ``--input-shape`` or the model's ``example_input_shape``.
+a seeded random tensor of ``--input-shape`` or the model's ``example_input_shape`` (and
+``example_input_dtype``).
 
 Building never touches the network: a factory that tries to download weights (smp's default
 ``encoder_weights="imagenet"``, ``from_pretrained``, ``pretrained=True``) fails at once with one line
