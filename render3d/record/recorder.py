@@ -9,8 +9,14 @@ Use it inside any training loop::
 
 Each snapshot runs :func:`render3d.trace` (eval mode, no grad; the model's training flags, BatchNorm
 statistics and weights are left exactly as they were), quantises the reduced activations to uint8
-(see :mod:`render3d.record.store`) and writes one file, then rewrites the small manifest. Nothing is
-kept in memory between snapshots, so memory stays flat however many epochs are recorded.
+(see :mod:`render3d.record.store`) and writes one file, then rewrites the small manifest.
+
+It also stores, per module owning parameters, ‖w‖, ‖Δw‖ since the previous snapshot and ‖grad‖
+(see :mod:`render3d.record.metrics`): call ``snapshot`` after ``backward()`` and before
+``zero_grad()`` to get gradients. For ‖Δw‖ the previous snapshot's weights are kept as one CPU
+copy of each parameter in its own dtype (the model's size in host memory, never on the GPU);
+``layer_norms=False`` keeps nothing between snapshots, so memory stays flat however many epochs
+are recorded.
 """
 
 from __future__ import annotations
@@ -78,6 +84,9 @@ class Recorder:
         it an existing recording is refused, so a second training run never appends to a finished one.
     overwrite
         Replace the recording already in ``out_dir`` (only the files its manifest lists are deleted).
+    layer_norms
+        Store ‖w‖, ‖Δw‖ and ‖grad‖ per module with each snapshot (default). A resumed recording's first
+        new snapshot has no ‖Δw‖: the weights before it were in another process.
 
     The Recorder holds a lock on the folder until :meth:`close` (or the end of a ``with`` block, or
     garbage collection): a second Recorder on the same folder is refused, a lock left by a process
@@ -94,6 +103,7 @@ class Recorder:
         depth: int | None = None,
         resume: bool = False,
         overwrite: bool = False,
+        layer_norms: bool = True,
     ) -> None:
         if resume and overwrite:
             raise ValueError("Recorder: pass resume=True or overwrite=True, not both")
@@ -104,6 +114,7 @@ class Recorder:
         if self.capture.mode == "none":
             raise ValueError("Recorder capture mode must be 'reduced' or 'full', not 'none'")
         self.depth = depth
+        self._weights = WeightHistory() if layer_norms else None
         self.probe_hash = probe_hash(self.probe)
         self.run = new_run_id()
         if self.out_dir.exists() and not self.out_dir.is_dir():
@@ -158,6 +169,7 @@ class Recorder:
         epoch = store.epoch_value(epoch)
         self._check_epoch(epoch)
         values = {name: store.plain_number(name, v) for name, v in metrics.items()}
+        layers = self._weights.measure(self.model) if self._weights is not None else None
         probe = self.probe.to(_device_of(self.model))
         traced = trace(self.model, probe, depth=self.depth, capture=self.capture)
         signature = traced.signature()
@@ -182,7 +194,7 @@ class Recorder:
         try:
             if not self._manifest:
                 self._write_probe()
-            entry["bytes"] = store.write_snapshot(self.out_dir / name, traced)
+            entry["bytes"] = store.write_snapshot(self.out_dir / name, traced, layers)
             if changed:
                 atomic_write_text(self.out_dir / entry["graph_file"], json.dumps(store.graph_to_json(traced)) + "\n")
             updated = dict(manifest, snapshots=[*manifest["snapshots"], entry],
@@ -196,6 +208,8 @@ class Recorder:
                                   "the recording is unchanged") from exc
             raise
         self._manifest = updated
+        if self._weights is not None:
+            self._weights.accept()
         if changed:
             msg = (f"snapshot {index} (epoch {epoch}) traced a different graph than the first snapshot "
                    f"(signature {signature} != {manifest['signature']}); stored with its own graph "
@@ -269,6 +283,56 @@ class Recorder:
             "graph": store.graph_to_json(traced),
             "snapshots": [],
         }
+
+
+class WeightHistory:
+    """‖w‖, ‖Δw‖ and ‖grad‖ per module owning parameters, Δw against the weights of the last accepted
+    measurement (kept as CPU copies in each parameter's own dtype: the one copy the difference needs)."""
+
+    def __init__(self) -> None:
+        self._previous: dict[tuple[str, str], torch.Tensor] = {}
+        self._pending: dict[tuple[str, str], torch.Tensor] = {}
+
+    def measure(self, model: nn.Module) -> store.LayerNorms:
+        """The norms now; the weights become the reference only on :meth:`accept` (a snapshot that
+        failed to write must not move it)."""
+        from render3d.tracing.tracer import unwrap
+
+        paths, rows, current = [], [], {}
+        for path, module in unwrap(model).named_modules():
+            own = list(module.named_parameters(recurse=False))
+            if not own:
+                continue
+            w2 = d2 = g2 = 0.0
+            have_update, have_grad = True, False
+            for name, p in own:
+                now = p.detach().to("cpu", copy=True)
+                w2 += _norm(now) ** 2
+                before = self._previous.get((path, name))
+                if before is None or before.shape != now.shape:
+                    have_update = False
+                else:
+                    d2 += _norm(now.double() - before.double()) ** 2
+                if p.grad is not None:
+                    have_grad = True
+                    g2 += _norm(p.grad.detach()) ** 2
+                current[(path, name)] = now
+            paths.append(path)
+            rows.append((math.sqrt(w2), math.sqrt(d2) if have_update else math.nan,
+                         math.sqrt(g2) if have_grad else math.nan))
+        self._pending = current
+        return store.LayerNorms(tuple(paths), np.array(rows, dtype=np.float64).reshape(-1, 3))
+
+    def accept(self) -> None:
+        """The last measured weights are the reference for the next ‖Δw‖."""
+        self._previous, self._pending = self._pending, {}
+
+
+def _norm(t: torch.Tensor) -> float:
+    """‖t‖₂ accumulated in float64 on the CPU, float32 on an accelerator (MPS has no float64)."""
+    if t.device.type == "cpu":
+        return float(torch.linalg.vector_norm(t, dtype=torch.float64))
+    return float(torch.linalg.vector_norm(t.float()))
 
 
 def _release(folder: Path, run: str, created: bool) -> None:

@@ -10,15 +10,25 @@ import json
 import os
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Mapping, NamedTuple, Sequence
 
 import numpy as np
 
 from render3d.errors import RecordingError
-from render3d.graph import Trace
+from render3d.graph import Stats, Trace
 from render3d.record import store
+from render3d.record.metrics import check_metric, module_paths, param_metric, rows_under, stats_metric
 
-__all__ = ["Recording", "SnapshotInfo", "load_recording", "pooled_percentiles"]
+__all__ = ["LayerMetric", "Recording", "SnapshotInfo", "load_recording", "pooled_percentiles"]
+
+
+class LayerMetric(NamedTuple):
+    """A training-health metric over a recording: ``values[s, j]`` is layer ``node_ids[j]`` at
+    snapshot ``s`` (epoch ``epochs[s]``), float64, NaN where there is no value."""
+
+    epochs: list[int | float]
+    node_ids: list[str]
+    values: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -45,6 +55,7 @@ class Recording:
     ([1, 2, 3], {'loss': 0.41, 'acc': 0.912})
     >>> rec.values(2, "conv1#1").shape  # doctest: +SKIP
     (16, 32, 32)
+    >>> epochs, layers, ratios = rec.layer_metric("update_ratio")  # doctest: +SKIP
     """
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -64,6 +75,7 @@ class Recording:
             store.check_snapshot_file(self.path, info.file)
         self.graph = _parse_graph(self.manifest["graph"], self.path / store.MANIFEST)
         self._cache: tuple[int, dict[str, store.StoredNode]] | None = None
+        self._summaries: dict[int, tuple[dict[str, Stats | None], store.LayerNorms | None]] = {}
 
     # --- metadata ----------------------------------------------------------------------------------
     def __len__(self) -> int:
@@ -148,6 +160,47 @@ class Recording:
             nodes[nid] = replace(node, activation=s.activation(), stats=s.stats) if s is not None else replace(node)
         return replace(graph, nodes=nodes)
 
+    # --- training health per layer ------------------------------------------------------------------
+    def summary(self, index: int) -> tuple[dict[str, Stats | None], store.LayerNorms | None]:
+        """Snapshot ``index``'s per-node stats and per-module norms (``None`` in recordings made before
+        render3d stored them, or with ``layer_norms=False``); no activation is read."""
+        if index not in self._summaries:
+            self._summaries[index] = store.read_snapshot_summary(self.path / self.snapshots[index].file)
+        return self._summaries[index]
+
+    def layer_metric(self, name: str, groups: Mapping[str, Sequence[str]] | None = None) -> LayerMetric:
+        """Metric ``name`` (see :data:`render3d.record.metrics.METRICS`) per layer and snapshot.
+
+        Layers are the first graph's nodes that have a value in some snapshot (for parameter metrics:
+        the nodes owning parameters; a frozen layer is listed, its gradient norm NaN throughout), in
+        execution order. ``groups`` instead maps a key to the node ids it stands for (a scene block
+        and its members): parameter metrics take all their parameters together, activation metrics
+        the last member's output. Reads every snapshot's index, never an activation.
+        """
+        metric = check_metric(name)
+        graph = self.graph
+        keyed = {nid: (nid,) for nid in graph.nodes} if groups is None else {k: tuple(v) for k, v in groups.items()}
+        values = np.full((len(self), len(keyed)), np.nan)
+        applies = np.zeros(len(keyed), dtype=bool)
+        rows: dict[tuple[str, ...], list[np.ndarray]] = {}
+        for s in range(len(self)):
+            stats, layers = self.summary(s)
+            if metric.source == "activation":
+                for j, members in enumerate(keyed.values()):
+                    values[s, j] = stats_metric(stats.get(members[-1]) if members else None, name)
+                applies |= np.isfinite(values[s])
+                continue
+            if layers is None:
+                continue
+            if layers.paths not in rows:
+                rows[layers.paths] = [rows_under(layers.paths, _paths(graph, members)) for members in keyed.values()]
+            for j, r in enumerate(rows[layers.paths]):
+                values[s, j] = param_metric(layers, r, name)
+                applies[j] |= bool(len(r))
+        keys = list(keyed)
+        keep = np.flatnonzero(applies) if groups is None else np.arange(len(keys))
+        return LayerMetric(self.epochs, [keys[j] for j in keep], values[:, keep])
+
     # --- colour limits -------------------------------------------------------------------------------
     def color_limits(self, nodes: Iterable[str] | None = None, *, snapshots: Iterable[int] | None = None,
                      q: tuple[float, float] = (1.0, 99.0)) -> dict[str, tuple[float, float]]:
@@ -194,6 +247,11 @@ def pooled_percentiles(values: np.ndarray, counts: np.ndarray, q: tuple[float, f
     if not hi > lo:  # a near-constant layer: widen to the full range first
         lo, hi = float(v[0]), float(v[-1])
     return color_limits(None, np.array([lo, hi], dtype=np.float32))
+
+
+def _paths(graph: Trace, members: Sequence[str]) -> list[str]:
+    """The module paths the nodes ``members`` stand for (unknown ids stand for none)."""
+    return [p for nid in members if nid in graph.nodes for p in module_paths(graph.nodes[nid])]
 
 
 def load_recording(path: str | os.PathLike[str]) -> Recording:

@@ -12,7 +12,10 @@ Layout of a recording folder::
 
 A snapshot ``.npz`` holds ``index`` (a JSON string: one entry per node with id, layout, full shape,
 offset, step and the node's stats) and, for entry ``k``, ``q{k}`` (uint8 codes, the reduced
-activation) and optionally ``m{k}`` (float16 channel means). A value is ``offset + step * code``
+activation) and optionally ``m{k}`` (float16 channel means). Snapshots a Recorder took with
+``layer_norms`` also hold ``layer_paths`` (a JSON list of module paths) and ``layer_norms`` (float64,
+one row ``‖w‖, ‖Δw‖, ‖grad‖`` per module owning parameters, NaN where there is no value; see
+:mod:`render3d.record.metrics`); older snapshots simply lack them. A value is ``offset + step * code``
 with ``offset``/``step`` from that node's own min/max in that snapshot, so the error is at most
 ``step / 2`` = (max - min) / 510 and zeros after a ReLU stay exact (the minimum is a code).
 
@@ -30,9 +33,10 @@ import os
 import stat
 import zipfile
 import zlib
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import numpy as np
 
@@ -123,10 +127,14 @@ class StoredNode:
         return np.float32(self.offset) + np.float32(self.step) * used.astype(np.float32), counts[used]
 
 
-def write_snapshot(path: Path, nodes: Iterable[Node]) -> int:
-    """Quantise the activations of ``nodes`` into ``path`` (atomically); returns the file size."""
+def write_snapshot(path: Path, nodes: Iterable[Node], layers: LayerNorms | None = None) -> int:
+    """Quantise the activations of ``nodes`` (and store ``layers`` exactly) into ``path`` (atomically);
+    returns the file size."""
     index: list[dict[str, Any]] = []
     arrays: dict[str, np.ndarray] = {}
+    if layers is not None:
+        arrays["layer_paths"] = np.array(json.dumps(list(layers.paths)))
+        arrays["layer_norms"] = np.asarray(layers.norms, dtype=np.float64).reshape(-1, 3)
     for node in nodes:
         act = node.activation
         if act is None or act.data is None:
@@ -154,30 +162,61 @@ def write_snapshot(path: Path, nodes: Iterable[Node]) -> int:
 
 def read_snapshot(path: Path, only: set[str] | None = None) -> dict[str, StoredNode]:
     """The nodes stored in one snapshot file (all, or only the ids in ``only``)."""
+    with _open_snapshot(path) as data:
+        index = json.loads(str(data["index"]))
+        out: dict[str, StoredNode] = {}
+        for k, entry in enumerate(index):
+            if only is not None and entry["id"] not in only:
+                continue
+            stats = Stats(**entry["stats"]) if entry.get("stats") else None
+            out[entry["id"]] = StoredNode(
+                id=entry["id"],
+                layout=entry["layout"],
+                full_shape=tuple(entry["full_shape"]),
+                offset=float(entry["offset"]),
+                step=float(entry["step"]),
+                stats=stats,
+                codes=data[f"q{k}"],
+                channel_mean=data[f"m{k}"] if f"m{k}" in data.files else None,
+            )
+        return out
+
+
+@contextmanager
+def _open_snapshot(path: Path) -> Iterator[Any]:
+    """``np.load(path)``, with any failure to open or read it as one RecordingError naming ``path``."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            index = json.loads(str(data["index"]))
-            out: dict[str, StoredNode] = {}
-            for k, entry in enumerate(index):
-                if only is not None and entry["id"] not in only:
-                    continue
-                stats = Stats(**entry["stats"]) if entry.get("stats") else None
-                out[entry["id"]] = StoredNode(
-                    id=entry["id"],
-                    layout=entry["layout"],
-                    full_shape=tuple(entry["full_shape"]),
-                    offset=float(entry["offset"]),
-                    step=float(entry["step"]),
-                    stats=stats,
-                    codes=data[f"q{k}"],
-                    channel_mean=data[f"m{k}"] if f"m{k}" in data.files else None,
-                )
-            return out
+            yield data
     except FileNotFoundError:
         raise RecordingError(f"snapshot file {path} is missing") from None
     except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile,
             zlib.error) as exc:
         raise RecordingError(f"snapshot file {path} cannot be read (truncated or damaged?): {exc}") from None
+
+
+@dataclass(frozen=True)
+class LayerNorms:
+    """Per module owning parameters (``paths``), one row of ``norms``: ‖w‖, ‖Δw‖ since the previous
+    snapshot, ‖grad‖ (float64, NaN where there is no value: no previous snapshot, no ``.grad``)."""
+
+    paths: tuple[str, ...]
+    norms: np.ndarray
+
+
+def read_snapshot_summary(path: Path) -> tuple[dict[str, Stats | None], LayerNorms | None]:
+    """A snapshot's per-node stats and its layer norms (``None`` when not stored), without reading
+    any activation: the cheap read for metrics over many snapshots."""
+    with _open_snapshot(path) as data:
+        stats = {e["id"]: Stats(**e["stats"]) if e.get("stats") else None for e in json.loads(str(data["index"]))}
+        if "layer_norms" not in data.files:
+            return stats, None
+        paths = tuple(json.loads(str(data["layer_paths"])))
+        norms = np.asarray(data["layer_norms"], dtype=np.float64).reshape(-1, 3)
+    if len(paths) != norms.shape[0] or not all(isinstance(p, str) for p in paths):
+        raise RecordingError(f"snapshot file {path}: layer_paths and layer_norms disagree "
+                             f"({len(paths)} paths, {norms.shape[0]} rows; a damaged recording)")
+    return stats, LayerNorms(paths, norms)
 
 
 # --- manifest and graph -----------------------------------------------------------------------
