@@ -35,6 +35,10 @@ class Stats:
     nan_count: int
     inf_count: int
     numel: int
+    #: fractions of the sample with |x| >= 0.99 and with |x| <= 0.01: how much of a tanh or sigmoid
+    #: output sits at its limits (render3d.health's ``saturated``); NaN in stats saved before them
+    near_one_fraction: float = float("nan")
+    near_zero_fraction: float = float("nan")
 
     def to_dict(self) -> dict[str, float]:
         return {k: getattr(self, k) for k in self.__dataclass_fields__}

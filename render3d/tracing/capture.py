@@ -16,6 +16,7 @@ import numpy as np
 import torch
 
 from render3d.graph import Activation, Stats
+from render3d.health import SATURATION_MARGIN
 
 CAPTURE_MODES = ("reduced", "full", "none")
 FP16_MAX = 65504.0
@@ -177,11 +178,14 @@ def _finish(c: Captured, reduced: np.ndarray, sample: np.ndarray, extremes: np.n
         k1, k99 = (int(round(q * (sample.size - 1))) for q in (0.01, 0.99))
         part = np.partition(sample, (k1, k99))
         centred = sample - mean
+        size = np.abs(sample)
         stats = Stats(
             min=float(extremes[0]), max=float(extremes[1]), mean=mean,
             std=math.sqrt(float(np.dot(centred, centred)) / sample.size), p1=float(part[k1]),
             p99=float(part[k99]), zero_fraction=1.0 - np.count_nonzero(sample) / sample.size,
             nan_count=nan_count, inf_count=inf_count, numel=c.numel,
+            near_one_fraction=np.count_nonzero(size >= 1 - SATURATION_MARGIN) / sample.size,
+            near_zero_fraction=np.count_nonzero(size <= SATURATION_MARGIN) / sample.size,
         )
     scale = 1.0
     peak = max(abs(stats.min), abs(stats.max)) if math.isfinite(stats.min) else 0.0
