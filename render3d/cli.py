@@ -219,6 +219,45 @@ def cmd_animate(args: argparse.Namespace) -> int:
     return 0
 
 
+#: ``render3d doctor``'s exit status when it found problems (0: none; 1 and 2 stay errors, as for every command)
+DOCTOR_FOUND = 3
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    from render3d.atomic import IMAGE_EXTENSIONS, check_output
+    from render3d.doctor import diagnose, format_report
+    from render3d.record.store import is_recording
+
+    if args.output:
+        check_output(args.output, extensions=IMAGE_EXTENSIONS)  # before tracing, as for render
+        _start_gl_probe()
+    if is_recording(args.model):
+        from render3d.record.recording import load_recording
+
+        given = [name for name in ("input_shape", "weights", "probe", "depth", "device") if getattr(args, name)]
+        if given:
+            raise UsageError(f"render3d doctor: --{given[0].replace('_', '-')} applies to a MODEL, not to the "
+                             f"recording {args.model} (it was recorded with its own)")
+        recording = load_recording(args.model)
+        trace_obj = recording.trace(len(recording) - 1)
+        findings = diagnose(trace_obj, recording)
+        subject = f"{recording.model} (recording {args.model}, epoch {recording.epochs[-1]})"
+    else:
+        from render3d.api import trace_spec
+
+        trace_obj = trace_spec(_spec(args), capture="reduced")
+        findings = diagnose(trace_obj)
+        subject = trace_obj.model
+    print(format_report(findings, subject))
+    if args.output:
+        from render3d.rendering import render_png
+        from render3d.scene.builder import build_scene
+
+        path = render_png(build_scene(trace_obj, "activations", image_size=args.size), args.output, size=args.size)
+        print(f"wrote {path}")
+    return DOCTOR_FOUND if findings else 0
+
+
 def cmd_demo(args: argparse.Namespace) -> int:
     from render3d.demo import run_demo
 
@@ -302,6 +341,20 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--epochs", type=POSITIVE_INT, default=10, help="training epochs (default 10)")
     p.add_argument("--show", action="store_true", help="then open a window with an epoch slider (needs a display)")
     p.set_defaults(func=cmd_demo)
+
+    p = sub.add_parser(
+        "doctor", help="report what looks wrong in a model or recording (dead, NaN, exploding, frozen, ...)",
+        description="A ranked report, one line per problem: flagged layers (nan, inf, exploding, dead, saturated, "
+                    "constant) where each first appears, branches that never fire and, for a recording, frozen "
+                    "layers and gradients vanishing towards the input. Exit status: 0 no problems found, "
+                    f"{DOCTOR_FOUND} problems found, 1 error, 2 usage error.")
+    _add_model_args(p)  # MODEL may also be a recording folder
+    p.add_argument("--probe", type=_checked(_probe, "probe"),
+                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument("-o", "--output", metavar="PNG", help="also render the activations with the culprits marked")
+    p.add_argument("--size", type=_checked(_size, "size"), default=(1280, 720),
+                   help="WIDTHxHEIGHT of the PNG (default 1280x720)")
+    p.set_defaults(func=cmd_doctor, mode="activations")
 
     p = sub.add_parser("gallery", help="render every scenes/*.toml into gallery/")
     p.add_argument("scenes", nargs="?", default="scenes", help="folder of scene files (default scenes/)")

@@ -1,0 +1,235 @@
+"""``render3d doctor``: what looks wrong in a model, ranked, one line per finding.
+
+Numpy only: the findings come from a :class:`~render3d.graph.Trace` with captured statistics (and,
+for a recording, the per-layer training metrics it stored), so a recording can be examined on a
+machine that never ran the model. The per-layer flags are :mod:`render3d.health`'s; this module only
+ranks them, traces each back to where it starts and adds what needs the graph or the recording.
+
+Findings, worst first (within one kind, in execution order):
+
+``nan``, ``inf``, ``exploding``, ``dead``, ``saturated``, ``constant``
+    a layer :func:`render3d.health.layer_flags` flags. A flag a parent already has is *carried*, not
+    new (NaN flows on through every later layer; a ReLU after a dead layer is dead too), so each
+    problem is reported once, where it first appears in execution order, with the layers feeding it
+    and how many later layers carry it.
+``branch``
+    a dead or constant layer that feeds a merge (a residual add, a concat: a node with two or more
+    activation parents): that branch never fires, whatever comes after. Reported instead of its
+    ``dead``/``constant`` line.
+``frozen``
+    (recordings) a layer whose update ratio ‖Δw‖/‖w‖ is at most :data:`FROZEN_RATIO` at every
+    snapshot after the first: it is not learning (``requires_grad=False``, a zero learning rate, a
+    parameter missing from the optimizer).
+``vanishing``
+    (recordings with gradients) at the last snapshot, the gradient norm of the layer nearest the
+    input is below :data:`VANISHING_RATIO` times the largest layer gradient norm.
+
+Layers are named as the scene labels them (:func:`render3d.scene.names.block_names` over the
+trace's nodes, unfolded), so a line of the report points at a block of the picture.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from render3d.graph import Node, Stats, Trace
+from render3d.health import layer_flags, magnitude, median_magnitude, stat_flags
+from render3d.scene.names import block_names
+
+if TYPE_CHECKING:
+    from render3d.record.recording import LayerMetric, Recording
+
+__all__ = ["FROZEN_RATIO", "KINDS", "VANISHING_RATIO", "Finding", "diagnose", "format_report"]
+
+#: the kinds of finding, worst first: the rank order of the report
+KINDS = ("nan", "inf", "exploding", "dead", "saturated", "constant", "branch", "frozen", "vanishing")
+#: an update ratio ‖Δw‖/‖w‖ at or below this between every pair of snapshots reads as "not learning"
+#: (a trained layer moves by 1e-4 or more per epoch even at small learning rates; float32 rounding of
+#: an untouched weight gives exactly 0)
+FROZEN_RATIO = 1e-7
+#: the gradient norm nearest the input below this fraction of the largest layer's reads as vanished
+VANISHING_RATIO = 1e-3
+#: flags the ``branch`` finding replaces on a layer that feeds a merge
+_SILENT = ("dead", "constant")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One line of the report: what (``kinds``, worst first), where (``node`` id, ``name`` as the scene
+    labels it) and the numbers behind it (``detail``)."""
+
+    kinds: tuple[str, ...]
+    node: str
+    name: str
+    detail: str
+
+    @property
+    def rank(self) -> int:
+        return min(KINDS.index(k) for k in self.kinds)
+
+    def line(self, width: int = 0) -> str:
+        return f"{', '.join(self.kinds):<{width}}  {self.name}: {self.detail}"
+
+
+def diagnose(trace: Trace, recording: Recording | None = None) -> list[Finding]:
+    """The ranked findings of one traced forward pass (empty for a healthy model); with the
+    ``recording`` it came from (``recording.trace(i)``), also frozen layers over the whole recording
+    and gradients vanishing towards the input at its last snapshot."""
+    names = dict(zip(trace.nodes, block_names(list(trace.nodes.values()))))
+    order = {nid: i for i, nid in enumerate(trace.nodes)}
+    findings = _layer_findings(trace, names)
+    if recording is not None:
+        grads = recording.layer_metric("grad_norm")
+        findings += _frozen(recording.layer_metric("update_ratio"), grads, names)
+        findings += _vanishing(grads, names, order)
+    return sorted(findings, key=lambda f: (f.rank, order.get(f.node, len(order))))
+
+
+def format_report(findings: list[Finding], subject: str, *, max_lines: int = 20) -> str:
+    """The report as text: a headline, then one numbered line per finding (at most ``max_lines``)."""
+    if not findings:
+        return f"{subject}: no problems found"
+    counts = Counter(f.kinds[0] for f in findings)
+    summary = ", ".join(f"{counts[k]} {k}" for k in KINDS if counts[k])
+    plural = "s" if len(findings) > 1 else ""
+    lines = [f"{subject}: {len(findings)} problem{plural} ({summary})"]
+    width = max(len(", ".join(f.kinds)) for f in findings)
+    for i, finding in enumerate(findings[:max_lines], 1):
+        lines.append(f"{i:>3}. {finding.line(width)}")
+    if len(findings) > max_lines:
+        lines.append(f"     … and {len(findings) - max_lines} more")
+    return "\n".join(lines)
+
+
+# --- one traced pass ---------------------------------------------------------------------------------
+
+
+def _layer_findings(trace: Trace, names: dict[str, str]) -> list[Finding]:
+    """One finding per layer where a flagged problem starts, with how many later layers carry it."""
+    flags = layer_flags(trace)
+    present = _present_flags(trace)
+    parents = {nid: [p for p in ps if trace.nodes[p].kind != "constant"] for nid, ps in trace.parent_map().items()}
+    children = trace.child_map()
+    origin: dict[tuple[str, str], str] = {}  # (node, flag) -> the earliest node the flag came from
+    carriers: Counter[str] = Counter()
+    findings = []
+    for nid in trace.nodes:
+        own = []
+        for flag in present[nid]:
+            source = next((origin[(p, flag)] for p in parents[nid] if (p, flag) in origin), None)
+            origin[(nid, flag)] = source or nid
+            if source is not None:
+                carriers[source] += 1
+            elif flag in flags[nid]:
+                own.append(flag)
+        if own:
+            findings.append(_layer_finding(trace, nid, own, names, parents, children))
+    return [_with_carriers(f, carriers[f.node]) for f in findings]
+
+
+def _layer_finding(trace: Trace, nid: str, own: list[str], names: dict[str, str], parents: dict[str, list[str]],
+                   children: dict[str, list[str]]) -> Finding:
+    node = trace.nodes[nid]
+    st = node.stats
+    merges = [c for c in children[nid] if len(parents[c]) >= 2] if set(own) & set(_SILENT) else []
+    if merges:
+        kinds = ["branch", *(k for k in own if k not in _SILENT)]
+        into = ", ".join(names[c] for c in merges)
+        detail = f"never fires ({_values(st)}): the branch into {into} contributes nothing"
+    else:
+        kinds = own
+        detail = "; ".join(_flag_detail(trace, node, flag, names, parents) for flag in own)
+    return Finding(tuple(sorted(kinds, key=KINDS.index)), nid, names[nid], detail)
+
+
+def _present_flags(trace: Trace) -> dict[str, tuple[str, ...]]:
+    """Each node's flags from its own statistics, before :func:`layer_flags` keeps the spreading ones
+    only where they start: what tells how far a problem travels."""
+    median = median_magnitude(trace)
+    return {n.id: () if n.stats is None else stat_flags(n.stats, n.type, n.kind, params=n.params, dtype=n.dtype,
+                                                        median_magnitude=median) for n in trace}
+
+
+def _with_carriers(finding: Finding, count: int) -> Finding:
+    if not count:
+        return finding
+    layers = "layer carries" if count == 1 else "layers carry"
+    return Finding(finding.kinds, finding.node, finding.name, f"{finding.detail}; {count} later {layers} it")
+
+
+def _flag_detail(trace: Trace, node: Node, flag: str, names: dict[str, str], parents: dict[str, list[str]]) -> str:
+    st = node.stats
+    if st is None:
+        return flag
+    if flag in ("nan", "inf"):
+        count = st.nan_count if flag == "nan" else st.inf_count
+        word = "NaN" if flag == "nan" else "Inf"
+        fed = ", ".join(names[p] for p in parents[node.id]) or "no layer"
+        return f"{word} first appears here ({count:,} of {st.numel:,} values), fed by {fed}"
+    if flag == "exploding":
+        median = median_magnitude(trace)
+        return f"p99 |x| {_num(magnitude(st))} = {magnitude(st) / median:,.0f}× the median layer's ({_num(median)})"
+    if flag == "dead":
+        return f"{st.zero_fraction:.1%} zeros" if st.min != st.max else f"constant {_num(st.min)}"
+    if flag == "saturated":
+        return f"mean {_num(st.mean)} ± {_num(st.std)}, range {_num(st.min)} … {_num(st.max)}"
+    return _values(st)
+
+
+def _values(st: Stats | None) -> str:
+    if st is None:
+        return "no statistics"
+    if st.min == st.max:
+        return f"constant {_num(st.min)}"
+    return f"{st.zero_fraction:.1%} zeros, range {_num(st.min)} … {_num(st.max)}"
+
+
+def _num(value: float) -> str:
+    """Short, readable numbers: 0, 0.031, 2.5, 15,000, 3.2e+09."""
+    if not math.isfinite(value) or value == 0:
+        return str(value) if value else "0"
+    if abs(value) >= 1e6 or abs(value) < 1e-3:
+        return f"{value:.2g}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+# --- over a recording ----------------------------------------------------------------------------------
+
+
+def _frozen(ratios: LayerMetric, grads: LayerMetric, names: dict[str, str]) -> list[Finding]:
+    values = ratios.values[1:]  # the first snapshot has nothing to compare with
+    if values.shape[0] == 0:
+        return []
+    first, last = ratios.epochs[1], ratios.epochs[-1]
+    span = f"at epoch {last}" if len(values) == 1 else f"from epoch {first} to {last}"
+    no_grad = {layer for layer, col in zip(grads.node_ids, grads.values.T) if np.isnan(col).all()}
+    findings = []
+    for layer, col in zip(ratios.node_ids, values.T):
+        if np.isfinite(col).all() and (col <= FROZEN_RATIO).all():
+            bound = "= 0" if col.max() == 0 else f"≤ {_num(float(col.max()))}"
+            detail = (f"not learning: update ratio ‖Δw‖/‖w‖ {bound} {span}"
+                      f"{', no gradient' if layer in no_grad else ''}")
+            findings.append(Finding(("frozen",), layer, names.get(layer, layer), detail))
+    return findings
+
+
+def _vanishing(grads: LayerMetric, names: dict[str, str], order: dict[str, int]) -> list[Finding]:
+    last = grads.values[-1] if len(grads.values) else []
+    have = sorted((order.get(layer, len(order)), layer, float(g)) for layer, g in zip(grads.node_ids, last)
+                  if math.isfinite(g) and g > 0)
+    if len(have) < 2:
+        return []
+    _, first, g_first = have[0]
+    g_max, top = max((g, layer) for _, layer, g in have)
+    if g_first >= VANISHING_RATIO * g_max:
+        return []
+    detail = (f"gradient norm {_num(g_first)} nearest the input, {g_max / g_first:,.0f}× below "
+              f"{names.get(top, top)}'s ({_num(g_max)})")
+    return [Finding(("vanishing",), first, names.get(first, first), detail)]
