@@ -20,6 +20,7 @@ from typing import NoReturn, Sequence, TypeVar
 from render3d.errors import GalleryError, ModelSpecError, OutputSpecError, SceneFileError, UsageError
 from render3d.limits import check_fps, check_size
 from render3d.preflight import check_device
+from render3d.scene.style import SCALES
 
 USAGE_ERRORS = (ModelSpecError, OutputSpecError, SceneFileError, UsageError)
 
@@ -136,6 +137,7 @@ def _scene(args: argparse.Namespace):
     capture = "reduced" if args.mode == "activations" else "none"
     trace_obj = trace_spec(_spec(args), capture=capture)
     overrides = {"volume": True} if getattr(args, "volume", False) else {}
+    overrides["scale"] = args.scale
     return build_scene(trace_obj, args.mode, image_size=args.size, **overrides), args.size, args.anti_aliasing
 
 
@@ -215,7 +217,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
         recording = record_checkpoints(model, probe, args.checkpoints, folder, trust_pickle=args.trust_pickle,
                                        depth=args.depth)
         animate(recording, args.output, fps=args.fps, frames_per_epoch=args.frames_per_epoch, size=args.size,
-                diff=args.diff, orbit=args.orbit)
+                diff=args.diff, orbit=args.orbit, scale=args.scale)
     return 0
 
 
@@ -293,6 +295,13 @@ def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--size", type=_checked(_size, "size"), default=(1920, 1080), action=_SizeAction,
                    help="WIDTHxHEIGHT in pixels (default 1920x1080)")
     p.add_argument("--anti-aliasing", action="store_true", help="MSAA for final renders (3-4x slower on CPU)")
+    _add_scale_arg(p)
+
+
+def _add_scale_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--scale", choices=SCALES, default="layer",
+                   help="activation colours: 'layer' (default) from each layer's p1 to p99; 'global' one "
+                        "log-magnitude scale for all layers, so an exploding layer stands out")
     p.set_defaults(size_given=False)
 
 
@@ -333,6 +342,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="WIDTHxHEIGHT, rounded to multiples of 16 (default 1280x720)")
     p.add_argument("--diff", action="store_true", help="colour the change against the previous checkpoint")
     p.add_argument("--orbit", action="store_true", help="swing the camera slowly around the scene")
+    _add_scale_arg(p)
     p.add_argument("--recording", metavar="DIR", help="keep the recording here (default: a temporary folder)")
     p.set_defaults(func=cmd_animate, mode="activations")
 

@@ -57,7 +57,8 @@ class Player:
     ``set_position(2.5)`` shows the activations halfway between the third and fourth snapshots (of
     those whose graph matches the first one; snapshots flagged as a changed graph are skipped with a
     warning). ``diff=True`` shows the change against the previous snapshot in a diverging colour map
-    with symmetric per-layer limits.
+    with one symmetric scale for all layers (``symmetric_limit`` of every change). ``scale="global"``
+    (a style override) keeps the first snapshot's log-magnitude scale for every frame.
     """
 
     def __init__(
@@ -80,6 +81,8 @@ class Player:
             warnings.warn(f"{rec.path}: skipping snapshots of epochs {skipped}: their graph differs from the "
                           "first snapshot's (see the manifest's graph_changed flags)", stacklevel=2)
         self.diff = diff
+        if diff:  # a change is drawn on its own signed scale, never on the log-magnitude one
+            style_overrides["scale"] = "layer"
         self.style = (style or SceneStyle(image_size=tuple(size))).with_overrides(**style_overrides)
         base = rec.trace(self.indices[0])
         scene = build_scene(base, "activations", style=self.style)
@@ -94,8 +97,8 @@ class Player:
         if diff:
             self._set_diff_limits()
             scene.cmap = DIFF_CMAP
-            scene.colorbar_title = "change vs previous epoch (per-layer, symmetric)"
-        else:
+            scene.colorbar_title = "change vs previous epoch (one scale: p99 of |change|)"
+        elif self.style.scale == "layer":
             limits = rec.color_limits(set(self.sources.values()), snapshots=self.indices)
             for fm in scene.feature_maps:
                 fm.clim = limits.get(self.sources[fm.node_id], fm.clim)
@@ -146,15 +149,12 @@ class Player:
         return {key: now[key] - before[key] for key in now}
 
     def _set_diff_limits(self) -> None:
-        half = {fm.node_id: 0.0 for fm in self.scene.feature_maps}
-        for k in range(1, len(self.indices)):
-            for key, d in self.shown_values(k).items():
-                half[key] = max(half[key], symmetric_limit(np.abs(d)))
+        """One signed scale, -a … 0 … +a, for every layer and frame: the colour bar reads true numbers."""
+        changes = [np.abs(d).ravel() for k in range(1, len(self.indices)) for d in self.shown_values(k).values()]
+        a = symmetric_limit(np.concatenate(changes)) if changes else 0.0
+        a = a if a > 0 else 1e-6
         for fm in self.scene.feature_maps:
-            m = half[fm.node_id]
-            if not m > 0:
-                m = 1e-6
-            fm.clim = (-m, m)
+            fm.clim = (-a, a)
 
     # --- drawing ------------------------------------------------------------------------------------
     def set_position(self, position: float) -> None:
@@ -270,12 +270,14 @@ def animate_recording(
     diff: bool = False,
     orbit: bool = False,
     progress: bool = True,
+    scale: str = "layer",
 ) -> Path:
     """Write a recording (a :class:`~render3d.record.Recording` or its folder) as an MP4 (or a GIF).
 
     One scene, colour limits fixed per layer over all snapshots, ``frames_per_epoch`` frames blending
     each snapshot into the next (default 15), caption ``epoch 3/10 · loss 0.412 · acc 91.2%``;
-    ``diff=True`` colours the change against the previous snapshot, ``orbit=True`` swings the camera.
+    ``diff=True`` colours the change against the previous snapshot, ``orbit=True`` swings the camera,
+    ``scale="global"`` draws every layer on one log-magnitude scale (an exploding layer stands out).
     Prints ``wrote PATH: N frames, WxH, T s (F fps)``. ``path``, ``size`` and ``fps`` are checked
     before any frame is drawn; ``path`` is replaced only by a video that ffmpeg finished (exit
     status 0) and that decodes to every frame, else :class:`~render3d.errors.OutputError` and the old
@@ -297,7 +299,7 @@ def animate_recording(
     recording = load_recording(recording)
     n = len(Timeline(len(recording.consistent()), frames_per_epoch))
     check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, n, (width, height)))
-    player = Player(recording, size=(width, height), diff=diff)
+    player = Player(recording, size=(width, height), diff=diff, scale=scale)
     try:
         with atomic_path(path, suffix=path.suffix) as tmp:  # ffmpeg picks the container by suffix
             writer = open_writer(tmp, fps)

@@ -38,6 +38,7 @@ from render3d.rendering.meshes import (
     polylines_mesh,
     shade_colors,
     tiled_planes_mesh,
+    values_rgb,
     vertical_bars_mesh,
 )
 from render3d.scene.camera import Overlays, overlay_layout
@@ -134,7 +135,7 @@ class SceneActors:
             handle.image.point_data["rgb"][:] = atlas[::-1].reshape(-1, 3)
             handle.image.Modified()
         elif handle.mesh is not None:
-            handle.mesh.cell_data["values"][:] = values.reshape(-1)
+            handle.mesh.cell_data["rgb"][:] = values_rgb(values.reshape(-1), handle.fm.clim, self._lut)
             handle.mesh.Modified()
         elif handle.volume is not None:
             handle.volume.point_data["values"][:] = _volume_order(values)
@@ -349,21 +350,14 @@ def _atlas_grid(k: int) -> tuple[int, int]:
     return math.ceil(k / cols), cols
 
 
-def _to_u8(values: np.ndarray, clim: tuple[float, float]) -> np.ndarray:
-    lo, hi = float(clim[0]), float(clim[1])
-    span = hi - lo if hi > lo else 1.0
-    x = (np.asarray(values, dtype=np.float32) - lo) * (255.0 / span)
-    return np.clip(np.nan_to_num(x, nan=0.0), 0, 255).astype(np.uint8)
-
-
 def _atlas_rgb(values: np.ndarray, clim: tuple[float, float], lut: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """(rows·H, cols·W, 3) uint8 atlas of ``values`` (K, H, W), tile i at (i // cols, i % cols)."""
     k, h, w = values.shape
     rows, cols = grid
-    tiles = np.zeros((rows * cols, h, w), dtype=np.uint8)
-    tiles[:k] = _to_u8(values, clim)
-    atlas = tiles.reshape(rows, cols, h, w).transpose(0, 2, 1, 3).reshape(rows * h, cols * w)
-    return lut[atlas]
+    tiles = np.empty((rows * cols, h, w, 3), dtype=np.uint8)
+    tiles[:k] = values_rgb(values, clim, lut)
+    tiles[k:] = lut[0]
+    return tiles.reshape(rows, cols, h, w, 3).transpose(0, 2, 1, 3, 4).reshape(rows * h, cols * w, 3)
 
 
 def _volume_order(values: np.ndarray) -> np.ndarray:
@@ -400,12 +394,11 @@ def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) ->
         elif fm.style == "bars":
             n = values.size
             mesh = vertical_bars_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), n)
-            mesh.cell_data["values"] = values.reshape(-1).astype(np.float32)
+            mesh.cell_data["rgb"] = values_rgb(values.reshape(-1), fm.clim, actors._lut)  # NaN/Inf: own colours
             actor = plotter.add_mesh(
                 mesh,
-                scalars="values",
-                cmap=scene.cmap,
-                clim=fm.clim,
+                scalars="rgb",
+                rgb=True,
                 show_scalar_bar=False,
                 show_edges=n <= 64,
                 edge_color=(0.85, 0.85, 0.85),
@@ -508,20 +501,20 @@ def _legend(plotter: pv.Plotter, entries: list, width: int, height: int, lay: Ov
 
 def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int, scale: float) -> vtkScalarBarActor:
     """Horizontal colour bar bottom right: tick labels above the bar, title below it."""
-    clims = {tuple(float(v) for v in fm.clim) for fm in scene.feature_maps}
+    own = [fm for fm in scene.feature_maps if not fm.block] or scene.feature_maps  # attention keeps its own
+    clims = {tuple(float(v) for v in fm.clim) for fm in own}
     title = scene.colorbar_title or "activation"
-    if len(clims) == 1:
+    labels, label_format = 3, "%.3g"
+    if len(clims) == 1:  # one scale: true numbers (a signed one reads -a, 0, +a)
         (clim,) = clims
-    else:  # each layer has its own limits: show the normalised scale
-        clim = (0.0, 1.0)
-        if "per-layer" not in title and "per layer" not in title:
-            title = f"{title} (per-layer range)"
+    else:  # each layer has its own limits: the ends are each layer's p1 and p99, not numbers
+        clim, labels, label_format = (1.0, 99.0), 2, "layer p%.0f"
     lut = pv.LookupTable(cmap=scene.cmap, scalar_range=clim)
     bar = vtkScalarBarActor()
     bar.SetLookupTable(lut)
     bar.SetOrientationToHorizontal()
-    bar.SetNumberOfLabels(3)
-    bar.SetLabelFormat("%.3g")
+    bar.SetNumberOfLabels(labels)
+    bar.SetLabelFormat(label_format)
     bar.UnconstrainedFontSizeOn()
     bar.SetBarRatio(0.45)
     bar.DrawFrameOff()

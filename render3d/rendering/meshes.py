@@ -10,6 +10,8 @@ from collections.abc import Sequence
 import numpy as np
 import pyvista as pv
 
+from render3d.scene.colour import NAN_RGB, NEG_INF_RGB, POS_INF_RGB
+
 __all__ = [
     "FACE_NORMALS",
     "box_outlines_mesh",
@@ -19,6 +21,7 @@ __all__ = [
     "polylines_mesh",
     "shade_colors",
     "tiled_planes_mesh",
+    "values_rgb",
     "vertical_bars_mesh",
 ]
 
@@ -189,3 +192,22 @@ def colormap_lut(cmap: str, n: int = 256) -> np.ndarray:
 
     rgba = get_cmap_safe(cmap)(np.linspace(0.0, 1.0, n))
     return np.round(np.asarray(rgba)[:, :3] * 255).astype(np.uint8)
+
+
+def values_rgb(values: np.ndarray, clim: tuple[float, float], lut: np.ndarray) -> np.ndarray:
+    """(..., 3) uint8 colours of ``values`` on the (n, 3) ``lut`` spread over ``clim``.
+
+    Finite values outside ``clim`` take the end colours; NaN, +Inf and -Inf take their own colours,
+    which no colour map uses (:mod:`render3d.scene.colour`), so they never pass for a real value.
+    """
+    x = np.asarray(values, dtype=np.float32)
+    lo, hi = float(clim[0]), float(clim[1])
+    n = len(lut)
+    with np.errstate(invalid="ignore"):
+        pos = (x - lo) * ((n - 1) / (hi - lo if hi > lo else 1.0))
+    index = np.clip(np.nan_to_num(pos, nan=0.0, posinf=n - 1, neginf=0.0), 0, n - 1).astype(np.intp)
+    rgb = lut[index]
+    rgb[np.isnan(x)] = NAN_RGB
+    rgb[np.isposinf(x)] = POS_INF_RGB
+    rgb[np.isneginf(x)] = NEG_INF_RGB
+    return rgb

@@ -25,7 +25,8 @@ feature map (:func:`attention_map`): one small plane per head, in a grid standin
 Vectors become a row of ``"bars"`` (at most ``max_bar_cells``, by averaging neighbours), tokens one
 (T, D) plane, videos (C, T, H, W) their mean over T. ``volume=True`` draws maps as ``"volume"``.
 Colour limits come from the node's stats (p1, p99), falling back to min/max, then to the data, and
-never have zero width.
+never have zero width; :func:`render3d.scene.colour.settle_colours` then places constant layers and
+applies ``scale="global"`` once every map of the scene exists.
 """
 
 from __future__ import annotations
@@ -121,10 +122,11 @@ def attention_map(block_id: str, node: Node, lower: np.ndarray, size: np.ndarray
 
 
 def _strongest(data: np.ndarray, k: int) -> np.ndarray:
-    """Indices (ascending) of the ``k`` channels with the largest mean |activation|."""
+    """Indices (ascending) of the ``k`` channels with the largest mean |activation| (NaN/Inf first)."""
     if k >= data.shape[0]:
         return np.arange(data.shape[0])
     score = np.abs(data.astype(np.float32)).reshape(data.shape[0], -1).mean(axis=1)
+    score = np.nan_to_num(score, nan=np.inf)  # a channel holding NaN/Inf is the one to see
     top = np.argpartition(-score, k - 1)[:k]
     return np.sort(top)
 
@@ -148,7 +150,7 @@ def feature_map(
         return None
     lower = np.asarray(lower, dtype=float) + INSET * np.asarray(size, dtype=float)
     size = np.asarray(size, dtype=float) * (1 - 2 * INSET)
-    data = np.asarray(act.data)
+    data = act.values() if act.scale != 1.0 else np.asarray(act.data)  # stats and limits are in true units
     layout = act.layout
     center_z = lower[2] + size[2] / 2
     plane = np.array([size[0], size[1]], dtype=float)

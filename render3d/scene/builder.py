@@ -16,6 +16,7 @@ import numpy as np
 
 from render3d.graph import Trace
 from render3d.scene.activations import attention_map, feature_map, stack_depth
+from render3d.scene.colour import settle_colours
 from render3d.scene.callsites import group_call_sites
 from render3d.scene.camera import (box_corners, camera_basis, choose_camera, overlay_layout, project,
                                    project_points)
@@ -135,6 +136,9 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     feature_maps = []
     if mode == "activations":
         feature_maps = _feature_maps(graph, blocks, style, styles)
+        colour = settle_colours(feature_maps, dict(zip(graph.ids, graph.last)), style)
+        notes += colour.notes
+        legend += colour.legend
         if not any(node.activation is not None for node in graph.last):
             notes.append("no activations captured: trace with capture='reduced' or 'full' to see them")
 
@@ -148,7 +152,7 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
         camera=Camera(position=(0.0, 0.0, 1.0), focal_point=(0.0, 0.0, 0.0)),
         feature_maps=feature_maps,
         cmap=style.cmap,
-        colorbar_title=style.colorbar_title if mode == "activations" else "",
+        colorbar_title=style.colorbar_text if mode == "activations" else "",
         notes=notes,
     )
     texts, anchors = _label_texts(graph, blocks)

@@ -81,6 +81,9 @@ LABEL_POLICIES = ("auto", "all", "main", "none")
 UNFOLD_FIRST = ("auto", "always", "never")
 SIZINGS = ("log", "linear")
 WRAPS = ("auto", "never")
+SCALES = ("layer", "global")
+#: the colour bar title of each colour scale (``SceneStyle.colorbar_title`` replaces it when set)
+SCALE_TITLES = {"layer": "activation (per-layer p1–p99)", "global": "log10 of activation magnitude (one scale, all layers)"}
 
 
 @dataclass(frozen=True)
@@ -112,6 +115,10 @@ class SceneStyle:
         ``lod``: ``"slab"`` (channel mean), ``"topk"`` (``topk`` channels with the largest mean
         |activation|), ``"all"`` (up to ``max_planes`` channels) or ``"auto"`` (by how large the
         block is in the scene). ``volume=True`` draws maps as volumes. ``max_bar_cells`` caps vectors.
+        ``scale``: ``"layer"`` (default) colours each layer from its own p1 to p99, which shows the
+        pattern inside every layer; ``"global"`` puts all layers on one log10 |value| scale, so an
+        exploding layer stands out (:mod:`render3d.scene.colour`). ``colorbar_title``: empty for the
+        scale's own title.
     """
 
     fold: bool = True
@@ -144,7 +151,8 @@ class SceneStyle:
     max_bar_cells: int = 256
     max_feature_maps: int = 256
     cmap: str = "viridis"
-    colorbar_title: str = "activation (per-layer p1–p99)"
+    scale: str = "layer"
+    colorbar_title: str = ""
 
     def __post_init__(self) -> None:
         _check_choice("layout", self.layout, LAYOUTS)
@@ -153,6 +161,7 @@ class SceneStyle:
         _check_choice("labels", self.labels, LABEL_POLICIES)
         _check_choice("lod", self.lod, LODS)
         _check_choice("unfold_first", self.unfold_first, UNFOLD_FIRST)
+        _check_choice("scale", self.scale, SCALES)
         if isinstance(self.wrap, bool) or not (self.wrap in WRAPS or (isinstance(self.wrap, int) and self.wrap >= 2)):
             msg = f"wrap must be 'auto', 'never' or an integer >= 2 (blocks per row), got {self.wrap!r}"
             raise ValueError(msg)
@@ -168,6 +177,11 @@ class SceneStyle:
     @property
     def colors(self) -> dict[str, Rgb]:
         return PALETTES[self.palette]
+
+    @property
+    def colorbar_text(self) -> str:
+        """The colour bar title: ``colorbar_title`` if given, else the one that names the scale."""
+        return self.colorbar_title or SCALE_TITLES[self.scale]
 
     def with_overrides(self, **overrides: Any) -> SceneStyle:
         """A copy with ``overrides`` applied; unknown names raise ``TypeError`` listing the valid ones."""
