@@ -12,6 +12,15 @@ options, every other name is a keyword input of the model's ``forward``, exactly
 
 A model input whose name is also a style field or an option of the function itself (``labels``,
 ``size``, ``mode``, ``path``, ...) goes in ``model_kwargs={"labels": y}``, which is always forwarded.
+
+``size`` (width, height) is one number for layout and pixels: a scene records the image it was laid
+out for (``Scene.size``: camera, labels and overlays fitted to it). Given with a model, trace, MODEL
+string or scene file, ``size`` is that layout size (default ``style.image_size``, 1920×1080, or the
+file's ``size``). Given with an existing Scene, ``size=None`` draws it at its own size, and another
+size draws it with the camera fitted again to that aspect from the same direction
+(:func:`render3d.scene.fit.fit_to_size`; labels keep their places, so for labels placed for the new
+size build the scene again from the model). ``render``, ``show``, ``plotter`` and the TensorBoard
+helpers all draw at the scene's size, so the picture is always the one laid out.
 """
 
 from __future__ import annotations
@@ -193,22 +202,32 @@ def to_scene(
     *inputs: Any,
     mode: str = "architecture",
     depth: int | None = None,
+    size: tuple[int, int] | None = None,
     style: Any = None,
     model_kwargs: dict[str, Any] | None = None,
     **options: Any,
 ) -> Scene:
-    """A :class:`Scene` from a Scene, a Trace, an ``nn.Module`` (+ inputs) or a MODEL string.
+    """A :class:`Scene` from a Scene, a Trace, an ``nn.Module`` (+ inputs) or a MODEL string, laid
+    out for an image of ``size`` (see the module docstring for a Scene given at another size).
 
     ``options`` are style overrides and the model's keyword inputs (see module docstring).
     """
+    from render3d.limits import check_size
     from render3d.scene.builder import build_scene
+    from render3d.scene.fit import fit_to_size
 
     style_overrides, kwargs = _split_options(obj, options, model_kwargs)
-
+    if size is not None:
+        size = check_size(size)
     if isinstance(obj, Scene):
-        return obj
+        return obj if size is None else fit_to_size(obj, size)
     if isinstance(obj, (str, Path)) and str(obj).endswith(".toml"):
-        return scene_from_file(obj)[0]
+        return scene_from_file(obj, size=size)[0]
+    if size is not None:
+        given = style_overrides.setdefault("image_size", size)
+        if tuple(given) != size:
+            raise TypeError(f"size={size} and image_size={tuple(given)} disagree: give only size, the image "
+                            "the scene is laid out for and drawn at")
     capture = "reduced" if mode == "activations" else "none"
     if isinstance(obj, Trace):
         trace_obj = obj.collapse(depth) if depth is not None and obj.depth is None else obj
@@ -252,7 +271,7 @@ def render(
     model_or_trace_or_scene: Any,
     *inputs: Any,
     path: str | os.PathLike[str] = "out.png",
-    size: tuple[int, int] = (1920, 1080),
+    size: tuple[int, int] | None = None,
     mode: str = "architecture",
     depth: int | None = None,
     anti_aliasing: bool = False,
@@ -262,26 +281,33 @@ def render(
 ) -> Path:
     """Render a model, trace, scene or MODEL string to a PNG (offscreen) and return its path.
 
-    ``options`` are style overrides and the model's keyword inputs (see module docstring).
+    ``size`` is the image's (width, height) and the one the scene is laid out for (default: the
+    scene's own, 1920×1080 for a model); ``options`` are style overrides and the model's keyword
+    inputs (see module docstring).
 
     Example::
 
         >>> render3d.render(torchvision.models.resnet18(), torch.randn(1, 3, 224, 224), path="r18.png")
         >>> render3d.render(bert, input_ids=ids, attention_mask=mask, mode="activations", lod="topk")
     """
+    from render3d.atomic import IMAGE_EXTENSIONS, check_output
     from render3d.rendering import render_png
     from render3d.rendering.png import check_image_output
 
-    size = check_image_output(path, size)  # before tracing: a path or size that cannot work fails at once
-    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, style=style,
+    # before tracing: a path or size that cannot work fails at once (the scene's own size when drawn)
+    if size is None:
+        check_output(path, extensions=IMAGE_EXTENSIONS)
+    else:
+        size = check_image_output(path, size)
+    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, size=size, style=style,
                      model_kwargs=model_kwargs, **options)
-    return render_png(scene, path, size=size, anti_aliasing=anti_aliasing)
+    return render_png(scene, path, anti_aliasing=anti_aliasing)
 
 
 def show(
     model_or_trace_or_scene: Any,
     *inputs: Any,
-    size: tuple[int, int] = (1600, 900),
+    size: tuple[int, int] | None = None,
     mode: str = "architecture",
     depth: int | None = None,
     style: Any = None,
@@ -290,18 +316,19 @@ def show(
 ) -> None:
     """Open an interactive window (hover a block for its details; ``a`` activations, ``l`` labels).
 
-    ``options`` are style overrides and the model's keyword inputs (see module docstring)."""
+    ``size`` is the window's and the layout's, as for :func:`render`; ``options`` are style overrides
+    and the model's keyword inputs (see module docstring)."""
     from render3d.rendering import show_scene
 
-    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, style=style,
+    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, size=size, style=style,
                      model_kwargs=model_kwargs, **options)
-    show_scene(scene, size=size)
+    show_scene(scene)
 
 
 def plotter(
     model_or_trace_or_scene: Any,
     *inputs: Any,
-    size: tuple[int, int] = (1920, 1080),
+    size: tuple[int, int] | None = None,
     mode: str = "architecture",
     depth: int | None = None,
     off_screen: bool | None = None,
@@ -311,12 +338,13 @@ def plotter(
 ) -> pyvista.Plotter:
     """The ``pyvista.Plotter`` with the scene already added, for adding your own actors.
 
-    ``options`` are style overrides and the model's keyword inputs (see module docstring)."""
+    ``size`` is the window's and the layout's, as for :func:`render`; ``options`` are style overrides
+    and the model's keyword inputs (see module docstring)."""
     import pyvista as pv
 
     from render3d.rendering import build_plotter
 
-    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, style=style,
+    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, size=size, style=style,
                      model_kwargs=model_kwargs, **options)
-    pl, _ = build_plotter(scene, size=size, off_screen=pv.OFF_SCREEN if off_screen is None else off_screen)
+    pl, _ = build_plotter(scene, off_screen=pv.OFF_SCREEN if off_screen is None else off_screen)
     return pl

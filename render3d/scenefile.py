@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from render3d.errors import SceneFileError
-from render3d.scene.style import MODES, SceneStyle
+from render3d.scene.style import DEFAULT_SIZE, MODES, SceneStyle
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -53,7 +53,7 @@ class SceneFile:
     weights: Path | None = None
     mode: str = "architecture"
     depth: int | None = None
-    size: tuple[int, int] = (1920, 1080)
+    size: tuple[int, int] = DEFAULT_SIZE
     output: str = ""
     anti_aliasing: bool = False
     device: str | None = None
@@ -171,7 +171,7 @@ class _Checker:
     def size(self) -> tuple[int, int]:
         from render3d.limits import check_size
 
-        value = self.data.get("size", [1920, 1080])
+        value = self.data.get("size", list(DEFAULT_SIZE))
         if not (isinstance(value, list) and len(value) == 2 and all(_is_int(v) for v in value)):
             raise self.fail("size", "[width, height] in pixels, e.g. [1920, 1080]", value)
         try:

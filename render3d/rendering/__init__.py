@@ -5,8 +5,8 @@ Imports pyvista and VTK, never torch. Importing this package first sets the head
 VTK makes its first window.
 
     ensure_gl()                          -> str           probe GL once per process, or raise
-    build_plotter(scene, size=...)       -> (Plotter, SceneActors)
-    render_png(scene, path, size=...)    -> Path
+    build_plotter(scene, size=None)      -> (Plotter, SceneActors)  size: default scene.size
+    render_png(scene, path, size=None)   -> Path
     show_scene(scene)                    -> None          interactive window
 """
 

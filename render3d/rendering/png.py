@@ -51,11 +51,14 @@ def render_png(
     scene: Scene,
     path: str | os.PathLike[str],
     *,
-    size: tuple[int, int] = (1920, 1080),
+    size: tuple[int, int] | None = None,
     anti_aliasing: bool = False,
     show_labels: bool = True,
 ) -> Path:
     """Render ``scene`` offscreen to ``path`` (``.png``, or ``.jpg``/``.jpeg`` for JPEG) and return it.
+
+    ``size`` defaults to ``scene.size``; another size draws the scene fitted to it (see
+    :func:`~render3d.rendering.actors.build_plotter`).
 
     Nothing is rendered unless ``path`` can be written and ``size`` fits the GL context and memory;
     ``path`` is replaced only by a complete file.
@@ -69,7 +72,7 @@ def render_png(
     RenderUnavailableError
         No OpenGL context can be created on this machine.
     """
-    size = check_image_output(path, size)
+    size = check_image_output(path, scene.size if size is None else size)
     plotter, _ = build_plotter(
         scene, size=size, off_screen=True, anti_aliasing=anti_aliasing, show_labels=show_labels
     )

@@ -156,11 +156,12 @@ def _x_server_answers(display: str) -> bool:
 def show_scene(
     scene: Scene,
     *,
-    size: tuple[int, int] = (1600, 900),
+    size: tuple[int, int] | None = None,
     anti_aliasing: bool = True,
     show_labels: bool = True,
 ) -> None:
-    """Open an interactive window on ``scene``; returns when the window is closed.
+    """Open an interactive window on ``scene`` (``size`` default ``scene.size``); returns when the
+    window is closed.
 
     Returns immediately when ``pyvista.OFF_SCREEN`` is set (``PYVISTA_OFF_SCREEN=true``: tests, CI).
 

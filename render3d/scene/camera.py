@@ -27,7 +27,7 @@ def camera_basis(camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return pos, right, up, fwd
 
 
-def project_points(camera: Camera, points: np.ndarray, size: tuple[int, int] = (1920, 1080)) -> np.ndarray:
+def project_points(camera: Camera, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(N, 2) pixel coordinates (x right, y down) of world ``points``; NaN for points behind the camera."""
     pts = np.atleast_2d(np.asarray(points, dtype=float))
     width, height = size
@@ -45,9 +45,10 @@ def project_points(camera: Camera, points: np.ndarray, size: tuple[int, int] = (
     return np.column_stack([width / 2 + u, height / 2 - v])
 
 
-def project(scene: Scene, points: np.ndarray, size: tuple[int, int] = (1920, 1080)) -> np.ndarray:
-    """Pixel coordinates of ``points`` seen through ``scene.camera`` at image ``size`` (pinhole model)."""
-    return project_points(scene.camera, points, size)
+def project(scene: Scene, points: np.ndarray, size: tuple[int, int] | None = None) -> np.ndarray:
+    """Pixel coordinates of ``points`` seen through ``scene.camera`` at image ``size`` (pinhole model;
+    default the size the scene was laid out for)."""
+    return project_points(scene.camera, points, scene.size if size is None else size)
 
 
 def box_corners(lower: np.ndarray, upper: np.ndarray) -> np.ndarray:
@@ -79,7 +80,7 @@ def fit_view(
     points: np.ndarray,
     direction: np.ndarray,
     *,
-    size: tuple[int, int] = (1920, 1080),
+    size: tuple[int, int],
     view_angle: float = 30.0,
     rect: tuple[float, float, float, float] | None = None,
 ) -> Camera:
@@ -134,7 +135,7 @@ def fit_view(
 def frame_camera(
     points: np.ndarray,
     *,
-    size: tuple[int, int] = (1920, 1080),
+    size: tuple[int, int],
     view_angle: float = 30.0,
     azimuth: float = -12.0,
     elevation: float = 24.0,

@@ -366,7 +366,7 @@ def layout_graph(
     lane_gap: float = 1.6,
     residuals: Residuals | None = None,
     wrap: str | int = "never",
-    image_size: tuple[int, int] = (1920, 1080),
+    image_size: tuple[int, int],
     rise: np.ndarray | None = None,
     stacks: np.ndarray | None = None,
     plan_sizes: np.ndarray | None = None,

@@ -21,8 +21,14 @@ renderer turns into one merged mesh per kind without a Python loop per block.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+from render3d.scene.style import DEFAULT_SIZE
+
+if TYPE_CHECKING:
+    from render3d.scene.camera import Overlays
 
 
 @dataclass
@@ -43,6 +49,8 @@ class Blocks:
     members: list[tuple[str, ...]] = field(default_factory=list)
     #: module calls folded into each ``×N`` block, first to last (empty when not folded)
     folded: list[tuple[str, ...]] = field(default_factory=list)
+    #: health flags per block (render3d.health: "dead", "nan", ...), those of every member; () when healthy
+    flags: list[tuple[str, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.node_ids)
@@ -151,6 +159,18 @@ class Scene:
     colorbar_title: str = ""
     notes: list[str] = field(default_factory=list)  # e.g. "collapsed to depth 2 (412 blocks > 300)"
     background: tuple[int, int, int] = (255, 255, 255)
+    #: the image (width, height) the camera, labels and overlays were fitted to; a renderer draws at
+    #: this size unless told otherwise (and then re-fits the camera: :func:`render3d.scene.fit.fit_to_size`)
+    size: tuple[int, int] = DEFAULT_SIZE
+
+    @property
+    def overlays(self) -> Overlays:
+        """Where title, notes, caption, legend and colour bar go at :attr:`size`: the rectangles the
+        camera keeps the model out of and the renderer draws them in, from this one place."""
+        from render3d.scene.camera import overlay_layout  # camera.py imports this module
+
+        return overlay_layout(self.size, title=self.title, n_notes=len(self.notes),
+                              legend=[name for name, _ in self.legend], colorbar=bool(self.feature_maps))
 
     @property
     def bounds(self) -> np.ndarray:

@@ -1,0 +1,70 @@
+"""Fitting a built scene's camera to an image size: after its labels are placed, and for another size.
+
+A scene is laid out for one image (:attr:`~render3d.scene.model.Scene.size`): the camera frames the
+model clear of the overlays at that size and the labels are kept apart for it. Drawing it at another
+size of the same aspect is the same picture scaled (the vertical view angle, the overlays and the
+label font all scale with the height). At another aspect the camera is fitted again from the same
+direction, so nothing falls outside the image or under an overlay; the labels keep their places and a
+renderer drops any that now overlap (build the scene again at that size for labels placed for it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from render3d.scene.camera import box_corners, camera_basis, choose_camera
+from render3d.scene.labels import label_pixel_boxes
+from render3d.scene.model import Camera, Scene, feature_map_bounds, repeat_shadows
+
+__all__ = ["MARGIN", "fit_to_size", "framing_points", "refit_camera"]
+
+#: free border around the model, as a fraction of the image height
+MARGIN = 0.025
+
+
+def framing_points(scene: Scene, anchors: np.ndarray) -> np.ndarray:
+    """World points the camera must keep in the image: every block (with the copies behind ``×N``
+    blocks), connector and feature map, and the label ``anchors``."""
+    s_lo, s_hi, _ = repeat_shadows(scene.blocks)
+    pts = [box_corners(scene.blocks.lower, scene.blocks.upper), box_corners(s_lo, s_hi), anchors]
+    if scene.connectors:
+        pts.append(np.concatenate([c.points for c in scene.connectors]))
+    for fm in scene.feature_maps:
+        lo, hi = feature_map_bounds(fm)
+        pts.append(box_corners(lo, hi))
+    return np.concatenate(pts)
+
+
+def refit_camera(scene: Scene) -> Camera:
+    """The view of ``scene.camera`` fitted again, at ``scene.size``, to the model and to the text
+    boxes of the labels as placed (their world extent does not depend on the image size)."""
+    size = scene.size
+    pts = [framing_points(scene, np.zeros((0, 3)))]
+    labels = scene.labels
+    cam = scene.camera
+    if len(labels):
+        boxes = label_pixel_boxes(labels, cam, size, labels.font_px)
+        pos, right, up, fwd = camera_basis(cam)
+        focal_px = (size[1] / 2) / np.tan(np.radians(cam.view_angle) / 2)
+        wpp = ((labels.positions - pos) @ fwd) / focal_px
+        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
+        for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
+            pts.append(labels.positions + right * (dx * w * wpp)[:, None] + up * (dy * h * wpp)[:, None])
+    direction = np.subtract(cam.position, cam.focal_point)
+    return choose_camera(np.concatenate(pts), scene.blocks.centers, size=size, view_angle=cam.view_angle,
+                         directions=[direction], margin=MARGIN * size[1], keepouts=scene.overlays.keepouts())
+
+
+def fit_to_size(scene: Scene, size: tuple[int, int]) -> Scene:
+    """``scene`` for an image of ``size`` (width, height): itself when that is its own size, a copy
+    with its ``size`` set when only the scale differs, and a copy whose camera is fitted again when
+    the aspect differs. ``scene`` itself is never changed."""
+    width, height = (int(v) for v in size)
+    if (width, height) == tuple(scene.size):
+        return scene
+    resized = replace(scene, size=(width, height))
+    if width * scene.size[1] != height * scene.size[0]:
+        resized.camera = refit_camera(resized)
+    return resized
