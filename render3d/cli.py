@@ -20,7 +20,7 @@ from typing import NoReturn, Sequence, TypeVar
 from render3d.errors import GalleryError, ModelSpecError, OutputSpecError, SceneFileError, UsageError
 from render3d.limits import check_fps, check_size
 from render3d.preflight import check_device
-from render3d.scene.style import SCALES
+from render3d.scene.style import DEFAULT_SIZE, SCALES
 
 USAGE_ERRORS = (ModelSpecError, OutputSpecError, SceneFileError, UsageError)
 
@@ -126,19 +126,17 @@ def _start_gl_probe() -> None:
 def _scene(args: argparse.Namespace):
     """The scene for render/show: from a scene file, or traced from MODEL with the given options."""
     _start_gl_probe()
-    from render3d.api import scene_from_file, trace_spec
-    from render3d.scene.builder import build_scene
+    from render3d.api import scene_from_file, to_scene, trace_spec
     from render3d.scenefile import is_scene_file
 
     if is_scene_file(args.model):
-        scene, sf = scene_from_file(args.model, size=args.size if args.size_given else None,
-                                    trust_pickle=args.trust_pickle)
-        return scene, sf.size, sf.anti_aliasing
+        scene, sf = scene_from_file(args.model, size=args.size, trust_pickle=args.trust_pickle)
+        return scene, sf.anti_aliasing
     capture = "reduced" if args.mode == "activations" else "none"
     trace_obj = trace_spec(_spec(args), capture=capture)
     overrides = {"volume": True} if getattr(args, "volume", False) else {}
     overrides["scale"] = args.scale
-    return build_scene(trace_obj, args.mode, image_size=args.size, **overrides), args.size, args.anti_aliasing
+    return to_scene(trace_obj, mode=args.mode, size=args.size, **overrides), args.anti_aliasing
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -151,9 +149,9 @@ def cmd_render(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     out = args.output or (Path(args.model).stem + ".png" if args.model.endswith(".toml") else "out.png")
     check_output(out, extensions=IMAGE_EXTENSIONS)  # before tracing: nothing is rendered for an unwritable path
-    scene, size, aa = _scene(args)
-    path = render_png(scene, out, size=size, anti_aliasing=aa or args.anti_aliasing)
-    print(f"wrote {path}: {size[0]}x{size[1]}, {len(scene.blocks)} blocks, "
+    scene, aa = _scene(args)
+    path = render_png(scene, out, anti_aliasing=aa or args.anti_aliasing)
+    print(f"wrote {path}: {scene.size[0]}x{scene.size[1]}, {len(scene.blocks)} blocks, "
           f"{time.perf_counter() - start:.1f} s")
     return 0
 
@@ -165,10 +163,10 @@ def cmd_show(args: argparse.Namespace) -> int:
     if is_recording(args.model):
         from render3d.record.animate import show_recording
 
-        show_recording(args.model, size=args.size if args.size_given else (1600, 900))
+        show_recording(args.model, size=args.size)
         return 0
-    scene, size, _ = _scene(args)
-    show_scene(scene, size=size)
+    scene, _ = _scene(args)
+    show_scene(scene)
     return 0
 
 
@@ -187,7 +185,7 @@ def cmd_gallery(args: argparse.Namespace) -> int:
         bar.set_postfix_str(file.name)
         try:
             scene, sf = scene_from_file(file, trust_pickle=args.trust_pickle)
-            render_png(scene, out_dir / f"{sf.output}.png", size=sf.size, anti_aliasing=sf.anti_aliasing)
+            render_png(scene, out_dir / f"{sf.output}.png", anti_aliasing=sf.anti_aliasing)
         except Exception as exc:  # one bad scene must not stop the others; each is reported at the end
             failed.append((file, exc))
     print(f"wrote {len(files) - len(failed)} images to {out_dir}/")
@@ -281,19 +279,14 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-class _SizeAction(argparse.Action):
-    def __call__(self, parser, namespace, values, option_string=None):  # type: ignore[override]
-        setattr(namespace, self.dest, values)
-        namespace.size_given = True
-
-
 def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("architecture", "activations"), default="architecture")
     p.add_argument("--probe", type=_checked(_probe, "probe"),
                    help="probe input: random (default), digit:N, or an image/.npy/.pt file")
     p.add_argument("--volume", action="store_true", help="draw feature maps as volumes (activations mode)")
-    p.add_argument("--size", type=_checked(_size, "size"), default=(1920, 1080), action=_SizeAction,
-                   help="WIDTHxHEIGHT in pixels (default 1920x1080)")
+    p.add_argument("--size", type=_checked(_size, "size"),
+                   help=f"WIDTHxHEIGHT in pixels, the image the scene is laid out for (default: a scene file's "
+                        f"size, else {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
     p.add_argument("--anti-aliasing", action="store_true", help="MSAA for final renders (3-4x slower on CPU)")
     _add_scale_arg(p)
 
@@ -302,7 +295,6 @@ def _add_scale_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--scale", choices=SCALES, default="layer",
                    help="activation colours: 'layer' (default) from each layer's p1 to p99; 'global' one "
                         "log-magnitude scale for all layers, so an exploding layer stands out")
-    p.set_defaults(size_given=False)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -338,8 +330,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
     p.add_argument("--frames-per-epoch", type=POSITIVE_INT, default=None, metavar="N",
                    help="frames blending one checkpoint into the next (default 15)")
-    p.add_argument("--size", type=_checked(_size, "size"), default=(1280, 720),
-                   help="WIDTHxHEIGHT, rounded to multiples of 16 (default 1280x720)")
+    p.add_argument("--size", type=_checked(_size, "size"),
+                   help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
     p.add_argument("--diff", action="store_true", help="colour the change against the previous checkpoint")
     p.add_argument("--orbit", action="store_true", help="swing the camera slowly around the scene")
     _add_scale_arg(p)

@@ -26,7 +26,7 @@ from render3d.limits import check_fps, check_size
 from render3d.record.frames import Timeline, caption, feature_values, segment, source_node, symmetric_limit
 from render3d.record.recording import Recording, load_recording
 from render3d.record.video import FrameWriter, open_writer, verify_video, video_bytes
-from render3d.scene.style import SceneStyle
+from render3d.scene.style import DEFAULT_SIZE, SceneStyle
 
 if TYPE_CHECKING:
     import torch
@@ -65,7 +65,7 @@ class Player:
         self,
         recording: Recording | str | os.PathLike[str],
         *,
-        size: tuple[int, int] = (1280, 720),
+        size: tuple[int, int] | None = None,
         diff: bool = False,
         off_screen: bool = True,
         style: SceneStyle | None = None,
@@ -83,7 +83,9 @@ class Player:
         self.diff = diff
         if diff:  # a change is drawn on its own signed scale, never on the log-magnitude one
             style_overrides["scale"] = "layer"
-        self.style = (style or SceneStyle(image_size=tuple(size))).with_overrides(**style_overrides)
+        # ``size`` (default the style's image_size) is the one the scene is laid out for and drawn at
+        style = style or SceneStyle()
+        self.style = style.with_overrides(**({} if size is None else {"image_size": tuple(size)}), **style_overrides)
         base = rec.trace(self.indices[0])
         scene = build_scene(base, "activations", style=self.style)
         if not scene.feature_maps:
@@ -103,7 +105,7 @@ class Player:
             for fm in scene.feature_maps:
                 fm.clim = limits.get(self.sources[fm.node_id], fm.clim)
             scene.colorbar_title = "activation (per-layer p1–p99 over all epochs)"
-        self.plotter, self.actors = build_plotter(scene, size=tuple(size), off_screen=off_screen)
+        self.plotter, self.actors = build_plotter(scene, off_screen=off_screen)
         self._camera = [tuple(map(float, v)) for v in self.plotter.camera_position]
         self._fit_ratio: float | None = None
         blocks = scene.blocks
@@ -218,7 +220,7 @@ def iter_frames(
     recording: Recording | str | os.PathLike[str],
     *,
     frames_per_epoch: int = DEFAULT_FRAMES_PER_EPOCH,
-    size: tuple[int, int] = (1280, 720),
+    size: tuple[int, int] | None = None,
     diff: bool = False,
     orbit: bool = False,
     player: Player | None = None,
@@ -244,13 +246,13 @@ def render_frame(
     path: str | os.PathLike[str],
     *,
     position: float | None = None,
-    size: tuple[int, int] = (1280, 720),
+    size: tuple[int, int] | None = None,
     diff: bool = False,
 ) -> Path:
     """One frame of the animation as a PNG or JPEG (default: the last snapshot), e.g. a still for a README."""
     from render3d.rendering.png import check_image_output, write_image
 
-    size = check_image_output(path, size)
+    size = check_image_output(path, DEFAULT_SIZE if size is None else size)
     player = Player(recording, size=size, diff=diff)
     try:
         player.set_position(len(player) - 1 if position is None else position)
@@ -266,7 +268,7 @@ def animate_recording(
     *,
     fps: float = 30,
     frames_per_epoch: int | None = None,
-    size: tuple[int, int] = (1280, 720),
+    size: tuple[int, int] | None = None,
     diff: bool = False,
     orbit: bool = False,
     progress: bool = True,
@@ -295,7 +297,7 @@ def animate_recording(
     fps = check_fps(fps)
     frames_per_epoch = DEFAULT_FRAMES_PER_EPOCH if frames_per_epoch is None else int(frames_per_epoch)
     path = Path(path)
-    width, height = video_size(check_size(size, max_side=gl_max_size()))
+    width, height = video_size(check_size(DEFAULT_SIZE if size is None else size, max_side=gl_max_size()))
     recording = load_recording(recording)
     n = len(Timeline(len(recording.consistent()), frames_per_epoch))
     check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, n, (width, height)))
@@ -404,7 +406,8 @@ def record_checkpoints(
 
 
 def recording_window(
-    recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] = (1600, 900), off_screen: bool = False
+    recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None,
+    off_screen: bool = False,
 ) -> Player:
     """A :class:`Player` with the window's tooltips/keys and an epoch slider (drag between epochs)."""
     from render3d.rendering.window import install_interaction
@@ -428,7 +431,7 @@ def recording_window(
     return player
 
 
-def show_recording(recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] = (1600, 900)) -> None:
+def show_recording(recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None) -> None:
     """Open a window on a recording with an epoch slider; returns when it is closed.
 
     Returns at once when ``pyvista.OFF_SCREEN`` is set (tests, CI), like :func:`render3d.show`.

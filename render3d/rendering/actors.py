@@ -41,7 +41,8 @@ from render3d.rendering.meshes import (
     values_rgb,
     vertical_bars_mesh,
 )
-from render3d.scene.camera import Overlays, overlay_layout
+from render3d.scene.camera import Overlays
+from render3d.scene.fit import fit_to_size
 from render3d.scene.model import FeatureMap, Scene, repeat_shadows
 
 __all__ = ["SceneActors", "build_plotter"]
@@ -187,12 +188,16 @@ class SceneActors:
 def build_plotter(
     scene: Scene,
     *,
-    size: tuple[int, int] = (1920, 1080),
+    size: tuple[int, int] | None = None,
     off_screen: bool = True,
     anti_aliasing: bool = False,
     show_labels: bool = True,
 ) -> tuple[pv.Plotter, SceneActors]:
     """Make a plotter that draws ``scene`` and return it with handles for in-place updates.
+
+    ``size`` (width, height) defaults to ``scene.size``, the image the scene was laid out for; at another
+    size the plotter draws :func:`~render3d.scene.fit.fit_to_size` of it (camera fitted again for another
+    aspect), which is also the scene the returned actors hold.
 
     Anti-aliasing is off unless asked for: MSAA costs 3-4× per frame on CPU GL. The caller owns
     the plotter and must ``close()`` it.
@@ -206,7 +211,8 @@ def build_plotter(
     ValueError
         A feature map with an unknown ``style``.
     """
-    width, height = check_size(size, max_side=gl_max_size())  # probes GL first
+    width, height = check_size(scene.size if size is None else size, max_side=gl_max_size())  # probes GL first
+    scene = fit_to_size(scene, (width, height))
     for fm in scene.feature_maps:
         if fm.style not in _FEATURE_STYLES:
             msg = f"Feature map style {fm.style!r} is not valid. Style must be one of: {', '.join(_FEATURE_STYLES)}."
@@ -449,9 +455,8 @@ def _text(plotter: pv.Plotter, text: str, x: float, y: float, size: int, color: 
 
 def _add_overlays(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int, scale: float) -> None:
     """Title, notes, caption and legend stacked top left, the colour bar bottom right: exactly the
-    rectangles :func:`render3d.scene.camera.overlay_layout` reserved when the camera was framed."""
-    lay = overlay_layout((width, height), title=scene.title, n_notes=len(scene.notes),
-                         legend=[name for name, _ in scene.legend], colorbar=bool(scene.feature_maps))
+    rectangles :attr:`Scene.overlays` reserved when the camera was framed (``scene`` is at this size)."""
+    lay = scene.overlays
     m = lay.margin
     actors.title_actor = _text(plotter, scene.title, m, height - m, max(10, round(lay.title_font)), TEXT_COLOR,
                                top=True, name="title")

@@ -18,11 +18,11 @@ from render3d.graph import Trace
 from render3d.scene.activations import attention_map, feature_map, stack_depth
 from render3d.scene.colour import settle_colours
 from render3d.scene.callsites import group_call_sites
-from render3d.scene.camera import (box_corners, camera_basis, choose_camera, overlay_layout, project,
-                                   project_points)
+from render3d.scene.camera import box_corners, camera_basis, choose_camera, project, project_points
+from render3d.scene.fit import MARGIN, framing_points, refit_camera
 from render3d.scene.fold import BlockGraph, build_block_graph
 from render3d.scene.geometry import box_sizes, shape_dims, shape_text
-from render3d.scene.labels import PAD_PX, label_box_px, label_pixel_boxes, place_labels
+from render3d.scene.labels import PAD_PX, label_box_px, place_labels
 from render3d.scene.layout import layout_graph, residual_branches, route_connectors
 from render3d.scene.model import (MAX_SHADOWS, Blocks, Camera, Labels, Scene, feature_map_bounds,
                                   repeat_shadows)
@@ -154,6 +154,7 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
         cmap=style.cmap,
         colorbar_title=style.colorbar_text if mode == "activations" else "",
         notes=notes,
+        size=tuple(style.image_size),
     )
     texts, anchors = _label_texts(graph, blocks)
     scene.camera = _default_camera(scene, anchors, texts, style, layout.n_rows > 1)
@@ -161,7 +162,7 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     if style.azimuth is None or style.elevation is None or len(scene.labels):
         # refit with the labels that were actually kept (dropped ones made room for nothing), then place
         # them again for the final camera
-        scene.camera = _refit(scene, anchors, style)
+        scene.camera = refit_camera(scene)
         scene.labels = _labels(graph, layout, blocks, texts, anchors, scene.camera, style, scene)
     return scene
 
@@ -185,7 +186,7 @@ def _screen_lods(graph: BlockGraph, sizes: np.ndarray, layout, style: SceneStyle
     camera = choose_camera(box_corners(lo, hi), layout.centers, size=size, view_angle=style.view_angle,
                            azimuths=_azimuths(style, layout.n_rows > 1),
                            elevations=AUTO_ELEVATIONS if style.elevation is None else (float(style.elevation),),
-                           margin=0.025 * size[1])
+                           margin=MARGIN * size[1])
     idx = np.asarray(blocks)
     px = project_points(camera, box_corners(lo[idx], hi[idx]), size).reshape(8, len(idx), 2)
     extent = np.nanmax(np.stack([px[..., 0].max(0) - px[..., 0].min(0), px[..., 1].max(0) - px[..., 1].min(0)]),
@@ -280,17 +281,6 @@ def _feature_maps(graph: BlockGraph, blocks: Blocks, style: SceneStyle, styles: 
     return maps
 
 
-def _framing_points(scene: Scene, anchors: np.ndarray) -> np.ndarray:
-    s_lo, s_hi, _ = repeat_shadows(scene.blocks)
-    pts = [box_corners(scene.blocks.lower, scene.blocks.upper), box_corners(s_lo, s_hi), anchors]
-    if scene.connectors:
-        pts.append(np.concatenate([c.points for c in scene.connectors]))
-    for fm in scene.feature_maps:
-        lo, hi = feature_map_bounds(fm)
-        pts.append(box_corners(lo, hi))
-    return np.concatenate(pts)
-
-
 def _azimuths(style: SceneStyle, wrapped: bool) -> tuple[float, ...]:
     """Candidate azimuths: rows of a wrapped layout are seen nearly face on, so they stay apart on
     screen instead of slanting into each other."""
@@ -307,18 +297,15 @@ def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: 
     (:func:`~render3d.scene.camera.choose_camera`): long chains get a more oblique view, so they
     recede diagonally and use the image's height instead of being a thin strip across its middle.
     """
-    pts = _framing_points(scene, anchors)
-    size = style.image_size
-    overlays = overlay_layout(size, title=scene.title, n_notes=len(scene.notes),
-                              legend=[name for name, _ in scene.legend],
-                              colorbar=bool(scene.feature_maps))
+    pts = framing_points(scene, anchors)
+    size = scene.size
     kw = dict(
         size=size,
         view_angle=style.view_angle,
         azimuths=_azimuths(style, wrapped),
         elevations=AUTO_ELEVATIONS if style.elevation is None else (float(style.elevation),),
-        margin=0.025 * size[1],
-        keepouts=overlays.keepouts(),
+        margin=MARGIN * size[1],
+        keepouts=scene.overlays.keepouts(),
     )
     probes = scene.blocks.centers
     camera = choose_camera(pts, probes, **kw)
@@ -333,28 +320,6 @@ def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: 
     half = right * (boxes[:, 0] / 2 * wpp)[:, None]
     kw["directions"] = [np.subtract(camera.position, camera.focal_point)]
     return choose_camera(np.concatenate([pts, top - half, top + half]), probes, **kw)
-
-
-def _refit(scene: Scene, anchors: np.ndarray, style: SceneStyle) -> Camera:
-    """The same view as ``scene.camera``, fitted again to the model and the labels placed for it."""
-    size = style.image_size
-    pts = [_framing_points(scene, np.zeros((0, 3)))]
-    labels = scene.labels
-    if len(labels):
-        boxes = label_pixel_boxes(labels, scene.camera, size, labels.font_px)
-        cam = scene.camera
-        pos, right, up, fwd = camera_basis(cam)
-        focal_px = (size[1] / 2) / np.tan(np.radians(cam.view_angle) / 2)
-        wpp = ((labels.positions - pos) @ fwd) / focal_px
-        w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
-        for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
-            pts.append(labels.positions + right * (dx * w * wpp)[:, None] + up * (dy * h * wpp)[:, None])
-    direction = np.subtract(scene.camera.position, scene.camera.focal_point)
-    overlays = overlay_layout(size, title=scene.title, n_notes=len(scene.notes),
-                              legend=[name for name, _ in scene.legend], colorbar=bool(scene.feature_maps))
-    cam = choose_camera(np.concatenate(pts), scene.blocks.centers, size=size, view_angle=style.view_angle,
-                        directions=[direction], margin=0.025 * size[1], keepouts=overlays.keepouts())
-    return cam
 
 
 def _labels(graph: BlockGraph, layout, blocks: Blocks, texts: list[str], anchors: np.ndarray,
@@ -389,9 +354,7 @@ def _labels(graph: BlockGraph, layout, blocks: Blocks, texts: list[str], anchors
     px = project(scene, box_corners(lo, hi), size).reshape(8, n, 2)
     obstacles = np.column_stack([px[..., 0].min(axis=0), px[..., 1].min(axis=0),
                                  px[..., 0].max(axis=0), px[..., 1].max(axis=0)])
-    overlays = overlay_layout(size, title=scene.title, n_notes=len(scene.notes),
-                              legend=[name for name, _ in scene.legend], colorbar=bool(scene.feature_maps))
-    keepouts = np.asarray(overlays.keepouts(), dtype=float).reshape(-1, 4)
+    keepouts = np.asarray(scene.overlays.keepouts(), dtype=float).reshape(-1, 4)
     return place_labels([texts[i] for i in idx], [graph.ids[i] for i in idx], anchors[idx], priority, camera,
                         size=size, font_px=style.font_px * size[1] / 1080, thin=style.labels != "all",
                         below=below[idx], obstacles=np.concatenate([obstacles, keepouts]), owner=idx)

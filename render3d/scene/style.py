@@ -20,6 +20,10 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from typing import Any
 
+#: the image (width, height) a scene is laid out for when no size is given, and so the size of a PNG,
+#: window, TensorBoard image or video drawn from it: the one default every entry point shares
+DEFAULT_SIZE: tuple[int, int] = (1920, 1080)
+
 CATEGORIES = (
     "Input/Output",
     "Embedding",
@@ -131,7 +135,7 @@ class SceneStyle:
     palette: str = "okabe-ito"
     labels: str = "auto"
     font_px: float = 19.0  # what the renderer draws at 1080 p (0.6·font_px per character)
-    image_size: tuple[int, int] = (1920, 1080)
+    image_size: tuple[int, int] = DEFAULT_SIZE
     view_angle: float = 15.0  # narrow: the near end of a long model is not drawn much larger than the far end
     #: degrees the camera swings from the front (+z) towards the input end (negative) or the output
     #: end; ``None`` picks from AUTO_AZIMUTHS the view that draws the model largest
