@@ -108,7 +108,7 @@ def cmd_trace(args: argparse.Namespace) -> int:
 
     if args.json:
         check_output(args.json)  # before tracing: a folder or FIFO there fails at once
-    result = trace_spec(_spec(args), capture="none")
+    result = trace_spec(_spec(args), capture="reduced" if args.stats else "none")
     print(result)
     if args.json:
         path = result.to_json(args.json)
@@ -307,6 +307,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("trace", help="print the layer table of a model and optionally write its graph JSON")
     _add_model_args(p)
     p.add_argument("--json", metavar="FILE", help="write the trace JSON here")
+    p.add_argument("--stats", action="store_true",
+                   help="run with activation capture and add zero %%, min, max, mean ± std, NaN/Inf and health "
+                        "flags (dead, nan, inf, exploding, saturated, constant) to the table")
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("render", help="render a model (or scene file) to a PNG, offscreen")

@@ -28,6 +28,7 @@ from vtkmodules.vtkCommonCore import VTK_FONT_FILE
 from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor, vtkScalarBarActor
 
 from render3d.limits import check_size
+from render3d.rendering.flags import add_flag_marks
 from render3d.rendering.glcheck import gl_max_size
 from render3d.rendering.labels import TEXT_COLOR, add_labels, font_file, rgb01
 from render3d.rendering.meshes import (
@@ -225,6 +226,7 @@ def build_plotter(
 
     _add_blocks(plotter, actors, scene, scale)
     _add_connectors(plotter, actors, scene, scale)
+    add_flag_marks(plotter, scene, scale)
     _add_feature_maps(plotter, actors, scene)
     if show_labels and len(scene.labels):
         actors.label_actor = add_labels(plotter, scene, (width, height))

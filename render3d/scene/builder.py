@@ -21,6 +21,7 @@ from render3d.scene.callsites import group_call_sites
 from render3d.scene.camera import box_corners, camera_basis, choose_camera, project, project_points
 from render3d.scene.fit import MARGIN, framing_points, refit_camera
 from render3d.scene.fold import BlockGraph, build_block_graph
+from render3d.scene.flags import scene_flags
 from render3d.scene.geometry import box_sizes, shape_dims, shape_text
 from render3d.scene.labels import PAD_PX, label_box_px, place_labels
 from render3d.scene.layout import layout_graph, residual_branches, route_connectors
@@ -128,6 +129,10 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
         members=[tuple(m for k in ms for m in expand.get(k, (k,))) for ms in graph.members],
         folded=[h.folded for h in graph.head],
     )
+    blocks.flags, flag_legend, flag_note = scene_flags(original, blocks.members)
+    legend += flag_legend
+    if flag_note:
+        notes.insert(0, f"flags: {flag_note}")
     connectors = route_connectors(graph.ids, layout, sizes, graph.src, graph.dst,
                                   residuals.edges if residuals is not None else None)
     if residuals is not None and residuals.edges:
