@@ -79,12 +79,18 @@ def _size(text: str) -> tuple[int, int]:
     return check_size((int(parts[0]), int(parts[1])))
 
 
+def _metric(text: str) -> str:
+    from render3d.record.metrics import check_metric
+
+    return check_metric(text).name
+
+
 POSITIVE_INT = _checked(_positive_int, "positive integer")
 
 
-def _add_model_args(p: argparse.ArgumentParser) -> None:
+def _add_model_args(p: argparse.ArgumentParser, what: str = "scenes/x.toml") -> None:
     p.add_argument("model", metavar="MODEL",
-                   help="torchvision:NAME, path/file.py:Class, package.module:Class or scenes/x.toml")
+                   help=f"torchvision:NAME, path/file.py:Class, package.module:Class or {what}")
     p.add_argument("--input-shape", metavar="SHAPE", type=_checked(_input_shape, "input shape"),
                    help="e.g. 1,3,224,224 (default: the model's own)")
     p.add_argument("--depth", type=POSITIVE_INT, default=None, help="collapse modules below this depth into blocks")
@@ -205,8 +211,20 @@ def cmd_animate(args: argparse.Namespace) -> int:
     from render3d.api import check_fits_in_memory, load_spec_model
     from render3d.atomic import VIDEO_EXTENSIONS, check_output, private_temp_dir
     from render3d.record.animate import animate, record_checkpoints
+    from render3d.record.store import is_recording
 
     check_output(args.output, extensions=VIDEO_EXTENSIONS)  # before any checkpoint is read
+    if args.diff and args.metric:
+        raise UsageError("render3d animate: --diff and --metric colour the same blocks two ways; pass one")
+    options = dict(fps=args.fps, frames_per_epoch=args.frames_per_epoch, size=args.size, diff=args.diff,
+                   orbit=args.orbit, scale=args.scale, metric=args.metric)
+    if is_recording(args.model):  # a Recorder's folder: animated as recorded
+        if args.checkpoints:
+            raise UsageError(f"render3d animate: {args.model} is a recording already; --checkpoints records a MODEL")
+        animate(args.model, args.output, **options)
+        return 0
+    if not args.checkpoints:
+        raise UsageError("render3d animate: MODEL needs --checkpoints DIR_OR_GLOB (or give a recording folder as MODEL)")
     spec = _spec(args)
     check_fits_in_memory(spec)
     model, probe = load_spec_model(spec)
@@ -214,8 +232,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     with keep as folder:
         recording = record_checkpoints(model, probe, args.checkpoints, folder, trust_pickle=args.trust_pickle,
                                        depth=args.depth)
-        animate(recording, args.output, fps=args.fps, frames_per_epoch=args.frames_per_epoch, size=args.size,
-                diff=args.diff, orbit=args.orbit, scale=args.scale)
+        animate(recording, args.output, **options)
     return 0
 
 
@@ -318,14 +335,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="PNG", help="output file (default out.png or <scene>.png)")
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("show", help="open an interactive window (hover blocks; keys: a activations, l labels)")
+    p = sub.add_parser("show", help="open an interactive window (hover blocks; keys: a activations, l labels, "
+                       "m metric for a recording)")
     _add_model_args(p)
     _add_render_args(p)
     p.set_defaults(func=cmd_show)
 
-    p = sub.add_parser("animate", help="record a probe through every checkpoint and write an MP4")
-    _add_model_args(p)
-    p.add_argument("--checkpoints", required=True, metavar="DIR_OR_GLOB",
+    p = sub.add_parser("animate", help="record a probe through every checkpoint (or take a recording) and write an MP4")
+    _add_model_args(p)  # MODEL may also be a recording folder (render3d.Recorder's)
+    p.add_argument("--checkpoints", metavar="DIR_OR_GLOB",
                    help="folder or glob of checkpoints, taken in natural order (epoch_2 before epoch_10)")
     p.add_argument("--probe", type=_checked(_probe, "probe"),
                    help="probe input: random (default), digit:N, or an image/.npy/.pt file")
@@ -337,6 +355,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
     p.add_argument("--diff", action="store_true", help="colour the change against the previous checkpoint")
     p.add_argument("--orbit", action="store_true", help="swing the camera slowly around the scene")
+    p.add_argument("--metric", type=_checked(_metric, "metric"),
+                   help="colour each block by a training-health metric over epochs on one log colour bar: "
+                        "update_ratio, grad_norm, weight_norm, zero_frac or act_std")
     _add_scale_arg(p)
     p.add_argument("--recording", metavar="DIR", help="keep the recording here (default: a temporary folder)")
     p.set_defaults(func=cmd_animate, mode="activations")
@@ -353,7 +374,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "constant) where each first appears, branches that never fire and, for a recording, frozen "
                     "layers and gradients vanishing towards the input. Exit status: 0 no problems found, "
                     f"{DOCTOR_FOUND} problems found, 1 error, 2 usage error.")
-    _add_model_args(p)  # MODEL may also be a recording folder
+    _add_model_args(p, "a recording folder")
     p.add_argument("--probe", type=_checked(_probe, "probe"),
                    help="probe input: random (default), digit:N, or an image/.npy/.pt file")
     p.add_argument("-o", "--output", metavar="PNG", help="also render the activations with the culprits marked")

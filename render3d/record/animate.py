@@ -24,6 +24,7 @@ from render3d.atomic import VIDEO_EXTENSIONS, atomic_path, check_output
 from render3d.errors import RecordingError
 from render3d.limits import check_fps, check_size
 from render3d.record.frames import Timeline, caption, feature_values, segment, source_node, symmetric_limit
+from render3d.record.metrics import METRICS, check_metric
 from render3d.record.recording import Recording, load_recording
 from render3d.record.video import FrameWriter, open_writer, verify_video, video_bytes
 from render3d.scene.style import DEFAULT_SIZE, SceneStyle
@@ -59,6 +60,9 @@ class Player:
     warning). ``diff=True`` shows the change against the previous snapshot in a diverging colour map
     with one symmetric scale for all layers (``symmetric_limit`` of every change). ``scale="global"``
     (a style override) keeps the first snapshot's log-magnitude scale for every frame.
+    ``metric="update_ratio"`` (any of :data:`~render3d.record.metrics.METRICS`) colours the blocks by
+    that training-health metric instead (:class:`~render3d.record.metric_view.MetricView`);
+    :meth:`set_metric` and :meth:`next_view` switch while it is shown.
     """
 
     def __init__(
@@ -67,6 +71,7 @@ class Player:
         *,
         size: tuple[int, int] | None = None,
         diff: bool = False,
+        metric: str | None = None,
         off_screen: bool = True,
         style: SceneStyle | None = None,
         **style_overrides: Any,
@@ -74,6 +79,10 @@ class Player:
         from render3d.rendering import build_plotter
         from render3d.scene.builder import build_scene
 
+        if metric is not None:
+            check_metric(metric)  # a wrong name fails before any scene is built
+            if diff:
+                raise ValueError("Player: diff=True and metric= are two colourings of the same blocks; pass one")
         self.recording = rec = load_recording(recording)
         self.indices = rec.consistent()
         skipped = [s.epoch for s in rec.snapshots if s.index not in self.indices]
@@ -114,6 +123,10 @@ class Player:
             [np.stack([np.where([i & 1, i & 2, i & 4], hi, lo) for i in range(8)]).reshape(-1, 3),
              np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3)])
         self.position = -1.0
+        from render3d.record.metric_view import MetricView
+
+        self.metric_view = MetricView(rec, self.indices, self.plotter, self.actors)
+        self.metric_view.set_metric(metric)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -162,8 +175,10 @@ class Player:
     def set_position(self, position: float) -> None:
         """Show the (interpolated) activations at ``position`` (0 .. len - 1) and its caption."""
         i, alpha = segment(position, len(self.indices))
-        a = self.shown_values(i)
-        if alpha > 0:
+        if self.metric_view.name is not None:
+            self.metric_view.show(i, alpha)
+        a = self.shown_values(i) if self.metric_view.name is None else {}
+        if alpha > 0 and a:
             b = self.shown_values(i + 1)
             values = {key: (1 - alpha) * a[key] + alpha * b[key] for key in a}
         else:
@@ -172,9 +187,23 @@ class Player:
             self.actors.update_feature_map(key, v)
         k = min(len(self.indices) - 1, int(math.floor(i + alpha + 0.5)))  # halfway shows the next epoch
         nearest = self.recording.snapshots[self.indices[k]]
+        view = "change" if self.diff else self.metric_view.name  # the caption says what the colours are
         self.actors.set_caption(caption(nearest.epoch, self.last_epoch, nearest.metrics,
-                                        prefix="change · " if self.diff else ""))
+                                        prefix=f"{view} · " if view else ""))
         self.position = float(position)
+
+    def set_metric(self, name: str | None) -> None:
+        """Colour the blocks by training-health metric ``name`` (see :data:`~render3d.record.metrics.METRICS`)
+        instead of showing the activations; ``None`` shows the activations again."""
+        self.metric_view.set_metric(name)
+        self.set_position(max(self.position, 0.0))
+
+    def next_view(self) -> str:
+        """Show the next view (the activations, then each metric in turn); returns its name."""
+        views = [None, *METRICS]
+        name = views[(views.index(self.metric_view.name) + 1) % len(views)]
+        self.set_metric(name)
+        return name or "activations"
 
     def set_orbit(self, degrees: float) -> None:
         """Swing the camera ``degrees`` about the vertical axis through its focal point, moving it in
@@ -224,10 +253,11 @@ def iter_frames(
     diff: bool = False,
     orbit: bool = False,
     player: Player | None = None,
+    metric: str | None = None,
 ) -> Iterator[np.ndarray]:
     """The animation's frames as (H, W, 3) uint8 arrays, one scene built once for all of them."""
     own = player is None
-    player = player or Player(recording, size=size, diff=diff)
+    player = player or Player(recording, size=size, diff=diff, metric=metric)
     try:
         timeline = Timeline(len(player), frames_per_epoch)
         n = len(timeline)
@@ -248,12 +278,13 @@ def render_frame(
     position: float | None = None,
     size: tuple[int, int] | None = None,
     diff: bool = False,
+    metric: str | None = None,
 ) -> Path:
     """One frame of the animation as a PNG or JPEG (default: the last snapshot), e.g. a still for a README."""
     from render3d.rendering.png import check_image_output, write_image
 
     size = check_image_output(path, DEFAULT_SIZE if size is None else size)
-    player = Player(recording, size=size, diff=diff)
+    player = Player(recording, size=size, diff=diff, metric=metric)
     try:
         player.set_position(len(player) - 1 if position is None else position)
         image = _grab(player.plotter)
@@ -273,13 +304,17 @@ def animate_recording(
     orbit: bool = False,
     progress: bool = True,
     scale: str = "layer",
+    metric: str | None = None,
 ) -> Path:
     """Write a recording (a :class:`~render3d.record.Recording` or its folder) as an MP4 (or a GIF).
 
     One scene, colour limits fixed per layer over all snapshots, ``frames_per_epoch`` frames blending
     each snapshot into the next (default 15), caption ``epoch 3/10 · loss 0.412 · acc 91.2%``;
     ``diff=True`` colours the change against the previous snapshot, ``orbit=True`` swings the camera,
-    ``scale="global"`` draws every layer on one log-magnitude scale (an exploding layer stands out).
+    ``scale="global"`` draws every layer on one log-magnitude scale (an exploding layer stands out),
+    ``metric="update_ratio"`` (or ``grad_norm``, ``weight_norm``, ``zero_frac``, ``act_std``; see
+    :mod:`render3d.record.metrics`) colours each block by that training-health metric on one log
+    colour bar for all frames, exact zeros and missing values in their own neutral greys.
     Prints ``wrote PATH: N frames, WxH, T s (F fps)``. ``path``, ``size`` and ``fps`` are checked
     before any frame is drawn; ``path`` is replaced only by a video that ffmpeg finished (exit
     status 0) and that decodes to every frame, else :class:`~render3d.errors.OutputError` and the old
@@ -301,7 +336,7 @@ def animate_recording(
     recording = load_recording(recording)
     n = len(Timeline(len(recording.consistent()), frames_per_epoch))
     check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, n, (width, height)))
-    player = Player(recording, size=(width, height), diff=diff, scale=scale)
+    player = Player(recording, size=(width, height), diff=diff, scale=scale, metric=metric)
     try:
         with atomic_path(path, suffix=path.suffix) as tmp:  # ffmpeg picks the container by suffix
             writer = open_writer(tmp, fps)
@@ -409,11 +444,13 @@ def recording_window(
     recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None,
     off_screen: bool = False,
 ) -> Player:
-    """A :class:`Player` with the window's tooltips/keys and an epoch slider (drag between epochs)."""
-    from render3d.rendering.window import install_interaction
+    """A :class:`Player` with the window's tooltips/keys and an epoch slider (drag between epochs);
+    ``m`` steps through the views: the activations, then each training-health metric."""
+    from render3d.rendering.window import bind_key, install_interaction
 
     player = Player(recording, size=size, off_screen=off_screen)
     install_interaction(player.plotter, player.actors)
+    bind_key(player.plotter, "m", player.next_view)
     last = len(player) - 1
     player.set_position(last)
     if player.plotter.iren is not None and player.plotter.iren.interactor is not None:

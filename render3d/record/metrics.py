@@ -20,14 +20,18 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Iterable, Sequence
+from typing import TYPE_CHECKING, Iterable, Sequence
 
 import numpy as np
 
 from render3d.graph import Node, Stats
 from render3d.record.store import LayerNorms
 
-__all__ = ["METRICS", "MISSING_RGB", "ZERO_RGB", "LogScale", "Metric", "check_metric", "interpolate",
+if TYPE_CHECKING:
+    from render3d.record.recording import Recording
+    from render3d.scene.model import Blocks
+
+__all__ = ["METRICS", "MISSING_RGB", "ZERO_RGB", "BlockMetric", "LogScale", "Metric", "check_metric", "interpolate",
            "metric_colors", "module_paths", "param_metric", "rows_under", "stats_metric"]
 
 
@@ -41,11 +45,11 @@ class Metric:
 
 
 METRICS = {m.name: m for m in (
-    Metric("update_ratio", "update ratio ‖Δw‖/‖w‖ vs previous snapshot (log)", "params"),
+    Metric("update_ratio", "update ratio ‖Δw‖/‖w‖ (log)", "params"),
     Metric("grad_norm", "gradient norm ‖grad‖ (log)", "params"),
     Metric("weight_norm", "weight norm ‖w‖ (log)", "params"),
-    Metric("zero_frac", "fraction of exact zeros in the activation (log)", "activation"),
-    Metric("act_std", "activation standard deviation (log)", "activation"),
+    Metric("zero_frac", "zero fraction of the output (log)", "activation"),
+    Metric("act_std", "output std (log)", "activation"),
 )}
 
 #: a value of exactly 0 (frozen: no update; no zeros at all): a dark neutral grey, off the colour map
@@ -161,3 +165,25 @@ def interpolate(a: np.ndarray, b: np.ndarray, alpha: float) -> np.ndarray:
     with np.errstate(divide="ignore", invalid="ignore"):
         blend = np.exp((1 - alpha) * np.log(a) + alpha * np.log(b))
     return np.where(both, blend, near)
+
+
+class BlockMetric:
+    """One metric per block of a scene over the animated snapshots, on one log scale fixed for them all.
+
+    A block stands for its member nodes (a folded ``×N`` block for all N calls), see
+    :meth:`~render3d.record.recording.Recording.layer_metric`; a block with no value stays NaN.
+    """
+
+    def __init__(self, recording: Recording, blocks: Blocks, name: str, indices: Sequence[int]) -> None:
+        self.metric = check_metric(name)
+        members = list(blocks.members) + [()] * (len(blocks) - len(blocks.members))
+        groups = {nid: tuple(m) or (nid,) for nid, m in zip(blocks.node_ids, members)}
+        #: (snapshots, blocks) float64: row k is the k-th animated snapshot
+        self.values = recording.layer_metric(name, groups).values[list(indices)]
+        self.scale = LogScale.fit(self.values)
+
+    def at(self, i: int, alpha: float = 0.0) -> np.ndarray:
+        """The values ``alpha`` of the way from animated snapshot ``i`` to ``i + 1``."""
+        if alpha <= 0 or i + 1 >= len(self.values):
+            return self.values[i]
+        return interpolate(self.values[i], self.values[i + 1], alpha)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import Any, Callable
 
 import pyvista as pv
 from vtkmodules.vtkRenderingCore import vtkCellPicker
@@ -15,7 +15,7 @@ from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
 from render3d.rendering.glcheck import INSTALL_HINT, ensure_gl
 from render3d.scene.model import Scene
 
-__all__ = ["BlockTooltip", "check_display", "install_interaction", "show_scene"]
+__all__ = ["BlockTooltip", "bind_key", "check_display", "install_interaction", "show_scene"]
 
 HELP = "hover/click a block: details   a: activations on/off   l: labels on/off   r: reset view"
 
@@ -110,6 +110,12 @@ def install_interaction(plotter: pv.Plotter, actors: SceneActors) -> BlockToolti
         iren.add_observer("LeftButtonPressEvent", tooltip._on_mouse)
     actors.set_caption(HELP)
     return tooltip
+
+
+def bind_key(plotter: pv.Plotter, key: str, action: Callable[[], Any]) -> None:
+    """Run ``action`` and redraw when ``key`` is pressed (an offscreen plotter has no keys: nothing)."""
+    if plotter.iren is not None and plotter.iren.interactor is not None:
+        plotter.add_key_event(key, lambda: (action(), plotter.render()))
 
 
 def check_display(instead: str) -> None:
