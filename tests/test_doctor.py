@@ -130,9 +130,9 @@ def test_recording_reports_gradients_vanishing_towards_the_input(tmp_path):
 
 def test_cli_doctor_on_a_recording(frozen_recording, capsys):
     assert main(["doctor", str(frozen_recording)]) == DOCTOR_FOUND
-    assert capsys.readouterr().out == (f"DigitsCNN (recording {frozen_recording}, epoch 3): 1 problem (1 frozen)\n"
-                                       "  1. frozen  conv1: not learning: update ratio ‖Δw‖/‖w‖ = 0 from epoch 2 "
-                                       "to 3, no gradient\n")
+    assert capsys.readouterr().out == (
+        f"DigitsCNN (recording {frozen_recording}, epoch 3): 1 problem (1 frozen)\n"
+        "  1. frozen  conv1: not learning: update ratio ‖Δw‖/‖w‖ = 0 from epoch 2 to 3, no gradient\n")
 
 
 def test_cli_refuses_model_options_for_a_recording(frozen_recording, capsys):
