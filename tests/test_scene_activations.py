@@ -155,3 +155,21 @@ def test_architecture_boxes_keep_their_depth():
     i = arch.blocks.index("conv1#1")
     assert act.blocks.sizes[i, 2] > arch.blocks.sizes[i, 2]
     assert np.allclose(act.blocks.sizes[:, :2], arch.blocks.sizes[:, :2])
+
+
+def test_even_attention_reads_mid_scale_and_focused_attention_reaches_the_top():
+    from render3d.graph import Activation, Node
+    from render3d.scene.activations import attention_map
+    from render3d.scene.style import SceneStyle
+
+    def head_planes(att: np.ndarray):
+        act = Activation(data=np.zeros((4, 8), np.float16), layout="tokens", full_shape=(1, 4, 8), attention=att)
+        node = Node(id="attn#1", kind="module", type="Attention", scope="attn", call=1, shape=(1, 4, 8),
+                    activation=act)
+        return attention_map("attn#1", node, np.zeros(3), np.ones(3), SceneStyle())
+
+    even = head_planes(np.full((2, 4, 4), 0.25, np.float16))
+    assert even.clim == (0.0, 0.5)  # uniform weight 1/4 sits at the middle of the colour bar
+    focused = np.zeros((2, 4, 4), np.float16)
+    focused[:, :, 0] = 1.0
+    assert head_planes(focused).clim == (0.0, 1.0)

@@ -115,8 +115,10 @@ def attention_map(block_id: str, node: Node, lower: np.ndarray, size: np.ndarray
     origin = np.array([lower[0] + (size[0] - cols * cell) / 2, lower[1] + size[1] + ATTENTION_LIFT,
                        lower[2] + size[2] / 2])
     finite = values[np.isfinite(values)]
-    hi = float(np.percentile(finite, 99)) if finite.size else 1.0
-    clim = (0.0, hi if hi > 0 else 1.0)
+    # at least twice the uniform weight: a head that attends evenly (random init) reads as the middle
+    # of the colour bar, not as its top, and only real focus on a few keys reaches the bright end
+    hi = max(float(np.percentile(finite, 99)) if finite.size else 0.0, 2.0 / s)
+    clim = (0.0, hi)
     return FeatureMap(f"{block_id}:attention", "planes", values, origin, plane, 0.0, clim, np.arange(heads),
                       offsets=offsets, block=block_id)
 
