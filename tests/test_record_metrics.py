@@ -169,3 +169,25 @@ def test_cli_rejects_an_unknown_metric(recorded, tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("UsageError: render3d animate: argument --metric: metric 'grads' is not known")
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_a_failed_snapshot_does_not_move_the_update_reference(tmp_path, monkeypatch):
+    import render3d.record.store as store
+
+    model = tiny_model()
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.05)
+    with Recorder(model, make_probe("digit:3", SHAPE), tmp_path / "rec") as rec:
+        rec.snapshot(1)
+        first = model.fc2.weight.detach().clone(), model.fc2.bias.detach().clone()
+        train_steps(model, optimizer, steps=1)
+        real = store.write_snapshot
+        monkeypatch.setattr(store, "write_snapshot", lambda *a, **k: (_ for _ in ()).throw(OSError("disk full")))
+        with pytest.raises(Exception, match="disk full"):
+            rec.snapshot(2)
+        monkeypatch.setattr(store, "write_snapshot", real)
+        train_steps(model, optimizer, steps=1)
+        rec.snapshot(2)
+    now = model.fc2.weight.detach(), model.fc2.bias.detach()
+    expect = _norm([now[0] - first[0], now[1] - first[1]]) / _norm(now)
+    ratio = _layer(load_recording(tmp_path / "rec").layer_metric("update_ratio"), "fc2#1")[1]
+    assert ratio == pytest.approx(expect, rel=1e-9)
