@@ -1,0 +1,123 @@
+"""Health flags in the pictures: scene data (blocks.flags, legend, note), red marks over exactly the
+flagged blocks in a 640x360 PNG, none for a healthy model, the same marks in the window's plotter and
+in MP4 frames."""
+
+from __future__ import annotations
+
+import imageio.v2 as imageio
+import numpy as np
+import pytest
+import torch
+from broken_models import Net
+
+import render3d
+from render3d.models import SeedCNN
+from render3d.rendering import build_plotter, render_png
+from render3d.scene.builder import build_scene
+from render3d.scene.camera import box_corners, project
+from render3d.scene.flags import FLAG_RGB
+
+SIZE = (640, 360)
+FLAGGED = {"conv2#1": ("dead",), "expand#1": ("exploding",), "log#1": ("nan",)}  # relu2 is folded into conv2
+#: badge half-size beyond its anchor and outline width, in pixels at 640x360
+BADGE_PX = (40, 14)
+
+
+def red_mask(image: np.ndarray, tolerance: int = 24) -> np.ndarray:
+    """Pixels of the flag red (exact in a PNG: marks are unlit and anti-aliasing is off)."""
+    return (np.abs(image[..., :3].astype(int) - np.array(FLAG_RGB)) <= tolerance).all(axis=-1)
+
+
+@pytest.fixture(scope="module")
+def broken_scene():
+    x = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    return build_scene(render3d.trace(Net(), x), "activations", image_size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def healthy_scene():
+    torch.manual_seed(0)
+    return build_scene(render3d.trace(SeedCNN().eval(), torch.randn(1, 3, 64, 64)), "activations", image_size=SIZE)
+
+
+@pytest.fixture(scope="module")
+def broken_png(broken_scene, tmp_path_factory):
+    path = render_png(broken_scene, tmp_path_factory.mktemp("flags") / "broken.png")
+    return imageio.imread(path)
+
+
+def screen_box(scene, i: int) -> np.ndarray:
+    px = project(scene, box_corners(scene.blocks.lower[i], scene.blocks.upper[i]))
+    return np.concatenate([px.min(axis=0), px.max(axis=0)])
+
+
+def test_blocks_carry_the_flags_of_their_members(broken_scene):
+    blocks = broken_scene.blocks
+    assert {nid: f for nid, f in zip(blocks.node_ids, blocks.flags) if f} == FLAGGED
+
+
+def test_legend_lists_each_flag_present_once_in_red(broken_scene):
+    entries = [(name, rgb) for name, rgb in broken_scene.legend if rgb == FLAG_RGB]
+    assert entries == [("dead: no signal", FLAG_RGB), ("nan: NaN starts here", FLAG_RGB),
+                       ("exploding: >100× the median layer", FLAG_RGB)]
+
+
+def test_note_under_the_title_counts_the_flags(broken_scene):
+    assert broken_scene.notes[0] == "flags: 1 layer dead, 1 nan, 1 exploding"
+
+
+def test_healthy_scene_has_no_flag_legend_or_note(healthy_scene):
+    assert not any(healthy_scene.blocks.flags)
+    assert all(rgb != FLAG_RGB for _, rgb in healthy_scene.legend)
+    assert not any(n.startswith("flags:") for n in healthy_scene.notes)
+
+
+def test_png_marks_every_flagged_block(broken_scene, broken_png):
+    red = red_mask(broken_png)
+    for nid in FLAGGED:
+        x0, y0, x1, y1 = screen_box(broken_scene, broken_scene.blocks.index(nid))
+        yy0, yy1 = max(0, int(y0) - BADGE_PX[1]), int(y1) + BADGE_PX[1]
+        xx0, xx1 = max(0, int(x0) - BADGE_PX[0]), int(x1) + BADGE_PX[0]
+        assert red[yy0:yy1, xx0:xx1].sum() > 50, nid
+
+
+def test_png_red_lies_only_over_flagged_blocks_and_the_legend(broken_scene, broken_png):
+    red = red_mask(broken_png)
+    allowed = np.zeros_like(red)
+    for nid in FLAGGED:
+        x0, y0, x1, y1 = screen_box(broken_scene, broken_scene.blocks.index(nid))
+        allowed[max(0, int(y0) - BADGE_PX[1]):int(y1) + BADGE_PX[1],
+                max(0, int(x0) - BADGE_PX[0]):int(x1) + BADGE_PX[0]] = True
+    x0, y0, x1, y1 = (int(v) for v in broken_scene.overlays.legend)
+    allowed[y0:y1 + 1, x0:x1 + 1] = True
+    assert red.sum() > 300 and not (red & ~allowed).any()
+
+
+def test_png_of_a_healthy_model_has_no_red(healthy_scene, tmp_path):
+    image = imageio.imread(render_png(healthy_scene, tmp_path / "healthy.png"))
+    assert red_mask(image).sum() == 0
+
+
+def test_window_plotter_draws_the_marks(broken_scene, healthy_scene):
+    for scene, has_marks in ((broken_scene, True), (healthy_scene, False)):
+        plotter, _ = build_plotter(scene, off_screen=True)  # what show() opens a window on
+        try:
+            assert bool(red_mask(plotter.screenshot(return_img=True)).sum() > 300) == has_marks
+        finally:
+            plotter.close()
+
+
+def test_mp4_frames_show_the_marks(tmp_path):
+    from render3d.record import Recorder
+    from render3d.record.animate import animate_recording
+
+    model = Net()
+    probe = torch.randn(1, 3, 32, 32, generator=torch.Generator().manual_seed(0))
+    rec = Recorder(model, probe, tmp_path / "rec", overwrite=True)
+    rec.snapshot(1)
+    rec.snapshot(2)
+    out = animate_recording(tmp_path / "rec", tmp_path / "broken.mp4", frames_per_epoch=1, size=(320, 192))
+    with imageio.get_reader(out) as reader:
+        frames = [f for f in reader]  # list() asks len(), which ffmpeg readers give as inf
+    # video compression shifts colours a little: a looser tolerance than for the PNG
+    assert all(red_mask(f, tolerance=60).sum() > 100 for f in frames)
