@@ -108,7 +108,7 @@ class Player:
         if diff:
             self._set_diff_limits()
             scene.cmap = DIFF_CMAP
-            scene.colorbar_title = "change vs previous epoch (one scale: p99 of |change|)"
+            scene.colorbar_title = "change vs previous epoch (all layers)"
         elif self.style.scale == "layer":
             limits = rec.color_limits(set(self.sources.values()), snapshots=self.indices)
             for fm in scene.feature_maps:

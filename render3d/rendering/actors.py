@@ -515,7 +515,7 @@ def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: i
     if len(clims) == 1:  # one scale: true numbers (a signed one reads -a, 0, +a)
         (clim,) = clims
     else:  # each layer has its own limits: the ends are each layer's p1 and p99, not numbers
-        clim, labels, label_format = (1.0, 99.0), 2, "layer p%.0f"
+        clim, labels, label_format = (1.0, 99.0), 2, "p%.0f"
     lut = pv.LookupTable(cmap=scene.cmap, scalar_range=clim)
     bar = vtkScalarBarActor()
     bar.SetLookupTable(lut)

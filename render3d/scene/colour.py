@@ -17,7 +17,7 @@ three things read wrong on them, and this module settles each once all feature m
 * **An exploding layer** looks normal when each layer is scaled by itself. ``scale="global"`` draws
   every layer on one scale of log10 |value|, from two decades below the median layer's magnitude to
   the largest layer's, so a layer at ±15,000 sits at the top while layers near 1 stay low.
-  A layer's magnitude is max(|p1|, |p99|) of its captured statistics.
+  A layer's magnitude is :func:`render3d.health.magnitude`, as for the ``exploding`` flag.
 """
 
 from __future__ import annotations
@@ -28,6 +28,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from render3d.graph import Node, Stats
+from render3d.health import magnitude
 from render3d.scene.model import FeatureMap
 from render3d.scene.style import SceneStyle
 
@@ -50,13 +51,14 @@ class ColourNotes:
 
 
 def constant_value(stats: Stats | None, values: np.ndarray) -> float | None:
-    """The single finite value of a layer whose output never changes (min == max), else ``None``."""
-    if stats is not None and np.isfinite(stats.min) and stats.min == stats.max:
+    """The single finite value of a layer whose output never changes (min == max over more than one
+    value, as :mod:`render3d.health` calls ``constant``), else ``None``."""
+    if stats is not None and np.isfinite(stats.min) and stats.min == stats.max and stats.numel > 1:
         return float(stats.min)
     if stats is None:
         finite = np.asarray(values, dtype=np.float32)
         finite = finite[np.isfinite(finite)]
-        if finite.size and finite.min() == finite.max():
+        if finite.size > 1 and finite.min() == finite.max():
             return float(finite.min())
     return None
 
@@ -69,12 +71,6 @@ def log_magnitude(values: np.ndarray, floor: float) -> np.ndarray:
         out = np.log10(np.maximum(np.abs(x), np.float32(floor)))
     out[np.isneginf(x)] = -np.inf
     return out.astype(np.float32)
-
-
-def _magnitude(stats: Stats | None) -> float:
-    if stats is None:
-        return float("nan")
-    return float(max(abs(stats.p1), abs(stats.p99)))
 
 
 def _plural(n: int, word: str) -> str:
@@ -116,7 +112,8 @@ def _place_constants(maps: list[FeatureMap], constants: Mapping[str, float | Non
 
 
 def _global_scale(maps: list[FeatureMap], nodes: Mapping[str, Node]) -> None:
-    mags = np.array([_magnitude(nodes[fm.node_id].stats) for fm in maps], dtype=float)
+    stats = [nodes[fm.node_id].stats for fm in maps]
+    mags = np.array([magnitude(s) if s is not None else np.nan for s in stats], dtype=float)
     if not len(maps):
         return
     finite = mags[np.isfinite(mags) & (mags > 0)]

@@ -87,7 +87,7 @@ SIZINGS = ("log", "linear")
 WRAPS = ("auto", "never")
 SCALES = ("layer", "global")
 #: the colour bar title of each colour scale (``SceneStyle.colorbar_title`` replaces it when set)
-SCALE_TITLES = {"layer": "activation (per-layer p1–p99)", "global": "log10 of activation magnitude (one scale, all layers)"}
+SCALE_TITLES = {"layer": "activation (per-layer p1–p99)", "global": "log10 magnitude (all layers)"}
 
 
 @dataclass(frozen=True)
