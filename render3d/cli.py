@@ -224,7 +224,8 @@ def cmd_animate(args: argparse.Namespace) -> int:
         animate(args.model, args.output, **options)
         return 0
     if not args.checkpoints:
-        raise UsageError("render3d animate: MODEL needs --checkpoints DIR_OR_GLOB (or give a recording folder as MODEL)")
+        raise UsageError("render3d animate: MODEL needs --checkpoints DIR_OR_GLOB (or give a recording folder "
+                         "as MODEL)")
     spec = _spec(args)
     check_fits_in_memory(spec)
     model, probe = load_spec_model(spec)

@@ -191,3 +191,9 @@ def test_a_failed_snapshot_does_not_move_the_update_reference(tmp_path, monkeypa
     expect = _norm([now[0] - first[0], now[1] - first[1]]) / _norm(now)
     ratio = _layer(load_recording(tmp_path / "rec").layer_metric("update_ratio"), "fc2#1")[1]
     assert ratio == pytest.approx(expect, rel=1e-9)
+
+
+def test_cli_animate_of_a_model_still_needs_checkpoints(tmp_path, capsys):
+    assert main(["animate", "render3d:SeedCNN", "-o", str(tmp_path / "x.mp4")]) == 2
+    assert capsys.readouterr().err.strip() == ("UsageError: render3d animate: MODEL needs --checkpoints DIR_OR_GLOB "
+                                               "(or give a recording folder as MODEL)")
