@@ -48,13 +48,14 @@ __all__ = ["FROZEN_RATIO", "KINDS", "VANISHING_RATIO", "Finding", "diagnose", "f
 
 #: the kinds of finding, worst first: the rank order of the report
 KINDS = ("nan", "inf", "exploding", "dead", "saturated", "constant", "branch", "frozen", "vanishing")
-#: an update ratio ‖Δw‖/‖w‖ at or below this between every pair of snapshots reads as "not learning"
-#: (a trained layer moves by 1e-4 or more per epoch even at small learning rates; float32 rounding of
-#: an untouched weight gives exactly 0)
+#: an update ratio ‖Δw‖/‖w‖ at or below this between every pair of snapshots reads as "not learning":
+#: an untouched weight gives exactly 0, the layers of the tiny DigitsCNN of tests/test_doctor.py move by
+#: 0.06-0.11 an epoch, and those starved by a vanishing gradient there by 1e-8 or less
 FROZEN_RATIO = 1e-7
 #: the gradient norm nearest the input below this fraction of the largest layer's reads as vanished
 VANISHING_RATIO = 1e-3
-#: flags the ``branch`` finding replaces on a layer that feeds a merge
+#: flags of a layer with no signal: the ``branch`` finding replaces them on a layer feeding a merge, and a
+#: layer fed only by such a layer carries its problem (a Linear after a dead ReLU is constant: its bias)
 _SILENT = ("dead", "constant")
 
 
@@ -114,36 +115,41 @@ def _layer_findings(trace: Trace, names: dict[str, str]) -> list[Finding]:
     flags = layer_flags(trace)
     present = _present_flags(trace)
     parents = {nid: [p for p in ps if trace.nodes[p].kind != "constant"] for nid, ps in trace.parent_map().items()}
-    children = trace.child_map()
-    origin: dict[tuple[str, str], str] = {}  # (node, flag) -> the earliest node the flag came from
-    carriers: Counter[str] = Counter()
-    findings = []
+    origin: dict[tuple[str, str], str] = {}  # (node, problem) -> the earliest node the problem came from
+    carried: dict[str, set[str]] = {}  # that node -> the later nodes carrying one of its problems
+    own: dict[str, list[str]] = {}
     for nid in trace.nodes:
-        own = []
         for flag in present[nid]:
-            source = next((origin[(p, flag)] for p in parents[nid] if (p, flag) in origin), None)
-            origin[(nid, flag)] = source or nid
+            problem = "silent" if flag in _SILENT else flag  # no signal in, no signal out: one problem
+            source = next((origin[(p, problem)] for p in parents[nid] if (p, problem) in origin), None)
+            origin[(nid, problem)] = source or nid
             if source is not None:
-                carriers[source] += 1
+                carried.setdefault(source, set()).add(nid)
             elif flag in flags[nid]:
-                own.append(flag)
-        if own:
-            findings.append(_layer_finding(trace, nid, own, names, parents, children))
-    return [_with_carriers(f, carriers[f.node]) for f in findings]
+                own.setdefault(nid, []).append(flag)
+    children = trace.child_map()
+    return [_layer_finding(trace, nid, found, carried.get(nid, set()), names, parents, children)
+            for nid, found in own.items()]
 
 
-def _layer_finding(trace: Trace, nid: str, own: list[str], names: dict[str, str], parents: dict[str, list[str]],
-                   children: dict[str, list[str]]) -> Finding:
+def _layer_finding(trace: Trace, nid: str, own: list[str], carried: set[str], names: dict[str, str],
+                   parents: dict[str, list[str]], children: dict[str, list[str]]) -> Finding:
+    """The line for a layer where ``own`` flags start; a dead or constant one, or a chain of layers
+    carrying that, feeding a merge is a ``branch``."""
     node = trace.nodes[nid]
-    st = node.stats
-    merges = [c for c in children[nid] if len(parents[c]) >= 2] if set(own) & set(_SILENT) else []
+    merges: dict[str, None] = {}  # ordered set
+    if set(own) & set(_SILENT):
+        for m in (nid, *(n for n in trace.nodes if n in carried)):
+            merges.update((c, None) for c in children[m] if len(parents[c]) >= 2 and c not in carried)
     if merges:
         kinds = ["branch", *(k for k in own if k not in _SILENT)]
         into = ", ".join(names[c] for c in merges)
-        detail = f"never fires ({_values(st)}): the branch into {into} contributes nothing"
+        detail = f"never fires ({_values(node.stats)}): the branch into {into} contributes nothing"
     else:
         kinds = own
-        detail = "; ".join(_flag_detail(trace, node, flag, names, parents) for flag in own)
+        detail = "; ".join(dict.fromkeys(_flag_detail(trace, node, flag, names, parents) for flag in own))
+    if carried:
+        detail += f"; {len(carried)} later {'layer carries' if len(carried) == 1 else 'layers carry'} it"
     return Finding(tuple(sorted(kinds, key=KINDS.index)), nid, names[nid], detail)
 
 
@@ -153,13 +159,6 @@ def _present_flags(trace: Trace) -> dict[str, tuple[str, ...]]:
     median = median_magnitude(trace)
     return {n.id: () if n.stats is None else stat_flags(n.stats, n.type, n.kind, params=n.params, dtype=n.dtype,
                                                         median_magnitude=median) for n in trace}
-
-
-def _with_carriers(finding: Finding, count: int) -> Finding:
-    if not count:
-        return finding
-    layers = "layer carries" if count == 1 else "layers carry"
-    return Finding(finding.kinds, finding.node, finding.name, f"{finding.detail}; {count} later {layers} it")
 
 
 def _flag_detail(trace: Trace, node: Node, flag: str, names: dict[str, str], parents: dict[str, list[str]]) -> str:
@@ -175,7 +174,7 @@ def _flag_detail(trace: Trace, node: Node, flag: str, names: dict[str, str], par
         median = median_magnitude(trace)
         return f"p99 |x| {_num(magnitude(st))} = {magnitude(st) / median:,.0f}× the median layer's ({_num(median)})"
     if flag == "dead":
-        return f"{st.zero_fraction:.1%} zeros" if st.min != st.max else f"constant {_num(st.min)}"
+        return f"constant {_num(st.min)}" if st.min == st.max != 0 else f"{st.zero_fraction:.1%} zeros"
     if flag == "saturated":
         return f"mean {_num(st.mean)} ± {_num(st.std)}, range {_num(st.min)} … {_num(st.max)}"
     return _values(st)

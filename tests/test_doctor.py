@@ -52,6 +52,50 @@ def test_healthy_resnet18_has_no_findings():
     assert format_report([], t.model) == "ResNet: no problems found"
 
 
+
+class _ConcatNet(nn.Module):
+    """Two branches joined by a concat; branch ``b`` is a constant conv (zero weights, bias -1) and a ReLU."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.a, self.b = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 4, 3, padding=1)
+        self.relu_a, self.relu_b = nn.ReLU(), nn.ReLU()
+        with torch.no_grad():
+            self.b.weight.zero_()
+            self.b.bias.fill_(-1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.cat([self.relu_a(self.a(x)), self.relu_b(self.b(x))], dim=1)
+
+
+def test_branch_that_never_fires_is_found_through_the_layers_carrying_it():
+    (finding,) = diagnose(render3d.trace(_ConcatNet(), torch.randn(1, 3, 16, 16)))
+    assert (finding.kinds, finding.name) == (("branch",), "b")
+    assert finding.detail == ("never fires (constant -1): the branch into cat contributes nothing; "
+                              "1 later layer carries it")
+
+
+class _DeadNet(nn.Module):
+    """A ReLU that never fires (its conv's bias is -1), then a one-channel conv that can only output its bias."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv1, self.relu, self.conv2 = nn.Conv2d(3, 8, 3), nn.ReLU(), nn.Conv2d(8, 1, 3)
+        with torch.no_grad():
+            self.conv1.weight.mul_(0.01)
+            self.conv1.bias.fill_(-1.0)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.conv2(self.relu(self.conv1(x)))
+
+
+def test_dead_relu_is_reported_once_with_the_constant_layer_after_it_carrying_it():
+    findings = diagnose(render3d.trace(_DeadNet(), torch.randn(1, 3, 16, 16)))
+    assert [f.line() for f in findings] == ["dead  relu: 100.0% zeros; 1 later layer carries it"]
+
+
 class _SqrtNet(nn.Module):
     """NaN starts at a functional op in the middle (sqrt of a half-negative Linear output)."""
 
