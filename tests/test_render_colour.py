@@ -7,6 +7,7 @@ from __future__ import annotations
 import imageio.v2 as imageio
 import numpy as np
 import pytest
+import torch
 
 from record_fixtures import make_recording
 from render3d.cli import build_parser
@@ -14,7 +15,7 @@ from render3d.record.animate import Player
 from render3d.rendering import build_plotter, render_png
 from render3d.rendering.meshes import colormap_lut, values_rgb
 from render3d.scene.colour import NAN_RGB, NEG_INF_RGB, POS_INF_RGB, log_magnitude
-from test_scene_colour import Constants, Specials, _maps, _scene
+from test_scene_colour import INPUT, Constants, Specials, _maps, _scene
 
 SIZE = (640, 360)
 PLANE_PIXELS = 500  # more than a legend swatch (~50 pixels at 360 p): the colour is on a feature map
@@ -122,3 +123,19 @@ def test_scale_option_on_the_command_line(command):
     args = build_parser().parse_args([command, "torchvision:resnet18", *extra, "--scale", "global"])
     assert args.scale == "global"
     assert build_parser().parse_args([command, "torchvision:resnet18", *extra]).scale == "layer"
+
+
+def test_a_constant_layer_keeps_its_place_in_an_animation(tmp_path):
+    from render3d.record import Recorder
+
+    torch.manual_seed(1)
+    with Recorder(Constants(), torch.randn(INPUT), tmp_path / "rec") as recorder:
+        recorder.snapshot(1)
+        recorder.snapshot(2)
+    player = Player(tmp_path / "rec", size=(320, 192))
+    try:
+        maps = _maps(player.scene)
+        lows, highs = zip(*(maps[k].clim for k in ("input.0", "conv#1")))  # limits over all epochs
+        assert maps["zero#1"].clim == (min(lows), max(highs))
+    finally:
+        player.close()

@@ -27,6 +27,7 @@ from render3d.record.frames import Timeline, caption, feature_values, segment, s
 from render3d.record.metrics import METRICS, check_metric
 from render3d.record.recording import Recording, load_recording
 from render3d.record.video import FrameWriter, open_writer, verify_video, video_bytes
+from render3d.scene.colour import place_constant_layers
 from render3d.scene.style import DEFAULT_SIZE, SceneStyle
 
 if TYPE_CHECKING:
@@ -113,6 +114,8 @@ class Player:
             limits = rec.color_limits(set(self.sources.values()), snapshots=self.indices)
             for fm in scene.feature_maps:
                 fm.clim = limits.get(self.sources[fm.node_id], fm.clim)
+            # a layer constant in the first snapshot keeps its value's place on the other layers' range
+            place_constant_layers(scene.feature_maps, {k: base.nodes[src].stats for k, src in self.sources.items()})
             scene.colorbar_title = "activation (per-layer p1–p99 over all epochs)"
         self.plotter, self.actors = build_plotter(scene, off_screen=off_screen)
         self._camera = [tuple(map(float, v)) for v in self.plotter.camera_position]

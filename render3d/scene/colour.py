@@ -33,7 +33,7 @@ from render3d.scene.model import FeatureMap
 from render3d.scene.style import SceneStyle
 
 __all__ = ["NAN_RGB", "NEG_INF_RGB", "POS_INF_RGB", "ColourNotes", "constant_value", "log_magnitude",
-           "settle_colours"]
+           "place_constant_layers", "settle_colours"]
 
 NAN_RGB = (255, 0, 255)  # magenta: in no sequential or diverging map used here
 POS_INF_RGB = (255, 255, 255)  # white: lighter than any colour-map end (viridis tops out at yellow)
@@ -84,7 +84,7 @@ def settle_colours(maps: list[FeatureMap], nodes: Mapping[str, Node], style: Sce
     maps (``fm.block`` set) keep their own 0..p99 scale.
     """
     own = [fm for fm in maps if not fm.block and fm.node_id in nodes]
-    constants = {fm.node_id: constant_value(nodes[fm.node_id].stats, fm.values) for fm in own}
+    constants = _constants(own, {fm.node_id: nodes[fm.node_id].stats for fm in own})
     if style.scale == "global":
         _global_scale(own, nodes)
     else:
@@ -95,6 +95,17 @@ def settle_colours(maps: list[FeatureMap], nodes: Mapping[str, Node], style: Sce
             named.setdefault(v, []).append(node_id.split("#")[0])
     notes = [f"constant: {', '.join(ids)} = {v:g}" for v, ids in named.items()]
     return ColourNotes(notes + _special_notes(nodes.values()), _special_legend(own, nodes))
+
+
+def place_constant_layers(maps: list[FeatureMap], stats: Mapping[str, Stats | None]) -> None:
+    """Limits of the constant layers among ``maps`` (``stats`` by feature-map id) again, from the
+    other maps' limits as they are now (an animation replaces those with limits over all epochs)."""
+    own = [fm for fm in maps if not fm.block and fm.node_id in stats]
+    _place_constants(own, _constants(own, stats))
+
+
+def _constants(maps: list[FeatureMap], stats: Mapping[str, Stats | None]) -> dict[str, float | None]:
+    return {fm.node_id: constant_value(stats[fm.node_id], fm.values) for fm in maps}
 
 
 def _place_constants(maps: list[FeatureMap], constants: Mapping[str, float | None]) -> None:
