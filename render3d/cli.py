@@ -268,11 +268,13 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         subject = trace_obj.model
     print(format_report(findings, subject))
     if args.output:
+        from render3d.api import to_scene
+        from render3d.doctor import mark_findings
         from render3d.rendering import render_png
-        from render3d.scene.builder import build_scene
 
-        path = render_png(build_scene(trace_obj, "activations", image_size=args.size), args.output, size=args.size)
-        print(f"wrote {path}")
+        scene = to_scene(trace_obj, mode="activations", size=args.size)
+        mark_findings(scene, findings)
+        print(f"wrote {render_png(scene, args.output)}")
     return DOCTOR_FOUND if findings else 0
 
 
@@ -379,8 +381,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probe", type=_checked(_probe, "probe"),
                    help="probe input: random (default), digit:N, or an image/.npy/.pt file")
     p.add_argument("-o", "--output", metavar="PNG", help="also render the activations with the culprits marked")
-    p.add_argument("--size", type=_checked(_size, "size"), default=(1280, 720),
-                   help="WIDTHxHEIGHT of the PNG (default 1280x720)")
+    p.add_argument("--size", type=_checked(_size, "size"),
+                   help=f"WIDTHxHEIGHT of the PNG (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
     p.set_defaults(func=cmd_doctor, mode="activations")
 
     p = sub.add_parser("gallery", help="render every scenes/*.toml into gallery/")
