@@ -17,8 +17,10 @@ type and, for the three that spread downstream, its parents:
 ``exploding``
     The layer's robust magnitude ``max(|p1|, |p99|)`` is above :data:`EXPLODING_FACTOR` (100) times
     the median of that magnitude over the model's layers, and no parent is above that line (the ReLU
-    and pooling after an exploding conv only carry its scale). Only layers with finite p1/p99 count,
-    and nothing is exploding when that median is 0.
+    and pooling after an exploding conv only carry its scale), and above :data:`EXPLODING_FLOOR` (10)
+    itself: when a model's signal vanishes (torchvision's EfficientNet-B0 at random init, eval mode: median
+    1e-8), its first conv and its SE gates at an ordinary 0.5–2 are not what is wrong. Only layers with
+    finite p1/p99 count.
 ``saturated``
     A tanh / hardtanh output with at least :data:`SATURATED_FRACTION` (90 %) of its sample within
     :data:`SATURATION_MARGIN` (0.01) of ±1, or a sigmoid / hardsigmoid output with that much within
@@ -51,6 +53,7 @@ FLAGS = ("dead", "nan", "inf", "exploding", "saturated", "constant")
 
 DEAD_ZERO_FRACTION = 0.99
 EXPLODING_FACTOR = 100.0
+EXPLODING_FLOOR = 10.0
 SATURATED_FRACTION = 0.9
 SATURATION_MARGIN = 0.01  # Stats.near_one_fraction counts |x| >= 1 - this, near_zero_fraction |x| <= this
 
@@ -70,7 +73,7 @@ def stat_flags(stats: Stats, type_name: str, kind: str = "module", *, params: in
 
     ``nan``, ``inf`` and ``exploding`` here mean "present in this output"; :func:`layer_flags` keeps
     them only where they first appear. ``exploding`` needs ``median_magnitude`` (the model's median
-    :func:`magnitude`); it is never set when that is NaN or 0.
+    :func:`magnitude`); it is never set when that is NaN.
     """
     found: set[str] = set()
     if stats.nan_count:
@@ -86,7 +89,8 @@ def stat_flags(stats: Stats, type_name: str, kind: str = "module", *, params: in
         found.add("dead")
     if constant and not (zero_dead and stats.max == 0):
         found.add("constant")
-    if median_magnitude > 0 and magnitude(stats) > EXPLODING_FACTOR * median_magnitude:
+    line = EXPLODING_FACTOR * median_magnitude
+    if math.isfinite(line) and magnitude(stats) > max(line, EXPLODING_FLOOR):
         found.add("exploding")
     if _saturated(stats, base_type(type_name)):
         found.add("saturated")

@@ -77,8 +77,12 @@ def test_exploding_is_above_100_times_the_median_magnitude():
     assert stat_flags(stats(p1=-3.0, p99=199.0), "Conv2d", median_magnitude=2.0) == ()
 
 
-def test_no_exploding_without_a_positive_median():
-    assert stat_flags(stats(p99=1e6), "Conv2d", median_magnitude=0.0) == ()
+def test_no_exploding_at_an_ordinary_magnitude_however_small_the_median():
+    assert stat_flags(stats(p1=-0.5, p99=9.9), "Sigmoid", median_magnitude=1e-8) == ()
+    assert stat_flags(stats(p99=10.5), "Conv2d", median_magnitude=1e-8) == ("exploding",)
+
+
+def test_no_exploding_without_a_median():
     assert stat_flags(stats(p99=1e6), "Conv2d") == ()
 
 
