@@ -51,8 +51,6 @@ class Blocks:
     folded: list[tuple[str, ...]] = field(default_factory=list)
     #: health flags per block (render3d.health: "dead", "nan", ...), those of every member; () when healthy
     flags: list[tuple[str, ...]] = field(default_factory=list)
-    #: health flags per block (render3d.health: "dead", "nan", ...), those of every member; () when healthy
-    flags: list[tuple[str, ...]] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.node_ids)
