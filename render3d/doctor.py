@@ -39,12 +39,14 @@ import numpy as np
 
 from render3d.graph import Node, Stats, Trace
 from render3d.health import layer_flags, magnitude, median_magnitude, stat_flags
+from render3d.scene.flags import FLAG_RGB
 from render3d.scene.names import block_names
 
 if TYPE_CHECKING:
     from render3d.record.recording import LayerMetric, Recording
+    from render3d.scene.model import Scene
 
-__all__ = ["FROZEN_RATIO", "KINDS", "VANISHING_RATIO", "Finding", "diagnose", "format_report"]
+__all__ = ["FROZEN_RATIO", "KINDS", "VANISHING_RATIO", "Finding", "diagnose", "format_report", "mark_findings"]
 
 #: the kinds of finding, worst first: the rank order of the report
 KINDS = ("nan", "inf", "exploding", "dead", "saturated", "constant", "branch", "frozen", "vanishing")
@@ -54,6 +56,8 @@ KINDS = ("nan", "inf", "exploding", "dead", "saturated", "constant", "branch", "
 FROZEN_RATIO = 1e-7
 #: the gradient norm nearest the input below this fraction of the largest layer's reads as vanished
 VANISHING_RATIO = 1e-3
+#: the kinds only a recording shows (no per-layer flag marks them): their legend entries
+TRAINING_KINDS = {"frozen": "not learning", "vanishing": "gradient vanished"}
 #: flags of a layer with no signal: the ``branch`` finding replaces them on a layer feeding a merge, and a
 #: layer fed only by such a layer carries its problem (a Linear after a dead ReLU is constant: its bias)
 _SILENT = ("dead", "constant")
@@ -105,6 +109,19 @@ def format_report(findings: list[Finding], subject: str, *, max_lines: int = 20)
     if len(findings) > max_lines:
         lines.append(f"     … and {len(findings) - max_lines} more")
     return "\n".join(lines)
+
+
+def mark_findings(scene: Scene, findings: list[Finding]) -> None:
+    """Mark the blocks of ``scene`` (built from the same trace) that hold a ``frozen`` or ``vanishing``
+    layer as the per-layer flags are marked (a red outline and badge), with a legend entry per kind:
+    the picture then shows every culprit of the report."""
+    kinds = {f.node: [k for k in f.kinds if k in TRAINING_KINDS] for f in findings}
+    blocks = scene.blocks
+    for i, members in enumerate(blocks.members):
+        extra = [k for m in members for k in kinds.get(m, ()) if k not in blocks.flags[i]]
+        blocks.flags[i] = (*blocks.flags[i], *dict.fromkeys(extra))
+    present = {k for flags in blocks.flags for k in flags}
+    scene.legend += [(f"{k}: {meaning}", FLAG_RGB) for k, meaning in TRAINING_KINDS.items() if k in present]
 
 
 # --- one traced pass ---------------------------------------------------------------------------------

@@ -13,10 +13,12 @@ from torch import nn
 
 import render3d
 from render3d.cli import DOCTOR_FOUND, main
-from render3d.doctor import diagnose, format_report
+from render3d.doctor import diagnose, format_report, mark_findings
 from render3d.probe import make_probe
 from render3d.record import Recorder
 from render3d.record.recording import load_recording
+from render3d.scene.builder import build_scene
+from render3d.scene.flags import FLAG_RGB
 
 BROKEN = f"{Path(__file__).parent / 'broken_models.py'}:Net"
 
@@ -153,6 +155,15 @@ def test_recording_reports_a_frozen_layer(frozen_recording):
     assert (finding.kinds, finding.name) == (("frozen",), "conv1")
     assert finding.detail == "not learning: update ratio ‖Δw‖/‖w‖ = 0 from epoch 2 to 3, no gradient"
 
+
+def test_frozen_layer_gets_a_mark_and_a_legend_entry_in_the_scene(frozen_recording):
+    recording = load_recording(frozen_recording)
+    trace = recording.trace(2)
+    scene = build_scene(trace, "activations")
+    mark_findings(scene, diagnose(trace, recording))
+    marked = {scene.blocks.node_ids[i]: flags for i, flags in enumerate(scene.blocks.flags) if flags}
+    assert marked == {"conv1#1": ("frozen",)}
+    assert scene.legend[-1] == ("frozen: not learning", FLAG_RGB)
 
 def test_recording_reports_gradients_vanishing_towards_the_input(tmp_path):
     torch.manual_seed(0)
