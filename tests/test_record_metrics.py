@@ -197,3 +197,19 @@ def test_cli_animate_of_a_model_still_needs_checkpoints(tmp_path, capsys):
     assert main(["animate", "render3d:SeedCNN", "-o", str(tmp_path / "x.mp4")]) == 2
     assert capsys.readouterr().err.strip() == ("UsageError: render3d animate: MODEL needs --checkpoints DIR_OR_GLOB "
                                                "(or give a recording folder as MODEL)")
+
+
+def test_damaged_layer_norms_are_one_recording_error(recorded, tmp_path):
+    import shutil
+
+    from render3d.errors import RecordingError
+
+    rec, _ = recorded
+    folder = shutil.copytree(rec.path, tmp_path / "rec")
+    path = folder / rec.snapshots[1].file
+    with np.load(path) as data:
+        arrays = {k: data[k] for k in data.files}
+    arrays["layer_norms"] = arrays["layer_norms"][:2]  # 5 paths, 2 rows
+    np.savez_compressed(path, **arrays)
+    with pytest.raises(RecordingError, match=r"layer_paths and layer_norms disagree \(5 paths, 2 rows"):
+        load_recording(folder).layer_metric("grad_norm")
