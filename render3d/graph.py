@@ -181,6 +181,13 @@ class Trace:
             result[src].append(dst)
         return result
 
+    def flags(self) -> dict[str, tuple[str, ...]]:
+        """Health flags of every node (``"dead"``, ``"nan"``, ...; ``()`` when healthy or without
+        statistics): :func:`render3d.health.layer_flags`, whose docstring gives the rules."""
+        from render3d.health import layer_flags
+
+        return layer_flags(self)
+
     def signature(self) -> str:
         """Hash of ids, kinds, types, shapes and edges: equal for equal graphs, whatever the weights."""
         h = hashlib.sha256()

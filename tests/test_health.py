@@ -133,6 +133,10 @@ def test_broken_model_flags_exactly_its_three_broken_layers(broken):
     assert flagged(broken) == {"relu2#1": ("dead",), "expand#1": ("exploding",), "log#1": ("nan",)}
 
 
+def test_trace_flags_gives_every_node_its_flags(broken):
+    assert broken.flags() == layer_flags(broken) and len(broken.flags()) == len(broken.nodes)
+
+
 def test_nan_is_flagged_where_it_starts_not_downstream(broken):
     assert all(broken[n].stats.nan_count > 0 for n in ("pool#1", "flatten#1", "fc#1"))
     assert layer_flags(broken)["fc#1"] == ()

@@ -56,6 +56,12 @@ def test_blocks_carry_the_flags_of_their_members(broken_scene):
     assert {nid: f for nid, f in zip(blocks.node_ids, blocks.flags) if f} == FLAGGED
 
 
+def test_tooltip_of_a_flagged_block_names_its_flags(broken_scene):
+    info = broken_scene.blocks.info
+    assert info[broken_scene.blocks.index("conv2#1")].splitlines()[-1] == "flags: dead"
+    assert not any("flags:" in info[i] for i, f in enumerate(broken_scene.blocks.flags) if not f)
+
+
 def test_legend_lists_each_flag_present_once_in_red(broken_scene):
     entries = [(name, rgb) for name, rgb in broken_scene.legend if rgb == FLAG_RGB]
     assert entries == [("dead: no signal", FLAG_RGB), ("nan: NaN starts here", FLAG_RGB),

@@ -130,6 +130,7 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
         folded=[h.folded for h in graph.head],
     )
     blocks.flags, flag_legend, flag_note = scene_flags(original, blocks.members)
+    blocks.info = [f"{text}\nflags: {', '.join(f)}" if f else text for text, f in zip(blocks.info, blocks.flags)]
     legend += flag_legend
     if flag_note:
         notes.insert(0, f"flags: {flag_note}")
