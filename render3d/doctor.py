@@ -84,7 +84,13 @@ class Finding:
 def diagnose(trace: Trace, recording: Recording | None = None) -> list[Finding]:
     """The ranked findings of one traced forward pass (empty for a healthy model); with the
     ``recording`` it came from (``recording.trace(i)``), also frozen layers over the whole recording
-    and gradients vanishing towards the input at its last snapshot."""
+    and gradients vanishing towards the input at its last snapshot.
+
+    Raises ValueError for a trace without statistics (``capture="none"``), which would read as healthy.
+    """
+    if all(node.stats is None for node in trace):
+        raise ValueError(f"trace of {trace.model} has no activation statistics to examine; "
+                         "trace it with capture='reduced' (the default)")
     names = dict(zip(trace.nodes, block_names(list(trace.nodes.values()))))
     order = {nid: i for i, nid in enumerate(trace.nodes)}
     findings = _layer_findings(trace, names)

@@ -116,6 +116,12 @@ def test_nan_first_appearance_is_the_op_that_makes_it():
     assert finding.detail.endswith("fed by fc1; 3 later layers carry it")
 
 
+def test_a_trace_without_statistics_is_refused_not_called_healthy():
+    t = render3d.trace(_SqrtNet(), torch.randn(1, 16), capture="none")
+    with pytest.raises(ValueError, match=r"^trace of _SqrtNet has no activation statistics to examine; trace it "
+                                         r"with capture='reduced' \(the default\)$"):
+        diagnose(t)
+
 def test_cli_exit_status_3_when_problems_are_found(capsys):
     assert main(["doctor", BROKEN]) == DOCTOR_FOUND == 3
     assert capsys.readouterr().out.startswith("Net: 3 problems (1 nan, 1 exploding, 1 branch)\n")
