@@ -169,7 +169,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     if is_recording(args.model):
         from render3d.record.animate import show_recording
 
-        show_recording(args.model, size=args.size)
+        show_recording(args.model, size=args.size, scale=args.scale)
         return 0
     scene, _ = _scene(args)
     show_scene(scene)

@@ -11,7 +11,7 @@ import torch
 
 from record_fixtures import make_recording
 from render3d.cli import build_parser
-from render3d.record.animate import Player
+from render3d.record.animate import Player, recording_window
 from render3d.rendering import build_plotter, render_png
 from render3d.rendering.meshes import colormap_lut, values_rgb
 from render3d.scene.colour import NAN_RGB, NEG_INF_RGB, POS_INF_RGB, log_magnitude
@@ -137,5 +137,14 @@ def test_a_constant_layer_keeps_its_place_in_an_animation(tmp_path):
         maps = _maps(player.scene)
         lows, highs = zip(*(maps[k].clim for k in ("input.0", "conv#1")))  # limits over all epochs
         assert maps["zero#1"].clim == (min(lows), max(highs))
+    finally:
+        player.close()
+
+
+def test_recording_window_takes_the_global_scale(recording):
+    player = recording_window(recording, size=(320, 192), off_screen=True, scale="global")
+    try:
+        assert player.actors.colorbar_title_actor.GetInput() == "log10 magnitude (all layers)"
+        assert len({tuple(fm.clim) for fm in player.scene.feature_maps}) == 1
     finally:
         player.close()

@@ -445,13 +445,13 @@ def record_checkpoints(
 
 def recording_window(
     recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None,
-    off_screen: bool = False,
+    off_screen: bool = False, scale: str = "layer",
 ) -> Player:
     """A :class:`Player` with the window's tooltips/keys and an epoch slider (drag between epochs);
     ``m`` steps through the views: the activations, then each training-health metric."""
     from render3d.rendering.window import bind_key, install_interaction
 
-    player = Player(recording, size=size, off_screen=off_screen)
+    player = Player(recording, size=size, off_screen=off_screen, scale=scale)
     install_interaction(player.plotter, player.actors)
     bind_key(player.plotter, "m", player.next_view)
     last = len(player) - 1
@@ -471,8 +471,10 @@ def recording_window(
     return player
 
 
-def show_recording(recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None) -> None:
-    """Open a window on a recording with an epoch slider; returns when it is closed.
+def show_recording(recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None,
+                   scale: str = "layer") -> None:
+    """Open a window on a recording with an epoch slider; returns when it is closed. ``scale``: the
+    activations' colour scale, ``"layer"`` or ``"global"`` (:class:`~render3d.scene.style.SceneStyle`).
 
     Returns at once when ``pyvista.OFF_SCREEN`` is set (tests, CI), like :func:`render3d.show`.
     """
@@ -484,7 +486,7 @@ def show_recording(recording: Recording | str | os.PathLike[str], *, size: tuple
     if pv.OFF_SCREEN:
         return
     check_display("write an MP4 with 'render3d animate' instead")
-    player = recording_window(rec, size=size, off_screen=False)
+    player = recording_window(rec, size=size, off_screen=False, scale=scale)
     try:
         player.plotter.show(title=f"render3d: {rec.model} ({len(rec)} snapshots)", auto_close=False)
     finally:

@@ -123,10 +123,11 @@ def _place_constants(maps: list[FeatureMap], constants: Mapping[str, float | Non
 
 
 def _global_scale(maps: list[FeatureMap], nodes: Mapping[str, Node]) -> None:
+    """Every map's values as log10 |value| on one pair of limits (see the module docstring)."""
+    if not maps:
+        return
     stats = [nodes[fm.node_id].stats for fm in maps]
     mags = np.array([magnitude(s) if s is not None else np.nan for s in stats], dtype=float)
-    if not len(maps):
-        return
     finite = mags[np.isfinite(mags) & (mags > 0)]
     if not finite.size:  # no statistics: the drawn values themselves
         pooled = np.concatenate([np.abs(np.asarray(fm.values, dtype=np.float32)).ravel() for fm in maps])
