@@ -135,12 +135,17 @@ def test_window_m_key_steps_through_the_views(recorded):
     try:
         player.set_position(2.0)
         categories = player.actors.block_meshes["open"].cell_data["rgb"].copy()
+        title, legend = player.actors.title_actor.GetInput(), player.actors.legend_actor.GetNumberOfEntries()
         assert player.next_view() == "update_ratio"
         assert player.actors.caption_actor.GetInput().startswith("update_ratio · epoch 3/3")
+        assert player.actors.title_actor.GetInput() == "DigitsCNN: update_ratio over training"
+        assert [player.actors.legend_actor.GetEntryString(i) for i in range(2)] == ["0 (frozen / none)", "no value"]
         assert not any(a.GetVisibility() for a in player.actors.feature_actors.values())
         assert [player.next_view() for _ in range(5)] == ["grad_norm", "weight_norm", "zero_frac", "act_std",
                                                         "activations"]
         assert all(a.GetVisibility() for a in player.actors.feature_actors.values())
+        assert player.actors.title_actor.GetInput() == title
+        assert player.actors.legend_actor.GetNumberOfEntries() == legend
         assert np.array_equal(player.actors.block_meshes["open"].cell_data["rgb"], categories)
     finally:
         player.close()

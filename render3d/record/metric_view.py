@@ -80,18 +80,20 @@ class MetricView:
 
     def _save(self) -> None:
         a = self.actors
-        self._saved = {"visible": [(x, x.GetVisibility()) for x in self._opened() if x is not None]}
-        for actor, _ in self._saved["visible"]:
-            actor.SetVisibility(False)
+        hidden = [x for x in self._opened() if x is not None]
+        shown = [x for x in (a.scalar_bar_actor, a.colorbar_title_actor) if x is not None]  # the metric's bar
+        self._saved = {"visible": [(x, x.GetVisibility()) for x in hidden + shown]}
+        for x in hidden:
+            x.SetVisibility(False)
+        for x in shown:
+            x.SetVisibility(True)
         if OPEN_BLOCKS in a.block_meshes:
             self._close_open_blocks()
         if a.scalar_bar_actor is not None:
             bar = a.scalar_bar_actor
             self._saved["bar"] = (bar.GetLookupTable(), bar.GetNumberOfLabels(), bar.GetLabelFormat())
-            a.scalar_bar_actor.SetVisibility(True)
         if a.colorbar_title_actor is not None:
             self._saved["title"] = a.colorbar_title_actor.GetInput()
-            a.colorbar_title_actor.SetVisibility(True)
         if a.title_actor is not None:
             self._saved["scene_title"] = a.title_actor.GetInput()
         if a.legend_actor is not None:
@@ -158,7 +160,8 @@ def _legend_entries(legend: Any) -> list[tuple[str, tuple[int, int, int]]]:
     out = []
     for i in range(legend.GetNumberOfEntries()):
         symbol = legend.GetEntrySymbol(i)
-        rgb = pv.wrap(symbol).cell_data["rgb"][0] if symbol is not None else (0, 0, 0)
+        data = pv.wrap(symbol).cell_data if symbol is not None else {}
+        rgb = data["rgb"][0] if "rgb" in data else (0, 0, 0)
         out.append((legend.GetEntryString(i), tuple(int(c) for c in rgb)))
     return out
 
