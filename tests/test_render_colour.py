@@ -148,3 +148,16 @@ def test_recording_window_takes_the_global_scale(recording):
         assert len({tuple(fm.clim) for fm in player.scene.feature_maps}) == 1
     finally:
         player.close()
+
+
+def test_animation_frames_paint_special_values_too(specials):
+    plotter, actors = build_plotter(specials, size=SIZE)
+    try:
+        fm = _maps(specials)["conv#1"]
+        values = np.array(fm.values)
+        values[0, 0, 0], values[0, 0, 1] = np.nan, -np.inf  # a frame in which this layer goes bad
+        actors.update_feature_map("conv#1", values)
+        atlas = actors._features["conv#1"].image.point_data["rgb"].reshape(-1, 3)
+        assert (atlas == NAN_RGB).all(axis=1).sum() == 1 and (atlas == NEG_INF_RGB).all(axis=1).sum() == 1
+    finally:
+        plotter.close()

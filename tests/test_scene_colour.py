@@ -179,3 +179,22 @@ def test_layer_scale_is_the_default_and_keeps_per_layer_limits(constants):
 def test_unknown_scale_is_refused_with_the_choices():
     with pytest.raises(ValueError, match="scale must be one of 'layer', 'global'; got 'log'"):
         SceneStyle(scale="log")
+
+
+def test_a_nan_in_a_long_vector_stays_in_its_bar():
+    class Vector(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.fc = nn.Linear(12, 1000)
+            with torch.no_grad():
+                self.fc.bias[500] = float("nan")
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.fc(x)
+
+    torch.manual_seed(0)
+    trace = render3d.trace(Vector(), torch.randn(1, 12))
+    scene = render3d.build_scene(trace, "activations", max_bar_cells=250, image_size=(640, 360))
+    bars = _maps(scene)["fc#1"].values.ravel()
+    assert bars.shape == (250,)  # 4 values a bar
+    assert np.flatnonzero(np.isnan(bars)).tolist() == [125]

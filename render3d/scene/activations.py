@@ -134,13 +134,16 @@ def _strongest(data: np.ndarray, k: int) -> np.ndarray:
 
 
 def _bars(values: np.ndarray, cap: int) -> np.ndarray:
+    """At most ``cap`` cells, each the mean of neighbouring values; a NaN or Inf stays in its cell's mean."""
     f = values.shape[0]
     if f <= cap:
         return values.astype(np.float32)
     group = -(-f // cap)
     cells = -(-f // group)
-    padded = np.concatenate([values.astype(np.float32), np.full(group * cells - f, np.nan, dtype=np.float32)])
-    return np.nanmean(padded.reshape(cells, group), axis=1)
+    padded = np.zeros(group * cells, dtype=np.float32)
+    padded[:f] = values
+    counts = np.minimum(group, f - np.arange(cells) * group)  # the last cell may be short
+    return (padded.reshape(cells, group).sum(axis=1) / counts).astype(np.float32)
 
 
 def feature_map(
