@@ -170,7 +170,8 @@ def _layer_finding(trace: Trace, nid: str, own: list[str], carried: set[str], na
         detail = f"never fires ({_values(node.stats)}): the branch into {into} contributes nothing"
     else:
         kinds = own
-        detail = "; ".join(dict.fromkeys(_flag_detail(trace, node, flag, names, parents) for flag in own))
+        shown = [f for f in own if not (f == "dead" and "constant" in own)]  # "constant 0" says both
+        detail = "; ".join(_flag_detail(trace, node, flag, names, parents) for flag in shown)
     if carried:
         detail += f"; {len(carried)} later {'layer carries' if len(carried) == 1 else 'layers carry'} it"
     return Finding(tuple(sorted(kinds, key=KINDS.index)), nid, names[nid], detail)

@@ -98,6 +98,16 @@ def test_dead_relu_is_reported_once_with_the_constant_layer_after_it_carrying_it
     assert [f.line() for f in findings] == ["dead  relu: 100.0% zeros; 1 later layer carries it"]
 
 
+def test_zero_initialised_head_is_one_dead_constant_line():
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("body", nn.Linear(8, 8))
+    model.add_module("head", nn.Linear(8, 4))
+    nn.init.zeros_(model.head.weight)
+    nn.init.zeros_(model.head.bias)  # as torchvision's ViT initialises its head
+    findings = diagnose(render3d.trace(model, torch.randn(1, 8)))
+    assert [f.line() for f in findings] == ["dead, constant  head: constant 0"]
+
 class _SqrtNet(nn.Module):
     """NaN starts at a functional op in the middle (sqrt of a half-negative Linear output)."""
 
