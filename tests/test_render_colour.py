@@ -161,3 +161,15 @@ def test_animation_frames_paint_special_values_too(specials):
         assert (atlas == NAN_RGB).all(axis=1).sum() == 1 and (atlas == NEG_INF_RGB).all(axis=1).sum() == 1
     finally:
         plotter.close()
+
+
+def test_the_white_inf_swatch_is_framed_and_the_others_are_not(specials):
+    plotter, actors = build_plotter(specials, size=SIZE)
+    try:
+        legend = actors.legend_actor
+        cells = {legend.GetEntryString(i): legend.GetEntrySymbol(i).GetNumberOfCells()
+                 for i in range(legend.GetNumberOfEntries())}
+        assert cells["+Inf"] == 2  # a frame and the white square inside it
+        assert cells["NaN"] == cells["−Inf"] == cells["Conv"] == 1
+    finally:
+        plotter.close()

@@ -52,6 +52,7 @@ FLOW_COLOR = (150, 150, 150)
 SKIP_COLOR = (213, 94, 0)  # Okabe-Ito vermillion
 NOTE_COLOR = (110, 110, 110)
 EDGE_COLOR = (70, 70, 70)
+LIGHT_SWATCH = 235  # legend swatches with every channel at least this light get a frame
 
 MAX_EDGED_BLOCKS = 500
 MANY_LINES = 200  # above this many connectors of a kind, lines get thinner (cost and clutter)
@@ -479,10 +480,14 @@ def _legend(plotter: pv.Plotter, entries: list, width: int, height: int, lay: Ov
     """Category swatches top left under the title: one legend actor, swatches coloured by scalars."""
     legend = vtkLegendBoxActor()
     legend.SetNumberOfEntries(len(entries))
-    swatch = pv.PolyData(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float), faces=[4, 0, 1, 2, 3])
+    square = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float)
+    swatch = pv.PolyData(square, faces=[4, 0, 1, 2, 3])
+    # a light swatch (+Inf is white) is drawn inside a frame, or it vanishes on the white background
+    framed = pv.PolyData(np.concatenate([square, 0.2 + 0.6 * square]), faces=[4, 0, 1, 2, 3, 4, 4, 5, 6, 7])
     for i, (name, rgb) in enumerate(entries):
-        face = swatch.copy()
-        face.cell_data["rgb"] = np.asarray([rgb], dtype=np.uint8)
+        light = min(rgb) >= LIGHT_SWATCH
+        face = (framed if light else swatch).copy()
+        face.cell_data["rgb"] = np.asarray([EDGE_COLOR, rgb] if light else [rgb], dtype=np.uint8)
         legend.SetEntry(i, face, str(name), rgb01(TEXT_COLOR))
     legend.ScalarVisibilityOn()
     legend.UseBackgroundOff()
