@@ -8,10 +8,10 @@ ranks them, traces each back to where it starts and adds what needs the graph or
 Findings, worst first (within one kind, in execution order):
 
 ``nan``, ``inf``, ``exploding``, ``dead``, ``saturated``, ``constant``
-    a layer :func:`render3d.health.layer_flags` flags. A flag a parent already has is *carried*, not
-    new (NaN flows on through every later layer; a ReLU after a dead layer is dead too), so each
-    problem is reported once, where it first appears in execution order, with the layers feeding it
-    and how many later layers carry it.
+    a layer :func:`render3d.health.layer_flags` flags. A problem a parent already has is *carried*,
+    not new (NaN flows on through every later layer, and so does the NaN an Inf makes; a ReLU after a
+    dead layer is dead too), so each problem is reported once, where it first appears in execution
+    order, with the layers feeding it and how many later layers carry it.
 ``branch``
     a dead or constant layer that feeds a merge (a residual add, a concat: a node with two or more
     activation parents): that branch never fires, whatever comes after. Reported instead of its
@@ -58,9 +58,11 @@ FROZEN_RATIO = 1e-7
 VANISHING_RATIO = 1e-3
 #: the kinds only a recording shows (no per-layer flag marks them): their legend entries
 TRAINING_KINDS = {"frozen": "not learning", "vanishing": "gradient vanished"}
-#: flags of a layer with no signal: the ``branch`` finding replaces them on a layer feeding a merge, and a
-#: layer fed only by such a layer carries its problem (a Linear after a dead ReLU is constant: its bias)
+#: flags of a layer with no signal: the ``branch`` finding replaces them on a layer feeding a merge
 _SILENT = ("dead", "constant")
+#: flags that are one problem when carried: no signal in, no signal out (a Linear after a dead ReLU is
+#: constant: its bias); a NaN made from an Inf (inf - inf, 0 · inf) comes from that Inf
+_PROBLEM = {"dead": "silent", "constant": "silent", "nan": "non-finite", "inf": "non-finite"}
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,7 @@ def _layer_findings(trace: Trace, names: dict[str, str]) -> list[Finding]:
     own: dict[str, list[str]] = {}
     for nid in trace.nodes:
         for flag in present[nid]:
-            problem = "silent" if flag in _SILENT else flag  # no signal in, no signal out: one problem
+            problem = _PROBLEM.get(flag, flag)
             source = next((origin[(p, problem)] for p in parents[nid] if (p, problem) in origin), None)
             origin[(nid, problem)] = source or nid
             if source is not None:
@@ -196,7 +198,7 @@ def _flag_detail(trace: Trace, node: Node, flag: str, names: dict[str, str], par
         return f"{word} first appears here ({count:,} of {st.numel:,} values), fed by {fed}"
     if flag == "exploding":
         median = median_magnitude(trace)
-        return f"p99 |x| {_num(magnitude(st))} = {magnitude(st) / median:,.0f}× the median layer's ({_num(median)})"
+        return f"p99 |x| {_num(magnitude(st))} = {_num(magnitude(st) / median)}× the median layer's ({_num(median)})"
     if flag == "dead":
         return f"constant {_num(st.min)}" if st.min == st.max != 0 else f"{st.zero_fraction:.1%} zeros"
     if flag == "saturated":
@@ -253,6 +255,6 @@ def _vanishing(grads: LayerMetric, names: dict[str, str], order: dict[str, int])
     g_max, top = max((g, layer) for _, layer, g in have)
     if g_first >= VANISHING_RATIO * g_max:
         return []
-    detail = (f"gradient norm {_num(g_first)} nearest the input, {g_max / g_first:,.0f}× below "
+    detail = (f"gradient norm {_num(g_first)} nearest the input, {_num(g_max / g_first)}× below "
               f"{names.get(top, top)}'s ({_num(g_max)})")
     return [Finding(("vanishing",), first, names.get(first, first), detail)]

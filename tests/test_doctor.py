@@ -47,6 +47,10 @@ def test_report_text_is_one_headline_and_one_line_per_finding(broken_trace):
                                                          "  3. branch     relu2"]
 
 
+def test_report_lists_at_most_max_lines_findings(broken_trace):
+    lines = format_report(diagnose(broken_trace), "Net", max_lines=2).splitlines()
+    assert len(lines) == 4 and lines[-1] == "     … and 1 more"
+
 def test_healthy_resnet18_has_no_findings():
     torch.manual_seed(0)
     t = render3d.trace(torchvision.models.resnet18(), torch.randn(1, 3, 64, 64))
@@ -125,6 +129,24 @@ def test_nan_first_appearance_is_the_op_that_makes_it():
     assert (finding.kinds, finding.node, finding.name) == (("nan",), "sqrt#1", "sqrt")
     assert finding.detail.endswith("fed by fc1; 3 later layers carry it")
 
+
+class _ExpNet(nn.Module):
+    """+Inf starts at ``exp`` of large values (exploding, too); the last Linear turns it into NaN."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        torch.manual_seed(0)
+        self.fc1, self.fc2 = nn.Linear(16, 32), nn.Linear(32, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc2(torch.exp(100 * self.fc1(x)))
+
+
+def test_inf_is_reported_where_it_starts_and_the_nan_it_makes_is_carried():
+    (finding,) = diagnose(render3d.trace(_ExpNet(), torch.randn(1, 16)))
+    assert (finding.kinds, finding.name) == (("inf", "exploding"), "exp")
+    assert finding.detail.startswith("Inf first appears here (4 of 32 values), fed by mul; p99 |x| 3.5e+25 = ")
+    assert finding.detail.endswith("; 1 later layer carries it")
 
 def test_a_trace_without_statistics_is_refused_not_called_healthy():
     t = render3d.trace(_SqrtNet(), torch.randn(1, 16), capture="none")
