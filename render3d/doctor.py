@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from render3d.graph import Node, Stats, Trace
-from render3d.health import layer_flags, magnitude, median_magnitude, stat_flags
+from render3d.health import SATURATION_MARGIN, layer_flags, magnitude, median_magnitude, stat_flags
 from render3d.scene.flags import FLAG_RGB
 from render3d.scene.names import block_names
 
@@ -202,7 +202,8 @@ def _flag_detail(trace: Trace, node: Node, flag: str, names: dict[str, str], par
     if flag == "dead":
         return f"constant {_num(st.min)}" if st.min == st.max != 0 else f"{st.zero_fraction:.1%} zeros"
     if flag == "saturated":
-        return f"mean {_num(st.mean)} ± {_num(st.std)}, range {_num(st.min)} … {_num(st.max)}"
+        margin = _num(SATURATION_MARGIN)
+        return f"{st.near_one_fraction:.0%} of values within {margin} of ±1, {st.near_zero_fraction:.0%} of 0"
     return _values(st)
 
 

@@ -112,6 +112,16 @@ def test_zero_initialised_head_is_one_dead_constant_line():
     findings = diagnose(render3d.trace(model, torch.randn(1, 8)))
     assert [f.line() for f in findings] == ["dead, constant  head: constant 0"]
 
+def test_saturated_tanh_says_how_much_is_pinned():
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module("fc", nn.Linear(16, 64))
+    model.add_module("tanh", nn.Tanh())
+    with torch.no_grad():
+        model.fc.weight.mul_(50)
+    findings = diagnose(render3d.trace(model, torch.randn(1, 16)))
+    assert [f.line() for f in findings] == ["saturated  tanh: 92% of values within 0.01 of ±1, 0% of 0"]
+
 class _SqrtNet(nn.Module):
     """NaN starts at a functional op in the middle (sqrt of a half-negative Linear output)."""
 
