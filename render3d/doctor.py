@@ -46,7 +46,8 @@ if TYPE_CHECKING:
     from render3d.record.recording import LayerMetric, Recording
     from render3d.scene.model import Scene
 
-__all__ = ["FROZEN_RATIO", "KINDS", "VANISHING_RATIO", "Finding", "diagnose", "format_report", "mark_findings"]
+__all__ = ["FROZEN_RATIO", "KINDS", "TRAINING_KINDS", "VANISHING_RATIO", "Finding", "diagnose", "format_report",
+           "mark_findings"]
 
 #: the kinds of finding, worst first: the rank order of the report
 KINDS = ("nan", "inf", "exploding", "dead", "saturated", "constant", "branch", "frozen", "vanishing")
