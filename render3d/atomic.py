@@ -218,6 +218,7 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
             except OSError:
                 pass
         _fsync(tmp)  # the bytes are on disk before the name points at them (power loss, crash)
+        exit_if_terminated()
         os.replace(tmp, target)
         _fsync(target.parent, folder=True)
     except OSError as exc:
@@ -238,6 +239,18 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(path, text.encode())
 
 
+#: the exit status a SIGTERM asked for, once one arrived (see :func:`cleanup_on_sigterm`)
+_terminated: int | None = None
+
+
+def exit_if_terminated() -> None:
+    """Raise the SIGTERM's ``SystemExit`` again. The handler's own raise is lost when the signal lands
+    while Python runs a finaliser or ``__del__`` (their exceptions are only printed), so long loops call
+    this per step and :func:`atomic_path` before it replaces a file: a terminated run never writes."""
+    if _terminated is not None:
+        raise SystemExit(_terminated)
+
+
 def cleanup_on_sigterm() -> None:
     """Make SIGTERM exit through ``finally`` blocks (status 143), so temp files and encoders are
     cleaned up as on Ctrl-C. A handler installed before is called first; an ignored SIGTERM stays
@@ -250,9 +263,11 @@ def cleanup_on_sigterm() -> None:
         return
 
     def terminate(signum: int, frame: object) -> None:
+        global _terminated
+        _terminated = 128 + signum
         if callable(previous):
             previous(signum, frame)
-        raise SystemExit(128 + signum)
+        raise SystemExit(_terminated)
 
     terminate.render3d_cleanup = True  # type: ignore[attr-defined]  # installed once per process
     signal.signal(signal.SIGTERM, terminate)

@@ -20,7 +20,8 @@ type and, for the three that spread downstream, its parents:
     and pooling after an exploding conv only carry its scale), and above :data:`EXPLODING_FLOOR` (10)
     itself: when a model's signal vanishes (torchvision's EfficientNet-B0 at random init, eval mode: median
     1e-8), its first conv and its SE gates at an ordinary 0.5–2 are not what is wrong. Only layers with
-    finite p1/p99 count.
+    finite p1/p99 count. Logits read only by a softmax (attention scores plus a −100 / −1e9 / −inf mask)
+    are never ``exploding`` or ``inf``: softmax ignores the shift, the mask is large on purpose.
 ``saturated``
     A tanh / hardtanh output with at least :data:`SATURATED_FRACTION` (90 %) of its sample within
     :data:`SATURATION_MARGIN` (0.01) of ±1, or a sigmoid / hardsigmoid output with that much within
@@ -58,6 +59,10 @@ SATURATED_FRACTION = 0.9
 SATURATION_MARGIN = 0.01  # Stats.near_one_fraction counts |x| >= 1 - this, near_zero_fraction |x| <= this
 
 _SYMMETRIC_SATURATING = {"tanh", "hardtanh"}  # limits ±1
+#: consumers that ignore a constant shift of their input: logits read only by these (attention scores
+#: plus a -100 / -1e9 / -inf mask) are large on purpose, so they are never ``exploding`` or ``inf``
+_SHIFT_INVARIANT = {"softmax", "log_softmax", "softmin"}
+_RESHAPES = {"view", "reshape", "permute", "transpose", "unsqueeze", "squeeze", "flatten", "contiguous"}
 _UNIT_SATURATING = {"sigmoid", "hardsigmoid"}  # limits 0 and 1
 _SOURCE_KINDS = {"input", "constant"}
 
@@ -143,12 +148,32 @@ def layer_flags(trace: Trace) -> dict[str, tuple[str, ...]]:
     for node in trace.nodes.values():
         own[node.id] = () if node.stats is None else stat_flags(
             node.stats, node.type, node.kind, params=node.params, dtype=node.dtype, median_magnitude=median)
-    parents = trace.parent_map()
+    parents, children = trace.parent_map(), trace.child_map()
     out: dict[str, tuple[str, ...]] = {}
     for nid, flags in own.items():
         inherited = {f for p in parents[nid] for f in own.get(p, ()) if f in _SPREADING}
+        if _only_softmax_reads(nid, trace, children):
+            inherited |= {"exploding", "inf"}  # masked attention logits: huge or -inf on purpose
         out[nid] = tuple(f for f in flags if f not in inherited)
     return out
+
+
+def _only_softmax_reads(node_id: str, trace: Trace, children: dict[str, list[str]]) -> bool:
+    """True when every path out of ``node_id`` reaches a softmax through reshapes only."""
+    todo, seen, found = list(children[node_id]), set(), False
+    while todo:
+        c = todo.pop()
+        if c in seen:
+            continue
+        seen.add(c)
+        name = base_type(trace.nodes[c].type)
+        if name in _SHIFT_INVARIANT:
+            found = True
+        elif name in _RESHAPES and children[c]:
+            todo.extend(children[c])
+        else:
+            return False
+    return found
 
 
 def flag_summary(flags: dict[str, tuple[str, ...]]) -> str:

@@ -499,3 +499,14 @@ def test_render_api_checks_the_output_before_tracing(tmp_path, monkeypatch):
     with pytest.raises(OutputSpecError, match=r"^size 0x5 is not valid: "):
         render3d.render(tiny_model(), path=tmp_path / "a.png", size=(0, 5))
     assert [p.name for p in tmp_path.iterdir()] == ["out.png"]
+
+
+def test_a_sigterm_whose_raise_was_lost_still_stops_the_write(tmp_path, monkeypatch):
+    # the handler's SystemExit vanishes when the signal lands inside a finaliser; the flag it set stays
+    target = tmp_path / "a.png"
+    target.write_bytes(b"old")
+    monkeypatch.setattr(atomic, "_terminated", 143)
+    with pytest.raises(SystemExit) as stopped:
+        atomic.atomic_write_bytes(target, b"new")
+    assert stopped.value.code == 143
+    assert files_in(tmp_path) == {"a.png": hashlib.sha256(b"old").hexdigest()}

@@ -221,3 +221,32 @@ def test_cli_trace_stats_flags_exactly_the_three_broken_layers(capsys):
 def test_cli_trace_without_stats_has_no_flag_column(capsys):
     assert main(["trace", BROKEN]) == 0
     assert "Flags" not in capsys.readouterr().out
+
+
+class MaskedAttention(nn.Module):
+    """Attention scores plus a mask built with ``new_zeros`` as Swin does, −1e4 where keys are hidden."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.qk = nn.Linear(8, 16)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        q, k = self.qk(x).chunk(2, dim=-1)
+        scores = q @ k.transpose(-1, -2)
+        mask = x.new_zeros(x.shape[1], x.shape[1])
+        mask[: x.shape[1] // 2] = 1.0
+        mask = mask.masked_fill(mask != 0, -1e4)
+        return (scores + mask).view(-1, x.shape[1], x.shape[1]).softmax(dim=-1)
+
+
+def test_masked_attention_logits_and_their_mask_are_not_flagged():
+    torch.manual_seed(0)
+    t = render3d.trace(MaskedAttention(), torch.randn(1, 6, 8))
+    assert flagged(t) == {}
+    add = next(n for n in t if n.type == "add")
+    assert add.stats.min < -9999.0  # the logits really are large: it is the softmax reader that clears them
+
+
+def test_mask_made_from_the_input_shape_is_a_constant_not_a_layer():
+    t = render3d.trace(MaskedAttention(), torch.randn(1, 6, 8), capture="none")
+    assert not any(n.type in ("new_zeros", "setitem", "masked_fill") for n in t)

@@ -24,6 +24,8 @@ from pathlib import Path
 
 import numpy as np
 
+from render3d.atomic import exit_if_terminated
+
 __all__ = ["FFMPEG_PARAMS", "FrameWriter", "open_writer", "video_bytes", "verify_video"]
 
 FFMPEG_PARAMS = ["-preset", "ultrafast", "-crf", "23", "-movflags", "+faststart"]
@@ -98,6 +100,7 @@ class FrameWriter:
 
     def append_data(self, frame: np.ndarray) -> None:
         """Queue one (H, W, 3|4) uint8 frame; every frame must have the first one's size."""
+        exit_if_terminated()
         frame = np.ascontiguousarray(np.asarray(frame, dtype=np.uint8)[..., :3])
         if self._shape is None:
             self._start(frame.shape)

@@ -49,6 +49,10 @@ from render3d.tracing.state import preserved_state
 #: modules drawn as one block even though they have children (their children never run as modules)
 OPAQUE_MODULES: tuple[type[nn.Module], ...] = (nn.MultiheadAttention,)
 
+#: ops that read only their input's shape, dtype and device, never its values: what they make is a
+#: constant (Swin's attention mask built with ``x.new_zeros``), not a layer fed by ``x``
+SHAPE_ONLY_OPS = frozenset({"new_zeros", "new_ones", "new_full", "new_empty", "new_tensor", "zeros_like",
+                            "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like"})
 _INPLACE_DUNDER = {"iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "div", "idiv": "div",
                    "iand": "and", "ior": "or", "ixor": "xor", "ipow": "pow", "imatmul": "matmul"}
 _REFLECTED = {"radd": "add", "rsub": "sub", "rmul": "mul", "rtruediv": "div", "rdiv": "div",
@@ -231,7 +235,7 @@ class _Recorder(TorchFunctionMode):
             outs = tensors(out)
         if not outs:
             return out
-        parents = self._parents(ins)
+        parents = [] if base in SHAPE_ONLY_OPS else self._parents(ins)
         scope = self.stack[-1].path if self.stack else ""
         if not parents:  # read no activation (buffer, parameter, factory): the outputs stay with their source
             self.sources.derive(ins, outs, base, scope, self.ids)
