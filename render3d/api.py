@@ -319,7 +319,10 @@ def show(
     ``size`` is the window's and the layout's, as for :func:`render`; ``options`` are style overrides
     and the model's keyword inputs (see module docstring)."""
     from render3d.rendering import show_scene
+    from render3d.scene.style import WINDOW_SIZE
 
+    if size is None and not isinstance(model_or_trace_or_scene, Scene):
+        size = WINDOW_SIZE  # a Scene keeps its own
     scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, size=size, style=style,
                      model_kwargs=model_kwargs, **options)
     show_scene(scene)

@@ -20,7 +20,7 @@ from typing import NoReturn, Sequence, TypeVar
 from render3d.errors import GalleryError, ModelSpecError, OutputSpecError, SceneFileError, UsageError
 from render3d.limits import check_fps, check_size
 from render3d.preflight import check_device
-from render3d.scene.style import DEFAULT_SIZE, SCALES
+from render3d.scene.style import DEFAULT_SIZE, SCALES, VIDEO_SIZE
 
 USAGE_ERRORS = (ModelSpecError, OutputSpecError, SceneFileError, UsageError)
 
@@ -355,7 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--frames-per-epoch", type=POSITIVE_INT, default=None, metavar="N",
                    help="frames blending one checkpoint into the next (default 15)")
     p.add_argument("--size", type=_checked(_size, "size"),
-                   help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
+                   help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]})")
     p.add_argument("--diff", action="store_true", help="colour the change against the previous checkpoint")
     p.add_argument("--orbit", action="store_true", help="swing the camera slowly around the scene")
     p.add_argument("--metric", type=_checked(_metric, "metric"),

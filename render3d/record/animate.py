@@ -28,7 +28,7 @@ from render3d.record.metrics import METRICS, check_metric
 from render3d.record.recording import Recording, load_recording
 from render3d.record.video import FrameWriter, open_writer, verify_video, video_bytes
 from render3d.scene.colour import place_constant_layers
-from render3d.scene.style import DEFAULT_SIZE, SceneStyle
+from render3d.scene.style import DEFAULT_SIZE, VIDEO_SIZE, WINDOW_SIZE, SceneStyle
 
 if TYPE_CHECKING:
     import torch
@@ -335,7 +335,7 @@ def animate_recording(
     fps = check_fps(fps)
     frames_per_epoch = DEFAULT_FRAMES_PER_EPOCH if frames_per_epoch is None else int(frames_per_epoch)
     path = Path(path)
-    width, height = video_size(check_size(DEFAULT_SIZE if size is None else size, max_side=gl_max_size()))
+    width, height = video_size(check_size(VIDEO_SIZE if size is None else size, max_side=gl_max_size()))
     recording = load_recording(recording)
     n = len(Timeline(len(recording.consistent()), frames_per_epoch))
     check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, n, (width, height)))
@@ -486,7 +486,7 @@ def show_recording(recording: Recording | str | os.PathLike[str], *, size: tuple
     if pv.OFF_SCREEN:
         return
     check_display("write an MP4 with 'render3d animate' instead")
-    player = recording_window(rec, size=size, off_screen=False, scale=scale)
+    player = recording_window(rec, size=WINDOW_SIZE if size is None else size, off_screen=False, scale=scale)
     try:
         player.plotter.show(title=f"render3d: {rec.model} ({len(rec)} snapshots)", auto_close=False)
     finally:
