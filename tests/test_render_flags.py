@@ -127,3 +127,21 @@ def test_mp4_frames_show_the_marks(tmp_path):
         frames = [f for f in reader]  # list() asks len(), which ffmpeg readers give as inf
     # video compression shifts colours a little: a looser tolerance than for the PNG
     assert all(red_mask(f, tolerance=60).sum() > 100 for f in frames)
+
+
+def test_a_badge_on_the_right_most_block_stays_inside_the_image(broken_scene):
+    import dataclasses
+
+    from render3d.rendering.flags import BOLD_WIDTH, _inside_frame
+    from render3d.scene.labels import text_width
+
+    last = int(np.argmax(broken_scene.blocks.centers[:, 0]))  # the output slab at the image's right
+    flags = [()] * len(broken_scene.blocks)
+    flags[last] = ("dead", "constant")
+    scene = dataclasses.replace(broken_scene, blocks=dataclasses.replace(broken_scene.blocks, flags=flags))
+    b = scene.blocks
+    anchor = np.array([[b.centers[last, 0], b.lower[last, 1], b.upper[last, 2]]])
+    width_px = BOLD_WIDTH * text_width("dead constant", 9.0) + 2
+    assert project(scene, anchor, SIZE)[0, 0] + width_px > SIZE[0]  # as placed before: it ran off the frame
+    moved = _inside_frame(scene, anchor, ["dead constant"], 9.0, 1)
+    assert project(scene, moved, SIZE)[0, 0] + width_px <= SIZE[0] - 5.9
