@@ -132,25 +132,6 @@ def fit_view(
     )
 
 
-def frame_camera(
-    points: np.ndarray,
-    *,
-    size: tuple[int, int],
-    view_angle: float = 30.0,
-    azimuth: float = -12.0,
-    elevation: float = 24.0,
-    margin: float = 0.06,
-    rect: tuple[float, float, float, float] | None = None,
-) -> Camera:
-    """A perspective camera from front (+z), above (+y) and the side that frames ``points`` in the
-    image with ``margin`` (fraction of the image height) to spare, or in the pixel ``rect``."""
-    width, height = size
-    if rect is None:
-        m = margin * height
-        rect = (m, m, width - m, height - m)
-    return fit_view(points, view_direction(azimuth, elevation), size=size, view_angle=view_angle, rect=rect)
-
-
 # --- 2-D overlays: where the renderer puts them, so the framing can keep the model clear of them ---
 
 @dataclass(frozen=True)
