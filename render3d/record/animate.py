@@ -126,6 +126,7 @@ class Player:
             [np.stack([np.where([i & 1, i & 2, i & 4], hi, lo) for i in range(8)]).reshape(-1, 3),
              np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3)])
         self.position = -1.0
+        self.slider: Any = None  # the window's EpochSlider (recording_window)
         from render3d.record.metric_view import MetricView
 
         self.metric_view = MetricView(rec, self.indices, self.plotter, self.actors)
@@ -447,27 +448,18 @@ def recording_window(
     recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None,
     off_screen: bool = False, scale: str = "layer",
 ) -> Player:
-    """A :class:`Player` with the window's tooltips/keys and an epoch slider (drag between epochs);
-    ``m`` steps through the views: the activations, then each training-health metric."""
-    from render3d.rendering.window import bind_key, install_interaction
+    """A :class:`Player` with the window's tooltips/keys and an epoch slider (``player.slider``, an
+    :class:`~render3d.rendering.window.EpochSlider`: whole epochs, ``space`` plays them); ``m`` steps
+    through the views: the activations, then each training-health metric."""
+    from render3d.rendering.window import EpochSlider, bind_key, install_interaction
 
     player = Player(recording, size=size, off_screen=off_screen, scale=scale)
     install_interaction(player.plotter, player.actors)
-    bind_key(player.plotter, "m", player.next_view)
-    last = len(player) - 1
-    player.set_position(last)
-    if player.plotter.iren is not None and player.plotter.iren.interactor is not None:
-        player.plotter.add_slider_widget(
-            lambda value: player.set_position(float(value)),
-            rng=[0, max(last, 1e-6)],
-            value=last,
-            title="snapshot",
-            pointa=(0.3, 0.92),
-            pointb=(0.7, 0.92),
-            style="modern",
-            fmt="%.1f",
-            interaction_event="always",
-        )
+    bind_key(player.plotter, "m", player.next_view, "next view: activations, then each training metric")
+    player.set_position(len(player) - 1)
+    epochs = [player.recording.snapshots[i].epoch for i in player.indices]
+    player.slider = EpochSlider(player.plotter, [f"epoch {e:g}" for e in epochs], player.set_position,
+                                title=player.actors.title_actor)
     return player
 
 
