@@ -146,16 +146,12 @@ class KeyMap:
 
     def help_text(self) -> str:
         """Every mouse action and key of this window, one per line."""
-        keys = [*self.descriptions.items(), *PYVISTA_KEYS]
-        width = max(len(k) for k, _ in (*keys, *MOUSE_HELP))
-        lines = [f"{k.ljust(width)}  {d}" for k, d in (*MOUSE_HELP, *keys)]
-        return "\n".join(lines)
+        return "\n".join(f"{k}: {d}" for k, d in (*MOUSE_HELP, *self.descriptions.items(), *PYVISTA_KEYS))
 
     def toggle_help(self) -> None:
-        """Show the help overlay in the top right corner, or hide it."""
-        width, height = self.plotter.window_size
-        self.help_actor.prop.justification_horizontal = "right"
-        self.help_actor.SetPosition(width - 8 * height / 360, height - 8 * height / 360)
+        """Show the help overlay over the top left corner, or hide it."""
+        height = self.plotter.window_size[1]
+        self.help_actor.SetPosition(8 * height / 360, height - 8 * height / 360)
         self.help_actor.SetVisibility(not self.help_actor.GetVisibility())
 
     def notify(self, text: str) -> None:
