@@ -11,7 +11,7 @@ from PIL import Image
 
 from record_fixtures import make_recording
 from render3d.record.animate import recording_window
-from render3d.rendering.window import key_map
+from render3d.rendering.window import key_map, text_box
 
 SIZE = (320, 180)
 
@@ -60,10 +60,15 @@ def test_h_toggles_a_help_overlay_listing_every_key_and_mouse_action(window):
     press(window, "h")
     assert help_actor.GetVisibility()
     keys = [line.split(":")[0].split()[0] for line in help_actor.GetInput().splitlines()]
-    for key in ("a", "l", "r", "s", "h", "m", "space", "v", "q", "left", "right", "hover"):
+    for key in ("a", "l", "r", "s", "h", "m", "space", "v", "q", "left", "right", "hover", "drag"):
         assert key in keys
     press(window, "h")
     assert not help_actor.GetVisibility()
+
+
+def test_the_recording_window_says_which_key_shows_the_help(window):
+    notice = key_map(window.plotter).notice_actor
+    assert notice.GetVisibility() and notice.GetInput() == "h: all keys and mouse actions"
 
 
 def test_s_saves_a_screenshot_here_and_says_where(window, tmp_path, monkeypatch, capsys):
@@ -102,10 +107,10 @@ def test_slider_does_not_overlap_the_title(window):
     plotter.render()
     without = plotter.screenshot(None, return_img=True)
     x0, x1, y0, y1 = _changed_box(with_slider, without)
-    title = [0.0] * 4
-    window.actors.title_actor.GetBoundingBox(plotter.renderer, title)
+    tx0, tx1, ty0, ty1 = text_box(window.actors.title_actor, plotter.renderer)
+    assert tx1 - tx0 > 100 and ty1 - ty0 > 5  # the title's box, in the window
     assert x1 - x0 > SIZE[0] // 4  # the slider is there, and wide enough to drag
-    assert x0 > title[1] or y1 < title[2]
+    assert x0 > tx1 or y1 < ty0
 
 
 def test_space_plays_through_the_epochs_and_pauses(window):

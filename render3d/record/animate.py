@@ -451,7 +451,7 @@ def recording_window(
     """A :class:`Player` with the window's tooltips/keys and an epoch slider (``player.slider``, an
     :class:`~render3d.rendering.window.EpochSlider`: whole epochs, ``space`` plays them); ``m`` steps
     through the views: the activations, then each training-health metric."""
-    from render3d.rendering.window import EpochSlider, bind_key, install_interaction
+    from render3d.rendering.window import EpochSlider, bind_key, install_interaction, key_map
 
     player = Player(recording, size=size, off_screen=off_screen, scale=scale)
     install_interaction(player.plotter, player.actors)
@@ -460,6 +460,7 @@ def recording_window(
     epochs = [player.recording.snapshots[i].epoch for i in player.indices]
     player.slider = EpochSlider(player.plotter, [f"epoch {e:g}" for e in epochs], player.set_position,
                                 title=player.actors.title_actor)
+    key_map(player.plotter).notify("h: all keys and mouse actions")  # the caption shows the epoch here
     return player
 
 

@@ -24,7 +24,7 @@ from render3d.rendering.glcheck import INSTALL_HINT, ensure_gl
 from render3d.scene.model import Scene
 
 __all__ = ["BlockTooltip", "EpochSlider", "KeyMap", "bind_key", "check_display", "install_interaction",
-           "key_map", "save_screenshot", "show_scene"]
+           "key_map", "save_screenshot", "show_scene", "text_box"]
 
 HELP = "hover/click a block: details   a: activations   l: labels   r: reset view   h: all keys"
 MOUSE_HELP = (
@@ -124,6 +124,7 @@ class KeyMap:
     def __init__(self, plotter: pv.Plotter) -> None:
         self.plotter = plotter
         self.descriptions: dict[str, str] = {}
+        self.mouse: list[tuple[str, str]] = list(MOUSE_HELP)  # widgets add theirs
         self.help_actor = _boxed_text(plotter, "help", 22)
         self.notice_actor = _boxed_text(plotter, "notice", 20)
         self.notice_actor.prop.justification_vertical = "bottom"
@@ -146,7 +147,7 @@ class KeyMap:
 
     def help_text(self) -> str:
         """Every mouse action and key of this window, one per line."""
-        return "\n".join(f"{k}: {d}" for k, d in (*MOUSE_HELP, *self.descriptions.items(), *PYVISTA_KEYS))
+        return "\n".join(f"{k}: {d}" for k, d in (*self.mouse, *self.descriptions.items(), *PYVISTA_KEYS))
 
     def toggle_help(self) -> None:
         """Show the help overlay over the top left corner, or hide it."""
@@ -226,6 +227,15 @@ def install_interaction(plotter: pv.Plotter, actors: SceneActors) -> BlockToolti
     return tooltip
 
 
+def text_box(text: pv.Text, renderer: Any) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) display pixels (y up) that ``text`` covers: VTK gives its box relative to the
+    actor's position, justification applied."""
+    box = [0.0] * 4
+    text.GetBoundingBox(renderer, box)
+    x, y = text.GetPosition()
+    return box[0] + x, box[1] + x, box[2] + y, box[3] + y
+
+
 class EpochSlider:
     """A slider over snapshots ``0 .. len(labels) - 1`` that stops on whole snapshots only, titled with
     the shown one's label (``"epoch 3"``: the recorded epoch, never a blend like 2.2), placed to the
@@ -242,10 +252,8 @@ class EpochSlider:
         self.index = range(len(self.labels))[start]
         self.timer: int | None = None
         width, height = plotter.window_size
-        box = [0.0] * 4
-        title.GetBoundingBox(plotter.renderer, box)  # x0, x1, y0, y1 in display pixels
         margin = 16 * height / 360
-        x0 = min(box[1] + 2 * margin, width * 0.6)
+        x0 = min(text_box(title, plotter.renderer)[1] + 2 * margin, width * 0.6)
         y = 1 - margin / height  # the slider's own title hangs below the bar
         self.widget = plotter.add_slider_widget(
             lambda value, widget: self.show(round(value), widget.GetRepresentation()),
@@ -263,6 +271,7 @@ class EpochSlider:
         )
         self.representation = self.widget.GetRepresentation()
         self.representation.ShowSliderLabelOff()
+        key_map(plotter).mouse.append(("drag the slider", "another epoch"))
         bind_key(plotter, "space", self.toggle_play, "play / pause the epochs")
         if plotter.iren is not None:
             plotter.iren.add_observer("TimerEvent", lambda *_: self.step())
