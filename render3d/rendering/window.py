@@ -119,10 +119,12 @@ class KeyMap:
     VTK's interactor style acts on some letters by itself after pyvista's key callbacks ran (``r``
     re-fits the camera, ``s``/``w`` re-style every actor, ``e`` closes); an observer on the style's
     ``CharEvent`` replaces that handler and passes on only the keys bound nowhere here.
+
+    It holds its plotter weakly: it lives in a dictionary keyed by that plotter.
     """
 
     def __init__(self, plotter: pv.Plotter) -> None:
-        self.plotter = plotter
+        self._plotter = weakref.ref(plotter)
         self.descriptions: dict[str, str] = {}
         self.mouse: list[tuple[str, str]] = list(MOUSE_HELP)  # widgets add theirs
         self.help_actor = _boxed_text(plotter, "help", 22)
@@ -132,18 +134,22 @@ class KeyMap:
         self.notice_actor.SetPosition(margin, margin)
         style = plotter.iren.style if plotter.iren is not None else None
         if style is not None:
-            style.AddObserver("CharEvent", lambda *_: self._vtk_char(style))
+            ours, interactor = self.descriptions, plotter.iren.interactor
+            style.AddObserver("CharEvent", lambda *_: interactor.GetKeySym() in ours or style.OnChar())
 
-    def _vtk_char(self, style: Any) -> None:
-        if self.plotter.iren.interactor.GetKeySym() not in self.descriptions:
-            style.OnChar()
+    @property
+    def plotter(self) -> pv.Plotter:
+        plotter = self._plotter()
+        assert plotter is not None, "KeyMap used after its plotter was freed"
+        return plotter
 
     def bind(self, key: str, action: Callable[[], Any], description: str) -> None:
         """``key`` (a VTK key symbol: ``"r"``, ``"space"``) runs ``action`` and redraws."""
         self.descriptions[key] = description
         self.help_actor.SetInput(self.help_text())
         if self.plotter.iren is not None:
-            self.plotter.add_key_event(key, lambda: (action(), self.plotter.render()))
+            plotter = self._plotter
+            self.plotter.add_key_event(key, lambda: (action(), plotter().render()))
 
     def help_text(self) -> str:
         """Every mouse action and key of this window, one per line."""
