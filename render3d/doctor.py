@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from render3d.graph import Node, Stats, Trace
-from render3d.health import SATURATION_MARGIN, layer_flags, magnitude, median_magnitude, stat_flags
+from render3d.health import SATURATION_MARGIN, layer_flags, magnitude, median_magnitude, own_flags
 from render3d.scene.flags import FLAG_RGB
 from render3d.scene.names import block_names
 
@@ -138,8 +138,8 @@ def mark_findings(scene: Scene, findings: list[Finding]) -> None:
 
 def _layer_findings(trace: Trace, names: dict[str, str]) -> list[Finding]:
     """One finding per layer where a flagged problem starts, with how many later layers carry it."""
-    flags = layer_flags(trace)
-    present = _present_flags(trace)
+    present = own_flags(trace)
+    flags = layer_flags(trace, own=present)
     parents = {nid: [p for p in ps if trace.nodes[p].kind != "constant"] for nid, ps in trace.parent_map().items()}
     origin: dict[tuple[str, str], str] = {}  # (node, problem) -> the earliest node the problem came from
     carried: dict[str, set[str]] = {}  # that node -> the later nodes carrying one of its problems
@@ -178,14 +178,6 @@ def _layer_finding(trace: Trace, nid: str, own: list[str], carried: set[str], na
     if carried:
         detail += f"; {len(carried)} later {'layer carries' if len(carried) == 1 else 'layers carry'} it"
     return Finding(tuple(sorted(kinds, key=KINDS.index)), nid, names[nid], detail)
-
-
-def _present_flags(trace: Trace) -> dict[str, tuple[str, ...]]:
-    """Each node's flags from its own statistics, before :func:`layer_flags` keeps the spreading ones
-    only where they start: what tells how far a problem travels."""
-    median = median_magnitude(trace)
-    return {n.id: () if n.stats is None else stat_flags(n.stats, n.type, n.kind, params=n.params, dtype=n.dtype,
-                                                        median_magnitude=median) for n in trace}
 
 
 def _flag_detail(trace: Trace, node: Node, flag: str, names: dict[str, str], parents: dict[str, list[str]]) -> str:

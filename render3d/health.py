@@ -48,7 +48,7 @@ from render3d.scene.style import base_type, categorize
 if TYPE_CHECKING:
     from render3d.graph import Node, Stats, Trace
 
-__all__ = ["FLAGS", "flag_summary", "layer_flags", "stat_flags"]
+__all__ = ["FLAGS", "flag_summary", "is_constant", "layer_flags", "own_flags", "stat_flags"]
 
 FLAGS = ("dead", "nan", "inf", "exploding", "saturated", "constant")
 
@@ -89,7 +89,7 @@ def stat_flags(stats: Stats, type_name: str, kind: str = "module", *, params: in
         return _ordered(found)
     zero_dead = categorize(type_name, kind, params=params) == "Activation" and (
         stats.zero_fraction >= DEAD_ZERO_FRACTION)
-    constant = math.isfinite(stats.min) and stats.min == stats.max and stats.numel > 1
+    constant = is_constant(stats)
     if zero_dead or constant:
         found.add("dead")
     if constant and not (zero_dead and stats.max == 0):
@@ -133,9 +133,18 @@ def median_magnitude(trace: Trace) -> float:
 _SPREADING = ("nan", "inf", "exploding")
 
 
-def layer_flags(trace: Trace) -> dict[str, tuple[str, ...]]:
+def own_flags(trace: Trace) -> dict[str, tuple[str, ...]]:
+    """Every node id → the flags its own statistics raise, before :func:`layer_flags` keeps the spreading
+    ones (nan, inf, exploding) only where they start: what tells how far a problem travels."""
+    median = median_magnitude(trace)
+    return {n.id: () if n.stats is None else stat_flags(n.stats, n.type, n.kind, params=n.params, dtype=n.dtype,
+                                                        median_magnitude=median) for n in trace}
+
+
+def layer_flags(trace: Trace, own: dict[str, tuple[str, ...]] | None = None) -> dict[str, tuple[str, ...]]:
     """Every node id of ``trace`` → its flags in :data:`FLAGS` order (``()`` for a healthy layer or one
-    without statistics), by the rules in this module's docstring.
+    without statistics), by the rules in this module's docstring. ``own`` is :func:`own_flags` of the
+    trace when the caller already has it.
 
     Examples
     --------
@@ -143,19 +152,20 @@ def layer_flags(trace: Trace) -> dict[str, tuple[str, ...]]:
     >>> {k: v for k, v in flags.items() if v}  # doctest: +SKIP
     {'relu2#1': ('dead',), 'div#1': ('nan',), 'big#1': ('exploding',)}
     """
-    median = median_magnitude(trace)
-    own: dict[str, tuple[str, ...]] = {}
-    for node in trace.nodes.values():
-        own[node.id] = () if node.stats is None else stat_flags(
-            node.stats, node.type, node.kind, params=node.params, dtype=node.dtype, median_magnitude=median)
+    own = own_flags(trace) if own is None else own
     parents, children = trace.parent_map(), trace.child_map()
     out: dict[str, tuple[str, ...]] = {}
     for nid, flags in own.items():
         inherited = {f for p in parents[nid] for f in own.get(p, ()) if f in _SPREADING}
-        if _only_softmax_reads(nid, trace, children):
+        if ("exploding" in flags or "inf" in flags) and _only_softmax_reads(nid, trace, children):
             inherited |= {"exploding", "inf"}  # masked attention logits: huge or -inf on purpose
         out[nid] = tuple(f for f in flags if f not in inherited)
     return out
+
+
+def is_constant(stats: Stats) -> bool:
+    """Every value of the output is the same finite number (over more than one value)."""
+    return math.isfinite(stats.min) and stats.min == stats.max and stats.numel > 1
 
 
 def _only_softmax_reads(node_id: str, trace: Trace, children: dict[str, list[str]]) -> bool:

@@ -28,7 +28,7 @@ from typing import Iterable, Mapping
 import numpy as np
 
 from render3d.graph import Node, Stats
-from render3d.health import magnitude
+from render3d.health import is_constant, magnitude
 from render3d.scene.model import FeatureMap
 from render3d.scene.style import SceneStyle
 
@@ -53,7 +53,7 @@ class ColourNotes:
 def constant_value(stats: Stats | None, values: np.ndarray) -> float | None:
     """The single finite value of a layer whose output never changes (min == max over more than one
     value, as :mod:`render3d.health` calls ``constant``), else ``None``."""
-    if stats is not None and np.isfinite(stats.min) and stats.min == stats.max and stats.numel > 1:
+    if stats is not None and is_constant(stats):
         return float(stats.min)
     if stats is None:
         finite = np.asarray(values, dtype=np.float32)
