@@ -39,7 +39,7 @@ VIDEO_EXTENSIONS = (".mp4", ".gif")
 TEMP_TAG = "render3d-tmp"
 # A short digest of the host name: a folder on a network share may hold temp files of live processes
 # on other machines, whose pids mean nothing here; only this host's are ever swept.
-_HOST = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
+HOST_TAG = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
 _TEMP_FILE = re.compile(rf"^\..+\.{TEMP_TAG}-(?P<host>[0-9a-f]{{6}})-(?P<pid>\d+)-[0-9a-f]+(\.[^.]+)?$")
 _TEMP_DIR = re.compile(r"^render3d-[a-z]+-(?P<host>[0-9a-f]{6})-(?P<pid>\d+)-")
 
@@ -59,13 +59,18 @@ def _size(n: float) -> str:
     return f"{n / 2**20:.1f} MB" if n >= 2**20 else f"{n / 2**10:.0f} KB"
 
 
-def _pid_alive(pid: int) -> bool:
+def is_alive(pid: int) -> bool:
+    """True while process ``pid`` exists on this host."""
+    if pid <= 0:  # 0 and -1 would address process groups
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
-    except PermissionError:  # alive, another user's
+    except PermissionError:  # another user's live process
         return True
+    except (OverflowError, ValueError):  # not a pid this system can have (a name with 20 digits)
+        return False
     return True
 
 
@@ -94,8 +99,9 @@ def _fsync(path: Path, *, folder: bool = False) -> None:
         os.close(fd)
 
 
-def _stale(match: re.Match[str] | None) -> bool:
-    return match is not None and match["host"] == _HOST and not _pid_alive(int(match["pid"]))
+def stale_match(match: re.Match[str] | None) -> bool:
+    """A temp name matched with ``host`` and ``pid`` groups belongs to a dead process of this host."""
+    return match is not None and match["host"] == HOST_TAG and not is_alive(int(match["pid"]))
 
 
 def is_temp_name(name: str) -> bool:
@@ -112,7 +118,8 @@ def sweep_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
     except OSError:
         return removed
     for entry in entries:
-        if TEMP_TAG in entry.name and _stale(_TEMP_FILE.match(entry.name)) and entry.is_file(follow_symlinks=False):
+        stale = TEMP_TAG in entry.name and stale_match(_TEMP_FILE.match(entry.name))
+        if stale and entry.is_file(follow_symlinks=False):
             _remove_quietly(Path(entry.path))
             if not os.path.lexists(entry.path):
                 removed.append(Path(entry.path))
@@ -132,9 +139,9 @@ def private_temp_dir(kind: str) -> Iterator[Path]:
     except OSError:
         entries = []
     for entry in entries:
-        if entry.name.startswith("render3d-") and _stale(_TEMP_DIR.match(entry.name)):
+        if entry.name.startswith("render3d-") and stale_match(_TEMP_DIR.match(entry.name)):
             shutil.rmtree(entry.path, ignore_errors=True)
-    folder = Path(tempfile.mkdtemp(prefix=f"render3d-{kind}-{_HOST}-{os.getpid()}-"))
+    folder = Path(tempfile.mkdtemp(prefix=f"render3d-{kind}-{HOST_TAG}-{os.getpid()}-"))
     try:
         yield folder
     finally:
@@ -203,7 +210,7 @@ def atomic_path(path: str | os.PathLike[str], *, suffix: str = "") -> Iterator[P
     """
     path = Path(path)
     target = check_output(path)
-    tmp = target.with_name(f".{target.name}.{TEMP_TAG}-{_HOST}-{os.getpid()}-{secrets.token_hex(4)}{suffix}")
+    tmp = target.with_name(f".{target.name}.{TEMP_TAG}-{HOST_TAG}-{os.getpid()}-{secrets.token_hex(4)}{suffix}")
     existed = target.exists()
     try:
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -290,7 +290,7 @@ def test_sigkill_mid_write_leaves_the_old_file_and_the_next_run_cleans_up(signal
 def test_stale_temps_of_dead_processes_are_swept_live_ones_kept(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()
-    host = atomic._HOST
+    host = atomic.HOST_TAG
     names = {f".a.png.render3d-tmp-{host}-{dead.pid}-0badcafe.png": False,  # removed
              f".a.png.render3d-tmp-{host}-{os.getpid()}-0badcafe.png": True,  # this process: alive
              f".a.png.render3d-tmp-ffffff-{dead.pid}-0badcafe.png": True,  # another host's
@@ -510,3 +510,11 @@ def test_a_sigterm_whose_raise_was_lost_still_stops_the_write(tmp_path, monkeypa
         atomic.atomic_write_bytes(target, b"new")
     assert stopped.value.code == 143
     assert files_in(tmp_path) == {"a.png": hashlib.sha256(b"old").hexdigest()}
+
+
+def test_a_temp_name_with_an_impossible_pid_is_swept_not_an_error(tmp_path):
+    # os.kill raises OverflowError for a 20-digit pid: the sweep before every write must not
+    odd = tmp_path / f".a.png.render3d-tmp-{atomic.HOST_TAG}-99999999999999999999-0badcafe.png"
+    odd.write_bytes(b"x")
+    atomic.atomic_write_bytes(tmp_path / "a.png", b"new")
+    assert files_in(tmp_path) == {"a.png": hashlib.sha256(b"new").hexdigest()}

@@ -16,10 +16,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from render3d.atomic import is_temp_name
+from render3d.atomic import HOST_TAG, is_temp_name, stale_match
 from render3d.errors import OutputError, RecordingError
 from render3d.record import store
-from render3d.record.lock import HOST_TAG, LOCK, describe, is_alive, is_stale, read_lock
+from render3d.record.lock import LOCK, describe, is_stale, read_lock
 
 __all__ = ["check_replaceable", "name_list", "new_recording_folder", "owned_names", "read_checked",
            "refuse_foreign", "remove_owned"]
@@ -140,8 +140,7 @@ def _remove_leftovers(dest: Path) -> None:
     pattern = re.compile(rf"^\.{name}\.r3d-(?P<host>[0-9a-f]{{6}})-(?P<pid>\d+)-[0-9a-f]{{8}}\.(tmp|old)$")
     for folder in dest.parent.iterdir():
         match = pattern.match(folder.name)
-        if (not match or match["host"] != HOST_TAG or is_alive(int(match["pid"])) or folder.is_symlink()
-                or not folder.is_dir()):
+        if not stale_match(match) or folder.is_symlink() or not folder.is_dir():
             continue
         try:
             manifest = read_checked(folder)

@@ -10,7 +10,6 @@ another host cannot be checked and is refused with the file to delete.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import socket
@@ -19,15 +18,13 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from render3d.atomic import atomic_write_text
+from render3d.atomic import HOST_TAG, atomic_write_text, is_alive
 from render3d.errors import RecordingError
 
 __all__ = ["HOST_TAG", "LOCK", "RecordingLock", "describe", "is_alive", "is_stale", "new_run_id", "read_lock",
            "release"]
 
 LOCK = "recorder.lock"
-#: this host, short: names of temp folders carry it, so only this host's dead runs are ever cleaned
-HOST_TAG = hashlib.sha1(socket.gethostname().encode()).hexdigest()[:6]
 
 
 def new_run_id() -> str:
@@ -49,19 +46,6 @@ def read_lock(folder: Path) -> dict[str, Any] | None:
     return data
 
 
-def is_alive(pid: int) -> bool:
-    """True while process ``pid`` exists on this host."""
-    if pid <= 0:  # 0 and -1 would address process groups
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # another user's live process
-        return True
-    except (OverflowError, ValueError):  # not a pid this system can have
-        return False
-    return True
 
 
 def is_stale(lock: dict[str, Any]) -> bool:
