@@ -218,3 +218,17 @@ def test_damaged_layer_norms_are_one_recording_error(recorded, tmp_path):
     np.savez_compressed(path, **arrays)
     with pytest.raises(RecordingError, match=r"layer_paths and layer_norms disagree \(5 paths, 2 rows"):
         load_recording(folder).layer_metric("grad_norm")
+
+
+def test_legend_saved_for_a_metric_view_keeps_light_swatches_white():
+    # the scene legend frames a white +Inf swatch; saving and restoring it around a metric view must not
+    # read the frame's colour back as the entry's
+    from vtkmodules.vtkRenderingAnnotation import vtkLegendBoxActor
+
+    from render3d.record.metric_view import _legend_entries, _set_legend
+
+    entries = [("+Inf", (255, 255, 255)), ("Conv", (0, 114, 178))]
+    legend = vtkLegendBoxActor()
+    _set_legend(legend, entries)
+    assert _legend_entries(legend) == entries
+    assert legend.GetEntrySymbol(0).GetNumberOfCells() == 2  # framed: frame + swatch

@@ -16,7 +16,7 @@ import pyvista as pv
 
 from render3d.record.metrics import MISSING_NOTE, MISSING_RGB, ZERO_NOTE, ZERO_RGB, BlockMetric, metric_colors
 from render3d.record.recording import Recording
-from render3d.rendering.actors import OPEN_BLOCKS, SceneActors
+from render3d.rendering.actors import OPEN_BLOCKS, SceneActors, legend_swatch
 from render3d.rendering.labels import TEXT_COLOR, rgb01
 from render3d.rendering.meshes import boxes_mesh, colormap_lut, face_shades, shade_colors
 
@@ -161,19 +161,16 @@ def _legend_entries(legend: Any) -> list[tuple[str, tuple[int, int, int]]]:
     for i in range(legend.GetNumberOfEntries()):
         symbol = legend.GetEntrySymbol(i)
         data = pv.wrap(symbol).cell_data if symbol is not None else {}
-        rgb = data["rgb"][0] if "rgb" in data else (0, 0, 0)
+        rgb = data["rgb"][-1] if "rgb" in data else (0, 0, 0)  # a framed swatch's frame comes first
         out.append((legend.GetEntryString(i), tuple(int(c) for c in rgb)))
     return out
 
 
 def _set_legend(legend: Any, entries: list[tuple[str, tuple[int, int, int]]], shrink: float = 1.0) -> None:
-    """Replace the entries (same swatch shape as the scene legend); ``shrink`` the box's height with them."""
-    swatch = pv.PolyData(np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float), faces=[4, 0, 1, 2, 3])
+    """Replace the entries (the scene legend's swatches); ``shrink`` the box's height with them."""
     legend.SetNumberOfEntries(len(entries))
     for i, (text, rgb) in enumerate(entries):
-        face = swatch.copy()
-        face.cell_data["rgb"] = np.asarray([rgb], dtype=np.uint8)
-        legend.SetEntry(i, face, str(text), rgb01(TEXT_COLOR))
+        legend.SetEntry(i, legend_swatch(rgb), str(text), rgb01(TEXT_COLOR))
     if shrink != 1.0:
         pos2 = legend.GetPosition2Coordinate()
         w, h, z = pos2.GetValue()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 import pyvista as pv
@@ -476,19 +476,27 @@ def _add_overlays(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width:
         actors.scalar_bar_actor = _scalar_bar(plotter, actors, scene, width, height, scale)
 
 
+_SQUARE = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float)
+
+
+def legend_swatch(rgb: Sequence[int]) -> pv.PolyData:
+    """A legend entry's square, its colour as cell scalars (the last cell's is the entry's colour). A light
+    one (+Inf is white) is drawn inside a frame, or it vanishes on the white background."""
+    if min(rgb) >= LIGHT_SWATCH:
+        face = pv.PolyData(np.concatenate([_SQUARE, 0.2 + 0.6 * _SQUARE]), faces=[4, 0, 1, 2, 3, 4, 4, 5, 6, 7])
+        face.cell_data["rgb"] = np.asarray([EDGE_COLOR, rgb], dtype=np.uint8)
+    else:
+        face = pv.PolyData(_SQUARE, faces=[4, 0, 1, 2, 3])
+        face.cell_data["rgb"] = np.asarray([rgb], dtype=np.uint8)
+    return face
+
+
 def _legend(plotter: pv.Plotter, entries: list, width: int, height: int, lay: Overlays) -> vtkLegendBoxActor:
     """Category swatches top left under the title: one legend actor, swatches coloured by scalars."""
     legend = vtkLegendBoxActor()
     legend.SetNumberOfEntries(len(entries))
-    square = np.array([[0, 0, 0], [1, 0, 0], [1, 1, 0], [0, 1, 0]], dtype=float)
-    swatch = pv.PolyData(square, faces=[4, 0, 1, 2, 3])
-    # a light swatch (+Inf is white) is drawn inside a frame, or it vanishes on the white background
-    framed = pv.PolyData(np.concatenate([square, 0.2 + 0.6 * square]), faces=[4, 0, 1, 2, 3, 4, 4, 5, 6, 7])
     for i, (name, rgb) in enumerate(entries):
-        light = min(rgb) >= LIGHT_SWATCH
-        face = (framed if light else swatch).copy()
-        face.cell_data["rgb"] = np.asarray([EDGE_COLOR, rgb] if light else [rgb], dtype=np.uint8)
-        legend.SetEntry(i, face, str(name), rgb01(TEXT_COLOR))
+        legend.SetEntry(i, legend_swatch(rgb), str(name), rgb01(TEXT_COLOR))
     legend.ScalarVisibilityOn()
     legend.UseBackgroundOff()
     legend.BorderOff()
