@@ -129,9 +129,9 @@ def read_object(path: str | os.PathLike[str], *, trust_pickle: bool = False) -> 
                 "pass --trust-pickle (trust_pickle=True) only if you trust where the file came from"
             )
             raise CheckpointError(msg) from None
-        raise CheckpointError(_unreadable(path, exc, kind)) from exc
+        raise CheckpointError(_unreadable(path, exc)) from exc
     except Exception as exc:  # torch.load reports a damaged file as RuntimeError, EOFError, KeyError, OSError...
-        raise CheckpointError(_unreadable(path, exc, kind)) from exc
+        raise CheckpointError(_unreadable(path, exc)) from exc
 
 
 # the first pickle of a legacy (pre-zip) torch.save file is this number, as a LONG1 opcode
@@ -198,7 +198,7 @@ def _read_plain_pickle(path: Path, *, trust_pickle: bool) -> Any:
         with path.open("rb") as f:
             return pickle.load(f)  # noqa: S301 - the caller trusts this file
     except Exception as exc:
-        raise CheckpointError(_unreadable(path, exc, "pickle")) from exc
+        raise CheckpointError(_unreadable(path, exc)) from exc
 
 
 class _AllowlistUnpickler(pickle.Unpickler):
@@ -248,7 +248,7 @@ def _unsafe_globals(path: Path, message: str) -> str | None:
     return shown + (f", +{len(names) - _SHOW} more" if len(names) > _SHOW else "")
 
 
-def _unreadable(path: Path, exc: BaseException, kind: str = "") -> str:
+def _unreadable(path: Path, exc: BaseException) -> str:
     lines = str(exc).strip().splitlines()
     first = lines[0].split(". ")[0][:160] if lines else ""  # torch appends paragraphs of advice
     reason = type(exc).__name__ + (f": {first}" if first else "")

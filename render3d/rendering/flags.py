@@ -15,7 +15,7 @@ import pyvista as pv
 
 from render3d.rendering.labels import rgb01
 from render3d.rendering.meshes import box_outlines_mesh
-from render3d.scene.camera import camera_basis, project
+from render3d.scene.camera import camera_basis, project, world_per_px
 from render3d.scene.labels import text_width
 from render3d.scene.flags import FLAG_RGB
 from render3d.scene.model import Scene
@@ -66,8 +66,6 @@ def _inside_frame(scene: Scene, anchors: np.ndarray, texts: list[str], font_px: 
     badge_px = np.array([BOLD_WIDTH * text_width(t, font_px) + 2 * margin for t in texts])
     shift = np.clip(px[:, 0] + badge_px - (width - PAD_PX), 0.0, None)
     shift[~np.isfinite(shift)] = 0.0
-    pos, right, _, fwd = camera_basis(scene.camera)
-    focal = (height / 2) / np.tan(np.radians(scene.camera.view_angle) / 2)
-    world_per_px = ((anchors - pos) @ fwd) / focal
-    return anchors - right * (shift * world_per_px)[:, None]
+    right = camera_basis(scene.camera)[1]
+    return anchors - right * (shift * world_per_px(scene.camera, anchors, height))[:, None]
 

@@ -18,7 +18,7 @@ from render3d.graph import Trace
 from render3d.scene.activations import attention_map, feature_map, stack_depth
 from render3d.scene.colour import settle_colours
 from render3d.scene.callsites import group_call_sites
-from render3d.scene.camera import box_corners, camera_basis, choose_camera, project, project_points
+from render3d.scene.camera import box_corners, camera_basis, choose_camera, focal_px, project, project_points
 from render3d.scene.fit import MARGIN, framing_points, refit_camera
 from render3d.scene.fold import BlockGraph, build_block_graph
 from render3d.scene.flags import scene_flags
@@ -320,8 +320,7 @@ def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: 
     # make room for each label's text box, measured with the first camera
     boxes = label_box_px(texts, style.font_px * size[1] / 1080)
     _, right, up, _ = camera_basis(camera)
-    focal_px = (size[1] / 2) / np.tan(np.radians(style.view_angle) / 2)
-    wpp = np.linalg.norm(anchors - np.asarray(camera.position), axis=1) / focal_px
+    wpp = np.linalg.norm(anchors - np.asarray(camera.position), axis=1) / focal_px(style.view_angle, size[1])
     top = anchors + up * ((boxes[:, 1] + 2 * PAD_PX) * wpp)[:, None]
     half = right * (boxes[:, 0] / 2 * wpp)[:, None]
     kw["directions"] = [np.subtract(camera.position, camera.focal_point)]

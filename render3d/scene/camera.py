@@ -27,6 +27,18 @@ def camera_basis(camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     return pos, right, up, fwd
 
 
+def focal_px(view_angle: float, height: float) -> float:
+    """The perspective focal length in pixels: a point at depth d and lateral offset x lands x / d · this
+    many pixels from the image centre."""
+    return (height / 2) / math.tan(math.radians(view_angle) / 2)
+
+
+def world_per_px(camera: Camera, points: np.ndarray, height: float) -> np.ndarray:
+    """(N,) world length one screen pixel spans at each point's depth (to size text and badges in 3D)."""
+    pos, _, _, fwd = camera_basis(camera)
+    return ((np.asarray(points, dtype=float) - pos) @ fwd) / focal_px(camera.view_angle, height)
+
+
 def project_points(camera: Camera, points: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """(N, 2) pixel coordinates (x right, y down) of world ``points``; NaN for points behind the camera."""
     pts = np.atleast_2d(np.asarray(points, dtype=float))
@@ -38,7 +50,7 @@ def project_points(camera: Camera, points: np.ndarray, size: tuple[int, int]) ->
         scale = (height / 2) / camera.parallel_scale
         u, v = xc * scale, yc * scale
     else:
-        focal = (height / 2) / math.tan(math.radians(camera.view_angle) / 2)
+        focal = focal_px(camera.view_angle, height)
         with np.errstate(divide="ignore", invalid="ignore"):
             u = np.where(depth > 1e-9, xc / depth * focal, np.nan)
             v = np.where(depth > 1e-9, yc / depth * focal, np.nan)
@@ -98,10 +110,10 @@ def fit_view(
     if rect is None:
         rect = (0.0, 0.0, float(width), float(height))
     x0, y0, x1, y1 = rect
-    focal_px = (height / 2) / math.tan(math.radians(view_angle) / 2)
+    focal = focal_px(view_angle, height)
     # screen tangents of the rectangle's sides (v up)
-    a0, a1 = (x0 - width / 2) / focal_px, (x1 - width / 2) / focal_px
-    b0, b1 = (height / 2 - y1) / focal_px, (height / 2 - y0) / focal_px
+    a0, a1 = (x0 - width / 2) / focal, (x1 - width / 2) / focal
+    b0, b1 = (height / 2 - y1) / focal, (height / 2 - y0) / focal
     direction = np.asarray(direction, dtype=float)
     direction = direction / np.linalg.norm(direction)
     right, up = _basis(direction)
@@ -264,7 +276,7 @@ def choose_camera(
                 if r[2] - r[0] > 0.3 * width and r[3] - r[1] > 0.3 * height:
                     rects.append(r)
     probes = np.asarray(probes, dtype=float).reshape(-1, 3)
-    focal_px = (height / 2) / math.tan(math.radians(view_angle) / 2)
+    focal = focal_px(view_angle, height)
     best: tuple[float, float, Camera] | None = None
     if directions is None:
         directions = [view_direction(az, el) for az in azimuths for el in elevations]
@@ -275,7 +287,7 @@ def choose_camera(
             bad = _inside(project_points(cam, sample, size), list(keepouts)) if keepouts else 0
             pos = np.asarray(cam.position)
             depth = (probes - pos) @ (-direction) if len(probes) else np.ones(1)
-            scale = focal_px / np.maximum(depth, 1e-9)
+            scale = focal / np.maximum(depth, 1e-9)
             p25, p95 = np.percentile(scale, [25, 95]) if len(scale) > 1 else (scale[0], scale[0])
             # a steep perspective makes the near (input) end huge and the far end tiny: a view whose
             # near blocks are drawn more than NEAR_FAR times larger than its far quarter loses score

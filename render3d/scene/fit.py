@@ -14,7 +14,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from render3d.scene.camera import box_corners, camera_basis, choose_camera
+from render3d.scene.camera import box_corners, camera_basis, choose_camera, world_per_px
 from render3d.scene.labels import label_pixel_boxes
 from render3d.scene.model import Camera, Scene, feature_map_bounds, repeat_shadows
 
@@ -46,9 +46,8 @@ def refit_camera(scene: Scene) -> Camera:
     cam = scene.camera
     if len(labels):
         boxes = label_pixel_boxes(labels, cam, size, labels.font_px)
-        pos, right, up, fwd = camera_basis(cam)
-        focal_px = (size[1] / 2) / np.tan(np.radians(cam.view_angle) / 2)
-        wpp = ((labels.positions - pos) @ fwd) / focal_px
+        _, right, up, _ = camera_basis(cam)
+        wpp = world_per_px(cam, labels.positions, size[1])
         w, h = boxes[:, 2] - boxes[:, 0], boxes[:, 3] - boxes[:, 1]
         for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
             pts.append(labels.positions + right * (dx * w * wpp)[:, None] + up * (dy * h * wpp)[:, None])

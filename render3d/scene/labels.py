@@ -14,11 +14,10 @@ labels beat many overlapping ones.
 
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
-from render3d.scene.camera import camera_basis, project_points
+from render3d.scene.camera import camera_basis, focal_px, project_points
 from render3d.scene.model import Camera, Labels
 
 #: advance width / font size of DejaVu Sans (the renderer's label font), printable ASCII and a few more
@@ -82,7 +81,7 @@ def place_labels(
     below = anchors if below is None else np.asarray(below, dtype=float).reshape(-1, 3)
     boxes = label_box_px(texts, font_px)
     width, height = size
-    focal = (height / 2) / math.tan(math.radians(camera.view_angle) / 2)
+    focal = focal_px(camera.view_angle, height)
     cam_pos, right, up, fwd = camera_basis(camera)
     own = np.full(n, -2, dtype=np.int64) if owner is None else np.asarray(owner, dtype=np.int64)
     obstacles = None if obstacles is None else np.asarray(obstacles, dtype=float).reshape(-1, 4)

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["preserved_state"]
+__all__ = ["preserved_state", "version_counter"]
 
 
 @dataclass
@@ -38,7 +38,7 @@ class _Buffer:
         self.module._buffers[self.name] = self.tensor
         # an unchanged version counter means no in-place write: skip the copy (it would bump the
         # counter, which autograd checks for tensors saved by the user's own graph)
-        if self.saved is None or _version(self.tensor) == self.version or nn.parameter.is_lazy(self.tensor):
+        if self.saved is None or version_counter(self.tensor) == self.version or nn.parameter.is_lazy(self.tensor):
             return
         with torch.inference_mode() if self.tensor.is_inference() else torch.no_grad():
             self.tensor.copy_(self.saved)
@@ -64,7 +64,7 @@ class _RngState:
         random.setstate(self.python)
 
 
-def _version(tensor: torch.Tensor) -> int:
+def version_counter(tensor: torch.Tensor) -> int:
     """The in-place write counter; -1 for inference tensors, which have none (always restored)."""
     return -1 if tensor.is_inference() else tensor._version
 
@@ -77,7 +77,7 @@ def _buffers(model: nn.Module) -> list[_Buffer]:
                 continue
             # a lazy buffer is materialised by its first forward; there is no value to put back
             saved = None if nn.parameter.is_lazy(tensor) else tensor.detach().clone()
-            found.append(_Buffer(module, name, tensor, saved, _version(tensor)))
+            found.append(_Buffer(module, name, tensor, saved, version_counter(tensor)))
     return found
 
 

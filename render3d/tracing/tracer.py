@@ -44,7 +44,7 @@ from render3d.tracing.capture import capture as capture_tensor
 from render3d.tracing.pytree import iter_tensors, tensors
 from render3d.tracing.sites import SiteTracker
 from render3d.tracing.sources import Origin, Sources, dtype_name, named_sources
-from render3d.tracing.state import preserved_state
+from render3d.tracing.state import preserved_state, version_counter
 
 #: modules drawn as one block even though they have children (their children never run as modules)
 OPAQUE_MODULES: tuple[type[nn.Module], ...] = (nn.MultiheadAttention,)
@@ -226,7 +226,7 @@ class _Recorder(TorchFunctionMode):
                 self._leaf_attention(func, args, kwargs, out)
             return out
         ins = tensors(args) + (tensors(kwargs) if kwargs else [])
-        versions = [_version(t) for t in ins]  # an input returned changed was written in place
+        versions = [version_counter(t) for t in ins]  # an input returned changed was written in place
         out = func(*args, **kwargs)
         base, kind = op_name(func)
         if base == "setitem":
@@ -283,7 +283,7 @@ class _Recorder(TorchFunctionMode):
         frame = _Frame(f"{path}#{n}", path, module, leaf, site=self.sites.enter())
         if leaf:
             frame.inputs = tensors(args) + (tensors(kwargs) if kwargs else [])
-            frame.versions = [_version(t) for t in frame.inputs]
+            frame.versions = [version_counter(t) for t in frame.inputs]
             frame.parents = self._parents(frame.inputs)
         self.stack.append(frame)
         if not leaf:
@@ -325,12 +325,7 @@ class _Recorder(TorchFunctionMode):
 
 def _unchanged_inputs(outs: list[torch.Tensor], ins: list[torch.Tensor], versions: list[int]) -> bool:
     """True when every output is one of the inputs, not written in place (same version as before)."""
-    return all(any(o is t and _version(t) == v for t, v in zip(ins, versions)) for o in outs)
-
-
-def _version(t: torch.Tensor) -> int:
-    """The tensor's in-place version counter (inference tensors have none: -1)."""
-    return -1 if t.is_inference() else t._version
+    return all(any(o is t and version_counter(t) == v for t, v in zip(ins, versions)) for o in outs)
 
 
 def unwrap(model: Any) -> nn.Module:
