@@ -169,11 +169,16 @@ def _import_file(path: Path, spec: str) -> Any:
     if not path.is_file():
         raise ModelSpecError(f"model {spec!r}: file {str(path)!r} does not exist")
     mod_name = f"render3d_user_{path.stem}"
+    stamp = (str(path.resolve()), path.stat().st_mtime_ns)
+    known = sys.modules.get(mod_name)
+    if known is not None and getattr(known, "__render3d_stamp__", None) == stamp:
+        return known  # the shape-only meta pass already ran this file: its top level runs once per command
     loader = importlib.util.spec_from_file_location(mod_name, path)
     assert loader is not None and loader.loader is not None
     module = importlib.util.module_from_spec(loader)
     sys.modules[mod_name] = module
     loader.loader.exec_module(module)
+    module.__render3d_stamp__ = stamp
     return module
 
 

@@ -156,3 +156,17 @@ def test_other_names_go_to_forward_kwargs():
     model = TakesAnyKeyword()
     to_scene(model, torch.randn(1, 4), output_attentions=True, labels="none")
     assert model.seen == {"output_attentions": True}
+
+
+def test_a_model_file_runs_its_top_level_once_per_trace(tmp_path):
+    # the shape-only meta pass and the real pass build the model twice; the file is imported once
+    runs = tmp_path / "runs.txt"
+    (tmp_path / "counted.py").write_text(
+        f"from pathlib import Path\nfrom torch import nn\n"
+        f"with open({str(runs)!r}, 'a') as f:\n    f.write('ran\\n')\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 2)\n"
+        "    def forward(self, x):\n        return self.fc(x)\n"
+    )
+    t = trace_spec(f"{tmp_path / 'counted.py'}:Net", input_shape="1,4", capture="reduced")
+    assert t.nodes["fc#1"].activation is not None  # the real pass ran, after the meta pass
+    assert runs.read_text() == "ran\n"

@@ -62,7 +62,7 @@ def residual_branches(
     straight: list[tuple[int, int]] = []
     if n == 0:
         return Residuals(spine, side, straight)
-    parents, children = _adjacency(n, src, dst)
+    parents, children = adjacency(n, src, dst)
     order = topological_order(n, parents, children)
     pos = np.empty(n, dtype=np.int64)
     pos[order] = np.arange(n)
@@ -123,7 +123,8 @@ class Layout:
         return int(self.row.max()) + 1 if self.row is not None and len(self.row) else 1
 
 
-def _adjacency(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[list[list[int]], list[list[int]]]:
+def adjacency(n: int, src: np.ndarray, dst: np.ndarray) -> tuple[list[list[int]], list[list[int]]]:
+    """(parents, children) lists of block indices from the edge arrays."""
     parents: list[list[int]] = [[] for _ in range(n)]
     children: list[list[int]] = [[] for _ in range(n)]
     for a, b in zip(src.tolist(), dst.tolist()):
@@ -378,7 +379,7 @@ def layout_graph(
     its own first layer, with the edges between them (cross-attention) routed as row-to-row bridges.
     ``plan_sizes`` are the sizes the row cuts are planned with (the architecture-mode sizes), so
     deeper feature-map stacks never change which blocks share a row."""
-    parents, children = _adjacency(n, src, dst)
+    parents, children = adjacency(n, src, dst)
     order = topological_order(n, parents, children)
     if stacks is not None:
         layer, main = _stacked_layers(order, parents, children, is_input, is_output, stacks)

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from render3d.scene.layout import adjacency
+
 ENCODER, DECODER = 0, 1
 _NAMES = {"encoder": ENCODER, "decoder": DECODER}
 
@@ -34,11 +36,7 @@ def seq2seq_stacks(scopes: list[str], src: np.ndarray, dst: np.ndarray, is_input
     stack = np.array([_named_stack(s) for s in scopes], dtype=np.int64)
     if not (stack == ENCODER).any() or not (stack == DECODER).any():
         return None
-    children: list[list[int]] = [[] for _ in range(n)]
-    parents: list[list[int]] = [[] for _ in range(n)]
-    for a, b in zip(src.tolist(), dst.tolist()):
-        children[a].append(b)
-        parents[b].append(a)
+    parents, children = adjacency(n, src, dst)
     # does a model input reach the decoder without passing through the encoder?
     seen = np.zeros(n, dtype=bool)
     todo = [int(i) for i in np.flatnonzero(is_input)]
