@@ -97,6 +97,9 @@ class Node:
     #: where the op ran inside its innermost container's forward, outermost first: function invocations
     #: (``"postprocess()#1"``) and loop iterations (``"forward·loop#3"``); see render3d.scene.callsites
     site: tuple[str, ...] = ()
+    #: the layer's hyper-parameters as JSON values (``{"kernel_size": [3, 3], "stride": [1, 1], ...}``;
+    #: see render3d.tracing.attrs), ``{}`` for containers, inputs and most functional ops
+    attrs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def depth(self) -> int:
@@ -104,7 +107,8 @@ class Node:
         return 0 if not self.scope else self.scope.count(".") + 1
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        """The schema's node; ``"attrs"`` only when the node has some, so plain nodes read as before."""
+        out = {
             "id": self.id,
             "kind": self.kind,
             "type": self.type,
@@ -113,6 +117,9 @@ class Node:
             "shape": list(self.shape) if self.shape is not None else None,
             "params": self.params,
         }
+        if self.attrs:
+            out["attrs"] = dict(self.attrs)
+        return out
 
 
 @dataclass(frozen=True)
@@ -281,6 +288,7 @@ class Trace:
             stack=stack,
             stats=src.stats,
             activation=src.activation,
+            attrs=self.nodes[block_id].attrs if block_id in self.nodes else {},  # a leaf block keeps its own
         )
 
     # --- folding repeats ---------------------------------------------------------------------
@@ -385,6 +393,7 @@ class Trace:
             nodes[n["id"]] = Node(
                 id=n["id"], kind=n["kind"], type=n["type"], scope=n["scope"], call=n["call"],
                 shape=shape, params=n.get("params", 0), shapes=(shape,) if shape else (),
+                attrs=dict(n.get("attrs") or {}),
             )
         edges = [(s, d) for s, d in data["edges"]]
         return cls(model=data["model"], inputs=data["inputs"], nodes=nodes, edges=edges,

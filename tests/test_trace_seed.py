@@ -57,9 +57,13 @@ def test_json_schema_matches_design(seed_trace, tmp_path):
     data = json.loads(seed_trace.to_json(tmp_path / "t.json").read_text())
     assert set(data) == {"model", "inputs", "nodes", "edges", "outputs"}
     assert data["inputs"] == [{"id": "input.0", "shape": [1, 3, 64, 64], "dtype": "float32"}]
-    assert set(data["nodes"][1]) == {"id", "kind", "type", "scope", "call", "shape", "params"}
+    assert set(data["nodes"][1]) == {"id", "kind", "type", "scope", "call", "shape", "params", "attrs"}
     assert data["nodes"][1] == {"id": "conv1#1", "kind": "module", "type": "Conv2d", "scope": "conv1",
-                                "call": 1, "shape": [1, 64, 64, 64], "params": 1792}
+                                "call": 1, "shape": [1, 64, 64, 64], "params": 1792,
+                                "attrs": {"in_channels": 3, "out_channels": 64, "kernel_size": [3, 3],
+                                          "stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 1,
+                                          "bias": True}}
+    assert set(data["nodes"][2]) == {"id", "kind", "type", "scope", "call", "shape", "params"}  # relu: no attrs
     assert data["edges"][0] == ["input.0", "conv1#1"]
     assert data["outputs"] == [{"path": "", "node": "fc2#1"}]
 

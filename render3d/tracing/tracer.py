@@ -39,6 +39,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 from render3d.errors import ModelSpecError, TraceError
 from render3d.graph import ModuleCall, Node, Trace
 from render3d.tracing.attention import ATTENTION_NAMES, attention_maps, function_maps
+from render3d.tracing.attrs import function_attrs, module_attrs
 from render3d.tracing.capture import CaptureConfig, Captured, materialize
 from render3d.tracing.capture import capture as capture_tensor
 from render3d.tracing.pytree import iter_tensors, tensors
@@ -113,6 +114,7 @@ class _Recorder(TorchFunctionMode):
         self.paths: dict[nn.Module, str] = {}
         self.leaves: set[nn.Module] = set()
         self.own_params: dict[nn.Module, int] = {}
+        self.attrs: dict[nn.Module, dict[str, Any]] = {}  # read once per module, on its first call
         for path, module in model.named_modules():
             if module in self.paths:
                 continue
@@ -247,13 +249,20 @@ class _Recorder(TorchFunctionMode):
         node_id = f"{scope}.{base}#{n}" if scope else f"{base}#{n}"
         shapes = tuple(tuple(t.shape) for t in outs)
         node = Node(id=node_id, kind="function", type=kind, scope=scope, call=n, shape=shapes[0],
-                    dtype=dtype_name(outs[0]), shapes=shapes, stack=self.ids, site=self.sites.op_site())
+                    dtype=dtype_name(outs[0]), shapes=shapes, stack=self.ids, site=self.sites.op_site(),
+                    attrs=function_attrs(base, args, kwargs))
         self._add_node(node, parents, outs)
         if self.capturing and base in ATTENTION_NAMES:
             maps = function_maps(func, args, kwargs, out, self.config.max_tokens)
             if maps is not None:
                 self.attention[node_id] = maps
         return out
+
+    def _module_attrs(self, module: nn.Module) -> dict[str, Any]:
+        found = self.attrs.get(module)
+        if found is None:
+            found = self.attrs[module] = module_attrs(module)
+        return found
 
     def _leaf_attention(self, func: Callable[..., Any], args: tuple, kwargs: dict, out: Any) -> None:
         """Attention maps of an SDPA/softmax call inside a leaf module, kept for the leaf's node."""
@@ -310,7 +319,8 @@ class _Recorder(TorchFunctionMode):
             shapes = tuple(tuple(t.shape) for t in outs)
             node = Node(id=frame.call_id, kind="module", type=type(module).__name__, scope=frame.path,
                         call=call, shape=shapes[0], dtype=dtype_name(outs[0]),
-                        params=self.own_params[module], shapes=shapes, stack=self.ids, site=frame.site)
+                        params=self.own_params[module], shapes=shapes, stack=self.ids, site=frame.site,
+                        attrs=self._module_attrs(module))
             self._add_node(node, parents, outs)
             if frame.attention is not None:
                 self.attention[node.id] = frame.attention
