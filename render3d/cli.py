@@ -299,6 +299,19 @@ def cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from render3d.atomic import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_output
+    from render3d.explainer import EXPLAIN_SIZE, explain
+
+    check_output(args.output, extensions=(*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS))  # before the model is built
+    if args.device == "meta":
+        raise UsageError("render3d explain: --device meta has no values to explain; leave it out")
+    _start_gl_probe()
+    explain(_spec(args), layer=args.layer, path=args.output, size=args.size or EXPLAIN_SIZE, fps=args.fps,
+            channel=args.channel)
+    return 0
+
+
 def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("architecture", "activations"), default="architecture")
     p.add_argument("--probe", type=_checked(_probe, "probe"),
@@ -384,6 +397,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_checked(_size, "size"),
                    help=f"WIDTHxHEIGHT of the PNG (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
     p.set_defaults(func=cmd_doctor, mode="activations")
+
+    p = sub.add_parser("explain", help="animate one layer's operation on a real input: a conv's kernel sliding "
+                       "with its dot product in real numbers, pools, Linear, norms, attention")
+    _add_model_args(p)
+    p.add_argument("--layer", required=True, metavar="NAME",
+                   help="module path from named_modules(), e.g. conv1, layer1.0.conv1, features.3 (pool#2: its "
+                        "second call)")
+    p.add_argument("--probe", type=_checked(_probe, "probe"),
+                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument("--channel", type=_checked(lambda t: _positive_int(str(int(t) + 1)) - 1, "channel"),
+                   metavar="N", help="output channel to explain (attention: the head; default: the channel "
+                                     "with the most structure)")
+    p.add_argument("-o", "--output", default="explain.mp4", metavar="FILE",
+                   help="explain.mp4 (default) or .gif: the animation; .png/.jpg: its last frame")
+    p.add_argument("--size", type=_checked(_size, "size"), help="WIDTHxHEIGHT (default 1280x720)")
+    p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
+    p.set_defaults(func=cmd_explain)
 
     p = sub.add_parser("gallery", help="render every scenes/*.toml into gallery/")
     p.add_argument("scenes", nargs="?", default="scenes", help="folder of scene files (default scenes/)")

@@ -20,13 +20,14 @@ import re
 import subprocess
 import tempfile
 import threading
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 
-from render3d.atomic import exit_if_terminated
+from render3d.atomic import atomic_path, exit_if_terminated
 
-__all__ = ["FFMPEG_PARAMS", "FrameWriter", "open_writer", "video_bytes", "verify_video"]
+__all__ = ["FFMPEG_PARAMS", "FrameWriter", "open_writer", "video_bytes", "verify_video", "write_video"]
 
 FFMPEG_PARAMS = ["-preset", "ultrafast", "-crf", "23", "-movflags", "+faststart"]
 _CODEC_ARGS = {
@@ -168,3 +169,26 @@ def verify_video(path: str | os.PathLike[str], frames: int) -> None:
         raise _failure(Path(path), f"the encoded video does not decode ({_last_line(str(exc)) or exc})") from None
     if found != frames:
         raise _failure(Path(path), f"the encoded video holds {found} frames, {frames} were written")
+
+
+def write_video(path: str | os.PathLike[str], frames: Iterable[np.ndarray], fps: float, *, total: int | None = None,
+                progress: bool = False, desc: str = "video") -> int:
+    """Encode ``frames`` into ``path`` (by its extension) and return how many went in. The video is
+    written to a temp file beside ``path``, must finish (ffmpeg exit 0) and decode to every frame, and
+    only then replaces ``path``; on any error or interruption ``path`` is left as it was."""
+    from tqdm import tqdm
+
+    path = Path(path)
+    with atomic_path(path, suffix=path.suffix) as tmp:  # ffmpeg picks the container by suffix
+        writer = open_writer(tmp, fps)
+        try:
+            with tqdm(total=total, desc=desc, unit="frame", disable=not progress, leave=False) as bar:
+                for image in frames:
+                    writer.append_data(image)
+                    bar.update()
+            writer.close()
+        except BaseException:  # stop ffmpeg before the temp file goes, or it writes it again
+            writer.abort()
+            raise
+        verify_video(tmp, writer.frames)
+    return writer.frames

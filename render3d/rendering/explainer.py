@@ -1,0 +1,262 @@
+"""An :class:`~render3d.scene.explain.ExplainerScene` on a plotter, stepped frame by frame.
+
+:class:`ExplainerView` draws the fixed part once (planes as textured quads with nearest sampling,
+cell grid lines, plane labels, title, colour bar) and :meth:`ExplainerView.show` changes only what a
+frame changes: plane textures in place (reveal, new values), the boxes (kernel prism, lit cell,
+bars, receptive-field rectangles), the connector lines, the caption and the operands card. It can
+own an offscreen plotter (videos, stills) or draw into a given one (the interactive window).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import pyvista as pv
+from vtkmodules.vtkCommonCore import VTK_FONT_FILE
+from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
+
+from render3d.limits import check_size
+from render3d.rendering.glcheck import gl_max_size
+from render3d.rendering.labels import TEXT_COLOR, font_file, latin1_label, rgb01
+from render3d.rendering.meshes import box_outlines_mesh, boxes_mesh, colormap_lut, polylines_mesh, \
+    tiled_planes_mesh, values_rgb
+from render3d.scene.explain import ExplainerScene, Frame, Plane, frame_values
+
+__all__ = ["ExplainerView", "explain_frames"]
+
+BLANK_RGB = (232, 232, 232)  # cells not computed yet
+GRID_RGB = (190, 190, 190)
+FRAME_RGB = (90, 90, 90)
+CARD_RGB = (40, 40, 40)
+LINE_RGB = (120, 120, 120)
+#: meshes drawn over the planes (the kernel prism runs through a stack of opaque planes): their vertices
+#: are moved to the near plane, as the block labels are
+ON_TOP = ("explain:glass", "explain:outlines", "explain:rays")
+_ON_TOP_VS = "//VTK::CustomEnd::Impl\n  gl_Position.z = -0.999999 * gl_Position.w;\n"
+
+
+def _mono_font() -> str | None:
+    """DejaVuSansMono beside matplotlib's DejaVuSans: the card's columns of numbers line up."""
+    sans = font_file()
+    if sans is None:
+        return None
+    mono = Path(sans).with_name("DejaVuSansMono.ttf")
+    return str(mono) if mono.is_file() else sans
+
+
+def _text(plotter: pv.Plotter, text: str, x: float, y: float, size: int, *, font: str | None,
+          top: bool, right: bool = False, name: str) -> pv.Text:
+    actor = pv.Text(text=text, position=(x, y))
+    prop = actor.prop
+    prop.color = rgb01(TEXT_COLOR)
+    prop.font_size = size
+    if font:
+        prop.set_font_file(font)
+    prop.justification_vertical = "top" if top else "bottom"
+    prop.justification_horizontal = "right" if right else "left"
+    plotter.add_actor(actor, reset_camera=False, name=name, pickable=False, render=False)
+    return actor
+
+
+def _grid_lines(p: Plane) -> list[np.ndarray]:
+    h, w = p.values.shape
+    ox, oy, oz = p.origin
+    sx, sy = p.size
+    z = oz + 1e-3 * max(sx, sy)
+    lines = [np.array([[ox + sx * i / w, oy, z], [ox + sx * i / w, oy + sy, z]]) for i in range(1, w)]
+    lines += [np.array([[ox, oy + sy * j / h, z], [ox + sx, oy + sy * j / h, z]]) for j in range(1, h)]
+    return lines
+
+
+def _frame_lines(p: Plane) -> np.ndarray:
+    ox, oy, oz = p.origin
+    sx, sy = p.size
+    z = oz + 2e-3 * max(sx, sy)
+    return np.array([[ox, oy, z], [ox + sx, oy, z], [ox + sx, oy + sy, z], [ox, oy + sy, z], [ox, oy, z]])
+
+
+class ExplainerView:
+    """An explainer scene drawn on a plotter; :meth:`show` (k) displays frame ``k``.
+
+    ``plotter=None`` makes an offscreen plotter of ``size`` owned by the view (closed by :meth:`close`);
+    a given plotter (a window) is drawn into as it is, and :meth:`close` only removes what was added.
+    """
+
+    def __init__(self, scene: ExplainerScene, *, size: tuple[int, int] = (1280, 720),
+                 plotter: pv.Plotter | None = None) -> None:
+        self.scene = scene
+        self.own = plotter is None
+        if plotter is None:
+            width, height = check_size(size, max_side=gl_max_size())
+            plotter = pv.Plotter(off_screen=True, window_size=(width, height), lighting="none")
+            plotter.disable_anti_aliasing()
+            plotter.set_background("white")
+        self.plotter = plotter
+        width, height = plotter.window_size
+        self.scale = height / 720
+        self._names: list[str] = []
+        self._lut = colormap_lut(scene.cmap)
+        self._images: dict[str, pv.ImageData] = {}
+        self.position = -1
+        for p in scene.planes:
+            self._add_plane(p)
+        grid = [ln for p in scene.planes if p.grid_lines for ln in _grid_lines(p)]
+        if grid:
+            self._add("explain:grid", polylines_mesh(grid), color=rgb01(GRID_RGB), line_width=1.0)
+        self._add("explain:frames", polylines_mesh([_frame_lines(p) for p in scene.planes]),
+                  color=rgb01(FRAME_RGB), line_width=max(1.0, 1.5 * self.scale))
+        self._dynamic: dict[str, pv.PolyData] = {}
+        if scene.labels:
+            points = np.array([pos for pos, _ in scene.labels], dtype=float)
+            self._names.append("explain:labels")
+            plotter.add_point_labels(points, [latin1_label(t) for _, t in scene.labels], name="explain:labels",
+                                     font_size=max(9, round(15 * self.scale)), text_color=rgb01(TEXT_COLOR),
+                                     shape=None, show_points=False, always_visible=True, render=False)
+        font, mono = font_file(), _mono_font()
+        m = round(14 * self.scale)
+        self.title_actor = self._text(scene.title, m, height - m, max(10, round(20 * self.scale)), font=font,
+                                      top=True, name="explain:title")
+        self.caption_actor = self._text("", m, m + round(8 * self.scale), max(9, round(17 * self.scale)),
+                                        font=font, top=False, name="explain:caption")
+        self.card_actor = self._text("", width - m, height - round(52 * self.scale), max(8, round(13 * self.scale)),
+                                     font=mono, top=True, right=True, name="explain:card")
+        self._scalar_bar(width, m)
+        cam = scene.camera
+        plotter.camera_position = [cam[0], cam[1], cam[2]]
+        plotter.camera.view_angle = 30.0
+        plotter.renderer.ResetCameraClippingRange()
+        first = getattr(plotter, "_on_first_render_request", None)
+        if first is not None:
+            first()
+
+    # -- building -----------------------------------------------------------------------------------
+    def _add(self, name: str, mesh: pv.PolyData, **kw: Any) -> Any:
+        self._names.append(name)
+        return self.plotter.add_mesh(mesh, name=name, lighting=False, pickable=False, reset_camera=False,
+                                     render=False, **kw)
+
+    def _text(self, *args: Any, name: str, **kw: Any) -> pv.Text:
+        self._names.append(name)
+        return _text(self.plotter, *args, name=name, **kw)
+
+    def _rgb(self, values: np.ndarray) -> np.ndarray:
+        rgb = values_rgb(values, self.scene.clim, self._lut)
+        rgb[np.isnan(values)] = BLANK_RGB  # an explainer's NaN is a cell not shown yet
+        return rgb
+
+    def _add_plane(self, p: Plane) -> None:
+        values = frame_values(p, self.scene.frames[0]) if self.scene.frames else p.values
+        h, w = values.shape
+        mesh = tiled_planes_mesh(np.asarray(p.origin), np.asarray(p.size), 0.0, 1, (1, 1))
+        image = pv.ImageData(dimensions=(w, h, 1))
+        image.point_data["rgb"] = self._rgb(values)[::-1].reshape(-1, 3)
+        texture = pv.Texture(image)
+        texture.interpolate = False
+        texture.repeat = False
+        self._add(f"explain:plane:{p.key}", mesh, texture=texture)
+        self._images[p.key] = image
+
+    def _scalar_bar(self, width: int, margin: int) -> None:
+        bar = vtkScalarBarActor()
+        bar.SetLookupTable(pv.LookupTable(cmap=self.scene.cmap, scalar_range=self.scene.clim))
+        bar.SetOrientationToHorizontal()
+        bar.SetNumberOfLabels(3)
+        bar.SetLabelFormat("%.3g")
+        bar.UnconstrainedFontSizeOn()
+        bar.SetBarRatio(0.45)
+        bar.DrawFrameOff()
+        bar.SetTextPositionToSucceedScalarBar()
+        prop = bar.GetLabelTextProperty()
+        prop.SetColor(*rgb01(TEXT_COLOR))
+        font = font_file()
+        if font:
+            prop.SetFontFamily(VTK_FONT_FILE)
+            prop.SetFontFile(font)
+        label = max(8, round(13 * self.scale))
+        prop.SetFontSize(label)
+        prop.BoldOff()
+        prop.ItalicOff()
+        prop.ShadowOff()
+        bar_w, bar_h = round(260 * self.scale), round(50 * self.scale)
+        x0, y0 = width - margin - bar_w, margin + round(60 * self.scale)
+        bar.GetPositionCoordinate().SetCoordinateSystemToDisplay()
+        bar.GetPositionCoordinate().SetValue(x0, y0)
+        bar.GetPosition2Coordinate().SetCoordinateSystemToDisplay()
+        bar.GetPosition2Coordinate().SetReferenceCoordinate(None)
+        bar.GetPosition2Coordinate().SetValue(x0 + bar_w, y0 + bar_h)
+        self._names.append("explain:colorbar")
+        self.plotter.add_actor(bar, reset_camera=False, name="explain:colorbar", pickable=False, render=False)
+        title = self._text(self.scene.colorbar_title, x0 + bar_w / 2, y0 - round(3 * self.scale), label,
+                           font=font, top=True, name="explain:colorbar-title")
+        title.prop.justification_horizontal = "center"
+
+    def _set_mesh(self, name: str, mesh: pv.PolyData, **kw: Any) -> None:
+        """Replace the mesh drawn under ``name`` (in place once it exists: no new actor per frame)."""
+        held = self._dynamic.get(name)
+        if held is None:
+            if mesh.n_points == 0:
+                return
+            self._dynamic[name] = mesh
+            actor = self._add(name, mesh, **kw)
+            if name in ON_TOP:
+                actor.GetShaderProperty().AddVertexShaderReplacement("//VTK::CustomEnd::Impl", True, _ON_TOP_VS, False)
+        else:
+            held.copy_from(mesh if mesh.n_points else pv.PolyData())
+            held.Modified()
+
+    # -- frames ----------------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return len(self.scene.frames)
+
+    def show(self, k: int) -> None:
+        """Display frame ``k`` (0 .. len - 1)."""
+        frame: Frame = self.scene.frames[k]
+        for p in self.scene.planes:
+            if p.key in frame.reveal or p.key in frame.values:
+                image = self._images[p.key]
+                image.point_data["rgb"][:] = self._rgb(frame_values(p, frame))[::-1].reshape(-1, 3)
+                image.Modified()
+        fills = [b for b in frame.boxes if not b.outline and b.opacity >= 1.0]
+        glass = [b for b in frame.boxes if not b.outline and b.opacity < 1.0]
+        edges = [b for b in frame.boxes if b.outline]
+        for name, group in (("explain:solid", fills), ("explain:glass", glass)):
+            mesh = boxes_mesh(np.array([b.lower for b in group]).reshape(-1, 3),
+                              np.array([b.upper for b in group]).reshape(-1, 3),
+                              np.array([b.rgb for b in group], dtype=np.uint8).reshape(-1, 3),
+                              np.zeros(len(group), dtype=np.int64)) if group else pv.PolyData()
+            opacity = min((b.opacity for b in group), default=1.0)
+            self._set_mesh(name, mesh, scalars="rgb", rgb=True, opacity=0.35 if name == "explain:glass" else opacity)
+        mesh = box_outlines_mesh(np.array([b.lower for b in edges]).reshape(-1, 3),
+                                 np.array([b.upper for b in edges]).reshape(-1, 3),
+                                 np.array([b.rgb for b in edges], dtype=np.uint8).reshape(-1, 3),
+                                 np.zeros(len(edges), dtype=np.int64)) if edges else pv.PolyData()
+        self._set_mesh("explain:outlines", mesh, scalars="rgb", rgb=True, line_width=max(1.5, 3 * self.scale))
+        lines = polylines_mesh([np.array([a, b]) for a, b in frame.lines]) if frame.lines else pv.PolyData()
+        self._set_mesh("explain:rays", lines, color=rgb01(LINE_RGB), line_width=max(1.0, 1.5 * self.scale))
+        self.caption_actor.SetInput(frame.caption)
+        lines = frame.card.split("\n")
+        width = max(len(ln) for ln in lines)
+        self.card_actor.SetInput("\n".join(ln.ljust(width) for ln in lines))  # right-aligned as one block
+        self.position = k
+
+    def image(self) -> np.ndarray:
+        """Render and read back the current frame, (H, W, 3) uint8."""
+        self.plotter.render()
+        return self.plotter.screenshot(None, return_img=True)
+
+    def close(self) -> None:
+        """Close an owned plotter; on a given one, remove every actor this view added."""
+        if self.own:
+            self.plotter.close()
+            return
+        for name in self._names:
+            self.plotter.remove_actor(name, render=False)
+
+
+def explain_frames(view: ExplainerView, frames: range | None = None) -> Iterator[np.ndarray]:
+    """The view's frames (default all) as (H, W, 3) uint8 images."""
+    for k in frames if frames is not None else range(len(view)):
+        view.show(k)
+        yield view.image()
