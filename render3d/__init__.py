@@ -24,6 +24,7 @@ _LAZY = {
     "plotter": "render3d.api",
     "Recorder": "render3d.record.recorder",
     "animate": "render3d.record.animate",
+    "tour": "render3d.flythrough",
     "explain": "render3d.explainer",
     "load_checkpoint": "render3d.checkpoints",
 }

@@ -312,6 +312,23 @@ def cmd_explain(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_tour(args: argparse.Namespace) -> int:
+    from render3d.api import trace_spec
+    from render3d.atomic import VIDEO_EXTENSIONS, check_output
+    from render3d.flythrough import check_timing, tour
+
+    check_output(args.output, extensions=VIDEO_EXTENSIONS)  # before the model is built
+    check_timing(args.seconds_per_stop, args.duration)
+    if args.device == "meta":
+        raise UsageError("render3d tour: --device meta has no activations to show; leave it out")
+    _start_gl_probe()
+    trace_obj = trace_spec(_spec(args), capture="reduced")
+    on = f" on {args.probe}" if args.probe else ""
+    tour(trace_obj, path=args.output, size=args.size, fps=args.fps, seconds_per_stop=args.seconds_per_stop,
+         duration=args.duration, title=f"{trace_obj.model}: one forward pass{on}")
+    return 0
+
+
 def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("architecture", "activations"), default="architecture")
     p.add_argument("--probe", type=_checked(_probe, "probe"),
@@ -414,6 +431,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_checked(_size, "size"), help="WIDTHxHEIGHT (default 1280x720)")
     p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
     p.set_defaults(func=cmd_explain)
+
+    p = sub.add_parser("tour", help="a narrated flythrough of one forward pass: the camera visits each block "
+                       "with its real activations and a caption saying what it computes")
+    _add_model_args(p)
+    p.add_argument("--probe", type=_checked(_probe, "probe"),
+                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument("-o", "--output", default="tour.mp4", metavar="MP4", help="output file, .mp4 or .gif (default "
+                                                                             "tour.mp4)")
+    p.add_argument("--size", type=_checked(_size, "size"),
+                   help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]})")
+    p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
+    timing = p.add_mutually_exclusive_group()
+    timing.add_argument("--seconds-per-stop", type=float, metavar="S",
+                        help="hold each stop this long (default: its caption's reading time, 2.5-7 s)")
+    timing.add_argument("--duration", type=float, metavar="S",
+                        help="make the whole video this long (holds and moves scaled to fit)")
+    p.set_defaults(func=cmd_tour)
 
     p = sub.add_parser("gallery", help="render every scenes/*.toml into gallery/")
     p.add_argument("scenes", nargs="?", default="scenes", help="folder of scene files (default scenes/)")

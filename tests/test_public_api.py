@@ -12,7 +12,7 @@ import render3d
 
 def test_public_names_are_pinned():
     assert render3d.__all__ == sorted([
-        "Node", "Recorder", "Scene", "Trace", "__version__", "animate", "build_scene", "load_checkpoint",
+        "Node", "Recorder", "Scene", "Trace", "__version__", "animate", "build_scene", "export", "load_checkpoint",
         "plotter", "render", "show", "trace",
     ])
 

@@ -18,9 +18,9 @@ from typing import Any
 
 from render3d.graph import Node
 from render3d.scene.geometry import shape_text
-from render3d.scene.style import base_type
+from render3d.scene.style import base_type, short_type
 
-__all__ = ["describe", "dims"]
+__all__ = ["describe", "dims", "follow_up", "layer_name"]
 
 Shape = tuple[int, ...]
 #: what a rule returns: the caption's head (``"Conv 3×3, 64 filters, stride 1"``), what the layer does,
@@ -68,7 +68,8 @@ def _conv(node: Node, inputs: Sequence[Shape]) -> Said:
     a = node.attrs
     k, out, groups = a["kernel_size"], a["out_channels"], a.get("groups", 1)
     transposed = "Transpose" in node.type
-    head = f"{'Transposed conv' if transposed else 'Conv'} {dims(k)}, {_count(out, 'filter')}, stride {_one(a['stride'])}"
+    name = "Transposed conv" if transposed else "Conv"
+    head = f"{name} {dims(k)}, {_count(out, 'filter')}, stride {_one(a['stride'])}"
     if a.get("dilation") and _one(a["dilation"]) != "1":
         head += f", dilation {_one(a['dilation'])}"
     if transposed:
@@ -294,3 +295,34 @@ def _flow(inputs: Sequence[Shape], output: Shape | None) -> str:
     """``3×32×32 → 64×32×32`` (several inputs of one shape are named once)."""
     sources = list(dict.fromkeys(shape_text(s) for s in inputs))
     return f"{' + '.join(sources)} → {shape_text(output)}" if sources else shape_text(output)
+
+
+def layer_name(node: Node) -> str:
+    """A layer in a few words for a chain of steps: ``Conv 3×3``, ``Conv 1×1 stride 2``, ``BN``, ``ReLU``."""
+    a = node.attrs
+    if "kernel_size" in a and "out_channels" in a:
+        stride = _one(a.get("stride", 1))
+        return f"Conv {dims(a['kernel_size'])}" + (f" stride {stride}" if stride != "1" else "")
+    if "in_features" in a:
+        return f"Linear {a['in_features']}→{a['out_features']}"  # unspaced: it sits in a chain of " → "
+    name = base_type(node.type)
+    if name in ("add", "iadd") and node.kind == "function":
+        return "add"
+    return short_type(node.type)
+
+
+def follow_up(node: Node) -> str:
+    """What a layer folded in after another does, in a clause: ``ReLU sets negatives to 0 (37 % here)``."""
+    name = base_type(node.type)
+    if name == "relu":
+        zeros = f" ({_percent(node.stats.zero_fraction)} of values here)" if node.stats is not None else ""
+        return f"ReLU sets negatives to 0{zeros}"
+    rule = _rule(node)
+    if rule in (_batch_norm, _group_norm):
+        return f"{rule(node, ())[0].split(',')[0]} normalises each channel"
+    if rule is _layer_norm:
+        return "LayerNorm normalises each token"
+    if rule is not None:
+        head, what, _ = rule(node, ())
+        return f"{head}: {what}"
+    return node.type
