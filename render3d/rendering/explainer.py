@@ -108,19 +108,13 @@ class ExplainerView:
         self._add("explain:frames", polylines_mesh([_frame_lines(p) for p in scene.planes]),
                   color=rgb01(FRAME_RGB), line_width=max(1.0, 1.5 * self.scale))
         self._dynamic: dict[str, pv.PolyData] = {}
-        if scene.labels:
-            points = np.array([pos for pos, _ in scene.labels], dtype=float)
-            self._names.append("explain:labels")
-            plotter.add_point_labels(points, [latin1_label(t) for _, t in scene.labels], name="explain:labels",
-                                     font_size=max(9, round(15 * self.scale)), text_color=rgb01(TEXT_COLOR),
-                                     shape=None, show_points=False, always_visible=True, render=False)
         font, mono = font_file(), _mono_font()
         m = round(14 * self.scale)
         self.title_actor = self._text(scene.title, m, height - m, max(10, round(20 * self.scale)), font=font,
                                       top=True, name="explain:title")
         self.caption_actor = self._text("", m, m + round(8 * self.scale), max(9, round(17 * self.scale)),
                                         font=font, top=False, name="explain:caption")
-        self.card_actor = self._text("", width - m, height - round(52 * self.scale), max(8, round(13 * self.scale)),
+        self.card_actor = self._text("", width - m, height - round(52 * self.scale), max(8, round(15 * self.scale)),
                                      font=mono, top=True, right=True, name="explain:card")
         self._scalar_bar(width, m)
         cam = scene.camera
@@ -130,6 +124,19 @@ class ExplainerView:
         first = getattr(plotter, "_on_first_render_request", None)
         if first is not None:
             first()
+        self._place_labels(font)
+
+    def _place_labels(self, font: str | None) -> None:
+        """Plane labels as 2-D text centred on their anchors' screen positions (the camera is fixed;
+        VTK's point-label placement would drop labels whose boxes touch)."""
+        ren = self.plotter.renderer
+        size = max(9, round(15 * self.scale))
+        for i, (pos, text) in enumerate(self.scene.labels):
+            ren.SetWorldPoint(*pos, 1.0)
+            ren.WorldToDisplay()
+            x, y, _ = ren.GetDisplayPoint()
+            actor = self._text(text, x, y, size, font=font, top=False, name=f"explain:label{i}")
+            actor.prop.justification_horizontal = "center"
 
     # -- building -----------------------------------------------------------------------------------
     def _add(self, name: str, mesh: pv.PolyData, **kw: Any) -> Any:
@@ -141,8 +148,8 @@ class ExplainerView:
         self._names.append(name)
         return _text(self.plotter, *args, name=name, **kw)
 
-    def _rgb(self, values: np.ndarray) -> np.ndarray:
-        rgb = values_rgb(values, self.scene.clim, self._lut)
+    def _rgb(self, values: np.ndarray, clim: tuple[float, float] | None = None) -> np.ndarray:
+        rgb = values_rgb(values, clim or self.scene.clim, self._lut)
         rgb[np.isnan(values)] = BLANK_RGB  # an explainer's NaN is a cell not shown yet
         return rgb
 
@@ -151,7 +158,7 @@ class ExplainerView:
         h, w = values.shape
         mesh = tiled_planes_mesh(np.asarray(p.origin), np.asarray(p.size), 0.0, 1, (1, 1))
         image = pv.ImageData(dimensions=(w, h, 1))
-        image.point_data["rgb"] = self._rgb(values)[::-1].reshape(-1, 3)
+        image.point_data["rgb"] = self._rgb(values, p.clim)[::-1].reshape(-1, 3)
         texture = pv.Texture(image)
         texture.interpolate = False
         texture.repeat = False
@@ -180,7 +187,7 @@ class ExplainerView:
         prop.ItalicOff()
         prop.ShadowOff()
         bar_w, bar_h = round(260 * self.scale), round(50 * self.scale)
-        x0, y0 = width - margin - bar_w, margin + round(60 * self.scale)
+        x0, y0 = width - 3 * margin - bar_w, margin + round(60 * self.scale)
         bar.GetPositionCoordinate().SetCoordinateSystemToDisplay()
         bar.GetPositionCoordinate().SetValue(x0, y0)
         bar.GetPosition2Coordinate().SetCoordinateSystemToDisplay()
@@ -216,7 +223,7 @@ class ExplainerView:
         for p in self.scene.planes:
             if p.key in frame.reveal or p.key in frame.values:
                 image = self._images[p.key]
-                image.point_data["rgb"][:] = self._rgb(frame_values(p, frame))[::-1].reshape(-1, 3)
+                image.point_data["rgb"][:] = self._rgb(frame_values(p, frame), p.clim)[::-1].reshape(-1, 3)
                 image.Modified()
         fills = [b for b in frame.boxes if not b.outline and b.opacity >= 1.0]
         glass = [b for b in frame.boxes if not b.outline and b.opacity < 1.0]

@@ -82,6 +82,7 @@ class Plane:
     size: tuple[float, float]
     label: str = ""
     grid_lines: bool = False
+    clim: tuple[float, float] | None = None  # its own colour limits (not the colour bar's), e.g. weights
 
     def cell_box(self, rows: tuple[int, int], cols: tuple[int, int], z: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
         """World (lower, upper) corners of cells ``rows[0]..rows[1]`` × ``cols[0]..cols[1]`` (inclusive)."""
@@ -262,7 +263,7 @@ def _spread(items: list[int], steps: int) -> list[int]:
 # --- layout helpers ----------------------------------------------------------------------------------
 #: the part of the image the 3-D content is fitted into (fractions, x0, x1, y0, y1 from bottom left): the
 #: operands card takes the right column, the title the top, the caption the bottom
-VIEW_REGION = (0.01, 0.62, 0.1, 0.88)
+VIEW_REGION = (0.03, 0.62, 0.1, 0.88)
 
 
 def _fit_camera(points: np.ndarray, direction: tuple[float, float, float], view_angle: float = 30.0,
@@ -302,6 +303,12 @@ def _symmetric_limit(*arrays: np.ndarray) -> float:
     vals = vals[np.isfinite(vals)]
     a = float(np.percentile(vals, 99)) if vals.size else 1.0
     return a if a > 0 else 1.0
+
+
+def _robust_limits(values: np.ndarray) -> tuple[float, float]:
+    """p1 and p99 of ``values`` (a plane drawn on its own scale)."""
+    lo, hi = (float(v) for v in np.percentile(values[np.isfinite(values)], [1, 99]))
+    return (lo, hi) if hi > lo else (lo - 1.0, lo + 1.0)
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -394,6 +401,11 @@ def _conv_card(ops: Operands, oc: int, y: int, x: int) -> str:
             lines.append(a.ljust(col) + mid + b)
     if len(channels) > 3:
         lines.append(f"\u2026 and {len(channels) - 3} more channels")
+    ws, xs, b, value = conv_terms(ops, oc, y, x)
+    if ops.bias is not None:
+        lines.append(f"sum of {len(ws)} products {num(float(ws @ xs))} + bias {_paren(b)} = {num(value)}")
+    else:
+        lines.append(f"sum of {len(ws)} products = {num(value)}")
     return "\n".join(lines)
 
 
@@ -422,10 +434,11 @@ def _window_scene(ops: Operands, fps: float, channel: int | None, probe: str) ->
     labels = []
     first_label = (f"input channels {shown[0]}-{shown[-1]} of {c_in}" if ops.kind == "conv" and len(shown) > 1
                    else f"input channel {shown[0]} of {c_in}")
-    labels.append(((size_in[0] / 2, size_in[1] + 0.05 * PLANE_SIZE, 0.0), f"{first_label}, {_plane_text(h, w)}"))
+    labels.append(((size_in[0] / 2, size_in[1] + 0.08 * PLANE_SIZE, 0.0), f"{first_label}, {_plane_text(h, w)}"))
     if len(channels) > len(shown):
-        labels.append(((size_in[0] / 2, -0.07 * PLANE_SIZE, -depth),
-                       f"+{len(channels) - len(shown)} more channels" + (" in this group" if ops.kind == "conv" else "")))
+        group = " in this group" if ops.kind == "conv" and ops.groups > 1 else ""
+        labels.append(((size_in[0] / 2, -0.15 * PLANE_SIZE, 0.0),
+                       f"+{len(channels) - len(shown)} more input channels{group} behind"))
     labels.append(((out_x + wo * cell / 2, out_y + ho * cell + 0.05 * PLANE_SIZE, 0.0),
                    f"output channel {oc} of {c_out}, {_plane_text(ho, wo)}"))
     # earlier layers, for the receptive field: a row of small planes above, earliest on the left
@@ -441,12 +454,14 @@ def _window_scene(ops: Operands, fps: float, channel: int | None, probe: str) ->
             values = ops.planes[k]
             ph, pw = values.shape
             sx, sy = (side, side * ph / pw) if pw >= ph else (side * pw / ph, side)
-            origin = (i * slot + (slot - sx) / 2, size_in[1] + 0.2 * PLANE_SIZE, 0.0)
-            p = Plane(f"ctx{i}", values, origin, (sx, sy))
+            origin = (i * slot + (slot - sx) / 2, size_in[1] + 0.3 * PLANE_SIZE, 0.0)
+            p = Plane(f"ctx{i}", values, origin, (sx, sy), clim=_robust_limits(values))
             ctx_planes.append((p, k))
             planes.append(p)
             labels.append(((origin[0] + sx / 2, origin[1] + sy + 0.04 * PLANE_SIZE, 0.0),
-                           f"{names[k]}  ({_shape_text(values.shape)})"))
+                           f"{names[k]} {_shape_text(values.shape)}"))
+        labels.append(((slot * len(context) / 2, size_in[1] + 0.48 * PLANE_SIZE + side, 0.0),
+                       "receptive field of the lit output on earlier layers (channel means, own colours)"))
     lim = _symmetric_limit(ops.input[shown], ops.output[oc])
     fy, fx = np.unravel_index(int(np.argmax(ops.output[oc])), (ho, wo))
     script = window_script(ho, wo, fps, (int(fy), int(fx)))
@@ -533,25 +548,28 @@ def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
     n_in, n_out = len(x), len(out)
     grid_x = _vector_grid(x)
     gw = PLANE_SIZE
-    gh = gw * grid_x.shape[0] / grid_x.shape[1]
-    gh = min(gh, 0.5 * PLANE_SIZE)
+    gh = min(gw * grid_x.shape[0] / grid_x.shape[1], 0.3 * PLANE_SIZE)
+    gap = 0.12 * PLANE_SIZE
+    wlim = _symmetric_limit(ops.weight)
     in_plane = Plane("x", grid_x, (0.0, 0.0, 0.0), (gw, gh), grid_lines=n_in <= 64)
-    w_plane = Plane("w", _vector_grid(ops.weight[0]), (0.0, -gh - 0.12 * PLANE_SIZE, 0.0), (gw, gh),
-                    grid_lines=n_in <= 64)
+    w_plane = Plane("w", _vector_grid(ops.weight[0]), (0.0, -gh - gap, 0.0), (gw, gh), grid_lines=n_in <= 64,
+                    clim=(-wlim, wlim))
     grid_o = _vector_grid(out, 32)
-    ow = 0.45 * PLANE_SIZE
-    oh = min(ow * grid_o.shape[0] / grid_o.shape[1], 0.6 * PLANE_SIZE)
-    out_plane = Plane("out", grid_o, (gw + 0.25 * PLANE_SIZE, -gh / 2 - oh / 2, 0.0), (ow, oh),
-                      grid_lines=n_out <= 64)
-    bars_origin = (0.0, -2 * gh - 0.45 * PLANE_SIZE, 0.0)
+    ow = 0.4 * PLANE_SIZE
+    oh = min(ow * grid_o.shape[0] / grid_o.shape[1], 0.5 * PLANE_SIZE)
+    out_plane = Plane("out", grid_o, (gw + 0.2 * PLANE_SIZE, -gap / 2 - oh / 2, 0.0), (ow, oh), grid_lines=n_out <= 64)
+    bar_height = 0.2 * PLANE_SIZE
+    bars_origin = (0.0, w_plane.origin[1] - gap - bar_height, 0.0)
     planes = [in_plane, w_plane, out_plane]
-    labels = [((gw / 2, gh + 0.04 * PLANE_SIZE, 0.0), f"input x ({n_in} values)"),
-              ((out_plane.origin[0] + ow / 2, out_plane.origin[1] + oh + 0.04 * PLANE_SIZE, 0.0),
-               f"output ({n_out} values)")]
     shown_bars = n_in <= MAX_BARS
-    bar_text = f"w[j, i]\u00b7x[i]: all {n_in} products" if shown_bars else \
-        f"w[j, i]\u00b7x[i]: the {MAX_BARS} largest of {n_in} products"
-    labels.append(((gw / 2, bars_origin[1] + 0.3 * PLANE_SIZE, 0.0), bar_text))
+    bar_text = f"w[j, i]\u00d7x[i]: all {n_in} products" if shown_bars else \
+        f"w[j, i]\u00d7x[i]: the {MAX_BARS} largest of {n_in} products, in order of i"
+    labels = [((gw / 2, gh + 0.03 * PLANE_SIZE, 0.0), f"input x ({n_in} values)"),
+              ((gw / 2, w_plane.origin[1] + gh + 0.03 * PLANE_SIZE, 0.0),
+               f"weight row w[j] (own colours, \u00b1{num(wlim)})"),
+              ((out_plane.origin[0] + ow / 2, out_plane.origin[1] + oh + 0.03 * PLANE_SIZE, 0.0),
+               f"output ({n_out} values)"),
+              ((gw / 2, bars_origin[1] + bar_height + 0.03 * PLANE_SIZE, 0.0), bar_text)]
     final = int(np.argmax(out))
     script = _steps(n_out, fps) + [(final, n_out)] * max(1, round(FINAL_HOLD * fps))
     frames = []
@@ -563,27 +581,27 @@ def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
         terms = " + ".join(f"{_paren(a)}\u00d7{_paren(c)}" for a, c in zip(wj[:SHOWN_TERMS], x[:SHOWN_TERMS]))
         more = f" + \u2026 ({n_in} terms)" if n_in > SHOWN_TERMS else ""
         bias = f" + bias {_paren(b)}" if ops.bias is not None else ""
-        caption = f"out[{j}] = w[{j}]\u00b7x{bias and ' + b'} = {terms}{more}{bias} = {num(value)}"
+        caption = f"out[{j}] = {terms}{more}{bias} = {num(value)}"
         keep = np.arange(n_in) if shown_bars else np.sort(np.argsort(-np.abs(prod))[:MAX_BARS])
         top = np.argsort(-np.abs(prod))[:5]
-        card = "largest products\n" + "\n".join(
-            f"  w[{j},{i}]\u00d7x[{i}] = {_paren(wj[i])}\u00d7{_paren(x[i])} = {num(prod[i])}" for i in top)
+        card = f"out[{j}] = w[{j}]\u00b7x" + (" + b" if ops.bias is not None else "") + "\nlargest products\n" + \
+            "\n".join(f"  w[{j},{i}]\u00d7x[{i}] = {_paren(wj[i])}\u00d7{_paren(x[i])} = {num(prod[i])}" for i in top)
         card += f"\nsum of positives {num(prod[prod > 0].sum())}\nsum of negatives {num(prod[prod < 0].sum())}"
-        boxes = _bars(prod[keep], bars_origin, gw, 0.28 * PLANE_SIZE)
+        if ops.bias is not None:
+            card += f"\nbias {num(b)}"
+        boxes = _bars(prod[keep], (0.0, bars_origin[1] + bar_height / 2, 0.0), gw, bar_height / 2)
         r, c = divmod(j, grid_o.shape[1])
         olo, ohi = out_plane.cell_box((r, r), (c, c), (0.0, 0.04 * PLANE_SIZE))
         boxes += [Box(olo, ohi, LIT_RGB, outline=True), Box(olo, ohi, LIT_RGB, opacity=0.35)]
         frames.append(Frame(caption, card, boxes, [], {"out": revealed}, {"w": _vector_grid(wj)}))
-    labels.append(((gw / 2, w_plane.origin[1] + gh + 0.04 * PLANE_SIZE, 0.0), "weight row w[j]"))
-    points = np.concatenate([*[_plane_corners(p) for p in planes],
-                             np.array([[0.0, bars_origin[1] - 0.3 * PLANE_SIZE, 0.0]])])
+    points = np.concatenate([*[_plane_corners(p) for p in planes], np.array([[0.0, bars_origin[1], 0.0]])])
     camera = _fit_camera(points, (0.12, 0.1, 1.0))
-    lim = _symmetric_limit(x, ops.weight, out)
+    lim = _symmetric_limit(x, out)
     title = f"{ops.layer}: Linear {n_in}\u2192{n_out}" + (f"  \u00b7  input {probe}" if probe else "")
     if ops.input.shape[0] > 1:
         title += f"  \u00b7  row 0 of {ops.input.shape[0]}"
     return ExplainerScene(title, planes, frames, camera, (-lim, lim), labels=labels, fps=fps,
-                          colorbar_title="value (x, w, output)")
+                          colorbar_title="value (x and output)")
 
 
 def _layernorm_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
@@ -599,7 +617,7 @@ def _layernorm_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
                       (width, width * _vector_grid(y).shape[0] / _vector_grid(y).shape[1]), grid_lines=d <= 64)
     out_bars_origin = (0.0, -0.15 * PLANE_SIZE, 0.0)
     labels = [((width / 2, 0.62 * PLANE_SIZE, 0.0), f"input row 0: x ({d} values{'' if d <= MAX_BARS else f', first {MAX_BARS} shown'})"),
-              ((width / 2, 0.1 * PLANE_SIZE, 0.0), "output y = (x \u2212 mean)/std \u00b7 gamma + beta"),
+              ((width / 2, 0.06 * PLANE_SIZE, 0.0), "output y = (x \u2212 mean)/std \u00b7 gamma + beta"),
               ((width / 2, out_plane.origin[1] + out_plane.size[1] + 0.03 * PLANE_SIZE, 0.0), "output row 0")]
     frames = []
     step = width / len(keep)
@@ -647,7 +665,7 @@ def _attention_scene(ops: Operands, fps: float, probe: str, head: int = 0) -> Ex
     bars_x = wp.size[0] + 0.15 * PLANE_SIZE
     width = PLANE_SIZE * 0.8
     labels = [((wp.size[0] / 2, wp.size[1] + 0.04 * PLANE_SIZE, 0.0),
-               f"attention weights, head {head} of {h} ({t} queries \u00d7 {s} keys)"),
+               f"weights of head {head} of {h}: {t} queries \u00d7 {s} keys"),
               ((bars_x + width / 2, wp.size[1] + 0.04 * PLANE_SIZE, 0.0), "scores q\u00b7k\u00b7scale"),
               ((bars_x + width / 2, 0.42 * wp.size[1], 0.0), "softmax weights")]
     keep = np.arange(min(s, MAX_BARS))
