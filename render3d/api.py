@@ -28,7 +28,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from render3d.errors import ModelSpecError
 from render3d.graph import Trace
@@ -228,19 +228,24 @@ def to_scene(
         if tuple(given) != size:
             raise TypeError(f"size={size} and image_size={tuple(given)} disagree: give only size, the image "
                             "the scene is laid out for and drawn at")
-    capture = "reduced" if mode == "activations" else "none"
+    trace_obj = _tracer(obj, inputs, kwargs, depth)("reduced" if mode == "activations" else "none")
+    return build_scene(trace_obj, mode, style=style, **style_overrides)
+
+
+def _tracer(obj: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any], depth: int | None) -> Callable[[str], Trace]:
+    """``capture -> Trace`` for a Trace (given as it is, whatever ``capture``), a MODEL string or a
+    model (run on ``inputs``, by default its example input)."""
     if isinstance(obj, Trace):
         trace_obj = obj.collapse(depth) if depth is not None and obj.depth is None else obj
-    elif isinstance(obj, str):
-        trace_obj = trace_spec(obj, depth=depth, capture=capture)
-    else:
-        from render3d.modelspec import call_inputs, example_input
-        from render3d.tracing.tracer import trace
+        return lambda capture: trace_obj
+    if isinstance(obj, str):
+        return lambda capture: trace_spec(obj, depth=depth, capture=capture)
+    from render3d.modelspec import call_inputs, example_input
+    from render3d.tracing.tracer import trace
 
-        if not inputs and not kwargs:
-            inputs, kwargs = call_inputs(example_input(type(obj).__name__, obj))
-        trace_obj = trace(obj, *inputs, depth=depth, capture=capture, **kwargs)
-    return build_scene(trace_obj, mode, style=style, **style_overrides)
+    if not inputs and not kwargs:
+        inputs, kwargs = call_inputs(example_input(type(obj).__name__, obj))
+    return lambda capture: trace(obj, *inputs, depth=depth, capture=capture, **kwargs)
 
 
 def scene_from_file(path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
@@ -314,18 +319,69 @@ def show(
     model_kwargs: dict[str, Any] | None = None,
     **options: Any,
 ) -> None:
-    """Open an interactive window (hover a block for its details; ``a`` activations, ``l`` labels).
+    """Open an interactive window: hover a block for its details, click it for the side panel, click a
+    ``×N`` block to expand it, ``a`` activations (captured on demand: the model runs once more), ``h``
+    lists every key. Returns when the window is closed.
 
-    ``size`` is the window's and the layout's, as for :func:`render`; ``options`` are style overrides
-    and the model's keyword inputs (see module docstring)."""
+    ``size`` is the window's and the layout's, as for :func:`render` (default: 90 % of the screen,
+    16:9; a Scene keeps its own); ``options`` are style overrides and the model's keyword inputs (see
+    module docstring). A Scene cannot be rebuilt: its window neither expands ``×N`` blocks nor
+    captures activations."""
     from render3d.rendering import show_scene
-    from render3d.scene.style import WINDOW_SIZE
+    from render3d.rendering.window import window_size
 
-    if size is None and not isinstance(model_or_trace_or_scene, Scene):
-        size = WINDOW_SIZE  # a Scene keeps its own
-    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, size=size, style=style,
-                     model_kwargs=model_kwargs, **options)
-    show_scene(scene)
+    obj = model_or_trace_or_scene
+    if isinstance(obj, Scene) or isinstance(obj, (str, Path)) and str(obj).endswith(".toml"):
+        show_scene(to_scene(obj, size=size))
+        return
+    style_overrides, kwargs = _split_options(obj, options, model_kwargs)
+    size = window_size() if size is None else size
+    rebuild = WindowScenes(_tracer(obj, inputs, kwargs, depth), style=style, **style_overrides)
+    show_scene(rebuild(mode, frozenset(), size), rebuild=rebuild)
+
+
+def show_spec(spec: Spec, *, mode: str = "architecture", size: tuple[int, int] | None = None,
+              **style_overrides: Any) -> None:
+    """:func:`show` for a resolved MODEL (``render3d show MODEL``: input shape, probe, weights, device)."""
+    from render3d.rendering import show_scene
+    from render3d.rendering.window import window_size
+
+    rebuild = WindowScenes(lambda capture: trace_spec(spec, capture=capture), **style_overrides)
+    show_scene(rebuild(mode, frozenset(), window_size() if size is None else size), rebuild=rebuild)
+
+
+class WindowScenes:
+    """A window's :data:`~render3d.rendering.window.Rebuild`: its scene built again from one trace, in
+    either mode, with ``×N`` blocks expanded, for the window's size. The model is traced without
+    activations for the architecture, and once more with ``capture="reduced"`` the first time the
+    activations are asked for (the window's ``a``)."""
+
+    def __init__(self, tracer: Callable[[str], Trace], *, style: Any = None, **style_overrides: Any) -> None:
+        self.tracer = tracer
+        self.style = style
+        self.overrides = style_overrides
+        self.traces: dict[str, Trace] = {}
+
+    def trace(self, mode: str) -> Trace:
+        """The trace for ``mode``: one with activations serves both modes once it exists."""
+        if "reduced" in self.traces:
+            return self.traces["reduced"]
+        capture = "reduced" if mode == "activations" else "none"
+        if capture not in self.traces:
+            self.traces[capture] = self.tracer(capture)
+        return self.traces[capture]
+
+    def __call__(self, mode: str, expanded: frozenset[str], size: tuple[int, int]) -> Scene:
+        from render3d.limits import check_size
+        from render3d.scene.builder import build_scene
+
+        size = check_size(size)
+        given = self.overrides.get("image_size", size)
+        if tuple(given) != size:
+            raise TypeError(f"size={size} and image_size={tuple(given)} disagree: give only size, the image "
+                            "the scene is laid out for and drawn at")
+        return build_scene(self.trace(mode), mode, style=self.style, expanded=expanded,
+                           **{**self.overrides, "image_size": size})
 
 
 def plotter(

@@ -165,14 +165,24 @@ def cmd_render(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from render3d.record.store import is_recording
     from render3d.rendering import show_scene
+    from render3d.rendering.window import window_size
+    from render3d.scenefile import is_scene_file
 
+    args.size = args.size or window_size()  # fits this screen; the scene is laid out for it
     if is_recording(args.model):
         from render3d.record.animate import show_recording
 
         show_recording(args.model, size=args.size, scale=args.scale)
         return 0
-    scene, _ = _scene(args)
-    show_scene(scene)
+    if is_scene_file(args.model):
+        scene, _ = _scene(args)
+        show_scene(scene)
+        return 0
+    from render3d.api import show_spec
+
+    _start_gl_probe()
+    show_spec(_spec(args), mode=args.mode, size=args.size, scale=args.scale,
+              **({"volume": True} if args.volume else {}))
     return 0
 
 
@@ -210,14 +220,20 @@ def cmd_animate(args: argparse.Namespace) -> int:
 
     from render3d.api import check_fits_in_memory, load_spec_model
     from render3d.atomic import VIDEO_EXTENSIONS, check_output, private_temp_dir
+    from render3d.probe import describe_probe
     from render3d.record.animate import animate, record_checkpoints
     from render3d.record.store import is_recording
+    from render3d.record.story import read_classes, torchvision_classes
 
     check_output(args.output, extensions=VIDEO_EXTENSIONS)  # before any checkpoint is read
     if args.diff and args.metric:
         raise UsageError("render3d animate: --diff and --metric colour the same blocks two ways; pass one")
-    options = dict(fps=args.fps, frames_per_epoch=args.frames_per_epoch, size=args.size, diff=args.diff,
-                   orbit=args.orbit, scale=args.scale, metric=args.metric)
+    if args.frames_per_epoch is not None and args.duration is not None:
+        raise UsageError("render3d animate: --frames-per-epoch and --duration both set the video's length; pass one")
+    classes = read_classes(args.classes) if args.classes else None
+    options = dict(fps=args.fps, frames_per_epoch=args.frames_per_epoch, duration=args.duration, hold=args.hold,
+                   size=args.size, diff=args.diff, orbit=args.orbit, scale=args.scale, metric=args.metric,
+                   panels=not args.no_panels, classes=classes, classes_source=f"--classes {args.classes}")
     if is_recording(args.model):  # a Recorder's folder: animated as recorded
         if args.checkpoints:
             raise UsageError(f"render3d animate: {args.model} is a recording already; --checkpoints records a MODEL")
@@ -231,8 +247,10 @@ def cmd_animate(args: argparse.Namespace) -> int:
     model, probe = load_spec_model(spec)
     keep = nullcontext(args.recording) if args.recording else private_temp_dir("rec")
     with keep as folder:
+        probe_name, label = describe_probe(args.probe) if args.probe else (None, None)
+        names = classes or (torchvision_classes(spec.model) if spec.model.startswith("torchvision:") else None)
         recording = record_checkpoints(model, probe, args.checkpoints, folder, trust_pickle=args.trust_pickle,
-                                       depth=args.depth)
+                                       depth=args.depth, probe_name=probe_name, label=label, classes=names)
         animate(recording, args.output, **options)
     return 0
 
@@ -296,6 +314,29 @@ def cmd_demo(args: argparse.Namespace) -> int:
             show_recording(result.recording)
         except RenderUnavailableError as exc:  # the files are written; only the window is missing
             print(f"--show: {exc} Open {result.video} instead.", file=sys.stderr)
+    return 0
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from render3d.atomic import check_output
+    from render3d.share import EXPORT_EXTENSIONS, recording_scene, write_scene
+    from render3d.record.store import is_recording
+
+    check_output(args.output, extensions=EXPORT_EXTENSIONS)  # before tracing: nothing is built for a bad path
+    if is_recording(args.model):
+        given = [name for name in ("input_shape", "weights", "probe", "depth", "device") if getattr(args, name)]
+        if given or args.mode != "architecture":
+            option = f"--{given[0].replace('_', '-')}" if given else "--mode"
+            raise UsageError(f"render3d export: {option} applies to a MODEL, not to the recording {args.model} "
+                             "(it was recorded with its own)")
+        scene, frames, note = recording_scene(args.model, size=args.size, scale=args.scale)
+        path = write_scene(scene, args.output, frames, info_note=note)
+        extra = f", {len(frames)} epochs"
+    else:
+        scene, _ = _scene(args)
+        path = write_scene(scene, args.output)
+        extra = ""
+    print(f"wrote {path}: {len(scene.blocks)} blocks{extra}, {Path(path).stat().st_size / 2**20:.1f} MB")
     return 0
 
 
@@ -368,11 +409,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="PNG", help="output file (default out.png or <scene>.png)")
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("show", help="open an interactive window (hover blocks; keys: a activations, l labels, "
-                       "m metric for a recording)")
+    p = sub.add_parser("show", help="open an interactive window sized to the screen (click a block: side panel; "
+                       "click a ×N block: expand; keys: a activations, h all keys, m metric for a recording)")
     _add_model_args(p)
     _add_render_args(p)
     p.set_defaults(func=cmd_show)
+
+    from render3d.record.frames import check_seconds
 
     p = sub.add_parser("animate", help="record a probe through every checkpoint (or take a recording) and write an MP4")
     _add_model_args(p)  # MODEL may also be a recording folder (render3d.Recorder's)
@@ -382,8 +425,18 @@ def build_parser() -> argparse.ArgumentParser:
                    help="probe input: random (default), digit:N, or an image/.npy/.pt file")
     p.add_argument("-o", "--output", default="out.mp4", metavar="MP4", help="output file (default out.mp4)")
     p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
+    p.add_argument("--duration", type=_checked(check_seconds, "duration"), metavar="SECONDS",
+                   help="length of the video (default: 0.8 s an epoch, at least 4 s, plus the holds); epochs "
+                        "that change more get more of it, every epoch a floor share")
+    p.add_argument("--hold", type=_checked(check_seconds, "hold"), metavar="SECONDS",
+                   help="seconds the first and the last epoch stay on screen (default 1.5)")
     p.add_argument("--frames-per-epoch", type=POSITIVE_INT, default=None, metavar="N",
-                   help="frames blending one checkpoint into the next (default 15)")
+                   help="uniform timing instead: N frames blending one checkpoint into the next")
+    p.add_argument("--classes", metavar="FILE",
+                   help="class names of the model's outputs for the prediction panel: one per line, or a JSON "
+                        "list (default: the recording's own; torchvision:NAME models: their categories)")
+    p.add_argument("--no-panels", action="store_true",
+                   help="the scene alone, without the input, prediction and curve panels on the right")
     p.add_argument("--size", type=_checked(_size, "size"),
                    help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]})")
     p.add_argument("--diff", action="store_true", help="colour the change against the previous checkpoint")
@@ -414,6 +467,21 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--size", type=_checked(_size, "size"),
                    help=f"WIDTHxHEIGHT of the PNG (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
     p.set_defaults(func=cmd_doctor, mode="activations")
+
+    p = sub.add_parser("export", help="write a model, scene file or recording as one HTML page (offline, epoch "
+                       "slider for a recording) or as glTF (.glb/.gltf) for 3D tools")
+    _add_model_args(p, "scenes/x.toml or a recording folder")
+    p.add_argument("--mode", choices=("architecture", "activations"), default="architecture")
+    p.add_argument("--probe", type=_checked(_probe, "probe"),
+                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument("--volume", action="store_true", help="volumes as feature maps (drawn as planes on the web)")
+    p.add_argument("--size", type=_checked(_size, "size"),
+                   help=f"WIDTHxHEIGHT the scene is laid out for (the page fits any window; default "
+                        f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
+    _add_scale_arg(p)
+    p.add_argument("-o", "--output", required=True, metavar="FILE",
+                   help="out.html (interactive page), out.glb or out.gltf (3D scene); the format follows the extension")
+    p.set_defaults(func=cmd_export, anti_aliasing=False)
 
     p = sub.add_parser("explain", help="animate one layer's operation on a real input: a conv's kernel sliding "
                        "with its dot product in real numbers, pools, Linear, norms, attention")

@@ -46,7 +46,7 @@ from render3d.scene.camera import Overlays
 from render3d.scene.fit import fit_to_size
 from render3d.scene.model import FeatureMap, Scene, repeat_shadows
 
-__all__ = ["SceneActors", "build_plotter"]
+__all__ = ["SceneActors", "add_scene", "atlas_grid", "atlas_rgb", "build_plotter"]
 
 FLOW_COLOR = (150, 150, 150)
 SKIP_COLOR = (213, 94, 0)  # Okabe-Ito vermillion
@@ -71,6 +71,11 @@ class _FeatureHandle:
     grid: tuple[int, int] = (1, 1)  # atlas (rows, cols)
     mesh: pv.PolyData | None = None  # bars
     volume: pv.ImageData | None = None  # volume
+    values: np.ndarray | None = None  # what it shows now
+
+    def __post_init__(self) -> None:
+        if self.values is None:
+            self.values = np.asarray(self.fm.values)
 
 
 class SceneActors:
@@ -99,7 +104,10 @@ class SceneActors:
         self.scalar_bar_actor: vtkScalarBarActor | None = None
         self.colorbar_title_actor: pv.Text | None = None
         self._features: dict[str, _FeatureHandle] = {}
-        self._lut = colormap_lut(scene.cmap)
+        #: the 256 colours (uint8 RGB) feature-map values are drawn with, low to high
+        self.lut = colormap_lut(scene.cmap)
+        #: names (in ``plotter.renderer.actors``) of everything :func:`add_scene` added
+        self.names: list[str] = []
         self._shades = np.ones(6)
 
     # -- read-only views -------------------------------------------------------------------------
@@ -114,6 +122,12 @@ class SceneActors:
     @property
     def labels_visible(self) -> bool:
         return bool(self.label_actor is not None and self.label_actor.GetVisibility())
+
+    def feature_values(self, node_id: str) -> np.ndarray | None:
+        """The values feature map ``node_id`` shows now (its scene values, or the last
+        :meth:`update_feature_map`), or None when the scene has no such map."""
+        handle = self._features.get(node_id)
+        return None if handle is None else handle.values
 
     def block_info(self, block_id: int) -> str:
         """Tooltip text for a block (its ``Blocks.info``, else its node id)."""
@@ -133,12 +147,13 @@ class SceneActors:
         if values.shape != handle.shape:
             msg = f"Feature map {node_id!r} has shape {handle.shape}, got values of shape {values.shape}."
             raise ValueError(msg)
+        handle.values = values
         if handle.image is not None:
-            atlas = _atlas_rgb(values, handle.fm.clim, self._lut, handle.grid)
+            atlas = atlas_rgb(values, handle.fm.clim, self.lut, handle.grid)
             handle.image.point_data["rgb"][:] = atlas[::-1].reshape(-1, 3)
             handle.image.Modified()
         elif handle.mesh is not None:
-            handle.mesh.cell_data["rgb"][:] = values_rgb(values.reshape(-1), handle.fm.clim, self._lut)
+            handle.mesh.cell_data["rgb"][:] = values_rgb(values.reshape(-1), handle.fm.clim, self.lut)
             handle.mesh.Modified()
         elif handle.volume is not None:
             handle.volume.point_data["values"][:] = _volume_order(values)
@@ -166,6 +181,12 @@ class SceneActors:
         if self.outline_mesh is not None:
             self.outline_mesh.cell_data["rgb"][:] = rgb[self.outline_mesh.cell_data["block_id"]]
             self.outline_mesh.Modified()
+
+    def remove(self) -> None:
+        """Take everything :func:`add_scene` drew out of the plotter again."""
+        for name in self.names:
+            self.plotter.remove_actor(name, reset_camera=False, render=False)
+        self.names = []
 
     def set_caption(self, text: str) -> None:
         """Replace the caption (bottom left; e.g. ``"epoch 3 · loss 0.41"``); ~free per frame."""
@@ -221,18 +242,7 @@ def build_plotter(
             raise ValueError(msg)
     plotter = pv.Plotter(off_screen=off_screen, window_size=(width, height), lighting="none")
     plotter.disable_anti_aliasing()
-    plotter.set_background(rgb01(scene.background))
-    actors = SceneActors(plotter, scene)
-    scale = height / 1080
-
-    _add_blocks(plotter, actors, scene, scale)
-    _add_connectors(plotter, actors, scene, scale)
-    add_flag_marks(plotter, scene, scale)
-    _add_feature_maps(plotter, actors, scene)
-    if show_labels and len(scene.labels):
-        actors.label_actor = add_labels(plotter, scene, (width, height))
-    _add_overlays(plotter, actors, scene, width, height, scale)
-    _apply_camera(plotter, scene)
+    actors = add_scene(plotter, scene, show_labels=show_labels)
     # pyvista ignores render() until a first show()/screenshot(); the camera is already set, so
     # mark the plotter ready and plotter.render() (and write_frame) draw from the first call.
     first_render = getattr(plotter, "_on_first_render_request", None)
@@ -246,6 +256,26 @@ def build_plotter(
         # SSAA (and FXAA, which EGL turns into SSAA) makes GPU volumes vanish; MSAA does not.
         plotter.enable_anti_aliasing("msaa", multi_samples=8)
     return plotter, actors
+
+
+def add_scene(plotter: pv.Plotter, scene: Scene, *, show_labels: bool = True) -> SceneActors:
+    """Draw ``scene`` (laid out for this plotter's size) into ``plotter`` and point its camera at it;
+    :meth:`SceneActors.remove` takes it all out again (a window swapping in another scene)."""
+    width, height = plotter.window_size
+    before = set(plotter.renderer.actors)
+    plotter.set_background(rgb01(scene.background))
+    actors = SceneActors(plotter, scene)
+    scale = height / 1080
+    _add_blocks(plotter, actors, scene, scale)
+    _add_connectors(plotter, actors, scene, scale)
+    add_flag_marks(plotter, scene, scale)
+    _add_feature_maps(plotter, actors, scene)
+    if show_labels and len(scene.labels):
+        actors.label_actor = add_labels(plotter, scene, (width, height))
+    _add_overlays(plotter, actors, scene, width, height, scale)
+    _apply_camera(plotter, scene)
+    actors.names = [name for name in plotter.renderer.actors if name not in before]
+    return actors
 
 
 def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: float) -> None:
@@ -354,12 +384,13 @@ def _add_connectors(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scal
         actors.connector_actors.append(actor)
 
 
-def _atlas_grid(k: int) -> tuple[int, int]:
+def atlas_grid(k: int) -> tuple[int, int]:
+    """(rows, cols) of the near-square grid that ``k`` channel tiles are laid out in."""
     cols = max(1, math.ceil(math.sqrt(k)))
     return math.ceil(k / cols), cols
 
 
-def _atlas_rgb(values: np.ndarray, clim: tuple[float, float], lut: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
+def atlas_rgb(values: np.ndarray, clim: tuple[float, float], lut: np.ndarray, grid: tuple[int, int]) -> np.ndarray:
     """(rows·H, cols·W, 3) uint8 atlas of ``values`` (K, H, W), tile i at (i // cols, i % cols)."""
     k, h, w = values.shape
     rows, cols = grid
@@ -381,10 +412,10 @@ def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) ->
             if values.ndim == 2:
                 values = values[None]
             k, h, w = values.shape
-            grid = _atlas_grid(k)
+            grid = atlas_grid(k)
             mesh = tiled_planes_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), fm.spacing, k, grid,
                                      offsets=fm.offsets)
-            atlas = _atlas_rgb(values, fm.clim, actors._lut, grid)
+            atlas = atlas_rgb(values, fm.clim, actors.lut, grid)
             image = pv.ImageData(dimensions=(atlas.shape[1], atlas.shape[0], 1))
             image.point_data["rgb"] = atlas[::-1].reshape(-1, 3)
             texture = pv.Texture(image)
@@ -403,7 +434,7 @@ def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) ->
         elif fm.style == "bars":
             n = values.size
             mesh = vertical_bars_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), n)
-            mesh.cell_data["rgb"] = values_rgb(values.reshape(-1), fm.clim, actors._lut)  # NaN/Inf: own colours
+            mesh.cell_data["rgb"] = values_rgb(values.reshape(-1), fm.clim, actors.lut)  # NaN/Inf: own colours
             actor = plotter.add_mesh(
                 mesh,
                 scalars="rgb",

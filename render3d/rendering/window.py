@@ -18,21 +18,23 @@ import pyvista as pv
 from vtkmodules.vtkRenderingCore import vtkCamera, vtkCellPicker
 
 from render3d.errors import RenderUnavailableError
-from render3d.rendering.actors import SceneActors, build_plotter
+from render3d.rendering.actors import SceneActors, add_scene, build_plotter
 from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
 from render3d.rendering.glcheck import INSTALL_HINT, ensure_gl
+from render3d.rendering.side_panel import PANEL_WIDTH, SidePanel
 from render3d.scene.model import Scene
 
-__all__ = ["BlockTooltip", "EpochSlider", "KeyMap", "bind_key", "check_display", "install_interaction",
-           "key_map", "save_screenshot", "show_scene", "text_box"]
+__all__ = ["BlockTooltip", "EpochSlider", "KeyMap", "Rebuild", "SceneWindow", "bind_key", "check_display",
+           "fit_window_size", "install_interaction", "key_map", "save_screenshot", "scene_window", "screen_size",
+           "show_scene", "text_box", "window_size"]
 
-HELP = "hover/click a block: details   a: activations   l: labels   r: reset view   h: all keys"
+HELP = "click a block: details   a: activations   l: labels   r: reset view   h: all keys"
 MOUSE_HELP = (
     ("left drag", "rotate"),
     ("shift + left drag, middle drag", "pan"),
     ("right drag, wheel", "zoom"),
     ("ctrl + left drag", "roll"),
-    ("hover / click a block", "its details"),
+    ("hover a block", "its details"),
 )
 #: pyvista's own keys that stay useful in a scene window (they are not rebound here)
 PYVISTA_KEYS = (("v", "isometric view"), ("Up / Down", "zoom in / out"), ("q", "close the window"))
@@ -72,26 +74,39 @@ class BlockTooltip:
     def hover(self, x: float, y: float) -> bool:
         """Show (or hide) the tooltip for pixel (x, y); returns True when the view changed."""
         block = self.pick(x, y)
-        width, height = self.plotter.window_size
-        if block is not None:
-            # Keep the box inside the window: flip to the left of the cursor on the right half.
-            self.text.prop.justification_horizontal = "right" if x > width * 0.6 else "left"
-            dx = -16 if x > width * 0.6 else 16
-            self.text.SetPosition(x + dx, min(y - 12, height - 8))
-        if block == self.current:
-            return block is not None  # moved along the same block: position changed
+        changed = block != self.current
         self.current = block
         if block is None:
             self.text.SetVisibility(False)
-        else:
+            return changed
+        if changed:
             self.text.SetInput(self.actors.block_info(block))
             self.text.SetVisibility(True)
+        self.place(x, y)
         return True
 
-    def _on_mouse(self, iren: Any, _event: str) -> None:
-        x, y = iren.GetEventPosition()
-        if self.hover(x, y):
-            self.plotter.render()
+    def place(self, x: float, y: float) -> None:
+        """Put the box beside the cursor, wholly inside the window: right of and below the cursor,
+        flipped left on the right side and moved up where it would run off the bottom."""
+        width, height = self.plotter.window_size
+        left = x > width * 0.6
+        self.text.prop.justification_horizontal = "right" if left else "left"
+        self.text.SetPosition(x - 16 if left else x + 16, y - 12)
+        x0, x1, y0, y1 = text_box(self.text, self.plotter.renderer)
+        edge = 4
+        dx = max(edge - x0, 0) - max(x1 - (width - edge), 0)
+        dy = max(edge - y0, 0) - max(y1 - (height - edge), 0)
+        px, py = self.text.GetPosition()
+        self.text.SetPosition(px + dx, py + dy)
+
+    def set_actors(self, actors: SceneActors) -> None:
+        """Pick from another scene's blocks (a window that swapped its scene)."""
+        self.actors = actors
+        self.picker.InitializePickList()
+        for actor in actors.block_actors.values():
+            self.picker.AddPickList(actor)
+        self.current = None
+        self.text.SetVisibility(False)
 
 
 def _boxed_text(plotter: pv.Plotter, name: str, font_1080p: float) -> pv.Text:
@@ -209,28 +224,250 @@ def save_screenshot(plotter: pv.Plotter, folder: str | os.PathLike[str] = ".") -
     return path
 
 
-def install_interaction(plotter: pv.Plotter, actors: SceneActors) -> BlockTooltip:
-    """Tooltip on hover/click, the keys (``a``/``l`` toggles, ``r`` restores the camera as it is now,
-    ``s`` saves a screenshot, ``h`` the help overlay) and a help line; safe on an offscreen plotter."""
-    tooltip = BlockTooltip(plotter, actors)
-    initial = vtkCamera()
-    initial.DeepCopy(plotter.camera)
+#: ``rebuild(mode, expanded, size)``: the window's scene built again, in ``mode`` ("architecture" or
+#: "activations"), with the ``×N`` blocks named in ``expanded`` drawn as their repeats, laid out for
+#: ``size``; raises (any exception, its message one line) when it cannot, e.g. no model to run
+Rebuild = Callable[[str, frozenset[str], tuple[int, int]], Scene]
+CLICK_SLOP_PX = 4  # a press and release this close together is a click, not a drag
 
-    def restore_camera() -> None:
-        plotter.camera.DeepCopy(initial)
-        plotter.renderer.ResetCameraClippingRange()
 
-    bind_key(plotter, "a", lambda: actors.set_activations_visible(not actors.activations_visible),
-             "activations on/off")
-    bind_key(plotter, "l", lambda: actors.set_labels_visible(not actors.labels_visible), "labels on/off")
-    bind_key(plotter, "r", restore_camera, "back to the first view")
-    bind_key(plotter, "s", lambda: save_screenshot(plotter), "save a screenshot (render3d-<time>.png here)")
-    iren = plotter.iren
-    if iren is not None and iren.interactor is not None:
-        iren.add_observer("MouseMoveEvent", tooltip._on_mouse)
-        iren.add_observer("LeftButtonPressEvent", tooltip._on_mouse)
-    actors.set_caption(HELP)
-    return tooltip
+class SceneWindow:
+    """What a scene window does beyond drawing: tooltips, the side panel, ``×N`` expansion, the keys.
+
+    ``rebuild`` (:data:`Rebuild`, optional) lets it swap in another scene without closing: ``a``
+    captures activations in an architecture window, a click on a ``×N`` block expands it. Without one
+    (a Scene given, a recording) those say in a notice why they cannot. ``explain(node_id)``
+    (optional) is run by ``e`` on the selected block; ``describe(node_id)`` (optional) gives the
+    sentence the side panel shows under the block's numbers.
+    """
+
+    def __init__(self, plotter: pv.Plotter, actors: SceneActors, *, rebuild: Rebuild | None = None,
+                 explain: Callable[[str], Any] | None = None,
+                 describe: Callable[[str], str | None] | None = None) -> None:
+        self.plotter = plotter
+        self.actors = actors
+        self.rebuild = rebuild
+        self.explain = explain
+        self.describe = describe
+        self.mode = actors.scene.mode
+        self.expanded: dict[str, tuple[str, ...]] = {}  # ×N block id -> the calls it now shows
+        self.tooltip = BlockTooltip(plotter, actors)
+        self.panel = SidePanel(plotter)
+        self.keys = key_map(plotter)
+        self.initial = vtkCamera()
+        self.initial.DeepCopy(plotter.camera)
+        self._press: tuple[int, int] | None = None
+        self._beside = False  # the camera is fitted beside the open side panel
+        self.keys.mouse += [("click a block", "side panel: its channels, numbers and what it does"),
+                            ("click a ×N block", "expand it into its N repeats"),
+                            ("click an expanded repeat twice", "fold the repeats again"),
+                            ("click empty space", "close the side panel")]
+        bind_key(plotter, "a", self.toggle_activations,
+                 "activations on/off" if actors.scene.feature_maps or rebuild is None
+                 else "capture activations (runs the model once), then on/off")
+        bind_key(plotter, "l", lambda: self.actors.set_labels_visible(not self.actors.labels_visible),
+                 "labels on/off")
+        bind_key(plotter, "r", self.restore_camera, "back to the first view")
+        bind_key(plotter, "s", lambda: save_screenshot(plotter), "save a screenshot (render3d-<time>.png here)")
+        bind_key(plotter, "x", self.collapse, "fold the expanded repeats again")
+        bind_key(plotter, "Escape", self.close_panel, "close the side panel")
+        if explain is not None:
+            bind_key(plotter, "e", self.explain_selected, "explain the selected block's operation")
+        iren = plotter.iren
+        if iren is not None and iren.interactor is not None:
+            iren.add_observer("MouseMoveEvent", self._on_move)
+            iren.add_observer("LeftButtonPressEvent", self._on_press)
+            iren.add_observer("LeftButtonReleaseEvent", self._on_release)
+        actors.set_caption(HELP)
+
+    # -- mouse ---------------------------------------------------------------------------------------
+    def _event_position(self) -> tuple[int, int]:
+        """Where the mouse event happened (read from the interactor: pyvista passes the interactor
+        style, not the interactor, to observers of button releases)."""
+        return self.plotter.iren.interactor.GetEventPosition()
+
+    def _on_move(self, *_: Any) -> None:
+        x, y = self._event_position()
+        if self.panel.contains(x, y):
+            changed = self.tooltip.current is not None
+            self.tooltip.hover(-1, -1)
+        else:
+            changed = self.tooltip.hover(x, y)
+        if changed:
+            self.plotter.render()
+
+    def _on_press(self, *_: Any) -> None:
+        self._press = self._event_position()
+
+    def _on_release(self, *_: Any) -> None:
+        x, y = self._event_position()
+        press, self._press = self._press, None
+        if press is not None and abs(x - press[0]) <= CLICK_SLOP_PX and abs(y - press[1]) <= CLICK_SLOP_PX:
+            self.click(x, y)
+            self.plotter.render()
+
+    def click(self, x: float, y: float) -> None:
+        """A click at display pixel (x, y): a ×N block expands, a block opens the side panel, a second
+        click on an expanded repeat folds its run again, empty space closes the panel."""
+        if self.panel.contains(x, y):
+            return
+        block = self.tooltip.pick(x, y)
+        if block is None:
+            self.close_panel()
+            return
+        blocks = self.actors.scene.blocks
+        node_id = blocks.node_ids[block]
+        if blocks.repeats is not None and blocks.repeats[block] > 1:
+            if self.rebuild is not None:
+                self.expand(node_id)
+                return
+            self.keys.notify(f"{blocks.repeats[block]} repeats folded here; expanding them needs the model "
+                             "(a window on a recording or a Scene cannot rebuild its layout)")
+        elif self.panel.node_id == node_id and self.run_of(node_id) is not None:
+            self.collapse(self.run_of(node_id))
+            return
+        self.select(block)
+
+    # -- the side panel ------------------------------------------------------------------------------
+    def select(self, block: int) -> None:
+        """Open the side panel on block ``block`` (an index into ``scene.blocks``) and outline it."""
+        node_id = self.actors.scene.blocks.node_ids[block]
+        hint = ("no activations yet: press a to capture them" if self.rebuild is not None
+                and self.mode == "architecture" else "")
+        self.panel.open(self.actors, block, explanation=self.describe(node_id) if self.describe else None,
+                        hint=hint)
+        self._beside_panel(True)
+
+    def close_panel(self) -> None:
+        self.panel.close()
+        self._beside_panel(False)
+
+    def _beside_panel(self, beside: bool) -> None:
+        """Fit the view into the part of the window the side panel leaves free (or the whole window
+        again): zoomed out to that width and its centre moved there, so no block hides behind the panel."""
+        if beside == self._beside:
+            return
+        self._beside = beside
+        keep = 1 - PANEL_WIDTH
+        camera = self.plotter.camera
+        camera.Zoom(keep if beside else 1 / keep)
+        camera.SetWindowCenter(PANEL_WIDTH if beside else 0.0, 0.0)
+        self.plotter.renderer.ResetCameraClippingRange()
+
+    def explain_selected(self) -> None:
+        if self.panel.node_id is None:
+            self.keys.notify("e explains the selected block: click a block first")
+            return
+        assert self.explain is not None
+        self.explain(self.panel.node_id)
+
+    # -- scenes --------------------------------------------------------------------------------------
+    def run_of(self, node_id: str) -> str | None:
+        """The expanded ×N block that ``node_id`` is one repeat of, or None."""
+        return next((head for head, calls in self.expanded.items() if node_id in calls), None)
+
+    def expand(self, node_id: str) -> None:
+        """Draw ×N block ``node_id`` as its N repeats (the scene is built again around them)."""
+        blocks = self.actors.scene.blocks
+        calls = blocks.folded[blocks.index(node_id)]
+        expanded = {**self.expanded, node_id: tuple(calls)}
+        if self._swap(self.mode, expanded):
+            self.keys.notify(f"expanded {len(calls)} repeats: click one for its details, twice (or x) to fold them")
+
+    def collapse(self, head: str | None = None) -> None:
+        """Fold the repeats of ×N block ``head`` again (default: the selected block's, else the last expanded)."""
+        if head is None:
+            head = self.run_of(self.panel.node_id or "") or next(reversed(self.expanded), None)
+        if head is None:
+            self.keys.notify("nothing expanded: click a ×N block to expand it")
+            return
+        n = len(self.expanded[head])
+        if self._swap(self.mode, {k: v for k, v in self.expanded.items() if k != head}):
+            self.keys.notify(f"folded {n} repeats into one ×{n} block again")
+
+    def toggle_activations(self) -> None:
+        """Show/hide the feature maps; in an architecture window first capture them (runs the model)."""
+        if self.actors.scene.feature_maps:
+            self.actors.set_activations_visible(not self.actors.activations_visible)
+            return
+        if self.rebuild is None or self.mode == "activations":
+            self.keys.notify("no activations to show: this window was given a scene without them "
+                             "(render3d.show(model, x) or 'render3d show MODEL' can capture them)")
+            return
+        self.keys.notify("capturing activations…")
+        self.plotter.render()
+        start = time.perf_counter()
+        if not self._swap("activations", self.expanded):
+            return
+        self.mode = "activations"
+        if self.actors.scene.feature_maps:
+            self.keys.notify(f"captured activations in {time.perf_counter() - start:.1f} s: "
+                             f"{len(self.actors.scene.feature_maps)} feature maps (a hides them)")
+        else:  # a Trace given without them, or a model on the meta device
+            self.keys.notify("no activations came back: show the model itself, on a real device, to see them")
+
+    def _swap(self, mode: str, expanded: dict[str, tuple[str, ...]]) -> bool:
+        """Build the scene again and draw it in place of the current one; False (and a notice) when
+        the rebuild failed, which leaves the window as it was."""
+        assert self.rebuild is not None
+        size = tuple(self.plotter.window_size)
+        try:
+            scene = self.rebuild(mode, frozenset(expanded), size)
+        except Exception as exc:  # noqa: BLE001 - the window stays open and says why
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            print(f"render3d: {message}", file=sys.stderr)
+            self.keys.notify(f"could not rebuild the scene: {message}")
+            return False
+        self.show(scene)
+        self.expanded = dict(expanded)
+        return True
+
+    def show(self, scene: Scene) -> None:
+        """Draw ``scene`` in place of the current one: its camera becomes the one ``r`` restores, the
+        side panel stays on the same block when that block is still there."""
+        from render3d.scene.fit import fit_to_size
+
+        selected = self.panel.node_id
+        labels = self.actors.labels_visible or self.actors.label_actor is None
+        self.panel.close()
+        self.actors.remove()
+        self.actors = add_scene(self.plotter, fit_to_size(scene, tuple(self.plotter.window_size)))
+        self.actors.set_labels_visible(labels)
+        self.actors.set_caption(HELP)
+        self.tooltip.set_actors(self.actors)
+        renderer = self.plotter.renderer
+        for actor in (*self.panel.actors_2d(), self.tooltip.text, self.keys.help_actor, self.keys.notice_actor):
+            renderer.RemoveActor(actor)  # overlays back on top of the new scene's title, legend and colour bar
+            renderer.AddActor(actor)
+        self.initial.DeepCopy(self.plotter.camera)
+        self._beside = False
+        if selected in self.actors.scene.blocks.node_ids:
+            self.select(self.actors.scene.blocks.index(selected))
+        self.plotter.render()
+
+    def restore_camera(self) -> None:
+        """Back to the camera the scene came with (beside the side panel while it is open)."""
+        self.plotter.camera.DeepCopy(self.initial)
+        self.plotter.renderer.ResetCameraClippingRange()
+        self._beside = False
+        self._beside_panel(self.panel.visible)
+
+
+_WINDOWS: weakref.WeakKeyDictionary[pv.Plotter, SceneWindow] = weakref.WeakKeyDictionary()
+
+
+def scene_window(plotter: pv.Plotter) -> SceneWindow:
+    """The :class:`SceneWindow` that :func:`install_interaction` set up on ``plotter``."""
+    return _WINDOWS[plotter]
+
+
+def install_interaction(plotter: pv.Plotter, actors: SceneActors, *, rebuild: Rebuild | None = None,
+                        explain: Callable[[str], Any] | None = None,
+                        describe: Callable[[str], str | None] | None = None) -> BlockTooltip:
+    """Make ``plotter`` a :class:`SceneWindow` (tooltips, side panel, ``×N`` expansion, keys, help
+    line); returns its tooltip (:func:`scene_window` gives the rest). Safe on an offscreen plotter."""
+    window = _WINDOWS[plotter] = SceneWindow(plotter, actors, rebuild=rebuild, explain=explain, describe=describe)
+    return window.tooltip
 
 
 def text_box(text: pv.Text, renderer: Any) -> tuple[float, float, float, float]:
@@ -317,6 +554,66 @@ class EpochSlider:
         self.plotter.render()
 
 
+def screen_size() -> tuple[int, int] | None:
+    """The screen's (width, height) in pixels, read without opening a window; None when unknown."""
+    if sys.platform.startswith("linux"):
+        return _x_screen_size()
+    from vtkmodules.vtkRenderingCore import vtkRenderWindow
+
+    window = vtkRenderWindow()  # the platform's own class (pyvista loaded the OpenGL factory)
+    width, height = window.GetScreenSize()
+    window.Finalize()
+    return (width, height) if width > 0 and height > 0 else None
+
+
+def _x_screen_size() -> tuple[int, int] | None:
+    """The default X screen's size through Xlib (a connection, no window), or None without one."""
+    import ctypes
+    import ctypes.util
+
+    if not os.environ.get("DISPLAY"):
+        return None
+    try:
+        xlib = ctypes.CDLL(ctypes.util.find_library("X11") or "libX11.so.6")
+    except OSError:
+        return None
+    xlib.XOpenDisplay.restype = ctypes.c_void_p
+    xlib.XOpenDisplay.argtypes = [ctypes.c_char_p]
+    for name in ("XDefaultScreen", "XCloseDisplay"):
+        getattr(xlib, name).argtypes = [ctypes.c_void_p]
+    for name in ("XDisplayWidth", "XDisplayHeight"):
+        getattr(xlib, name).argtypes = [ctypes.c_void_p, ctypes.c_int]
+    display = xlib.XOpenDisplay(None)
+    if not display:
+        return None
+    try:
+        screen = xlib.XDefaultScreen(display)
+        return xlib.XDisplayWidth(display, screen), xlib.XDisplayHeight(display, screen)
+    finally:
+        xlib.XCloseDisplay(display)
+
+
+#: a default window takes this share of the screen's height (or width, if that is what limits it)
+SCREEN_SHARE = 0.9
+WINDOW_ASPECT = 16 / 9
+
+
+def fit_window_size(screen: tuple[int, int]) -> tuple[int, int]:
+    """The 16:9 window that takes :data:`SCREEN_SHARE` of ``screen`` where it is tighter (even sizes):
+    1600×900 → 1440×810, a 5:4 1280×1024 → 1152×648, two 1920×1080 side by side → 1728×972."""
+    width, height = screen
+    h = min(SCREEN_SHARE * height, SCREEN_SHARE * width / WINDOW_ASPECT)
+    return int(h * WINDOW_ASPECT) // 2 * 2, int(h) // 2 * 2
+
+
+def window_size() -> tuple[int, int]:
+    """The default window size: :func:`fit_window_size` of this screen, else ``WINDOW_SIZE`` (1600×900)."""
+    from render3d.scene.style import WINDOW_SIZE
+
+    screen = screen_size()
+    return WINDOW_SIZE if screen is None else fit_window_size(screen)
+
+
 def check_display(instead: str) -> None:
     """Raise :class:`RenderUnavailableError` (one line, suggesting ``instead``) when no window can open:
     no ``DISPLAY`` on Linux, or a ``DISPLAY`` no X server answers on (VTK would only warn, then return at
@@ -364,9 +661,12 @@ def show_scene(
     size: tuple[int, int] | None = None,
     anti_aliasing: bool = True,
     show_labels: bool = True,
+    rebuild: Rebuild | None = None,
+    explain: Callable[[str], Any] | None = None,
+    describe: Callable[[str], str | None] | None = None,
 ) -> None:
     """Open an interactive window on ``scene`` (``size`` default ``scene.size``); returns when the
-    window is closed.
+    window is closed. ``rebuild``, ``explain`` and ``describe``: see :class:`SceneWindow`.
 
     Returns immediately when ``pyvista.OFF_SCREEN`` is set (``PYVISTA_OFF_SCREEN=true``: tests, CI).
 
@@ -383,7 +683,7 @@ def show_scene(
         scene, size=size, off_screen=False, anti_aliasing=anti_aliasing, show_labels=show_labels
     )
     try:
-        install_interaction(plotter, actors)
+        install_interaction(plotter, actors, rebuild=rebuild, explain=explain, describe=describe)
         plotter.show(title=f"render3d: {scene.title}", auto_close=False)
     finally:
         plotter.close()

@@ -10,6 +10,7 @@ blocks and auto-collapse to ``max_blocks`` (:mod:`.repeats`) → fold chains int
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import numpy as np
@@ -40,7 +41,7 @@ LABEL_LIFT = 0.1  # world gap between a block's top face and its label anchor
 
 
 def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle | None = None,
-                **overrides: Any) -> Scene:
+                expanded: Collection[str] = (), **overrides: Any) -> Scene:
     """Lay out ``trace`` as a 3D scene of blocks, connectors, labels and (optionally) feature maps.
 
     Parameters
@@ -53,6 +54,9 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
         ``"architecture"`` (blocks only) or ``"activations"`` (feature maps from captured activations).
     style
         A :class:`SceneStyle`; keyword ``overrides`` replace its fields (``fold=False``, ``lod="topk"``).
+    expanded
+        Ids of ``×N`` blocks (``scene.blocks.node_ids`` of a scene built without it) to draw as their
+        N repeats, one block each: a window's click on a ``×N`` block. Other ids are ignored.
 
     Examples
     --------
@@ -68,7 +72,7 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     trace = fold_cache_outputs(trace)
     primary = primary_output(trace)
     trace, title = fit_trace(trace, max_blocks=style.max_blocks, fold_repeats=style.fold_repeats,
-                             unfold=style.unfold_first, notes=notes)
+                             unfold=style.unfold_first, notes=notes, expand=frozenset(expanded))
     expand = original_members(original, trace)
 
     graph = build_block_graph(trace, fold=style.fold)

@@ -8,13 +8,16 @@ Order (:func:`fit_trace`):
 2. if that is still over ``max_blocks``, collapse by module depth (deepest that fits) and fold again;
 3. with ``unfold_first`` (``"auto"``: when folding left a small scene, e.g. a ViT folds to a dozen
    blocks) the first call of each run is drawn in full and the rest stay one block ``×(N-1)``, so
-   the picture shows what one transformer layer looks like inside and how many follow.
+   the picture shows what one transformer layer looks like inside and how many follow;
+4. ``expand`` names ``×N`` blocks to draw as their N calls side by side, one block each (the
+   window's click on a ``×N`` block: :func:`expand_runs`).
 
 Every step says what it did in ``notes`` (shown under the title).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import replace
 
 from render3d.graph import Node, Trace
@@ -84,9 +87,34 @@ def original_members(original: Trace, drawn: Trace) -> dict[str, tuple[str, ...]
     return {k: tuple(v) for k, v in out.items()}
 
 
+def expand_runs(pre: Trace, drawn: Trace, expand: Collection[str]) -> Trace:
+    """``drawn`` (folded from ``pre``) with each ``×N`` block named in ``expand`` replaced, where it
+    stood, by one block per module call it folded (``layer3.1#1 ×5`` → ``layer3.1#1 … layer3.5#1``).
+
+    Ids in ``expand`` that are not ``×N`` blocks of ``drawn`` are ignored: a window keeps its set of
+    expanded blocks while it switches to a scene built another way."""
+    runs = {nid: node.folded for nid, node in drawn.nodes.items() if nid in expand and len(node.folded) > 1}
+    if not runs:
+        return drawn
+    owner = {m: k for k, ms in original_members(pre, drawn).items() for m in ms}
+    for nid, calls in runs.items():
+        for m, block in owner.items():
+            if block == nid:
+                owner[m] = next((c for c in (*pre.nodes[m].stack, m) if c in calls), nid)
+    nodes: dict[str, Node] = {}
+    for nid, node in drawn.nodes.items():
+        if nid not in runs:
+            nodes[nid] = node
+            continue
+        for call in runs[nid]:
+            first = next(pre.nodes[m] for m, block in owner.items() if block == call)
+            nodes[call] = pre._block_node(call, first)
+    return pre.contract(nodes, owner)
+
+
 def fit_trace(trace: Trace, *, max_blocks: int, fold_repeats: bool = True, unfold: str = "auto",
-              notes: list[str]) -> tuple[Trace, str]:
-    """The trace to draw and its title: folded, collapsed and unfolded as described above."""
+              notes: list[str], expand: Collection[str] = ()) -> tuple[Trace, str]:
+    """The trace to draw and its title: folded, collapsed, unfolded and expanded as described above."""
     title = trace.model if trace.depth is None else f"{trace.model} (depth {trace.depth})"
     fold = fold_repeats and bool(trace.modules)
     trace = fit_call_sites(trace, fold=fold)  # ops grouped by the function/loop that ran them
@@ -122,4 +150,6 @@ def fit_trace(trace: Trace, *, max_blocks: int, fold_repeats: bool = True, unfol
         note = _fold_note(counted, unfolded)
         if note:
             notes.append(note)
+    if expand:
+        folded = expand_runs(pre, folded, expand)
     return folded, title
