@@ -10,6 +10,7 @@ The rooms are imported lazily so that ``import render3d.scene`` costs neither to
 from __future__ import annotations
 
 from render3d._lazy import lazy_exports
+from render3d.notebook import register_display as _register_display
 
 __version__ = "0.1.0"
 
@@ -27,7 +28,11 @@ _LAZY = {
     "tour": "render3d.flythrough",
     "explain": "render3d.explainer",
     "load_checkpoint": "render3d.checkpoints",
+    "export": "render3d.share",
 }
 
 __getattr__, __dir__, _names = lazy_exports(__name__, _LAZY)
+
+# in a Jupyter kernel a Scene or Trace displays as the interactive page (a no-op elsewhere; imports nothing)
+_register_display()
 __all__ = sorted([*_names, "__version__"])

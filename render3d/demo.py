@@ -4,8 +4,11 @@ No download: the 1,797 8×8 digits ship with scikit-learn. They are upsampled to
 (:func:`render3d.probe.digits_to_input`), split 80/20 with a fixed seed, and :class:`DigitsCNN` is
 trained with Adam (batch 64) on the CPU. Every epoch (and epoch 0, the random start) writes a checkpoint
 (``checkpoints/epoch_NN.pt`` with its metrics) and a snapshot of one held-out digit's activations
-(``recording/``); at the end come ``architecture.png``, ``activations.png`` (final epoch) and
-``training.mp4`` (the activations changing over the epochs). About 20-30 s on two CPU cores.
+(``recording/``, named "digit 3", with the class names 0-9); at the end come ``architecture.png``,
+``activations.png`` (final epoch) and ``training.mp4``: the activations changing over the epochs
+beside the input digit, the prediction bars and the loss/accuracy curves, about 11 s with the first
+and last epoch held (see :func:`render3d.record.animate.animate_recording`). About 40-60 s on two
+CPU cores.
 
 The demo replaces only files it wrote itself: ``render3d-demo.json`` lists each one with its
 sha256, and a file it would overwrite or delete that is not listed with that content (a user's
@@ -35,7 +38,6 @@ BATCH = 64
 LR = 2e-3
 VIDEO_SIZE = (1280, 720)
 IMAGE_SIZE = (1600, 900)
-FRAMES_PER_EPOCH = 12
 INPUT_SHAPE = (1, 1, 32, 32)
 LEDGER = "render3d-demo.json"
 OUTPUTS = ("architecture.png", "activations.png", "training.mp4")
@@ -152,17 +154,22 @@ def run_demo(
     *,
     epochs: int = 10,
     progress: bool = True,
+    video_size: tuple[int, int] = VIDEO_SIZE,
+    image_size: tuple[int, int] = IMAGE_SIZE,
+    duration: float | None = None,
 ) -> DemoResult:
-    """Train, checkpoint and record for ``epochs`` epochs, then write the PNGs and the MP4."""
+    """Train, checkpoint and record for ``epochs`` epochs, then write the PNGs and the MP4 (``duration``
+    seconds long, default :func:`render3d.record.frames.default_duration`: 11 s for 10 epochs)."""
     import torch
     import torch.nn.functional as F
     from tqdm import tqdm
 
     from render3d.checkpoints import save_checkpoint
     from render3d.models import DigitsCNN
-    from render3d.probe import digits_to_input, make_probe
+    from render3d.probe import describe_probe, digits_to_input, make_probe
     from render3d.record.animate import animate_recording
     from render3d.record.folder import new_recording_folder
+    from render3d.record.frames import story_positions
     from render3d.record.recorder import Recorder
     from render3d.rendering import render_png
     from render3d.scene.builder import build_scene
@@ -170,6 +177,7 @@ def run_demo(
 
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
+    story_positions(np.zeros(epochs), 30, duration=duration)  # a duration too short fails before training
     start = time.perf_counter()
     out = Path(out_dir)
     ckpt_dir = out / "checkpoints"
@@ -184,8 +192,8 @@ def run_demo(
     x = digits_to_input(images, INPUT_SHAPE)
     y = torch.from_numpy(labels)
     x_train, y_train, x_test, y_test = x[train], y[train], x[test], y[test]
-    probe_name = DEMO_PROBE
-    probe = make_probe(probe_name, INPUT_SHAPE)
+    probe = make_probe(DEMO_PROBE, INPUT_SHAPE)
+    probe_name, label = describe_probe(DEMO_PROBE)  # "digit 3", 3
 
     model = DigitsCNN()
     optimizer = torch.optim.Adam(model.parameters(), lr=LR)
@@ -198,14 +206,16 @@ def run_demo(
         return float(F.cross_entropy(logits, y_test)), float((logits.argmax(1) == y_test).float().mean())
 
     checkpoints: list[Path] = []
-    with new_recording_folder(out / "recording") as folder, Recorder(model, probe, folder) as recorder:
+    with new_recording_folder(out / "recording") as folder, Recorder(
+            model, probe, folder, probe_name=probe_name, label=label, classes=[str(d) for d in range(10)]
+    ) as recorder:
 
         def keep(epoch: int, loss: float, test_loss: float, acc: float) -> None:
             path = ckpt_dir / f"epoch_{epoch:02d}.pt"
             save_checkpoint(model, path, epoch=epoch, loss=loss, test_loss=test_loss, acc=acc)
             ledger.add(path)
             checkpoints.append(path)
-            recorder.snapshot(epoch, loss=loss, acc=acc)
+            recorder.snapshot(epoch, loss=loss, test_loss=test_loss, acc=acc)
 
         test_loss, acc = evaluate()
         keep(0, test_loss, test_loss, acc)  # epoch 0: the random start, so the video shows learning begin
@@ -231,13 +241,13 @@ def run_demo(
     recording = out / "recording"
 
     architecture = render_png(build_scene(trace(model, probe, capture="none"), "architecture"),
-                              out / "architecture.png", size=IMAGE_SIZE)
+                              out / "architecture.png", size=image_size)
     final = build_scene(trace(model, probe), "activations")
-    final.title = f"DigitsCNN after {epochs} epochs: activations of {probe_name} (test acc {acc:.1%})"
-    activations = render_png(final, out / "activations.png", size=IMAGE_SIZE)
-    video = animate_recording(recording, out / "training.mp4", fps=30, frames_per_epoch=FRAMES_PER_EPOCH,
-                              size=VIDEO_SIZE, progress=progress)
+    final.title = f"DigitsCNN after {epochs} epochs: activations for {probe_name} (test acc {acc:.1%})"
+    activations = render_png(final, out / "activations.png", size=image_size)
+    video = animate_recording(recording, out / "training.mp4", fps=30, size=video_size, duration=duration,
+                              progress=progress)
     for path in (architecture, activations, video):
         ledger.add(Path(path))
-    return DemoResult(out, checkpoints, recording, architecture, activations, video, probe_name, acc,
+    return DemoResult(out, checkpoints, recording, architecture, activations, video, DEMO_PROBE, acc,
                       time.perf_counter() - start)

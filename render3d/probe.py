@@ -37,6 +37,23 @@ def digits_to_input(images: np.ndarray, shape: tuple[int, ...]) -> torch.Tensor:
     return x.expand(-1, shape[1], -1, -1).contiguous()
 
 
+def describe_probe(spec: str | None) -> tuple[str, int | None]:
+    """What a probe spec shows, for a title, and its class when the spec knows it: ``digit:45`` →
+    ``("digit 3", 3)`` (image 45 of the bundled digits is a 3), ``img/cat.png`` → ``("cat.png", None)``,
+    ``random`` → ``("random noise", None)``."""
+    spec = spec or "random"
+    if spec == "random":
+        return "random noise", None
+    if spec.startswith("digit:"):
+        _, labels = load_digits_images()
+        try:
+            label = int(labels[int(spec.split(":", 1)[1])])
+        except (ValueError, IndexError):
+            return spec, None
+        return f"digit {label}", label
+    return Path(spec).name, None
+
+
 def make_probe(spec: str | None, shape: tuple[int, ...], *, seed: int = 0) -> torch.Tensor:
     """The probe tensor for ``spec`` (see module docstring) with the model's input ``shape``."""
     spec = spec or "random"

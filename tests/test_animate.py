@@ -164,3 +164,48 @@ def test_cli_animate_end_to_end(tmp_path, capsys):
     assert rec.epochs == [1, 2] and "loss" in rec.metrics[0]
     code = main(["animate", f"{src}:tiny", "--checkpoints", str(tmp_path / "none" / "*.pt"), "-o", str(out)])
     assert code == 1 and "no checkpoints found" in capsys.readouterr().err
+
+
+def test_cli_animates_a_recording_folder_with_duration_and_hold(recording, tmp_path, capsys):
+    out = tmp_path / "r.mp4"
+    code = main(["animate", str(recording), "-o", str(out), "--size", "320x192", "--fps", "10",
+                 "--duration", "1.2", "--hold", "0.2"])
+    assert code == 0
+    assert f"wrote {out}: 12 frames, 320x192, 1.2 s (10 fps)" in capsys.readouterr().out
+    frames = _frames(out)
+    assert len(frames) == 12
+    assert np.abs(frames[1].astype(int) - frames[0]).mean() < 0.3  # the first snapshot held 0.2 s: 2 frames alike
+
+
+def test_uniform_timing_with_holds(recording):
+    from render3d.record.animate import frame_positions
+
+    player = Player(recording, size=SIZE)
+    try:
+        positions = frame_positions(player, 10, frames_per_epoch=2, hold=0.2)
+    finally:
+        player.close()
+    np.testing.assert_array_equal(positions, [0, 0, 0, 0.5, 1, 1.5, 2, 2, 2])
+
+
+def test_panels_beside_the_scene_at_640(recording, tmp_path):
+    from render3d.record.animate import render_frame
+    from render3d.rendering.panels import panel_width
+
+    first = imageio.imread(render_frame(recording, tmp_path / "a.png", position=0, size=(640, 360)))
+    last = imageio.imread(render_frame(recording, tmp_path / "b.png", size=(640, 360)))
+    assert first.shape == (360, 640, 3) and panel_width(640) == 192
+    column = slice(640 - 192, 640)
+    assert (first[:, column] < 200).any(axis=2).mean() > 0.02  # the input, bars and curves are drawn
+    assert np.abs(last[:, column].astype(int) - first[:, column]).mean() > 0.5  # bars and curves moved
+
+
+def test_cli_classes_with_the_wrong_count_is_one_line(recording, tmp_path, capsys):
+    names = tmp_path / "names.txt"
+    names.write_text("cat\ndog\n")
+    code = main(["animate", str(recording), "-o", str(tmp_path / "x.mp4"), "--size", "640x360",
+                 "--classes", str(names), "--duration", "0.5", "--hold", "0"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert f"--classes {names}: 2 class names, but the model has 10 outputs" in err
+    assert not (tmp_path / "x.mp4").exists()

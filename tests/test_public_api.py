@@ -12,8 +12,8 @@ import render3d
 
 def test_public_names_are_pinned():
     assert render3d.__all__ == sorted([
-        "Node", "Recorder", "Scene", "Trace", "__version__", "animate", "build_scene", "export", "load_checkpoint",
-        "plotter", "render", "show", "trace",
+        "Node", "Recorder", "Scene", "Trace", "__version__", "animate", "build_scene", "explain", "export", "load_checkpoint",
+        "plotter", "render", "show", "tour", "trace",
     ])
 
 

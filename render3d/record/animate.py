@@ -23,7 +23,8 @@ import numpy as np
 from render3d.atomic import VIDEO_EXTENSIONS, atomic_path, check_output
 from render3d.errors import RecordingError
 from render3d.limits import check_fps, check_size
-from render3d.record.frames import Timeline, caption, feature_values, segment, source_node, symmetric_limit
+from render3d.record.frames import (Timeline, caption, feature_values, segment, source_node, story_positions,
+                                    symmetric_limit)
 from render3d.record.metrics import METRICS, check_metric
 from render3d.record.recording import Recording, load_recording
 from render3d.record.video import FrameWriter, open_writer, verify_video, video_bytes
@@ -32,10 +33,12 @@ from render3d.scene.style import DEFAULT_SIZE, VIDEO_SIZE, WINDOW_SIZE, SceneSty
 
 if TYPE_CHECKING:
     import torch
+
+    from render3d.record.story import Story
     from torch import nn
 
-__all__ = ["FrameWriter", "Player", "animate_recording", "iter_frames", "open_writer", "record_checkpoints",
-           "render_frame", "show_recording", "summary_line", "video_size"]
+__all__ = ["FrameWriter", "Player", "animate_recording", "frame_positions", "iter_frames", "open_writer",
+           "record_checkpoints", "render_frame", "scene_size", "show_recording", "summary_line", "video_size"]
 
 DEFAULT_FRAMES_PER_EPOCH = 15
 DIFF_CMAP = "RdBu_r"  # diverging: blue = decreased, white = unchanged, red = increased
@@ -105,7 +108,8 @@ class Player:
         self._graph_nodes = base.nodes
         self._values: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
         self.last_epoch = rec.snapshots[self.indices[-1]].epoch
-        scene.title = f"{rec.model}: activations over training"
+        name = rec.probe_name
+        scene.title = f"{rec.model} learning: activations for {name}" if name else f"{rec.model}: activations over training"
         if diff:
             self._set_diff_limits()
             scene.cmap = DIFF_CMAP
@@ -166,6 +170,15 @@ class Player:
             return {key: np.zeros_like(v) for key, v in now.items()}
         before = self.snapshot_values(k - 1)
         return {key: now[key] - before[key] for key in now}
+
+    def segment_changes(self) -> np.ndarray:
+        """Per pair of consecutive snapshots, how much the activations change on screen
+        (:func:`~render3d.record.story.visual_change` against each layer's colour range)."""
+        from render3d.record.story import visual_change
+
+        limits = {fm.node_id: fm.clim for fm in self.scene.feature_maps}
+        return np.array([visual_change(self.snapshot_values(k - 1), self.snapshot_values(k), limits)
+                         for k in range(1, len(self))])
 
     def _set_diff_limits(self) -> None:
         """One signed scale, -a … 0 … +a, for every layer and frame: the colour bar reads true numbers."""
@@ -249,30 +262,94 @@ def _grab(plotter: Any) -> np.ndarray:
     return plotter.screenshot(None, return_img=True)
 
 
+def frame_positions(
+    player: Player,
+    fps: float = 30,
+    *,
+    frames_per_epoch: int | None = None,
+    duration: float | None = None,
+    hold: float | None = None,
+    story: Story | None = None,
+) -> np.ndarray:
+    """Each frame's position on the snapshot axis. By default the story timing
+    (:func:`~render3d.record.frames.story_positions`): the first and last snapshot held ``hold``
+    seconds, the time between warped by how much the activations (and the ``story``'s prediction)
+    change in each epoch. ``frames_per_epoch`` asks for the old uniform timing instead (held
+    ``hold`` seconds, default none, at both ends); it sets the length, so ``duration`` cannot join it."""
+    from render3d.record.story import blend_changes
+
+    if frames_per_epoch is not None:
+        if duration is not None:
+            raise ValueError("frames_per_epoch and duration both set the video's length; pass one")
+        uniform = Timeline(len(player), int(frames_per_epoch)).positions()
+        held = np.zeros(int(round((hold or 0.0) * fps)))
+        return np.concatenate([held, uniform, held + uniform[-1]])
+    if len(player) < 2:
+        return story_positions(np.zeros(0), fps, duration=duration, hold=hold)
+    change = blend_changes(player.segment_changes(), story.prediction_change() if story is not None else None)
+    return story_positions(change, fps, duration=duration, hold=hold)
+
+
 def iter_frames(
     recording: Recording | str | os.PathLike[str],
     *,
-    frames_per_epoch: int = DEFAULT_FRAMES_PER_EPOCH,
+    frames_per_epoch: int | None = DEFAULT_FRAMES_PER_EPOCH,
     size: tuple[int, int] | None = None,
     diff: bool = False,
     orbit: bool = False,
     player: Player | None = None,
     metric: str | None = None,
+    positions: Sequence[float] | None = None,
+    story: Story | None = None,
 ) -> Iterator[np.ndarray]:
-    """The animation's frames as (H, W, 3) uint8 arrays, one scene built once for all of them."""
+    """The animation's frames as (H, W, 3) uint8 arrays, one scene built once for all of them.
+
+    ``positions`` (snapshot axis, one per frame) default to ``frames_per_epoch`` uniform frames per
+    epoch, or the story timing when that is ``None`` (see :func:`frame_positions`). With a ``story``
+    each frame gets the panel column (:func:`render3d.rendering.panels.story_panels`) on its right,
+    :func:`~render3d.rendering.panels.panel_width` of the whole: ``size`` (default VIDEO_SIZE) is then
+    the whole frame and the scene (a given ``player`` too) is laid out for :func:`scene_size` of it.
+    """
+    from render3d.rendering.panels import compose
+
     own = player is None
-    player = player or Player(recording, size=size, diff=diff, metric=metric)
+    if story is not None and size is None:
+        size = VIDEO_SIZE
+    if player is None:
+        player = Player(recording, size=scene_size(size, story is not None), diff=diff, metric=metric)
     try:
-        timeline = Timeline(len(player), frames_per_epoch)
-        n = len(timeline)
-        for j in range(n):
-            player.set_position(timeline.position(j))
+        if positions is None:
+            positions = frame_positions(player, frames_per_epoch=frames_per_epoch, story=story)
+        n = len(positions)
+        width, height = player.plotter.window_size
+        panel = (int(size[0]) - width, height) if story is not None and size is not None else None
+        for j, position in enumerate(positions):
+            player.set_position(float(position))
             if orbit:
                 player.set_orbit(ORBIT_DEGREES * math.sin(2 * math.pi * j / max(n, 1)))
-            yield _grab(player.plotter)
+            image = _grab(player.plotter)
+            yield image if panel is None else compose(image, _panels(story, float(position), panel))
     finally:
         if own:
             player.close()
+
+
+def scene_size(size: Sequence[int] | None, panels: bool) -> tuple[int, int] | None:
+    """The scene's part of a ``size`` frame: all of it, or what the panel column leaves."""
+    from render3d.rendering.panels import panel_width
+
+    if size is None or not panels:
+        return None if size is None else (int(size[0]), int(size[1]))
+    width, height = int(size[0]), int(size[1])
+    return width - panel_width(width), height
+
+
+def _panels(story: Story, position: float, size: tuple[int, int]) -> np.ndarray:
+    from render3d.rendering.panels import story_panels
+
+    frame = story.at(position)
+    return story_panels(size, image=frame.image, name=frame.probe_name, bars=frame.bars, charts=frame.charts,
+                        chart_limits=frame.chart_limits, epoch_range=frame.epoch_range)
 
 
 def render_frame(
@@ -283,18 +360,36 @@ def render_frame(
     size: tuple[int, int] | None = None,
     diff: bool = False,
     metric: str | None = None,
+    panels: bool = True,
+    classes: Sequence[str] | None = None,
 ) -> Path:
-    """One frame of the animation as a PNG or JPEG (default: the last snapshot), e.g. a still for a README."""
+    """One frame of the animation as a PNG or JPEG (default: the last snapshot), e.g. a still for a
+    README; with the video's panel column (``panels``, see :func:`animate_recording`)."""
     from render3d.rendering.png import check_image_output, write_image
 
     size = check_image_output(path, DEFAULT_SIZE if size is None else size)
-    player = Player(recording, size=size, diff=diff, metric=metric)
+    recording = load_recording(recording)
+    story = _story(recording, panels, size, classes)
+    player = Player(recording, size=scene_size(size, story is not None), diff=diff, metric=metric)
     try:
-        player.set_position(len(player) - 1 if position is None else position)
-        image = _grab(player.plotter)
+        position = len(player) - 1 if position is None else position
+        frame = next(iter_frames(recording, size=size, player=player, positions=[position], story=story))
     finally:
         player.close()
-    return write_image(path, image)
+    return write_image(path, frame)
+
+
+#: frames narrower than this get no panel column (it would be too small to read)
+MIN_PANEL_FRAME_WIDTH = 480
+
+
+def _story(recording: Recording, panels: bool, size: Sequence[int], classes: Sequence[str] | None,
+           classes_source: str = "classes") -> Story | None:
+    from render3d.record.story import load_story
+
+    if not panels or int(size[0]) < MIN_PANEL_FRAME_WIDTH:
+        return None
+    return load_story(recording, recording.consistent(), classes=classes, classes_source=classes_source)
 
 
 def animate_recording(
@@ -303,17 +398,34 @@ def animate_recording(
     *,
     fps: float = 30,
     frames_per_epoch: int | None = None,
+    duration: float | None = None,
+    hold: float | None = None,
     size: tuple[int, int] | None = None,
     diff: bool = False,
     orbit: bool = False,
     progress: bool = True,
     scale: str = "layer",
     metric: str | None = None,
+    panels: bool = True,
+    classes: Sequence[str] | None = None,
+    classes_source: str = "classes",
 ) -> Path:
     """Write a recording (a :class:`~render3d.record.Recording` or its folder) as an MP4 (or a GIF).
 
-    One scene, colour limits fixed per layer over all snapshots, ``frames_per_epoch`` frames blending
-    each snapshot into the next (default 15), caption ``epoch 3/10 · loss 0.412 · acc 91.2%``;
+    One scene, colour limits fixed per layer over all snapshots, caption ``epoch 3/10 · loss 0.412 ·
+    acc 91.2%``. Timing: the first and last snapshot held ``hold`` seconds (default 1.5), the epochs
+    between in ``duration`` seconds in all (default: 0.8 s an epoch, at least 4 s, plus the holds),
+    each epoch given a floor share of the time plus a share by how much changed in it, so the big
+    early change is slowed down and the late epochs still show (:func:`frame_positions`);
+    ``frames_per_epoch`` instead gives the uniform timing of that many frames per epoch.
+
+    ``panels`` (frames at least 480 px wide) puts a column on the right, 30 % of the width (the scene
+    is laid out for the rest): the probe at a readable size with its name, the prediction as the
+    softmax of the output logits over the top classes (all up to 10) with the true class marked,
+    and the metric curves drawn up to the current epoch. Class names: ``classes``, else the
+    recording's own (see :class:`~render3d.record.recorder.Recorder`), else the class indices; a
+    count that does not match the outputs is an error naming ``classes_source``.
+
     ``diff=True`` colours the change against the previous snapshot, ``orbit=True`` swings the camera,
     ``scale="global"`` draws every layer on one log-magnitude scale (an exploding layer stands out),
     ``metric="update_ratio"`` (or ``grad_norm``, ``weight_norm``, ``zero_frac``, ``act_std``; see
@@ -334,20 +446,30 @@ def animate_recording(
     from render3d.rendering.glcheck import gl_max_size
 
     fps = check_fps(fps)
-    frames_per_epoch = DEFAULT_FRAMES_PER_EPOCH if frames_per_epoch is None else int(frames_per_epoch)
+    if frames_per_epoch is not None and duration is not None:
+        raise ValueError("animate: frames_per_epoch and duration both set the video's length; pass one")
     path = Path(path)
     width, height = video_size(check_size(VIDEO_SIZE if size is None else size, max_side=gl_max_size()))
     recording = load_recording(recording)
-    n = len(Timeline(len(recording.consistent()), frames_per_epoch))
+    count = len(recording.consistent())
+    if frames_per_epoch is not None:
+        n = len(Timeline(count, int(frames_per_epoch))) + 2 * int(round((hold or 0.0) * fps))
+    else:
+        n = len(story_positions(np.zeros(count - 1), fps, duration=duration, hold=hold))  # checks them too
     check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, n, (width, height)))
-    player = Player(recording, size=(width, height), diff=diff, scale=scale, metric=metric)
+    story = _story(recording, panels, (width, height), classes, classes_source)
+    player = Player(recording, size=scene_size((width, height), story is not None), diff=diff, scale=scale,
+                    metric=metric)
     try:
+        positions = frame_positions(player, fps, frames_per_epoch=frames_per_epoch, duration=duration, hold=hold,
+                                    story=story)
         with atomic_path(path, suffix=path.suffix) as tmp:  # ffmpeg picks the container by suffix
             writer = open_writer(tmp, fps)
             try:
-                with tqdm(total=n, desc="animate", unit="frame", disable=not progress, leave=False) as bar:
-                    for image in iter_frames(recording, frames_per_epoch=frames_per_epoch, diff=diff,
-                                             orbit=orbit, player=player):
+                with tqdm(total=len(positions), desc="animate", unit="frame", disable=not progress,
+                          leave=False) as bar:
+                    for image in iter_frames(recording, size=(width, height), orbit=orbit, player=player,
+                                             positions=positions, story=story):
                         writer.append_data(image)
                         bar.update()
                 writer.close()
@@ -403,6 +525,9 @@ def record_checkpoints(
     trust_pickle: bool = False,
     depth: int | None = None,
     progress: bool = True,
+    probe_name: str | None = None,
+    label: int | None = None,
+    classes: Sequence[str] | None = None,
 ) -> Recording:
     """Load each checkpoint (natural order) into ``model`` and snapshot ``probe``; returns the recording.
 
@@ -413,6 +538,7 @@ def record_checkpoints(
     The recording is built in a temp folder beside ``out_dir`` and replaces it only when every
     checkpoint was recorded; ``out_dir`` must be new, empty or a recording (its manifest-listed files
     are the only ones removed). A folder holding anything else is refused before any checkpoint is read.
+    ``probe_name``, ``label`` and ``classes`` are stored as :class:`~render3d.record.recorder.Recorder` does.
     """
     from tqdm import tqdm
 
@@ -426,7 +552,8 @@ def record_checkpoints(
         paths = [Path(p) for p in checkpoints]
     if not paths:
         raise RecordingError("record_checkpoints: the list of checkpoints is empty; pass at least one file")
-    with new_recording_folder(out_dir) as folder, Recorder(model, probe, folder, depth=depth) as recorder:
+    with new_recording_folder(out_dir) as folder, Recorder(
+            model, probe, folder, depth=depth, probe_name=probe_name, label=label, classes=classes) as recorder:
         last: tuple[Path, float] | None = None
         for i, p in enumerate(tqdm(paths, desc="record", unit="ckpt", disable=not progress, leave=False)):
             load_checkpoint(model, p, trust_pickle=trust_pickle)

@@ -1,7 +1,10 @@
 """What each frame of an animation shows, as pure numpy: time positions, feature values, captions.
 
-A video of ``E`` snapshots at ``F`` frames per epoch has ``(E - 1) * F + 1`` frames; frame ``j`` sits
-at position ``j / F`` on the snapshot axis and blends the two snapshots around it linearly. Feature
+A video's frames sit at positions on the snapshot axis (0 .. E - 1) and blend the two snapshots
+around them linearly. By default (:func:`story_positions`) the first and last snapshots are held and
+the time between is warped: each epoch gets a floor share plus a share by how much changed in it.
+With ``F`` frames per epoch (:class:`Timeline`, uniform) ``E`` snapshots give ``(E - 1) * F + 1``
+frames, frame ``j`` at position ``j / F``. Feature
 values are derived from a snapshot's activation by the scene's own reduction
 (:func:`render3d.scene.activations.feature_map`), with the channel selection of the scene built from
 the first snapshot kept fixed, so a plane shows the same channel in every frame.
@@ -26,7 +29,8 @@ from render3d.scene.style import SceneStyle
 # the scene helper's signature has changed once (scene_extent went away); pass it only if it is asked for
 _EXTENT = {"scene_extent": 1.0} if "scene_extent" in inspect.signature(feature_map).parameters else {}
 
-__all__ = ["Timeline", "caption", "feature_values", "format_metric", "source_node", "symmetric_limit"]
+__all__ = ["DEFAULT_HOLD", "Timeline", "caption", "check_seconds", "default_duration", "default_hold",
+           "feature_values", "format_metric", "segment_shares", "source_node", "story_positions", "symmetric_limit"]
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,80 @@ class Timeline:
 
     def positions(self) -> np.ndarray:
         return np.array([self.position(j) for j in range(len(self))])
+
+
+#: seconds the first and the last snapshot stay on screen (a story's opening and closing shot)
+DEFAULT_HOLD = 1.5
+#: default screen time per epoch (snapshot to snapshot), at least MIN_MOTION in all
+SECONDS_PER_SEGMENT = 0.8
+MIN_MOTION = 4.0
+#: the part of the motion split evenly over the segments, whatever their change: late epochs keep a floor
+UNIFORM_SHARE = 0.5
+
+
+def check_seconds(value: str | float) -> float:
+    """``value`` as a finite number of seconds >= 0 (a ValueError saying so otherwise)."""
+    try:
+        seconds = float(value)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds >= 0):
+        raise ValueError(f"{value!r} is not a number of seconds >= 0")
+    return seconds
+
+
+def segment_shares(change: np.ndarray, uniform: float = UNIFORM_SHARE) -> np.ndarray:
+    """Each segment's share of the moving time (they sum to 1): ``uniform`` of it split evenly, the
+    rest in proportion to the segment's ``change``, so the big early change is slowed down and the
+    quiet late epochs still get ``uniform / segments`` each. No change at all: even shares."""
+    c = np.clip(np.nan_to_num(np.asarray(change, dtype=np.float64), nan=0.0, posinf=0.0), 0.0, None)
+    n = c.size
+    if n == 0:
+        return np.zeros(0)
+    even = np.full(n, 1.0 / n)
+    total = c.sum()
+    return even if total <= 0 else uniform * even + (1.0 - uniform) * c / total
+
+
+def default_hold(duration: float | None = None) -> float:
+    """DEFAULT_HOLD, or a sixth of a shorter ``duration`` (a 3 s video holds 0.5 s at each end)."""
+    return DEFAULT_HOLD if duration is None else min(DEFAULT_HOLD, duration / 6)
+
+
+def default_duration(segments: int, hold: float) -> float:
+    """Both holds plus SECONDS_PER_SEGMENT per segment (at least MIN_MOTION of motion; none for one snapshot)."""
+    return 2 * hold + (max(MIN_MOTION, SECONDS_PER_SEGMENT * segments) if segments else 0.0)
+
+
+def story_positions(
+    change: np.ndarray, fps: float, *, duration: float | None = None, hold: float | None = None,
+    uniform: float = UNIFORM_SHARE,
+) -> np.ndarray:
+    """The snapshot position of every frame of a ``duration``-second video at ``fps``: the first
+    snapshot held ``hold`` seconds, then the motion through the ``len(change)`` segments, each in its
+    :func:`segment_shares` of the time (linear within a segment), then the last snapshot held.
+
+    ``duration`` defaults to :func:`default_duration`, ``hold`` to :func:`default_hold`.
+    """
+    segments = int(np.size(change))
+    if duration is not None and not (math.isfinite(duration) and duration > 0):
+        raise ValueError(f"duration must be a number of seconds > 0, got {duration!r}")
+    hold = default_hold(duration) if hold is None else float(hold)
+    if not (math.isfinite(hold) and hold >= 0):
+        raise ValueError(f"hold must be a number of seconds >= 0, got {hold!r}")
+    duration = default_duration(segments, hold) if duration is None else float(duration)
+    total = max(1, int(round(duration * fps)))
+    if segments == 0:
+        return np.zeros(total)
+    held = int(round(hold * fps))
+    moving = total - 2 * held
+    if moving < 2:
+        raise ValueError(f"a {duration:g} s video at {fps:g} fps leaves no time to move between its two "
+                         f"{hold:g} s holds; give a longer duration or a shorter hold")
+    knots = np.concatenate([[0.0], np.cumsum(segment_shares(change, uniform))])
+    knots[-1] = 1.0
+    motion = np.interp(np.linspace(0.0, 1.0, moving), knots, np.arange(segments + 1, dtype=np.float64))
+    return np.concatenate([np.zeros(held), motion, np.full(held, float(segments))])
 
 
 def segment(position: float, count: int) -> tuple[int, float]:

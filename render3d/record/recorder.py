@@ -28,9 +28,10 @@ import os
 import time
 import warnings
 import weakref
+from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 import torch
@@ -43,7 +44,7 @@ from render3d.record.folder import owned_names, read_checked, refuse_foreign, re
 from render3d.record.lock import LOCK, RecordingLock, new_run_id, release
 from render3d.tracing.capture import CaptureConfig
 
-__all__ = ["RECORDER_CAPTURE", "GraphChangedWarning", "Recorder", "probe_hash"]
+__all__ = ["MAX_LOGITS", "RECORDER_CAPTURE", "GraphChangedWarning", "Recorder", "probe_hash"]
 
 #: the caps a Recorder traces with: the tracer's defaults, so a frame shows what the static scene
 #: shows; uint8 + deflate keeps ResNet-50 at 224×224 near 4 MB a snapshot (see store.py)
@@ -87,6 +88,16 @@ class Recorder:
     layer_norms
         Store ‖w‖, ‖Δw‖ and ‖grad‖ per module with each snapshot (default). A resumed recording's first
         new snapshot has no ‖Δw‖: the weights before it were in another process.
+    probe_name, label
+        What the probe shows (``"digit 3"``, ``"cat.png"``) and its class index, for the video's title
+        and prediction panel; by default taken from a probe spec string (``"digit:45"`` → ``"digit 3"``,
+        class 3; a file → its name), none for a tensor.
+    classes
+        Class names of a classifier's outputs (``["0", ..., "9"]``), stored in the manifest so the
+        prediction panel can label its bars.
+
+    A model whose output is one ``(1, K)`` tensor (K <= :data:`MAX_LOGITS`) also has its logits
+    stored exactly with each snapshot (the prediction panel's softmax needs every class).
 
     The Recorder holds a lock on the folder until :meth:`close` (or the end of a ``with`` block, or
     garbage collection): a second Recorder on the same folder is refused, a lock left by a process
@@ -104,11 +115,20 @@ class Recorder:
         resume: bool = False,
         overwrite: bool = False,
         layer_norms: bool = True,
+        probe_name: str | None = None,
+        label: int | None = None,
+        classes: Sequence[str] | None = None,
     ) -> None:
+        from render3d.probe import describe_probe
+
         if resume and overwrite:
             raise ValueError("Recorder: pass resume=True or overwrite=True, not both")
         self.model = model
         self.probe = _resolve_probe(model, probe)
+        named, known = describe_probe(probe) if isinstance(probe, str) else (None, None)
+        self.probe_name = probe_name if probe_name is not None else named
+        self.label = int(label) if label is not None else known
+        self.classes = None if classes is None else [str(c) for c in classes]
         self.out_dir = Path(out_dir)
         self.capture = capture or RECORDER_CAPTURE
         if self.capture.mode == "none":
@@ -171,7 +191,9 @@ class Recorder:
         values = {name: store.plain_number(name, v) for name, v in metrics.items()}
         layers = self._weights.measure(self.model) if self._weights is not None else None
         probe = self.probe.to(_device_of(self.model))
-        traced = trace(self.model, probe, depth=self.depth, capture=self.capture)
+        with _output_logits(self.model) as output:
+            traced = trace(self.model, probe, depth=self.depth, capture=self.capture)
+        logits = _logits(output.get("value"))
         signature = traced.signature()
         if self._resumed:
             self._check_resumed_graph(signature)
@@ -194,7 +216,7 @@ class Recorder:
         try:
             if not self._manifest:
                 self._write_probe()
-            entry["bytes"] = store.write_snapshot(self.out_dir / name, traced, layers)
+            entry["bytes"] = store.write_snapshot(self.out_dir / name, traced, layers, logits=logits)
             if changed:
                 atomic_write_text(self.out_dir / entry["graph_file"], json.dumps(store.graph_to_json(traced)) + "\n")
             updated = dict(manifest, snapshots=[*manifest["snapshots"], entry],
@@ -270,14 +292,20 @@ class Recorder:
             np.save(tmp, probe_np)
 
     def _start(self, traced: Any) -> dict[str, Any]:
+        probe = {"sha256": self.probe_hash, "shape": list(self.probe.shape),
+                 "dtype": str(self.probe.dtype).removeprefix("torch."), "file": store.PROBE_FILE}
+        if self.probe_name is not None:
+            probe["name"] = self.probe_name
+        if self.label is not None:
+            probe["label"] = self.label
         return {
             "format": store.FORMAT,
             "version": store.VERSION,
             "model": traced.model,
             "signature": traced.signature(),
             "graph_changed": False,
-            "probe": {"sha256": self.probe_hash, "shape": list(self.probe.shape),
-                      "dtype": str(self.probe.dtype).removeprefix("torch."), "file": store.PROBE_FILE},
+            "probe": probe,
+            **({"classes": self.classes} if self.classes is not None else {}),
             "capture": asdict(self.capture),
             "quantization": "uint8 per node and snapshot: value = offset + step * code",
             "graph": store.graph_to_json(traced),
@@ -361,6 +389,39 @@ def _resolve_probe(model: nn.Module, probe: torch.Tensor | str) -> torch.Tensor:
     from render3d.probe import make_probe
 
     return make_probe(str(probe), default_input_shape(type(model).__name__, model))
+
+
+#: the most classes whose logits a snapshot stores exactly (ImageNet-21k has 21,843)
+MAX_LOGITS = 100_000
+
+
+@contextmanager
+def _output_logits(model: nn.Module) -> Iterator[dict[str, Any]]:
+    """While open, a forward hook on ``model`` keeps its output in the yielded dict under ``"value"``.
+
+    The hook only keeps a reference: it runs inside the trace, where any tensor operation (even
+    ``detach``) would be recorded as a node of the graph.
+    """
+    from render3d.tracing.tracer import unwrap
+
+    found: dict[str, Any] = {}
+
+    def keep(module: nn.Module, args: Any, output: Any) -> None:
+        found["value"] = output
+
+    handle = unwrap(model).register_forward_hook(keep)
+    try:
+        yield found
+    finally:
+        handle.remove()
+
+
+def _logits(output: Any) -> np.ndarray | None:
+    """``output`` as K float32 logits when it is one floating ``(1, K)`` tensor with K <= MAX_LOGITS."""
+    if not (isinstance(output, torch.Tensor) and output.ndim == 2 and output.shape[0] == 1
+            and 0 < output.shape[1] <= MAX_LOGITS and output.is_floating_point()):
+        return None
+    return output.detach().float().cpu().numpy().reshape(-1).copy()
 
 
 def _device_of(model: nn.Module) -> torch.device:

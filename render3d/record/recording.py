@@ -118,6 +118,38 @@ class Recording:
         except (OSError, ValueError, EOFError) as exc:
             raise RecordingError(f"probe file {path} cannot be read (missing or damaged?): {exc}") from None
 
+    @property
+    def probe_name(self) -> str | None:
+        """What the probe shows (``"digit 3"``, ``"cat.png"``); ``None`` in recordings that do not say."""
+        return self.manifest["probe"].get("name")
+
+    @property
+    def probe_label(self) -> int | None:
+        """The probe's true class index when it is known."""
+        return self.manifest["probe"].get("label")
+
+    @property
+    def classes(self) -> list[str] | None:
+        """The output classes' names, when the recording was given them."""
+        classes = self.manifest.get("classes")
+        return None if classes is None else list(classes)
+
+    def logits(self, index: int) -> np.ndarray | None:
+        """The model's output logits at snapshot ``index`` (float32, one per class), or ``None`` when
+        the model's output is not one ``(1, K)`` tensor. Stored exactly since the recorder keeps
+        them; in older recordings, the output node's quantised activation when it holds every class."""
+        exact = store.read_logits(self.path / self.snapshots[index].file)
+        if exact is not None:
+            return exact
+        outputs = self.graph.outputs
+        if len(outputs) != 1:
+            return None
+        stored = self.read(index, [outputs[0]["node"]]).get(outputs[0]["node"])
+        if stored is None or len(stored.full_shape) != 2 or stored.full_shape[0] != 1 \
+                or stored.codes.size != stored.full_shape[1]:
+            return None
+        return stored.values().reshape(-1)
+
     # --- activations ------------------------------------------------------------------------------------
     def read(self, index: int, nodes: Iterable[str] | None = None) -> dict[str, store.StoredNode]:
         """The stored (quantised) nodes of snapshot ``index``; the last full read is cached."""

@@ -3,7 +3,8 @@
 Layout of a recording folder::
 
     manifest.json          format, model, graph (Trace.to_dict + what depth collapse needs),
-                           graph signature, probe hash/shape, capture caps, one entry per snapshot
+                           graph signature, probe hash/shape (and, when known, its name and class),
+                           class names (optional), capture caps, one entry per snapshot
                            (epoch, metrics, file, signature, graph_changed)
     probe.npy              the probe input every snapshot was traced on
     snapshot_0000.npz      activations of snapshot 0 ...
@@ -15,7 +16,8 @@ offset, step and the node's stats) and, for entry ``k``, ``q{k}`` (uint8 codes, 
 activation) and optionally ``m{k}`` (float16 channel means). Snapshots a Recorder took with
 ``layer_norms`` also hold ``layer_paths`` (a JSON list of module paths) and ``layer_norms`` (float64,
 one row ``‖w‖, ‖Δw‖, ‖grad‖`` per module owning parameters, NaN where there is no value; see
-:mod:`render3d.record.metrics`); older snapshots simply lack them. A value is ``offset + step * code``
+:mod:`render3d.record.metrics`) and ``logits`` (float32, the model's whole ``(1, K)`` output, exact:
+the prediction panel's softmax needs every class unquantised); older snapshots simply lack them. A value is ``offset + step * code``
 with ``offset``/``step`` from that node's own min/max in that snapshot, so the error is at most
 ``step / 2`` = (max - min) / 510 and zeros after a ReLU stay exact (the minimum is a code).
 
@@ -127,11 +129,14 @@ class StoredNode:
         return np.float32(self.offset) + np.float32(self.step) * used.astype(np.float32), counts[used]
 
 
-def write_snapshot(path: Path, nodes: Iterable[Node], layers: LayerNorms | None = None) -> int:
-    """Quantise the activations of ``nodes`` (and store ``layers`` exactly) into ``path`` (atomically);
-    returns the file size."""
+def write_snapshot(path: Path, nodes: Iterable[Node], layers: LayerNorms | None = None,
+                   logits: np.ndarray | None = None) -> int:
+    """Quantise the activations of ``nodes`` (and store ``layers`` and the output ``logits`` exactly)
+    into ``path`` (atomically); returns the file size."""
     index: list[dict[str, Any]] = []
     arrays: dict[str, np.ndarray] = {}
+    if logits is not None:
+        arrays["logits"] = np.asarray(logits, dtype=np.float32).reshape(-1)
     if layers is not None:
         arrays["layer_paths"] = np.array(json.dumps(list(layers.paths)))
         arrays["layer_norms"] = np.asarray(layers.norms, dtype=np.float64).reshape(-1, 3)
@@ -193,6 +198,13 @@ def _open_snapshot(path: Path) -> Iterator[Any]:
     except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile,
             zlib.error) as exc:
         raise RecordingError(f"snapshot file {path} cannot be read (truncated or damaged?): {exc}") from None
+
+
+def read_logits(path: Path) -> np.ndarray | None:
+    """The model's output logits (float32, one per class) stored exactly with a snapshot, or ``None``
+    (an older snapshot, or a model whose output is not one ``(1, K)`` tensor)."""
+    with _open_snapshot(path) as data:
+        return np.asarray(data["logits"], dtype=np.float32) if "logits" in data.files else None
 
 
 @dataclass(frozen=True)
@@ -294,6 +306,13 @@ def check_manifest(data: Any, path: Path) -> dict[str, Any]:
     if not isinstance(probe.get("sha256"), str):
         raise bad("'probe.sha256' must be a string")
     plain_name(probe.get("file"), "probe.file", path)
+    if not isinstance(probe.get("name", ""), str):
+        raise bad("'probe.name' must be a string")
+    if probe.get("label") is not None and not _is_int(probe["label"]):
+        raise bad(f"'probe.label' must be a class index or null, got {probe['label']!r}")
+    classes = data.get("classes")
+    if classes is not None and not (isinstance(classes, list) and all(isinstance(c, str) for c in classes)):
+        raise bad("'classes' must be a list of class names")
     last: float | None = None
     for i, entry in enumerate(data["snapshots"]):
         where = f"snapshots[{i}]"

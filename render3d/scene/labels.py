@@ -7,7 +7,8 @@ matches what is drawn to within a pixel or two (``tests/test_render_images.py`` 
 
 With ``labels="auto"`` labels are placed greedily, main-path blocks first, then side branches, then
 glyph ops, left to right. Each tries, in order: just above its block, just below it, one text row
-higher; a place is taken only if its box overlaps no label already placed, no other block's screen
+higher (all centred on the block), then above and below flush with the block's left edge, then its
+right edge; a place is taken only if its box overlaps no label already placed, no other block's screen
 box and no 2-D overlay, and stays in the image; otherwise the label is dropped. Fewer, readable
 labels beat many overlapping ones.
 """
@@ -107,6 +108,14 @@ def place_labels(
     if thin:
         candidates.append(corner_at(below, bottom_px, left, bottom_v + PAD_PX + boxes[:, 1]))
         candidates.append(corner_at(anchors, top_px, left, top_v - 2 * PAD_PX - boxes[:, 1]))
+        # then flush with the block's left or right edge, above or below it: a small block tucked
+        # between big ones (the input plane, a pool) often has room only to one side of its centre
+        edge_l, edge_r = centre_u - boxes[:, 0] / 2, centre_u - boxes[:, 0] / 2
+        if obstacles is not None and owner is not None:
+            edge_l[ok], edge_r[ok] = rect[ok, 0], rect[ok, 2] - boxes[ok, 0]
+        for x in (edge_l, edge_r):
+            candidates.append(corner_at(anchors, top_px, x, top_v - PAD_PX))
+            candidates.append(corner_at(below, bottom_px, x, bottom_v + PAD_PX + boxes[:, 1]))
     rows = [(c, project_points(camera, c, size)) for c in candidates]
     if not thin:
         return Labels(positions=rows[0][0], texts=list(texts), node_ids=list(node_ids), font_px=font_1080)

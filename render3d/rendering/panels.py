@@ -1,0 +1,206 @@
+"""The side column of a training video: the probe at a readable size with its name, the prediction as
+labelled probability bars, and the metric curves drawn up to "now".
+
+Drawn with Pillow into an RGB numpy image beside the 3-D scene's frame (never over it), so nothing
+here depends on VTK's text layout; the data comes ready to draw (see
+:class:`render3d.record.story.StoryFrame`). Sizes scale with the video's height: at 720 p the body
+text is 19 px, the probe about 190 px.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from render3d.rendering.labels import TEXT_COLOR, font_file
+
+__all__ = ["PANEL_SHARE", "compose", "panel_width", "story_panels"]
+
+#: the share of a video's width the panel column takes (the scene is laid out for the rest)
+PANEL_SHARE = 0.3
+BACKGROUND = (255, 255, 255)
+RULE = (215, 215, 215)
+BAR = (0, 114, 178)  # Okabe-Ito blue
+TRUE_BAR = (230, 159, 0)  # Okabe-Ito orange: the true class
+TRACK = (236, 236, 236)
+LINES = ((0, 114, 178), (213, 94, 0), (0, 158, 115), (204, 121, 167))  # Okabe-Ito, colour-blind safe
+MUTED = (110, 110, 110)
+
+
+def panel_width(width: int) -> int:
+    """Width of the panel column in a ``width``-pixel frame: PANEL_SHARE of it in multiples of 16, so
+    the scene's part keeps a width H.264 can encode."""
+    return int(round(width * PANEL_SHARE / 16)) * 16
+
+
+@lru_cache(maxsize=16)
+def _font(px: int) -> Any:
+    from PIL import ImageFont
+
+    path = font_file()
+    return ImageFont.truetype(path, px) if path else ImageFont.load_default(px)
+
+
+def _text_w(draw: Any, text: str, font: Any) -> float:
+    return float(draw.textlength(text, font=font))
+
+
+def _fit(draw: Any, text: str, font: Any, width: float) -> str:
+    """``text`` cut at the end with '…' to fit ``width`` pixels."""
+    if _text_w(draw, text, font) <= width:
+        return text
+    while text and _text_w(draw, text + "…", font) > width:
+        text = text[:-1]
+    return text + "…"
+
+
+def _input(draw: Any, canvas: Any, box: tuple[int, int, int, int], image: np.ndarray | None,
+           name: str | None, font: Any) -> None:
+    from PIL import Image
+
+    x0, y0, x1, y1 = box
+    line = round(font.size * 1.35)
+    side = max(8, min(x1 - x0, y1 - y0 - line))
+    if image is not None:
+        h, w = image.shape[:2]
+        scale = side / max(h, w)
+        size = (max(1, round(w * scale)), max(1, round(h * scale)))
+        method = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
+        picture = Image.fromarray(np.ascontiguousarray(image)).resize(size, method)
+        left = x0 + (x1 - x0 - size[0]) // 2
+        canvas.paste(picture, (left, y0))
+        draw.rectangle([left - 1, y0 - 1, left + size[0], y0 + size[1]], outline=RULE)
+        y_text = y0 + size[1] + round(font.size * 0.3)
+    else:
+        y_text = y0
+    text = _fit(draw, f"input: {name}" if name else "input", font, x1 - x0)
+    draw.text(((x0 + x1 - _text_w(draw, text, font)) / 2, y_text), text, font=font, fill=TEXT_COLOR)
+
+
+def _bars(draw: Any, box: tuple[int, int, int, int], bars: Sequence[tuple[str, float, bool]], font: Any,
+          small: Any) -> None:
+    x0, y0, x1, y1 = box
+    title = "prediction (softmax)"
+    draw.text((x0, y0), title, font=font, fill=TEXT_COLOR)
+    y = y0 + round(font.size * 1.4)
+    if any(true for _, _, true in bars):
+        key = "true class"
+        kx = x0 + _text_w(draw, title, font) + font.size
+        s = round(small.size * 0.8)
+        top = y0 + (font.size - s) // 2 + 2
+        draw.rectangle([kx, top, kx + s, top + s], fill=TRUE_BAR)
+        draw.text((kx + s + 5, y0 + (font.size - small.size) // 2), key, font=small, fill=MUTED)
+    row = min(round(font.size * 1.45), (y1 - y) // max(1, len(bars)))
+    label_w = min((x1 - x0) * 0.4, max((_text_w(draw, name, font) for name, _, _ in bars), default=0) + 8)
+    value_w = _text_w(draw, "100%", small) + 6
+    track0, track1 = x0 + label_w, x1 - value_w
+    bar_h = max(3, round(row * 0.62))
+    for name, p, true in bars:
+        text = _fit(draw, name, font, label_w - 8)
+        draw.text((track0 - 8 - _text_w(draw, text, font), y + (row - font.size) / 2 - 2), text, font=font,
+                  fill=TEXT_COLOR)
+        top = y + (row - bar_h) / 2
+        draw.rectangle([track0, top, track1, top + bar_h], fill=TRACK)
+        p = float(min(max(p, 0.0), 1.0))
+        if p > 0:
+            draw.rectangle([track0, top, track0 + (track1 - track0) * p, top + bar_h], fill=TRUE_BAR if true else BAR)
+        draw.text((track1 + 6, y + (row - small.size) / 2 - 1), f"{p:.0%}", font=small, fill=MUTED)
+        y += row
+
+
+def _tick(value: float, percent: bool) -> str:
+    if percent:
+        return f"{value:.0%}"
+    return f"{value:.2g}" if value != 0 else "0"
+
+
+def _chart(draw: Any, box: tuple[int, int, int, int], title: str, lines: Mapping[str, tuple[np.ndarray, np.ndarray]],
+           limits: tuple[float, float, bool], epochs: tuple[float, float], font: Any, small: Any) -> None:
+    x0, y0, x1, y1 = box
+    lo, hi, percent = limits
+    draw.text((x0, y0), title, font=font, fill=TEXT_COLOR)
+    legend_y = y0 + round(font.size * 1.3)
+    named = list(lines) if len(lines) > 1 else []  # one line: the title names it
+    for k, name in enumerate(named):
+        colour = LINES[k % len(LINES)]
+        ly = legend_y + k * round(small.size * 1.2)
+        draw.line([x0, ly + small.size * 0.6, x0 + 14, ly + small.size * 0.6], fill=colour, width=3)
+        draw.text((x0 + 19, ly), _fit(draw, name, small, x1 - x0 - 19), font=small, fill=MUTED)
+    top = legend_y + len(named) * round(small.size * 1.2) + round(small.size * 0.6)
+    axis_w = max(_text_w(draw, _tick(v, percent), small) for v in (lo, hi)) + 5
+    left, right, bottom = x0 + axis_w, x1 - 6, y1 - round(small.size * 2.5)
+    if bottom - top < 12:
+        return
+    draw.line([left, top, left, bottom, right, bottom], fill=MUTED, width=1)
+    for value, y in ((hi, top), (lo, bottom)):
+        text = _tick(value, percent)
+        draw.text((left - 4 - _text_w(draw, text, small), y - small.size / 2 - 1), text, font=small, fill=MUTED)
+    e0, e1 = epochs
+    for value, anchor in ((e0, left), (e1, right)):
+        text = f"{value:g}"
+        draw.text((anchor - _text_w(draw, text, small) / 2, bottom + 2), text, font=small, fill=MUTED)
+    label = "epoch"
+    draw.text(((left + right - _text_w(draw, label, small)) / 2, bottom + 2), label, font=small, fill=MUTED)
+    span_e = (e1 - e0) or 1.0
+    span_v = (hi - lo) or 1.0
+    for k, (xs, ys) in enumerate(lines.values()):
+        colour = LINES[k % len(LINES)]
+        ok = np.isfinite(xs) & np.isfinite(ys)
+        px = left + (np.asarray(xs)[ok] - e0) / span_e * (right - left)
+        py = bottom - (np.clip(np.asarray(ys)[ok], lo, hi) - lo) / span_v * (bottom - top)
+        points = list(zip(px.tolist(), py.tolist()))
+        if len(points) > 1:
+            draw.line(points, fill=colour, width=3, joint="curve")
+        if points and ok[-1]:
+            r = 4.5
+            cx, cy = points[-1]
+            draw.ellipse([cx - r, cy - r, cx + r, cy + r], fill=colour, outline=BACKGROUND)
+
+
+def story_panels(
+    size: tuple[int, int],
+    *,
+    image: np.ndarray | None,
+    name: str | None,
+    bars: Sequence[tuple[str, float, bool]],
+    charts: Mapping[str, Mapping[str, tuple[np.ndarray, np.ndarray]]],
+    chart_limits: Mapping[str, tuple[float, float, bool]],
+    epoch_range: tuple[float, float],
+) -> np.ndarray:
+    """The panel column, ``size`` = (width, height), as an (H, W, 3) uint8 image: the input on top, the
+    prediction bars (name, probability, true class?) below, the ``charts`` (title → metric → the
+    epochs and values so far) at the bottom, side by side. Empty parts give their room to the others."""
+    from PIL import Image, ImageDraw
+
+    width, height = size
+    canvas = Image.new("RGB", (width, height), BACKGROUND)
+    draw = ImageDraw.Draw(canvas)
+    font, small = _font(max(10, round(height * 0.026))), _font(max(9, round(height * 0.022)))
+    m = max(6, round(height * 0.025))
+    draw.line([0, m, 0, height - m], fill=RULE, width=1)
+    x0, x1 = m, width - m
+    y = m
+    side = min(round(height * 0.26), x1 - x0)
+    input_h = side + round(font.size * 1.5)
+    _input(draw, canvas, (x0, y, x1, y + input_h), image, name, font)
+    y += input_h + m
+    chart_h = round(height * 0.25) if charts else 0
+    if bars:
+        _bars(draw, (x0, y, x1, height - m - chart_h - (m if charts else 0)), bars, font, small)
+    if charts:
+        gap = m
+        n = len(charts)
+        w = (x1 - x0 - gap * (n - 1)) / n
+        top = height - m - chart_h if bars else y
+        for k, (title, lines) in enumerate(charts.items()):
+            cx = round(x0 + k * (w + gap))
+            _chart(draw, (cx, top, round(cx + w), height - m), title, lines, chart_limits[title], epoch_range,
+                   font, small)
+    return np.asarray(canvas, dtype=np.uint8)
+
+
+def compose(scene: np.ndarray, panels: np.ndarray) -> np.ndarray:
+    """The video frame: the scene's image with the panel column on its right."""
+    return np.concatenate([scene, panels], axis=1)
