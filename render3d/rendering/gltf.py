@@ -38,8 +38,8 @@ from render3d.rendering.actors import (
     SHADOW_WASH,
     SKIP_COLOR,
     _backdrop,
-    _atlas_grid as atlas_grid,
-    _atlas_rgb as atlas_rgb,
+    atlas_grid,
+    atlas_rgb,
 )
 from render3d.rendering.meshes import box_outlines_mesh, boxes_mesh, colormap_lut, face_shades, polylines_mesh, tiled_planes_mesh
 from render3d.scene.model import FeatureMap, Scene, repeat_shadows
