@@ -37,13 +37,14 @@ def softmax(logits: np.ndarray) -> np.ndarray:
 
 
 def top_classes(final: np.ndarray, label: int | None = None) -> np.ndarray:
-    """The class indices the prediction panel shows, most probable at the end first: all of them up to
-    :data:`ALL_CLASSES_UP_TO` classes, else the top :data:`TOP_K` (the true ``label`` replacing the
-    last one when it is not among them). Fixed for the whole video, so bars keep their places."""
+    """The class indices the prediction panel shows: all of them, in class order, up to
+    :data:`ALL_CLASSES_UP_TO` classes (a class reads 0-9 down the panel as a teacher writes them), else
+    the top :data:`TOP_K` at the end, most probable first (the true ``label`` replacing the last one when
+    it is not among them). Fixed for the whole video, so bars keep their places."""
     final = np.asarray(final, dtype=np.float64)
-    order = np.argsort(-final, kind="stable")
     if final.size <= ALL_CLASSES_UP_TO:
-        return order
+        return np.arange(final.size)
+    order = np.argsort(-final, kind="stable")
     shown = order[:TOP_K]
     if label is not None and 0 <= label < final.size and label not in shown:
         shown = np.append(shown[:-1], label)
