@@ -186,12 +186,14 @@
 
   function placeLabels() {
     const w = canvas.clientWidth, h = canvas.clientHeight;
+    const controls = $("r3d-controls");
+    const floor = h - controls.offsetHeight - 2 * (h - controls.offsetTop - controls.offsetHeight);  // above the bar
     const kept = [];
     for (const label of labels) {
       project.copy(label.anchor).project(camera);
       // the text's lower-left corner at the anchor, moved in where the text would run off the view
       const ax = (project.x + 1) / 2 * w, ay = (1 - project.y) / 2 * h;
-      const x = Math.max(0, Math.min(w - label.w, ax)), y = Math.max(label.h, Math.min(h, ay));
+      const x = Math.max(0, Math.min(w - label.w, ax)), y = Math.max(label.h, Math.min(floor, ay));
       const box = [x, y - label.h, x + label.w, y];
       const visible = project.z < 1 && project.z > -1 && ax >= 0 && ax <= w && ay >= 0 && ay <= h
         && !kept.some((b) => box[0] < b[2] && b[0] < box[2] && box[1] < b[3] && b[1] < box[3]);
