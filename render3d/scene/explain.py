@@ -292,6 +292,12 @@ def _fit_camera(points: np.ndarray, direction: tuple[float, float, float], view_
     return tuple(map(float, pos)), tuple(map(float, focal)), tuple(map(float, up))
 
 
+def _label_points(labels: list[tuple[tuple[float, float, float], str]]) -> np.ndarray:
+    """Label anchors, each with a point a little above it (the text's height), for the camera fit."""
+    anchors = np.array([pos for pos, _ in labels], dtype=float).reshape(-1, 3)
+    return np.concatenate([anchors, anchors + [0.0, 0.04 * PLANE_SIZE, 0.0]])
+
+
 def _plane_corners(p: Plane) -> np.ndarray:
     ox, oy, oz = p.origin
     sx, sy = p.size
@@ -386,7 +392,7 @@ def _grid_text(a: np.ndarray, width: int = 7) -> str:
 def _conv_card(ops: Operands, oc: int, y: int, x: int) -> str:
     """The input patch next to the kernel, channel by channel (up to 3 channels, up to 5×5 shown)."""
     channels = _group_channels(ops, oc)
-    patch = _patch(ops, channels, y, x)
+    patch = _patch(ops, channels, y, x, pad=np.nan)  # printed "pad": zeros that are not the input's
     kh, kw = ops.kernel
     if kh > 5 or kw > 5:
         return f"{len(channels)} input channels \u00d7 {kh}\u00d7{kw} kernel: {len(channels) * kh * kw} products"
@@ -434,7 +440,7 @@ def _window_scene(ops: Operands, fps: float, channel: int | None, probe: str) ->
     labels = []
     first_label = (f"input channels {shown[0]}-{shown[-1]} of {c_in}" if ops.kind == "conv" and len(shown) > 1
                    else f"input channel {shown[0]} of {c_in}")
-    labels.append(((size_in[0] / 2, size_in[1] + 0.08 * PLANE_SIZE, 0.0), f"{first_label}, {_plane_text(h, w)}"))
+    labels.append(((size_in[0] / 2, size_in[1] + 0.05 * PLANE_SIZE, -depth), f"{first_label}, {_plane_text(h, w)}"))
     if len(channels) > len(shown):
         group = " in this group" if ops.kind == "conv" and ops.groups > 1 else ""
         labels.append(((size_in[0] / 2, -0.15 * PLANE_SIZE, 0.0),
@@ -491,8 +497,7 @@ def _window_scene(ops: Operands, fps: float, channel: int | None, probe: str) ->
         tip[2] = 0.0
         lines = [(np.array([px, py, hi[2]]), tip) for px in (lo[0], hi[0]) for py in (lo[1], hi[1])]
         frames.append(Frame(caption, card, boxes, lines, {"out": revealed}))
-    points = np.concatenate([np.concatenate([_plane_corners(p) for p in planes]),
-                             np.array([[0.0, 0.0, -depth], [0.0, size_in[1] + 0.1 * PLANE_SIZE, 0.0]])])
+    points = np.concatenate([*[_plane_corners(p) for p in planes], _label_points(labels)])
     camera = _fit_camera(points, (0.55, 0.3, 1.0))
     kind_text = {"conv": f"{ops.type_name} {c_in}\u2192{c_out}", "maxpool": ops.type_name,
                  "avgpool": ops.type_name, "batchnorm": ops.type_name}[ops.kind]
@@ -594,7 +599,8 @@ def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
         olo, ohi = out_plane.cell_box((r, r), (c, c), (0.0, 0.04 * PLANE_SIZE))
         boxes += [Box(olo, ohi, LIT_RGB, outline=True), Box(olo, ohi, LIT_RGB, opacity=0.35)]
         frames.append(Frame(caption, card, boxes, [], {"out": revealed}, {"w": _vector_grid(wj)}))
-    points = np.concatenate([*[_plane_corners(p) for p in planes], np.array([[0.0, bars_origin[1], 0.0]])])
+    points = np.concatenate([*[_plane_corners(p) for p in planes], np.array([[0.0, bars_origin[1], 0.0]]),
+                             _label_points(labels)])
     camera = _fit_camera(points, (0.12, 0.1, 1.0))
     lim = _symmetric_limit(x, out)
     title = f"{ops.layer}: Linear {n_in}\u2192{n_out}" + (f"  \u00b7  input {probe}" if probe else "")
@@ -636,7 +642,8 @@ def _layernorm_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
         olo, ohi = out_plane.cell_box((r, r), (c, c), (0.0, 0.04 * PLANE_SIZE))
         boxes += [Box(olo, ohi, LIT_RGB, outline=True)]
         frames.append(Frame(caption, card, boxes, [], {"out": revealed}))
-    points = np.array([[0.0, 0.65 * PLANE_SIZE, 0.0], [width, out_plane.origin[1], 0.0]])
+    points = np.concatenate([np.array([[0.0, 0.65 * PLANE_SIZE, 0.0], [width, out_plane.origin[1], 0.0]]),
+                             _label_points(labels)])
     camera = _fit_camera(points, (0.1, 0.1, 1.0))
     lim = _symmetric_limit(y)
     title = f"{ops.layer}: LayerNorm over {d} values" + (f"  \u00b7  input {probe}" if probe else "")
@@ -688,7 +695,7 @@ def _attention_scene(ops: Operands, fps: float, probe: str, head: int = 0) -> Ex
         boxes.append(Box(lo, hi, LIT_RGB, outline=True))
         values = weights[head].astype(np.float32).copy()
         frames.append(Frame(caption, card, boxes, [], {"attn": revealed * s}, {"attn": values}))
-    points = np.array([[0.0, 0.0, 0.0], [bars_x + width, wp.size[1] + 0.08 * PLANE_SIZE, 0.0]])
+    points = np.concatenate([np.array([[0.0, 0.0, 0.0], [bars_x + width, wp.size[1], 0.0]]), _label_points(labels)])
     camera = _fit_camera(points, (0.1, 0.1, 1.0))
     title = f"{ops.layer}: {ops.type_name} attention, one query row over {s} keys" + \
         (f"  \u00b7  input {probe}" if probe else "")
