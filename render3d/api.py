@@ -337,7 +337,7 @@ def show(
     style_overrides, kwargs = _split_options(obj, options, model_kwargs)
     size = window_size() if size is None else size
     rebuild = WindowScenes(_tracer(obj, inputs, kwargs, depth), style=style, **style_overrides)
-    show_scene(rebuild(mode, frozenset(), size), rebuild=rebuild)
+    show_scene(rebuild(mode, frozenset(), size), rebuild=rebuild, describe=rebuild.describe)
 
 
 def show_spec(spec: Spec, *, mode: str = "architecture", size: tuple[int, int] | None = None,
@@ -347,7 +347,8 @@ def show_spec(spec: Spec, *, mode: str = "architecture", size: tuple[int, int] |
     from render3d.rendering.window import window_size
 
     rebuild = WindowScenes(lambda capture: trace_spec(spec, capture=capture), **style_overrides)
-    show_scene(rebuild(mode, frozenset(), window_size() if size is None else size), rebuild=rebuild)
+    show_scene(rebuild(mode, frozenset(), window_size() if size is None else size), rebuild=rebuild,
+               describe=rebuild.describe)
 
 
 class WindowScenes:
@@ -361,6 +362,7 @@ class WindowScenes:
         self.style = style
         self.overrides = style_overrides
         self.traces: dict[str, Trace] = {}
+        self.shown: tuple[Trace, Scene] | None = None  # the scene built last, and its trace
 
     def trace(self, mode: str) -> Trace:
         """The trace for ``mode``: one with activations serves both modes once it exists."""
@@ -380,8 +382,22 @@ class WindowScenes:
         if tuple(given) != size:
             raise TypeError(f"size={size} and image_size={tuple(given)} disagree: give only size, the image "
                             "the scene is laid out for and drawn at")
-        return build_scene(self.trace(mode), mode, style=self.style, expanded=expanded,
-                           **{**self.overrides, "image_size": size})
+        trace_obj = self.trace(mode)
+        self.shown = trace_obj, build_scene(trace_obj, mode, style=self.style, expanded=expanded,
+                                            **{**self.overrides, "image_size": size})
+        return self.shown[1]
+
+    def describe(self, node_id: str) -> str | None:
+        """What block ``node_id`` of the scene built last computes, in one or two sentences with its real
+        hyper-parameters and shapes (the tour's narration); None when that scene has no such block."""
+        from render3d.scene.tour import _block_text
+
+        if self.shown is None:
+            return None
+        trace_obj, scene = self.shown
+        if node_id not in scene.blocks.node_ids:
+            return None
+        return _block_text(trace_obj, scene, scene.blocks.index(node_id), trace_obj.parent_map())
 
 
 def plotter(

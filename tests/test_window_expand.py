@@ -40,6 +40,7 @@ def test_build_scene_draws_an_expanded_block_as_its_repeats(scenes):
     at = expanded.blocks.index("layer3.1#1")
     assert tuple(expanded.blocks.node_ids[at:at + 5]) == RUN
     assert (expanded.blocks.repeats[at:at + 5] == 1).all()
+    assert expanded.notes[-1] == "expanded 1 ×N block: 5 blocks drawn in their place"
     chain = {(c.src, c.dst) for c in expanded.connectors}
     assert {("layer3.0.add#1", RUN[0]), *zip(RUN, RUN[1:]), (RUN[-1], "layer4.0.conv1#1")} <= chain
 

@@ -124,3 +124,26 @@ def test_space_plays_through_the_epochs_and_pauses(window):
     assert not slider.playing
     slider.step()
     assert slider.index == 1
+
+
+def test_the_side_panel_follows_the_epoch_shown(recording):
+    from render3d.rendering.meshes import values_rgb
+    from render3d.rendering.side_panel import PANEL_RGB
+    from render3d.rendering.window import scene_window
+
+    player = recording_window(recording, size=(640, 360), off_screen=True)
+    try:
+        scene = player.actors.scene
+        fm = next(f for f in scene.feature_maps if f.style == "planes")
+        panel = scene_window(player.plotter).panel
+        scene_window(player.plotter).select(scene.blocks.index(fm.node_id))
+        player.plotter.render()
+        last = panel.grid_image.point_data["rgb"].copy()
+        player.slider.show(0)  # the first epoch
+        player.plotter.render()
+        now = panel.grid_image.point_data["rgb"]
+        colours = values_rgb(player.actors.feature_values(fm.node_id).reshape(-1), fm.clim, player.actors.lut)
+        assert not np.array_equal(now, last)
+        assert {tuple(c) for c in now} == {tuple(c) for c in colours} | {PANEL_RGB}
+    finally:
+        player.close()

@@ -28,7 +28,7 @@ def scenes():
 
 @pytest.fixture
 def window(scenes):
-    win = open_window(scenes("activations", frozenset(), SIZE), rebuild=scenes)
+    win = open_window(scenes("activations", frozenset(), SIZE), rebuild=scenes, describe=scenes.describe)
     yield win
     win.plotter.close()
 
@@ -38,8 +38,10 @@ def test_clicking_a_block_opens_the_side_panel_on_it(window):
     panel = window.panel
     assert panel.node_id == "conv1#1"
     assert panel.title.GetInput() == "conv1#1 … relu#1"
-    assert panel.body.GetInput().splitlines()[:3] == ["type: Conv2d + BatchNorm2d + ReLU", "category: Conv",
-                                                      "shape: 64×32×32"]
+    lines = panel.body.GetInput().splitlines()
+    assert lines[0] == "Conv 7×7, 64 filters, stride 2:"  # what it computes (the tour's sentence), wrapped
+    at = lines.index("type: Conv2d + BatchNorm2d + ReLU")
+    assert lines[at - 1] == "" and lines[at + 1:at + 3] == ["category: Conv", "shape: 64×32×32"]
     assert panel.background.GetVisibility() and panel.grid_actor.GetVisibility()
     assert "panel:highlight" in window.plotter.renderer.actors
 

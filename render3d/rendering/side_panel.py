@@ -139,6 +139,7 @@ class SidePanel:
         self.strip_hi = self._text(13)
         self.strip_hi.prop.justification_horizontal = "right"
         self.highlight: Any = None
+        self._grid: tuple[Any, np.ndarray, tuple[int, int]] | None = None  # map, values shown, size
 
     def _text(self, font_900p: float, *, bold: bool = False) -> pv.Text:
         text = pv.Text(text="", position=(0, 0))
@@ -183,14 +184,14 @@ class SidePanel:
         flags = blocks.flags[block] if block < len(blocks.flags) else ()
         if flags:
             body.append("flags: " + ", ".join(f"{f} ({MEANINGS[f]})" for f in flags))
-        if explanation:
-            body += ["", explanation]
         fm = next((f for f in scene.feature_maps if f.node_id == self.node_id), None)
         if fm is None:
             body += ["", hint or "no activations in this scene"]
         else:
             body += ["", _shown(fm)]
         wrapped = [w for line in body for w in (textwrap.wrap(line, chars, subsequent_indent="  ") or [""])]
+        if explanation:  # what it computes first: the sentence a teacher reads out
+            wrapped = [*textwrap.wrap(explanation, chars), "", *wrapped]
         self.body.SetInput("\n".join(wrapped))
         y = height - m
         self.title.SetPosition(self.x0 + m, y)
@@ -201,6 +202,7 @@ class SidePanel:
             actor.SetVisibility(True)
         for actor in (self.grid_actor, self.strip_actor, self.strip, self.strip_hi):
             actor.SetVisibility(False)
+        self._grid = None
         if fm is not None:
             self._show_grid(actors, fm, y, inner)
         self._outline(blocks.lower[block], blocks.upper[block], height)
@@ -212,8 +214,8 @@ class SidePanel:
         room = int(top - m - strip_h - label_h - m)
         if room < 16:
             return
-        values = actors.feature_values(fm.node_id)
-        image = channel_grid_image(values, fm.clim, actors.lut, (inner, room))
+        self._grid = (fm, actors.feature_values(fm.node_id), (inner, room))
+        image = channel_grid_image(self._grid[1], fm.clim, actors.lut, (inner, room))
         _set_image(self.grid_image, image)
         self.grid_actor.SetPosition(self.x0 + m, top - image.shape[0])
         self.grid_actor.SetVisibility(True)
@@ -231,6 +233,18 @@ class SidePanel:
         for actor in (self.strip, self.strip_hi):
             actor.SetVisibility(True)
 
+    def refresh(self, actors: SceneActors) -> None:
+        """Redraw the channel grid if the block's feature map shows other values now (a recording
+        window moved to another epoch); cheap when nothing changed, so it can run before every frame."""
+        if self.node_id is None or self._grid is None:
+            return
+        fm, shown, max_size = self._grid
+        values = actors.feature_values(fm.node_id)
+        if values is None or values is shown:
+            return
+        self._grid = (fm, values, max_size)
+        _set_image(self.grid_image, channel_grid_image(values, fm.clim, actors.lut, max_size))
+
     def _outline(self, lower: np.ndarray, upper: np.ndarray, height: int) -> None:
         pad = 0.04 * (upper - lower) + 0.02
         mesh = box_outlines_mesh((lower - pad)[None], (upper + pad)[None], np.array([HIGHLIGHT_RGB], np.uint8),
@@ -243,6 +257,7 @@ class SidePanel:
     def close(self) -> None:
         """Hide the panel and the highlight."""
         self.node_id = None
+        self._grid = None
         for actor in self.actors_2d():
             actor.SetVisibility(False)
         if self.highlight is not None:

@@ -273,6 +273,8 @@ class SceneWindow:
         bind_key(plotter, "Escape", self.close_panel, "close the side panel")
         if explain is not None:
             bind_key(plotter, "e", self.explain_selected, "explain the selected block's operation")
+        # a recording window recolours its feature maps per epoch: the panel's grid follows
+        plotter.renderer.AddObserver("StartEvent", lambda *_: self.panel.refresh(self.actors))
         iren = plotter.iren
         if iren is not None and iren.interactor is not None:
             iren.add_observer("MouseMoveEvent", self._on_move)
@@ -453,12 +455,14 @@ class SceneWindow:
         self._beside_panel(self.panel.visible)
 
 
-_WINDOWS: weakref.WeakKeyDictionary[pv.Plotter, SceneWindow] = weakref.WeakKeyDictionary()
+#: the plotter attribute holding its SceneWindow: a plain reference cycle the garbage collector frees
+#: with the plotter (a WeakKeyDictionary value would keep its key alive: the window holds the plotter)
+_WINDOW_ATTR = "_render3d_scene_window"
 
 
 def scene_window(plotter: pv.Plotter) -> SceneWindow:
     """The :class:`SceneWindow` that :func:`install_interaction` set up on ``plotter``."""
-    return _WINDOWS[plotter]
+    return getattr(plotter, _WINDOW_ATTR)
 
 
 def install_interaction(plotter: pv.Plotter, actors: SceneActors, *, rebuild: Rebuild | None = None,
@@ -466,7 +470,8 @@ def install_interaction(plotter: pv.Plotter, actors: SceneActors, *, rebuild: Re
                         describe: Callable[[str], str | None] | None = None) -> BlockTooltip:
     """Make ``plotter`` a :class:`SceneWindow` (tooltips, side panel, ``×N`` expansion, keys, help
     line); returns its tooltip (:func:`scene_window` gives the rest). Safe on an offscreen plotter."""
-    window = _WINDOWS[plotter] = SceneWindow(plotter, actors, rebuild=rebuild, explain=explain, describe=describe)
+    window = SceneWindow(plotter, actors, rebuild=rebuild, explain=explain, describe=describe)
+    setattr(plotter, _WINDOW_ATTR, window)
     return window.tooltip
 
 

@@ -151,5 +151,10 @@ def fit_trace(trace: Trace, *, max_blocks: int, fold_repeats: bool = True, unfol
         if note:
             notes.append(note)
     if expand:
-        folded = expand_runs(pre, folded, expand)
+        expanded = expand_runs(pre, folded, expand)
+        runs = sum(1 for nid in expand if nid in folded.nodes and len(folded.nodes[nid].folded) > 1)
+        if runs:
+            notes.append(f"expanded {runs} ×N block{'s' if runs != 1 else ''}: "
+                         f"{len(expanded) - len(folded) + runs} blocks drawn in their place")
+        folded = expanded
     return folded, title
