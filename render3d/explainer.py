@@ -63,7 +63,10 @@ def explain_scene(model: Any, *inputs: Any, layer: str, fps: float = 30.0, probe
     if example is not None:
         inputs, kwargs = call_inputs(example)
     operands = capture_operands(model, *inputs, layer=layer, **kwargs)
-    return explainer_scene(operands, fps=fps, channel=channel, probe=probe or "")
+    from render3d.probe import describe_probe
+
+    named = describe_probe(probe)[0] if probe else ""  # "digit 3", "cat.png": what the input shows
+    return explainer_scene(operands, fps=fps, channel=channel, probe=named)
 
 
 def explainer_view(model: Any, *inputs: Any, layer: str, plotter: pyvista.Plotter | None = None,

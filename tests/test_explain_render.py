@@ -36,6 +36,11 @@ def test_still_shows_the_kernel_and_the_lit_output_cell(tmp_path):
     assert _near(image, KERNEL_RGB) > 0
 
 
+def test_title_names_what_the_probe_shows():
+    scene = explain_scene(_model(), layer="conv1", fps=2, probe="digit:45")  # image 45 of the digits is a 3
+    assert scene.title.endswith("\u00b7  input digit 3")
+
+
 def test_video_holds_every_frame_of_the_script(tmp_path):
     model = _model()
     n = len(explain_scene(model, layer="pool#1", fps=2, probe="digit:3").frames)
