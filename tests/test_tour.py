@@ -72,7 +72,9 @@ def test_transformer_stops_narrate_attention_and_the_skip():
     torch.manual_seed(0)
     model = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2)
     t = render3d.trace(model, torch.randn(1, 10, 32))
-    texts = [s.text for s in plan_stops(t, build_scene(t, "activations", image_size=SIZE))]
+    stops = plan_stops(t, build_scene(t, "activations", image_size=SIZE))
+    texts = [s.text for s in stops]
+    assert stops[1].inset == "10 tokens × 32 values"
     assert texts[1] == ("The path splits: a skip connection carries this tensor around the next block. "
                         "Self-attention, 4 heads of 8: 10×32 → 10×32; each of the 10 tokens takes a weighted mix "
                         "of all tokens, weighted by query·key similarity.")
@@ -151,3 +153,37 @@ def test_cli_tour_of_a_named_model(tmp_path):
 def test_cli_refuses_a_trace_without_values(tmp_path, capsys):
     assert main(["tour", "render3d:SeedCNN", "-o", str(tmp_path / "t.mp4"), "--device", "meta"]) == 2
     assert "has no activations" in capsys.readouterr().err
+
+
+def test_inset_tiles_are_enlarged_with_white_gaps():
+    from render3d.rendering.meshes import colormap_lut, values_rgb
+    from render3d.rendering.tour import GAP_PX, inset_image
+    from render3d.scene.model import FeatureMap
+
+    values = np.arange(24, dtype=np.float32).reshape(4, 2, 3)
+    fm = FeatureMap("x", "planes", values, np.zeros(3), np.ones(2), 0.1, (0.0, 23.0))
+    lut = colormap_lut("viridis")
+    image = inset_image(fm, lut, 40)
+    assert image.shape == (2 * 12 + GAP_PX, 2 * 18 + GAP_PX, 3)  # 2×2 tiles of 2×3 values, 6 px per value
+    assert (image[0, 0] == values_rgb(values[0, 0, 0], (0.0, 23.0), lut)).all()
+    assert (image[:, 18:18 + GAP_PX] == 255).all()
+    assert (image[-1, -1] == values_rgb(values[3, 1, 2], (0.0, 23.0), lut)).all()
+
+
+def test_a_block_without_feature_maps_is_drawn_in_front_at_its_stop(seed):
+    from render3d.rendering.tour import OUTLINE_COLOR, TourView
+
+    trace, scene = seed
+    plan = plan_tour(trace, scene, fps=2, seconds_per_stop=0.5)
+    k = next(i for i, s in enumerate(plan.stops) if s.title.endswith("· view"))
+    j = max(i for i, f in enumerate(plan.frames) if f.stop == k)
+    view = TourView(scene, plan)
+    try:
+        image = view.draw(j)
+    finally:
+        view.close()
+    block = plan.stops[k].block
+    x, y = project_points(plan.frames[j].camera, scene.blocks.centers[block][None], SIZE)[0]
+    around = image[int(y) - 3:int(y) + 4, int(x) - 3:int(x) + 4].reshape(-1, 3)
+    assert (around == scene.blocks.colors[block]).all(axis=1).any()  # the cube in its colour, inside the frame
+    assert (around == OUTLINE_COLOR).all(axis=1).any()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 import pyvista as pv
-from vtkmodules.vtkRenderingCore import vtkActor2D, vtkImageMapper
+from vtkmodules.vtkRenderingCore import vtkActor, vtkActor2D, vtkImageMapper, vtkPolyDataMapper, vtkRenderer
 
 from render3d.rendering.actors import SceneActors, atlas_grid, build_plotter
 from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
@@ -78,11 +78,7 @@ class TourView:
         self.caption = self._panel_text()
         self.inset_actor, self.inset_mapper = self._inset_actor()
         self.inset_caption = self._small_text()
-        self.outline = pv.Box().extract_all_edges()  # replaced by the current block's frame
-        self.outline_actor = self.plotter.add_mesh(self.outline, color=rgb01(OUTLINE_COLOR), line_width=3,
-                                                   lighting=False, pickable=False, name="tour-outline",
-                                                   reset_camera=False, render=False)
-        self.outline_actor.SetVisibility(False)
+        self.outline, self.outline_actor, self.marker, self.marker_actor = self._front_layer()
 
     # --- overlays ----------------------------------------------------------------------------------
     def _panel_text(self) -> pv.Text:
@@ -144,18 +140,53 @@ class TourView:
         self.inset_actor.SetPosition(int(x1 - rgb.shape[1]), int(self.layout.size[1] - y0 - rgb.shape[0]))
         self.inset_actor.SetVisibility(True)
 
+    def _front_layer(self) -> tuple[pv.PolyData, vtkActor, pv.PolyData, vtkActor]:
+        """A second renderer drawn over the scene with the same camera, holding the current block's frame
+        and, for a block without feature maps (an add or reshape cube), a copy of it: both stay in sight
+        when bigger blocks stand between the camera and the block."""
+        front = vtkRenderer()
+        front.SetLayer(1)
+        front.InteractiveOff()
+        front.SetActiveCamera(self.plotter.renderer.GetActiveCamera())
+        window = self.plotter.render_window
+        window.SetNumberOfLayers(max(2, window.GetNumberOfLayers()))
+        window.AddRenderer(front)
+        self._front = front
+        made = []
+        for mesh, lines in ((pv.Box().extract_all_edges(), True), (pv.Box(), False)):
+            mapper = vtkPolyDataMapper()
+            mapper.SetInputData(mesh)
+            actor = vtkActor()
+            actor.SetMapper(mapper)
+            prop = actor.GetProperty()
+            prop.SetLighting(False)
+            if lines:
+                prop.SetColor(*rgb01(OUTLINE_COLOR))
+                prop.SetLineWidth(3)
+            actor.SetVisibility(False)
+            actor.SetPickable(False)
+            front.AddActor(actor)
+            made += [mesh, actor]
+        return made[0], made[1], made[2], made[3]
+
     def _set_outline(self, block: int | None) -> None:
-        """A dark wire frame around the current block (a small glyph cube must stand out too)."""
+        """The dark wire frame around the current block, and its solid copy when it has no feature map."""
         if block is None:
             self.outline_actor.SetVisibility(False)
+            self.marker_actor.SetVisibility(False)
             return
         blocks = self.scene.blocks
-        size = blocks.sizes[block]
-        pad = OUTLINE_PAD * float(np.max(size))
+        pad = OUTLINE_PAD * float(np.max(blocks.sizes[block]))
         lo, hi = blocks.lower[block] - pad, blocks.upper[block] + pad
-        box = pv.Box(bounds=(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])).extract_all_edges()
-        self.outline.copy_from(box)
+        self.outline.copy_from(pv.Box(bounds=(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])).extract_all_edges())
         self.outline_actor.SetVisibility(True)
+        bid = blocks.node_ids[block]
+        bare = not any(fm.block_id == bid for fm in self.scene.feature_maps)
+        if bare:
+            lo, hi = blocks.lower[block], blocks.upper[block]
+            self.marker.copy_from(pv.Box(bounds=(lo[0], hi[0], lo[1], hi[1], lo[2], hi[2])))
+            self.marker_actor.GetProperty().SetColor(*rgb01(tuple(int(v) for v in self.base[block])))
+        self.marker_actor.SetVisibility(bare)
 
     def _set_caption(self, heading: str, text: str) -> None:
         x0, y0, x1, _ = self.layout.caption
@@ -212,7 +243,7 @@ class TourView:
             self._blend(pair[0], pair[1], blend)
             self._highlight = pair if blend >= 1.0 else None
         self.plotter.camera_position = camera.as_pyvista()
-        self.plotter.renderer.ResetCameraClippingRange()
+        self.plotter.renderer.ResetCameraClippingRange()  # the front layer shares this camera
 
     def draw(self, frame: int) -> np.ndarray:
         """Frame ``frame`` of the tour as (H, W, 3) uint8."""

@@ -31,7 +31,7 @@ from render3d.scene.narration import describe, follow_up, layer_name
 __all__ = ["Frame", "Layout", "Stop", "Tour", "inset_title", "plan_stops", "plan_tour", "reading_seconds",
            "smoothstep", "wrap_caption"]
 
-MIN_VIEW = 0.12  # a stop shows at least this fraction of the model's extent across
+MIN_VIEW = 0.08  # a stop shows at least this fraction of the model's extent across
 TRAVEL_S = 1.2  # seconds the camera takes from one stop to the next
 INTRO_S = 3.0  # seconds on the whole model before the first stop and after the last
 WORDS_PER_S = 3.2  # reading speed a stop's hold is sized for (about 190 words a minute)
@@ -267,6 +267,8 @@ def inset_title(trace: Trace, scene: Scene, block: int) -> str:
         shown = tuple(values.shape[-2:])
         size = shape_text((1, *dims[1:]))
         return f"{what}, {size}" + (f" (drawn at {shape_text((1, *shown))})" if shown != tuple(dims[1:]) else "")
+    if len(dims) == 2:
+        return f"{dims[0]:,} tokens × {dims[1]:,} values"
     return shape_text(shape)
 
 
