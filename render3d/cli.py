@@ -357,6 +357,7 @@ def cmd_tour(args: argparse.Namespace) -> int:
     from render3d.api import trace_spec
     from render3d.atomic import VIDEO_EXTENSIONS, check_output
     from render3d.flythrough import check_timing, tour
+    from render3d.probe import describe_probe
 
     check_output(args.output, extensions=VIDEO_EXTENSIONS)  # before the model is built
     check_timing(args.seconds_per_stop, args.duration)
@@ -364,9 +365,10 @@ def cmd_tour(args: argparse.Namespace) -> int:
         raise UsageError("render3d tour: --device meta has no activations to show; leave it out")
     _start_gl_probe()
     trace_obj = trace_spec(_spec(args), capture="reduced")
-    on = f" on {args.probe}" if args.probe else ""
+    named = describe_probe(args.probe)[0] if args.probe else ""  # "digit 3", not "digit:45"
     tour(trace_obj, path=args.output, size=args.size, fps=args.fps, seconds_per_stop=args.seconds_per_stop,
-         duration=args.duration, title=f"{trace_obj.model}: one forward pass{on}")
+         duration=args.duration, title=f"{trace_obj.model}: one forward pass" + (f" on {named}" if named else ""),
+         input_name=named)
     return 0
 
 

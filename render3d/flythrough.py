@@ -37,6 +37,7 @@ def tour(
     duration: float | None = None,
     depth: int | None = None,
     title: str | None = None,
+    input_name: str = "",
     progress: bool = True,
     model_kwargs: dict[str, Any] | None = None,
 ) -> Path:
@@ -50,7 +51,8 @@ def tour(
 
     ``size`` (default 1280×720, rounded to multiples of 16) and ``fps`` set the video; each stop is held
     for its caption's reading time unless ``seconds_per_stop`` fixes it, and ``duration`` (seconds)
-    stretches or squeezes the whole tour to that length. Prints ``wrote PATH: N frames, ...``.
+    stretches or squeezes the whole tour to that length. ``title`` replaces the video's title and
+    ``input_name`` ("digit 3") says in the input's caption what the input shows. Prints ``wrote PATH: N frames, ...``.
 
     Example::
 
@@ -72,7 +74,7 @@ def tour(
     scene = build_scene(trace, "activations", image_size=(width, height))
     scene.title = title or f"{trace.model}: one forward pass"
     plan = plan_tour(trace, scene, fps=fps, seconds_per_stop=seconds_per_stop, duration=duration,
-                     title=trace.model)
+                     title=trace.model, input_name=input_name)
     check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, len(plan.frames), (width, height)))
     view = TourView(scene, plan)
     try:

@@ -49,6 +49,11 @@ def test_a_stop_narrates_the_layer_and_what_is_folded_into_it(seed):
     assert stop.title == "2/12 · conv1"
 
 
+def test_the_input_caption_says_what_the_input_shows(seed):
+    assert plan_stops(*seed, input_name="digit 3")[0].text == ("Input: 3×64×64, digit 3, the example this pass "
+                                                               "runs on.")
+
+
 def test_resnet18_has_a_sane_number_of_stops(resnet):
     assert len(plan_stops(*resnet)) == 28
 
@@ -146,7 +151,7 @@ def test_tour_writes_a_video_with_a_caption_panel(tmp_path, capsys):
 def test_cli_tour_of_a_named_model(tmp_path):
     out = tmp_path / "t.mp4"
     assert main(["tour", "render3d:SeedCNN", "-o", str(out), "--size", "320x176", "--fps", "2",
-                 "--duration", "4"]) == 0
+                 "--duration", "4", "--probe", "digit:3"]) == 0
     assert len(iio.imread(out)) >= 6
 
 

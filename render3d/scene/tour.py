@@ -223,9 +223,10 @@ def _block_text(trace: Trace, scene: Scene, i: int, parents: dict[str, list[str]
     return text
 
 
-def plan_stops(trace: Trace, scene: Scene) -> list[Stop]:
+def plan_stops(trace: Trace, scene: Scene, *, input_name: str = "") -> list[Stop]:
     """The tour's stops in data-path order: every block of ``scene`` (built from ``trace``) but buffers,
-    constants and the output, with its narration and the split/join sentences."""
+    constants and the output, with its narration and the split/join sentences. ``input_name`` says
+    what the input shows ("digit 3", "cat.png") in the input's caption."""
     parents_of = trace.parent_map()
     _, children = _block_graph(scene)
     splits = _splits(children)
@@ -240,6 +241,8 @@ def plan_stops(trace: Trace, scene: Scene) -> list[Stop]:
     stops = []
     for n, i in enumerate(chosen, 1):
         text = lead.get(i, "") + _block_text(trace, scene, i, parents_of)
+        if input_name and kinds[i] == "input":
+            text = text.replace("the probe the model is run on", f"{input_name}, the example this pass runs on")
         stops.append(Stop(i, f"{n}/{len(chosen)} · {_block_name(scene, i)}", text, inset_title(trace, scene, i)))
     return stops
 
@@ -329,6 +332,7 @@ def plan_tour(
     seconds_per_stop: float | None = None,
     duration: float | None = None,
     title: str = "",
+    input_name: str = "",
 ) -> Tour:
     """Stops, captions and one :class:`Frame` per video frame.
 
@@ -336,7 +340,7 @@ def plan_tour(
     fixes it; ``duration`` (seconds, the whole video) scales every hold and move to fit.
     """
     layout = Layout.for_scene(scene)
-    stops = plan_stops(trace, scene)
+    stops = plan_stops(trace, scene, input_name=input_name)
     overview = overview_camera(scene, layout)
     cameras = [stop_camera(scene, s.block, layout) for s in stops]
     holds = [seconds_per_stop if seconds_per_stop is not None else reading_seconds(s.text) for s in stops]
