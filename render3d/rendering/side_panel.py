@@ -23,7 +23,7 @@ from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
 from render3d.rendering.meshes import box_outlines_mesh
 from render3d.scene.flags import MEANINGS
 
-__all__ = ["PANEL_WIDTH", "SidePanel", "channel_grid_image"]
+__all__ = ["PANEL_WIDTH", "SidePanel", "channel_grid_image", "text_box"]
 
 #: the panel's share of the window width
 PANEL_WIDTH = 0.28
@@ -265,10 +265,18 @@ class SidePanel:
             self.highlight = None
 
 
-def _text_height(text: pv.Text, plotter: pv.Plotter) -> float:
+def text_box(text: pv.Text, renderer: Any) -> tuple[float, float, float, float]:
+    """(x0, x1, y0, y1) display pixels (y up) that ``text`` covers: VTK gives its box relative to the
+    actor's position, justification applied."""
     box = [0.0] * 4
-    text.GetBoundingBox(plotter.renderer, box)
-    return box[3] - box[2]
+    text.GetBoundingBox(renderer, box)
+    x, y = text.GetPosition()
+    return box[0] + x, box[1] + x, box[2] + y, box[3] + y
+
+
+def _text_height(text: pv.Text, plotter: pv.Plotter) -> float:
+    x0, x1, y0, y1 = text_box(text, plotter.renderer)
+    return y1 - y0
 
 
 def _set_image(image: pv.ImageData, rgb: np.ndarray) -> None:

@@ -21,7 +21,7 @@ from render3d.errors import RenderUnavailableError
 from render3d.rendering.actors import SceneActors, add_scene, build_plotter
 from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
 from render3d.rendering.glcheck import INSTALL_HINT, ensure_gl
-from render3d.rendering.side_panel import PANEL_WIDTH, SidePanel
+from render3d.rendering.side_panel import PANEL_WIDTH, SidePanel, text_box
 from render3d.scene.model import Scene
 
 __all__ = ["BlockTooltip", "EpochSlider", "KeyMap", "Rebuild", "SceneWindow", "bind_key", "check_display",
@@ -473,15 +473,6 @@ def install_interaction(plotter: pv.Plotter, actors: SceneActors, *, rebuild: Re
     window = SceneWindow(plotter, actors, rebuild=rebuild, explain=explain, describe=describe)
     setattr(plotter, _WINDOW_ATTR, window)
     return window.tooltip
-
-
-def text_box(text: pv.Text, renderer: Any) -> tuple[float, float, float, float]:
-    """(x0, x1, y0, y1) display pixels (y up) that ``text`` covers: VTK gives its box relative to the
-    actor's position, justification applied."""
-    box = [0.0] * 4
-    text.GetBoundingBox(renderer, box)
-    x, y = text.GetPosition()
-    return box[0] + x, box[1] + x, box[2] + y, box[3] + y
 
 
 class EpochSlider:
