@@ -87,6 +87,22 @@ def test_transformer_stops_narrate_attention_and_the_skip():
                          "add → LN → Linear 32→64 → ReLU → Linear 64→32 → add → LN.")
 
 
+def test_a_loop_drawn_as_one_block_lists_one_iteration():
+    class Loop(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.a, self.b = nn.Linear(8, 8), nn.Linear(8, 8)
+
+        def forward(self, x):
+            for _ in range(3):
+                x = torch.tanh(self.a(x)) * 2
+            return self.b(x)
+
+    t = render3d.trace(Loop(), torch.randn(1, 8))
+    (stop,) = [s for s in plan_stops(t, build_scene(t, "activations", image_size=SIZE)) if "loop" in s.title]
+    assert stop.text == "forward·loop ×3: 8 → 8. Each of the 3 repeats runs Linear 8→8 → tanh → mul."
+
+
 def test_inset_title_counts_the_channels_shown(resnet):
     stops = {s.title.split(" · ")[1]: s for s in plan_stops(*resnet)}
     assert stops["conv1"].inset == "the 6 strongest of 64 channels, 32×32"

@@ -9,14 +9,14 @@ where the path splits, which way each branch goes around to the block where they
 Camera: the tour starts and ends on the whole model; each stop looks at its block from the overview's
 direction, fitted into the part of the image the caption and the inset leave free, at least
 :data:`MIN_VIEW` of the model's size across so a small cube keeps its neighbours in view. Between two
-stops the camera glides: target point and screen placement eased with ``smoothstep``, distance
-interpolated on a log scale (a zoom in or out looks even).
+stops the camera glides: its focal point eased with ``smoothstep``, its distance interpolated on a
+log scale (a zoom in or out looks even).
 """
 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -55,7 +55,7 @@ class Layout:
     """Pixel rectangles (x0, y0, x1, y1; rows down) of the tour's own overlays at one image size."""
 
     size: tuple[int, int]
-    caption: tuple[float, float, float, float]  # bottom left, above nothing, left of the colour bar
+    caption: tuple[float, float, float, float]  # bottom left, up to the colour bar
     inset: tuple[float, float, float, float]  # top right: the current block's channels, enlarged
     focus: tuple[float, float, float, float]  # where a stop's block is framed
     font_px: float  # caption font size in pixels
@@ -93,7 +93,6 @@ class Tour:
     fps: float
     intro: str
     outro: str
-    holds: list[float] = field(default_factory=list)
 
     @property
     def seconds(self) -> float:
@@ -108,7 +107,8 @@ def smoothstep(t: float) -> float:
 
 def wrap_caption(text: str, font_px: float, width_px: float, max_lines: int = CAPTION_LINES) -> tuple[list[str], float]:
     """``text`` broken into lines no wider than ``width_px``, and the font size it fits at: the given
-    one, or smaller until it takes at most ``max_lines`` lines (never cut off)."""
+    one, or smaller until it takes at most ``max_lines`` lines (down to half the size; a longer text
+    then takes more lines: a caption grows, it is never cut off)."""
     font = font_px
     while True:
         lines: list[str] = []
@@ -129,18 +129,15 @@ def reading_seconds(text: str) -> float:
 
 # --- stops -----------------------------------------------------------------------------------------------
 
-def _block_graph(scene: Scene) -> tuple[list[list[int]], list[list[int]]]:
-    """Parents and children of each block, from the scene's connectors."""
+def _children(scene: Scene) -> list[list[int]]:
+    """The blocks each block feeds, from the scene's connectors."""
     index = {bid: i for i, bid in enumerate(scene.blocks.node_ids)}
-    n = len(index)
-    parents: list[list[int]] = [[] for _ in range(n)]
-    children: list[list[int]] = [[] for _ in range(n)]
+    children: list[list[int]] = [[] for _ in index]
     for c in scene.connectors:
         a, b = index.get(c.src), index.get(c.dst)
         if a is not None and b is not None and b not in children[a]:
             children[a].append(b)
-            parents[b].append(a)
-    return parents, children
+    return children
 
 
 def _reach(start: int, children: list[list[int]]) -> set[int]:
@@ -206,12 +203,20 @@ def _outside_inputs(trace: Trace, members: tuple[str, ...], parents: dict[str, l
 def _block_text(trace: Trace, scene: Scene, i: int, parents: dict[str, list[str]]) -> str:
     blocks = scene.blocks
     bid = blocks.node_ids[i]
-    members = tuple(m for m in blocks.members[i] if m in trace.nodes) or (bid,)
+    members = tuple(m for m in blocks.members[i] if m in trace.nodes)
+    if not members:
+        return _block_name(scene, i)
     inputs = _outside_inputs(trace, members, parents)
-    if bid not in trace.nodes and bid in trace.modules:  # a container drawn as one block
+    if bid not in trace.nodes:  # a container drawn as one block: a module call, or a function's call site
         folded = blocks.folded[i] if i < len(blocks.folded) else ()
-        node = _container_node(trace, bid, folded, members)
+        if bid in trace.modules:
+            node = _container_node(trace, bid, folded, members)
+        else:
+            node = Node(id=bid, kind="function", type=_block_name(scene, i), scope="", call=1,
+                        shape=trace.nodes[members[-1]].shape, repeats=max(1, len(folded)))
         first = [m for m in members if folded[0] in trace.nodes[m].stack] if folded else list(members)
+        if not first:  # repeats of a loop or function call site: the first of equal shares
+            first = list(members[: max(1, len(members) // max(1, len(folded)))])
         steps = " → ".join(layer_name(trace.nodes[m]) for m in first)
         inside = f"Each of the {len(folded)} repeats runs" if len(folded) > 1 else "Inside:"
         return f"{describe(node, inputs)}. {inside} {steps}."
@@ -228,8 +233,7 @@ def plan_stops(trace: Trace, scene: Scene, *, input_name: str = "") -> list[Stop
     constants and the output, with its narration and the split/join sentences. ``input_name`` says
     what the input shows ("digit 3", "cat.png") in the input's caption."""
     parents_of = trace.parent_map()
-    _, children = _block_graph(scene)
-    splits = _splits(children)
+    splits = _splits(_children(scene))
     heads = [layer_name(trace.nodes[m[0]]) if m and m[0] in trace.nodes else _block_name(scene, i)
              for i, m in enumerate(scene.blocks.members)]
     lead: dict[int, str] = {}
@@ -240,9 +244,11 @@ def plan_stops(trace: Trace, scene: Scene, *, input_name: str = "") -> list[Stop
     chosen = [i for i, k in enumerate(kinds) if k not in ("constant", "output")]
     stops = []
     for n, i in enumerate(chosen, 1):
-        text = lead.get(i, "") + _block_text(trace, scene, i, parents_of)
         if input_name and kinds[i] == "input":
-            text = text.replace("the probe the model is run on", f"{input_name}, the example this pass runs on")
+            text = f"Input: {shape_text(trace.nodes[scene.blocks.node_ids[i]].shape)}, {input_name}, the example " \
+                   "this pass runs on."
+        else:
+            text = lead.get(i, "") + _block_text(trace, scene, i, parents_of)
         stops.append(Stop(i, f"{n}/{len(chosen)} · {_block_name(scene, i)}", text, inset_title(trace, scene, i)))
     return stops
 
@@ -372,12 +378,10 @@ def plan_tour(
     out_node = next((trace.nodes[o["node"]] for o in trace.outputs if o.get("node") in trace.nodes), None)
     outro_text = f"That is the whole forward pass of {name}"
     outro_text += f"; its output: {describe_shape(out_node)}." if out_node is not None else "."
-    return Tour(stops, frames, fps, intro_text, outro_text, holds)
+    return Tour(stops, frames, fps, intro_text, outro_text)
 
 
 def describe_shape(node: Node) -> str:
     """``1000 values`` / ``a 10×32 tensor``: what the model hands back."""
-    from render3d.scene.geometry import shape_text
-
     text = shape_text(node.shape)
     return f"{text} values" if "×" not in text else f"a {text} tensor"
