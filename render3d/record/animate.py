@@ -29,7 +29,7 @@ from render3d.record.metrics import METRICS, check_metric
 from render3d.record.recording import Recording, load_recording
 from render3d.record.video import FrameWriter, open_writer, verify_video, video_bytes
 from render3d.scene.colour import place_constant_layers
-from render3d.scene.style import DEFAULT_SIZE, VIDEO_SIZE, WINDOW_SIZE, SceneStyle
+from render3d.scene.style import DEFAULT_SIZE, VIDEO_SIZE, SceneStyle
 
 if TYPE_CHECKING:
     import torch
@@ -593,20 +593,21 @@ def recording_window(
 
 def show_recording(recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None,
                    scale: str = "layer") -> None:
-    """Open a window on a recording with an epoch slider; returns when it is closed. ``scale``: the
+    """Open a window on a recording with an epoch slider; returns when it is closed. ``size``: default
+    fitted to the screen (:func:`~render3d.rendering.window.window_size`). ``scale``: the
     activations' colour scale, ``"layer"`` or ``"global"`` (:class:`~render3d.scene.style.SceneStyle`).
 
     Returns at once when ``pyvista.OFF_SCREEN`` is set (tests, CI), like :func:`render3d.show`.
     """
     import pyvista as pv
 
-    from render3d.rendering.window import check_display
+    from render3d.rendering.window import check_display, window_size
 
     rec = load_recording(recording)
     if pv.OFF_SCREEN:
         return
     check_display("write an MP4 with 'render3d animate' instead")
-    player = recording_window(rec, size=WINDOW_SIZE if size is None else size, off_screen=False, scale=scale)
+    player = recording_window(rec, size=window_size() if size is None else size, off_screen=False, scale=scale)
     try:
         player.plotter.show(title=f"render3d: {rec.model} ({len(rec)} snapshots)", auto_close=False)
     finally:
