@@ -208,3 +208,12 @@ def test_a_block_without_feature_maps_is_drawn_in_front_at_its_stop(seed):
     around = image[int(y) - 3:int(y) + 4, int(x) - 3:int(x) + 4].reshape(-1, 3)
     assert (around == scene.blocks.colors[block]).all(axis=1).any()  # the cube in its colour, inside the frame
     assert (around == OUTLINE_COLOR).all(axis=1).any()
+
+
+def test_transformer_tour_writes_a_gif(tmp_path):
+    torch.manual_seed(0)
+    model = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2)
+    path = render3d.tour(model, torch.randn(1, 10, 32), path=tmp_path / "t.gif", size=(320, 176), fps=2,
+                         duration=8.0, progress=False)
+    frames = iio.imread(path)
+    assert frames.shape[1:3] == (176, 320) and len(frames) >= 14
