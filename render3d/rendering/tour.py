@@ -27,7 +27,7 @@ PANEL_OPACITY = 0.88
 GAP_PX = 4  # white gap between the inset's tiles
 OUTLINE_COLOR = (20, 20, 20)  # the frame drawn around the current block
 INSET_FONT = 0.62  # the inset's title, as a fraction of the caption font
-OUTLINE_PAD = 0.06  # how far the frame stands off the block, as a fraction of its size
+OUTLINE_PAD = 0.03  # how far the frame stands off the block, as a fraction of its size
 
 
 def inset_image(fm: FeatureMap, lut: np.ndarray, side: int) -> np.ndarray:
@@ -105,6 +105,8 @@ class TourView:
         prop.font_size = max(9, round(INSET_FONT * self.layout.font_px))
         if font_file():
             prop.set_font_file(font_file())
+        prop.background_color = (1.0, 1.0, 1.0)  # readable over the skip arcs behind it
+        prop.background_opacity = PANEL_OPACITY
         self.plotter.add_actor(actor, reset_camera=False, name="tour-inset-title", pickable=False, render=False)
         return actor
 
