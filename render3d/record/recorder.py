@@ -17,6 +17,15 @@ It also stores, per module owning parameters, ‖w‖, ‖Δw‖ since the previ
 copy of each parameter in its own dtype (the model's size in host memory, never on the GPU);
 ``layer_norms=False`` keeps nothing between snapshots, so memory stays flat however many epochs
 are recorded.
+
+Under ``torch.distributed`` (DDP, FSDP, ``torchrun``) every process runs the same loop, and only
+global rank 0 writes: on the other ranks a Recorder takes no folder and ``snapshot`` returns
+``None`` (``rank=`` says which rank this process is, when the default, read from the process group
+or ``RANK``, is not it). A DDP model is traced through its wrapped module on rank 0 alone: the
+traced forward runs no collective. An FSDP model's forward is a collective and no rank holds its
+weights, so ``snapshot`` must then be called on every rank: it gathers the full state dict on CPU
+and rank 0 traces ``template``, an unsharded copy of the architecture, holding it (see
+:mod:`render3d.record.distributed`).
 """
 
 from __future__ import annotations
@@ -95,6 +104,14 @@ class Recorder:
     classes
         Class names of a classifier's outputs (``["0", ..., "9"]``), stored in the manifest so the
         prediction panel can label its bars.
+    rank
+        This process's global rank under ``torch.distributed``; only rank 0 writes (default: the
+        process group's rank, else ``RANK``, else 0).
+    template
+        For an FSDP-sharded ``model``, on rank 0: an unsharded instance of the same architecture
+        that each snapshot loads the gathered weights into and traces.
+    grads
+        Store ‖grad‖ with the layer norms (default); ``False`` stores ‖w‖ and ‖Δw‖ only.
 
     A model whose output is one ``(1, K)`` tensor (K <= :data:`MAX_LOGITS`) also has its logits
     stored exactly with each snapshot (the prediction panel's softmax needs every class).
@@ -118,13 +135,25 @@ class Recorder:
         probe_name: str | None = None,
         label: int | None = None,
         classes: Sequence[str] | None = None,
+        rank: int | None = None,
+        template: nn.Module | None = None,
+        grads: bool = True,
     ) -> None:
         from render3d.probe import describe_probe
+        from render3d.record.distributed import global_rank, is_sharded
 
         if resume and overwrite:
             raise ValueError("Recorder: pass resume=True or overwrite=True, not both")
         self.model = model
-        self.probe = _resolve_probe(model, probe)
+        self.rank = global_rank() if rank is None else int(rank)
+        self.sharded = is_sharded(model)
+        if self.sharded and self.writes and template is None:
+            raise ValueError(f"Recorder: {type(model).__name__} is sharded by FSDP, so no rank holds its weights; "
+                             "pass template= an unsharded instance of the same architecture (e.g. a copy made "
+                             "before sharding) for rank 0 to trace")
+        self.template = template
+        self._traced = template if self.sharded else model  # the module each snapshot traces
+        self.probe = _resolve_probe(self._traced or model, probe)
         named, known = describe_probe(probe) if isinstance(probe, str) else (None, None)
         self.probe_name = probe_name if probe_name is not None else named
         self.label = int(label) if label is not None else known
@@ -134,9 +163,13 @@ class Recorder:
         if self.capture.mode == "none":
             raise ValueError("Recorder capture mode must be 'reduced' or 'full', not 'none'")
         self.depth = depth
-        self._weights = WeightHistory() if layer_norms else None
+        self._weights = WeightHistory(grads=grads) if layer_norms else None
         self.probe_hash = probe_hash(self.probe)
         self.run = new_run_id()
+        self._manifest: dict[str, Any] | None = None
+        if not self.writes:  # another rank writes the recording: this one takes no folder, no lock
+            self._finalizer = weakref.finalize(self, _nothing)
+            return
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise RecordingError(f"{self.out_dir} exists and is not a folder; choose a folder for the recording")
         created = not self.out_dir.exists()
@@ -148,7 +181,7 @@ class Recorder:
             raise OutputError(f"cannot record into {self.out_dir}: {exc}") from None
         self._finalizer = weakref.finalize(self, _release, self.out_dir, self.run, created)
         try:
-            self._manifest: dict[str, Any] | None = self._open(resume=resume, overwrite=overwrite)
+            self._manifest = self._open(resume=resume, overwrite=overwrite)
         except BaseException:
             self.close()
             raise
@@ -158,6 +191,11 @@ class Recorder:
     @property
     def path(self) -> Path:
         return self.out_dir
+
+    @property
+    def writes(self) -> bool:
+        """Whether this process writes the recording (global rank 0); other ranks' snapshots do nothing."""
+        return self.rank == 0
 
     def __len__(self) -> int:
         return len(self._manifest["snapshots"]) if self._manifest else 0
@@ -172,8 +210,17 @@ class Recorder:
         """Release the folder's lock (the recording stays); further snapshots are refused."""
         self._finalizer()
 
-    def snapshot(self, epoch: int | float, **metrics: Any) -> Path:
-        """Trace the probe now and append it as ``epoch`` with ``metrics``; returns the snapshot file.
+    def hold_gradients(self) -> None:
+        """Measure each layer's ‖grad‖ now, for the next snapshot: for loops that zero the gradients
+        right after each step (the Hugging Face Trainer) and snapshot later. Gradients present at
+        the snapshot itself take precedence; a sharded model's are not read (they live on shards)."""
+        if self.writes and self._weights is not None and self._weights.grads and not self.sharded:
+            self._weights.hold_gradients(self.model)
+
+    def snapshot(self, epoch: int | float, **metrics: Any) -> Path | None:
+        """Trace the probe now and append it as ``epoch`` with ``metrics``; returns the snapshot file
+        (``None`` on a rank that does not write; an FSDP model's snapshot is a collective: call it on
+        every rank).
 
         Epochs are finite numbers >= 0 and strictly increase over the whole recording. Metrics must
         be numbers (Python, numpy or one-element torch scalars) and are stored exactly. If the traced
@@ -186,13 +233,22 @@ class Recorder:
 
         if not self._finalizer.alive:
             raise RecordingError(f"this Recorder on {self.out_dir} is closed; open a new one with resume=True")
+        if self.sharded:
+            from render3d.record.distributed import full_state_dict, load_unsharded
+
+            state = full_state_dict(self.model)  # every rank takes part
+            if self.writes:
+                load_unsharded(self.template, state)
+        if not self.writes:
+            return None
+        model = self._traced
         epoch = store.epoch_value(epoch)
         self._check_epoch(epoch)
         values = {name: store.plain_number(name, v) for name, v in metrics.items()}
-        layers = self._weights.measure(self.model) if self._weights is not None else None
-        probe = self.probe.to(_device_of(self.model))
-        with _output_logits(self.model) as output:
-            traced = trace(self.model, probe, depth=self.depth, capture=self.capture)
+        layers = self._weights.measure(model) if self._weights is not None else None
+        probe = self.probe.to(_device_of(model))
+        with _output_logits(model) as output:
+            traced = trace(model, probe, depth=self.depth, capture=self.capture)
         logits = _logits(output.get("value"))
         signature = traced.signature()
         if self._resumed:
@@ -231,7 +287,7 @@ class Recorder:
             raise
         self._manifest = updated
         if self._weights is not None:
-            self._weights.accept(self.model)
+            self._weights.accept(model)
         if changed:
             msg = (f"snapshot {index} (epoch {epoch}) traced a different graph than the first snapshot "
                    f"(signature {signature} != {manifest['signature']}); stored with its own graph "
@@ -264,7 +320,7 @@ class Recorder:
             raise RecordingError(f"{self.out_dir} holds a recording of a different probe "
                                  f"({manifest['probe']['sha256']} != {self.probe_hash}); resume only with the same "
                                  "probe, or record into another folder")
-        model = type(unwrap(self.model)).__name__
+        model = type(unwrap(self._traced)).__name__
         if manifest["model"] != model:
             raise RecordingError(f"{self.out_dir} holds a recording of {manifest['model']}, not {model}; resume "
                                  "only with the same model, or record into another folder")
@@ -318,8 +374,18 @@ class WeightHistory:
     snapshot, kept as CPU copies in each parameter's own dtype: one copy of the model, the one the
     difference needs (ResNet-50: 98 MB, peak +173 MB; about 0.5 s a snapshot on one CPU core)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, grads: bool = True) -> None:
+        self.grads = grads
         self._previous: dict[tuple[str, str], torch.Tensor] = {}
+        self._held: dict[str, float] = {}  # Σg² per module path, measured by hold_gradients
+
+    def hold_gradients(self, model: nn.Module) -> None:
+        """Keep Σ‖grad‖² per module now, used by :meth:`measure` where a parameter has no gradient then."""
+        held: dict[str, float] = {}
+        for path, _, p in _own_parameters(model):
+            if p.grad is not None:
+                held[path] = held.get(path, 0.0) + _norm(p.grad.detach()) ** 2
+        self._held = held
 
     def measure(self, model: nn.Module) -> store.LayerNorms:
         """The norms now. The reference for Δw moves only on :meth:`accept`, so a snapshot that failed
@@ -337,9 +403,12 @@ class WeightHistory:
                 row[3] = False
             else:
                 row[1] += _norm(now.double() - before.double()) ** 2
-            if p.grad is not None:
+            if p.grad is not None and self.grads:
                 row[4] = True
                 row[2] += _norm(p.grad.detach()) ** 2
+        for path, row in zip(paths, rows):
+            if not row[4] and path in self._held:
+                row[2], row[4] = self._held[path], True
         norms = [(math.sqrt(w2), math.sqrt(d2) if du else math.nan, math.sqrt(g2) if dg else math.nan)
                  for w2, d2, g2, du, dg in rows]
         return store.LayerNorms(tuple(paths), np.array(norms, dtype=np.float64).reshape(-1, 3))
@@ -348,6 +417,7 @@ class WeightHistory:
         """``model``'s weights (unchanged since :meth:`measure`: tracing does not touch them) are the
         reference for the next ‖Δw‖; each old copy is dropped as its new one is made."""
         kept = {}
+        self._held = {}
         for path, name, p in _own_parameters(model):
             self._previous.pop((path, name), None)
             kept[(path, name)] = p.detach().to("cpu", copy=True)
@@ -370,6 +440,10 @@ def _norm(t: torch.Tensor) -> float:
     return float(torch.linalg.vector_norm(t.float()))
 
 
+def _nothing() -> None:
+    """The finaliser of a Recorder on a rank that does not write: it holds nothing to release."""
+
+
 def _release(folder: Path, run: str, created: bool) -> None:
     """Drop the lock; remove the folder again if this Recorder created it and never wrote to it."""
     release(folder / LOCK, run)
@@ -387,7 +461,9 @@ def _resolve_probe(model: nn.Module, probe: torch.Tensor | str) -> torch.Tensor:
         return torch.from_numpy(probe)
     from render3d.modelspec import default_input_shape
     from render3d.probe import make_probe
+    from render3d.tracing.tracer import unwrap
 
+    model = unwrap(model)  # a DDP wrapper does not say what input its module takes
     return make_probe(str(probe), default_input_shape(type(model).__name__, model))
 
 
