@@ -38,6 +38,8 @@ if TYPE_CHECKING:
     import pyvista
     import torch
 
+    from render3d.scene.explain import ExplainerScene
+
 
 @dataclass(frozen=True)
 class Spec:
@@ -326,7 +328,8 @@ def show(
     ``size`` is the window's and the layout's, as for :func:`render` (default: 90 % of the screen,
     16:9; a Scene keeps its own); ``options`` are style overrides and the model's keyword inputs (see
     module docstring). A Scene cannot be rebuilt: its window neither expands ``×N`` blocks nor
-    captures activations."""
+    captures activations. With a model (or MODEL string), ``e`` plays the selected block's operation
+    explainer (:func:`render3d.explain`) in the window; a Trace or Scene has no model to run for it."""
     from render3d.rendering import show_scene
     from render3d.rendering.window import window_size
 
@@ -336,8 +339,10 @@ def show(
         return
     style_overrides, kwargs = _split_options(obj, options, model_kwargs)
     size = window_size() if size is None else size
-    rebuild = WindowScenes(_tracer(obj, inputs, kwargs, depth), style=style, **style_overrides)
-    show_scene(rebuild(mode, frozenset(), size), rebuild=rebuild, describe=rebuild.describe)
+    rebuild = WindowScenes(_tracer(obj, inputs, kwargs, depth), style=style,
+                           explainer=_explainer(obj, inputs, kwargs), **style_overrides)
+    show_scene(rebuild(mode, frozenset(), size), rebuild=rebuild, describe=rebuild.describe,
+               explain=rebuild.explain if rebuild.explainer else None)
 
 
 def show_spec(spec: Spec, *, mode: str = "architecture", size: tuple[int, int] | None = None,
@@ -346,19 +351,46 @@ def show_spec(spec: Spec, *, mode: str = "architecture", size: tuple[int, int] |
     from render3d.rendering import show_scene
     from render3d.rendering.window import window_size
 
-    rebuild = WindowScenes(lambda capture: trace_spec(spec, capture=capture), **style_overrides)
+    rebuild = WindowScenes(lambda capture: trace_spec(spec, capture=capture),
+                           explainer=None if spec.device == "meta" else _explainer(spec, (), {}), **style_overrides)
     show_scene(rebuild(mode, frozenset(), window_size() if size is None else size), rebuild=rebuild,
-               describe=rebuild.describe)
+               describe=rebuild.describe, explain=rebuild.explain if rebuild.explainer else None)
+
+
+def _explainer(obj: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[str], ExplainerScene] | None:
+    """``layer -> ExplainerScene`` for a window on a model, a MODEL string or a :class:`Spec` (loaded
+    once, on the first ``e``); None for a Trace, which has no model to run."""
+    import functools
+
+    from render3d.explainer import explain_scene
+
+    if isinstance(obj, Trace):
+        return None
+    if isinstance(obj, (str, Spec)):
+        spec = Spec(obj) if isinstance(obj, str) else obj
+        loaded = functools.cache(lambda: load_spec_model(spec))
+
+        def from_spec(layer: str) -> ExplainerScene:
+            from render3d.modelspec import call_inputs
+
+            model, x = loaded()
+            args, model_kwargs = call_inputs(x)
+            return explain_scene(model, *args, layer=layer, probe=spec.probe, **model_kwargs)
+        return from_spec
+    return lambda layer: explain_scene(obj, *inputs, layer=layer, **kwargs)
 
 
 class WindowScenes:
     """A window's :data:`~render3d.rendering.window.Rebuild`: its scene built again from one trace, in
     either mode, with ``×N`` blocks expanded, for the window's size. The model is traced without
     activations for the architecture, and once more with ``capture="reduced"`` the first time the
-    activations are asked for (the window's ``a``)."""
+    activations are asked for (the window's ``a``). ``explainer(layer)`` (optional: a window on a
+    model) gives a layer's operation explainer for the window's ``e`` (:meth:`explain`)."""
 
-    def __init__(self, tracer: Callable[[str], Trace], *, style: Any = None, **style_overrides: Any) -> None:
+    def __init__(self, tracer: Callable[[str], Trace], *, style: Any = None,
+                 explainer: Callable[[str], ExplainerScene] | None = None, **style_overrides: Any) -> None:
         self.tracer = tracer
+        self.explainer = explainer
         self.style = style
         self.overrides = style_overrides
         self.traces: dict[str, Trace] = {}
@@ -390,14 +422,38 @@ class WindowScenes:
     def describe(self, node_id: str) -> str | None:
         """What block ``node_id`` of the scene built last computes, in one or two sentences with its real
         hyper-parameters and shapes (the tour's narration); None when that scene has no such block."""
-        from render3d.scene.tour import _block_text
+        from render3d.scene.tour import block_text
 
         if self.shown is None:
             return None
         trace_obj, scene = self.shown
         if node_id not in scene.blocks.node_ids:
             return None
-        return _block_text(trace_obj, scene, scene.blocks.index(node_id), trace_obj.parent_map())
+        return block_text(trace_obj, scene, scene.blocks.index(node_id), trace_obj.parent_map())
+
+    def explain(self, node_id: str) -> tuple[ExplainerScene, str]:
+        """The window's :data:`~render3d.rendering.window.Explain`: the operation explainer of block
+        ``node_id`` of the scene built last, and a line saying which layer it shows. A folded block
+        (conv + BatchNorm + ReLU) explains its first layer the explainer draws; a block with none
+        raises the explainer's one-line error naming the kinds it draws."""
+        from render3d.errors import ModelSpecError
+        from render3d.tracing.operands import KINDS, SUPPORTED_TEXT
+
+        if self.explainer is None or self.shown is None:
+            raise ModelSpecError("this window has no model to run: show the model itself to explain its layers")
+        trace_obj, scene = self.shown
+        block = scene.blocks.index(node_id)
+        members = [trace_obj.nodes[m] for m in scene.blocks.members[block] if m in trace_obj.nodes]
+        modules = [n for n in members if n.kind == "module"]
+        if not modules:
+            kinds = " + ".join(dict.fromkeys(n.type for n in members)) or node_id
+            raise ModelSpecError(f"{node_id} is a {kinds}; explain draws {SUPPORTED_TEXT}")
+        layer = next((n for n in modules if n.type in KINDS), modules[0])
+        which = f"explaining {layer.id} ({layer.type})"
+        if len(members) > 1:
+            types = " + ".join(n.type for n in members)
+            which = f"explaining {layer.id}, the {layer.type} of block {node_id} ({types})"
+        return self.explainer(layer.id), which
 
 
 def plotter(

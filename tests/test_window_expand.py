@@ -106,25 +106,9 @@ def test_without_a_model_a_and_xN_clicks_say_why(scenes):
         window.plotter.close()
 
 
-def test_help_lists_the_mouse_actions_and_e_only_with_an_explainer(scenes):
-    explained = []
-    window = open_window(scenes("architecture", frozenset(), SIZE), explain=explained.append)
-    try:
-        lines = key_map(window.plotter).help_text().splitlines()
-        for line in ("click a block: side panel: its channels, numbers and what it does",
-                     "click a ×N block: expand it into its N repeats", "click empty space: close the side panel",
-                     "Escape: close the side panel", "x: fold the expanded repeats again",
-                     "e: explain the selected block's operation"):
-            assert line in lines
-        press(window, "e")
-        assert explained == []  # nothing selected yet
-        click_block(window, "conv1#1")
-        press(window, "e")
-        assert explained == ["conv1#1"]
-    finally:
-        window.plotter.close()
-    bare = open_window(scenes("architecture", frozenset(), SIZE))
-    try:
-        assert not any(line.startswith("e:") for line in key_map(bare.plotter).help_text().splitlines())
-    finally:
-        bare.plotter.close()
+def test_help_lists_the_mouse_actions(window):
+    lines = key_map(window.plotter).help_text().splitlines()
+    for line in ("click a block: side panel: its channels, numbers and what it does",
+                 "click a ×N block: expand it into its N repeats", "click empty space: close the side panel",
+                 "Escape: close the side panel", "x: fold the expanded repeats again"):
+        assert line in lines

@@ -12,7 +12,7 @@ import sys
 import time
 import weakref
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import pyvista as pv
 from vtkmodules.vtkRenderingCore import vtkCamera, vtkCellPicker
@@ -24,11 +24,16 @@ from render3d.rendering.glcheck import INSTALL_HINT, ensure_gl
 from render3d.rendering.side_panel import PANEL_WIDTH, SidePanel, text_box
 from render3d.scene.model import Scene
 
-__all__ = ["BlockTooltip", "EpochSlider", "KeyMap", "Rebuild", "SceneWindow", "bind_key", "check_display",
+if TYPE_CHECKING:
+    from render3d.rendering.explain_player import ExplainPlayer
+    from render3d.scene.explain import ExplainerScene
+
+__all__ = ["BlockTooltip", "EpochSlider", "Explain", "KeyMap", "Rebuild", "SceneWindow", "bind_key", "check_display",
            "fit_window_size", "install_interaction", "key_map", "save_screenshot", "scene_window", "screen_size",
            "show_scene", "text_box", "window_size"]
 
-HELP = "click a block: details   a: activations   l: labels   r: reset view   h: all keys"
+#: the caption of a scene window: its main keys (``e`` only where a model can be explained)
+HELP = ("click a block: details", "e: explain it", "a: activations", "l: labels", "r: reset view", "h: all keys")
 MOUSE_HELP = (
     ("left drag", "rotate"),
     ("shift + left drag, middle drag", "pan"),
@@ -144,9 +149,7 @@ class KeyMap:
         self.mouse: list[tuple[str, str]] = list(MOUSE_HELP)  # widgets add theirs
         self.help_actor = _boxed_text(plotter, "help", 22)
         self.notice_actor = _boxed_text(plotter, "notice", 20)
-        self.notice_actor.prop.justification_vertical = "bottom"
-        margin = 8 * plotter.window_size[1] / 360
-        self.notice_actor.SetPosition(margin, margin)
+        self.place_notice()
         style = plotter.iren.style if plotter.iren is not None else None
         if style is not None:
             ours, interactor = self.descriptions, plotter.iren.interactor
@@ -176,8 +179,19 @@ class KeyMap:
         self.help_actor.SetPosition(8 * height / 360, height - 8 * height / 360)
         self.help_actor.SetVisibility(not self.help_actor.GetVisibility())
 
+    def place_notice(self, top_left: tuple[float, float] | None = None) -> None:
+        """Hang the notice line from display pixel ``top_left``, or (None) put it back in the bottom
+        left corner."""
+        if top_left is None:
+            margin = 8 * self.plotter.window_size[1] / 360
+            self.notice_actor.prop.justification_vertical = "bottom"
+            self.notice_actor.SetPosition(margin, margin)
+        else:
+            self.notice_actor.prop.justification_vertical = "top"
+            self.notice_actor.SetPosition(*top_left)
+
     def notify(self, text: str) -> None:
-        """Show a one-line notice in the bottom left corner (until the next notice)."""
+        """Show a one-line notice (bottom left, unless :meth:`place_notice` moved it) until the next one."""
         self.notice_actor.SetInput(text)
         self.notice_actor.SetVisibility(True)
 
@@ -228,6 +242,10 @@ def save_screenshot(plotter: pv.Plotter, folder: str | os.PathLike[str] = ".") -
 #: "activations"), with the ``×N`` blocks named in ``expanded`` drawn as their repeats, laid out for
 #: ``size``; raises (any exception, its message one line) when it cannot, e.g. no model to run
 Rebuild = Callable[[str, frozenset[str], tuple[int, int]], Scene]
+#: ``explain(node_id)``: the operation explainer of block ``node_id`` (of its first layer the explainer
+#: draws, for a folded block) and a line saying which layer that is; raises (any exception, its message
+#: one line naming what the explainer supports) when it has none
+Explain = Callable[[str], "tuple[ExplainerScene, str]"]
 CLICK_SLOP_PX = 4  # a press and release this close together is a click, not a drag
 
 
@@ -236,19 +254,21 @@ class SceneWindow:
 
     ``rebuild`` (:data:`Rebuild`, optional) lets it swap in another scene without closing: ``a``
     captures activations in an architecture window, a click on a ``×N`` block expands it. Without one
-    (a Scene given, a recording) those say in a notice why they cannot. ``explain(node_id)``
-    (optional) is run by ``e`` on the selected block; ``describe(node_id)`` (optional) gives the
-    sentence the side panel shows under the block's numbers.
+    (a Scene given, a recording) those say in a notice why they cannot. With ``explain``
+    (:data:`Explain`, optional: a window that knows the model) ``e`` plays the selected block's
+    operation explainer in place of the scene, ``e`` or ``Esc`` come back to it as it was.
+    ``describe(node_id)`` (optional) gives the sentence the side panel shows under the block's numbers.
     """
 
     def __init__(self, plotter: pv.Plotter, actors: SceneActors, *, rebuild: Rebuild | None = None,
-                 explain: Callable[[str], Any] | None = None,
+                 explain: Explain | None = None,
                  describe: Callable[[str], str | None] | None = None) -> None:
         self.plotter = plotter
         self.actors = actors
         self.rebuild = rebuild
         self.explain = explain
         self.describe = describe
+        self.explaining: ExplainPlayer | None = None  # the explainer shown instead of the scene
         self.mode = actors.scene.mode
         self.expanded: dict[str, tuple[str, ...]] = {}  # ×N block id -> the calls it now shows
         self.tooltip = BlockTooltip(plotter, actors)
@@ -262,17 +282,26 @@ class SceneWindow:
                             ("click a ×N block", "expand it into its N repeats"),
                             ("click an expanded repeat twice", "fold the repeats again"),
                             ("click empty space", "close the side panel")]
-        bind_key(plotter, "a", self.toggle_activations,
+        bind_key(plotter, "a", self._on_scene(self.toggle_activations),
                  "activations on/off" if actors.scene.feature_maps or rebuild is None
                  else "capture activations (runs the model once), then on/off")
-        bind_key(plotter, "l", lambda: self.actors.set_labels_visible(not self.actors.labels_visible),
+        bind_key(plotter, "l", self._on_scene(lambda: self.actors.set_labels_visible(not self.actors.labels_visible)),
                  "labels on/off")
-        bind_key(plotter, "r", self.restore_camera, "back to the first view")
+        bind_key(plotter, "r", self._on_scene(self.restore_camera), "back to the first view")
         bind_key(plotter, "s", lambda: save_screenshot(plotter), "save a screenshot (render3d-<time>.png here)")
-        bind_key(plotter, "x", self.collapse, "fold the expanded repeats again")
-        bind_key(plotter, "Escape", self.close_panel, "close the side panel")
-        if explain is not None:
-            bind_key(plotter, "e", self.explain_selected, "explain the selected block's operation")
+        bind_key(plotter, "x", self._on_scene(self.collapse), "fold the expanded repeats again")
+        if explain is None:
+            bind_key(plotter, "Escape", self.close_panel, "close the side panel")
+        else:
+            bind_key(plotter, "e", self.toggle_explainer,
+                     "explain the selected block's operation in this window (e again: back)")
+            bind_key(plotter, "Escape", self.escape, "back from the explainer, else close the side panel")
+            bind_key(plotter, "space", lambda: self.explaining and self.explaining.toggle_play(),
+                     "play / pause the explainer")
+            bind_key(plotter, "Left", lambda: self.explaining and self.explaining.step(-1),
+                     "the explainer's previous frame (pauses)")
+            bind_key(plotter, "Right", lambda: self.explaining and self.explaining.step(1),
+                     "the explainer's next frame (pauses)")
         # a recording window recolours its feature maps per epoch: the panel's grid follows
         plotter.renderer.AddObserver("StartEvent", lambda *_: self.panel.refresh(self.actors))
         iren = plotter.iren
@@ -280,7 +309,8 @@ class SceneWindow:
             iren.add_observer("MouseMoveEvent", self._on_move)
             iren.add_observer("LeftButtonPressEvent", self._on_press)
             iren.add_observer("LeftButtonReleaseEvent", self._on_release)
-        actors.set_caption(HELP)
+        self.help_line = "   ".join(h for h in HELP if explain is not None or not h.startswith("e:"))
+        actors.set_caption(self.help_line)
 
     # -- mouse ---------------------------------------------------------------------------------------
     def _event_position(self) -> tuple[int, int]:
@@ -288,7 +318,18 @@ class SceneWindow:
         style, not the interactor, to observers of button releases)."""
         return self.plotter.iren.interactor.GetEventPosition()
 
+    def _on_scene(self, action: Callable[[], Any]) -> Callable[[], Any]:
+        """``action``, run only while the scene is shown (the explainer has hidden it otherwise)."""
+        def run() -> Any:
+            if self.explaining is not None:
+                self.keys.notify("the explainer is shown: e or Esc goes back to the scene first")
+                return None
+            return action()
+        return run
+
     def _on_move(self, *_: Any) -> None:
+        if self.explaining is not None:
+            return
         x, y = self._event_position()
         if self.panel.contains(x, y):
             changed = self.tooltip.current is not None
@@ -304,7 +345,8 @@ class SceneWindow:
     def _on_release(self, *_: Any) -> None:
         x, y = self._event_position()
         press, self._press = self._press, None
-        if press is not None and abs(x - press[0]) <= CLICK_SLOP_PX and abs(y - press[1]) <= CLICK_SLOP_PX:
+        if self.explaining is None and press is not None and abs(x - press[0]) <= CLICK_SLOP_PX \
+                and abs(y - press[1]) <= CLICK_SLOP_PX:
             self.click(x, y)
             self.plotter.render()
 
@@ -356,12 +398,49 @@ class SceneWindow:
         camera.SetWindowCenter(PANEL_WIDTH if beside else 0.0, 0.0)
         self.plotter.renderer.ResetCameraClippingRange()
 
-    def explain_selected(self) -> None:
-        if self.panel.node_id is None:
-            self.keys.notify("e explains the selected block: click a block first")
+    # -- the explainer ------------------------------------------------------------------------------
+    def toggle_explainer(self) -> None:
+        """Play the selected block's operation explainer in place of the scene, or go back to the scene."""
+        if self.explaining is not None:
+            self.close_explainer()
             return
+        node_id = self.panel.node_id
+        if node_id is None:
+            self.keys.notify("click a block first, then e")
+            return
+        from render3d.rendering.explain_player import ExplainPlayer
+
         assert self.explain is not None
-        self.explain(self.panel.node_id)
+        self.keys.notify(f"explaining {node_id} (runs the model once)…")
+        self.plotter.render()
+        try:
+            scene, which = self.explain(node_id)
+        except Exception as exc:  # noqa: BLE001 - the window stays open and says why
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            self.keys.notify(f"cannot explain {node_id}: {message}")
+            return
+        self.tooltip.hover(-1, -1)
+        self.explaining = ExplainPlayer(self.plotter, scene, keep=(self.keys.help_actor, self.keys.notice_actor))
+        self.explaining.play()
+        x0, _, y0, _ = text_box(self.explaining.view.title_actor, self.plotter.renderer)
+        self.keys.place_notice((x0, y0 - 0.5 * self.keys.notice_actor.prop.font_size))  # the caption has the bottom
+        self.keys.notify(f"{which} · space: pause · Left/Right: step · e/Esc: back")
+
+    def close_explainer(self) -> None:
+        """Back to the scene exactly as it was before ``e``: camera, side panel, selection."""
+        if self.explaining is None:
+            return
+        self.explaining.close()
+        self.explaining = None
+        self.keys.place_notice()
+        self.keys.notice_actor.SetVisibility(False)
+
+    def escape(self) -> None:
+        """``Esc``: leave the explainer, else close the side panel."""
+        if self.explaining is not None:
+            self.close_explainer()
+        else:
+            self.close_panel()
 
     # -- scenes --------------------------------------------------------------------------------------
     def run_of(self, node_id: str) -> str | None:
@@ -435,7 +514,7 @@ class SceneWindow:
         self.actors.remove()
         self.actors = add_scene(self.plotter, fit_to_size(scene, tuple(self.plotter.window_size)))
         self.actors.set_labels_visible(labels)
-        self.actors.set_caption(HELP)
+        self.actors.set_caption(self.help_line)
         self.tooltip.set_actors(self.actors)
         renderer = self.plotter.renderer
         for actor in (*self.panel.actors_2d(), self.tooltip.text, self.keys.help_actor, self.keys.notice_actor):
@@ -466,7 +545,7 @@ def scene_window(plotter: pv.Plotter) -> SceneWindow:
 
 
 def install_interaction(plotter: pv.Plotter, actors: SceneActors, *, rebuild: Rebuild | None = None,
-                        explain: Callable[[str], Any] | None = None,
+                        explain: Explain | None = None,
                         describe: Callable[[str], str | None] | None = None) -> BlockTooltip:
     """Make ``plotter`` a :class:`SceneWindow` (tooltips, side panel, ``×N`` expansion, keys, help
     line); returns its tooltip (:func:`scene_window` gives the rest). Safe on an offscreen plotter."""
@@ -658,7 +737,7 @@ def show_scene(
     anti_aliasing: bool = True,
     show_labels: bool = True,
     rebuild: Rebuild | None = None,
-    explain: Callable[[str], Any] | None = None,
+    explain: Explain | None = None,
     describe: Callable[[str], str | None] | None = None,
 ) -> None:
     """Open an interactive window on ``scene`` (``size`` default ``scene.size``); returns when the

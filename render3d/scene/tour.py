@@ -28,8 +28,8 @@ from render3d.scene.labels import text_width
 from render3d.scene.model import Camera, Scene, feature_map_bounds
 from render3d.scene.narration import describe, follow_up, layer_name
 
-__all__ = ["Frame", "Layout", "Stop", "Tour", "inset_title", "plan_stops", "plan_tour", "reading_seconds",
-           "smoothstep", "wrap_caption"]
+__all__ = ["Frame", "Layout", "Stop", "Tour", "block_text", "inset_title", "plan_stops", "plan_tour",
+           "reading_seconds", "smoothstep", "wrap_caption"]
 
 MIN_VIEW = 0.08  # a stop shows at least this fraction of the model's extent across
 TRAVEL_S = 1.2  # seconds the camera takes from one stop to the next
@@ -200,7 +200,9 @@ def _outside_inputs(trace: Trace, members: tuple[str, ...], parents: dict[str, l
     return [trace.nodes[p].shape for p in dict.fromkeys(found) if trace.nodes[p].shape is not None]
 
 
-def _block_text(trace: Trace, scene: Scene, i: int, parents: dict[str, list[str]]) -> str:
+def block_text(trace: Trace, scene: Scene, i: int, parents: dict[str, list[str]]) -> str:
+    """What block ``i`` of ``scene`` computes, in one or two sentences with its real hyper-parameters and
+    shapes (``parents``: ``trace.parent_map()``): a stop's caption, and the window's side panel."""
     blocks = scene.blocks
     bid = blocks.node_ids[i]
     members = tuple(m for m in blocks.members[i] if m in trace.nodes)
@@ -248,7 +250,7 @@ def plan_stops(trace: Trace, scene: Scene, *, input_name: str = "") -> list[Stop
             text = f"Input: {shape_text(trace.nodes[scene.blocks.node_ids[i]].shape)}, {input_name}, the example " \
                    "this pass runs on."
         else:
-            text = lead.get(i, "") + _block_text(trace, scene, i, parents_of)
+            text = lead.get(i, "") + block_text(trace, scene, i, parents_of)
         stops.append(Stop(i, f"{n}/{len(chosen)} · {_block_name(scene, i)}", text, inset_title(trace, scene, i)))
     return stops
 
