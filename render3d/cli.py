@@ -187,30 +187,18 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 
 def cmd_gallery(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
-    from render3d.api import scene_from_file
-    from render3d.rendering import render_png
+    from render3d.gallery import render_gallery
     from render3d.scenefile import find_scene_files
 
     _start_gl_probe()
     files = find_scene_files(args.scenes)
     out_dir = Path(args.output)
-    failed = []
-    for file in (bar := tqdm(files, desc="gallery", unit="scene", disable=None)):  # no bar unless a terminal
-        bar.set_postfix_str(file.name)
-        try:
-            scene, sf = scene_from_file(file, trust_pickle=args.trust_pickle)
-            render_png(scene, out_dir / f"{sf.output}.png", anti_aliasing=sf.anti_aliasing)
-        except Exception as exc:  # one bad scene must not stop the others; each is reported at the end
-            failed.append((file, exc))
+    failed = render_gallery(files, out_dir, trust_pickle=args.trust_pickle, workers=args.workers, ray=args.ray)
     print(f"wrote {len(files) - len(failed)} images to {out_dir}/")
     if failed:
-        for file, exc in failed:
-            message = _one_line(exc)
-            print(f"{type(exc).__name__}: {message if str(file) in message else f'{file}: {message}'}",
-                  file=sys.stderr)
-        names = ", ".join(file.name for file, _ in failed)
+        for f in failed:
+            print(f"{f.kind}: {f.message if str(f.file) in f.message else f'{f.file}: {f.message}'}", file=sys.stderr)
+        names = ", ".join(f.file.name for f in failed)
         raise GalleryError(f"{len(failed)} of {len(files)} scene files failed ({names}); the others were written")
     return 0
 
@@ -230,10 +218,14 @@ def cmd_animate(args: argparse.Namespace) -> int:
         raise UsageError("render3d animate: --diff and --metric colour the same blocks two ways; pass one")
     if args.frames_per_epoch is not None and args.duration is not None:
         raise UsageError("render3d animate: --frames-per-epoch and --duration both set the video's length; pass one")
+    if (args.ray is not None or (args.workers or 1) > 1) and Path(args.output).suffix.lower() != ".mp4":
+        raise UsageError(f"render3d animate: --workers/--ray join MP4 segments without re-encoding; {args.output} is "
+                         "not an .mp4 (a GIF's one palette needs every frame): write an .mp4 or drop --workers")
     classes = read_classes(args.classes) if args.classes else None
     options = dict(fps=args.fps, frames_per_epoch=args.frames_per_epoch, duration=args.duration, hold=args.hold,
                    size=args.size, diff=args.diff, orbit=args.orbit, scale=args.scale, metric=args.metric,
-                   panels=not args.no_panels, classes=classes, classes_source=f"--classes {args.classes}")
+                   panels=not args.no_panels, classes=classes, classes_source=f"--classes {args.classes}",
+                   workers=args.workers, ray=args.ray)
     if is_recording(args.model):  # a Recorder's folder: animated as recorded
         if args.checkpoints:
             raise UsageError(f"render3d animate: {args.model} is a recording already; --checkpoints records a MODEL")
@@ -419,6 +411,13 @@ def build_parser() -> argparse.ArgumentParser:
 
     from render3d.record.frames import check_seconds
 
+    def _add_spread_args(p: argparse.ArgumentParser, what: str) -> None:
+        p.add_argument("--workers", type=POSITIVE_INT, metavar="N",
+                       help=f"render on N local processes: {what} (default 1; with --ray: one per cluster CPU)")
+        p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
+                       help="run the same tasks on Ray: a new local instance, or the cluster at ADDRESS ('auto', "
+                            "ray://HOST:10001); needs render3d[ray] and the input files at the same paths")
+
     p = sub.add_parser("animate", help="record a probe through every checkpoint (or take a recording) and write an MP4")
     _add_model_args(p)  # MODEL may also be a recording folder (render3d.Recorder's)
     p.add_argument("--checkpoints", metavar="DIR_OR_GLOB",
@@ -448,6 +447,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "update_ratio, grad_norm, weight_norm, zero_frac or act_std")
     _add_scale_arg(p)
     p.add_argument("--recording", metavar="DIR", help="keep the recording here (default: a temporary folder)")
+    _add_spread_args(p, "contiguous frame ranges, encoded alike and joined without re-encoding")
     p.set_defaults(func=cmd_animate, mode="activations")
 
     p = sub.add_parser("demo", help="train a small CNN on the bundled digits; write checkpoints, PNGs and an MP4")
@@ -524,6 +524,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", default="gallery", help="output folder (default gallery/)")
     p.add_argument("--trust-pickle", action="store_true",
                    help="allow scene weights that need full unpickling (a scene file cannot allow it)")
+    _add_spread_args(p, "one scene file per task")
     p.set_defaults(func=cmd_gallery)
     return parser
 

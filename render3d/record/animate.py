@@ -16,7 +16,8 @@ import os
 import warnings
 from collections import OrderedDict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
 
 import numpy as np
 
@@ -37,8 +38,9 @@ if TYPE_CHECKING:
     from render3d.record.story import Story
     from torch import nn
 
-__all__ = ["FrameWriter", "Player", "animate_recording", "frame_positions", "iter_frames", "open_writer",
-           "record_checkpoints", "render_frame", "scene_size", "show_recording", "summary_line", "video_size"]
+__all__ = ["FrameWriter", "Player", "SegmentJob", "animate_recording", "frame_positions", "iter_frames",
+           "open_writer", "orbit_angles", "record_checkpoints", "render_frame", "render_segment", "scene_size",
+           "show_recording", "summary_line", "video_size"]
 
 DEFAULT_FRAMES_PER_EPOCH = 15
 DIFF_CMAP = "RdBu_r"  # diverging: blue = decreased, white = unchanged, red = increased
@@ -66,7 +68,9 @@ class Player:
     (a style override) keeps the first snapshot's log-magnitude scale for every frame.
     ``metric="update_ratio"`` (any of :data:`~render3d.record.metrics.METRICS`) colours the blocks by
     that training-health metric instead (:class:`~render3d.record.metric_view.MetricView`);
-    :meth:`set_metric` and :meth:`next_view` switch while it is shown.
+    :meth:`set_metric` and :meth:`next_view` switch while it is shown. ``clims`` (feature-map id →
+    (low, high), another Player's ``scene`` limits) skips computing them: a video's workers read
+    them from the one process that computed them.
     """
 
     def __init__(
@@ -78,6 +82,7 @@ class Player:
         metric: str | None = None,
         off_screen: bool = True,
         style: SceneStyle | None = None,
+        clims: Mapping[str, tuple[float, float]] | None = None,
         **style_overrides: Any,
     ) -> None:
         from render3d.rendering import build_plotter
@@ -111,16 +116,22 @@ class Player:
         name = rec.probe_name
         scene.title = f"{rec.model} learning: activations for {name}" if name else f"{rec.model}: activations over training"
         if diff:
-            self._set_diff_limits()
+            if clims is None:
+                self._set_diff_limits()
             scene.cmap = DIFF_CMAP
             scene.colorbar_title = "change vs previous epoch (all layers)"
         elif self.style.scale == "layer":
-            limits = rec.color_limits(set(self.sources.values()), snapshots=self.indices)
-            for fm in scene.feature_maps:
-                fm.clim = limits.get(self.sources[fm.node_id], fm.clim)
-            # a layer constant in the first snapshot keeps its value's place on the other layers' range
-            place_constant_layers(scene.feature_maps, {k: base.nodes[src].stats for k, src in self.sources.items()})
+            if clims is None:
+                limits = rec.color_limits(set(self.sources.values()), snapshots=self.indices)
+                for fm in scene.feature_maps:
+                    fm.clim = limits.get(self.sources[fm.node_id], fm.clim)
+                # a layer constant in the first snapshot keeps its value's place on the other layers' range
+                place_constant_layers(scene.feature_maps,
+                                      {k: base.nodes[src].stats for k, src in self.sources.items()})
             scene.colorbar_title = "activation (per-layer p1–p99 over all epochs)"
+        if clims is not None:
+            for fm in scene.feature_maps:
+                fm.clim = tuple(clims[fm.node_id])
         self.plotter, self.actors = build_plotter(scene, off_screen=off_screen)
         self._camera = [tuple(map(float, v)) for v in self.plotter.camera_position]
         self._fit_ratio: float | None = None
@@ -301,6 +312,7 @@ def iter_frames(
     metric: str | None = None,
     positions: Sequence[float] | None = None,
     story: Story | None = None,
+    angles: Sequence[float] | None = None,
 ) -> Iterator[np.ndarray]:
     """The animation's frames as (H, W, 3) uint8 arrays, one scene built once for all of them.
 
@@ -309,6 +321,8 @@ def iter_frames(
     each frame gets the panel column (:func:`render3d.rendering.panels.story_panels`) on its right,
     :func:`~render3d.rendering.panels.panel_width` of the whole: ``size`` (default VIDEO_SIZE) is then
     the whole frame and the scene (a given ``player`` too) is laid out for :func:`scene_size` of it.
+    ``angles`` (degrees, one per frame) turn the camera as ``orbit`` would, for a share of a video's
+    frames whose orbit was planned over all of them (:func:`orbit_angles`).
     """
     from render3d.rendering.panels import compose
 
@@ -320,18 +334,24 @@ def iter_frames(
     try:
         if positions is None:
             positions = frame_positions(player, frames_per_epoch=frames_per_epoch, story=story)
-        n = len(positions)
+        if orbit and angles is None:
+            angles = orbit_angles(len(positions))
         width, height = player.plotter.window_size
         panel = (int(size[0]) - width, height) if story is not None and size is not None else None
         for j, position in enumerate(positions):
             player.set_position(float(position))
-            if orbit:
-                player.set_orbit(ORBIT_DEGREES * math.sin(2 * math.pi * j / max(n, 1)))
+            if angles is not None:
+                player.set_orbit(float(angles[j]))
             image = _grab(player.plotter)
             yield image if panel is None else compose(image, _panels(story, float(position), panel))
     finally:
         if own:
             player.close()
+
+
+def orbit_angles(frames: int) -> np.ndarray:
+    """The orbit's camera angle (degrees) at each of a video's ``frames``: one slow swing each way."""
+    return ORBIT_DEGREES * np.sin(2 * np.pi * np.arange(frames) / max(frames, 1))
 
 
 def scene_size(size: Sequence[int] | None, panels: bool) -> tuple[int, int] | None:
@@ -409,6 +429,8 @@ def animate_recording(
     panels: bool = True,
     classes: Sequence[str] | None = None,
     classes_source: str = "classes",
+    workers: int | None = None,
+    ray: str | None = None,
 ) -> Path:
     """Write a recording (a :class:`~render3d.record.Recording` or its folder) as an MP4 (or a GIF).
 
@@ -436,6 +458,13 @@ def animate_recording(
     status 0) and that decodes to every frame, else :class:`~render3d.errors.OutputError` and the old
     file stays as it was. Public as ``render3d.animate``.
 
+    ``workers`` (MP4 only) splits the frames into that many contiguous ranges: this process renders
+    the first, local processes (or, with ``ray``, Ray tasks: ``"local"``, ``"auto"`` or a cluster
+    address; ``workers`` then defaults to the cluster's CPUs) the others, each from the colour limits,
+    timing and camera path computed here once, each encoded with the same settings; the segments are
+    joined without re-encoding, so the video has exactly the frames one process writes (see
+    :mod:`render3d.parallel`).
+
     Example::
 
         >>> rec = render3d.Recorder(model, "digit:3", "runs/rec")   # then rec.snapshot(epoch, loss=...)
@@ -449,6 +478,10 @@ def animate_recording(
     if frames_per_epoch is not None and duration is not None:
         raise ValueError("animate: frames_per_epoch and duration both set the video's length; pass one")
     path = Path(path)
+    spread = ray is not None or (workers or 1) > 1
+    if spread and path.suffix.lower() != ".mp4":
+        raise ValueError(f"animate: {path}: workers write MP4 segments joined without re-encoding; a GIF's "
+                         "one palette needs every frame: write an .mp4, or render with one worker")
     width, height = video_size(check_size(VIDEO_SIZE if size is None else size, max_side=gl_max_size()))
     recording = load_recording(recording)
     count = len(recording.consistent())
@@ -463,25 +496,112 @@ def animate_recording(
     try:
         positions = frame_positions(player, fps, frames_per_epoch=frames_per_epoch, duration=duration, hold=hold,
                                     story=story)
-        with atomic_path(path, suffix=path.suffix) as tmp:  # ffmpeg picks the container by suffix
-            writer = open_writer(tmp, fps)
-            try:
-                with tqdm(total=len(positions), desc="animate", unit="frame", disable=not progress,
-                          leave=False) as bar:
-                    for image in iter_frames(recording, size=(width, height), orbit=orbit, player=player,
-                                             positions=positions, story=story):
-                        writer.append_data(image)
-                        bar.update()
-                writer.close()
-            except BaseException:  # stop ffmpeg before the temp file goes, or it writes it again
-                writer.abort()
-                raise
-            verify_video(tmp, writer.frames)
+        if spread:
+            job = SegmentJob(str(recording.path), (width, height), scene_size((width, height), story is not None),
+                             fps, diff, scale, metric, {fm.node_id: fm.clim for fm in player.scene.feature_maps},
+                             [float(p) for p in positions], orbit_angles(len(positions)).tolist() if orbit else None,
+                             story)
+            frames = _render_spread(job, player, path, workers, ray, progress)
+        else:
+            frames = _render_here(recording, player, path, positions, (width, height), orbit, story, fps, progress)
     finally:
         player.close()
     if progress:
-        print(summary_line(path, writer.frames, (width, height), fps))
+        print(summary_line(path, frames, (width, height), fps))
     return path
+
+
+def _render_here(recording: Recording, player: Player, path: Path, positions: Sequence[float], size: tuple[int, int],
+                 orbit: bool, story: Story | None, fps: float, progress: bool) -> int:
+    """Every frame rendered and encoded by this process into ``path``; returns the frame count."""
+    from tqdm import tqdm
+
+    with atomic_path(path, suffix=path.suffix) as tmp:  # ffmpeg picks the container by suffix
+        writer = open_writer(tmp, fps)
+        try:
+            with tqdm(total=len(positions), desc="animate", unit="frame", disable=not progress, leave=False) as bar:
+                for image in iter_frames(recording, size=size, orbit=orbit, player=player, positions=positions,
+                                         story=story):
+                    writer.append_data(image)
+                    bar.update()
+            writer.close()
+        except BaseException:  # stop ffmpeg before the temp file goes, or it writes it again
+            writer.abort()
+            raise
+        verify_video(tmp, writer.frames)
+    return writer.frames
+
+
+@dataclass(frozen=True)
+class SegmentJob:
+    """What every worker of one video shares, computed once: its frames' positions and camera angles,
+    the colour limits, the story panels' content (pickled to each worker)."""
+
+    recording: str
+    size: tuple[int, int]
+    scene_size: tuple[int, int] | None
+    fps: float
+    diff: bool
+    scale: str
+    metric: str | None
+    clims: dict[str, tuple[float, float]]
+    positions: list[float]
+    angles: list[float] | None
+    story: Story | None
+
+    def frames(self, player: Player, start: int, stop: int, count: Callable[[int], None]) -> Iterator[np.ndarray]:
+        """Frames ``start`` .. ``stop - 1`` of the video, each ``count``-ed on the pool's progress bar."""
+        angles = None if self.angles is None else self.angles[start:stop]
+        for image in iter_frames(self.recording, size=self.size, player=player, positions=self.positions[start:stop],
+                                 story=self.story, angles=angles):
+            yield image
+            count(1)
+
+
+def render_segment(job: SegmentJob, start: int, stop: int) -> bytes:
+    """A worker's share of a video: frames ``start`` .. ``stop - 1`` encoded as one MP4 segment (its
+    bytes: a Ray worker may run on another machine)."""
+    from render3d.atomic import private_temp_dir
+    from render3d.parallel import report
+    from render3d.record.video import write_video
+
+    player = Player(job.recording, size=job.scene_size, diff=job.diff, scale=job.scale, metric=job.metric,
+                    clims=job.clims)
+    try:
+        with private_temp_dir("segment") as folder:
+            write_video(folder / "segment.mp4", job.frames(player, start, stop, report), job.fps)
+            return (folder / "segment.mp4").read_bytes()
+    finally:
+        player.close()
+
+
+def _render_spread(job: SegmentJob, player: Player, path: Path, workers: int | None, ray: str | None,
+                   progress: bool) -> int:
+    """The video's frames split into contiguous ranges, each encoded as a segment, joined into
+    ``path``; returns the frame count. Locally this process renders the first range and ``workers - 1``
+    processes the others; on Ray every range is a task (``workers`` of them, default one per CPU)."""
+    from tqdm import tqdm
+
+    from render3d.atomic import private_temp_dir
+    from render3d.parallel import split_range, worker_pool
+    from render3d.record.video import concat_videos, write_video
+
+    total = len(job.positions)
+    here = ray is None
+    with tqdm(total=total, desc="animate", unit="frame", disable=not progress, leave=False) as bar, \
+            worker_pool(int(workers or 0) - here, ray=ray, bar=bar) as pool, private_temp_dir("segments") as folder:
+        ranges = split_range(total, int(workers or pool.workers))
+        for start, stop in ranges[here:]:
+            pool.submit(render_segment, job, start, stop)
+        segments = [folder / f"segment{k:04d}.mp4" for k in range(len(ranges))]
+        if here:
+            write_video(segments[0], job.frames(player, *ranges[0], pool.report), job.fps)
+        for segment, data in zip(segments[here:], pool.gather()):
+            segment.write_bytes(data)
+        with atomic_path(path, suffix=path.suffix) as tmp:
+            concat_videos(segments, tmp)
+            verify_video(tmp, total)
+    return total
 
 
 # --- checkpoints → recording --------------------------------------------------------------------

@@ -9,6 +9,10 @@ anyone may rename it. Failures are ``OSError`` naming the file, which
 
 MP4: libx264, yuv420p, ``-preset ultrafast``, ``+faststart`` (browsers play while loading). GIF:
 one palette computed over all frames (``palettegen``/``paletteuse``), looping.
+
+A video rendered in parts (``render3d animate --workers``) is one MP4 segment per contiguous frame
+range, each encoded with these same settings, joined by :func:`concat_videos` with ffmpeg's concat
+demuxer without re-encoding (``-c copy``): the frames are exactly the segments' frames.
 """
 
 from __future__ import annotations
@@ -20,14 +24,15 @@ import re
 import subprocess
 import tempfile
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from render3d.atomic import atomic_path, exit_if_terminated
 
-__all__ = ["FFMPEG_PARAMS", "FrameWriter", "open_writer", "video_bytes", "verify_video", "write_video"]
+__all__ = ["FFMPEG_PARAMS", "FrameWriter", "concat_videos", "open_writer", "video_bytes", "verify_video",
+           "write_video"]
 
 FFMPEG_PARAMS = ["-preset", "ultrafast", "-crf", "23", "-movflags", "+faststart"]
 _CODEC_ARGS = {
@@ -192,3 +197,23 @@ def write_video(path: str | os.PathLike[str], frames: Iterable[np.ndarray], fps:
             raise
         verify_video(tmp, writer.frames)
     return writer.frames
+
+
+def concat_videos(segments: Sequence[str | os.PathLike[str]], path: str | os.PathLike[str]) -> None:
+    """Join MP4 ``segments`` (encoded with identical settings) into ``path`` without re-encoding
+    (ffmpeg's concat demuxer, ``-c copy``); ``OSError`` naming ``path`` unless ffmpeg exited 0."""
+    import imageio_ffmpeg
+
+    path = Path(path)
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
+        for segment in segments:  # the demuxer's quoting: ' closes, \' is a quote, ' reopens
+            listing.write("file '" + str(Path(segment).resolve()).replace("'", "'\\''") + "'\n")
+    try:
+        done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-f", "concat", "-safe", "0",
+                               "-i", listing.name, "-c", "copy", "-movflags", "+faststart", str(path)],
+                              stdin=subprocess.DEVNULL, capture_output=True, text=True, start_new_session=True)
+    finally:
+        os.unlink(listing.name)
+    if done.returncode != 0:
+        said = _last_line(done.stderr)
+        raise _failure(path, f"ffmpeg could not join {len(segments)} segments: {said or f'status {done.returncode}'}")

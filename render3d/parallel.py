@@ -1,0 +1,185 @@
+"""Rendering spread over local processes or a Ray cluster, with one progress bar for all of them.
+
+A :func:`worker_pool` runs tasks (module-level functions, arguments that pickle) in ``workers``
+local processes (``spawn``: no GL context or torch state is inherited) or as Ray tasks (``ray``: a
+cluster address, ``"auto"``, or ``"local"`` for a new local instance). Each worker process imports
+the heavy modules once, when it starts (local) or with its first task (Ray reuses its workers), and
+then takes task after task. A task calls :func:`report` per item done (a frame, a scene); the pool
+adds every worker's reports to one bar in the calling process.
+
+On an error or Ctrl-C the pool stops its workers: local processes get SIGTERM, which render3d turns
+into an ordinary exit (:func:`render3d.atomic.cleanup_on_sigterm`), so their encoders and temp
+files are cleaned up; Ray tasks are cancelled.
+
+Ray workers read the same paths as the caller (a recording, scene files, model files): on a cluster
+those must sit on a shared file system, with render3d installed on every node. Results come back as
+values (encoded video segments, PNG bytes), so the output folder need not be shared.
+"""
+
+from __future__ import annotations
+
+import importlib
+import multiprocessing as mp
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+__all__ = ["WorkerPool", "report", "split_range", "worker_pool"]
+
+#: modules a rendering worker needs, imported once per worker before its first task
+RENDER_MODULES = ("numpy", "pyvista", "render3d.record.animate", "render3d.rendering", "render3d.api")
+
+_reporter: Any = None  # the worker's progress queue (a multiprocessing or Ray queue)
+
+
+def report(done: int = 1) -> None:
+    """Add ``done`` items to the calling pool's progress bar (nothing outside a pool's worker)."""
+    if _reporter is not None:
+        _reporter.put(done)
+
+
+def split_range(n: int, parts: int) -> list[tuple[int, int]]:
+    """``range(n)`` as at most ``parts`` contiguous, non-empty ``(start, stop)`` ranges of near-equal length."""
+    parts = max(1, min(parts, n))
+    bounds = [round(k * n / parts) for k in range(parts + 1)]
+    return [(a, b) for a, b in zip(bounds, bounds[1:]) if b > a]
+
+
+def _start_worker(progress: Any, modules: Sequence[str]) -> None:
+    """A local worker's start: progress goes to the parent's queue, SIGTERM cleans up, imports once."""
+    from render3d.atomic import cleanup_on_sigterm
+
+    global _reporter
+    _reporter = progress
+    cleanup_on_sigterm()
+    for name in modules:
+        importlib.import_module(name)
+
+
+def _ray_task(progress: Any, modules: Sequence[str], fn: Callable[..., Any], args: tuple[Any, ...]) -> Any:
+    global _reporter
+    _reporter = progress
+    for name in modules:  # a no-op after a Ray worker's first task: it keeps its modules
+        importlib.import_module(name)
+    return fn(*args)
+
+
+class WorkerPool:
+    """Tasks on ``workers`` processes or Ray; :meth:`submit`, then :meth:`gather` in order.
+
+    :meth:`report` counts items done in the calling process itself (when it renders a share too).
+    """
+
+    def __init__(self, workers: int, ray: str | None, modules: Sequence[str], bar: Any) -> None:
+        self.ray = ray
+        self._count = workers
+        self._bar = bar
+        self._started_ray = False
+        if ray is None:
+            ctx = mp.get_context("spawn")
+            self._queue: Any = ctx.Queue()
+            self._pool = ctx.Pool(workers, initializer=_start_worker, initargs=(self._queue, tuple(modules)))
+        else:
+            self._queue = self._start_ray(ray, workers)
+            import ray as ray_module
+
+            self._remote = ray_module.remote(_ray_task)
+        self._modules = tuple(modules)
+        self._handles: list[Any] = []
+        self._stop = threading.Event()
+        self._drainer = threading.Thread(target=self._drain, name="render3d-progress", daemon=True)
+        self._drainer.start()
+
+    @property
+    def workers(self) -> int:
+        """How many tasks run at once: the local processes, or the Ray cluster's CPUs."""
+        if self.ray is None:
+            return self._count
+        import ray as ray_module
+
+        return max(1, int(ray_module.cluster_resources().get("CPU", 1)))
+
+    def _start_ray(self, address: str, workers: int) -> Any:
+        try:
+            import ray as ray_module
+            from ray.util.queue import Queue
+        except ImportError:
+            raise ImportError("--ray needs Ray: pip install 'render3d[ray]'") from None
+        if not ray_module.is_initialized():
+            local = {"num_cpus": workers} if address == "local" and workers > 0 else {}
+            ray_module.init(address=address, include_dashboard=False, log_to_driver=False, **local)
+            self._started_ray = True
+        return Queue()
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Queue ``fn(*args)`` (``fn`` a module-level function) on a worker."""
+        if self.ray is None:
+            self._handles.append(self._pool.apply_async(fn, args))
+        else:
+            self._handles.append(self._remote.remote(self._queue, self._modules, fn, args))
+
+    def report(self, done: int = 1) -> None:
+        self._queue.put(done)
+
+    def gather(self) -> list[Any]:
+        """Every submitted task's result, in order of submission; the first failure is raised."""
+        if self.ray is None:
+            return [h.get() for h in self._handles]
+        import ray as ray_module
+
+        return ray_module.get(self._handles)
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            try:
+                done = self._queue.get(timeout=0.1)
+            except Exception:  # queue.Empty, or Ray's own Empty
+                continue
+            self._bar.update(done)
+
+    def close(self, failed: bool) -> None:
+        """Stop the workers (at once when ``failed``) and the progress thread; count what is left."""
+        if self.ray is None:
+            if failed:
+                self._pool.terminate()
+            else:
+                self._pool.close()
+            self._pool.join()
+        else:
+            import ray as ray_module
+
+            if failed:
+                for h in self._handles:
+                    ray_module.cancel(h, force=True)
+        self._stop.set()
+        self._drainer.join()
+        while True:  # the last reports, sent before the workers returned
+            try:
+                done = self._queue.get_nowait()
+            except Exception:
+                break
+            self._bar.update(done)
+        if self.ray is not None and self._started_ray:
+            import ray as ray_module
+
+            ray_module.shutdown()
+
+
+@contextmanager
+def worker_pool(workers: int, *, ray: str | None = None, modules: Sequence[str] = RENDER_MODULES,
+                bar: Any = None) -> Iterator[WorkerPool]:
+    """A :class:`WorkerPool` of ``workers`` local processes, or of Ray tasks when ``ray`` is an
+    address (``"local"``: a new local Ray with ``workers`` CPUs); stopped on leaving, at once on an error."""
+    pool = WorkerPool(workers, ray, modules, bar if bar is not None else _NoBar())
+    failed = True
+    try:
+        yield pool
+        failed = False
+    finally:
+        pool.close(failed)
+
+
+class _NoBar:
+    def update(self, n: int = 1) -> None:
+        pass
