@@ -153,3 +153,39 @@ def test_bert_attention_block_maps_respect_the_padding_mask(implementation):
     assert maps.shape == (2, 10, 10)
     np.testing.assert_allclose(maps.sum(-1), 1.0, atol=FP16_ROW)
     assert not maps[:, :, 7:].any()
+
+
+class MhaCaller(nn.Module):
+    """Calls nn.MultiheadAttention the way its caller chose and keeps the weights it got back."""
+
+    def __init__(self, **call):
+        super().__init__()
+        torch.manual_seed(0)
+        self.attn = nn.MultiheadAttention(8, 2, batch_first=True)
+        self.call, self.returned = call, []
+
+    def forward(self, x):
+        out, weights = self.attn(x, x, x, **self.call)
+        self.returned.append(weights)
+        return out
+
+
+def test_mha_without_need_weights_gets_none_back_and_its_node_still_gets_per_head_maps():
+    model = MhaCaller(need_weights=False)
+    t = render3d.trace(model, torch.randn(2, 5, 8))
+    assert model.returned == [None]
+    maps = t["attn#1"].activation.attention
+    assert maps.shape == (2, 5, 5) and maps.dtype == np.float16
+    np.testing.assert_allclose(maps.astype(np.float32).sum(-1), 1.0, atol=FP16_ROW)
+
+
+@pytest.mark.parametrize("average", [True, False])
+def test_mha_weights_the_caller_asked_for_equal_torch_s(average):
+    model = MhaCaller(need_weights=True, average_attn_weights=average).eval()
+    x = torch.randn(2, 5, 8)
+    render3d.trace(model, x)
+    with torch.no_grad():
+        _, expected = model.attn(x, x, x, need_weights=True, average_attn_weights=average)
+    traced = model.returned[0]
+    assert traced.shape == ((2, 5, 5) if average else (2, 2, 5, 5))
+    torch.testing.assert_close(traced, expected, atol=1e-6, rtol=0)

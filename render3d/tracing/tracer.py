@@ -38,7 +38,7 @@ from torch.utils.weak import WeakIdKeyDictionary
 
 from render3d.errors import ModelSpecError, TraceError
 from render3d.graph import ModuleCall, Node, Trace
-from render3d.tracing.attention import ATTENTION_NAMES, attention_maps, function_maps
+from render3d.tracing.attention import ATTENTION_NAMES, attention_maps, function_maps, softmax_maps
 from render3d.tracing.attrs import function_attrs, module_attrs
 from render3d.tracing.capture import CaptureConfig, Captured, materialize
 from render3d.tracing.capture import capture as capture_tensor
@@ -54,6 +54,7 @@ OPAQUE_MODULES: tuple[type[nn.Module], ...] = (nn.MultiheadAttention,)
 #: constant (Swin's attention mask built with ``x.new_zeros``), not a layer fed by ``x``
 SHAPE_ONLY_OPS = frozenset({"new_zeros", "new_ones", "new_full", "new_empty", "new_tensor", "zeros_like",
                             "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like"})
+_MHA_FORWARD = nn.functional.multi_head_attention_forward
 _INPLACE_DUNDER = {"iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "div", "idiv": "div",
                    "iand": "and", "ior": "or", "ixor": "xor", "ipow": "pow", "imatmul": "matmul"}
 _REFLECTED = {"radd": "add", "rsub": "sub", "rmul": "mul", "rtruediv": "div", "rdiv": "div",
@@ -223,6 +224,8 @@ class _Recorder(TorchFunctionMode):
     def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
         kwargs = kwargs or {}
         if self.stack and self.stack[-1].leaf:
+            if self.capturing and func is _MHA_FORWARD:
+                return self._mha_with_maps(func, args, kwargs)
             out = func(*args, **kwargs)
             if self.capturing and getattr(func, "__name__", None) in ATTENTION_NAMES:
                 self._leaf_attention(func, args, kwargs, out)
@@ -272,6 +275,20 @@ class _Recorder(TorchFunctionMode):
         maps = function_maps(func, args, kwargs, out, self.config.max_tokens)  # the mode is off in here
         if maps is not None:
             frame.attention = maps
+
+    def _mha_with_maps(self, func: Callable[..., Any], args: tuple, kwargs: dict) -> Any:
+        """``nn.MultiheadAttention``'s functional call asked for its per-head weights, which its explicit
+        path computes anyway: recomputing Q and K afterwards (:func:`attention_maps`) cost ViT-B/16 a sixth
+        of its forward. The caller gets what it asked for: no weights, or the head mean torch would take."""
+        frame = self.stack[-1]
+        if frame.suppressed or not isinstance(frame.module, nn.MultiheadAttention) or kwargs.get("is_causal"):
+            return func(*args, **kwargs)  # torch's explicit path has no is_causal: attention_maps() after
+        out, weights = func(*args, **{**kwargs, "need_weights": True, "average_attn_weights": False})
+        per_head = weights if weights.dim() == 4 else weights[None]  # (batch, heads, queries, keys)
+        frame.attention = softmax_maps((), {"dim": -1}, per_head, self.config.max_tokens)
+        if not kwargs.get("need_weights", True):
+            return out, None
+        return out, weights.mean(dim=weights.dim() - 3) if kwargs.get("average_attn_weights", True) else weights
 
     # --- module hooks ---------------------------------------------------------------------
     def pre_hook(self, module: nn.Module, args: tuple, kwargs: dict) -> None:
@@ -324,7 +341,7 @@ class _Recorder(TorchFunctionMode):
             self._add_node(node, parents, outs)
             if frame.attention is not None:
                 self.attention[node.id] = frame.attention
-            if self.capturing and isinstance(module, nn.MultiheadAttention):
+            elif self.capturing and isinstance(module, nn.MultiheadAttention):
                 self.attention[node.id] = attention_maps(module, args, kwargs, self.config.max_tokens)
         producers = tuple(p for p in (self.producer.get(t) for t in outs) if p is not None)
         self.modules[frame.call_id] = ModuleCall(
