@@ -61,7 +61,26 @@ def test_e_hides_the_scene_and_draws_the_conv_explainer(window):
                               "Left/Right: step · e/Esc: back")
 
 
-def test_timer_ticks_advance_the_frames_and_the_last_one_holds(window):
+def test_the_notice_and_help_are_drawn_over_the_explainer(window):
+    click_block(window, "conv1#1")
+    press(window, "e")
+    props = window.plotter.renderer.GetViewProps()
+    n = props.GetNumberOfItems()
+    keys = key_map(window.plotter)
+    assert [props.GetItemAsObject(i) for i in (n - 2, n - 1)] == [keys.notice_actor, keys.help_actor]
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    """The explain player's clock, in seconds, set by the test."""
+    from render3d.rendering import explain_player
+
+    now = [100.0]
+    monkeypatch.setattr(explain_player, "perf_counter", lambda: now[0])
+    return now
+
+
+def test_timer_ticks_advance_the_frames_on_time_and_the_last_one_holds(window, clock):
     click_block(window, "conv1#1")
     press(window, "e")
     player = window.explaining
@@ -69,15 +88,18 @@ def test_timer_ticks_advance_the_frames_and_the_last_one_holds(window):
     assert player.interval_ms == 33  # the explainer's 30 fps
     player.tick()
     player.tick()
-    assert player.view.position == 2
-    player.view.show(len(player.view) - 2)
+    assert player.view.position == 2  # at least one frame per tick
+    clock[0] += 1.0
+    player.tick()
+    assert player.view.position == 30  # a slow window catches up with the clock
+    clock[0] += 60.0
     player.tick()
     assert player.view.position == len(player.view) - 1 and not player.playing
     player.tick()
     assert player.view.position == len(player.view) - 1
 
 
-def test_space_pauses_and_arrows_step(window):
+def test_space_pauses_and_arrows_step(window, clock):
     click_block(window, "conv1#1")
     press(window, "e")
     player = window.explaining

@@ -9,6 +9,8 @@ to the same view, side panel and selection.
 
 from __future__ import annotations
 
+import math
+from time import perf_counter
 from typing import Any, Iterable
 
 import pyvista as pv
@@ -22,8 +24,9 @@ __all__ = ["ExplainPlayer"]
 
 class ExplainPlayer:
     """The frames of ``scene`` in ``plotter`` (which has an interactor) at the scene's fps: a repeating
-    timer steps them while playing (:meth:`tick` per timer event), the last frame holds, :meth:`step`
-    moves by hand.
+    timer steps them while playing (:meth:`tick` per timer event), on time by the clock (a window that
+    draws slower than the fps skips frames rather than slowing the explainer's pacing down), the last
+    frame holds, :meth:`step` moves by hand.
 
     ``keep`` are actors left as they are (the window's help overlay and notice line)."""
 
@@ -43,11 +46,10 @@ class ExplainPlayer:
         self.view.show(0)
         self.interactor = plotter.iren.interactor
         self.timer: int | None = None
-        self._observer = plotter.iren.add_observer("TimerEvent", self._on_timer)
-
-    def _on_timer(self, *_: Any) -> None:
-        if self.timer is not None and self.interactor.GetTimerEventId() == self.timer:
-            self.tick()
+        self._started = (0.0, 0)  # (clock, frame) when play last started
+        # every timer event ticks: a window on a model runs no other timer (the interactor's event id
+        # is not the one CreateRepeatingTimer returned on X11)
+        self._observer = plotter.iren.add_observer("TimerEvent", lambda *_: self.tick())
 
     @property
     def interval_ms(self) -> int:
@@ -68,6 +70,7 @@ class ExplainPlayer:
             return
         if self.at_end:
             self.view.show(0)
+        self._started = (perf_counter(), self.view.position)
         self.timer = self.interactor.CreateRepeatingTimer(self.interval_ms)
 
     def pause(self) -> None:
@@ -82,10 +85,13 @@ class ExplainPlayer:
             self.play()
 
     def tick(self) -> None:
-        """One timer period while playing: the next frame, and a stop on the last one."""
+        """One timer event while playing: the frame the clock has reached (at least the next one), and
+        a stop on the last one."""
         if self.timer is None:
             return
-        self.view.show(self.view.position + 1)
+        start, frame = self._started
+        due = frame + math.floor((perf_counter() - start) * self.view.scene.fps)
+        self.view.show(min(max(self.view.position + 1, due), len(self.view) - 1))
         if self.at_end:
             self.pause()
         self.plotter.render()

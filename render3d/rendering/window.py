@@ -421,6 +421,7 @@ class SceneWindow:
             return
         self.tooltip.hover(-1, -1)
         self.explaining = ExplainPlayer(self.plotter, scene, keep=(self.keys.help_actor, self.keys.notice_actor))
+        self._to_front(self.keys.notice_actor, self.keys.help_actor)  # over the explainer's texts
         self.explaining.play()
         x0, _, y0, _ = text_box(self.explaining.view.title_actor, self.plotter.renderer)
         self.keys.place_notice((x0, y0 - 0.5 * self.keys.notice_actor.prop.font_size))  # the caption has the bottom
@@ -516,15 +517,19 @@ class SceneWindow:
         self.actors.set_labels_visible(labels)
         self.actors.set_caption(self.help_line)
         self.tooltip.set_actors(self.actors)
-        renderer = self.plotter.renderer
-        for actor in (*self.panel.actors_2d(), self.tooltip.text, self.keys.help_actor, self.keys.notice_actor):
-            renderer.RemoveActor(actor)  # overlays back on top of the new scene's title, legend and colour bar
-            renderer.AddActor(actor)
+        # overlays back on top of the new scene's title, legend and colour bar
+        self._to_front(*self.panel.actors_2d(), self.tooltip.text, self.keys.help_actor, self.keys.notice_actor)
         self.initial.DeepCopy(self.plotter.camera)
         self._beside = False
         if selected in self.actors.scene.blocks.node_ids:
             self.select(self.actors.scene.blocks.index(selected))
         self.plotter.render()
+
+    def _to_front(self, *actors: Any) -> None:
+        """Draw ``actors`` over everything else, the last one topmost."""
+        for actor in actors:
+            self.plotter.renderer.RemoveActor(actor)
+            self.plotter.renderer.AddActor(actor)
 
     def restore_camera(self) -> None:
         """Back to the camera the scene came with (beside the side panel while it is open)."""
