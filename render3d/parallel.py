@@ -22,13 +22,21 @@ import importlib
 import multiprocessing as mp
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from typing import Any
 
-__all__ = ["WorkerPool", "report", "split_range", "worker_pool"]
+from render3d.errors import Render3DError
+
+__all__ = ["WorkerError", "WorkerPool", "report", "split_range", "worker_pool"]
 
 #: modules a rendering worker needs, imported once per worker before its first task
 RENDER_MODULES = ("numpy", "pyvista", "render3d.record.animate", "render3d.rendering", "render3d.api")
+
+class WorkerError(Render3DError, RuntimeError):
+    """A worker process died (a crash, the out-of-memory killer) before finishing its task."""
+
 
 _reporter: Any = None  # the worker's progress queue (a multiprocessing or Ray queue)
 
@@ -79,7 +87,10 @@ class WorkerPool:
         if ray is None:
             ctx = mp.get_context("spawn")
             self._queue: Any = ctx.Queue()
-            self._pool = ctx.Pool(workers, initializer=_start_worker, initargs=(self._queue, tuple(modules)))
+            # an executor, not multiprocessing.Pool: a worker that dies (a GL crash) fails its task
+            # (BrokenProcessPool) instead of leaving the caller waiting for it forever
+            self._pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker,
+                                             initargs=(self._queue, tuple(modules)))
         else:
             self._queue = self._start_ray(ray, workers)
             import ray as ray_module
@@ -115,7 +126,7 @@ class WorkerPool:
     def submit(self, fn: Callable[..., Any], *args: Any) -> None:
         """Queue ``fn(*args)`` (``fn`` a module-level function) on a worker."""
         if self.ray is None:
-            self._handles.append(self._pool.apply_async(fn, args))
+            self._handles.append(self._pool.submit(fn, *args))
         else:
             self._handles.append(self._remote.remote(self._queue, self._modules, fn, args))
 
@@ -125,7 +136,11 @@ class WorkerPool:
     def gather(self) -> list[Any]:
         """Every submitted task's result, in order of submission; the first failure is raised."""
         if self.ray is None:
-            return [h.get() for h in self._handles]
+            try:
+                return [h.result() for h in self._handles]
+            except BrokenProcessPool:
+                raise WorkerError(f"a worker process died while rendering (of {self._count}: crashed, or killed "
+                                  "for memory); run with --workers 1 to see the error, or give fewer workers") from None
         import ray as ray_module
 
         return ray_module.get(self._handles)
@@ -141,11 +156,13 @@ class WorkerPool:
     def close(self, failed: bool) -> None:
         """Stop the workers (at once when ``failed``) and the progress thread; count what is left."""
         if self.ray is None:
-            if failed:
-                self._pool.terminate()
-            else:
-                self._pool.close()
-            self._pool.join()
+            processes = list(getattr(self._pool, "_processes", {}).values())  # started so far
+            self._pool.shutdown(wait=not failed, cancel_futures=True)
+            if failed:  # stop the running tasks too: SIGTERM, which each worker turns into a clean exit
+                for process in processes:
+                    process.terminate()
+                for process in processes:
+                    process.join()
         else:
             import ray as ray_module
 

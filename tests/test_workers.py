@@ -94,3 +94,13 @@ def test_gallery_on_two_workers_renders_every_scene_and_reports_bad_ones(tmp_pat
     assert "wrote 2 images to" in captured.out
     assert captured.err.splitlines()[0] == (f"SceneFileError: {scenes / 'c.toml'}: key 'depth' must be a positive "
                                             "integer, got 'two'")
+
+
+def test_a_worker_that_dies_fails_the_gallery_instead_of_hanging(tmp_path, capsys):
+    scenes = tmp_path / "scenes"
+    scenes.mkdir()
+    (tmp_path / "dies.py").write_text("import os\nos._exit(9)  # a crash in native code, as far as the pool sees\n")
+    (scenes / "a.toml").write_text(f'model = "{tmp_path / "dies.py"}:Net"\nsize = [320, 192]\n')
+    assert main(["gallery", str(scenes), "-o", str(tmp_path / "gallery"), "--workers", "2"]) == 1
+    assert capsys.readouterr().err.startswith("WorkerError: a worker process died while rendering")
+    assert not (tmp_path / "gallery").exists()
