@@ -327,13 +327,19 @@ def show(
 
     ``size`` is the window's and the layout's, as for :func:`render` (default: 90 % of the screen,
     16:9; a Scene keeps its own); ``options`` are style overrides and the model's keyword inputs (see
-    module docstring). A Scene cannot be rebuilt: its window neither expands ``×N`` blocks nor
+    module docstring). In a Jupyter notebook it shows the interactive HTML page of
+    :func:`render3d.export` inline instead (no window, no server). A Scene cannot be rebuilt: its window neither expands ``×N`` blocks nor
     captures activations. With a model (or MODEL string), ``e`` plays the selected block's operation
     explainer (:func:`render3d.explain`) in the window; a Trace or Scene has no model to run for it."""
+    from render3d.notebook import in_notebook, show_inline
     from render3d.rendering import show_scene
     from render3d.rendering.window import window_size
 
     obj = model_or_trace_or_scene
+    if in_notebook():  # a kernel cannot open a window: the interactive page inline (render3d.export's HTML)
+        show_inline(to_scene(obj, *inputs, mode=mode, depth=depth, size=size, style=style,
+                             model_kwargs=model_kwargs, **options))
+        return
     if isinstance(obj, Scene) or isinstance(obj, (str, Path)) and str(obj).endswith(".toml"):
         show_scene(to_scene(obj, size=size))
         return

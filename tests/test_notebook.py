@@ -38,3 +38,5 @@ def test_example_notebook_executes_and_shows_the_scene_inline(tmp_path):
     assert data["image/png"].startswith("iVBORw0KGgo")  # base64 of the PNG signature
     printed = "".join(o.get("text", "") for o in nb.cells[5].outputs)
     assert printed.startswith("seedcnn.html: ") and " MB, seedcnn.glb: " in printed
+    shown = [o for o in nb.cells[7].outputs if o.output_type == "display_data"]  # render3d.show: inline, no window
+    assert len(shown) == 1 and shown[0].data["text/html"].startswith('<iframe srcdoc="&lt;!doctype html&gt;')
