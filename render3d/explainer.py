@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from render3d.atomic import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_output
+from render3d.errors import UsageError
 from render3d.limits import check_fps, check_size
 
 if TYPE_CHECKING:
@@ -83,9 +84,10 @@ def explainer_view(model: Any, *inputs: Any, layer: str, plotter: pyvista.Plotte
 
 def explain(model: Any, *inputs: Any, layer: str, path: str | os.PathLike[str] = "explain.mp4",
             size: tuple[int, int] = EXPLAIN_SIZE, fps: float = 30.0, probe: str | None = None,
-            channel: int | None = None, progress: bool = True, **kwargs: Any) -> Path:
+            channel: int | None = None, progress: bool = True, at: float = 1.0, **kwargs: Any) -> Path:
     """Write the operation explainer of ``layer`` to ``path``: an MP4/GIF of the whole script, or a
-    PNG/JPEG of its last frame (the strongest output, with everything computed).
+    PNG/JPEG of the frame at fraction ``at`` of it (default 1: the last, the strongest output with
+    everything computed).
 
     A conv's kernel slides over the real input planes and lights the output cell it computes, the
     caption holding the dot product with the real numbers; pools show their window (and the max's
@@ -107,6 +109,8 @@ def explain(model: Any, *inputs: Any, layer: str, path: str | os.PathLike[str] =
     path = Path(path)
     fps = check_fps(fps)
     still = path.suffix.lower() in IMAGE_EXTENSIONS
+    if not 0.0 <= at <= 1.0:
+        raise UsageError(f"render3d explain: at={at!r} is not a fraction of the explainer from 0 to 1")
     width, height = check_size(size, max_side=gl_max_size())
     if not still:
         width, height = video_size((width, height))
@@ -116,7 +120,7 @@ def explain(model: Any, *inputs: Any, layer: str, path: str | os.PathLike[str] =
                           **kwargs)
     try:
         if still:
-            view.show(len(view) - 1)
+            view.show(round(at * (len(view) - 1)))
             write_image(path, view.image())
             if progress:
                 print(f"wrote {path}: {width}x{height}, {view.scene.title}")

@@ -18,7 +18,7 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from render3d.atomic import VIDEO_EXTENSIONS, check_output
+from render3d.atomic import IMAGE_EXTENSIONS, VIDEO_EXTENSIONS, check_output
 from render3d.errors import UsageError
 from render3d.graph import Trace
 from render3d.limits import check_fps, check_size
@@ -40,8 +40,11 @@ def tour(
     input_name: str = "",
     progress: bool = True,
     model_kwargs: dict[str, Any] | None = None,
+    at: float = 0.5,
 ) -> Path:
-    """Write a flythrough of one forward pass of ``model`` to ``path`` and return the path.
+    """Write a flythrough of one forward pass of ``model`` to ``path`` and return the path: an MP4/GIF,
+    or for a PNG/JPEG ``path`` the one frame at fraction ``at`` (0 … 1) of the tour, for a slide or a
+    gallery still.
 
     ``model`` is an ``nn.Module`` (run on ``inputs``, or on its own example input when none are given)
     or a :class:`~render3d.Trace` captured with activations. The camera starts on the whole model,
@@ -68,16 +71,26 @@ def tour(
     fps = check_fps(fps)
     check_timing(seconds_per_stop, duration)
     path = Path(path)
-    check_output(path, extensions=VIDEO_EXTENSIONS)  # before the model runs
-    width, height = video_size(check_size(VIDEO_SIZE if size is None else size, max_side=gl_max_size()))
+    still = path.suffix.lower() in IMAGE_EXTENSIONS
+    if not 0.0 <= at <= 1.0:
+        raise UsageError(f"render3d tour: at={at!r} is not a fraction of the tour from 0 to 1")
+    check_output(path, extensions=(*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS))  # before the model runs
+    width, height = check_size(VIDEO_SIZE if size is None else size, max_side=gl_max_size())
+    if not still:
+        width, height = video_size((width, height))
     trace = _traced(model, inputs, depth, model_kwargs or {})
     scene = build_scene(trace, "activations", image_size=(width, height))
     scene.title = title or f"{trace.model}: one forward pass"
     plan = plan_tour(trace, scene, fps=fps, seconds_per_stop=seconds_per_stop, duration=duration,
                      title=trace.model, input_name=input_name)
-    check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, len(plan.frames), (width, height)))
+    if not still:
+        check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, len(plan.frames), (width, height)))
     view = TourView(scene, plan)
     try:
+        if still:
+            from render3d.rendering.png import write_image
+
+            return write_image(path, view.draw(round(at * (len(plan.frames) - 1))))
         frames = write_video(path, _frames(view), fps, total=len(plan.frames), progress=progress, desc="tour")
     finally:
         view.close()

@@ -16,6 +16,13 @@ Example::
     azimuth = -20
     lod = "topk"
 
+A still of a teaching video instead of a scene (``render3d gallery`` renders one frame of it)::
+
+    video = "tour"                   # render3d tour: the narrated flythrough of model on probe
+    at = 0.3                         # which frame: a fraction of the video, 0 … 1
+    video = "explain"                # render3d explain, with layer = "conv1"
+    video = "training"               # render3d animate, with recording = "recordings/digits" (no model)
+
 Unknown keys, and values of the wrong type, are errors naming the file and the key, so a typo never
 silently does nothing. A scene file cannot set ``trust_pickle``: running a gallery must never unpickle
 arbitrary code; trust is given on the command line (``--trust-pickle``) or in code only. ``output`` stays
@@ -40,7 +47,9 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 KEYS = {"title", "model", "input_shape", "probe", "weights", "mode", "depth", "size", "output", "style",
-        "anti_aliasing", "device"}
+        "anti_aliasing", "device", "video", "at", "layer", "recording"}
+#: the teaching videos a scene file can take a still of (key ``video``)
+VIDEOS = ("tour", "explain", "training")
 
 
 @dataclass(frozen=True)
@@ -58,6 +67,14 @@ class SceneFile:
     anti_aliasing: bool = False
     device: str | None = None
     style: dict[str, Any] = field(default_factory=dict)
+    #: a still of this teaching video instead of a scene: "tour", "explain" or "training" (see VIDEOS)
+    video: str | None = None
+    #: the still's place in the video, a fraction from 0 to 1
+    at: float = 0.5
+    #: the layer an "explain" still explains
+    layer: str | None = None
+    #: the recording folder a "training" still shows
+    recording: Path | None = None
 
 
 def is_scene_file(spec: str) -> bool:
@@ -75,9 +92,11 @@ def read_scene_file(path: str | Path) -> SceneFile:
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise SceneFileError(f"{path}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(KEYS))}")
-    if "model" not in data:
-        raise SceneFileError(f"{path}: missing required key 'model' (e.g. model = \"torchvision:resnet18\")")
     check = _Checker(path, data)
+    video = check.video()
+    if "model" not in data and video != "training":
+        raise SceneFileError(f"{path}: missing required key 'model' (e.g. model = \"torchvision:resnet18\")")
+    recording = check.text("recording")
     weights = check.text("weights")
     mode = check.text("mode") or "architecture"
     if mode not in MODES:
@@ -92,7 +111,7 @@ def read_scene_file(path: str | Path) -> SceneFile:
             raise SceneFileError(f"{path}: key 'device': {exc}") from None
     return SceneFile(
         path=path,
-        model=check.text("model", required=True),
+        model=check.text("model", required=video != "training") or "",
         title=check.text("title"),
         input_shape=check.input_shape(),
         probe=check.text("probe"),
@@ -104,6 +123,10 @@ def read_scene_file(path: str | Path) -> SceneFile:
         anti_aliasing=check.flag("anti_aliasing"),
         device=device,
         style=check.style(),
+        video=video,
+        at=check.fraction("at", 0.5),
+        layer=check.text("layer", required=video == "explain"),
+        recording=(path.parent / recording) if recording else None,
     )
 
 
@@ -148,6 +171,31 @@ class _Checker:
         if not isinstance(value, bool):
             raise self.fail(key, "true or false", value)
         return value
+
+    def video(self) -> str | None:
+        """``video`` with the keys it needs (``layer`` for explain, ``recording`` for training) and none
+        that belong to another kind."""
+        video = self.text("video")
+        if video is None:
+            extra = sorted({"at", "layer", "recording"} & set(self.data))
+            if extra:
+                raise SceneFileError(f"{self.path}: key {extra[0]!r} needs video = one of {', '.join(map(repr, VIDEOS))}")
+            return None
+        if video not in VIDEOS:
+            raise self.fail("video", f"one of {', '.join(map(repr, VIDEOS))}", video)
+        needs = {"explain": "layer", "training": "recording"}.get(video)
+        if needs and needs not in self.data:
+            raise SceneFileError(f"{self.path}: video = {video!r} needs key {needs!r}")
+        for key, owner in (("layer", "explain"), ("recording", "training")):
+            if key in self.data and video != owner:
+                raise SceneFileError(f"{self.path}: key {key!r} applies to video = {owner!r}, not {video!r}")
+        return video
+
+    def fraction(self, key: str, default: float) -> float:
+        value = self.data.get(key, default)
+        if not (_is_number(value) and 0 <= value <= 1):
+            raise self.fail(key, "a number from 0 to 1 (a fraction of the video)", value)
+        return float(value)
 
     def positive_int(self, key: str) -> int | None:
         value = self.data.get(key)
