@@ -24,14 +24,22 @@ class SceneFailure(NamedTuple):
 
 
 def scene_image(file: str | os.PathLike[str], trust_pickle: bool = False) -> tuple[str, bytes]:
-    """The scene file's output name and its image as PNG bytes."""
+    """The scene file's output name and its image as PNG bytes: the scene, or the still of the teaching
+    video it names (``video = "tour"``; see :mod:`render3d.stills`)."""
     from render3d.api import scene_from_file
     from render3d.atomic import private_temp_dir
     from render3d.rendering import render_png
+    from render3d.scenefile import read_scene_file
 
-    scene, sf = scene_from_file(file, trust_pickle=trust_pickle)
+    sf = read_scene_file(file)
     with private_temp_dir("gallery") as folder:
-        png = render_png(scene, folder / "scene.png", anti_aliasing=sf.anti_aliasing)
+        if sf.video:
+            from render3d.stills import render_still
+
+            png = render_still(sf, folder / "still.png", trust_pickle=trust_pickle)
+        else:
+            scene, sf = scene_from_file(file, trust_pickle=trust_pickle)
+            png = render_png(scene, folder / "scene.png", anti_aliasing=sf.anti_aliasing)
         return sf.output, png.read_bytes()
 
 

@@ -62,3 +62,12 @@ def test_explain_still_fills_in_the_output_as_at_grows(tmp_path):
     late = iio.imread(render_still(sf, tmp_path / "b.png"))[..., :3]
     grey = lambda im: (np.abs(im.astype(int) - 229).max(axis=-1) <= 3).sum()  # the not-yet-computed output cells
     assert grey(late) < grey(early)
+
+
+def test_gallery_writes_the_still_a_scene_file_names(tmp_path):
+    from render3d.gallery import render_gallery
+
+    scene = _file(tmp_path, f'video = "training"\nrecording = "{SCENES / "recordings" / "digits"}"\n'
+                            'size = [320, 180]\noutput = "story"\n')
+    assert render_gallery([scene], tmp_path / "out", progress=False) == []
+    assert iio.imread(tmp_path / "out" / "story.png").shape[:2] == (180, 320)
