@@ -123,27 +123,39 @@ class WorkerPool:
             self._started_ray = True
         return Queue()
 
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        """Queue ``fn(*args)`` (``fn`` a module-level function) on a worker."""
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
+        """Queue ``fn(*args)`` (``fn`` a module-level function) on a worker; returns its handle.
+        Local workers take tasks in the order they were submitted."""
         if self.ray is None:
-            self._handles.append(self._pool.submit(fn, *args))
+            handle = self._pool.submit(fn, *args)
         else:
-            self._handles.append(self._remote.remote(self._queue, self._modules, fn, args))
+            handle = self._remote.remote(self._queue, self._modules, fn, args)
+        self._handles.append(handle)
+        return handle
+
+    def cancel(self, handle: Any) -> bool:
+        """Take a task back if no worker has started it (local workers only; a few tasks are queued
+        on the workers ahead and count as started)."""
+        return self.ray is None and handle.cancel()
 
     def report(self, done: int = 1) -> None:
         self._queue.put(done)
 
-    def gather(self) -> list[Any]:
-        """Every submitted task's result, in order of submission; the first failure is raised."""
+    def result(self, handle: Any) -> Any:
+        """The task's result (waiting for it); its failure is raised here."""
         if self.ray is None:
             try:
-                return [h.result() for h in self._handles]
+                return handle.result()
             except BrokenProcessPool:
                 raise WorkerError(f"a worker process died while rendering (of {self._count}: crashed, or killed "
                                   "for memory); run with --workers 1 to see the error, or give fewer workers") from None
         import ray as ray_module
 
-        return ray_module.get(self._handles)
+        return ray_module.get(handle)
+
+    def gather(self) -> list[Any]:
+        """Every submitted task's result, in order of submission; the first failure is raised."""
+        return [self.result(h) for h in self._handles]
 
     def _drain(self) -> None:
         while not self._stop.is_set():

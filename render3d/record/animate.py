@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 import os
+import secrets
 import warnings
 from collections import OrderedDict
 from pathlib import Path
@@ -497,7 +498,7 @@ def animate_recording(
         positions = frame_positions(player, fps, frames_per_epoch=frames_per_epoch, duration=duration, hold=hold,
                                     story=story)
         if spread:
-            job = SegmentJob(str(recording.path), (width, height), scene_size((width, height), story is not None),
+            job = SegmentJob(secrets.token_hex(8), str(recording.path), (width, height), scene_size((width, height), story is not None),
                              fps, diff, scale, metric, {fm.node_id: fm.clim for fm in player.scene.feature_maps},
                              [float(p) for p in positions], orbit_angles(len(positions)).tolist() if orbit else None,
                              story)
@@ -535,8 +536,10 @@ def _render_here(recording: Recording, player: Player, path: Path, positions: Se
 @dataclass(frozen=True)
 class SegmentJob:
     """What every worker of one video shares, computed once: its frames' positions and camera angles,
-    the colour limits, the story panels' content (pickled to each worker)."""
+    the colour limits, the story panels' content (pickled to each worker). ``key`` names the video:
+    a worker keeps its Player for the next segment of the same one."""
 
+    key: str
     recording: str
     size: tuple[int, int]
     scene_size: tuple[int, int] | None
@@ -558,28 +561,53 @@ class SegmentJob:
             count(1)
 
 
+#: a worker's Player for the video it renders segments of (key, Player): built once per video, not per segment
+_worker_player: tuple[str, Player] | None = None
+
+
+def _player_for(job: SegmentJob) -> Player:
+    global _worker_player
+    if _worker_player is None or _worker_player[0] != job.key:
+        if _worker_player is not None:
+            _worker_player[1].close()
+            _worker_player = None
+        player = Player(job.recording, size=job.scene_size, diff=job.diff, scale=job.scale, metric=job.metric,
+                        clims=job.clims)
+        _worker_player = (job.key, player)
+    return _worker_player[1]
+
+
 def render_segment(job: SegmentJob, start: int, stop: int) -> bytes:
-    """A worker's share of a video: frames ``start`` .. ``stop - 1`` encoded as one MP4 segment (its
-    bytes: a Ray worker may run on another machine)."""
+    """A worker's segment of a video: frames ``start`` .. ``stop - 1`` encoded as one MP4 (its bytes:
+    a Ray worker may run on another machine)."""
     from render3d.atomic import private_temp_dir
     from render3d.parallel import report
     from render3d.record.video import write_video
 
-    player = Player(job.recording, size=job.scene_size, diff=job.diff, scale=job.scale, metric=job.metric,
-                    clims=job.clims)
-    try:
-        with private_temp_dir("segment") as folder:
-            write_video(folder / "segment.mp4", job.frames(player, start, stop, report), job.fps)
-            return (folder / "segment.mp4").read_bytes()
-    finally:
-        player.close()
+    player = _player_for(job)
+    with private_temp_dir("segment") as folder:
+        write_video(folder / "segment.mp4", job.frames(player, start, stop, report), job.fps)
+        return (folder / "segment.mp4").read_bytes()
+
+
+#: a segment holds at least this many frames (each costs an encoder start and a key frame)
+MIN_SEGMENT_FRAMES = 30
+#: segments per worker: the work is handed out in pieces, so a worker that started late takes fewer
+SEGMENTS_PER_WORKER = 4
+
+
+def segment_count(frames: int, workers: int) -> int:
+    """How many segments ``frames`` frames are cut into for ``workers`` workers: one each at least,
+    up to SEGMENTS_PER_WORKER each while a segment keeps MIN_SEGMENT_FRAMES frames."""
+    return max(min(workers, frames), min(SEGMENTS_PER_WORKER * workers, frames // MIN_SEGMENT_FRAMES))
 
 
 def _render_spread(job: SegmentJob, player: Player, path: Path, workers: int | None, ray: str | None,
                    progress: bool) -> int:
-    """The video's frames split into contiguous ranges, each encoded as a segment, joined into
-    ``path``; returns the frame count. Locally this process renders the first range and ``workers - 1``
-    processes the others; on Ray every range is a task (``workers`` of them, default one per CPU)."""
+    """The video's frames cut into contiguous segments, encoded alike, joined into ``path``; returns
+    the frame count. Workers take segments from the end while, locally, this process (whose Player
+    is ready while theirs are still being built) takes them from the front until it meets a
+    segment a worker has started; on Ray every segment is a task (default one per cluster CPU)."""
     from tqdm import tqdm
 
     from render3d.atomic import private_temp_dir
@@ -587,17 +615,19 @@ def _render_spread(job: SegmentJob, player: Player, path: Path, workers: int | N
     from render3d.record.video import concat_videos, write_video
 
     total = len(job.positions)
-    here = ray is None
+    local = ray is None
     with tqdm(total=total, desc="animate", unit="frame", disable=not progress, leave=False) as bar, \
-            worker_pool(int(workers or 0) - here, ray=ray, bar=bar) as pool, private_temp_dir("segments") as folder:
-        ranges = split_range(total, int(workers or pool.workers))
-        for start, stop in ranges[here:]:
-            pool.submit(render_segment, job, start, stop)
+            worker_pool(int(workers or 0) - local, ray=ray, bar=bar) as pool, private_temp_dir("segments") as folder:
+        ranges = split_range(total, segment_count(total, int(workers or pool.workers)))
+        tasks = {k: pool.submit(render_segment, job, *ranges[k]) for k in reversed(range(len(ranges)))}
         segments = [folder / f"segment{k:04d}.mp4" for k in range(len(ranges))]
-        if here:
-            write_video(segments[0], job.frames(player, *ranges[0], pool.report), job.fps)
-        for segment, data in zip(segments[here:], pool.gather()):
-            segment.write_bytes(data)
+        for k in range(len(ranges)):
+            if not pool.cancel(tasks[k]):
+                break
+            write_video(segments[k], job.frames(player, *ranges[k], pool.report), job.fps)
+            del tasks[k]
+        for k, handle in tasks.items():
+            segments[k].write_bytes(pool.result(handle))
         with atomic_path(path, suffix=path.suffix) as tmp:
             concat_videos(segments, tmp)
             verify_video(tmp, total)
