@@ -404,7 +404,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("show", help="open an interactive window sized to the screen (click a block: side panel; "
-                       "click a ×N block: expand; keys: a activations, h all keys, m metric for a recording)")
+                       "click a ×N block: expand; keys: e explain the clicked block, a activations, h all keys, m metric for a "
+                       "recording)")
     _add_model_args(p)
     _add_render_args(p)
     p.set_defaults(func=cmd_show)
