@@ -14,7 +14,7 @@ from record_fixtures import make_recording
 from render3d.cli import main
 from render3d.errors import OutputError
 from render3d.parallel import split_range
-from render3d.record.animate import animate_recording
+from render3d.record.animate import animate_recording, segment_count
 
 OPTIONS = dict(size=(320, 192), frames_per_epoch=3, fps=10, progress=False)  # 3 snapshots: 7 frames
 
@@ -46,12 +46,19 @@ def test_split_range_gives_contiguous_near_equal_ranges():
     assert split_range(2, 4) == [(0, 1), (1, 2)]  # never an empty range
 
 
+def test_segment_count_keeps_segments_long_enough():
+    assert segment_count(330, 2) == 5  # 3 a worker would be 55 frames each: under 60
+    assert segment_count(7, 2) == 2  # one each at least
+    assert segment_count(1, 4) == 1
+    assert segment_count(10_000, 4) == 12
+
+
 def test_two_workers_write_the_frames_of_one(recording, single, tmp_path):
     path = tmp_path / "two.mp4"
     animate_recording(recording, path, workers=2, **OPTIONS)
     _assert_same_frames(path, single)
     first = iio.imread(path, index=0)
-    assert np.array_equal(first, single[0])  # this process's own segment: encoded alike, bit for bit
+    assert np.array_equal(first, single[0])  # the first segment starts as the single video does, bit for bit
 
 
 def test_ray_local_instance_writes_the_frames_of_one(recording, single, tmp_path):

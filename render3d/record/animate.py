@@ -590,10 +590,10 @@ def render_segment(job: SegmentJob, start: int, stop: int) -> bytes:
         return (folder / "segment.mp4").read_bytes()
 
 
-#: a segment holds at least this many frames (each costs an encoder start and a key frame)
-MIN_SEGMENT_FRAMES = 30
+#: a segment holds at least this many frames: each costs an encoder start and a key frame (~140 KB at 1280×720)
+MIN_SEGMENT_FRAMES = 60
 #: segments per worker: the work is handed out in pieces, so a worker that started late takes fewer
-SEGMENTS_PER_WORKER = 4
+SEGMENTS_PER_WORKER = 3
 
 
 def segment_count(frames: int, workers: int) -> int:
