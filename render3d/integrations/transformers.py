@@ -11,11 +11,11 @@ the end of training): its caption then holds the latest logged ``loss`` and ``ev
 Trainer zeroes gradients right after each optimizer step, so with ``grads`` the callback measures
 each layer's ‖grad‖ at ``on_optimizer_step`` (numbers, no copy of the gradients).
 
-Distributed: only the world's process 0 (``args.process_index``, where
-``state.is_world_process_zero``) writes. The model the
-Trainer hands to callbacks is traced through any DDP wrapper on process 0 alone. Under FSDP every
-process gathers the full state dict on CPU at each snapshot and process 0 traces an unsharded copy
-made at ``on_init_end``, before the Trainer shards the model.
+Distributed: only the world's process 0 (``args.process_index`` 0, where
+``state.is_world_process_zero``) writes. The model the Trainer hands to callbacks is traced through
+any DDP wrapper on process 0 alone. Under FSDP every process gathers the full state dict on CPU at
+each snapshot and process 0 traces an unsharded copy made at ``on_init_end``, before the Trainer
+shards the model.
 """
 
 from __future__ import annotations
