@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn, Sequence, TypeVar
 
-from render3d.errors import GalleryError, ModelSpecError, OutputSpecError, SceneFileError, UsageError
+from render3d.errors import GalleryError, ModelSpecError, OutputSpecError, SceneFileError, UsageError, one_line
 from render3d.limits import check_fps, check_size
 from render3d.preflight import check_device
 from render3d.scene.style import DEFAULT_SIZE, SCALES, VIDEO_SIZE
@@ -539,11 +539,6 @@ def _check_combinations(args: argparse.Namespace) -> None:
             raise UsageError(f"render3d {args.command}: argument --device: {exc}") from None
 
 
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else "(no message)"
-
-
 class _WarningLines:
     """``warnings.showwarning`` for the CLI: one line per warning, each distinct line once (a model file
     is imported again for the real pass after the meta pass, so its warnings would come twice)."""
@@ -552,7 +547,7 @@ class _WarningLines:
         self.seen: set[str] = set()
 
     def __call__(self, message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
-        text = f"{category.__name__}: {_one_line(message)}"
+        text = f"{category.__name__}: {one_line(message)}"
         if text not in self.seen:
             self.seen.add(text)
             print(text, file=sys.stderr if file is None else file)
@@ -575,7 +570,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         except Exception as exc:  # the error boundary: one line, whatever went wrong
             if os.environ.get("RENDER3D_DEBUG") == "1":
                 traceback.print_exc()
-            print(f"{type(exc).__name__}: {_one_line(exc)}", file=sys.stderr)
+            print(f"{type(exc).__name__}: {one_line(exc)}", file=sys.stderr)
             return 2 if isinstance(exc, USAGE_ERRORS) else 1
 
 

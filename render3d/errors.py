@@ -70,3 +70,10 @@ class GalleryError(Render3DError, RuntimeError):
 
 class RenderUnavailableError(Render3DError, RuntimeError):
     """No OpenGL context can be created (no display, no EGL, no OSMesa)."""
+
+
+def one_line(exc: BaseException | Warning | str) -> str:
+    """The first non-blank line of an error's (or warning's) message: what the CLI prints after
+    ``ErrorName:`` and what a gallery reports per failed scene file."""
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else "(no message)"

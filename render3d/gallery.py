@@ -23,39 +23,44 @@ class SceneFailure(NamedTuple):
     message: str
 
 
-def scene_image(file: str | os.PathLike[str], trust_pickle: bool = False) -> tuple[str, bytes]:
-    """The scene file's output name and its image as PNG bytes: the scene, or the still of the teaching
-    video it names (``video = "tour"``; see :mod:`render3d.stills`)."""
+def scene_image(file: str | os.PathLike[str], trust_pickle: bool = False) -> dict[str, bytes]:
+    """The files one scene file makes, by name: ``<output>.png`` (the scene, or the still of the teaching
+    video it names, see :mod:`render3d.stills`) and with ``page = true`` ``<output>.html``."""
     from render3d.api import scene_from_file
     from render3d.atomic import private_temp_dir
     from render3d.rendering import render_png
     from render3d.scenefile import read_scene_file
+    from render3d.share import export
 
     sf = read_scene_file(file)
     with private_temp_dir("gallery") as folder:
+        page = folder / "page.html"
         if sf.video:
             from render3d.stills import render_still
 
             png = render_still(sf, folder / "still.png", trust_pickle=trust_pickle)
+            if sf.page:  # a training still: the recording's page, with its epoch slider
+                export(sf.recording, path=page, size=sf.size)
         else:
             scene, sf = scene_from_file(file, trust_pickle=trust_pickle)
             png = render_png(scene, folder / "scene.png", anti_aliasing=sf.anti_aliasing)
-        return sf.output, png.read_bytes()
+            if sf.page:
+                export(scene, path=page)
+        made = {f"{sf.output}.png": png.read_bytes()}
+        if sf.page:
+            made[f"{sf.output}.html"] = page.read_bytes()
+        return made
 
 
-def _one_line(exc: BaseException) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    return lines[0] if lines else "(no message)"
-
-
-def gallery_task(file: str, trust_pickle: bool) -> tuple[str, bytes] | SceneFailure:
-    """One scene file on a worker: its image, or its error as plain values (any error pickles)."""
+def gallery_task(file: str, trust_pickle: bool) -> dict[str, bytes] | SceneFailure:
+    """One scene file on a worker: its files, or its error as plain values (any error pickles)."""
+    from render3d.errors import one_line
     from render3d.parallel import report
 
     try:
         return scene_image(file, trust_pickle)
     except Exception as exc:  # one bad scene must not stop the others; each is reported at the end
-        return SceneFailure(Path(file), type(exc).__name__, _one_line(exc))
+        return SceneFailure(Path(file), type(exc).__name__, one_line(exc))
     finally:
         report(1)
 
@@ -73,11 +78,12 @@ def render_gallery(files: Sequence[Path], out_dir: str | os.PathLike[str], *, tr
     out_dir = Path(out_dir)
     failed: list[SceneFailure] = []
 
-    def keep(result: tuple[str, bytes] | SceneFailure) -> None:
+    def keep(result: dict[str, bytes] | SceneFailure) -> None:
         if isinstance(result, SceneFailure):
             failed.append(result)
-        else:
-            atomic_write_bytes(out_dir / f"{result[0]}.png", result[1])
+            return
+        for name, data in result.items():
+            atomic_write_bytes(out_dir / name, data)
 
     disable = None if progress is None else not progress
     with tqdm(total=len(files), desc="gallery", unit="scene", disable=disable) as bar:

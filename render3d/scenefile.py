@@ -11,6 +11,7 @@ Example::
     depth = 2                        # optional
     size = [1920, 1080]
     output = "resnet18"              # PNG name in the gallery (default: the file's stem)
+    page = true                      # also <output>.html, the offline page of render3d export
 
     [style]                          # any render3d.scene.SceneStyle option
     azimuth = -20
@@ -47,7 +48,7 @@ else:  # pragma: no cover
     import tomli as tomllib
 
 KEYS = {"title", "model", "input_shape", "probe", "weights", "mode", "depth", "size", "output", "style",
-        "anti_aliasing", "device", "video", "at", "layer", "recording"}
+        "anti_aliasing", "device", "video", "at", "layer", "recording", "page"}
 #: the teaching videos a scene file can take a still of (key ``video``)
 VIDEOS = ("tour", "explain", "training")
 
@@ -75,6 +76,8 @@ class SceneFile:
     layer: str | None = None
     #: the recording folder a "training" still shows
     recording: Path | None = None
+    #: also write ``<output>.html`` (render3d export's page: the scene, or the recording with its slider)
+    page: bool = False
 
 
 def is_scene_file(spec: str) -> bool:
@@ -127,6 +130,7 @@ def read_scene_file(path: str | Path) -> SceneFile:
         at=check.fraction("at", 0.5),
         layer=check.text("layer", required=video == "explain"),
         recording=(path.parent / recording) if recording else None,
+        page=check.flag("page"),
     )
 
 
@@ -186,6 +190,9 @@ class _Checker:
         needs = {"explain": "layer", "training": "recording"}.get(video)
         if needs and needs not in self.data:
             raise SceneFileError(f"{self.path}: video = {video!r} needs key {needs!r}")
+        if video in ("tour", "explain") and self.data.get("page"):
+            raise SceneFileError(f"{self.path}: page = true exports a scene or a recording; video = {video!r} has "
+                                 "neither (use video = 'training' or no video)")
         for key, owner in (("layer", "explain"), ("recording", "training")):
             if key in self.data and video != owner:
                 raise SceneFileError(f"{self.path}: key {key!r} applies to video = {owner!r}, not {video!r}")

@@ -68,6 +68,14 @@ def test_gallery_writes_the_still_a_scene_file_names(tmp_path):
     from render3d.gallery import render_gallery
 
     scene = _file(tmp_path, f'video = "training"\nrecording = "{SCENES / "recordings" / "digits"}"\n'
-                            'size = [320, 180]\noutput = "story"\n')
+                            'size = [320, 180]\noutput = "story"\npage = true\n')
     assert render_gallery([scene], tmp_path / "out", progress=False) == []
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["story.html", "story.png"]
     assert iio.imread(tmp_path / "out" / "story.png").shape[:2] == (180, 320)
+    page = (tmp_path / "out" / "story.html").read_text()
+    assert page.startswith("<!doctype html>") and "epoch 10/10" in page  # the recording's page: every epoch
+
+
+def test_a_page_of_a_tour_still_is_refused(tmp_path):
+    with pytest.raises(SceneFileError, match=r"x.toml: page = true exports a scene or a recording; video = 'tour'"):
+        read_scene_file(_file(tmp_path, 'model = "render3d:SeedCNN"\nvideo = "tour"\npage = true\n'))
