@@ -35,8 +35,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import headless_env, md_table  # noqa: E402
 
 #: packages whose first import is reported (cumulative, wherever it happens)
-PACKAGES = ("render3d.cli", "torch", "torchvision", "torch._dynamo", "pyvista", "vtkmodules", "matplotlib",
-            "sklearn", "imageio", "PIL")
+PACKAGES = ("render3d.cli", "torch", "torchvision", "torch._dynamo", "pyvista", "matplotlib", "sklearn", "imageio")
 
 CHILD = r"""
 import importlib.abc, importlib.util, json, sys, time
@@ -60,7 +59,7 @@ def patch_api(m):
     m.to_scene = timed(m.to_scene, "scene", "scene built")
 def patch_cli(m):
     m.cmd_render = timed(m.cmd_render, "cmd_render", "cmd_render done")
-PATCHES = {"render3d.rendering.png": patch_png, "render3d.api": patch_api, "render3d.rendering.actors": None}
+PATCHES = {"render3d.rendering.png": patch_png, "render3d.api": patch_api}
 class After(importlib.abc.MetaPathFinder):
     def find_spec(self, name, path, target=None):
         patch = PATCHES.get(name)

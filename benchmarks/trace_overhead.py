@@ -3,12 +3,14 @@
 Interleaved, shuffled rounds on one thread (the machine is shared: back-to-back blocks of runs would
 measure the neighbours, not us); prints the median ratio per model. Target: <= 1.2x.
 
-    python benchmarks/trace_overhead.py [--rounds 15] [--size 224] [--models resnet18,resnet50]
+    python benchmarks/trace_overhead.py [--rounds 15] [--size 224] [--models resnet50,resnet152,vit_b_16]
+                                        [--threads 1]  (0: torch's default thread count)
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import random
 import statistics
 import time
@@ -59,12 +61,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--models", default="resnet18,resnet50")
-    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--models", default="resnet50,resnet152,vit_b_16")
+    parser.add_argument("--threads", type=int, default=1, help="intra-op threads; 0 keeps torch's default")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (GPU: times are synchronised)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
+    if args.threads:
+        torch.set_num_threads(args.threads)
     random.seed(0)
+    print(f"{torch.get_num_threads()} thread(s), load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
     print(f"| model | input | forward (ms) | trace reduced (ms) | ratio (median of paired rounds) | shapes-only ratio |")
     print("|---|---|---|---|---|---|")
     for name in args.models.split(","):
