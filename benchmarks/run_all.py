@@ -8,6 +8,9 @@ Same machine, same run, same models for render3d and its peers:
   (its ``output`` view, rendered offscreen; its documented path is also run once to record how it fails
   headless). Target: render3d ≤ 1.0× VisualTorch flow.
 * trace overhead (``trace_overhead.measure``; render3d only): target ≤ 1.2× a plain forward pass.
+* trace overhead again with torch's default thread count (the target covers both).
+* where one render's time goes (``startup_profile.py``: start-up, VTK import, model + trace, scene, GL
+  wait, plotter, render, PNG, interpreter exit; first-import costs).
 * interactive frame time of the resnet152 scene, default and unfolded, 1920×1080, AA off: ≤ 20 ms.
 * MP4 fps (``animate_fps.py`` when it exists; "pending" otherwise).
 * shape-only renders of vit_h_14 and regnet_y_128gf (``--device meta``): ≤ 10 s and ≤ 2 GB each.
@@ -18,7 +21,7 @@ or times out is recorded in the table with its exit code / signal / last error l
 
     python benchmarks/run_all.py                 # ~10 min on 2 cores; writes benchmarks/RESULTS.md
     python benchmarks/run_all.py --quick         # 1 rep, fewer rounds, no TorchRender3D resnet152
-    python benchmarks/run_all.py --only frames   # one part: whole|trace|frames|mp4|shape (comma list)
+    python benchmarks/run_all.py --only frames   # one part: whole|trace|startup|frames|mp4|shape (comma list)
 
 Partial runs (``--quick`` / ``--only``) print their tables and write a file only when ``--out`` is given.
 """
@@ -51,8 +54,9 @@ from _common import (  # noqa: E402
 )
 import render_vs_peers as rvp  # noqa: E402
 import shape_only  # noqa: E402
+import startup_profile  # noqa: E402
 
-PARTS = ("whole", "trace", "frames", "mp4", "shape")
+PARTS = ("whole", "trace", "startup", "frames", "mp4", "shape")
 WHOLE_MODELS = ("resnet152", "vit_b_16")
 TRACE_TARGET = 1.2
 
@@ -89,14 +93,16 @@ def run_whole(models, reps: int, slow_reps: int, quick: bool, out_dir: Path) -> 
     return results
 
 
-def run_trace(models, rounds: int) -> dict:
-    """Trace overhead through a fresh process per model (keeps this process free of big models)."""
+def run_trace(models, rounds: int, threads: int = 1) -> dict:
+    """Trace overhead through a fresh process per model (keeps this process free of big models);
+    ``threads`` 0 keeps torch's default thread count."""
     out = {}
     for model in models:
-        log(f"trace overhead: {model}, {rounds} rounds")
+        log(f"trace overhead: {model}, {rounds} rounds, threads {threads or 'default'}")
         code = (f"import json, random, sys, torch; sys.path.insert(0, {str(HERE)!r}); random.seed(0); "
-                f"torch.manual_seed(0); torch.set_num_threads(1); from trace_overhead import measure; "
-                f"print(json.dumps(measure({model!r}, {rounds}, 224)))")
+                f"torch.manual_seed(0); {threads} and torch.set_num_threads({threads}); "
+                f"from trace_overhead import measure; "
+                f"r = measure({model!r}, {rounds}, 224); r['threads'] = torch.get_num_threads(); print(json.dumps(r))")
         try:
             r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=400,
                                env=headless_env())
@@ -181,15 +187,17 @@ def summary_table(res: dict) -> str:
                      f"{verdict}" + (f"; vs {others}" if others else "")])
         rows.append(["peak RSS (whole process)", model, _cell(r3d, "rss"),
                      *(_cell(cs.get(p), "rss") for p in peers), "lower is better"])
-    for model, t in res.get("trace", {}).items():
-        if "error" in t:
-            cell, note = f"failed: {t['error']}", "≤ 1.2×: not measured"
-        else:
-            cell = f"**{t['ratio']:.2f}×** ({t['trace_ms']:.0f} ms vs {t['forward_ms']:.0f} ms forward)"
-            note = f"≤ {TRACE_TARGET}× forward: " + ("met" if t["ratio"] <= TRACE_TARGET else "**MISSED**")
-            note += f"; shapes-only {t['ratio_shapes_only']:.2f}×"
-        rows.append(["trace overhead (capture=reduced, 1 thread)", model, cell,
-                     *["n/a: no activation capture"] * 3, "n/a: fx trace, not timed separately", note])
+    for key, threads in (("trace", "1 thread"), ("trace_default", "default threads")):
+        for model, t in res.get(key, {}).items():
+            if "error" in t:
+                cell, note = f"failed: {t['error']}", "≤ 1.2×: not measured"
+            else:
+                cell = f"**{t['ratio']:.2f}×** ({t['trace_ms']:.0f} ms vs {t['forward_ms']:.0f} ms forward)"
+                note = f"≤ {TRACE_TARGET}× forward: " + ("met" if t["ratio"] <= TRACE_TARGET else "**MISSED**")
+                note += f"; shapes-only {t['ratio_shapes_only']:.2f}×"
+            label = threads if key == "trace" or "threads" not in t else f"{t['threads']} threads, torch's default"
+            rows.append([f"trace overhead (capture=reduced, {label})", model, cell,
+                         *["n/a: no activation capture"] * 3, "n/a: fx trace, not timed separately", note])
     for f in res.get("frames", []):
         if "error" in f:
             rows.append(["interactive frame time", "resnet152", f"failed: {f['error']}", *["n/a"] * 4, "≤ 20 ms"])
@@ -240,6 +248,9 @@ def detail_tables(res: dict) -> str:
         parts.append("### Whole-process runs (every run, seconds)\n\n" + md_table(
             ["model", "tool", "ok", "wall per run (s)", "median", "peak RSS", "in-process sub-timings / failure"],
             rows))
+    if res.get("startup"):
+        parts.append("### Where one render's time goes (`benchmarks/startup_profile.py`, medians)\n\n"
+                     + startup_profile.tables(res["startup"]))
     if res.get("frames"):
         parts.append("### Frame time detail (resnet152, 1920×1080 offscreen, AA off)\n\n" + md_table(
             ["scene", "blocks", "build_plotter", "first render", "frame"], rvp.frame_rows(res["frames"])))
@@ -320,6 +331,11 @@ def main() -> None:
         res["whole"] = run_whole(args.models.split(','), args.reps, args.slow_reps, args.quick, work)
     if "trace" in parts:
         res["trace"] = run_trace(args.models.split(','), rounds)
+        res["trace_default"] = run_trace(args.models.split(','), rounds, threads=0)
+    if "startup" in parts:
+        log(f"render process phases ({args.reps} reps)")
+        res["startup"] = startup_profile.profile([f"torchvision:{m}" for m in args.models.split(',')], args.reps,
+                                                 work / "startup", log=log)
     if "mp4" in parts:
         res["mp4"] = run_mp4(args.quick)
     elapsed = time.perf_counter() - t0

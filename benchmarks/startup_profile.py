@@ -125,25 +125,36 @@ def _first_imports(importtime: str) -> dict[str, float]:
     return found
 
 
+def profile(models: list[str], reps: int, out_dir: Path, log=print) -> dict[str, list[dict]]:
+    """``reps`` runs per model, models interleaved (the neighbours' load is shared out)."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, list[dict]] = {m: [] for m in models}
+    for i in range(reps):
+        for m in models:
+            runs[m].append(run_once(m, out_dir / f"{i}-{m.replace(':', '_').replace('/', '_')}.png"))
+            log(f"  [{i + 1}] {m}: {runs[m][-1]['phases']['total (wall)']:.2f} s")
+    return runs
+
+
+def tables(runs: dict[str, list[dict]]) -> str:
+    """The phase table and the first-import table, medians per model, as markdown."""
+    models = list(runs)
+    phase_names = list(runs[models[0]][0]["phases"])
+    rows = [[p, *(f"{statistics.median(r['phases'][p] for r in runs[m]):.2f} s" for m in models)] for p in phase_names]
+    imports = [[p, *(_median_ms(runs[m], p) for m in models)] for p in PACKAGES]
+    return (md_table(["phase", *models], rows) + "\n\n"
+            + md_table(["first import of (cumulative, overlaps the phases)", *models], imports))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--models", default="torchvision:resnet152,torchvision:vit_b_16")
     args = parser.parse_args()
-    out_dir = Path(tempfile.mkdtemp(prefix="render3d-startup-"))
-    models = args.models.split(",")
-    runs: dict[str, list[dict]] = {m: [] for m in models}
-    for i in range(args.reps):  # models interleaved, so the neighbours' load is shared out
-        for m in models:
-            runs[m].append(run_once(m, out_dir / f"{i}-{m.replace(':', '_').replace('/', '_')}.png"))
-            print(f"  [{i + 1}] {m}: {runs[m][-1]['phases']['total (wall)']:.2f} s", file=sys.stderr, flush=True)
+    runs = profile(args.models.split(","), args.reps, Path(tempfile.mkdtemp(prefix="render3d-startup-")),
+                   log=lambda msg: print(msg, file=sys.stderr, flush=True))
     print(f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}; median of {args.reps} runs per model\n")
-    phase_names = list(runs[models[0]][0]["phases"])
-    rows = [[p, *(f"{statistics.median(r['phases'][p] for r in runs[m]):.2f} s" for m in models)] for p in phase_names]
-    print(md_table(["phase", *models], rows))
-    print()
-    rows = [[p, *(_median_ms(runs[m], p) for m in models)] for p in PACKAGES]
-    print(md_table(["first import of (cumulative, overlaps the phases)", *models], rows))
+    print(tables(runs))
 
 
 def _median_ms(runs: list[dict], package: str) -> str:
