@@ -92,7 +92,7 @@ class _Frame:
     attention: Any = None  # maps of an attention function run inside the leaf
 
 
-class _Recorder(TorchFunctionMode):
+class _CaptureMode(TorchFunctionMode):
     """Owns the graph under construction; is the TorchFunctionMode and the hook target."""
 
     def __init__(self, model: nn.Module, config: CaptureConfig, named: list[tuple[str, torch.Tensor, str]]) -> None:
@@ -404,7 +404,7 @@ def trace(
         config = CaptureConfig(mode="none")
     inputs, kwargs = _move((inputs, kwargs), target)
     moved = None if target is None else _params_on(model, target)
-    rec = _Recorder(model, config, named_sources(model, moved))
+    rec = _CaptureMode(model, config, named_sources(model, moved))
     handles = []
     for module in rec.paths:
         if module is model and module not in rec.leaves:
@@ -438,7 +438,7 @@ def trace(
     return _finish(model, rec, output).collapse(depth)
 
 
-def _finish(model: nn.Module, rec: _Recorder, output: Any) -> Trace:
+def _finish(model: nn.Module, rec: _CaptureMode, output: Any) -> Trace:
     rec.materialize()
     outputs = []
     for path, t in iter_tensors(output):
