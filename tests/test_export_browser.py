@@ -16,6 +16,9 @@ from record_fixtures import make_recording
 import render3d
 from render3d.models import SeedCNN
 
+pytestmark = pytest.mark.slow  # processes, a browser, training runs or model zoos: seconds each (-m 'not slow' skips)
+
+
 CHROMIUM = "/usr/bin/chromium"
 VIEWPORT = {"width": 640, "height": 360}
 BACKGROUND = (255, 255, 255)

@@ -6,6 +6,7 @@ import subprocess
 import sys
 
 import lightning.pytorch as pl
+import pytest
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
@@ -14,6 +15,9 @@ from record_fixtures import SHAPE
 from render3d.integrations.lightning import Render3DCallback
 from render3d.models import DigitsCNN
 from render3d.record import load_recording
+
+pytestmark = pytest.mark.slow  # processes, a browser, training runs or model zoos: seconds each (-m 'not slow' skips)
+
 
 PROBE = torch.rand(SHAPE, generator=torch.Generator().manual_seed(3))
 

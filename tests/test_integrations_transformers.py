@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -11,6 +12,9 @@ from record_fixtures import SHAPE
 from render3d.integrations.transformers import Render3DCallback
 from render3d.models import DigitsCNN
 from render3d.record import load_recording
+
+pytestmark = pytest.mark.slow  # processes, a browser, training runs or model zoos: seconds each (-m 'not slow' skips)
+
 
 PROBE = torch.rand(SHAPE, generator=torch.Generator().manual_seed(3))
 

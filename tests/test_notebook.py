@@ -7,9 +7,13 @@ import sys
 from pathlib import Path
 
 import nbformat
+import pytest
 from nbclient import NotebookClient
 
 from render3d.notebook import iframe, in_notebook
+
+pytestmark = pytest.mark.slow  # processes, a browser, training runs or model zoos: seconds each (-m 'not slow' skips)
+
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "share.ipynb"
 

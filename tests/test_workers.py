@@ -16,6 +16,9 @@ from render3d.errors import OutputError
 from render3d.parallel import split_range
 from render3d.record.animate import animate_recording, segment_count
 
+pytestmark = pytest.mark.slow  # processes, a browser, training runs or model zoos: seconds each (-m 'not slow' skips)
+
+
 OPTIONS = dict(size=(320, 192), frames_per_epoch=3, fps=10, progress=False)  # 3 snapshots: 7 frames
 
 

@@ -28,6 +28,9 @@ from render3d.zoo_checks import (
     missing_modules,
 )
 
+pytestmark = pytest.mark.slow  # processes, a browser, training runs or model zoos: seconds each (-m 'not slow' skips)
+
+
 #: one or two per zoo and per failure family of issue 8 (pass-through modules, HF embeddings and
 #: caches, encoder–decoder, wrapped rows, ASPP/FPN decoders, 3-D volumes, root-scope detection and flow code)
 MODELS = [
@@ -88,7 +91,6 @@ def test_block_count_within_the_readable_bound(name, drawn):
     assert len(drawn(name).scene.blocks) <= SceneStyle().max_blocks
 
 
-@pytest.mark.gl
 @pytest.mark.parametrize("name", MODELS)
 def test_png_is_a_picture_not_a_hairline(name, drawn, tmp_path: Path):
     from render3d.rendering import render_png
