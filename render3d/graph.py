@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -95,7 +95,7 @@ class Node:
     #: ids of the module calls folded into this node, first to last (empty when not folded)
     folded: tuple[str, ...] = ()
     #: where the op ran inside its innermost container's forward, outermost first: function invocations
-    #: (``"postprocess()#1"``) and loop iterations (``"forward·loop#3"``); see render3d.scene.callsites
+    #: (``"postprocess()#1"``) and loop iterations (``"forward·loop#3"``); see render3d.passes.callsites
     site: tuple[str, ...] = ()
     #: the layer's hyper-parameters as JSON values (``{"kernel_size": [3, 3], "stride": [1, 1], ...}``;
     #: see render3d.tracing.attrs), ``{}`` for containers, inputs and most functional ops
@@ -204,167 +204,20 @@ class Trace:
             h.update(f"{src}>{dst}\n".encode())
         return h.hexdigest()[:16]
 
-    # --- depth collapse --------------------------------------------------------------------
+    # --- graph passes (render3d.passes imports this module, hence the imports inside) -------
     def collapse(self, depth: int | None) -> Trace:
-        """Contract everything below module depth ``depth`` into one block per module call.
+        """Contract everything below module depth ``depth`` into one block per module call:
+        :func:`render3d.passes.collapse.collapse`."""
+        from render3d.passes.collapse import collapse
 
-        Pure post-processing: edges between different blocks survive (skips and concats that cross a
-        block stay as block edges), edges inside a block disappear.
-        """
-        if depth is None:
-            return self
-        if depth < 1:
-            raise ValueError(f"depth must be >= 1 (1 = the model's direct children) or None, got {depth}")
-        owner: dict[str, str] = {}
-        blocks: dict[str, Node] = {}
-        for node in self.nodes.values():
-            block_id = _block_owner(node, depth, self.modules)
-            owner[node.id] = block_id
-            if block_id == node.id:
-                blocks[node.id] = node
-            elif block_id not in blocks:
-                blocks[block_id] = self._block_node(block_id, node)
-        return self.contract(blocks, owner, depth=depth)
+        return collapse(self, depth)
 
-    def owners(self, block_of: dict[str, str]) -> dict[str, str]:
-        """Node id → its block, given module call id → block id: the outermost enclosing call found in
-        ``block_of`` wins, a leaf call's own node counts as inside that call, other nodes stay themselves."""
-        owner: dict[str, str] = {}
-        for node in self.nodes.values():
-            block = next((block_of[c] for c in node.stack if c in block_of), None)
-            owner[node.id] = block or block_of.get(node.id, node.id)
-        return owner
-
-    def contract(self, nodes: dict[str, Node], owner: dict[str, str], **changes: Any) -> Trace:
-        """This trace with ``nodes`` and every edge re-pointed to its endpoints' ``owner``: edges inside
-        an owner vanish, edges between owners are kept once, in first-seen order."""
-        nodes = self._carry_attention(nodes, owner)
-        edges: list[tuple[str, str]] = []
-        seen: set[tuple[str, str]] = set()
-        for src, dst in self.edges:
-            pair = (owner[src], owner[dst])
-            if pair[0] != pair[1] and pair not in seen:
-                seen.add(pair)
-                edges.append(pair)
-        outputs = [{**o, "node": owner.get(o["node"], o["node"])} for o in self.outputs]
-        return replace(self, nodes=nodes, edges=edges, outputs=outputs, **changes)
-
-    def _carry_attention(self, nodes: dict[str, Node], owner: dict[str, str]) -> dict[str, Node]:
-        """Blocks that swallowed an attention op (an SDPA call inside ``blocks.0.attn``) show its maps:
-        each block gets those of its last member that has some, as it shows its last output."""
-        found: dict[str, np.ndarray] = {}
-        for node in self.nodes.values():
-            block = owner.get(node.id, node.id)
-            if block != node.id and node.activation is not None and node.activation.attention is not None:
-                found[block] = node.activation.attention
-        if not found:
-            return nodes
-        out = dict(nodes)
-        for block, maps in found.items():
-            node = out.get(block)
-            if node is not None and node.activation is not None and node.activation.attention is not maps:
-                out[block] = replace(node, activation=replace(node.activation, attention=maps))
-        return out
-
-    def _block_node(self, block_id: str, first_member: Node) -> Node:
-        call = self.modules[block_id]
-        out_node = self.nodes.get(call.outputs[0]) if call.outputs else self.nodes.get(block_id)
-        out_node = out_node or self.nodes.get(block_id)  # after collapse() the block is its own output
-        src = out_node or first_member
-        stack = call.stack if call.stack or not first_member.stack else (
-            first_member.stack[: first_member.stack.index(block_id)] if block_id in first_member.stack else ()
-        )
-        return Node(
-            id=block_id,
-            kind="module",
-            type=call.type,
-            scope=call.path,
-            call=call.call,
-            shape=src.shape,
-            dtype=src.dtype,
-            params=call.params,
-            shapes=tuple(self.nodes[o].shape for o in call.outputs if o in self.nodes and self.nodes[o].shape)
-            or src.shapes,
-            stack=stack,
-            stats=src.stats,
-            activation=src.activation,
-            attrs=self.nodes[block_id].attrs if block_id in self.nodes else {},  # a leaf block keeps its own
-        )
-
-    # --- folding repeats ---------------------------------------------------------------------
     def fold_repeats(self, min_repeats: int = 2) -> Trace:
-        """Fold runs of identical, chained sibling module calls into one block with ``repeats=N``.
+        """Fold runs of identical, chained sibling module calls into one block with ``repeats=N``:
+        :func:`render3d.passes.repeats.fold_repeats`."""
+        from render3d.passes.repeats import fold_repeats
 
-        ResNet's ``layer3.1 … layer3.5`` or a ViT's twelve encoder layers become one block each run
-        (``×N``); the first call of a run keeps its id, the block's output is the last call's. Edges
-        into or out of any member, including skips that cross the run, are kept on the folded block.
-        Only containers whose *structure* (node types, shapes and internal edges) is identical and
-        where each call feeds the next are folded, so the picture never hides a real difference.
-        """
-        if not self.modules:
-            return self
-        members_of = self._module_members()
-        parents = self.parent_map()
-        signature = {cid: self._call_signature(cid, members_of[cid], parents) for cid in members_of}
-        children: dict[tuple[str, ...], list[str]] = {}
-        for cid, call in self.modules.items():
-            if cid in members_of and members_of[cid]:
-                children.setdefault(call.stack, []).append(cid)
-        block_of: dict[str, str] = {}  # member module call -> the run's first call
-        runs: dict[str, list[str]] = {}
-        for siblings in children.values():
-            run: list[str] = []
-            for cid in siblings + [""]:
-                if run and cid and signature[cid] == signature[run[-1]] and self._feeds(run[-1], members_of[cid], parents):
-                    run.append(cid)
-                    continue
-                if len(run) >= min_repeats and not any(r in block_of for r in run):
-                    runs[run[0]] = run
-                    block_of.update({r: run[0] for r in run})
-                run = [cid] if cid else []
-        if not runs:
-            return self
-        owner = self.owners(block_of)
-        nodes: dict[str, Node] = {}
-        for node in self.nodes.values():
-            key = owner[node.id]
-            if key == node.id and key not in runs:
-                nodes[key] = node
-            elif key not in nodes:
-                run = runs[key]
-                head = self._block_node(key, node)
-                last = self._block_node(run[-1], self.nodes.get(run[-1], node))
-                nodes[key] = replace(
-                    head, shape=last.shape, shapes=last.shapes, stats=last.stats, activation=last.activation,
-                    params=sum(self.modules[r].params for r in run), repeats=len(run), folded=tuple(run),
-                )
-        return self.contract(nodes, owner)
-
-    def _module_members(self) -> dict[str, list[str]]:
-        """Node ids inside each module call (a leaf call's only member is its own node)."""
-        members: dict[str, list[str]] = {cid: [] for cid in self.modules}
-        for node in self.nodes.values():
-            for cid in node.stack:
-                if cid in members:
-                    members[cid].append(node.id)
-            if node.id in members:
-                members[node.id].append(node.id)
-        return members
-
-    def _call_signature(self, call_id: str, members: list[str], parents: dict[str, list[str]]) -> tuple:
-        """What must match for two calls to count as repeats: type, member types/shapes, wiring."""
-        index = {m: i for i, m in enumerate(members)}
-        inner = tuple((self.nodes[m].type, self.nodes[m].shape) for m in members)
-        wiring = tuple(sorted(
-            (index.get(p, -1), index[m], None if p in index else self.nodes[p].shape)  # input shapes too
-            for m in members for p in parents[m]
-        ))
-        return (self.modules[call_id].type, self.modules[call_id].params, inner, wiring)
-
-    def _feeds(self, first: str, second_members: list[str], parents: dict[str, list[str]]) -> bool:
-        """True when an output of call ``first`` is an input of the call made of ``second_members``."""
-        outs = {first, *self.modules[first].outputs}  # after collapse() the block itself is the output
-        return any(p in outs for m in second_members for p in parents[m])
+        return fold_repeats(self, min_repeats)
 
     # --- serialisation ---------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
@@ -408,13 +261,3 @@ class Trace:
 
         return format_trace(self)
 
-
-def _block_owner(node: Node, depth: int, modules: dict[str, ModuleCall]) -> str:
-    """The id of the block that ``node`` belongs to when the graph is cut at module depth ``depth``."""
-    if node.kind in ("input", "output"):
-        return node.id
-    for call_id in node.stack:
-        call = modules.get(call_id)
-        if call is not None and call.depth >= depth:
-            return call_id
-    return node.id

@@ -1,7 +1,7 @@
 """Call sites: ops grouped by the Python function or loop iteration that ran them.
 
 The tracer records each op's site (render3d.tracing.sites); the scene groups, contracts and folds
-sites (render3d.scene.callsites). Detection and flow models are the reason: their post-processing
+sites (render3d.passes.callsites). Detection and flow models are the reason: their post-processing
 runs outside any submodule.
 """
 
@@ -14,7 +14,7 @@ from torchvision.models import detection, optical_flow, resnet18
 
 import render3d
 from render3d.graph import Trace
-from render3d.scene.callsites import group_call_sites
+from render3d.passes.callsites import group_call_sites
 
 READABLE = 120  # blocks a readable 1280x720 picture holds
 

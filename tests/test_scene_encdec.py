@@ -7,7 +7,8 @@ import layout_fixtures as lf
 import scene_fixtures as fx
 
 from render3d.scene.builder import build_scene
-from render3d.scene.outputs import fold_cache_outputs, is_cache_path, primary_output
+from render3d.passes.cache import fold_cache_outputs, is_cache_path
+from render3d.scene.outputs import primary_output
 from render3d.scene.overlap import overlapping_blocks
 
 SIZE = (1280, 720)

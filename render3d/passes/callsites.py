@@ -11,8 +11,8 @@ function invocations and loop iterations between its container's ``forward`` and
 group nothing are left out (a single member, a loop that ran once, or the container's forward
 itself: ResNet's ``_forward_impl``, a decorator's wrapper). :func:`fit_call_sites` then decides how
 each is drawn: repeated invocations fold ``×N``, glue code becomes one block, a helper that calls the
-model's layers dissolves back into them. Collapse, ``fold_repeats`` and ``max_blocks`` treat what
-is left like any container.
+model's layers dissolves back into them. Collapse, :func:`~render3d.passes.repeats.fold_repeats`
+and ``max_blocks`` treat what is left like any container.
 
 Pure post-processing: ids depend only on execution order, and a trace without sites (a saved JSON)
 comes back unchanged.
@@ -24,6 +24,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 
 from render3d.graph import ModuleCall, Node, Trace
+from render3d.passes.contract import block_node, contract, owners
 
 #: ``ModuleCall.type`` of a grouped function invocation and of one loop iteration
 FUNCTION = "function"
@@ -219,9 +220,10 @@ def fit_call_sites(trace: Trace, *, fold: bool = True, min_repeats: int = 2) -> 
     """Draw every site as what it is (sites from :func:`group_call_sites`), in this order:
 
     1. with ``fold``, runs of consecutive invocations of one site that did the same work become one
-       block ``×N`` (RAFT's refinement loop, 100 masks pasted). Unlike :meth:`Trace.fold_repeats` they
-       need not feed each other and shapes may differ (each mask has its own box); op types, wiring,
-       module types and parameter counts must match. The block keeps the first invocation's id, shows
+       block ``×N`` (RAFT's refinement loop, 100 masks pasted). Unlike
+       :func:`~render3d.passes.repeats.fold_repeats` they need not feed each other and shapes may
+       differ (each mask has its own box); op types, wiring, module types and parameter counts must
+       match. The block keeps the first invocation's id, shows
        the last one's output and counts a module called by every iteration once;
     2. a site of several ops with no parameterised module and no attention inside is glue code (box
        decoding, post-processing): the outermost such becomes one block named after it;
@@ -240,7 +242,7 @@ def fit_call_sites(trace: Trace, *, fold: bool = True, min_repeats: int = 2) -> 
         if cid not in block_of and not any(a in block_of for a in trace.modules[cid].stack) and len(
                 members[cid]) > 1 and _glue(trace.nodes[m] for m in members[cid]):
             block_of[cid] = cid
-    owner = trace.owners(block_of)
+    owner = owners(trace, block_of)
     nodes: dict[str, Node] = {}
     for node in trace.nodes.values():
         key = owner[node.id]
@@ -248,8 +250,8 @@ def fit_call_sites(trace: Trace, *, fold: bool = True, min_repeats: int = 2) -> 
             nodes[key] = replace(node, stack=_without(node.stack, members))
         elif key not in nodes:
             run = runs.get(key, [key])
-            head = trace._block_node(key, node)
-            last = trace._block_node(run[-1], trace.nodes[members[run[-1]][-1]])
+            head = block_node(trace, key, node)
+            last = block_node(trace, run[-1], trace.nodes[members[run[-1]][-1]])
             nodes[key] = replace(
                 head, kind=CALL, stack=_without(head.stack, members), shape=last.shape, shapes=last.shapes,
                 stats=last.stats, activation=last.activation, params=_leaf_params(
@@ -259,7 +261,7 @@ def fit_call_sites(trace: Trace, *, fold: bool = True, min_repeats: int = 2) -> 
     modules = {cid: replace(m, stack=_without(m.stack, members),
                             outputs=tuple(dict.fromkeys(owner.get(o, o) for o in m.outputs)))
                for cid, m in trace.modules.items() if cid not in members}
-    return replace(trace.contract(nodes, owner), modules=modules)
+    return replace(contract(trace, nodes, owner), modules=modules)
 
 
 def _without(stack: tuple[str, ...], sites: dict[str, list[str]]) -> tuple[str, ...]:

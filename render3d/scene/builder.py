@@ -2,8 +2,9 @@
 
 Pure numpy: this module (and everything it imports) never loads torch, VTK or PyVista.
 
-Pipeline: key/value caches as one badge and the primary output (:mod:`.outputs`) → fold repeated
-blocks and auto-collapse to ``max_blocks`` (:mod:`.repeats`) → fold chains into blocks (:mod:`.fold`)
+Pipeline: the graph passes (:data:`render3d.passes.pipeline.SCENE_PASSES`: key/value caches as one
+badge, call sites, fold repeated blocks and auto-collapse to ``max_blocks``, unfold, expand) and the
+primary output (:mod:`.outputs`) → fold chains into blocks (:mod:`.fold`)
 → box sizes (:mod:`.geometry`) → encoder/decoder stacks (:mod:`.stacks`) → layout and connectors
 (:mod:`.layout`) → feature maps (:mod:`.activations`) → camera (:mod:`.camera`) → labels (:mod:`.labels`).
 """
@@ -16,9 +17,9 @@ from typing import Any
 import numpy as np
 
 from render3d.graph import Trace
+from render3d.passes import PassContext, group_call_sites, original_members, run_passes
 from render3d.scene.activations import attention_map, feature_map, stack_depth
 from render3d.scene.colour import settle_colours
-from render3d.scene.callsites import group_call_sites
 from render3d.scene.camera import box_corners, camera_basis, choose_camera, focal_px, project, project_points
 from render3d.scene.fit import MARGIN, framing_points, refit_camera
 from render3d.scene.fold import BlockGraph, build_block_graph
@@ -29,8 +30,7 @@ from render3d.scene.layout import layout_graph, residual_branches, route_connect
 from render3d.scene.model import (MAX_SHADOWS, Blocks, Camera, Labels, Scene, feature_map_bounds,
                                   repeat_shadows)
 from render3d.scene.names import block_names
-from render3d.scene.outputs import fold_cache_outputs, primary_output
-from render3d.scene.repeats import fit_trace, original_members
+from render3d.scene.outputs import primary_output
 from render3d.scene.stacks import seq2seq_stacks
 from render3d.scene.style import (AUTO_AZIMUTHS, AUTO_ELEVATIONS, CATEGORIES, WRAP_AZIMUTHS, SceneStyle, check_mode,
                                   short_type)
@@ -67,12 +67,12 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     """
     check_mode(mode)
     style = (style or SceneStyle()).with_overrides(**overrides)
-    notes: list[str] = []
-    original = trace = group_call_sites(trace)  # ops grouped by the function/loop that ran them
-    trace = fold_cache_outputs(trace)
-    primary = primary_output(trace)
-    trace, title = fit_trace(trace, max_blocks=style.max_blocks, fold_repeats=style.fold_repeats,
-                             unfold=style.unfold_first, notes=notes, expand=frozenset(expanded))
+    original = group_call_sites(trace)  # ops grouped by the function/loop that ran them
+    passes = PassContext.for_trace(original, max_blocks=style.max_blocks, fold_repeats=style.fold_repeats,
+                                   unfold=style.unfold_first, expand=expanded)
+    trace = run_passes(original, passes)
+    notes, title = passes.notes, passes.title
+    primary = primary_output(original)
     expand = original_members(original, trace)
 
     graph = build_block_graph(trace, fold=style.fold)
