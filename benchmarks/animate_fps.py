@@ -1,22 +1,29 @@
 """Frames per second of ``render3d.animate`` (render + encode) against the encode-only ceiling.
 
-The demo scene (DigitsCNN on a digit, activation planes on every map) at 1280×720: a recording of
-``--snapshots`` snapshots (a few Adam steps on the bundled digits between them) is animated with
-the same Player, frame loop and writer settings as ``animate_recording``; then the very same frames,
-already in memory, are encoded alone. Both runs include closing the writer (ffmpeg flushing).
-Targets: >= 30 fps and >= 0.5x the ceiling.
+The demo's video: DigitsCNN on a digit, activation planes on every map, the story panel column and
+the story timing (held first/last epoch), 1280×720, through the very frame loop ``animate`` runs
+(``iter_frames`` with the recording's story) and the same writer; then the very same frames, already
+in memory, are encoded alone (the ceiling). Both include closing the writer (ffmpeg flushing).
+``--rounds`` repeats the pair, interleaved; medians are printed. ``--phases`` adds one pass timing
+each step of a frame (values, render, read-back, panels, compose). Targets: >= 30 fps and >= 0.5x
+the ceiling.
 
-    python benchmarks/animate_fps.py [--snapshots 7] [--frames-per-epoch 15] [--size 1280x720]
+    python benchmarks/animate_fps.py [--recording DIR] [--snapshots 11] [--size 1280x720] [--rounds 3]
+
+Without ``--recording`` a demo-like recording is made first (``--snapshots`` snapshots, a few Adam
+steps on the bundled digits between them).
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -34,7 +41,7 @@ def make_recording(folder: Path, snapshots: int) -> Path:
     opt = torch.optim.Adam(model.parameters(), lr=2e-3)
     rec = Recorder(model, DEMO_PROBE, folder, overwrite=True)
     for epoch in range(snapshots):
-        rec.snapshot(epoch)
+        rec.snapshot(epoch, loss=float(F.cross_entropy(model(x), y)))
         for s in range(0, 512, 64):
             loss = F.cross_entropy(model(x[s : s + 64]), y[s : s + 64])
             opt.zero_grad()
@@ -43,57 +50,106 @@ def make_recording(folder: Path, snapshots: int) -> Path:
     return folder
 
 
+def phases(player, story, positions, size: tuple[int, int]) -> dict[str, float]:
+    """Milliseconds per frame of each step of ``iter_frames``'s loop, one pass."""
+    from render3d.record.animate import _panels
+    from render3d.rendering.panels import compose
+
+    width, height = player.plotter.window_size
+    panel = (size[0] - width, height)
+    spent = dict.fromkeys(("values", "render", "read-back", "panels", "compose"), 0.0)
+    for position in positions:
+        t0 = time.perf_counter()
+        player.set_position(float(position))
+        t1 = time.perf_counter()
+        player.plotter.render()
+        t2 = time.perf_counter()
+        image = player.plotter.screenshot(None, return_img=True)
+        t3 = time.perf_counter()
+        column = _panels(story, float(position), panel)
+        t4 = time.perf_counter()
+        compose(image, column)
+        t5 = time.perf_counter()
+        for name, a, b in zip(spent, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
+            spent[name] += b - a
+    return {name: 1e3 * s / len(positions) for name, s in spent.items()}
+
+
 def main() -> None:
-    from render3d.cli import _parse_size
-    from render3d.record.animate import Player, iter_frames, open_writer, video_size
+    from render3d.record.animate import (
+        Player,
+        _story,
+        frame_positions,
+        iter_frames,
+        open_writer,
+        scene_size,
+        video_size,
+    )
+    from render3d.record.recording import load_recording
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--snapshots", type=int, default=7)
-    ap.add_argument("--frames-per-epoch", type=int, default=15)
-    ap.add_argument("--size", type=_parse_size, default=(1280, 720))
+    ap.add_argument("--recording", type=Path, default=None, help="a recording folder (default: make one)")
+    ap.add_argument("--snapshots", type=int, default=11)
+    ap.add_argument("--size", type=lambda v: tuple(int(x) for x in v.lower().split("x")), default=(1280, 720),
+                    help="WIDTHxHEIGHT")
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--quick", action="store_true", help="one round")
+    ap.add_argument("--phases", action="store_true", help="also time each step of a frame (one more pass)")
     args = ap.parse_args()
     torch.set_num_threads(1)
     size = video_size(args.size)
+    rounds = 1 if args.quick else args.rounds
 
     with tempfile.TemporaryDirectory() as tmp:
-        folder = make_recording(Path(tmp) / "rec", args.snapshots)
+        folder = args.recording or make_recording(Path(tmp) / "rec", args.snapshots)
+        recording = load_recording(folder)
+        story = _story(recording, True, size, None)
         start = time.perf_counter()
-        player = Player(folder, size=size)
+        player = Player(recording, size=scene_size(size, story is not None))
         build = time.perf_counter() - start
+        positions = frame_positions(player, 30, story=story)
+        n = len(positions)
 
-        # render + encode: the animate_recording loop
-        frames = []
-        writer = open_writer(Path(tmp) / "a.mp4", 30)
-        start = time.perf_counter()
-        for image in iter_frames(folder, frames_per_epoch=args.frames_per_epoch, player=player):
-            writer.append_data(image)
-            frames.append(image)
-        writer.close()
-        both = time.perf_counter() - start
-        n = len(frames)
+        def render_encode() -> tuple[float, list[np.ndarray]]:
+            frames = []
+            writer = open_writer(Path(tmp) / "a.mp4", 30)
+            start = time.perf_counter()
+            for image in iter_frames(recording, size=size, player=player, positions=positions, story=story):
+                writer.append_data(image)
+                frames.append(image)
+            writer.close()
+            return time.perf_counter() - start, frames
 
-        # render only (readback included), for reference
-        start = time.perf_counter()
-        for _ in iter_frames(folder, frames_per_epoch=args.frames_per_epoch, player=player):
-            pass
-        render = time.perf_counter() - start
+        def encode(frames: list[np.ndarray]) -> float:
+            writer = open_writer(Path(tmp) / "b.mp4", 30)
+            start = time.perf_counter()
+            for image in frames:
+                writer.append_data(image)
+            writer.close()
+            return time.perf_counter() - start
+
+        both, ceiling = [], []
+        for _ in range(rounds):
+            seconds, frames = render_encode()
+            both.append(seconds)
+            ceiling.append(encode(frames))
+        mb = os.path.getsize(Path(tmp) / "a.mp4") / 1e6
+        steps = phases(player, story, positions, size) if args.phases else None
         player.close()
 
-        # encode only: the same frames, already in memory
-        writer = open_writer(Path(tmp) / "b.mp4", 30)
-        start = time.perf_counter()
-        for image in frames:
-            writer.append_data(image)
-        writer.close()
-        encode = time.perf_counter() - start
-        mb = os.path.getsize(Path(tmp) / "a.mp4") / 1e6
-
-    print(f"{n} frames at {size[0]}x{size[1]}, {len(player.scene.feature_maps)} feature maps "
-          f"(scene built once in {build:.2f} s); MP4 {mb:.2f} MB")
-    print(f"render only:      {n / render:6.1f} fps")
-    print(f"render + encode:  {n / both:6.1f} fps")
-    print(f"encode only:      {n / encode:6.1f} fps  (ceiling)")
-    print(f"ratio:            {encode / both:6.2f}x of the ceiling (targets: >= 30 fps, >= 0.5x)")
+    ratios = [c / b for b, c in zip(both, ceiling)]
+    held = n - len(np.unique(np.asarray(positions)))
+    print(f"{n} frames at {size[0]}x{size[1]} ({held} repeat the frame before: held epochs), "
+          f"{len(player.scene.feature_maps)} feature maps, story panels {'on' if story else 'off'} "
+          f"(scene built once in {build:.2f} s); MP4 {mb:.2f} MB; {rounds} round(s), load {os.getloadavg()[0]:.1f}")
+    print(f"render + encode:  {n / statistics.median(both):6.1f} fps  (rounds: "
+          f"{', '.join(f'{n / s:.1f}' for s in both)})")
+    print(f"encode only:      {n / statistics.median(ceiling):6.1f} fps  (ceiling; rounds: "
+          f"{', '.join(f'{n / s:.1f}' for s in ceiling)})")
+    print(f"ratio:            {statistics.median(ratios):6.2f}x of the ceiling (paired, median; "
+          "targets: >= 30 fps, >= 0.5x)")
+    if steps:
+        print("per frame (ms):   " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()))
 
 
 if __name__ == "__main__":

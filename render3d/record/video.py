@@ -100,7 +100,7 @@ class FrameWriter:
         while (frame := self._queue.get()) is not None:
             if self._error is None:
                 try:
-                    self._proc.stdin.write(frame.tobytes())
+                    self._proc.stdin.write(frame.data)  # the array's own bytes: no 2.7 MB copy per frame
                 except BaseException as exc:  # handed to the caller on its next call
                     self._error = exc
 
