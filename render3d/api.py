@@ -53,6 +53,13 @@ class Spec:
     depth: int | None = None
     device: str | None = None
 
+    @classmethod
+    def from_scene_file(cls, sf: Any, *, trust_pickle: bool = False) -> Spec:
+        """The model a :class:`~render3d.scenefile.SceneFile` names; ``trust_pickle`` comes from the
+        caller, never from the file (a scene file cannot grant full unpickling to itself)."""
+        return cls(model=sf.model, input_shape=sf.input_shape, probe=sf.probe, weights=sf.weights,
+                   trust_pickle=trust_pickle, depth=sf.depth, device=sf.device)
+
 
 def load_spec_model(spec: Spec) -> tuple[torch.nn.Module, Any]:
     """The model (with weights loaded) and its probe input (a tensor, or what ``example_input()`` gives:
@@ -94,7 +101,8 @@ def trace_spec(
 
     if isinstance(spec, str):
         shape = parse_shape(input_shape) if isinstance(input_shape, str) else input_shape
-        spec = Spec(spec, shape, probe, weights, trust_pickle, depth, device)
+        spec = Spec(model=spec, input_shape=shape, probe=probe, weights=weights, trust_pickle=trust_pickle,
+                    depth=depth, device=device)
     if spec.device != "meta":
         # Shapes first, on the meta device: no weight init, no compute (resnet152: 1.3 s -> 0.2 s), and the
         # memory a real pass needs is known before it allocates. Only a model that cannot even be built on
@@ -164,7 +172,7 @@ def _split_options(obj: Any, options: dict[str, Any], model_kwargs: dict[str, An
     style_names = {f.name for f in fields(SceneStyle)}
     style = {k: v for k, v in options.items() if k in style_names}
     inputs = {k: v for k, v in options.items() if k not in style_names}
-    is_model = not isinstance(obj, (Scene, Trace, str, Path))
+    is_model = not isinstance(obj, (Scene, Trace, Spec, str, Path))
     if not is_model:
         if model_kwargs:
             raise TypeError(f"model_kwargs only apply when drawing an nn.Module, not a {type(obj).__name__}")
@@ -209,8 +217,8 @@ def to_scene(
     model_kwargs: dict[str, Any] | None = None,
     **options: Any,
 ) -> Scene:
-    """A :class:`Scene` from a Scene, a Trace, an ``nn.Module`` (+ inputs) or a MODEL string, laid
-    out for an image of ``size`` (see the module docstring for a Scene given at another size).
+    """A :class:`Scene` from a Scene, a Trace, an ``nn.Module`` (+ inputs), a MODEL string or a
+    :class:`Spec`, laid out for an image of ``size`` (see the module docstring for a Scene given at another size).
 
     ``options`` are style overrides and the model's keyword inputs (see module docstring).
     """
@@ -242,6 +250,8 @@ def _tracer(obj: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any], depth: in
         return lambda capture: trace_obj
     if isinstance(obj, str):
         return lambda capture: trace_spec(obj, depth=depth, capture=capture)
+    if isinstance(obj, Spec):
+        return lambda capture: trace_spec(obj if depth is None else replace(obj, depth=depth), capture=capture)
     from render3d.modelspec import call_inputs, example_input
     from render3d.tracing.tracer import trace
 
@@ -262,7 +272,7 @@ def scene_from_file(path: str | os.PathLike[str], *, size: tuple[int, int] | Non
     sf = read_scene_file(path)
     if size is not None:
         sf = replace(sf, size=tuple(size))
-    spec = Spec(sf.model, sf.input_shape, sf.probe, sf.weights, trust_pickle, sf.depth, sf.device)
+    spec = Spec.from_scene_file(sf, trust_pickle=trust_pickle)
     capture = "reduced" if sf.mode == "activations" else "none"
     trace_obj = trace_spec(spec, capture=capture)
     try:
@@ -373,7 +383,7 @@ def _explainer(obj: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Cal
     if isinstance(obj, Trace):
         return None
     if isinstance(obj, (str, Spec)):
-        spec = Spec(obj) if isinstance(obj, str) else obj
+        spec = Spec(model=obj) if isinstance(obj, str) else obj
         loaded = functools.cache(lambda: load_spec_model(spec))
 
         def from_spec(layer: str) -> ExplainerScene:

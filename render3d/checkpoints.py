@@ -30,6 +30,7 @@ import re
 import types
 import zipfile
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +40,8 @@ from torch import nn
 from render3d.atomic import atomic_path
 from render3d.errors import CheckpointError
 
-__all__ = ["CHECKPOINT_SUFFIXES", "find_checkpoints", "load_checkpoint", "read_object", "read_state_dict",
-           "save_checkpoint"]
+__all__ = ["CHECKPOINT_SUFFIXES", "Checkpoint", "find_checkpoints", "load_checkpoint", "read_checkpoint",
+           "read_object", "read_state_dict", "save_checkpoint"]
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors")
 
@@ -101,10 +102,55 @@ def read_state_dict(path: str | os.PathLike[str], *, trust_pickle: bool = False)
     return _unwrap(obj, path)
 
 
+@dataclass(frozen=True)
+class Checkpoint:
+    """One checkpoint file, read once: its weights and the plain numbers saved beside them
+    (``save_checkpoint(model, p, epoch=3, loss=0.4)``: ``{"epoch": 3, "loss": 0.4}``)."""
+
+    path: Path
+    #: the stored tensors, unwrapped from the file's layout, keys as stored (see :func:`read_state_dict`)
+    state: dict[str, torch.Tensor]
+    #: top-level int/float entries of a saved dict, or numeric metadata of a ``.safetensors`` file
+    metrics: dict[str, float | int]
+
+    def load_into(self, model: nn.Module, *, strict: bool = True) -> nn.Module:
+        """Copy the weights into ``model`` in place, checked first as :func:`load_checkpoint` does."""
+        return _load_state(model, self.state, self.path, strict=strict)
+
+
+def read_checkpoint(path: str | os.PathLike[str], *, trust_pickle: bool = False) -> Checkpoint:
+    """Read ``path`` once (as safely as :func:`read_state_dict`) into its weights and metrics."""
+    path = Path(path)
+    obj, metadata = _read(path, trust_pickle=trust_pickle)
+    return Checkpoint(path, _unwrap(obj, path), {**_plain_numbers(obj), **_text_numbers(metadata)})
+
+
+def _plain_numbers(obj: Any) -> dict[str, float | int]:
+    if not isinstance(obj, Mapping):
+        return {}
+    return {str(k): v for k, v in obj.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+
+
+def _text_numbers(metadata: Mapping[str, str]) -> dict[str, float | int]:
+    """The entries of safetensors metadata (all strings) that read as numbers; ``"3"`` stays an int."""
+    out: dict[str, float | int] = {}
+    for k, v in metadata.items():
+        try:
+            number = float(v)
+        except ValueError:  # a text entry ("format": "pt"), not a metric
+            continue
+        out[k] = int(number) if number.is_integer() and "." not in v else number
+    return out
+
+
 def read_object(path: str | os.PathLike[str], *, trust_pickle: bool = False) -> Any:
     """Whatever a checkpoint file holds (a dict, a state_dict, a module), read as safely as
     :func:`read_state_dict` reads it; zip files are memory-mapped, so reading is cheap."""
-    path = Path(path)
+    return _read(Path(path), trust_pickle=trust_pickle)[0]
+
+
+def _read(path: Path, *, trust_pickle: bool) -> tuple[Any, dict[str, str]]:
+    """What :func:`read_object` returns, and a ``.safetensors`` file's metadata (``{}`` for other files)."""
     if not path.exists():
         raise CheckpointError(f"checkpoint {path} does not exist")
     if path.is_dir():
@@ -113,14 +159,14 @@ def read_object(path: str | os.PathLike[str], *, trust_pickle: bool = False) -> 
     if kind == "safetensors":
         return _read_safetensors(path)
     if kind == "pickle":
-        return _read_plain_pickle(path, trust_pickle=trust_pickle)
+        return _read_plain_pickle(path, trust_pickle=trust_pickle), {}
     options = {"map_location": "cpu", "mmap": kind == "zip"}  # legacy files cannot be memory-mapped
     try:
         if trust_pickle:
-            return torch.load(path, weights_only=False, **options)
+            return torch.load(path, weights_only=False, **options), {}
         if protocol > 2:  # torch's weights_only unpickler stops at protocol 3+ opcodes (FRAME, MEMOIZE)
-            return torch.load(path, weights_only=False, pickle_module=_allowlist_pickle, **options)
-        return torch.load(path, weights_only=True, **options)
+            return torch.load(path, weights_only=False, pickle_module=_allowlist_pickle, **options), {}
+        return torch.load(path, weights_only=True, **options), {}
     except pickle.UnpicklingError as exc:
         unsafe = _unsafe_globals(path, str(exc)) if not trust_pickle else None
         if unsafe is not None:
@@ -223,12 +269,12 @@ _allowlist_pickle = types.SimpleNamespace(__name__="render3d_allowlist_pickle", 
                                           load=_allowlist_load)
 
 
-def _read_safetensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors import SafetensorError
-    from safetensors.torch import load_file
+def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    from safetensors import SafetensorError, safe_open
 
     try:
-        return load_file(path, device="cpu")
+        with safe_open(str(path), framework="pt", device="cpu") as fh:  # one open: tensors and metadata
+            return {k: fh.get_tensor(k) for k in fh.keys()}, dict(fh.metadata() or {})
     except (SafetensorError, OSError, ValueError) as exc:
         raise CheckpointError(_unreadable(path, exc)) from exc
 
@@ -240,7 +286,7 @@ def _unsafe_globals(path: Path, message: str) -> str | None:
         return None
     try:  # lists every offending global without executing anything (zip-format files only)
         names = sorted(torch.serialization.get_unsafe_globals_in_checkpoint(path))
-    except Exception:
+    except Exception:  # a legacy or pickle-3+ file it cannot list: the message's one name is still right
         names = []
     if not names:
         names = [match.group(1)]
@@ -309,7 +355,11 @@ def load_checkpoint(
     >>> model = load_checkpoint(SeedCNN(), "runs/epoch_10.pt")  # doctest: +SKIP
     """
     path = Path(path)
-    state = read_state_dict(path, trust_pickle=trust_pickle)
+    return _load_state(model, read_state_dict(path, trust_pickle=trust_pickle), path, strict=strict)
+
+
+def _load_state(model: nn.Module, state: dict[str, torch.Tensor], path: Path, *, strict: bool) -> nn.Module:
+    """Check ``state`` (read from ``path``) against ``model``, then copy it in; see :func:`load_checkpoint`."""
     target = model.state_dict()
     state = _strip_prefixes(state, target.keys())
 

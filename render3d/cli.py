@@ -104,8 +104,8 @@ def _add_model_args(p: argparse.ArgumentParser, what: str = "scenes/x.toml") -> 
 def _spec(args: argparse.Namespace):
     from render3d.api import Spec
 
-    return Spec(args.model, args.input_shape, getattr(args, "probe", None), args.weights, args.trust_pickle,
-                args.depth, args.device)
+    return Spec(model=args.model, input_shape=args.input_shape, probe=getattr(args, "probe", None),
+                weights=args.weights, trust_pickle=args.trust_pickle, depth=args.depth, device=args.device)
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -132,17 +132,14 @@ def _start_gl_probe() -> None:
 def _scene(args: argparse.Namespace):
     """The scene for render/show: from a scene file, or traced from MODEL with the given options."""
     _start_gl_probe()
-    from render3d.api import scene_from_file, to_scene, trace_spec
+    from render3d.api import scene_from_file, to_scene
     from render3d.scenefile import is_scene_file
 
     if is_scene_file(args.model):
         scene, sf = scene_from_file(args.model, size=args.size, trust_pickle=args.trust_pickle)
         return scene, sf.anti_aliasing
-    capture = "reduced" if args.mode == "activations" else "none"
-    trace_obj = trace_spec(_spec(args), capture=capture)
     overrides = {"volume": True} if getattr(args, "volume", False) else {}
-    overrides["scale"] = args.scale
-    return to_scene(trace_obj, mode=args.mode, size=args.size, **overrides), args.anti_aliasing
+    return to_scene(_spec(args), mode=args.mode, size=args.size, scale=args.scale, **overrides), args.anti_aliasing
 
 
 def cmd_render(args: argparse.Namespace) -> int:
@@ -204,14 +201,11 @@ def cmd_gallery(args: argparse.Namespace) -> int:
 
 
 def cmd_animate(args: argparse.Namespace) -> int:
-    from contextlib import nullcontext
-
-    from render3d.api import check_fits_in_memory, load_spec_model
-    from render3d.atomic import VIDEO_EXTENSIONS, check_output, private_temp_dir
-    from render3d.probe import describe_probe
-    from render3d.record.animate import animate, record_checkpoints
+    from render3d.atomic import VIDEO_EXTENSIONS, check_output
+    from render3d.record.animate import animate
+    from render3d.record.ingest import animate_checkpoints
     from render3d.record.store import is_recording
-    from render3d.record.story import read_classes, torchvision_classes
+    from render3d.record.story import read_classes
 
     check_output(args.output, extensions=VIDEO_EXTENSIONS)  # before any checkpoint is read
     if args.diff and args.metric:
@@ -234,16 +228,7 @@ def cmd_animate(args: argparse.Namespace) -> int:
     if not args.checkpoints:
         raise UsageError("render3d animate: MODEL needs --checkpoints DIR_OR_GLOB (or give a recording folder "
                          "as MODEL)")
-    spec = _spec(args)
-    check_fits_in_memory(spec)
-    model, probe = load_spec_model(spec)
-    keep = nullcontext(args.recording) if args.recording else private_temp_dir("rec")
-    with keep as folder:
-        probe_name, label = describe_probe(args.probe) if args.probe else (None, None)
-        names = classes or (torchvision_classes(spec.model) if spec.model.startswith("torchvision:") else None)
-        recording = record_checkpoints(model, probe, args.checkpoints, folder, trust_pickle=args.trust_pickle,
-                                       depth=args.depth, probe_name=probe_name, label=label, classes=names)
-        animate(recording, args.output, **options)
+    animate_checkpoints(_spec(args), args.checkpoints, args.output, recording=args.recording, **options)
     return 0
 
 
@@ -253,39 +238,26 @@ DOCTOR_FOUND = 3
 
 def cmd_doctor(args: argparse.Namespace) -> int:
     from render3d.atomic import IMAGE_EXTENSIONS, check_output
-    from render3d.doctor import diagnose, format_report
+    from render3d.doctor import diagnose_recording, diagnose_spec, findings_scene, format_report
     from render3d.record.store import is_recording
 
     if args.output:
         check_output(args.output, extensions=IMAGE_EXTENSIONS)  # before tracing, as for render
         _start_gl_probe()
     if is_recording(args.model):
-        from render3d.record.recording import load_recording
-
         given = [name for name in ("input_shape", "weights", "probe", "depth", "device") if getattr(args, name)]
         if given:
             raise UsageError(f"render3d doctor: --{given[0].replace('_', '-')} applies to a MODEL, not to the "
                              f"recording {args.model} (it was recorded with its own)")
-        recording = load_recording(args.model)
-        trace_obj = recording.trace(len(recording) - 1)
-        findings = diagnose(trace_obj, recording)
-        subject = f"{recording.model} (recording {args.model}, epoch {recording.epochs[-1]})"
+        diagnosis = diagnose_recording(args.model)
     else:
-        from render3d.api import trace_spec
-
-        trace_obj = trace_spec(_spec(args), capture="reduced")
-        findings = diagnose(trace_obj)
-        subject = trace_obj.model
-    print(format_report(findings, subject))
+        diagnosis = diagnose_spec(_spec(args))
+    print(format_report(diagnosis.findings, diagnosis.subject))
     if args.output:
-        from render3d.api import to_scene
-        from render3d.doctor import mark_findings
         from render3d.rendering import render_png
 
-        scene = to_scene(trace_obj, mode="activations", size=args.size)
-        mark_findings(scene, findings)
-        print(f"wrote {render_png(scene, args.output)}")
-    return DOCTOR_FOUND if findings else 0
+        print(f"wrote {render_png(findings_scene(diagnosis, size=args.size), args.output)}")
+    return DOCTOR_FOUND if diagnosis.findings else 0
 
 
 def cmd_demo(args: argparse.Namespace) -> int:

@@ -31,6 +31,7 @@ trace's nodes, unfolded), so a line of the report points at a block of the pictu
 from __future__ import annotations
 
 import math
+import os
 from collections import Counter
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -43,11 +44,12 @@ from render3d.scene.flags import FLAG_RGB
 from render3d.scene.names import block_names
 
 if TYPE_CHECKING:
+    from render3d.api import Spec
     from render3d.record.recording import LayerMetric, Recording
     from render3d.scene.model import Scene
 
-__all__ = ["FROZEN_RATIO", "KINDS", "TRAINING_KINDS", "VANISHING_RATIO", "Finding", "diagnose", "format_report",
-           "mark_findings"]
+__all__ = ["FROZEN_RATIO", "KINDS", "TRAINING_KINDS", "VANISHING_RATIO", "Diagnosis", "Finding", "diagnose",
+           "diagnose_recording", "diagnose_spec", "findings_scene", "format_report", "mark_findings"]
 
 #: the kinds of finding, worst first: the rank order of the report
 KINDS = ("nan", "inf", "exploding", "dead", "saturated", "constant", "branch", "frozen", "vanishing")
@@ -102,6 +104,43 @@ def diagnose(trace: Trace, recording: Recording | None = None) -> list[Finding]:
         findings += _frozen(recording.layer_metric("update_ratio"), grads, names)
         findings += _vanishing(grads, names, order)
     return sorted(findings, key=lambda f: (f.rank, order.get(f.node, len(order))))
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    """What ``render3d doctor`` reports on: the trace examined, its findings and what it is of."""
+
+    trace: Trace
+    findings: list[Finding]
+    #: the report's headline subject: the model, or the recording and the epoch examined
+    subject: str
+
+
+def diagnose_spec(spec: Spec) -> Diagnosis:
+    """Trace the model ``spec`` names (statistics captured) and diagnose that forward pass."""
+    from render3d.api import trace_spec
+
+    trace = trace_spec(spec, capture="reduced")
+    return Diagnosis(trace, diagnose(trace), trace.model)
+
+
+def diagnose_recording(path: str | os.PathLike[str]) -> Diagnosis:
+    """Diagnose a recording's last snapshot, with the training metrics of all of them."""
+    from render3d.record.recording import load_recording
+
+    recording = load_recording(path)
+    trace = recording.trace(len(recording) - 1)
+    return Diagnosis(trace, diagnose(trace, recording),
+                     f"{recording.model} (recording {path}, epoch {recording.epochs[-1]})")
+
+
+def findings_scene(diagnosis: Diagnosis, *, size: tuple[int, int] | None = None) -> Scene:
+    """The activations scene of the diagnosed trace with every culprit marked (:func:`mark_findings`)."""
+    from render3d.api import to_scene
+
+    scene = to_scene(diagnosis.trace, mode="activations", size=size)
+    mark_findings(scene, diagnosis.findings)
+    return scene
 
 
 def format_report(findings: list[Finding], subject: str, *, max_lines: int = 20) -> str:

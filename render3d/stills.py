@@ -32,7 +32,7 @@ def render_still(sf: SceneFile, path: str | os.PathLike[str], *, trust_pickle: b
         return render_frame(recording, path, position=position, size=sf.size)
     from render3d.api import Spec
 
-    spec = Spec(sf.model, sf.input_shape, sf.probe, sf.weights, trust_pickle, sf.depth, sf.device)
+    spec = Spec.from_scene_file(sf, trust_pickle=trust_pickle)
     if sf.video == "explain":
         from render3d.explainer import explain
 

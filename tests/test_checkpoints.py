@@ -10,7 +10,8 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from render3d.checkpoints import find_checkpoints, load_checkpoint, read_object, read_state_dict, save_checkpoint
+from render3d.checkpoints import (find_checkpoints, load_checkpoint, read_checkpoint, read_object, read_state_dict,
+                                  save_checkpoint)
 from render3d.errors import CheckpointError
 from render3d.models import SeedCNN
 
@@ -321,3 +322,29 @@ def test_save_checkpoint_refuses_extras_that_need_trust(tmp_path, trained):
     with pytest.raises(TypeError, match=r"argparse\.Namespace.*--trust-pickle"):
         save_checkpoint(trained, tmp_path / "a.pt", args=argparse.Namespace(lr=0.1))
     assert not any(tmp_path.iterdir())
+
+
+# --------------------------------------------------------------------------------------------- read once
+
+
+def test_read_checkpoint_returns_the_weights_and_the_plain_numbers(tmp_path, trained):
+    torch.save({"state_dict": trained, "epoch": 2, "loss": 0.25, "best": True, "note": "x"}, tmp_path / "c.pt")
+    ckpt = read_checkpoint(tmp_path / "c.pt")
+    assert ckpt.metrics == {"epoch": 2, "loss": 0.25}  # a bool or a string is no metric
+    assert_state_equal(ckpt.load_into(fresh()), trained)
+
+
+def test_read_checkpoint_takes_numbers_from_safetensors_metadata(tmp_path, trained):
+    save_file(trained, tmp_path / "w.safetensors", metadata={"epoch": "3", "loss": "0.5", "format": "pt"})
+    ckpt = read_checkpoint(tmp_path / "w.safetensors")
+    assert ckpt.metrics == {"epoch": 3, "loss": 0.5} and isinstance(ckpt.metrics["epoch"], int)
+    assert_state_equal(ckpt.load_into(fresh()), trained)
+
+
+def test_a_checkpoint_that_does_not_fit_leaves_the_model_unchanged(tmp_path, trained):
+    torch.save({"conv1.weight": trained["conv1.weight"]}, tmp_path / "part.pt")
+    model = fresh()
+    before = snapshot(model)
+    with pytest.raises(CheckpointError, match=r"part.pt does not fit SeedCNN: 11 missing"):
+        read_checkpoint(tmp_path / "part.pt").load_into(model)
+    assert_state_equal(model, before)

@@ -3,14 +3,25 @@
 from __future__ import annotations
 
 import pytest
+import scene_fixtures as fx
 import torch
 from torch import nn
 
 import render3d
-import scene_fixtures as fx
 from render3d.graph import Trace
-from render3d.passes import (SCENE_PASSES, PassContext, collapse, expand_runs, fit_call_sites, fold_cache_outputs,
-                             fold_repeats, group_call_sites, original_members, run_passes, unfold_first)
+from render3d.passes import (
+    SCENE_PASSES,
+    PassContext,
+    collapse,
+    expand_runs,
+    fit_call_sites,
+    fold_cache_outputs,
+    fold_repeats,
+    group_call_sites,
+    original_members,
+    run_passes,
+    unfold_first,
+)
 from render3d.passes.contract import contract, owners
 
 
@@ -183,7 +194,8 @@ def test_pipeline_expands_a_named_run(stack):
     context = PassContext.for_trace(stack, max_blocks=100, unfold="never", expand={"blocks.0#1"})
     out = run_passes(stack, context)
     assert _ids(out) == ["input.0", "stem#1", *BLOCKS, "head#1", "output"]
-    assert context.notes == ["folded 1 run of repeated blocks (×3)", "expanded 1 ×N block: 3 blocks drawn in their place"]
+    assert context.notes == ["folded 1 run of repeated blocks (×3)",
+                             "expanded 1 ×N block: 3 blocks drawn in their place"]
 
 
 def test_pipeline_without_module_calls_says_it_cannot_collapse():

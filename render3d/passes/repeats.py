@@ -39,7 +39,8 @@ def fold_repeats(trace: Trace, min_repeats: int = 2) -> Trace:
     for siblings in children.values():
         run: list[str] = []
         for cid in siblings + [""]:
-            if run and cid and signature[cid] == signature[run[-1]] and _feeds(trace, run[-1], members_of[cid], parents):
+            if (run and cid and signature[cid] == signature[run[-1]]
+                    and _feeds(trace, run[-1], members_of[cid], parents)):
                 run.append(cid)
                 continue
             if len(run) >= min_repeats and not any(r in block_of for r in run):

@@ -1,50 +1,40 @@
-"""Recordings on screen: an MP4 (``animate_recording``), a window with an epoch slider
-(``show_recording``), raw frames (``iter_frames``), and recording a folder of checkpoints.
+"""Recordings as videos: ``animate_recording`` (an MP4 or GIF), raw frames (``iter_frames``), stills.
 
-The scene is built once, from the first snapshot, with colour limits fixed per layer over the whole
-recording; every frame only rewrites feature-map textures/scalars in place
-(:meth:`~render3d.rendering.SceneActors.update_feature_map`) and the caption, then reads the image
-back. The video goes through :mod:`render3d.record.video` (ffmpeg, exit status checked, the result
-decoded) into a temp file beside the target that replaces it only then: an error, a full disk,
-Ctrl-C or SIGTERM leaves ``path`` as it was.
+A :class:`~render3d.record.player.Player` (playback) shows each frame's position; the video goes
+through :mod:`render3d.record.video` (ffmpeg, exit status checked, the result decoded) into a temp
+file beside the target that replaces it only then: an error, a full disk, Ctrl-C or SIGTERM leaves
+``path`` as it was. The window is :mod:`render3d.record.window`, checkpoint folders
+:mod:`render3d.record.ingest`; their names are re-exported here, where callers found them first.
 """
 
 from __future__ import annotations
 
-import math
 import os
 import secrets
-import warnings
-from collections import OrderedDict
 from pathlib import Path
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
 
 import numpy as np
 
 from render3d.atomic import VIDEO_EXTENSIONS, atomic_path, check_output
-from render3d.errors import RecordingError
 from render3d.limits import check_fps, check_size
-from render3d.record.frames import (Timeline, caption, feature_values, segment, source_node, story_positions,
-                                    symmetric_limit)
-from render3d.record.metrics import METRICS, check_metric
+from render3d.record.frames import Timeline, story_positions
+from render3d.record.ingest import record_checkpoints
+from render3d.record.player import Player
 from render3d.record.recording import Recording, load_recording
+from render3d.record.window import recording_window, show_recording
 from render3d.record.video import FrameWriter, open_writer, verify_video, video_bytes
-from render3d.scene.colour import place_constant_layers
-from render3d.scene.style import DEFAULT_SIZE, VIDEO_SIZE, SceneStyle
+from render3d.scene.style import DEFAULT_SIZE, VIDEO_SIZE
 
 if TYPE_CHECKING:
-    import torch
-
     from render3d.record.story import Story
-    from torch import nn
 
 __all__ = ["FrameWriter", "Player", "SegmentJob", "animate_recording", "frame_positions", "iter_frames",
-           "open_writer", "orbit_angles", "record_checkpoints", "render_frame", "render_segment", "scene_size",
-           "show_recording", "summary_line", "video_size"]
+           "open_writer", "orbit_angles", "record_checkpoints", "recording_window", "render_frame", "render_segment",
+           "scene_size", "show_recording", "summary_line", "video_size"]
 
 DEFAULT_FRAMES_PER_EPOCH = 15
-DIFF_CMAP = "RdBu_r"  # diverging: blue = decreased, white = unchanged, red = increased
 ORBIT_DEGREES = 15.0  # the orbit swings the camera this far either side of the scene's own view
 
 
@@ -57,215 +47,6 @@ def video_size(size: Sequence[int]) -> tuple[int, int]:
 def summary_line(path: str | os.PathLike[str], frames: int, size: Sequence[int], fps: float) -> str:
     """``wrote PATH: N frames, WxH, T s (F fps)`` (T is the video's duration)."""
     return f"wrote {path}: {frames} frames, {size[0]}x{size[1]}, {frames / fps:.1f} s ({fps:g} fps)"
-
-
-class Player:
-    """A recording's scene, built once, that can be shown at any position on the snapshot axis.
-
-    ``set_position(2.5)`` shows the activations halfway between the third and fourth snapshots (of
-    those whose graph matches the first one; snapshots flagged as a changed graph are skipped with a
-    warning). ``diff=True`` shows the change against the previous snapshot in a diverging colour map
-    with one symmetric scale for all layers (``symmetric_limit`` of every change). ``scale="global"``
-    (a style override) keeps the first snapshot's log-magnitude scale for every frame.
-    ``metric="update_ratio"`` (any of :data:`~render3d.record.metrics.METRICS`) colours the blocks by
-    that training-health metric instead (:class:`~render3d.record.metric_view.MetricView`);
-    :meth:`set_metric` and :meth:`next_view` switch while it is shown. ``clims`` (feature-map id →
-    (low, high), another Player's ``scene`` limits) skips computing them: a video's workers read
-    them from the one process that computed them.
-    """
-
-    def __init__(
-        self,
-        recording: Recording | str | os.PathLike[str],
-        *,
-        size: tuple[int, int] | None = None,
-        diff: bool = False,
-        metric: str | None = None,
-        off_screen: bool = True,
-        style: SceneStyle | None = None,
-        clims: Mapping[str, tuple[float, float]] | None = None,
-        **style_overrides: Any,
-    ) -> None:
-        from render3d.rendering import build_plotter
-        from render3d.scene.builder import build_scene
-
-        if metric is not None:
-            check_metric(metric)  # a wrong name fails before any scene is built
-            if diff:
-                raise ValueError("Player: diff=True and metric= are two colourings of the same blocks; pass one")
-        self.recording = rec = load_recording(recording)
-        self.indices = rec.consistent()
-        skipped = [s.epoch for s in rec.snapshots if s.index not in self.indices]
-        if skipped:
-            warnings.warn(f"{rec.path}: skipping snapshots of epochs {skipped}: their graph differs from the "
-                          "first snapshot's (see the manifest's graph_changed flags)", stacklevel=2)
-        self.diff = diff
-        if diff:  # a change is drawn on its own signed scale, never on the log-magnitude one
-            style_overrides["scale"] = "layer"
-        # ``size`` (default the style's image_size) is the one the scene is laid out for and drawn at
-        style = style or SceneStyle()
-        self.style = style.with_overrides(**({} if size is None else {"image_size": tuple(size)}), **style_overrides)
-        base = rec.trace(self.indices[0])
-        scene = build_scene(base, "activations", style=self.style)
-        if not scene.feature_maps:
-            raise RecordingError(f"{rec.path}: the recorded graph has no activations to animate")
-        self.scene = scene
-        self.sources = {fm.node_id: source_node(scene, fm.node_id) for fm in scene.feature_maps}
-        self._graph_nodes = base.nodes
-        self._values: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
-        self.last_epoch = rec.snapshots[self.indices[-1]].epoch
-        name = rec.probe_name
-        scene.title = f"{rec.model} learning: activations for {name}" if name else f"{rec.model}: activations over training"
-        if diff:
-            if clims is None:
-                self._set_diff_limits()
-            scene.cmap = DIFF_CMAP
-            scene.colorbar_title = "change vs previous epoch (all layers)"
-        elif self.style.scale == "layer":
-            if clims is None:
-                limits = rec.color_limits(set(self.sources.values()), snapshots=self.indices)
-                for fm in scene.feature_maps:
-                    fm.clim = limits.get(self.sources[fm.node_id], fm.clim)
-                # a layer constant in the first snapshot keeps its value's place on the other layers' range
-                place_constant_layers(scene.feature_maps,
-                                      {k: base.nodes[src].stats for k, src in self.sources.items()})
-            scene.colorbar_title = "activation (per-layer p1–p99 over all epochs)"
-        if clims is not None:
-            for fm in scene.feature_maps:
-                fm.clim = tuple(clims[fm.node_id])
-        self.plotter, self.actors = build_plotter(scene, off_screen=off_screen)
-        self._camera = [tuple(map(float, v)) for v in self.plotter.camera_position]
-        self._fit_ratio: float | None = None
-        blocks = scene.blocks
-        lo, hi = blocks.lower, blocks.upper
-        self._fit_points = np.concatenate(
-            [np.stack([np.where([i & 1, i & 2, i & 4], hi, lo) for i in range(8)]).reshape(-1, 3),
-             np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3)])
-        self.position = -1.0
-        self.slider: Any = None  # the window's EpochSlider (recording_window)
-        from render3d.record.metric_view import MetricView
-
-        self.metric_view = MetricView(rec, self.indices, self.plotter, self.actors)
-        self.metric_view.set_metric(metric)
-
-    def __len__(self) -> int:
-        return len(self.indices)
-
-    # --- values ----------------------------------------------------------------------------------
-    def snapshot_values(self, k: int) -> dict[str, np.ndarray]:
-        """Feature values (by feature-map id) of the ``k``-th animated snapshot; a few are cached."""
-        if k in self._values:
-            self._values.move_to_end(k)
-            return self._values[k]
-        from dataclasses import replace
-
-        stored = self.recording.read(self.indices[k], set(self.sources.values()))
-        out = {}
-        for fm in self.scene.feature_maps:
-            src = self.sources[fm.node_id]
-            node = stored.get(src)
-            if node is None:
-                raise RecordingError(f"snapshot {self.indices[k]} has no activation for {src!r}")
-            graph_node = replace(self._graph_nodes[src], activation=node.activation(), stats=node.stats)
-            out[fm.node_id] = feature_values(fm, graph_node, self.style)
-        self._values[k] = out
-        while len(self._values) > 3:
-            self._values.popitem(last=False)
-        return out
-
-    def shown_values(self, k: int) -> dict[str, np.ndarray]:
-        """What snapshot ``k`` shows: its values, or in diff mode its change against ``k - 1``."""
-        now = self.snapshot_values(k)
-        if not self.diff:
-            return now
-        if k == 0:
-            return {key: np.zeros_like(v) for key, v in now.items()}
-        before = self.snapshot_values(k - 1)
-        return {key: now[key] - before[key] for key in now}
-
-    def segment_changes(self) -> np.ndarray:
-        """Per pair of consecutive snapshots, how much the activations change on screen
-        (:func:`~render3d.record.story.visual_change` against each layer's colour range)."""
-        from render3d.record.story import visual_change
-
-        limits = {fm.node_id: fm.clim for fm in self.scene.feature_maps}
-        return np.array([visual_change(self.snapshot_values(k - 1), self.snapshot_values(k), limits)
-                         for k in range(1, len(self))])
-
-    def _set_diff_limits(self) -> None:
-        """One signed scale, -a … 0 … +a, for every layer and frame: the colour bar reads true numbers."""
-        changes = [np.abs(d).ravel() for k in range(1, len(self.indices)) for d in self.shown_values(k).values()]
-        a = symmetric_limit(np.concatenate(changes)) if changes else 0.0
-        a = a if a > 0 else 1e-6
-        for fm in self.scene.feature_maps:
-            fm.clim = (-a, a)
-
-    # --- drawing ------------------------------------------------------------------------------------
-    def set_position(self, position: float) -> None:
-        """Show the (interpolated) activations at ``position`` (0 .. len - 1) and its caption."""
-        i, alpha = segment(position, len(self.indices))
-        if self.metric_view.name is not None:
-            self.metric_view.show(i, alpha)
-        a = self.shown_values(i) if self.metric_view.name is None else {}
-        if alpha > 0 and a:
-            b = self.shown_values(i + 1)
-            values = {key: (1 - alpha) * a[key] + alpha * b[key] for key in a}
-        else:
-            values = a
-        for key, v in values.items():
-            self.actors.update_feature_map(key, v)
-        k = min(len(self.indices) - 1, int(math.floor(i + alpha + 0.5)))  # halfway shows the next epoch
-        nearest = self.recording.snapshots[self.indices[k]]
-        view = "change" if self.diff else self.metric_view.name  # the caption says what the colours are
-        self.actors.set_caption(caption(nearest.epoch, self.last_epoch, nearest.metrics,
-                                        prefix=f"{view} · " if view else ""))
-        self.position = float(position)
-
-    def set_metric(self, name: str | None) -> None:
-        """Colour the blocks by training-health metric ``name`` (see :data:`~render3d.record.metrics.METRICS`)
-        instead of showing the activations; ``None`` shows the activations again."""
-        self.metric_view.set_metric(name)
-        self.set_position(max(self.position, 0.0))
-
-    def next_view(self) -> str:
-        """Show the next view (the activations, then each metric in turn); returns its name."""
-        views = [None, *METRICS]
-        name = views[(views.index(self.metric_view.name) + 1) % len(views)]
-        self.set_metric(name)
-        return name or "activations"
-
-    def set_orbit(self, degrees: float) -> None:
-        """Swing the camera ``degrees`` about the vertical axis through its focal point, moving it in
-        or out so the scene fills the view as snugly as it does in the scene's own camera."""
-        position, focal, up = (np.asarray(v, dtype=float) for v in self._camera)
-        axis = up / (np.linalg.norm(up) or 1.0)
-        r = position - focal
-        t = math.radians(degrees)
-        rotated = (r * math.cos(t) + np.cross(axis, r) * math.sin(t)
-                   + axis * float(np.dot(axis, r)) * (1 - math.cos(t)))
-        direction = rotated / np.linalg.norm(rotated)
-        if self._fit_ratio is None:
-            self._fit_ratio = float(np.linalg.norm(r)) / self._needed_distance(r / np.linalg.norm(r), axis)
-        distance = self._fit_ratio * self._needed_distance(direction, axis)
-        self.plotter.camera_position = [tuple(focal + direction * distance), tuple(focal), tuple(up)]
-        self.plotter.renderer.ResetCameraClippingRange()
-
-    def _needed_distance(self, direction: np.ndarray, up: np.ndarray) -> float:
-        """Distance from the focal point at which every block corner and label anchor is in view."""
-        _, focal, _ = (np.asarray(v, dtype=float) for v in self._camera)
-        corners = self._fit_points
-        right = np.cross(up, direction)
-        right /= np.linalg.norm(right) or 1.0
-        true_up = np.cross(direction, right)
-        v = corners - focal
-        x, y, z = np.abs(v @ right), np.abs(v @ true_up), v @ direction
-        width, height = self.plotter.window_size
-        tan_v = math.tan(math.radians(self.plotter.camera.view_angle) / 2)
-        tan_h = tan_v * width / max(height, 1)
-        return float(max(np.max(z + x / tan_h), np.max(z + y / tan_v), 1e-9))
-
-    def close(self) -> None:
-        self.plotter.close()
 
 
 def _grab(plotter: Any) -> np.ndarray:
@@ -471,7 +252,6 @@ def animate_recording(
         >>> rec = render3d.Recorder(model, "digit:3", "runs/rec")   # then rec.snapshot(epoch, loss=...)
         >>> render3d.animate("runs/rec", "training.mp4")
     """
-    from tqdm import tqdm
 
     from render3d.rendering.glcheck import gl_max_size
 
@@ -634,135 +414,6 @@ def _render_spread(job: SegmentJob, player: Player, path: Path, workers: int | N
     return total
 
 
-# --- checkpoints → recording --------------------------------------------------------------------
-
-
-def checkpoint_metrics(path: str | os.PathLike[str], *, trust_pickle: bool = False) -> dict[str, float | int]:
-    """Plain numbers saved next to the weights (``save_checkpoint(model, p, epoch=3, loss=0.4)``)."""
-    from render3d.checkpoints import read_object
-
-    path = Path(path)
-    out: dict[str, float | int] = {}
-    try:
-        if path.suffix.lower() == ".safetensors":
-            from safetensors import safe_open
-
-            with safe_open(str(path), "pt") as fh:
-                meta = fh.metadata() or {}
-            for k, v in meta.items():
-                try:
-                    number = float(v)
-                except ValueError:
-                    continue
-                out[k] = int(number) if number.is_integer() and "." not in v else number
-            return out
-        obj = read_object(path, trust_pickle=trust_pickle)
-    except Exception:  # the weights loaded already; metrics are a bonus
-        return out
-    if isinstance(obj, dict):
-        for k, v in obj.items():
-            if isinstance(v, (int, float)) and not isinstance(v, bool):
-                out[str(k)] = v
-    return out
-
-
-def record_checkpoints(
-    model: nn.Module,
-    probe: torch.Tensor | str,
-    checkpoints: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
-    out_dir: str | os.PathLike[str],
-    *,
-    trust_pickle: bool = False,
-    depth: int | None = None,
-    progress: bool = True,
-    probe_name: str | None = None,
-    label: int | None = None,
-    classes: Sequence[str] | None = None,
-) -> Recording:
-    """Load each checkpoint (natural order) into ``model`` and snapshot ``probe``; returns the recording.
-
-    ``checkpoints`` is a folder, a glob pattern or a list of files. The epoch of a snapshot is the
-    checkpoint's own ``epoch`` entry when it has one, else its 1-based position; other plain-number
-    entries (loss, acc, ...) become its metrics; epochs must strictly increase in that order.
-
-    The recording is built in a temp folder beside ``out_dir`` and replaces it only when every
-    checkpoint was recorded; ``out_dir`` must be new, empty or a recording (its manifest-listed files
-    are the only ones removed). A folder holding anything else is refused before any checkpoint is read.
-    ``probe_name``, ``label`` and ``classes`` are stored as :class:`~render3d.record.recorder.Recorder` does.
-    """
-    from tqdm import tqdm
-
-    from render3d.checkpoints import find_checkpoints, load_checkpoint
-    from render3d.record.folder import new_recording_folder
-    from render3d.record.recorder import Recorder
-
-    if isinstance(checkpoints, (str, os.PathLike)):
-        paths = find_checkpoints(checkpoints)
-    else:
-        paths = [Path(p) for p in checkpoints]
-    if not paths:
-        raise RecordingError("record_checkpoints: the list of checkpoints is empty; pass at least one file")
-    with new_recording_folder(out_dir) as folder, Recorder(
-            model, probe, folder, depth=depth, probe_name=probe_name, label=label, classes=classes) as recorder:
-        last: tuple[Path, float] | None = None
-        for i, p in enumerate(tqdm(paths, desc="record", unit="ckpt", disable=not progress, leave=False)):
-            load_checkpoint(model, p, trust_pickle=trust_pickle)
-            metrics = checkpoint_metrics(p, trust_pickle=trust_pickle)
-            epoch = metrics.pop("epoch", i + 1)
-            if not (math.isfinite(epoch) and epoch >= 0 and (last is None or epoch > last[1])):
-                after = f"; it comes after {last[0]} (epoch {last[1]!r})" if last else ""
-                raise RecordingError(f"{p}: epoch {epoch!r} is not a finite number >= 0 larger than the one "
-                                     f"before{after}; fix its 'epoch' entry or the file names (natural order)")
-            recorder.snapshot(epoch, **metrics)
-            last = (p, epoch)
-    return load_recording(out_dir)
-
-
-# --- window --------------------------------------------------------------------------------------
-
-
-def recording_window(
-    recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None,
-    off_screen: bool = False, scale: str = "layer",
-) -> Player:
-    """A :class:`Player` with the window's tooltips/keys and an epoch slider (``player.slider``, an
-    :class:`~render3d.rendering.window.EpochSlider`: whole epochs, ``space`` plays them); ``m`` steps
-    through the views: the activations, then each training-health metric."""
-    from render3d.rendering.window import EpochSlider, bind_key, install_interaction, key_map
-
-    player = Player(recording, size=size, off_screen=off_screen, scale=scale)
-    install_interaction(player.plotter, player.actors)
-    bind_key(player.plotter, "m", player.next_view, "next view: activations, then each training metric")
-    player.set_position(len(player) - 1)
-    epochs = [player.recording.snapshots[i].epoch for i in player.indices]
-    player.slider = EpochSlider(player.plotter, [f"epoch {e:g}" for e in epochs], player.set_position,
-                                title=player.actors.title_actor)
-    key_map(player.plotter).notify("h: all keys and mouse actions")  # the caption shows the epoch here
-    return player
-
-
-def show_recording(recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None,
-                   scale: str = "layer") -> None:
-    """Open a window on a recording with an epoch slider; returns when it is closed. ``size``: default
-    fitted to the screen (:func:`~render3d.rendering.window.window_size`). ``scale``: the
-    activations' colour scale, ``"layer"`` or ``"global"`` (:class:`~render3d.scene.style.SceneStyle`).
-
-    Returns at once when ``pyvista.OFF_SCREEN`` is set (tests, CI), like :func:`render3d.show`.
-    """
-    import pyvista as pv
-
-    from render3d.rendering.window import check_display, window_size
-
-    rec = load_recording(recording)
-    if pv.OFF_SCREEN:
-        return
-    check_display("write an MP4 with 'render3d animate' instead")
-    player = recording_window(rec, size=window_size() if size is None else size, off_screen=False, scale=scale)
-    try:
-        player.plotter.show(title=f"render3d: {rec.model} ({len(rec)} snapshots)", auto_close=False)
-    finally:
-        player.close()
-
-
 #: the public name, ``render3d.animate``
 animate = animate_recording
+
