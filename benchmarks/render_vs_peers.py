@@ -126,18 +126,19 @@ def paired_ratio(a: Contender, b: Contender) -> float:
 
 
 def frame_time(model: str = "resnet152", fold: bool = True, size: tuple[int, int] = (1920, 1080),
-               frames: int = 30) -> dict:
-    """Median ``plotter.render()`` time (ms) of the model's architecture scene, offscreen, AA off."""
+               frames: int = 30, mode: str = "architecture") -> dict:
+    """Median ``plotter.render()`` time (ms) of the model's ``mode`` scene (``"activations"``: traced
+    with ``capture="reduced"``, random init), offscreen, AA off."""
     import render3d
     from render3d.api import trace_spec
     from render3d.rendering import build_plotter
 
     t = time.perf_counter()
-    tr = trace_spec(f"torchvision:{model}", capture="none")
+    tr = trace_spec(f"torchvision:{model}", capture="none" if mode == "architecture" else "reduced")
     trace_s = time.perf_counter() - t
     t = time.perf_counter()
-    scene = render3d.build_scene(tr) if fold else render3d.build_scene(tr, fold=False, fold_repeats=False,
-                                                                                    max_blocks=10**6)
+    scene = render3d.build_scene(tr, mode) if fold else render3d.build_scene(tr, mode, fold=False, fold_repeats=False,
+                                                                                          max_blocks=10**6)
     scene_s = time.perf_counter() - t
     t = time.perf_counter()
     plotter, _ = build_plotter(scene, size=size, off_screen=True, anti_aliasing=False)
@@ -155,19 +156,20 @@ def frame_time(model: str = "resnet152", fold: bool = True, size: tuple[int, int
             times.append((time.perf_counter() - t) * 1e3)
     finally:
         plotter.close()
-    return {"model": model, "scene": "default (folded)" if fold else "unfolded (every node a block)",
+    return {"model": model, "mode": mode, "scene": "default (folded)" if fold else "unfolded (every node a block)",
             "nodes": len(tr.nodes), "blocks": len(scene.blocks), "labels": len(scene.labels),
             "trace_s": trace_s, "scene_s": scene_s, "build_plotter_s": plot_s, "first_ms": first_ms,
             "median_ms": statistics.median(times), "p90_ms": sorted(times)[int(0.9 * (len(times) - 1))],
             "frames": frames, "size": f"{size[0]}x{size[1]}"}
 
 
-def frame_time_subprocess(model: str, fold: bool, frames: int, timeout: float = 300) -> dict:
+def frame_time_subprocess(model: str, fold: bool, frames: int, timeout: float = 300,
+                          mode: str = "architecture") -> dict:
     """:func:`frame_time` in a fresh process (a GL crash must not take the suite down)."""
     import subprocess
 
     code = (f"import json, sys; sys.path.insert(0, {str(HERE)!r}); from render_vs_peers import frame_time; "
-            f"print(json.dumps(frame_time({model!r}, {fold!r}, frames={frames})))")
+            f"print(json.dumps(frame_time({model!r}, {fold!r}, frames={frames}, mode={mode!r})))")
     try:
         r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
                            env=headless_env())

@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from render_fixtures import PALETTE, grid_scene, small_scene
 
 from render3d.rendering import build_plotter
 from render3d.rendering.labels import latin1_label
-from render3d.rendering.meshes import boxes_mesh, colormap_lut, face_shades, polylines_mesh, tiled_planes_mesh
-from render_fixtures import PALETTE, grid_scene, small_scene
+from render3d.rendering.meshes import (
+    boxes_mesh,
+    colormap_lut,
+    face_shades,
+    polylines_mesh,
+    segments_mesh,
+    tiled_planes_mesh,
+)
 
 
 def test_boxes_mesh_has_six_quads_per_box_and_ids():
@@ -104,3 +111,11 @@ def test_latin1_label_fallbacks():
     assert latin1_label("a → b") == "a -> b"
     assert latin1_label("α·x") == "alpha.x"
     assert latin1_label("日本").isascii()
+
+
+def test_segments_mesh_draws_a_shared_segment_once_in_either_direction():
+    a = np.array([[0.0, 0, 0], [1, 0, 0], [2, 0, 0]])
+    b = np.array([[2.0, 0, 0], [1, 0, 0], [1, 1, 0]])
+    mesh = segments_mesh([a, b])
+    assert mesh.n_cells == 3
+    assert mesh.points.tolist() == [[0, 0, 0], [1, 0, 0], [1, 0, 0], [2, 0, 0], [1, 0, 0], [1, 1, 0]]

@@ -36,7 +36,7 @@ from render3d.rendering.meshes import (
     boxes_mesh,
     colormap_lut,
     face_shades,
-    polylines_mesh,
+    segments_mesh,
     shade_colors,
     tiled_planes_mesh,
     values_rgb,
@@ -55,7 +55,7 @@ EDGE_COLOR = (70, 70, 70)
 LIGHT_SWATCH = 235  # legend swatches with every channel at least this light get a frame
 
 MAX_EDGED_BLOCKS = 500
-MANY_LINES = 200  # above this many connectors of a kind, lines get thinner (cost and clutter)
+MANY_SEGMENTS = 1200  # above this many connector segments of a kind, lines get thinner (cost and clutter)
 OPEN_BLOCKS = "open"  # block_meshes key of the blocks drawn open around their feature maps
 BACKDROP_WASH = 0.82  # how far towards white the far faces of an open block are washed
 SHADOW_WASH = 0.35  # copies stacked behind a ×N block: their colour this far towards white
@@ -367,12 +367,13 @@ def _add_connectors(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scal
         lines = [c.points for c in scene.connectors if (c.kind == "skip") == (kind == "skip")]
         if not lines:
             continue
-        if len(lines) > MANY_LINES:
-            # wide lines are rasterised as quads on CPU GL: DenseNet-201's 1,800 concat arcs at 4 px
-            # cost 14 ms a 1080p frame; thinner also keeps a dense fan readable
-            width *= max(0.35, math.sqrt(MANY_LINES / len(lines)))
+        mesh = segments_mesh(lines)  # a bundled trunk's segments once, not once per edge along it
+        if mesh.n_cells > MANY_SEGMENTS:
+            # wide lines are rasterised as quads on CPU GL: 1,800 separate arcs at 4 px cost 14 ms
+            # a 1080p frame; thinner also keeps many lines readable
+            width *= max(0.35, math.sqrt(MANY_SEGMENTS / mesh.n_cells))
         actor = plotter.add_mesh(
-            polylines_mesh(lines),
+            mesh,
             color=rgb01(color),
             line_width=max(1.0, width * scale),
             lighting=False,

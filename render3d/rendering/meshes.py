@@ -19,6 +19,7 @@ __all__ = [
     "colormap_lut",
     "face_shades",
     "polylines_mesh",
+    "segments_mesh",
     "shade_colors",
     "tiled_planes_mesh",
     "values_rgb",
@@ -132,6 +133,31 @@ def polylines_mesh(polylines: Sequence[np.ndarray], colors: np.ndarray | None = 
     if colors is not None:
         mesh.cell_data["rgb"] = np.asarray(colors, dtype=np.uint8).reshape(-1, 3)
     return mesh
+
+
+def segments_mesh(polylines: Sequence[np.ndarray]) -> pv.PolyData:
+    """The segments of ``polylines`` as one mesh of 2-point line cells, each distinct segment once
+    (in either direction, ends equal to 1e-6): bundled connectors share their trunk's segments, and
+    CPU GL rasterises a wide line once for every segment it is given."""
+    arrays = [np.asarray(p, dtype=float).reshape(-1, 3) for p in polylines]
+    if sum(len(a) for a in arrays) < 2:
+        return pv.PolyData()
+    points = np.concatenate(arrays)
+    last = np.cumsum([len(a) for a in arrays]) - 1  # a polyline's last point starts no segment
+    start = np.setdiff1d(np.arange(len(points) - 1), last)
+    if not len(start):
+        return pv.PolyData()
+    ends = np.stack([points[start], points[start + 1]], axis=1)  # (S, 2, 3)
+    key = np.round(ends * 1e6).astype(np.int64)
+    diff = key[:, 0] - key[:, 1]
+    first = diff[np.arange(len(diff)), np.argmax(diff != 0, axis=1)]
+    flip = first > 0  # the lexicographically smaller end first: a→b and b→a are one segment
+    key[flip], ends[flip] = key[flip][:, ::-1], ends[flip][:, ::-1]
+    rows = np.ascontiguousarray(key.reshape(len(key), 6)).view(np.dtype((np.void, 48))).ravel()
+    _, keep = np.unique(rows, return_index=True)  # one void per row: far faster than axis=0
+    segments = ends[np.sort(keep)]
+    cells = np.column_stack([np.full(len(segments), 2), np.arange(2 * len(segments)).reshape(-1, 2)])
+    return pv.PolyData(segments.reshape(-1, 3), lines=cells.ravel())
 
 
 def tiled_planes_mesh(

@@ -12,9 +12,8 @@
    **Two stacks.** A sequence-to-sequence model (:mod:`.stacks`: T5, BART, Whisper) is no U: its
    encoder is one row, its decoder the row below, each layered on its own, and the cross-attention
    edges are routed between the rows like the connectors of a wrapped layout.
-5. **Connectors.** An edge between consecutive layers is a ``"flow"`` polyline (straight, or an elbow
-   in the gap between the layers); an edge that jumps over at least one layer is a ``"skip"`` arc that
-   rises above the tallest block in the layers it spans, so it clears every box.
+5. **Connectors** are routed on this layout by :mod:`.connectors` (flow elbows, skip arcs above the
+   blocks they span, dense fans bundled into shared trunks).
 
 6. **Residual spine.** A residual add ``x + f(norm(x))`` whose branch ``f`` holds a norm and a
    linear or attention block (transformer layers, ConvNeXt blocks) puts ``x`` and the add on the
@@ -33,13 +32,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# route_connectors lives in .connectors; imported here too for the scene builder's import line
+from render3d.scene.connectors import (  # noqa: F401
+    ARC_CLEARANCE,
+    ARC_STEP,
+    RangeMax,
+    route_connectors,
+)
 from render3d.scene.geometry import GLYPH, MAP
-from render3d.scene.model import Connector
 from render3d.scene.wrap import LABEL_ROOM_PX, estimate_scale, plan_rows
-
-ARC_CLEARANCE = 0.9  # gap between the tallest spanned box and a skip arc
-ARC_STEP = 0.45  # extra height per doubling of a skip's span (longer skips fly higher)
-
 
 SIDE_CATEGORIES = frozenset({"Linear", "Attention/RNN"})
 
@@ -267,35 +268,6 @@ def lane_depths(lane: np.ndarray, sizes: np.ndarray, lane_gap: float) -> np.ndar
     step = thick[:-1] / 2 + lane_gap + thick[1:] / 2  # centre to centre, lane k to lane k + 1
     centre = np.concatenate([[0.0], np.cumsum(step)])
     return (centre - centre[-lo])[lane - lo]
-
-
-class RangeMax:
-    """Sparse table: max of ``values[lo..hi]`` (inclusive) for arrays of ranges in O(1) each."""
-
-    def __init__(self, values: np.ndarray) -> None:
-        values = np.asarray(values, dtype=float)
-        table = [values]
-        k = 1
-        while (1 << k) <= len(values):
-            prev = table[-1]
-            half = 1 << (k - 1)
-            table.append(np.maximum(prev[:-half], prev[half:]))
-            k += 1
-        self.table = table
-
-    def query(self, lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
-        lo = np.asarray(lo, dtype=np.int64)
-        hi = np.asarray(hi, dtype=np.int64)
-        out = np.empty(len(lo), dtype=float)
-        if len(lo) == 0:
-            return out
-        length = hi - lo + 1
-        k = np.floor(np.log2(np.maximum(length, 1))).astype(np.int64)
-        for kk in np.unique(k):
-            sel = k == kk
-            row = self.table[kk]
-            out[sel] = np.maximum(row[lo[sel]], row[hi[sel] - (1 << kk) + 1])
-        return out
 
 
 def detect_u_bridges(
@@ -547,103 +519,3 @@ def _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers,
         corridors[r] = row_y[r] - bottom[r] - gap / 2
         row_y[r + 1] = row_y[r] - bottom[r] - gap - top[r + 1]
     return row_y, corridors
-
-
-def route_connectors(
-    ids: list[str], layout: Layout, sizes: np.ndarray, src: np.ndarray, dst: np.ndarray,
-    straight: list[tuple[int, int]] | None = None,
-) -> list[Connector]:
-    """One connector per edge: flow polylines between consecutive layers, skip arcs over the rest;
-    ``straight`` edges (residual spine) are one straight ``"skip"`` segment face to face."""
-    if len(src) == 0:
-        return []
-    c = layout.centers
-    layer = layout.layer
-    half = sizes / 2
-    span = layer[dst] - layer[src]
-    is_flow = span == 1
-    connectors: list[Connector | None] = [None] * len(src)
-    if straight:
-        want = set(straight)
-        for e, (a, b) in enumerate(zip(src.tolist(), dst.tolist())):
-            if (a, b) in want:
-                p0, p1 = c[a].copy(), c[b].copy()
-                p0[0] += half[a, 0]
-                p1[0] -= half[b, 0]
-                connectors[e] = Connector(ids[a], ids[b], np.stack([p0, p1]), "skip")
-                is_flow[e] = False
-                span[e] = 0
-
-    # an edge from one row to another: out of the right face into the gap after src's layer, down
-    # into the free corridor below its row, along it (round the right end of every row when it
-    # passes more rows), down the gap before dst's layer and into dst's left face
-    row = layout.row
-    if row is not None and len(row) and row.max() > 0:
-        gap = layout.layer_gap
-        x_out = float(layout.layer_right.max()) + gap
-        top_y = float((c[:, 1] + half[:, 1]).max()) + ARC_CLEARANCE
-        for e in np.flatnonzero(row[src] != row[dst]).tolist():
-            a, b = int(src[e]), int(dst[e])
-            ra, rb = int(row[a]), int(row[b])
-            xa = layout.layer_right[layer[a]] + gap / 2
-            xb = layout.layer_left[layer[b]] - gap / 2
-            ya = layout.corridors[ra] if ra < len(layout.corridors) else float(c[:, 1].min() - half[:, 1].max()
-                                                                               - gap)
-            yb = layout.corridors[rb - 1] if rb > 0 else top_y
-            (xs, ys, zs), (xd, yd, zd) = c[a], c[b]
-            pts = [(xs + half[a, 0], ys, zs), (xa, ys, zs), (xa, ya, zs)]
-            if rb != ra + 1:
-                pts += [(x_out, ya, zs), (x_out, yb, zs)]
-            pts += [(xb, yb, zs), (xb, yb, zd), (xb, yd, zd), (xd - half[b, 0], yd, zd)]
-            arr = np.asarray(pts, dtype=float)
-            keep = np.concatenate([[True], np.any(np.abs(np.diff(arr, axis=0)) > 1e-9, axis=1)])
-            connectors[e] = Connector(ids[a], ids[b], arr[keep], "flow" if span[e] == 1 else "skip")
-            is_flow[e] = False
-
-    # flow: right face of src → left face of dst, elbow in the gap between the two layers
-    f = np.flatnonzero(is_flow)
-    if len(f):
-        s, d = src[f], dst[f]
-        p0 = c[s].copy()
-        p0[:, 0] += half[s, 0]
-        p3 = c[d].copy()
-        p3[:, 0] -= half[d, 0]
-        xm = (layout.layer_right[layer[s]] + layout.layer_left[layer[d]]) / 2
-        p1 = np.column_stack([xm, p0[:, 1], p0[:, 2]])
-        p2 = np.column_stack([xm, p3[:, 1], p3[:, 2]])
-        straight = np.isclose(p0[:, 1], p3[:, 1]) & np.isclose(p0[:, 2], p3[:, 2])
-        pts = np.stack([p0, p1, p2, p3], axis=1)
-        for k, e in enumerate(f.tolist()):
-            points = pts[k][[0, 3]] if straight[k] else pts[k]
-            connectors[e] = Connector(ids[src[e]], ids[dst[e]], points, "flow")
-
-    # skip: up from the top of src, across above everything spanned, down onto the top of dst
-    sk = np.flatnonzero(~is_flow & np.array([k is None for k in connectors]))
-    if len(sk):
-        s, d = src[sk], dst[sk]
-        top = c[:, 1] + half[:, 1]
-        layer_top = np.full(int(layer.max()) + 1, -np.inf)
-        np.maximum.at(layer_top, layer, top)
-        lo = np.minimum(layer[s], layer[d])
-        hi = np.maximum(layer[s], layer[d])
-        highest = RangeMax(layer_top).query(lo, hi)
-        spans = np.maximum(np.abs(span[sk]), 1)
-        y_arc = highest + ARC_CLEARANCE + ARC_STEP * np.log2(spans)
-        xs, xd = c[s, 0], c[d, 0]
-        sign = np.where(xd >= xs, 1.0, -1.0)
-        r = np.minimum(0.5 * ARC_CLEARANCE, np.abs(xd - xs) / 4)
-        zs, zd = c[s, 2], c[d, 2]
-        pts = np.empty((len(sk), 7, 3))
-        pts[:, 0] = np.column_stack([xs, top[s], zs])
-        pts[:, 1] = np.column_stack([xs, y_arc - r, zs])
-        pts[:, 2] = np.column_stack([xs + sign * r, y_arc, zs])
-        pts[:, 3] = np.column_stack([xd - sign * r, y_arc, zs])
-        pts[:, 4] = np.column_stack([xd - sign * r, y_arc, zd])
-        pts[:, 5] = np.column_stack([xd, y_arc - r, zd])
-        pts[:, 6] = np.column_stack([xd, top[d], zd])
-        same_z = np.isclose(zs, zd)
-        keep_same = np.array([0, 1, 2, 3, 5, 6])
-        for k, e in enumerate(sk.tolist()):
-            points = pts[k][keep_same] if same_z[k] else pts[k]
-            connectors[e] = Connector(ids[src[e]], ids[dst[e]], points, "skip")
-    return connectors  # type: ignore[return-value]
