@@ -119,11 +119,11 @@ def _sha256(path: Path) -> str:
 
 
 def _split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    from sklearn.model_selection import train_test_split
-
     from render3d.probe import load_digits_images
 
-    images, labels = load_digits_images()
+    images, labels = load_digits_images()  # first: without scikit-learn it says what to install
+    from sklearn.model_selection import train_test_split
+
     index = np.arange(len(labels))
     train, test = train_test_split(index, test_size=TEST_FRACTION, random_state=SEED, stratify=labels)
     return images, labels, np.sort(train), np.sort(test), index

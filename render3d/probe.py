@@ -22,8 +22,15 @@ DIGITS_MEAN, DIGITS_STD = 0.305, 0.376
 
 
 def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
-    """All 1,797 bundled digits as float32 images in [0, 1] (N, 8, 8) and their labels."""
-    from sklearn.datasets import load_digits
+    """All 1,797 bundled digits as float32 images in [0, 1] (N, 8, 8) and their labels.
+
+    scikit-learn is the ``demo`` extra, not a core dependency (it and SciPy are ~200 MB), so its absence
+    is one line saying what to install rather than a ModuleNotFoundError."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError:
+        raise ModelSpecError("render3d demo and digit:N probes read scikit-learn's bundled digits, and "
+                             "scikit-learn is not installed: pip install 'render3d[demo]'") from None
 
     data = load_digits()
     return (data.images / 16.0).astype(np.float32), data.target.astype(np.int64)

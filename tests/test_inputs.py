@@ -109,3 +109,15 @@ def test_models_from_specs_are_seeded_without_touching_the_global_rng():
     after = torch.rand(1)
     assert torch.equal(before, after)
     assert torch.equal(a.conv1.weight, load_model("render3d:SeedCNN").conv1.weight)
+
+
+def test_digit_probe_without_scikit_learn_says_what_to_install(monkeypatch):
+    import sys
+
+    from render3d.errors import ModelSpecError
+    from render3d.probe import make_probe
+
+    monkeypatch.setitem(sys.modules, "sklearn", None)  # an import of sklearn now raises ImportError
+    monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    with pytest.raises(ModelSpecError, match=r"scikit-learn is not installed: pip install 'render3d\[demo\]'$"):
+        make_probe("digit:3", (1, 1, 32, 32))
