@@ -27,7 +27,6 @@ from render3d.limits import check_fps, check_size
 if TYPE_CHECKING:
     import pyvista
 
-    from render3d.api import Spec
     from render3d.rendering.explainer import ExplainerView
     from render3d.scene.explain import ExplainerScene
 

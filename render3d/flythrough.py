@@ -13,8 +13,9 @@ file that replaces ``path`` only when it is complete.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 

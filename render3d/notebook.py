@@ -77,8 +77,8 @@ def _png(scene: Any) -> bytes | None:
 def mimebundle(obj: Any, *, height: int = IFRAME_HEIGHT, png: bool = True) -> dict[str, Any]:
     """``{"text/html": <iframe>, "image/png": <base64>}`` for a Scene, Trace, model or MODEL string (a
     recording folder or :class:`~render3d.record.Recording` gives the page with its epoch slider)."""
-    from render3d.share import given_recording, recording_scene
     from render3d.rendering.webpage import scene_html
+    from render3d.share import given_recording, recording_scene
 
     if given_recording(obj):
         scene, frames, note = recording_scene(obj)

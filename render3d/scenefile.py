@@ -183,7 +183,8 @@ class _Checker:
         if video is None:
             extra = sorted({"at", "layer", "recording"} & set(self.data))
             if extra:
-                raise SceneFileError(f"{self.path}: key {extra[0]!r} needs video = one of {', '.join(map(repr, VIDEOS))}")
+                videos = ", ".join(map(repr, VIDEOS))
+                raise SceneFileError(f"{self.path}: key {extra[0]!r} needs video = one of {videos}")
             return None
         if video not in VIDEOS:
             raise self.fail("video", f"one of {', '.join(map(repr, VIDEOS))}", video)

@@ -1,4 +1,5 @@
-"""Share a scene (``render3d.export``): one self-contained HTML page (an epoch slider for a recording), or glTF for 3D tools.
+"""Share a scene (``render3d.export``): one self-contained HTML page (an epoch slider for a recording), or glTF
+for 3D tools.
 
 The format follows the extension of ``path``: ``.html`` (:mod:`render3d.rendering.webpage`: opens from
 ``file://`` with no network), ``.glb`` or ``.gltf`` (:mod:`render3d.rendering.gltf`: blocks, labels and

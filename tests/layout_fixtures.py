@@ -6,7 +6,7 @@ and Hugging Face models are built from a config object.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 from render3d.graph import Trace
 
@@ -37,7 +37,7 @@ def _torchvision(builder, *shape: int, capture: str = "none", **kwargs) -> Trace
     return _trace(builder(weights=None, **kwargs), torch.randn(*shape), capture=capture)
 
 
-@lru_cache(maxsize=None)
+@cache
 def trace_of(name: str) -> Trace:
     """The trace of one named model (architecture only)."""
     import torchvision.models as tvm
@@ -65,7 +65,7 @@ def trace_of(name: str) -> Trace:
     return builders[name]()
 
 
-@lru_cache(maxsize=None)
+@cache
 def swin_t_trace() -> Trace:
     """torchvision swin_t at 64×64 with reduced activations (for both scene modes)."""
     import torchvision.models as tvm

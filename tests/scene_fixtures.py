@@ -6,7 +6,7 @@ run without torch. Real traces (``seed_trace()`` ...) import torch lazily and ar
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 
@@ -138,7 +138,7 @@ def _trace(model, *inputs, **kw) -> Trace:
         return render3d.trace(model.eval(), *inputs, **kw)
 
 
-@lru_cache(maxsize=None)
+@cache
 def seed_trace() -> Trace:
     import torch
 
@@ -148,7 +148,7 @@ def seed_trace() -> Trace:
     return _trace(SeedCNN(), torch.randn(1, 3, 64, 64))
 
 
-@lru_cache(maxsize=None)
+@cache
 def resnet18_trace() -> Trace:
     import torch
     import torchvision
@@ -157,7 +157,7 @@ def resnet18_trace() -> Trace:
     return _trace(torchvision.models.resnet18(), torch.randn(1, 3, 64, 64), capture="none")
 
 
-@lru_cache(maxsize=None)
+@cache
 def googlenet_trace() -> Trace:
     import torch
     import torchvision
@@ -167,7 +167,7 @@ def googlenet_trace() -> Trace:
     return _trace(model, torch.randn(1, 3, 64, 64), capture="none")
 
 
-@lru_cache(maxsize=None)
+@cache
 def unet_trace() -> Trace:
     import torch
 
@@ -177,7 +177,7 @@ def unet_trace() -> Trace:
     return _trace(UNet(), torch.randn(1, 3, 64, 64), capture="none")
 
 
-@lru_cache(maxsize=None)
+@cache
 def densenet_trace() -> Trace:
     import torch
     import torchvision
@@ -186,7 +186,7 @@ def densenet_trace() -> Trace:
     return _trace(torchvision.models.densenet121(), torch.randn(1, 3, 32, 32), capture="none")
 
 
-@lru_cache(maxsize=None)
+@cache
 def densenet201_trace() -> Trace:
     """DenseNet-201 at 224² traced on the meta device (shapes only, fast): ~700 blocks at depth 3."""
     import torch

@@ -10,8 +10,8 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 import torch
-
 from record_fixtures import SHAPE, make_recording, tiny_model, train_steps
+
 from render3d.checkpoints import save_checkpoint
 from render3d.cli import main
 from render3d.record import load_recording

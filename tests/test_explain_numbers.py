@@ -208,7 +208,8 @@ def test_sdpa_call_inside_a_module_is_explained_as_attention():
 
 
 def test_unknown_layer_is_one_line_naming_the_closest():
-    with pytest.raises(ModelSpecError, match=r"layer 'conv' is not a module of SeedCNN; closest: conv4, conv3, conv2, conv1"):
+    closest = "closest: conv4, conv3, conv2, conv1"
+    with pytest.raises(ModelSpecError, match=rf"layer 'conv' is not a module of SeedCNN; {closest}"):
         capture_operands(SeedCNN(), torch.randn(1, 3, 64, 64), layer="conv")
 
 

@@ -84,7 +84,8 @@ def test_cli_writes_a_still_of_seedcnn_conv1(tmp_path, capsys):
 
 
 @pytest.mark.parametrize("argv, message", [
-    (["--layer", "conv"], "ModelSpecError: layer 'conv' is not a module of SeedCNN; closest: conv4, conv3, conv2, conv1"),
+    (["--layer", "conv"],
+     "ModelSpecError: layer 'conv' is not a module of SeedCNN; closest: conv4, conv3, conv2, conv1"),
     (["--layer", "conv1", "-o", "e.txt"], "OutputSpecError: e.txt: extension '.txt' is not an output format"),
 ])
 def test_cli_errors_are_one_line_usage_errors(tmp_path, monkeypatch, capsys, argv, message):

@@ -9,7 +9,8 @@ from render3d.cli import main
 
 def test_export_writes_an_activations_glb_and_says_so(tmp_path, capsys):
     out = tmp_path / "s.glb"
-    assert main(["export", "render3d.models:SeedCNN", "--mode", "activations", "--size", "640x360", "-o", str(out)]) == 0
+    args = ["export", "render3d.models:SeedCNN", "--mode", "activations", "--size", "640x360", "-o", str(out)]
+    assert main(args) == 0
     assert capsys.readouterr().out.startswith(f"wrote {out}: 13 blocks, ")
     names = [n.name for n in pygltflib.GLTF2().load(str(out)).nodes]
     assert sum(name.startswith("fmap:") for name in names) == 11

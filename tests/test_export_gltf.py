@@ -62,7 +62,8 @@ def test_glb_of_seedcnn_activations_has_a_textured_plane_mesh_per_feature_map(se
     material = gltf.materials[primitive.material]
     texture = gltf.textures[material.pbrMetallicRoughness.baseColorTexture.index]
     image = gltf.images[texture.source]
-    png = gltf.binary_blob()[gltf.bufferViews[image.bufferView].byteOffset:][:gltf.bufferViews[image.bufferView].byteLength]
+    view = gltf.bufferViews[image.bufferView]
+    png = gltf.binary_blob()[view.byteOffset:][:view.byteLength]
     assert Image.open(io.BytesIO(png)).size == (3 * 32, 2 * 32)  # the 2×3 atlas
     assert gltf.samplers[texture.sampler].magFilter == 9728  # nearest: one texel per activation
 
@@ -107,6 +108,7 @@ def test_architecture_glb_has_edges_connectors_labels_and_camera_but_no_textured
 
 
 def test_export_refuses_an_extension_it_does_not_write_before_any_work(tmp_path):
-    with pytest.raises(OutputSpecError, match=r"out\.obj: extension '\.obj' is not an output format .* \.html, \.glb, \.gltf"):
+    message = r"out\.obj: extension '\.obj' is not an output format .* \.html, \.glb, \.gltf"
+    with pytest.raises(OutputSpecError, match=message):
         render3d.export("no.such.module:Model", path=tmp_path / "out.obj")
     assert not (tmp_path / "out.obj").exists()

@@ -21,15 +21,15 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from record_fixtures import SHAPE, make_recording, tiny_model
+
 from render3d.checkpoints import save_checkpoint
 from render3d.cli import main
 from render3d.errors import OutputError, RecordingError
+from render3d.graph import Trace
 from render3d.models import DigitsCNN
 from render3d.probe import make_probe
-from render3d.record import Recorder, load_recording, record_checkpoints
-from render3d.record import store
+from render3d.record import Recorder, load_recording, record_checkpoints, store
 from render3d.record.lock import HOST_TAG, LOCK
 
 
@@ -286,7 +286,7 @@ def _exercise(folder: Path) -> None:
     rec = load_recording(folder)
     assert len(rec) == len(rec.epochs) == len(rec.metrics)
     rec.probe()
-    rec.graph
+    assert isinstance(rec.graph, Trace)
     for i in range(len(rec)):
         rec.snapshot_graph(i)
         rec.trace(i)

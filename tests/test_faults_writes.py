@@ -29,9 +29,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-
 from record_fixtures import make_recording, tiny_model, train_steps
 from render_fixtures import small_scene
+
 from render3d import atomic
 from render3d.checkpoints import save_checkpoint
 from render3d.cli import main
@@ -184,8 +184,9 @@ def test_cli_animate_on_a_full_disk_is_one_line_and_exit_1(cli_inputs, good_mp4,
                      str(disk / "v.mp4"), "--size", "320x192", "--frames-per-epoch", "12", "--fps", "10"])
         captured = capsys.readouterr()
         assert files_in(disk) == before
-    one_error_line(captured.err, "OutputError", rf"could not write {re.escape(str(disk / 'v.mp4'))}: ffmpeg "
-                                                rf"(exited with status \d+|killed by signal \d+)(: .+)?{LEFT_UNCHANGED}")
+    one_error_line(captured.err, "OutputError",
+                   rf"could not write {re.escape(str(disk / 'v.mp4'))}: ffmpeg "
+                   rf"(exited with status \d+|killed by signal \d+)(: .+)?{LEFT_UNCHANGED}")
     assert code == 1 and "wrote" not in captured.out
 
 
@@ -423,7 +424,8 @@ def test_gif_animation_decodes_to_every_frame(recording, tmp_path):
 
 
 @pytest.mark.parametrize("size, message", [
-    ((100000, 100000), f"size 100000x100000 is too large: the OpenGL limit here is {FALLBACK_MAX_SIDE} pixels per side"),
+    ((100000, 100000),
+     f"size 100000x100000 is too large: the OpenGL limit here is {FALLBACK_MAX_SIDE} pixels per side"),
     ((16400, 300), f"size 16400x300 is too large: the OpenGL limit here is {FALLBACK_MAX_SIDE} pixels per side"),
     ((-5, 10), "size -5x10 is not valid: width and height must be at least 1 pixel"),
     ((0, 0), "size 0x0 is not valid: width and height must be at least 1 pixel"),

@@ -9,9 +9,9 @@ import lightning.pytorch as pl
 import pytest
 import torch
 import torch.nn.functional as F
+from record_fixtures import SHAPE
 from torch.utils.data import DataLoader, TensorDataset
 
-from record_fixtures import SHAPE
 from render3d.integrations.lightning import Render3DCallback
 from render3d.models import DigitsCNN
 from render3d.record import load_recording

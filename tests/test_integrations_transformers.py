@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from record_fixtures import SHAPE
 from torch import nn
 from transformers import Trainer, TrainingArguments
 
-from record_fixtures import SHAPE
 from render3d.integrations.transformers import Render3DCallback
 from render3d.models import DigitsCNN
 from render3d.record import load_recording

@@ -164,7 +164,8 @@ def test_a_model_file_runs_its_top_level_once_per_trace(tmp_path):
     (tmp_path / "counted.py").write_text(
         f"from pathlib import Path\nfrom torch import nn\n"
         f"with open({str(runs)!r}, 'a') as f:\n    f.write('ran\\n')\n"
-        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n        self.fc = nn.Linear(4, 2)\n"
+        "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+        "        self.fc = nn.Linear(4, 2)\n"
         "    def forward(self, x):\n        return self.fc(x)\n"
     )
     t = trace_spec(f"{tmp_path / 'counted.py'}:Net", input_shape="1,4", capture="reduced")

@@ -25,7 +25,8 @@ def test_iframe_carries_the_page_escaped_in_srcdoc_with_scripts_only():
 
 
 def test_plain_python_is_not_a_notebook_and_import_render3d_does_not_import_ipython():
-    code = "import sys, render3d; from render3d.notebook import in_notebook; print(in_notebook(), 'IPython' in sys.modules)"
+    code = ("import sys, render3d; from render3d.notebook import in_notebook; "
+            "print(in_notebook(), 'IPython' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
     assert in_notebook() is False  # pytest: no kernel either

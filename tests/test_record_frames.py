@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-
 from record_fixtures import make_recording
+
 from render3d.record import load_recording
 from render3d.record.frames import Timeline, caption, feature_values, format_metric, segment, source_node
 from render3d.scene.builder import build_scene

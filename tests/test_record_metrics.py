@@ -10,8 +10,8 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 import torch
-
 from record_fixtures import SHAPE, tiny_model, train_steps
+
 from render3d.cli import main
 from render3d.probe import make_probe
 from render3d.record import Recorder, load_recording

@@ -9,12 +9,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
+from record_fixtures import make_recording, tiny_model
 from torch import nn
 
-from record_fixtures import make_recording, tiny_model
 from render3d.errors import RecordingError
 from render3d.record import GraphChangedWarning, Recorder, load_recording
-from render3d.record.store import quantize, dequantize
+from render3d.record.store import dequantize, quantize
 
 
 def test_quantize_error_is_at_most_half_a_step():

@@ -10,8 +10,8 @@ import imageio.v3 as iio
 import numpy as np
 import pytest
 import torch
-
 from record_fixtures import make_recording, tiny_model
+
 from render3d.errors import OutputSpecError
 from render3d.tensorboard import encode_gif, log_animation, log_render
 

@@ -8,14 +8,14 @@ import imageio.v2 as imageio
 import numpy as np
 import pytest
 import torch
-
 from record_fixtures import make_recording
+from test_scene_colour import INPUT, Constants, Specials, _maps, _scene
+
 from render3d.cli import build_parser
 from render3d.record.animate import Player, recording_window
 from render3d.rendering import build_plotter, render_png
 from render3d.rendering.meshes import colormap_lut, values_rgb
 from render3d.scene.colour import NAN_RGB, NEG_INF_RGB, POS_INF_RGB, log_magnitude
-from test_scene_colour import INPUT, Constants, Specials, _maps, _scene
 
 SIZE = (640, 360)
 PLANE_PIXELS = 500  # more than a legend swatch (~50 pixels at 360 p): the colour is on a feature map

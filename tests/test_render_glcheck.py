@@ -72,8 +72,9 @@ def test_background_probe_is_collected_by_ensure_gl(monkeypatch):
 
 
 def test_failed_probe_stops_build_plotter(monkeypatch):
-    from render3d.rendering import build_plotter
     from render_fixtures import small_scene
+
+    from render3d.rendering import build_plotter
 
     monkeypatch.setattr(glcheck, "_cached", RenderUnavailableError("No OpenGL context could be created"))
     with pytest.raises(RenderUnavailableError, match="No OpenGL context"):

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import pyvista as pv
+from render_fixtures import grid_scene, small_scene
 
 from render3d.rendering import build_plotter, render_png, show_scene
 from render3d.rendering.window import install_interaction
-from render_fixtures import grid_scene, small_scene
 
 REFERENCE_DIR = Path(__file__).parent / "reference_images"
 SIZE = (640, 360)
@@ -211,9 +211,7 @@ def test_label_size_estimate_matches_the_rendered_text():
     """The scene's label boxes (used to keep labels apart) match what VTK draws, within a few pixels."""
     from render3d.scene.camera import project_points
     from render3d.scene.labels import label_box_px
-    from render3d.scene.model import Labels
-
-    from render3d.scene.model import Blocks, Camera, Scene
+    from render3d.scene.model import Blocks, Camera, Labels, Scene
 
     text = "inception4b.branch3\n+BN+ReLU\n512×14×14"
     blocks = Blocks(["b"], np.array([[0.0, -3.0, 0.0]]), np.array([[0.5, 0.5, 0.5]]),

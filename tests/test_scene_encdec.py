@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import pytest
 import layout_fixtures as lf
+import pytest
 import scene_fixtures as fx
 
-from render3d.scene.builder import build_scene
 from render3d.passes.cache import fold_cache_outputs, is_cache_path
+from render3d.scene.builder import build_scene
 from render3d.scene.outputs import primary_output
 from render3d.scene.overlap import overlapping_blocks
 

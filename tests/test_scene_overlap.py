@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import layout_fixtures as lf
 import numpy as np
 import pytest
-import layout_fixtures as lf
 
 from render3d.scene.builder import build_scene
 from render3d.scene.camera import box_corners, project

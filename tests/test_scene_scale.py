@@ -4,7 +4,7 @@ attention-head planes, level of detail by screen size, 5000-block speed."""
 from __future__ import annotations
 
 import time
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import pytest
@@ -20,7 +20,7 @@ def block_edges(scene, trace):
     return {(owner[a], owner[b]) for a, b in trace.edges if owner[a] != owner[b]}
 
 
-@lru_cache(maxsize=None)
+@cache
 def resnet152_trace():
     import torch
     import torchvision
@@ -31,7 +31,7 @@ def resnet152_trace():
                           device="meta")
 
 
-@lru_cache(maxsize=None)
+@cache
 def vit_trace():
     """A small torchvision ViT (2 layers, 4 heads) with captured activations and attention maps."""
     import torch

@@ -33,7 +33,8 @@ def test_training_still_needs_no_model(tmp_path):
     ('model = "render3d:SeedCNN"\nvideo = "tour"\nlayer = "conv1"\n',
      r"x.toml: key 'layer' applies to video = 'explain', not 'tour'$"),
     ('model = "render3d:SeedCNN"\nvideo = "tour"\nat = 1.5\n', r"x.toml: key 'at' must be a number from 0 to 1"),
-    ('model = "render3d:SeedCNN"\nvideo = "movie"\n', r"x.toml: key 'video' must be one of 'tour', 'explain', 'training'"),
+    ('model = "render3d:SeedCNN"\nvideo = "movie"\n',
+     r"x.toml: key 'video' must be one of 'tour', 'explain', 'training'"),
 ])
 def test_video_keys_are_checked(tmp_path, text, message):
     with pytest.raises(SceneFileError, match=message):
@@ -60,7 +61,11 @@ def test_explain_still_fills_in_the_output_as_at_grows(tmp_path):
     sf = replace(read_scene_file(SCENES / "teach_explain.toml"), size=SMALL)
     early = iio.imread(render_still(replace(sf, at=0.0), tmp_path / "a.png"))[..., :3]
     late = iio.imread(render_still(sf, tmp_path / "b.png"))[..., :3]
-    grey = lambda im: (np.abs(im.astype(int) - 229).max(axis=-1) <= 3).sum()  # the not-yet-computed output cells
+
+    def grey(im: np.ndarray) -> int:
+        """Pixels of the not-yet-computed output cells."""
+        return int((np.abs(im.astype(int) - 229).max(axis=-1) <= 3).sum())
+
     assert grey(late) < grey(early)
 
 

@@ -7,14 +7,23 @@ import json
 import numpy as np
 import pytest
 import torch
-
 from record_fixtures import SHAPE, tiny_model
+
 from render3d.errors import UsageError
 from render3d.probe import describe_probe, make_probe
 from render3d.record import Recorder, load_recording
 from render3d.record.frames import default_duration, segment_shares, story_positions
-from render3d.record.story import (blend_changes, check_classes, load_story, probe_image, read_classes, softmax,
-                                   top_classes, torchvision_classes, visual_change)
+from render3d.record.story import (
+    blend_changes,
+    check_classes,
+    load_story,
+    probe_image,
+    read_classes,
+    softmax,
+    top_classes,
+    torchvision_classes,
+    visual_change,
+)
 
 
 def test_segment_shares_blend_a_floor_with_the_change():

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import timm
 import torch
-from timm.models.metaformer import GroupNorm1, MetaFormer
 from fx_oracle import fx_module_graph, our_module_graph
+from timm.models.metaformer import GroupNorm1, MetaFormer
 from torch import nn
 from torchvision.models.convnext import CNBlockConfig, ConvNeXt
 

@@ -14,8 +14,8 @@ from fx_oracle import fx_module_graph, our_module_graph
 import render3d
 from render3d.errors import TraceError
 from render3d.graph import Trace
-from render3d.modelspec import build_on_meta, load_model
 from render3d.models import SequenceClassifier, UNet
+from render3d.modelspec import build_on_meta, load_model
 
 tv = torchvision.models
 CLASSIFICATION = tv.list_models(module=tv)

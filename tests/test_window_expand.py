@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from window_fixtures import SIZE, click_block, open_window, press
 
 import render3d
 from render3d.api import WindowScenes
 from render3d.rendering.window import key_map
 from render3d.scene.builder import build_scene
-from window_fixtures import SIZE, click_block, open_window, press
 
 RUN = ("layer3.1#1", "layer3.2#1", "layer3.3#1", "layer3.4#1", "layer3.5#1")
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import pytest
 import torch
 import torchvision
+from window_fixtures import click_block, open_window, press
 
 import render3d
 from render3d.api import WindowScenes
 from render3d.explainer import explain_scene
 from render3d.models import SeedCNN
 from render3d.rendering.window import key_map
-from window_fixtures import click_block, open_window, press
 
 
 @pytest.fixture(scope="module")

@@ -8,8 +8,8 @@ import re
 import numpy as np
 import pytest
 from PIL import Image
-
 from record_fixtures import make_recording
+
 from render3d.record.animate import recording_window
 from render3d.rendering.window import key_map, text_box
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 import torchvision
+from window_fixtures import SIZE, block_pixel, click, click_block, display_point, open_window, press, screenshot
 
 import render3d
 from render3d.api import WindowScenes
@@ -15,7 +16,6 @@ from render3d.rendering.meshes import colormap_lut, values_rgb
 from render3d.rendering.side_panel import GAP_PX, PANEL_RGB, channel_grid_image
 from render3d.rendering.window import fit_window_size, text_box, window_size
 from render3d.scene.style import WINDOW_SIZE
-from window_fixtures import SIZE, block_pixel, click, click_block, display_point, open_window, press, screenshot
 
 
 @pytest.fixture(scope="module")

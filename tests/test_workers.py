@@ -9,8 +9,8 @@ import tempfile
 import imageio.v3 as iio
 import numpy as np
 import pytest
-
 from record_fixtures import make_recording
+
 from render3d.cli import main
 from render3d.errors import OutputError
 from render3d.parallel import split_range

@@ -9,9 +9,9 @@ and render as a picture rather than a hairline in an empty frame.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import pytest
 

@@ -9,7 +9,8 @@ all of it, so the window's ``m`` key and ``animate --metric`` share one code pat
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyvista as pv

@@ -19,8 +19,9 @@ ratio is exactly 0): pictures draw the two in their own neutral colours, never o
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Iterable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 

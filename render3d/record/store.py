@@ -17,9 +17,10 @@ activation) and optionally ``m{k}`` (float16 channel means). Snapshots a Recorde
 ``layer_norms`` also hold ``layer_paths`` (a JSON list of module paths) and ``layer_norms`` (float64,
 one row ``‖w‖, ‖Δw‖, ‖grad‖`` per module owning parameters, NaN where there is no value; see
 :mod:`render3d.record.metrics`) and ``logits`` (float32, the model's whole ``(1, K)`` output, exact:
-the prediction panel's softmax needs every class unquantised); older snapshots simply lack them. A value is ``offset + step * code``
-with ``offset``/``step`` from that node's own min/max in that snapshot, so the error is at most
-``step / 2`` = (max - min) / 510 and zeros after a ReLU stay exact (the minimum is a code).
+the prediction panel's softmax needs every class unquantised); older snapshots simply lack them.
+A value is ``offset + step * code`` with ``offset``/``step`` from that node's own min/max in that
+snapshot, so the error is at most ``step / 2`` = (max - min) / 510 and zeros after a ReLU stay exact
+(the minimum is a code).
 
 Why uint8 + deflate: ResNet-50 at 224×224 with the default caps (64 channels, 32×32) keeps 4.9 M
 values per snapshot; float16 would be 9.9 MB (50 snapshots ≈ 0.5 GB), uint8 is 4.9 MB and deflate
@@ -35,15 +36,16 @@ import os
 import stat
 import zipfile
 import zlib
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
-from render3d.errors import RecordingError
 from render3d.atomic import atomic_path, atomic_write_text
+from render3d.errors import RecordingError
 from render3d.graph import Activation, ModuleCall, Node, Stats, Trace
 
 FORMAT = "render3d-recording"

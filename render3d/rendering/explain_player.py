@@ -10,8 +10,9 @@ to the same view, side panel and selection.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from time import perf_counter
-from typing import Any, Iterable
+from typing import Any
 
 import pyvista as pv
 from vtkmodules.vtkRenderingCore import vtkCamera

@@ -9,8 +9,9 @@ own an offscreen plotter (videos, stills) or draw into a given one (the interact
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 import pyvista as pv
@@ -19,9 +20,15 @@ from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
 
 from render3d.limits import check_size
 from render3d.rendering.glcheck import gl_max_size
-from render3d.rendering.labels import TEXT_COLOR, font_file, latin1_label, rgb01
-from render3d.rendering.meshes import box_outlines_mesh, boxes_mesh, colormap_lut, polylines_mesh, \
-    tiled_planes_mesh, values_rgb
+from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
+from render3d.rendering.meshes import (
+    box_outlines_mesh,
+    boxes_mesh,
+    colormap_lut,
+    polylines_mesh,
+    tiled_planes_mesh,
+    values_rgb,
+)
 from render3d.scene.explain import ExplainerScene, Frame, Plane, frame_values
 
 __all__ = ["ExplainerView", "explain_frames"]

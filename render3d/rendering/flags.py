@@ -16,8 +16,8 @@ import pyvista as pv
 from render3d.rendering.labels import rgb01
 from render3d.rendering.meshes import box_outlines_mesh
 from render3d.scene.camera import camera_basis, project, world_per_px
-from render3d.scene.labels import text_width
 from render3d.scene.flags import FLAG_RGB
+from render3d.scene.labels import text_width
 from render3d.scene.model import Scene
 
 __all__ = ["add_flag_marks"]

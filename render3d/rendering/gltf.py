@@ -26,8 +26,9 @@ import io
 import json
 import math
 import struct
+from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -41,7 +42,14 @@ from render3d.rendering.actors import (
     atlas_grid,
     atlas_rgb,
 )
-from render3d.rendering.meshes import box_outlines_mesh, boxes_mesh, colormap_lut, face_shades, polylines_mesh, tiled_planes_mesh
+from render3d.rendering.meshes import (
+    box_outlines_mesh,
+    boxes_mesh,
+    colormap_lut,
+    face_shades,
+    polylines_mesh,
+    tiled_planes_mesh,
+)
 from render3d.scene.model import FeatureMap, Scene, repeat_shadows
 
 __all__ = ["Gltf", "feature_map_pngs", "scene_gltf", "web_feature_map"]

@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 import pyvista as pv
+from vtkmodules.util.numpy_support import vtk_to_numpy
 from vtkmodules.vtkCommonCore import VTK_FONT_FILE
 from vtkmodules.vtkCommonDataModel import vtkImageData
 from vtkmodules.vtkRenderingCore import vtkTextProperty, vtkTextRenderer
-from vtkmodules.util.numpy_support import vtk_to_numpy
 
 from render3d.scene.model import Scene
 

@@ -13,7 +13,7 @@ import numpy as np
 import pyvista as pv
 from vtkmodules.vtkRenderingCore import vtkActor, vtkActor2D, vtkImageMapper, vtkPolyDataMapper, vtkRenderer
 
-from render3d.rendering.actors import SceneActors, atlas_grid, build_plotter
+from render3d.rendering.actors import atlas_grid, build_plotter
 from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
 from render3d.rendering.meshes import values_rgb
 from render3d.scene.model import Camera, FeatureMap, Scene

@@ -97,8 +97,10 @@ def page_data(scene: Scene, frames: Sequence[Frame] = (), *, info_note: str = ""
                    "flags": [list(blocks.flags[i]) if i < len(blocks.flags) else [] for i in range(len(blocks))]},
         "info_note": info_note,
         "colorbar": _colorbar(scene),
-        "frames": [{"caption": f.caption, "textures": {k: _b64(v) for k, v in feature_map_pngs(scene, f.values).items()}}
-                   for f in frames],
+        "frames": [
+            {"caption": f.caption, "textures": {k: _b64(v) for k, v in feature_map_pngs(scene, f.values).items()}}
+            for f in frames
+        ],
         "glb": _b64(scene_gltf(scene, labels=False, camera=False, values=shown).glb()),
     }
 

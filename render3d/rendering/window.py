@@ -11,16 +11,17 @@ import os
 import sys
 import time
 import weakref
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import pyvista as pv
 from vtkmodules.vtkRenderingCore import vtkCamera, vtkCellPicker
 
 from render3d.errors import RenderUnavailableError
 from render3d.rendering.actors import SceneActors, add_scene, build_plotter
-from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
 from render3d.rendering.glcheck import INSTALL_HINT, ensure_gl
+from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
 from render3d.rendering.side_panel import PANEL_WIDTH, SidePanel, text_box
 from render3d.scene.model import Scene
 

@@ -13,7 +13,6 @@ import numpy as np
 
 from render3d.scene.model import Camera, Scene
 
-
 NEAR_FAR = 2.5  # near/far pixel-scale ratio beyond which choose_camera penalises a view
 
 

@@ -22,8 +22,8 @@ three things read wrong on them, and this module settles each once all feature m
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Iterable, Mapping
 
 import numpy as np
 

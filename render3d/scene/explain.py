@@ -84,7 +84,9 @@ class Plane:
     grid_lines: bool = False
     clim: tuple[float, float] | None = None  # its own colour limits (not the colour bar's), e.g. weights
 
-    def cell_box(self, rows: tuple[int, int], cols: tuple[int, int], z: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    def cell_box(
+        self, rows: tuple[int, int], cols: tuple[int, int], z: tuple[float, float]
+    ) -> tuple[np.ndarray, np.ndarray]:
         """World (lower, upper) corners of cells ``rows[0]..rows[1]`` × ``cols[0]..cols[1]`` (inclusive)."""
         h, w = self.values.shape
         cx, cy = self.size[0] / w, self.size[1] / h
@@ -622,22 +624,26 @@ def _layernorm_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
     out_plane = Plane("out", _vector_grid(y), (0.0, -0.55 * PLANE_SIZE, 0.0),
                       (width, width * _vector_grid(y).shape[0] / _vector_grid(y).shape[1]), grid_lines=d <= 64)
     out_bars_origin = (0.0, -0.15 * PLANE_SIZE, 0.0)
-    labels = [((width / 2, 0.62 * PLANE_SIZE, 0.0), f"input row 0: x ({d} values{'' if d <= MAX_BARS else f', first {MAX_BARS} shown'})"),
+    shown = "" if d <= MAX_BARS else f", first {MAX_BARS} shown"
+    labels = [((width / 2, 0.62 * PLANE_SIZE, 0.0), f"input row 0: x ({d} values{shown})"),
               ((width / 2, 0.06 * PLANE_SIZE, 0.0), "output y = (x \u2212 mean)/std \u00b7 gamma + beta"),
               ((width / 2, out_plane.origin[1] + out_plane.size[1] + 0.03 * PLANE_SIZE, 0.0), "output row 0")]
     frames = []
     step = width / len(keep)
     for i, revealed in _steps(len(keep), fps) + [(int(np.argmax(y[keep])), d)] * max(1, round(FINAL_HOLD * fps)):
         value = (x[i] - mu) / math.sqrt(var + ops.eps) * g[i] + b[i]
-        caption = (f"out[0, {i}] = (x \u2212 \u03bc)/\u221a(\u03c3\u00b2 + \u03b5)\u00b7\u03b3 + \u03b2 = ({num(x[i])} \u2212 "
-                   f"{_paren(mu)})/\u221a({num(var)} + {ops.eps:g})\u00b7{_paren(g[i])} + {_paren(b[i])} = {num(value)}")
-        card = (f"row 0 over {d} values\n  \u03bc  = mean(x) = {num(mu, 4)}\n  \u03c3\u00b2 = var(x)  = {num(var, 4)}\n"
+        caption = (f"out[0, {i}] = (x \u2212 \u03bc)/\u221a(\u03c3\u00b2 + \u03b5)\u00b7\u03b3 + \u03b2 = "
+                   f"({num(x[i])} \u2212 {_paren(mu)})/\u221a({num(var)} + {ops.eps:g})"
+                   f"\u00b7{_paren(g[i])} + {_paren(b[i])} = {num(value)}")
+        card = (f"row 0 over {d} values\n  \u03bc  = mean(x) = {num(mu, 4)}\n"
+                f"  \u03c3\u00b2 = var(x)  = {num(var, 4)}\n"
                 f"  \u03b3[{i}] = {num(g[i], 4)}\n  \u03b2[{i}] = {num(b[i], 4)}")
         shown_y = np.where(np.arange(len(keep)) < revealed, y[keep], 0.0)
         boxes = in_bars + _bars(shown_y, out_bars_origin, width, 0.18 * PLANE_SIZE)
         x0 = i * step
         boxes.append(Box(np.array([x0, 0.35 * PLANE_SIZE - 0.24 * PLANE_SIZE, -0.01]),
-                         np.array([x0 + step, 0.35 * PLANE_SIZE + 0.24 * PLANE_SIZE, 0.6 * step]), KERNEL_RGB, outline=True))
+                         np.array([x0 + step, 0.35 * PLANE_SIZE + 0.24 * PLANE_SIZE, 0.6 * step]),
+                         KERNEL_RGB, outline=True))
         r, c = divmod(i, out_plane.values.shape[1])
         olo, ohi = out_plane.cell_box((r, r), (c, c), (0.0, 0.04 * PLANE_SIZE))
         boxes += [Box(olo, ohi, LIT_RGB, outline=True)]

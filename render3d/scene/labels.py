@@ -15,7 +15,6 @@ labels beat many overlapping ones.
 
 from __future__ import annotations
 
-
 import numpy as np
 
 from render3d.scene.camera import camera_basis, focal_px, project_points

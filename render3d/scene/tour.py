@@ -239,7 +239,7 @@ def plan_stops(trace: Trace, scene: Scene, *, input_name: str = "") -> list[Stop
     heads = [layer_name(trace.nodes[m[0]]) if m and m[0] in trace.nodes else _block_name(scene, i)
              for i, m in enumerate(scene.blocks.members)]
     lead: dict[int, str] = {}
-    for s, (join, branches) in splits.items():
+    for join, branches in splits.values():
         first = min((b[0] for b in branches if b), default=join)
         lead[first] = _split_sentence(branches, heads) + " "
     kinds = [trace.nodes[b].kind if b in trace.nodes else "module" for b in scene.blocks.node_ids]

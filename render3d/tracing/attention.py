@@ -12,7 +12,8 @@ a 4-D softmax over the last axis is read as (batch, heads, queries, keys). Maps 
 from __future__ import annotations
 
 import math
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import nn

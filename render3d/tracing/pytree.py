@@ -8,8 +8,8 @@ walked; ints, strings, ``None`` and other leaves are skipped. Paths name where a
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
-from typing import Any, Iterator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
 import torch
 

@@ -10,8 +10,8 @@ and nothing is drawn for constants that only ever meet real activations (``x + s
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 import torch
 from torch.utils.weak import WeakIdKeyDictionary
