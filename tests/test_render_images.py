@@ -160,10 +160,10 @@ def test_render_png_writes_file(tmp_path):
 def test_render_png_leaves_nothing_when_rendering_fails(tmp_path, monkeypatch):
     closed = []
 
-    def broken(self, *args, **kwargs):
+    def broken(plotter):
         raise RuntimeError("GPU on fire")
 
-    monkeypatch.setattr(pv.Plotter, "screenshot", broken)
+    monkeypatch.setattr("render3d.rendering.png.read_rgb", broken)  # the read-back after the render
     original_close = pv.Plotter.close
     monkeypatch.setattr(pv.Plotter, "close", lambda self: (closed.append(True), original_close(self)))
     with pytest.raises(RuntimeError, match="GPU on fire"):

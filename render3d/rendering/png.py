@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -19,7 +20,7 @@ from render3d.rendering.actors import build_plotter
 from render3d.rendering.glcheck import gl_max_size
 from render3d.scene.model import Scene
 
-__all__ = ["check_image_output", "render_png", "write_image"]
+__all__ = ["check_image_output", "read_rgb", "render_png", "write_image"]
 
 JPEG_QUALITY = 92
 
@@ -30,6 +31,21 @@ def check_image_output(path: str | os.PathLike[str], size: tuple[int, int]) -> t
     width, height = check_size(size, max_side=gl_max_size())
     check_output(path, extensions=IMAGE_EXTENSIONS, estimate=width * height // 8)  # ~ a rendered PNG
     return width, height
+
+
+def read_rgb(plotter: Any) -> np.ndarray:
+    """Render ``plotter`` and read its frame back as (H, W, 3) uint8, top row first: pixel for pixel
+    what ``plotter.render(); plotter.screenshot(None, return_img=True)`` gives, without the image
+    filter pipeline behind it (5-6 ms less a 720p frame on CPU GL: a video reads back every frame)."""
+    from vtkmodules.util.numpy_support import vtk_to_numpy
+    from vtkmodules.vtkCommonCore import vtkUnsignedCharArray
+
+    plotter.render()  # screenshot() alone does not re-render (pyvista#3698)
+    window = plotter.render_window
+    width, height = window.GetSize()
+    pixels = vtkUnsignedCharArray()
+    window.GetPixelData(0, 0, width - 1, height - 1, 0, pixels, 0)  # the back buffer: the frame just drawn
+    return np.ascontiguousarray(vtk_to_numpy(pixels).reshape(height, width, 3)[::-1])
 
 
 def write_image(path: str | os.PathLike[str], image: np.ndarray) -> Path:
@@ -77,8 +93,7 @@ def render_png(
         scene, size=size, off_screen=True, anti_aliasing=anti_aliasing, show_labels=show_labels
     )
     try:
-        plotter.render()  # screenshot() alone does not re-render (pyvista#3698)
-        image = plotter.screenshot(None, return_img=True, transparent_background=False)
+        image = read_rgb(plotter)
     finally:
         plotter.close()
     return write_image(path, image)
