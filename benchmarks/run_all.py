@@ -12,7 +12,9 @@ Same machine, same run, same models for render3d and its peers:
 * where one render's time goes (``startup_profile.py``: start-up, VTK import, model + trace, scene, GL
   wait, plotter, render, PNG, interpreter exit; first-import costs).
 * interactive frame time of the resnet152 scene, default and unfolded, 1920×1080, AA off: ≤ 20 ms.
-* MP4 fps (``animate_fps.py`` when it exists; "pending" otherwise).
+* the same frame time for every torchvision classifier, architecture and activations mode, and
+  DenseNet-201 unfolded (``frame_times.py``; ~1 h on 2 cores; ``--quick``: four models).
+* MP4 fps of the demo's video against the encode-only ceiling (``animate_fps.py``).
 * shape-only renders of vit_h_14 and regnet_y_128gf (``--device meta``): ≤ 10 s and ≤ 2 GB each.
 
 Runs are interleaved in a seeded, shuffled order; medians of ``--reps`` runs (VisualTorch graph and
@@ -21,7 +23,7 @@ or times out is recorded in the table with its exit code / signal / last error l
 
     python benchmarks/run_all.py                 # ~10 min on 2 cores; writes benchmarks/RESULTS.md
     python benchmarks/run_all.py --quick         # 1 rep, fewer rounds, no TorchRender3D resnet152
-    python benchmarks/run_all.py --only frames   # one part: whole|trace|startup|frames|mp4|shape (comma list)
+    python benchmarks/run_all.py --only frames   # one part: whole|trace|startup|frames|zoo|mp4|shape (comma list)
 
 Partial runs (``--quick`` / ``--only``) print their tables and write a file only when ``--out`` is given.
 """
@@ -42,6 +44,10 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import frame_times  # noqa: E402
+import render_vs_peers as rvp  # noqa: E402
+import shape_only  # noqa: E402
+import startup_profile  # noqa: E402
 from _common import (  # noqa: E402
     fmt_mb,
     fmt_s,
@@ -52,11 +58,9 @@ from _common import (  # noqa: E402
     median,
     versions,
 )
-import render_vs_peers as rvp  # noqa: E402
-import shape_only  # noqa: E402
-import startup_profile  # noqa: E402
 
-PARTS = ("whole", "trace", "startup", "frames", "mp4", "shape")
+PARTS = ("whole", "trace", "startup", "frames", "zoo", "mp4", "shape")
+QUICK_ZOO = ("alexnet", "resnet18", "densenet201", "vit_b_16")
 WHOLE_MODELS = ("resnet152", "vit_b_16")
 TRACE_TARGET = 1.2
 
@@ -150,6 +154,15 @@ def run_mp4(quick: bool) -> dict:
             "ceiling": float(ceiling.group(1)) if ceiling else None, "stdout": r.stdout.strip()[-3000:]}
 
 
+def run_zoo(quick: bool, frames: int) -> list[dict]:
+    """Frame time of every torchvision classifier (``--quick``: QUICK_ZOO), both modes, + DenseNet-201 unfolded."""
+    models = list(QUICK_ZOO) if quick else frame_times.classifiers()
+    log(f"frame time: {len(models)} torchvision classifiers x {len(frame_times.MODES)} modes, {frames} frames")
+    results = frame_times.measure(models, list(frame_times.MODES), frames, 600, ["densenet201"], log=log)
+    frame_times.recheck(results, frames, 600, log=log)
+    return results
+
+
 def run_shape(reps: int, out_dir: Path) -> list:
     log(f"shape-only renders ({reps} reps)")
     return shape_only.measure(reps=reps, log=log)
@@ -208,6 +221,14 @@ def summary_table(res: dict) -> str:
                      "n/a: static 2D image", "n/a: static 2D image", "n/a: static graphviz image",
                      "n/a: its VTK window needs X (SIGSEGV under EGL); one offscreen frame: see below",
                      "≤ 20 ms at 1920×1080, AA off: " + ("met" if ok else "**MISSED**")])
+    if res.get("zoo"):
+        done = [z for z in res["zoo"] if "median_ms" in z]
+        over = [z for z in done if z["median_ms"] > rvp.FRAME_TARGET_MS]
+        models = len({z["model"] for z in res["zoo"]})
+        rows.append(["interactive frame time, every torchvision classifier (architecture + activations)",
+                     f"{models} models, {len(res['zoo'])} scenes", f"**{frame_times.summary(res['zoo'])}**",
+                     *["n/a: static image"] * 3, "not run",
+                     "≤ 20 ms each: " + ("met" if len(done) == len(res["zoo"]) and not over else "**MISSED**")])
     if "mp4" in res:
         m = res["mp4"]
         cell = (f"**{m['fps']:.1f} fps** (render + encode)" if m.get("fps") else "see below") \
@@ -254,6 +275,10 @@ def detail_tables(res: dict) -> str:
     if res.get("frames"):
         parts.append("### Frame time detail (resnet152, 1920×1080 offscreen, AA off)\n\n" + md_table(
             ["scene", "blocks", "build_plotter", "first render", "frame"], rvp.frame_rows(res["frames"])))
+    if res.get("zoo"):
+        parts.append("### Frame time, every torchvision classifier (`benchmarks/frame_times.py`, 1920×1080, AA off)"
+                     "\n\n" + md_table(["model", "scene", "blocks", "labels", "frame (target ≤ 20 ms)", "load"],
+                                       frame_times.rows(res["zoo"])))
     if res.get("mp4", {}).get("stdout"):
         parts.append("### MP4 (benchmarks/animate_fps.py, its output)\n\n```\n" + res["mp4"]["stdout"] + "\n```")
     return "\n\n".join(parts)
@@ -336,6 +361,8 @@ def main() -> None:
         log(f"render process phases ({args.reps} reps)")
         res["startup"] = startup_profile.profile([f"torchvision:{m}" for m in args.models.split(',')], args.reps,
                                                  work / "startup", log=log)
+    if "zoo" in parts:
+        res["zoo"] = run_zoo(args.quick, 15)
     if "mp4" in parts:
         res["mp4"] = run_mp4(args.quick)
     elapsed = time.perf_counter() - t0
