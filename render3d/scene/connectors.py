@@ -200,10 +200,10 @@ def bundle_dense_fans(
 
     A group (arcs connected through shared blocks, at least MIN_BUNDLE) is a dense fan when, for
     every source ``s`` and destination ``d`` of its arcs with ``d`` in a later layer, ``s → d`` is an
-    edge of the graph (an arc, or a flow edge to the next layer). Its trunk runs at one height, a
-    low arc's above the tallest block under it, at the first source's depth; the edge ``s → d``
-    rises from the top of ``s``, runs along the trunk through every riser and drop between them
-    and drops onto the top of ``d``.
+    edge of the graph (an arc, or a flow edge to the next layer). Its trunk runs at one height (a
+    short arc's clearance above the tallest block under the group), at the depth of the first
+    source; the edge ``s → d`` rises from the top of ``s``, runs along the trunk through every riser
+    and drop between them and drops onto the top of ``d``.
     """
     out: dict[int, np.ndarray] = {}
     if len(arcs) < MIN_BUNDLE:
