@@ -47,7 +47,7 @@ def explain_scene(model: Any, *inputs: Any, layer: str, fps: float = 30.0, probe
     from render3d.tracing.operands import capture_operands
 
     if isinstance(model, (str, Spec)):
-        spec = model if isinstance(model, Spec) else Spec(model, probe=probe)
+        spec = model if isinstance(model, Spec) else Spec(model=model, probe=probe)
         if spec.device == "meta":
             raise ValueError("explain needs real values: --device meta has none; leave it out")
         model, example = load_spec_model(spec)
