@@ -68,6 +68,7 @@ class _FeatureHandle:
     actor: Any
     shape: tuple[int, ...]
     image: pv.ImageData | None = None  # planes/slab: the texture atlas
+    texels: np.ndarray | None = None  # planes/slab: the atlas's (N, 3) array, kept: no pyvista lookup a frame
     grid: tuple[int, int] = (1, 1)  # atlas (rows, cols)
     mesh: pv.PolyData | None = None  # bars
     volume: pv.ImageData | None = None  # volume
@@ -150,7 +151,7 @@ class SceneActors:
         handle.values = values
         if handle.image is not None:
             atlas = atlas_rgb(values, handle.fm.clim, self.lut, handle.grid)
-            handle.image.point_data["rgb"][:] = atlas[::-1].reshape(-1, 3)
+            handle.texels[:] = atlas[::-1].reshape(-1, 3)
             handle.image.Modified()
         elif handle.mesh is not None:
             handle.mesh.cell_data["rgb"][:] = values_rgb(values.reshape(-1), handle.fm.clim, self.lut)
@@ -431,7 +432,8 @@ def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) ->
                 reset_camera=False,
                 render=False,
             )
-            handle = _FeatureHandle(fm, actor, tuple(np.asarray(fm.values).shape), image=image, grid=grid)
+            handle = _FeatureHandle(fm, actor, tuple(np.asarray(fm.values).shape), image=image,
+                                    texels=image.point_data["rgb"], grid=grid)
         elif fm.style == "bars":
             n = values.size
             mesh = vertical_bars_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), n)
