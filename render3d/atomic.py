@@ -27,6 +27,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 
 from render3d.errors import OutputError, OutputSpecError, Render3DError
 
@@ -112,7 +113,7 @@ def is_temp_name(name: str) -> bool:
 def sweep_stale_temps(folder: str | os.PathLike[str]) -> list[Path]:
     """Remove render3d temp files in ``folder`` left by processes of this host that no longer run
     (SIGKILL, power loss); returns what was removed. Files of live processes are never touched."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -269,7 +270,7 @@ def cleanup_on_sigterm() -> None:
     if previous is signal.SIG_IGN or getattr(previous, "render3d_cleanup", False):
         return
 
-    def terminate(signum: int, frame: object) -> None:
+    def terminate(signum: int, frame: FrameType | None) -> None:
         global _terminated
         _terminated = 128 + signum
         if callable(previous):

@@ -125,7 +125,7 @@ def _checked(node: Node) -> bool:
 
 def median_magnitude(trace: Trace) -> float:
     """The median robust |x| over the layers with finite statistics (NaN when there are none)."""
-    values = [magnitude(n.stats) for n in trace.nodes.values() if _checked(n)]
+    values = [magnitude(n.stats) for n in trace.nodes.values() if n.stats is not None and _checked(n)]
     return float(np.median(values)) if values else math.nan
 
 

@@ -61,7 +61,7 @@ def check_size(size: Sequence[object], *, max_side: int | None = None, what: str
     """
     limit = FALLBACK_MAX_SIDE if max_side is None else int(max_side)
     try:
-        width, height = size  # type: ignore[misc]
+        width, height = size
     except (TypeError, ValueError):
         raise OutputSpecError(f"{what} {size!r} is not valid: give (width, height), e.g. (1920, 1080)") from None
     sides = []

@@ -118,7 +118,7 @@ def _offline() -> Iterator[list[str]]:
 
     saved = socket.getaddrinfo, socket.socket.connect, socket.socket.connect_ex
     saved_env = os.environ.get("HF_HUB_OFFLINE")
-    socket.getaddrinfo = refuse
+    socket.getaddrinfo = refuse  # type: ignore[assignment]  # replaced on purpose by one that always raises
     socket.socket.connect = lambda self, address: refuse(address)  # type: ignore[method-assign]
     socket.socket.connect_ex = lambda self, address: refuse(address)  # type: ignore[method-assign]
     os.environ["HF_HUB_OFFLINE"] = "1"
@@ -179,7 +179,7 @@ def _import_file(path: Path, spec: str) -> Any:
     module = importlib.util.module_from_spec(loader)
     sys.modules[mod_name] = module
     loader.loader.exec_module(module)
-    module.__render3d_stamp__ = stamp
+    module.__render3d_stamp__ = stamp  # type: ignore[attr-defined]  # our own marker on a module object
     return module
 
 
@@ -257,7 +257,7 @@ class _LargeTensorsOnMeta(TorchFunctionMode):
     read it back (RegNet's ``torch.arange(...).tolist()``); weights are what cost memory.
     """
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
         if func in _FACTORIES and kwargs.get("device") is None and _numel(args, kwargs) >= _META_MIN_NUMEL:
             kwargs["device"] = "meta"

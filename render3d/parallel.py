@@ -118,7 +118,7 @@ class WorkerPool:
         except ImportError:
             raise ImportError("--ray needs Ray: pip install 'render3d[ray]'") from None
         if not ray_module.is_initialized():
-            local = {"num_cpus": workers} if address == "local" and workers > 0 else {}
+            local: dict[str, Any] = {"num_cpus": workers} if address == "local" and workers > 0 else {}
             ray_module.init(address=address, include_dashboard=False, log_to_driver=False, **local)
             self._started_ray = True
         return Queue()
@@ -126,6 +126,7 @@ class WorkerPool:
     def submit(self, fn: Callable[..., Any], *args: Any) -> Any:
         """Queue ``fn(*args)`` (``fn`` a module-level function) on a worker; returns its handle.
         Local workers take tasks in the order they were submitted."""
+        handle: Any  # a concurrent.futures Future, or a Ray ObjectRef
         if self.ray is None:
             handle = self._pool.submit(fn, *args)
         else:

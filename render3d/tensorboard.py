@@ -77,7 +77,8 @@ def log_animation(writer: Any, tag: str, recording: Any, step: int | None = None
         from render3d.record.recording import load_recording
 
         recording = load_recording(recording)
-    size = tuple(side // VIDEO_SHRINK for side in DEFAULT_SIZE) if size is None else check_size(size)
+    width, height = DEFAULT_SIZE
+    size = (width // VIDEO_SHRINK, height // VIDEO_SHRINK) if size is None else check_size(size)
     frames = np.stack(list(iter_frames(recording, frames_per_epoch=frames_per_epoch, size=size, diff=diff)))
     gif = encode_gif(frames, fps)
     height, width = frames.shape[1:3]

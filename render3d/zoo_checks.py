@@ -100,7 +100,7 @@ def drawn_share(scene: Scene, png: str | os.PathLike[str]) -> Coverage:
     """Measure a PNG rendered from ``scene`` at its own size: is the model a picture or a hairline?"""
     import imageio.v3 as iio
 
-    image = np.asarray(iio.imread(png))[..., :3].astype(np.int16)
+    image = np.asarray(iio.imread(os.fspath(png)))[..., :3].astype(np.int16)
     height, width = image.shape[:2]
     x0, y0, x1, y1 = model_pixel_box(scene, (width, height))
     drawn = np.any(np.abs(image[y0:y1, x0:x1] - np.asarray(scene.background)) > 8, axis=2)

@@ -11,6 +11,7 @@ an unsharded copy of the same architecture, which it traces alone (:func:`load_u
 from __future__ import annotations
 
 import os
+from typing import cast
 
 import torch
 from torch import nn
@@ -50,7 +51,8 @@ def full_state_dict(model: nn.Module) -> dict[str, torch.Tensor]:
     """
     from torch.distributed.checkpoint.state_dict import StateDictOptions, get_model_state_dict
 
-    return get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    state = get_model_state_dict(model, options=StateDictOptions(full_state_dict=True, cpu_offload=True))
+    return cast(dict[str, torch.Tensor], state)  # typed for optimizer state too; a model's holds tensors only
 
 
 def load_unsharded(template: nn.Module, state: dict[str, torch.Tensor]) -> nn.Module:

@@ -60,7 +60,7 @@ class MetricView:
         if self.current is None:
             self._save()
         self.current = self._metrics[name]
-        self._show_scale()
+        self._show_scale(self.current)
 
     def show(self, i: int, alpha: float) -> None:
         """Block colours ``alpha`` of the way from animated snapshot ``i`` to the next."""
@@ -111,14 +111,14 @@ class MetricView:
         if self._closed_actor is not None:
             self._closed_actor.SetVisibility(False)
         a.set_block_colors(a.scene.blocks.colors)
-        if "bar" in self._saved:
+        if "bar" in self._saved and a.scalar_bar_actor is not None:  # saved only when there is one
             lut, labels, label_format = self._saved["bar"]
             a.scalar_bar_actor.SetLookupTable(lut)
             a.scalar_bar_actor.SetNumberOfLabels(labels)
             a.scalar_bar_actor.SetLabelFormat(label_format)
-        if "title" in self._saved:
+        if "title" in self._saved and a.colorbar_title_actor is not None:
             a.colorbar_title_actor.SetInput(self._saved["title"])
-        if "scene_title" in self._saved:
+        if "scene_title" in self._saved and a.title_actor is not None:
             a.title_actor.SetInput(self._saved["scene_title"])
         if "legend" in self._saved:
             _set_legend(a.legend_actor, self._saved["legend"])
@@ -127,8 +127,8 @@ class MetricView:
             a.legend_actor.GetPosition2Coordinate().SetValue(*size)
         self._saved = {}
 
-    def _show_scale(self) -> None:
-        a, metric = self.actors, self.current
+    def _show_scale(self, metric: BlockMetric) -> None:
+        a = self.actors
         if self._closed_actor is not None:
             self._closed_actor.SetVisibility(True)
         if a.scalar_bar_actor is not None:
@@ -162,8 +162,8 @@ def _legend_entries(legend: Any) -> list[tuple[str, tuple[int, int, int]]]:
     for i in range(legend.GetNumberOfEntries()):
         symbol = legend.GetEntrySymbol(i)
         data = pv.wrap(symbol).cell_data if symbol is not None else {}
-        rgb = data["rgb"][-1] if "rgb" in data else (0, 0, 0)  # a framed swatch's frame comes first
-        out.append((legend.GetEntryString(i), tuple(int(c) for c in rgb)))
+        r, g, b = data["rgb"][-1] if "rgb" in data else (0, 0, 0)  # a framed swatch's frame comes first
+        out.append((legend.GetEntryString(i), (int(r), int(g), int(b))))
     return out
 
 

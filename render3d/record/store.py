@@ -40,7 +40,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -162,7 +162,8 @@ def write_snapshot(path: Path, nodes: Iterable[Node], layers: LayerNorms | None 
     arrays["index"] = np.array(json.dumps(index))
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **arrays)
+            # numpy's stub types **kwds as if a key could be its allow_pickle flag; ours are index/q{k}/m{k}/...
+            np.savez_compressed(fh, **arrays)  # type: ignore[arg-type]
         size = tmp.stat().st_size
     return size
 
@@ -344,11 +345,11 @@ def check_manifest(data: Any, path: Path) -> dict[str, Any]:
 _KIND_NAMES = {str: "string", dict: "JSON object", list: "JSON list"}
 
 
-def _is_int(value: Any) -> bool:
+def _is_int(value: Any) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
-def _is_number(value: Any) -> bool:
+def _is_number(value: Any) -> TypeGuard[int | float]:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 

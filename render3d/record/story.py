@@ -244,8 +244,9 @@ def load_story(recording: Recording, indices: Sequence[int], *, classes: Sequenc
     logits = [recording.logits(k) for k in indices]
     probabilities = shown = None
     names = None
-    if all(v is not None for v in logits) and len({v.size for v in logits}) == 1:  # type: ignore[union-attr]
-        probabilities = softmax(np.stack(logits))
+    present = [v for v in logits if v is not None]
+    if len(present) == len(logits) and len({v.size for v in present}) == 1:
+        probabilities = softmax(np.stack(present))
         count = probabilities.shape[1]
         if classes is not None:
             names = check_classes(classes, count, classes_source)

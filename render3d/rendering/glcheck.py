@@ -109,6 +109,7 @@ def _probe() -> str | RenderUnavailableError:
     if isinstance(proc, OSError):
         reason = f"the probe could not start ({proc})"
     else:
+        assert proc is not None  # start_probe() above left a process or its OSError
         try:
             stdout, _ = proc.communicate(timeout=PROBE_TIMEOUT_S)
         except subprocess.TimeoutExpired:

@@ -64,7 +64,7 @@ _NEAREST, _LINEAR, _CLAMP = 9728, 9729, 33071
 _UNLIT = "KHR_materials_unlit"
 
 
-def srgb_to_linear(rgb: np.ndarray) -> np.ndarray:
+def srgb_to_linear(rgb: np.ndarray | tuple[int, int, int]) -> np.ndarray:
     """uint8 sRGB → float32 linear in [0, 1] (glTF's vertex colours and colour factors are linear)."""
     c = np.asarray(rgb, dtype=np.float64) / 255.0
     return np.where(c <= 0.04045, c / 12.92, ((c + 0.055) / 1.055) ** 2.4).astype(np.float32)

@@ -221,23 +221,23 @@ def add_labels(plotter: pv.Plotter, scene: Scene, size: tuple[int, int]) -> Any:
     texts = list(labels.texts) if font else [latin1_label(t) for t in labels.texts]
     # the size the scene kept the labels apart for (pixels at 1080 p), scaled to this image
     width, height = size
-    size = max(9, round((labels.font_px or 19.0) * height / 1080))
+    font_size = max(9, round((labels.font_px or 19.0) * height / 1080))
     k = LABEL_SUPERSAMPLE
-    spacing = _matching_line_spacing(font, size, k)
+    spacing = _matching_line_spacing(font, font_size, k)
     positions = np.asarray(labels.positions, dtype=float).reshape(-1, 3)
-    keep = _uncluttered(positions, [_text_dims(_text_property(font, size), t) for t in texts], scene.camera,
+    keep = _uncluttered(positions, [_text_dims(_text_property(font, font_size), t) for t in texts], scene.camera,
                         (width, height))
     positions, texts = positions[keep], [texts[i] for i in np.flatnonzero(keep)]
     if not texts:
         return None
-    tiles = _rasterise_labels(texts, font, size, k, spacing)
+    tiles = _rasterise_labels(texts, font, font_size, k, spacing)
     atlas, origin = _pack_atlas(tiles, _ATLAS_PAD)
     tile_hw = np.array([t.shape for t in tiles], dtype=float).reshape(-1, 2)
     quad_px = tile_hw[:, ::-1] / k
     if k > 1:
         # hinted advances do not scale with the font size: stretch each quad to the 1x layout,
         # the size the point labels had and label_box_px was calibrated on
-        one, big = _text_property(font, size), _text_property(font, k * size, spacing)
+        one, big = _text_property(font, font_size), _text_property(font, k * font_size, spacing)
         ratio = [np.divide(_text_dims(one, t), _text_dims(big, t)) * k for t in texts]
         quad_px = quad_px * np.array(ratio, dtype=float).reshape(-1, 2)
     mesh = labels_mesh(positions, quad_px, scene.camera, (width, height))

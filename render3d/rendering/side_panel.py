@@ -214,8 +214,10 @@ class SidePanel:
         room = int(top - m - strip_h - label_h - m)
         if room < 16:
             return
-        self._grid = (fm, actors.feature_values(fm.node_id), (inner, room))
-        image = channel_grid_image(self._grid[1], fm.clim, actors.lut, (inner, room))
+        values = actors.feature_values(fm.node_id)
+        assert values is not None  # fm is one of the scene's feature maps, so the actors hold its values
+        self._grid = (fm, values, (inner, room))
+        image = channel_grid_image(values, fm.clim, actors.lut, (inner, room))
         _set_image(self.grid_image, image)
         self.grid_actor.SetPosition(self.x0 + m, top - image.shape[0])
         self.grid_actor.SetVisibility(True)

@@ -73,7 +73,7 @@ class TourView:
         self.layout = Layout.for_scene(scene)
         self.plotter, self.actors = build_plotter(scene, off_screen=off_screen)
         self.base = np.asarray(scene.blocks.colors, dtype=np.float32)
-        self._highlight: tuple[int, int] | None = None  # (from, to) stop blocks now blended
+        self._highlight: tuple[int | None, int | None] | None = None  # (from, to) stop blocks now blended
         self._shown_stop: int | None = None
         self.caption = self._panel_text()
         self.inset_actor, self.inset_mapper = self._inset_actor()

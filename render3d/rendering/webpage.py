@@ -41,7 +41,8 @@ class Frame:
 
 
 def _web_file(name: str) -> str:
-    return resources.files("render3d").joinpath("web", name).read_text(encoding="utf-8")
+    # one name per joinpath: Python 3.10's Traversable.joinpath takes a single argument
+    return resources.files("render3d").joinpath("web").joinpath(name).read_text(encoding="utf-8")
 
 
 def _hex(rgb: Sequence[int]) -> str:

@@ -167,8 +167,15 @@ class KeyMap:
         self.descriptions[key] = description
         self.help_actor.SetInput(self.help_text())
         if self.plotter.iren is not None:
-            plotter = self._plotter
-            self.plotter.add_key_event(key, lambda: (action(), plotter().render()))
+            plotter = self._plotter  # weak: the plotter holds this callback
+
+            def run() -> None:
+                action()
+                live = plotter()
+                if live is not None:
+                    live.render()
+
+            self.plotter.add_key_event(key, run)
 
     def help_text(self) -> str:
         """Every mouse action and key of this window, one per line."""
@@ -297,12 +304,10 @@ class SceneWindow:
             bind_key(plotter, "e", self.toggle_explainer,
                      "explain the selected block's operation in this window (e again: back)")
             bind_key(plotter, "Escape", self.escape, "back from the explainer, else close the side panel")
-            bind_key(plotter, "space", lambda: self.explaining and self.explaining.toggle_play(),
-                     "play / pause the explainer")
-            bind_key(plotter, "Left", lambda: self.explaining and self.explaining.step(-1),
+            bind_key(plotter, "space", self._on_explainer(lambda e: e.toggle_play()), "play / pause the explainer")
+            bind_key(plotter, "Left", self._on_explainer(lambda e: e.step(-1)),
                      "the explainer's previous frame (pauses)")
-            bind_key(plotter, "Right", lambda: self.explaining and self.explaining.step(1),
-                     "the explainer's next frame (pauses)")
+            bind_key(plotter, "Right", self._on_explainer(lambda e: e.step(1)), "the explainer's next frame (pauses)")
         # a recording window recolours its feature maps per epoch: the panel's grid follows
         plotter.renderer.AddObserver("StartEvent", lambda *_: self.panel.refresh(self.actors))
         iren = plotter.iren
@@ -326,6 +331,13 @@ class SceneWindow:
                 self.keys.notify("the explainer is shown: e or Esc goes back to the scene first")
                 return None
             return action()
+        return run
+
+    def _on_explainer(self, action: Callable[[ExplainPlayer], None]) -> Callable[[], None]:
+        """``action`` on the explainer while one is shown; nothing otherwise."""
+        def run() -> None:
+            if self.explaining is not None:
+                action(self.explaining)
         return run
 
     def _on_move(self, *_: Any) -> None:
@@ -722,7 +734,8 @@ def _x_server_answers(display: str) -> bool:
         return False
     if host in ("", "unix"):
         path = f"/tmp/.X11-unix/X{number}"
-        targets = [(socket.AF_UNIX, "\0" + path), (socket.AF_UNIX, path)]  # abstract socket, then the file
+        targets: list[tuple[socket.AddressFamily, str | tuple[str, int]]] = [
+            (socket.AF_UNIX, "\0" + path), (socket.AF_UNIX, path)]  # abstract socket, then the file
     else:
         targets = [(socket.AF_INET6 if ":" in host else socket.AF_INET, (host.strip("[]"), 6000 + int(number)))]
     for family, address in targets:

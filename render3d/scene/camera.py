@@ -7,6 +7,7 @@ pixel rows grow downwards), so tests can measure framing and label overlap witho
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -24,6 +25,11 @@ def camera_basis(camera: Camera) -> tuple[np.ndarray, np.ndarray, np.ndarray, np
     right /= np.linalg.norm(right)
     up = np.cross(right, fwd)
     return pos, right, up, fwd
+
+
+def point3(v: np.ndarray) -> tuple[float, float, float]:
+    """A world point as the plain float triple a :class:`Camera` holds."""
+    return float(v[0]), float(v[1]), float(v[2])
 
 
 def focal_px(view_angle: float, height: float) -> float:
@@ -136,8 +142,8 @@ def fit_view(
     focal_point = centre + right * alpha + up * beta
     position = focal_point + direction * dist
     return Camera(
-        position=tuple(float(v) for v in position),
-        focal_point=tuple(float(v) for v in focal_point),
+        position=point3(position),
+        focal_point=point3(focal_point),
         view_up=(0.0, 1.0, 0.0),
         view_angle=float(view_angle),
     )
@@ -223,7 +229,7 @@ def choose_camera(
     elevations: tuple[float, ...] = (),
     directions: list[np.ndarray] | None = None,
     margin: float,
-    keepouts: list[tuple[float, float, float, float]] = (),
+    keepouts: Sequence[tuple[float, float, float, float]] = (),
 ) -> Camera:
     """The view (from ``azimuths`` × ``elevations``) and framing rectangle that draws the model largest.
 

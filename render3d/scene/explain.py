@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from render3d.scene.camera import point3
+
 if TYPE_CHECKING:
     from render3d.tracing.operands import Operands
 
@@ -170,6 +172,7 @@ def _group_channels(ops: Operands, oc: int) -> np.ndarray:
 def conv_terms(ops: Operands, oc: int, y: int, x: int) -> tuple[np.ndarray, np.ndarray, float, float]:
     """(weights, inputs, bias, result) of conv output (oc, y, x): the flat dot product, in the order
     channel, kernel row, kernel column, padding as zeros; result in float64."""
+    assert ops.weight is not None  # capture_operands always reads a conv's weight
     xs = _patch(ops, _group_channels(ops, oc), y, x).reshape(-1)
     ws = ops.weight[oc].astype(np.float64).reshape(-1)
     b = float(ops.bias[oc]) if ops.bias is not None else 0.0
@@ -200,6 +203,7 @@ def pool_window(ops: Operands, c: int, y: int, x: int) -> tuple[np.ndarray, int 
 
 
 def _norm_result(ops: Operands, c: int, v: float) -> float:
+    assert ops.mean is not None and ops.var is not None and ops.weight is not None and ops.bias is not None
     return (float(v) - float(ops.mean[c])) / math.sqrt(float(ops.var[c]) + ops.eps) * float(ops.weight[c]) \
         + float(ops.bias[c])
 
@@ -291,7 +295,7 @@ def _fit_camera(points: np.ndarray, direction: tuple[float, float, float], view_
     off_x, off_y = (x0 + x1 - 1) * dist * tan_h, (y0 + y1 - 1) * dist * tan_v
     focal = centre - right * off_x - up * off_y
     pos = focal + d * dist
-    return tuple(map(float, pos)), tuple(map(float, focal)), tuple(map(float, up))
+    return point3(pos), point3(focal), point3(up)
 
 
 def _label_points(labels: list[tuple[tuple[float, float, float], str]]) -> np.ndarray:
@@ -364,6 +368,7 @@ def _window_caption(ops: Operands, c: int, y: int, x: int) -> tuple[str, str, in
         caption = f"{where} = {' + '.join(terms)}{more}{bias} = {num(value)}"
         return caption, _conv_card(ops, c, y, x), None
     if ops.kind == "batchnorm":
+        assert ops.mean is not None and ops.var is not None and ops.weight is not None and ops.bias is not None
         v = float(ops.input[c, y, x])
         value = _norm_result(ops, c, v)
         caption = (f"{where} = (x \u2212 \u03bc)/\u221a(\u03c3\u00b2 + \u03b5)\u00b7\u03b3 + \u03b2 = "
@@ -399,19 +404,20 @@ def _conv_card(ops: Operands, oc: int, y: int, x: int) -> str:
     if kh > 5 or kw > 5:
         return f"{len(channels)} input channels \u00d7 {kh}\u00d7{kw} kernel: {len(channels) * kh * kw} products"
     lines = []
+    assert ops.weight is not None  # capture_operands always reads a conv's weight
     for j, c in enumerate(channels[:3]):
         left = _grid_text(patch[j]).split("\n")
         right = _grid_text(ops.weight[oc, j].astype(np.float64)).split("\n")
         col = max(len(s) for s in left)
         lines.append(f"in[c={c}]".ljust(col) + "      " + f"w[{oc}, {j}]")
-        for r, (a, b) in enumerate(zip(left, right)):
+        for r, (patch_line, kernel_line) in enumerate(zip(left, right)):
             mid = "  \u00d7   " if r == len(left) // 2 else "      "
-            lines.append(a.ljust(col) + mid + b)
+            lines.append(patch_line.ljust(col) + mid + kernel_line)
     if len(channels) > 3:
         lines.append(f"\u2026 and {len(channels) - 3} more channels")
-    ws, xs, b, value = conv_terms(ops, oc, y, x)
+    ws, xs, bias, value = conv_terms(ops, oc, y, x)
     if ops.bias is not None:
-        lines.append(f"sum of {len(ws)} products {num(float(ws @ xs))} + bias {_paren(b)} = {num(value)}")
+        lines.append(f"sum of {len(ws)} products {num(float(ws @ xs))} + bias {_paren(bias)} = {num(value)}")
     else:
         lines.append(f"sum of {len(ws)} products = {num(value)}")
     return "\n".join(lines)
@@ -550,6 +556,7 @@ def _steps(n: int, fps: float) -> list[tuple[int, int]]:
 
 
 def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
+    assert ops.weight is not None  # capture_operands always reads a Linear's weight
     x = ops.input[0].astype(np.float64)
     out = ops.output[0]
     n_in, n_out = len(x), len(out)
@@ -615,6 +622,7 @@ def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
 def _layernorm_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
     x, y = ops.input[0].astype(np.float64), ops.output[0]
     d = len(x)
+    assert ops.mean is not None and ops.var is not None  # capture_operands computes a LayerNorm's row statistics
     mu, var = float(ops.mean[0]), float(ops.var[0])
     g = np.ones(d) if ops.weight is None else ops.weight.astype(np.float64)
     b = np.zeros(d) if ops.bias is None else ops.bias.astype(np.float64)
@@ -659,6 +667,7 @@ def _layernorm_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
 
 def attention_weights(ops: Operands) -> tuple[np.ndarray, np.ndarray]:
     """(scores, softmax weights), each (heads, T, S), in float64: softmax(q·kᵀ·scale + mask)."""
+    assert ops.query is not None and ops.key is not None  # capture_operands sets both for attention
     q, k = ops.query.astype(np.float64), ops.key.astype(np.float64)
     scores = q @ np.swapaxes(k, -1, -2) * ops.scale
     if ops.mask is not None:

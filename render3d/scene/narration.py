@@ -253,8 +253,10 @@ _RULES: dict[str, Callable[[Node, Sequence[Shape]], Said]] = {
     "matmul": _matmul, "bmm": _matmul, "mean": _mean,
 }
 #: rules that need an attribute the tracer reads from the module (a functional op has none)
-_NEEDS = {_conv: "kernel_size", _linear: "in_features", _max_pool: "kernel_size", _avg_pool: "kernel_size",
-          _adaptive_pool: "output_size", _group_norm: "num_groups", _embedding: "embedding_dim"}
+_NEEDS: dict[Callable[[Node, Sequence[Shape]], Said], str] = {
+    _conv: "kernel_size", _linear: "in_features", _max_pool: "kernel_size", _avg_pool: "kernel_size",
+    _adaptive_pool: "output_size", _group_norm: "num_groups", _embedding: "embedding_dim",
+}
 
 
 def _rule(node: Node) -> Callable[[Node, Sequence[Shape]], Said] | None:

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from render3d.graph import Node, Trace
-from render3d.scene.camera import box_corners, camera_basis, choose_camera, fit_view
+from render3d.scene.camera import box_corners, camera_basis, choose_camera, fit_view, point3
 from render3d.scene.fit import MARGIN, framing_points
 from render3d.scene.geometry import shape_text
 from render3d.scene.labels import text_width
@@ -194,10 +194,11 @@ def _container_node(trace: Trace, block_id: str, folded: tuple[str, ...], member
                                                                  if f in trace.modules), repeats=len(calls))
 
 
-def _outside_inputs(trace: Trace, members: tuple[str, ...], parents: dict[str, list[str]]) -> list[tuple]:
+def _outside_inputs(trace: Trace, members: tuple[str, ...], parents: dict[str, list[str]]) -> list[tuple[int, ...]]:
     inside = set(members)
     found = [p for m in members for p in parents.get(m, ()) if p not in inside]
-    return [trace.nodes[p].shape for p in dict.fromkeys(found) if trace.nodes[p].shape is not None]
+    shapes = (trace.nodes[p].shape for p in dict.fromkeys(found))
+    return [s for s in shapes if s is not None]
 
 
 def block_text(trace: Trace, scene: Scene, i: int, parents: dict[str, list[str]]) -> str:
@@ -329,7 +330,7 @@ def between(a: Camera, b: Camera, t: float) -> Camera:
     distance = math.exp(math.log(da) + (math.log(db) - math.log(da)) * s)
     _, _, _, fwd = camera_basis(b)
     position = focal - fwd * distance
-    return Camera(tuple(float(v) for v in position), tuple(float(v) for v in focal), b.view_up, b.view_angle)
+    return Camera(point3(position), point3(focal), b.view_up, b.view_angle)
 
 
 def plan_tour(

@@ -17,7 +17,7 @@ from __future__ import annotations
 import difflib
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, overload
 
 import numpy as np
 import torch
@@ -153,6 +153,10 @@ def _rows(t: torch.Tensor, width: int) -> np.ndarray:
     return t[0].detach().float().cpu().numpy().reshape(-1, width).copy()
 
 
+@overload
+def _np(t: torch.Tensor) -> np.ndarray: ...
+@overload
+def _np(t: None) -> None: ...
 def _np(t: torch.Tensor | None) -> np.ndarray | None:
     return None if t is None else t.detach().float().cpu().numpy().copy()
 
@@ -199,7 +203,7 @@ class _SdpaSpy(torch.overrides.TorchFunctionMode):
         self.active = False
         self.call: tuple[tuple, dict] | None = None
 
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if self.active and self.call is None and getattr(func, "__name__", "") == "scaled_dot_product_attention":
             self.call = (args, kwargs)
@@ -223,7 +227,9 @@ def capture_operands(model: nn.Module, *inputs: Any, layer: str, **kwargs: Any) 
         model.train(was_training)
 
 
-def _capture(model: nn.Module, module: nn.Module, path: str, call: int, type_name: str, kind: str | None,
+# ``module`` is Any: its kind was matched by type name (KINDS), so its attributes (weight, groups, eps, ...) are
+# read as that class's, which nn.Module's own typing (every attribute ``Tensor | Module``) cannot say
+def _capture(model: nn.Module, module: Any, path: str, call: int, type_name: str, kind: str | None,
              inputs: tuple, kwargs: dict) -> Operands:
     spatial_kind = kind in ("conv", "maxpool", "avgpool")
     chain_nodes, start = _spatial_chain(model, inputs, kwargs, f"{path}#{call}") if spatial_kind else ([], "input")
@@ -325,8 +331,8 @@ def _cloned(obj: Any) -> Any:
 def _step(model: nn.Module, node: Any) -> SpatialStep:
     sub = model.get_submodule(node.scope)
     shape = tuple(node.shape[1:])
-    out_shape = (shape[0], 1, shape[1]) if len(shape) == 2 else shape
-    return SpatialStep(name=node.id, type_name=node.type, out_shape=tuple(int(v) for v in out_shape), **_window(sub))
+    c, h, w = (int(v) for v in ((shape[0], 1, shape[1]) if len(shape) == 2 else shape))
+    return SpatialStep(name=node.id, type_name=node.type, out_shape=(c, h, w), **_window(sub))
 
 
 def _attention(ops: Operands, module: nn.Module, args: tuple, kw: dict, out: Any, sdpa: tuple | None) -> None:

@@ -4,7 +4,7 @@ Why: ops that run outside any submodule (Mask R-CNN's mask pasting, SSD's ``post
 RAFT's refinement loop) all land in one module scope, so depth collapse cannot group them. Their call
 sites can. Every recorded op and module call gets a *site*: the function invocations
 (``"postprocess()#1"``) and loop iterations (``"forward·loop#3"``) between the enclosing container's
-``forward`` and the op, outermost first. :mod:`render3d.scene.callsites` turns sites into blocks.
+``forward`` and the op, outermost first. :mod:`render3d.passes.callsites` turns sites into blocks.
 
 How, cheaply: a ``sys._getframe`` walk from the op up to the nearest ``nn.Module`` call frame, skipping
 torch's, the standard library's and render3d's own frames. Invocations are told apart by frame
@@ -34,7 +34,7 @@ _BOUNDARIES = frozenset(
     [_CALL_IMPL, nn.Module._wrapped_call_impl.__code__]
     + [c for c in _CALL_IMPL.co_consts if isinstance(c, CodeType) and c.co_name == "inner"]
 )
-_LIBRARY_DIRS = tuple(os.path.dirname(m.__file__) + os.sep for m in (torch, render3d))
+_LIBRARY_DIRS = tuple(os.path.dirname(f) + os.sep for f in (torch.__file__, render3d.__file__) if f is not None)
 _STDLIB = sysconfig.get_paths()["stdlib"] + os.sep
 LOOP = "loop"
 
@@ -124,7 +124,7 @@ class SiteTracker:
 
     def enter(self) -> Site:
         """The site of the module call starting now (call from its forward pre-hook); opens its context."""
-        frame = sys._getframe(1)
+        frame: FrameType | None = sys._getframe(1)
         while frame is not None and frame.f_code is not _CALL_IMPL:
             frame = frame.f_back
         while frame is not None and frame.f_back is not None and frame.f_back.f_code in _BOUNDARIES:
@@ -175,7 +175,7 @@ class SiteTracker:
             state = level.loops.get(start)
             new = fresh or state is None or at < state.offset or (
                 at == state.offset and direct and child is not state.child)
-            if new:
+            if new or state is None:  # (state is None implies new; said again for the type checker)
                 fresh = True
                 for s, _ in inside[k + 1:]:
                     level.loops.pop(s, None)
