@@ -10,8 +10,14 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from render3d.checkpoints import (find_checkpoints, load_checkpoint, read_checkpoint, read_object, read_state_dict,
-                                  save_checkpoint)
+from render3d.checkpoints import (
+    find_checkpoints,
+    load_checkpoint,
+    read_checkpoint,
+    read_object,
+    read_state_dict,
+    save_checkpoint,
+)
 from render3d.errors import CheckpointError
 from render3d.models import SeedCNN
 
@@ -206,7 +212,8 @@ def test_plain_pickle_needs_trust_and_then_loads(tmp_path, trained):
 
     with open(tmp_path / "plain.pt", "wb") as f:
         pickle.dump({"state_dict": trained}, f)
-    with pytest.raises(CheckpointError, match=r"plain\.pt: it is a plain pickle \(not written by torch\.save\).*--trust-pickle"):
+    message = r"plain\.pt: it is a plain pickle \(not written by torch\.save\).*--trust-pickle"
+    with pytest.raises(CheckpointError, match=message):
         read_state_dict(tmp_path / "plain.pt")
     assert_state_equal(load_checkpoint(fresh(), tmp_path / "plain.pt", trust_pickle=True), trained)
 
