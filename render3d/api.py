@@ -26,9 +26,10 @@ helpers all draw at the scene's size, so the picture is always the one laid out.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 from render3d.errors import ModelSpecError
 from render3d.graph import Trace
@@ -338,9 +339,10 @@ def show(
     ``size`` is the window's and the layout's, as for :func:`render` (default: 90 % of the screen,
     16:9; a Scene keeps its own); ``options`` are style overrides and the model's keyword inputs (see
     module docstring). In a Jupyter notebook it shows the interactive HTML page of
-    :func:`render3d.export` inline instead (no window, no server). A Scene cannot be rebuilt: its window neither expands ``×N`` blocks nor
-    captures activations. With a model (or MODEL string), ``e`` plays the selected block's operation
-    explainer (:func:`render3d.explain`) in the window; a Trace or Scene has no model to run for it."""
+    :func:`render3d.export` inline instead (no window, no server). A Scene cannot be rebuilt: its window
+    neither expands ``×N`` blocks nor captures activations. With a model (or MODEL string), ``e`` plays the
+    selected block's operation explainer (:func:`render3d.explain`) in the window; a Trace or Scene has no
+    model to run for it."""
     from render3d.notebook import in_notebook, show_inline
     from render3d.rendering import show_scene
     from render3d.rendering.window import window_size

@@ -13,9 +13,9 @@ import os
 import sys
 import traceback
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, Sequence, TypeVar
+from typing import NoReturn, TypeVar
 
 from render3d.errors import GalleryError, ModelSpecError, OutputSpecError, SceneFileError, UsageError, one_line
 from render3d.limits import check_fps, check_size
@@ -145,9 +145,8 @@ def _scene(args: argparse.Namespace):
 def cmd_render(args: argparse.Namespace) -> int:
     import time
 
-    from render3d.rendering import render_png
-
     from render3d.atomic import IMAGE_EXTENSIONS, check_output
+    from render3d.rendering import render_png
 
     start = time.perf_counter()
     out = args.output or (Path(args.model).stem + ".png" if args.model.endswith(".toml") else "out.png")
@@ -283,8 +282,8 @@ def cmd_demo(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from render3d.atomic import check_output
-    from render3d.share import EXPORT_EXTENSIONS, recording_scene, write_scene
     from render3d.record.store import is_recording
+    from render3d.share import EXPORT_EXTENSIONS, recording_scene, write_scene
 
     check_output(args.output, extensions=EXPORT_EXTENSIONS)  # before tracing: nothing is built for a bad path
     if is_recording(args.model):
@@ -376,8 +375,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_render)
 
     p = sub.add_parser("show", help="open an interactive window sized to the screen (click a block: side panel; "
-                       "click a ×N block: expand; keys: e explain the clicked block, a activations, h all keys, m metric for a "
-                       "recording)")
+                       "click a ×N block: expand; keys: e explain the clicked block, a activations, h all keys, "
+                       "m metric for a recording)")
     _add_model_args(p)
     _add_render_args(p)
     p.set_defaults(func=cmd_show)
@@ -424,7 +423,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_animate, mode="activations")
 
     p = sub.add_parser("demo", help="train a small CNN on the bundled digits; write checkpoints, PNGs and an MP4")
-    p.add_argument("-o", "--output", default="render3d-demo", metavar="DIR", help="output folder (default render3d-demo)")
+    p.add_argument("-o", "--output", default="render3d-demo", metavar="DIR",
+                   help="output folder (default render3d-demo)")
     p.add_argument("--epochs", type=POSITIVE_INT, default=10, help="training epochs (default 10)")
     p.add_argument("--show", action="store_true", help="then open a window with an epoch slider (needs a display)")
     p.set_defaults(func=cmd_demo)

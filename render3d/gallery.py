@@ -9,8 +9,9 @@ bytes and is written here, atomically, so the output folder need not be shared w
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Sequence
+from typing import NamedTuple
 
 __all__ = ["SceneFailure", "render_gallery", "scene_image"]
 

@@ -13,13 +13,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
 from render3d.atomic import atomic_write_text
+
 
 @dataclass(frozen=True)
 class Stats:

@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import os
 import secrets
-from pathlib import Path
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -23,8 +24,8 @@ from render3d.record.frames import Timeline, story_positions
 from render3d.record.ingest import record_checkpoints
 from render3d.record.player import Player
 from render3d.record.recording import Recording, load_recording
-from render3d.record.window import recording_window, show_recording
 from render3d.record.video import FrameWriter, open_writer, verify_video, video_bytes
+from render3d.record.window import recording_window, show_recording
 from render3d.scene.style import DEFAULT_SIZE, VIDEO_SIZE
 
 if TYPE_CHECKING:
@@ -278,7 +279,8 @@ def animate_recording(
         positions = frame_positions(player, fps, frames_per_epoch=frames_per_epoch, duration=duration, hold=hold,
                                     story=story)
         if spread:
-            job = SegmentJob(secrets.token_hex(8), str(recording.path), (width, height), scene_size((width, height), story is not None),
+            job = SegmentJob(secrets.token_hex(8), str(recording.path), (width, height),
+                             scene_size((width, height), story is not None),
                              fps, diff, scale, metric, {fm.node_id: fm.clim for fm in player.scene.feature_maps},
                              [float(p) for p in positions], orbit_angles(len(positions)).tolist() if orbit else None,
                              story)

@@ -37,17 +37,18 @@ import os
 import time
 import warnings
 import weakref
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from render3d.errors import OutputError, RecordingError, Render3DError
 from render3d.atomic import atomic_path, atomic_write_text, sweep_stale_temps
+from render3d.errors import OutputError, RecordingError, Render3DError
 from render3d.record import store
 from render3d.record.folder import owned_names, read_checked, refuse_foreign, remove_owned
 from render3d.record.lock import LOCK, RecordingLock, new_run_id, release

@@ -26,8 +26,9 @@ attributed to the producer of its input. In-place modules (``ReLU(inplace=True)`
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
