@@ -267,12 +267,13 @@ def scene_from_file(path: str | os.PathLike[str], *, size: tuple[int, int] | Non
     returns it with the parsed file. Its ``weights`` load with full unpickling only if the caller
     passes ``trust_pickle=True``: a scene file cannot grant that itself."""
     from render3d.errors import SceneFileError
+    from render3d.limits import check_size
     from render3d.scene.builder import build_scene
     from render3d.scenefile import read_scene_file
 
     sf = read_scene_file(path)
     if size is not None:
-        sf = replace(sf, size=tuple(size))
+        sf = replace(sf, size=check_size(size))
     spec = Spec.from_scene_file(sf, trust_pickle=trust_pickle)
     capture = "reduced" if sf.mode == "activations" else "none"
     trace_obj = trace_spec(spec, capture=capture)

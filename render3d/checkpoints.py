@@ -160,7 +160,7 @@ def _read(path: Path, *, trust_pickle: bool) -> tuple[Any, dict[str, str]]:
         return _read_safetensors(path)
     if kind == "pickle":
         return _read_plain_pickle(path, trust_pickle=trust_pickle), {}
-    options = {"map_location": "cpu", "mmap": kind == "zip"}  # legacy files cannot be memory-mapped
+    options: dict[str, Any] = {"map_location": "cpu", "mmap": kind == "zip"}  # legacy files cannot be memory-mapped
     try:
         if trust_pickle:
             return torch.load(path, weights_only=False, **options), {}

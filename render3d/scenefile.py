@@ -33,6 +33,7 @@ inside the gallery folder.
 from __future__ import annotations
 
 import math
+import os
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
@@ -84,7 +85,7 @@ def is_scene_file(spec: str) -> bool:
     return spec.endswith(".toml")
 
 
-def read_scene_file(path: str | Path) -> SceneFile:
+def read_scene_file(path: str | os.PathLike[str]) -> SceneFile:
     """Parse and check a scene file; every problem is a one-line :class:`SceneFileError` naming the file
     and the key."""
     path = Path(path)

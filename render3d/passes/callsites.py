@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
+from typing import TypeGuard
 
 from render3d.graph import ModuleCall, Node, Trace
 from render3d.passes.contract import block_node, contract, owners
@@ -98,8 +99,8 @@ def _site_trees(trace: Trace) -> dict[str, _Site]:
             if call not in seen and call in trace.modules:
                 seen.add(call)
                 place(call, node.stack[k - 1] if k else "", trace.modules[call].site)
-        call = trace.modules.get(node.id)  # a leaf call, or a block made by collapse() (no site of its own)
-        place(node.id, node.stack[-1] if node.stack else "", node.site or (call.site if call else ()))
+        leaf = trace.modules.get(node.id)  # a leaf call, or a block made by collapse() (no site of its own)
+        place(node.id, node.stack[-1] if node.stack else "", node.site or (leaf.site if leaf else ()))
     return roots
 
 
@@ -109,7 +110,7 @@ def _prune(top: _Site, trace: Trace) -> None:
     _prune_children(top, trace)
     modules = set(_module_items(top, trace))
 
-    def is_forward(item: str | _Site) -> bool:
+    def is_forward(item: str | _Site) -> TypeGuard[_Site]:
         return isinstance(item, _Site) and (
             len(top.items) == 1 or bool(modules) and set(_module_items(item, trace)) == modules)
 

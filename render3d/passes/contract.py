@@ -52,9 +52,9 @@ def _carry_attention(trace: Trace, nodes: dict[str, Node], owner: dict[str, str]
         return nodes
     out = dict(nodes)
     for block, maps in found.items():
-        node = out.get(block)
-        if node is not None and node.activation is not None and node.activation.attention is not maps:
-            out[block] = replace(node, activation=replace(node.activation, attention=maps))
+        shown = out.get(block)
+        if shown is not None and shown.activation is not None and shown.activation.attention is not maps:
+            out[block] = replace(shown, activation=replace(shown.activation, attention=maps))
     return out
 
 
@@ -77,7 +77,7 @@ def block_node(trace: Trace, block_id: str, first_member: Node) -> Node:
         shape=src.shape,
         dtype=src.dtype,
         params=call.params,
-        shapes=tuple(trace.nodes[o].shape for o in call.outputs if o in trace.nodes and trace.nodes[o].shape)
+        shapes=tuple(shape for o in call.outputs if o in trace.nodes and (shape := trace.nodes[o].shape))
         or src.shapes,
         stack=stack,
         stats=src.stats,

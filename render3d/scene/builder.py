@@ -12,6 +12,7 @@ primary output (:mod:`.outputs`) → fold chains into blocks (:mod:`.fold`)
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -158,6 +159,7 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
         if not any(node.activation is not None for node in graph.last):
             notes.append("no activations captured: trace with capture='reduced' or 'full' to see them")
 
+    width, height = style.image_size  # a list given as an override becomes the Scene's tuple
     scene = Scene(
         title=title,
         mode=mode,
@@ -170,7 +172,7 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
         cmap=style.cmap,
         colorbar_title=style.colorbar_text if mode == "activations" else "",
         notes=notes,
-        size=tuple(style.image_size),
+        size=(width, height),
     )
     texts, anchors = _label_texts(graph, blocks)
     scene.camera = _default_camera(scene, anchors, texts, style, layout.n_rows > 1)
@@ -222,10 +224,10 @@ def _deepen_for_planes(graph: BlockGraph, sizes: np.ndarray, style: SceneStyle,
                        styles: dict[int, SceneStyle]) -> None:
     """Give blocks that will show a stack of channel planes the depth to spread them apart."""
     for i in _feature_map_blocks(graph, style):
-        act = graph.last[i].activation
-        data = act.data
-        if data is None or act.layout not in ("map", "volume") or data.ndim not in (3, 4):
+        act = graph.last[i].activation  # set: _feature_map_blocks keeps blocks with an activation
+        if act is None or act.data is None or act.layout not in ("map", "volume") or act.data.ndim not in (3, 4):
             continue
+        data = act.data
         shape = (data.shape[0], *data.shape[-2:])
         sizes[i, 2] = max(sizes[i, 2], stack_depth(styles.get(i, style), shape, sizes[i]))
 
@@ -315,7 +317,8 @@ def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: 
     """
     pts = framing_points(scene, anchors)
     size = scene.size
-    kw = dict(
+    choose = partial(
+        choose_camera,
         size=size,
         view_angle=style.view_angle,
         azimuths=_azimuths(style, wrapped),
@@ -324,7 +327,7 @@ def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: 
         keepouts=scene.overlays.keepouts(),
     )
     probes = scene.blocks.centers
-    camera = choose_camera(pts, probes, **kw)
+    camera = choose(pts, probes)
     if style.labels == "none" or not len(anchors):
         return camera
     # make room for each label's text box, measured with the first camera
@@ -333,8 +336,8 @@ def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: 
     wpp = np.linalg.norm(anchors - np.asarray(camera.position), axis=1) / focal_px(style.view_angle, size[1])
     top = anchors + up * ((boxes[:, 1] + 2 * PAD_PX) * wpp)[:, None]
     half = right * (boxes[:, 0] / 2 * wpp)[:, None]
-    kw["directions"] = [np.subtract(camera.position, camera.focal_point)]
-    return choose_camera(np.concatenate([pts, top - half, top + half]), probes, **kw)
+    directions = [np.subtract(camera.position, camera.focal_point)]
+    return choose(np.concatenate([pts, top - half, top + half]), probes, directions=directions)
 
 
 def _labels(graph: BlockGraph, layout, blocks: Blocks, texts: list[str], anchors: np.ndarray,

@@ -67,16 +67,16 @@ def build_block_graph(trace: Trace, *, fold: bool) -> BlockGraph:
             ps = set(parents.get(nid, ()))
             if len(ps) == 1 and cats[nid] in FOLD_INTO and node.kind in ("module", "function"):
                 (p,) = ps
-                head = owner.get(p)
+                lead = owner.get(p)  # the block p belongs to, which node joins if the run goes on
                 if (
-                    head is not None
+                    lead is not None
                     and set(children.get(p, ())) == {nid}
-                    and cats[head] in FOLD_INTO[cats[nid]]
-                    and groups[head][-1] == p
+                    and cats[lead] in FOLD_INTO[cats[nid]]
+                    and groups[lead][-1] == p
                     and trace.nodes[p].shape == node.shape
-                    and trace.nodes[head].repeats == 1  # keep the ×N badge on the folded run alone
+                    and trace.nodes[lead].repeats == 1  # keep the ×N badge on the folded run alone
                 ):
-                    block = head
+                    block = lead
         owner[nid] = block
         groups.setdefault(block, []).append(nid)
 

@@ -158,7 +158,8 @@ def materialize(captures: list[Captured]) -> list[tuple[Stats, Activation]]:
     results, i = [], 0
     for c in captures:
         n = 5 if c.channel_mean is not None else 4
-        results.append(_finish(c, *pieces[i : i + 4], pieces[i + 4] if n == 5 else None))
+        reduced, sample, extremes, counts = pieces[i : i + 4]
+        results.append(_finish(c, reduced, sample, extremes, counts, pieces[i + 4] if n == 5 else None))
         i += n
     return results
 

@@ -161,12 +161,10 @@ class _CaptureMode(TorchFunctionMode):
         ids = []
         for t in tensors_in:
             origin = self.sources.of(t, scope, self.ids)
-            if origin.node_id is None:
-                self._add_source(origin, scope)
-            ids.append(origin.node_id)
+            ids.append(origin.node_id if origin.node_id is not None else self._add_source(origin, scope))
         return list(dict.fromkeys(ids))
 
-    def _add_source(self, origin: Origin, scope: str) -> None:
+    def _add_source(self, origin: Origin, scope: str) -> str:
         if origin.scope is None:  # a buffer or parameter sits with its first consumer
             origin.scope, origin.stack = scope, self.ids
         if origin.type == "Constant":
@@ -179,6 +177,7 @@ class _CaptureMode(TorchFunctionMode):
         self.nodes[node_id] = Node(id=node_id, kind="constant", type=origin.type, scope=origin.scope, call=call,
                                    shape=origin.shape, dtype=origin.dtype, shapes=(origin.shape,),
                                    stack=origin.stack)
+        return node_id
 
     def _passes_through(self, frame: _Frame, outs: list[torch.Tensor]) -> bool:
         """True when a leaf's outputs are its inputs unchanged (eval ``Dropout``: equal), so it is no node."""
@@ -222,7 +221,7 @@ class _CaptureMode(TorchFunctionMode):
         return parent
 
     # --- TorchFunctionMode ----------------------------------------------------------------
-    def __torch_function__(self, func, types, args=(), kwargs=None):  # type: ignore[override]
+    def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = kwargs or {}
         if self.stack and self.stack[-1].leaf:
             if self.capturing and func is _MHA_FORWARD:
@@ -419,7 +418,7 @@ def trace(
     try:
         torch.backends.mha.set_fastpath_enabled(False)
         with preserved_state(model), torch.no_grad(), rec:
-            if target is None:
+            if moved is None:  # no target device: the model runs where it is
                 output = model(*inputs, **kwargs)
             else:
                 output = torch.func.functional_call(model, moved, inputs, kwargs)
