@@ -15,7 +15,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 from render3d.errors import GalleryError, ModelSpecError, OutputSpecError, SceneFileError, UsageError, one_line
 from render3d.limits import check_fps, check_size
@@ -138,7 +138,7 @@ def _scene(args: argparse.Namespace):
     if is_scene_file(args.model):
         scene, sf = scene_from_file(args.model, size=args.size, trust_pickle=args.trust_pickle)
         return scene, sf.anti_aliasing
-    overrides = {"volume": True} if getattr(args, "volume", False) else {}
+    overrides: dict[str, Any] = {"volume": True} if getattr(args, "volume", False) else {}
     return to_scene(_spec(args), mode=args.mode, size=args.size, scale=args.scale, **overrides), args.anti_aliasing
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from render3d.errors import SceneFileError
 from render3d.scenefile import SceneFile
 
 __all__ = ["render_still"]
@@ -27,6 +28,8 @@ def render_still(sf: SceneFile, path: str | os.PathLike[str], *, trust_pickle: b
         from render3d.record.animate import render_frame
         from render3d.record.recording import load_recording
 
+        if sf.recording is None:  # read_scene_file requires it; a SceneFile built in code may lack it
+            raise SceneFileError("video = 'training' needs key 'recording' (the recording folder to show)")
         recording = load_recording(sf.recording)
         position = sf.at * (len(recording.consistent()) - 1)
         return render_frame(recording, path, position=position, size=sf.size)
@@ -36,6 +39,8 @@ def render_still(sf: SceneFile, path: str | os.PathLike[str], *, trust_pickle: b
     if sf.video == "explain":
         from render3d.explainer import explain
 
+        if sf.layer is None:
+            raise SceneFileError("video = 'explain' needs key 'layer' (the layer to explain)")
         return explain(spec, layer=sf.layer, path=path, size=sf.size, at=sf.at, progress=False)
     from render3d.api import load_spec_model
     from render3d.flythrough import tour

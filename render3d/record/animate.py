@@ -93,9 +93,9 @@ def iter_frames(
     orbit: bool = False,
     player: Player | None = None,
     metric: str | None = None,
-    positions: Sequence[float] | None = None,
+    positions: Sequence[float] | np.ndarray | None = None,
     story: Story | None = None,
-    angles: Sequence[float] | None = None,
+    angles: Sequence[float] | np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
     """The animation's frames as (H, W, 3) uint8 arrays, one scene built once for all of them.
 
@@ -126,7 +126,9 @@ def iter_frames(
             if angles is not None:
                 player.set_orbit(float(angles[j]))
             image = _grab(player.plotter)
-            yield image if panel is None else compose(image, _panels(story, float(position), panel))
+            if story is not None and panel is not None:
+                image = compose(image, _panels(story, float(position), panel))
+            yield image
     finally:
         if own:
             player.close()
@@ -294,8 +296,8 @@ def animate_recording(
     return path
 
 
-def _render_here(recording: Recording, player: Player, path: Path, positions: Sequence[float], size: tuple[int, int],
-                 orbit: bool, story: Story | None, fps: float, progress: bool) -> int:
+def _render_here(recording: Recording, player: Player, path: Path, positions: Sequence[float] | np.ndarray,
+                 size: tuple[int, int], orbit: bool, story: Story | None, fps: float, progress: bool) -> int:
     """Every frame rendered and encoded by this process into ``path``; returns the frame count."""
     from tqdm import tqdm
 

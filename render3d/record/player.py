@@ -104,7 +104,8 @@ class Player:
             scene.colorbar_title = "activation (per-layer p1–p99 over all epochs)"
         if clims is not None:
             for fm in scene.feature_maps:
-                fm.clim = tuple(clims[fm.node_id])
+                vmin, vmax = clims[fm.node_id]  # a caller's [lo, hi] list or array becomes a tuple
+                fm.clim = (vmin, vmax)
         self.plotter, self.actors = build_plotter(scene, off_screen=off_screen)
         self._camera = [tuple(map(float, v)) for v in self.plotter.camera_position]
         self._fit_ratio: float | None = None

@@ -153,8 +153,9 @@ class Recorder:
                              "pass template= an unsharded instance of the same architecture (e.g. a copy made "
                              "before sharding) for rank 0 to trace")
         self.template = template
-        self._traced = template if self.sharded else model  # the module each snapshot traces
-        self.probe = _resolve_probe(self._traced or model, probe)
+        # the module each snapshot traces (a sharded rank that does not write traces nothing)
+        self._traced = template if self.sharded and template is not None else model
+        self.probe = _resolve_probe(self._traced, probe)
         named, known = describe_probe(probe) if isinstance(probe, str) else (None, None)
         self.probe_name = probe_name if probe_name is not None else named
         self.label = int(label) if label is not None else known
@@ -168,6 +169,7 @@ class Recorder:
         self.probe_hash = probe_hash(self.probe)
         self.run = new_run_id()
         self._manifest: dict[str, Any] | None = None
+        self._finalizer: weakref.finalize[..., Recorder]  # _nothing on a rank that does not write, else _release
         if not self.writes:  # another rank writes the recording: this one takes no folder, no lock
             self._finalizer = weakref.finalize(self, _nothing)
             return
@@ -238,8 +240,8 @@ class Recorder:
             from render3d.record.distributed import full_state_dict, load_unsharded
 
             state = full_state_dict(self.model)  # every rank takes part
-            if self.writes:
-                load_unsharded(self.template, state)
+            if self.writes:  # _traced is the template here
+                load_unsharded(self._traced, state)
         if not self.writes:
             return None
         model = self._traced
@@ -252,9 +254,9 @@ class Recorder:
             traced = trace(model, probe, depth=self.depth, capture=self.capture)
         logits = _logits(output.get("value"))
         signature = traced.signature()
-        if self._resumed:
-            self._check_resumed_graph(signature)
         manifest = self._manifest or self._start(traced)
+        if self._resumed:
+            self._check_resumed_graph(manifest, signature)
         index = len(manifest["snapshots"])
         name = store.snapshot_name(index)
         entry: dict[str, Any] = {"index": index, "epoch": epoch, "file": name, "metrics": values,
@@ -335,11 +337,11 @@ class Recorder:
             raise RecordingError(f"epoch {epoch} does not come after the last recorded epoch {done[-1]['epoch']} "
                                  f"in {self.out_dir}; epochs must strictly increase (overwrite=True starts afresh)")
 
-    def _check_resumed_graph(self, signature: str) -> None:
-        known = {self._manifest["signature"], *(s["signature"] for s in self._manifest["snapshots"])}
+    def _check_resumed_graph(self, manifest: dict[str, Any], signature: str) -> None:
+        known = {manifest["signature"], *(s["signature"] for s in manifest["snapshots"])}
         if signature not in known:
             raise RecordingError(f"this model's graph (signature {signature}) is not the one recorded in "
-                                 f"{self.out_dir} ({self._manifest['signature']}); resume only with the same "
+                                 f"{self.out_dir} ({manifest['signature']}); resume only with the same "
                                  "model, or record into another folder")
         self._resumed = False  # checked once per run
 
@@ -349,8 +351,8 @@ class Recorder:
             np.save(tmp, probe_np)
 
     def _start(self, traced: Any) -> dict[str, Any]:
-        probe = {"sha256": self.probe_hash, "shape": list(self.probe.shape),
-                 "dtype": str(self.probe.dtype).removeprefix("torch."), "file": store.PROBE_FILE}
+        probe: dict[str, Any] = {"sha256": self.probe_hash, "shape": list(self.probe.shape),
+                                 "dtype": str(self.probe.dtype).removeprefix("torch."), "file": store.PROBE_FILE}
         if self.probe_name is not None:
             probe["name"] = self.probe_name
         if self.label is not None:
@@ -391,7 +393,8 @@ class WeightHistory:
     def measure(self, model: nn.Module) -> store.LayerNorms:
         """The norms now. The reference for Δw moves only on :meth:`accept`, so a snapshot that failed
         to write leaves it where it was."""
-        paths, rows = [], []
+        paths: list[str] = []
+        rows: list[list[Any]] = []
         for path, name, p in _own_parameters(model):
             if not paths or paths[-1] != path:
                 paths.append(path)

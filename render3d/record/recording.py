@@ -287,6 +287,7 @@ def _paths(graph: Trace, members: Sequence[str]) -> list[str]:
     return [p for nid in members if nid in graph.nodes for p in module_paths(graph.nodes[nid])]
 
 
-def load_recording(path: str | os.PathLike[str]) -> Recording:
-    """Open the recording in folder ``path`` (see :class:`Recording`); raises :class:`RecordingError`."""
+def load_recording(path: Recording | str | os.PathLike[str]) -> Recording:
+    """Open the recording in folder ``path`` (see :class:`Recording`), or pass one already open through;
+    raises :class:`RecordingError`."""
     return path if isinstance(path, Recording) else Recording(path)

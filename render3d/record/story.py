@@ -79,7 +79,7 @@ def visual_change(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarr
     return float(np.mean(parts)) if parts else 0.0
 
 
-def blend_changes(*measures: Sequence[float] | None) -> np.ndarray:
+def blend_changes(*measures: Sequence[float] | np.ndarray | None) -> np.ndarray:
     """One change per segment from several measures (activations, prediction): each normalised to
     sum 1 over the segments, then averaged; measures that are ``None`` or all zero are left out."""
     rows = []
