@@ -51,9 +51,9 @@ def test_size_rounds_to_multiples_of_16(recording, tmp_path, capsys):
 
 
 def test_interrupted_animation_leaves_no_file(recording, tmp_path, monkeypatch):
-    import render3d.record.animate as anim
+    import render3d.rendering.png as png
 
-    real = anim._grab
+    real = png.read_rgb
     calls = {"n": 0}
 
     def failing(plotter):
@@ -62,7 +62,7 @@ def test_interrupted_animation_leaves_no_file(recording, tmp_path, monkeypatch):
             raise RuntimeError("boom mid-way")
         return real(plotter)
 
-    monkeypatch.setattr(anim, "_grab", failing)
+    monkeypatch.setattr(png, "read_rgb", failing)
     out = tmp_path / "c.mp4"
     with pytest.raises(RuntimeError, match="boom mid-way"):
         animate_recording(recording, out, frames_per_epoch=3, size=SIZE, progress=False)
@@ -209,3 +209,26 @@ def test_cli_classes_with_the_wrong_count_is_one_line(recording, tmp_path, capsy
     assert code == 2 and len(err.splitlines()) == 1
     assert f"--classes {names}: 2 class names, but the model has 10 outputs" in err
     assert not (tmp_path / "x.mp4").exists()
+
+
+def test_held_frames_are_drawn_once_and_equal_a_fresh_drawing(recording, monkeypatch):
+    from render3d.record import animate
+    from render3d.rendering.png import read_rgb
+
+    positions = [0, 0, 0, 0.5, 1, 2, 2]
+    player = Player(recording, size=SIZE)
+    try:
+        fresh = []
+        for p in sorted(set(positions)):  # each position drawn on its own, for comparison
+            player.set_position(float(p))
+            fresh.append(read_rgb(player.plotter))
+        drawn = []
+        real = Player.set_position
+        monkeypatch.setattr(Player, "set_position", lambda self, p: (drawn.append(p), real(self, p)))
+        frames = list(animate.iter_frames(recording, player=player, positions=positions))
+    finally:
+        player.close()
+    assert drawn == [0, 0.5, 1, 2]  # the two repeats of 0 and the repeat of 2 reuse the frame before
+    by_position = dict(zip(sorted(set(positions)), fresh, strict=True))
+    for p, frame in zip(positions, frames, strict=True):
+        np.testing.assert_array_equal(frame, by_position[p])

@@ -14,7 +14,7 @@ import secrets
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -48,12 +48,6 @@ def video_size(size: Sequence[int]) -> tuple[int, int]:
 def summary_line(path: str | os.PathLike[str], frames: int, size: Sequence[int], fps: float) -> str:
     """``wrote PATH: N frames, WxH, T s (F fps)`` (T is the video's duration)."""
     return f"wrote {path}: {frames} frames, {size[0]}x{size[1]}, {frames / fps:.1f} s ({fps:g} fps)"
-
-
-def _grab(plotter: Any) -> np.ndarray:
-    """Render and read back one RGB frame (H, W, 3) uint8."""
-    plotter.render()
-    return plotter.screenshot(None, return_img=True)
 
 
 def frame_positions(
@@ -108,6 +102,7 @@ def iter_frames(
     frames whose orbit was planned over all of them (:func:`orbit_angles`).
     """
     from render3d.rendering.panels import compose
+    from render3d.rendering.png import read_rgb
 
     own = player is None
     if story is not None and size is None:
@@ -121,11 +116,15 @@ def iter_frames(
             angles = orbit_angles(len(positions))
         width, height = player.plotter.window_size
         panel = (int(size[0]) - width, height) if story is not None and size is not None else None
+        image: np.ndarray | None = None
         for j, position in enumerate(positions):
+            if image is not None and angles is None and position == positions[j - 1]:
+                yield image  # a held frame (the story's first and last epochs): the same picture, drawn once
+                continue
             player.set_position(float(position))
             if angles is not None:
                 player.set_orbit(float(angles[j]))
-            image = _grab(player.plotter)
+            image = read_rgb(player.plotter)
             if story is not None and panel is not None:
                 image = compose(image, _panels(story, float(position), panel))
             yield image
