@@ -24,9 +24,9 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
@@ -42,7 +42,8 @@ def render3d_cli() -> list[str]:
     """The installed ``render3d`` console script next to this interpreter (not a pyenv/asdf shim, which
     would add its own start-up time), else ``python -c 'render3d.cli.main()'``."""
     exe = Path(sys.executable).with_name("render3d")
-    return [str(exe)] if exe.exists() else [sys.executable, "-c", "import sys; from render3d.cli import main; sys.exit(main())"]
+    fallback = [sys.executable, "-c", "import sys; from render3d.cli import main; sys.exit(main())"]
+    return [str(exe)] if exe.exists() else fallback
 
 
 @dataclass

@@ -55,7 +55,6 @@ from _common import (  # noqa: E402
     headless_env,
     machine_info,
     md_table,
-    median,
     versions,
 )
 

@@ -69,7 +69,7 @@ def main() -> None:
         torch.set_num_threads(args.threads)
     random.seed(0)
     print(f"{torch.get_num_threads()} thread(s), load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
-    print(f"| model | input | forward (ms) | trace reduced (ms) | ratio (median of paired rounds) | shapes-only ratio |")
+    print("| model | input | forward (ms) | trace reduced (ms) | ratio (median of paired rounds) | shapes-only ratio |")
     print("|---|---|---|---|---|---|")
     for name in args.models.split(","):
         r = measure(name, args.rounds, args.size, args.device)

@@ -19,8 +19,9 @@ The numbers behind these choices are in ``notes/rendering.md``.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import pyvista as pv
@@ -149,7 +150,7 @@ class SceneActors:
             msg = f"Feature map {node_id!r} has shape {handle.shape}, got values of shape {values.shape}."
             raise ValueError(msg)
         handle.values = values
-        if handle.image is not None:
+        if handle.image is not None and handle.texels is not None:  # set together for planes/slab maps
             atlas = atlas_rgb(values, handle.fm.clim, self.lut, handle.grid)
             handle.texels[:] = atlas[::-1].reshape(-1, 3)
             handle.image.Modified()
@@ -477,7 +478,8 @@ def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) ->
 #: label text is rasterised at this multiple of its on-screen size. 1 reproduces the point labels
 #: pixel for pixel at the scene's camera (hinted glyphs, texel centres on pixel centres); 2 keeps
 #: them sharp when zoomed in but is visibly softer at 9-12 px, where hinting matters most.
-def _text(plotter: pv.Plotter, text: str, x: float, y: float, size: int, color: Any, *, top: bool, name: str) -> pv.Text:
+def _text(plotter: pv.Plotter, text: str, x: float, y: float, size: int, color: Any, *, top: bool,
+          name: str) -> pv.Text:
     actor = pv.Text(text=text, position=(x, y))
     prop = actor.prop
     prop.color = rgb01(color)
@@ -490,7 +492,8 @@ def _text(plotter: pv.Plotter, text: str, x: float, y: float, size: int, color: 
     return actor
 
 
-def _add_overlays(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int, scale: float) -> None:
+def _add_overlays(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int,
+                  scale: float) -> None:
     """Title, notes, caption and legend stacked top left, the colour bar bottom right: exactly the
     rectangles :attr:`Scene.overlays` reserved when the camera was framed (``scene`` is at this size)."""
     lay = scene.overlays
@@ -553,7 +556,8 @@ def _legend(plotter: pv.Plotter, entries: list, width: int, height: int, lay: Ov
     return legend
 
 
-def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int, scale: float) -> vtkScalarBarActor:
+def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int,
+                scale: float) -> vtkScalarBarActor:
     """Horizontal colour bar bottom right: tick labels above the bar, title below it."""
     own = [fm for fm in scene.feature_maps if not fm.block] or scene.feature_maps  # attention keeps its own
     clims = {tuple(float(v) for v in fm.clim) for fm in own}

@@ -14,8 +14,9 @@ and curves' pixels, not FreeType's rasterising (6 ms of a 720p frame before).
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -123,7 +124,8 @@ def _bars(draw: Any, box: tuple[int, int, int, int], bars: Sequence[tuple[str, f
     bar_h = max(3, round(row * 0.62))
     for name, p, true in bars:
         text = _fit(draw, name, font, label_w - 8)
-        _draw_text(draw, (track0 - 8 - _text_w(draw, text, font), y + (row - font.size) / 2 - 2), text, font, TEXT_COLOR)
+        at = (track0 - 8 - _text_w(draw, text, font), y + (row - font.size) / 2 - 2)
+        _draw_text(draw, at, text, font, TEXT_COLOR)
         top = y + (row - bar_h) / 2
         draw.rectangle([track0, top, track1, top + bar_h], fill=TRACK)
         p = float(min(max(p, 0.0), 1.0))

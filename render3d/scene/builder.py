@@ -22,12 +22,13 @@ from render3d.passes import PassContext, group_call_sites, original_members, run
 from render3d.scene.activations import attention_map, feature_map, stack_depth
 from render3d.scene.camera import box_corners, camera_basis, choose_camera, focal_px, project, project_points
 from render3d.scene.colour import settle_colours
+from render3d.scene.connectors import route_connectors
 from render3d.scene.fit import MARGIN, framing_points, refit_camera
 from render3d.scene.flags import scene_flags
 from render3d.scene.fold import BlockGraph, build_block_graph
 from render3d.scene.geometry import box_sizes, shape_dims, shape_text
 from render3d.scene.labels import PAD_PX, label_box_px, place_labels
-from render3d.scene.layout import layout_graph, residual_branches, route_connectors
+from render3d.scene.layout import layout_graph, residual_branches
 from render3d.scene.model import MAX_SHADOWS, Blocks, Camera, Labels, Scene, feature_map_bounds, repeat_shadows
 from render3d.scene.names import block_names
 from render3d.scene.outputs import primary_output

@@ -97,8 +97,8 @@ def route_connectors(
     # an edge from one row to another: out of the right face into the gap after src's layer, down
     # into the free corridor below its row, along it (round the right end of every row when it
     # passes more rows), down the gap before dst's layer and into dst's left face
-    row = layout.row
-    if row is not None and len(row) and row.max() > 0:
+    row, corridors = layout.row, layout.corridors
+    if row is not None and corridors is not None and len(row) and row.max() > 0:
         gap = layout.layer_gap
         x_out = float(layout.layer_right.max()) + gap
         top_y = float((c[:, 1] + half[:, 1]).max()) + ARC_CLEARANCE
@@ -107,15 +107,14 @@ def route_connectors(
             ra, rb = int(row[a]), int(row[b])
             xa = layout.layer_right[layer[a]] + gap / 2
             xb = layout.layer_left[layer[b]] - gap / 2
-            ya = layout.corridors[ra] if ra < len(layout.corridors) else float(c[:, 1].min() - half[:, 1].max()
-                                                                               - gap)
-            yb = layout.corridors[rb - 1] if rb > 0 else top_y
+            ya = corridors[ra] if ra < len(corridors) else float(c[:, 1].min() - half[:, 1].max() - gap)
+            yb = corridors[rb - 1] if rb > 0 else top_y
             (xs, ys, zs), (xd, yd, zd) = c[a], c[b]
-            pts = [(xs + half[a, 0], ys, zs), (xa, ys, zs), (xa, ya, zs)]
+            route = [(xs + half[a, 0], ys, zs), (xa, ys, zs), (xa, ya, zs)]
             if rb != ra + 1:
-                pts += [(x_out, ya, zs), (x_out, yb, zs)]
-            pts += [(xb, yb, zs), (xb, yb, zd), (xb, yd, zd), (xd - half[b, 0], yd, zd)]
-            arr = np.asarray(pts, dtype=float)
+                route += [(x_out, ya, zs), (x_out, yb, zs)]
+            route += [(xb, yb, zs), (xb, yb, zd), (xb, yd, zd), (xd - half[b, 0], yd, zd)]
+            arr = np.asarray(route, dtype=float)
             keep = np.concatenate([[True], np.any(np.abs(np.diff(arr, axis=0)) > 1e-9, axis=1)])
             connectors[e] = Connector(ids[a], ids[b], arr[keep], "flow" if span[e] == 1 else "skip")
             is_flow[e] = False

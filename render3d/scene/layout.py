@@ -32,13 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-# route_connectors lives in .connectors; imported here too for the scene builder's import line
-from render3d.scene.connectors import (  # noqa: F401
-    ARC_CLEARANCE,
-    ARC_STEP,
-    RangeMax,
-    route_connectors,
-)
+from render3d.scene.connectors import ARC_CLEARANCE, ARC_STEP, RangeMax
 from render3d.scene.geometry import GLYPH, MAP
 from render3d.scene.wrap import LABEL_ROOM_PX, estimate_scale, plan_rows
 
