@@ -24,7 +24,7 @@ from render3d.record.frames import Timeline, story_positions
 from render3d.record.ingest import record_checkpoints
 from render3d.record.player import Player
 from render3d.record.recording import Recording, load_recording
-from render3d.record.video import FrameWriter, open_writer, verify_video, video_bytes
+from render3d.record.video import FrameWriter, open_writer, verify_video, video_bytes, write_video
 from render3d.record.window import recording_window, show_recording
 from render3d.scene.style import DEFAULT_SIZE, VIDEO_SIZE
 
@@ -298,22 +298,8 @@ def animate_recording(
 def _render_here(recording: Recording, player: Player, path: Path, positions: Sequence[float] | np.ndarray,
                  size: tuple[int, int], orbit: bool, story: Story | None, fps: float, progress: bool) -> int:
     """Every frame rendered and encoded by this process into ``path``; returns the frame count."""
-    from tqdm import tqdm
-
-    with atomic_path(path, suffix=path.suffix) as tmp:  # ffmpeg picks the container by suffix
-        writer = open_writer(tmp, fps)
-        try:
-            with tqdm(total=len(positions), desc="animate", unit="frame", disable=not progress, leave=False) as bar:
-                for image in iter_frames(recording, size=size, orbit=orbit, player=player, positions=positions,
-                                         story=story):
-                    writer.append_data(image)
-                    bar.update()
-            writer.close()
-        except BaseException:  # stop ffmpeg before the temp file goes, or it writes it again
-            writer.abort()
-            raise
-        verify_video(tmp, writer.frames)
-    return writer.frames
+    frames = iter_frames(recording, size=size, orbit=orbit, player=player, positions=positions, story=story)
+    return write_video(path, frames, fps, total=len(positions), progress=progress, desc="animate")
 
 
 @dataclass(frozen=True)
