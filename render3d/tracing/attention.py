@@ -41,11 +41,10 @@ def _step(n: int, max_tokens: int) -> int:
     return max(1, math.ceil(n / max_tokens))
 
 
-def attention_maps(module: nn.MultiheadAttention, args: tuple, kwargs: dict, max_tokens: int) -> torch.Tensor | None:
-    """(heads, T', S') float16 attention weights of batch item 0, strided to ``max_tokens`` per side."""
-    query, key = _arg(args, kwargs, 0, "query"), _arg(args, kwargs, 1, "key")
-    if not isinstance(query, torch.Tensor) or not isinstance(key, torch.Tensor) or query.is_meta:
-        return None
+def mha_query_key(module: nn.MultiheadAttention, query: torch.Tensor,
+                  key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Batch item 0's projected queries and keys per head, (heads, T, head_dim) and (heads, S, head_dim),
+    as ``module`` computes them from its ``query``/``key`` arguments (batched or not, batch_first or not)."""
     if query.dim() == 3:
         query, key = (query[0], key[0]) if module.batch_first else (query[:, 0], key[:, 0])
     embed, heads = module.embed_dim, module.num_heads
@@ -58,6 +57,16 @@ def attention_maps(module: nn.MultiheadAttention, args: tuple, kwargs: dict, max
     b_q, b_k = (bias[:embed], bias[embed : 2 * embed]) if bias is not None else (None, None)
     q = nn.functional.linear(query, w_q, b_q).view(-1, heads, head_dim).transpose(0, 1)
     k = nn.functional.linear(key, w_k, b_k).view(-1, heads, head_dim).transpose(0, 1)
+    return q, k
+
+
+def attention_maps(module: nn.MultiheadAttention, args: tuple, kwargs: dict, max_tokens: int) -> torch.Tensor | None:
+    """(heads, T', S') float16 attention weights of batch item 0, strided to ``max_tokens`` per side."""
+    query, key = _arg(args, kwargs, 0, "query"), _arg(args, kwargs, 1, "key")
+    if not isinstance(query, torch.Tensor) or not isinstance(key, torch.Tensor) or query.is_meta:
+        return None
+    q, k = mha_query_key(module, query, key)
+    heads, head_dim = q.shape[0], q.shape[-1]
     logits = q @ k.transpose(-1, -2) / math.sqrt(head_dim)
     mask = _arg(args, kwargs, 5, "attn_mask")
     if isinstance(mask, torch.Tensor) and mask.shape[-2:] == logits.shape[-2:]:

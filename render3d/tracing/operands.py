@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from render3d.errors import ModelSpecError
+from render3d.tracing.attention import mha_query_key
 
 __all__ = ["KINDS", "Operands", "SpatialStep", "capture_operands", "find_module", "split_layer"]
 
@@ -340,17 +341,10 @@ def _attention(ops: Operands, module: nn.Module, args: tuple, kw: dict, out: Any
     if isinstance(module, nn.MultiheadAttention):
         query = args[0] if args else kw["query"]
         key = args[1] if len(args) > 1 else kw["key"]
-        if query.dim() == 3:
-            query, key = (query[0], key[0]) if module.batch_first else (query[:, 0], key[:, 0])
-        e, h = module.embed_dim, module.num_heads
-        d = e // h
-        if module._qkv_same_embed_dim:
-            wq, wk = module.in_proj_weight[:e], module.in_proj_weight[e:2 * e]
-        else:
-            wq, wk = module.q_proj_weight, module.k_proj_weight
-        b = module.in_proj_bias
-        q = nn.functional.linear(query, wq, None if b is None else b[:e]).view(-1, h, d).transpose(0, 1)
-        k = nn.functional.linear(key, wk, None if b is None else b[e:2 * e]).view(-1, h, d).transpose(0, 1)
+        q, k = mha_query_key(module, query, key)
+        h, d = q.shape[0], q.shape[-1]
+        if query.dim() == 3:  # batch item 0, as mha_query_key took it (ops.input below)
+            query = query[0] if module.batch_first else query[:, 0]
         mask = torch.zeros(h, q.shape[1], k.shape[1])
         attn_mask = args[5] if len(args) > 5 else kw.get("attn_mask")
         if attn_mask is not None:
