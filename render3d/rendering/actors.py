@@ -567,7 +567,28 @@ def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: i
         (clim,) = clims
     else:  # each layer has its own limits: the ends are each layer's p1 and p99, not numbers
         clim, labels, label_format = (1.0, 99.0), 2, "p%.0f"
-    lut = pv.LookupTable(cmap=scene.cmap, scalar_range=clim)
+    label_size = max(8, round(18 * scale))
+    margin = round(24 * scale)
+    bar_w = round(min(0.4 * width, 420 * scale))
+    bar_h = round(70 * scale)
+    title_h = round(1.6 * label_size)
+    x0 = width - margin - bar_w
+    y0 = margin + title_h
+    bar = colour_bar(pv.LookupTable(cmap=scene.cmap, scalar_range=clim), labels=labels, label_format=label_format,
+                     label_size=label_size, box=(x0, y0, x0 + bar_w, y0 + bar_h))
+    bar.SetTextPad(max(1, round(3 * scale)))
+    plotter.add_actor(bar, reset_camera=False, name="colorbar", pickable=False, render=False)
+    actors.colorbar_title_actor = _text(
+        plotter, title, x0 + bar_w / 2, y0 - round(4 * scale), label_size, TEXT_COLOR, top=True, name="colorbar-title"
+    )
+    actors.colorbar_title_actor.prop.justification_horizontal = "center"
+    return bar
+
+
+def colour_bar(lut: Any, *, labels: int, label_format: str, label_size: int,
+               box: tuple[int, int, int, int]) -> vtkScalarBarActor:
+    """A horizontal colour bar in the house style (labels above the bar in the label font, no frame) over
+    display pixels ``box`` (x0, y0, x1, y1, y up): the scene's and the explainer's colour bars."""
     bar = vtkScalarBarActor()
     bar.SetLookupTable(lut)
     bar.SetOrientationToHorizontal()
@@ -576,9 +597,7 @@ def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: i
     bar.UnconstrainedFontSizeOn()
     bar.SetBarRatio(0.45)
     bar.DrawFrameOff()
-    bar.SetTextPad(max(1, round(3 * scale)))
     bar.SetTextPositionToSucceedScalarBar()
-    label_size = max(8, round(18 * scale))
     prop = bar.GetLabelTextProperty()
     prop.SetColor(*rgb01(TEXT_COLOR))
     font = font_file()
@@ -589,22 +608,12 @@ def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: i
     prop.BoldOff()
     prop.ItalicOff()
     prop.ShadowOff()
-    margin = round(24 * scale)
-    bar_w = round(min(0.4 * width, 420 * scale))
-    bar_h = round(70 * scale)
-    title_h = round(1.6 * label_size)
-    x0 = width - margin - bar_w
-    y0 = margin + title_h
+    x0, y0, x1, y1 = box
     bar.GetPositionCoordinate().SetCoordinateSystemToDisplay()
     bar.GetPositionCoordinate().SetValue(x0, y0)
     bar.GetPosition2Coordinate().SetCoordinateSystemToDisplay()
     bar.GetPosition2Coordinate().SetReferenceCoordinate(None)
-    bar.GetPosition2Coordinate().SetValue(x0 + bar_w, y0 + bar_h)
-    plotter.add_actor(bar, reset_camera=False, name="colorbar", pickable=False, render=False)
-    actors.colorbar_title_actor = _text(
-        plotter, title, x0 + bar_w / 2, y0 - round(4 * scale), label_size, TEXT_COLOR, top=True, name="colorbar-title"
-    )
-    actors.colorbar_title_actor.prop.justification_horizontal = "center"
+    bar.GetPosition2Coordinate().SetValue(x1, y1)
     return bar
 
 

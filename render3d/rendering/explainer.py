@@ -15,10 +15,9 @@ from typing import Any
 
 import numpy as np
 import pyvista as pv
-from vtkmodules.vtkCommonCore import VTK_FONT_FILE
-from vtkmodules.vtkRenderingAnnotation import vtkScalarBarActor
 
 from render3d.limits import check_size
+from render3d.rendering.actors import colour_bar
 from render3d.rendering.glcheck import gl_max_size
 from render3d.rendering.labels import TEXT_COLOR, font_file, rgb01
 from render3d.rendering.meshes import (
@@ -173,33 +172,12 @@ class ExplainerView:
         self._images[p.key] = image
 
     def _scalar_bar(self, width: int, margin: int) -> None:
-        bar = vtkScalarBarActor()
-        bar.SetLookupTable(pv.LookupTable(cmap=self.scene.cmap, scalar_range=self.scene.clim))
-        bar.SetOrientationToHorizontal()
-        bar.SetNumberOfLabels(3)
-        bar.SetLabelFormat("%.3g")
-        bar.UnconstrainedFontSizeOn()
-        bar.SetBarRatio(0.45)
-        bar.DrawFrameOff()
-        bar.SetTextPositionToSucceedScalarBar()
-        prop = bar.GetLabelTextProperty()
-        prop.SetColor(*rgb01(TEXT_COLOR))
-        font = font_file()
-        if font:
-            prop.SetFontFamily(VTK_FONT_FILE)
-            prop.SetFontFile(font)
         label = max(8, round(13 * self.scale))
-        prop.SetFontSize(label)
-        prop.BoldOff()
-        prop.ItalicOff()
-        prop.ShadowOff()
         bar_w, bar_h = round(260 * self.scale), round(50 * self.scale)
         x0, y0 = width - 3 * margin - bar_w, margin + round(60 * self.scale)
-        bar.GetPositionCoordinate().SetCoordinateSystemToDisplay()
-        bar.GetPositionCoordinate().SetValue(x0, y0)
-        bar.GetPosition2Coordinate().SetCoordinateSystemToDisplay()
-        bar.GetPosition2Coordinate().SetReferenceCoordinate(None)
-        bar.GetPosition2Coordinate().SetValue(x0 + bar_w, y0 + bar_h)
+        bar = colour_bar(pv.LookupTable(cmap=self.scene.cmap, scalar_range=self.scene.clim), labels=3,
+                         label_format="%.3g", label_size=label, box=(x0, y0, x0 + bar_w, y0 + bar_h))
+        font = font_file()
         self._names.append("explain:colorbar")
         self.plotter.add_actor(bar, reset_camera=False, name="explain:colorbar", pickable=False, render=False)
         title = self._text(self.scene.colorbar_title, x0 + bar_w / 2, y0 - round(3 * self.scale), label,
