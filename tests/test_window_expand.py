@@ -4,12 +4,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 import torchvision
-from window_fixtures import SIZE, click_block, open_window, press
+from window_fixtures import SIZE, click_block, model_scenes, open_window, press
 
-import render3d
-from render3d.api import WindowScenes
 from render3d.rendering.window import key_map
 from render3d.scene.builder import build_scene
 
@@ -18,10 +15,7 @@ RUN = ("layer3.1#1", "layer3.2#1", "layer3.3#1", "layer3.4#1", "layer3.5#1")
 
 @pytest.fixture(scope="module")
 def scenes():
-    torch.manual_seed(0)
-    model = torchvision.models.resnet50().eval()
-    x = torch.randn(1, 3, 64, 64)
-    return WindowScenes(lambda capture: render3d.trace(model, x, capture=capture))
+    return model_scenes(torchvision.models.resnet50)
 
 
 @pytest.fixture

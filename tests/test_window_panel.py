@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-import torch
 import torchvision
-from window_fixtures import SIZE, block_pixel, click, click_block, display_point, open_window, press, screenshot
+from window_fixtures import (
+    SIZE,
+    block_pixel,
+    click,
+    click_block,
+    display_point,
+    model_scenes,
+    open_window,
+    press,
+    screenshot,
+)
 
-import render3d
 from render3d.api import WindowScenes
 from render3d.models import SeedCNN
 from render3d.rendering import window as window_module
@@ -20,10 +28,7 @@ from render3d.scene.style import WINDOW_SIZE
 
 @pytest.fixture(scope="module")
 def scenes():
-    torch.manual_seed(0)
-    model = torchvision.models.resnet18().eval()
-    x = torch.randn(1, 3, 64, 64)
-    return WindowScenes(lambda capture: render3d.trace(model, x, capture=capture))
+    return model_scenes(torchvision.models.resnet18)
 
 
 @pytest.fixture

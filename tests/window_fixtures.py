@@ -11,6 +11,20 @@ from render3d.rendering.window import install_interaction, scene_window
 SIZE = (640, 360)
 
 
+def model_scenes(build):
+    """The window's scene callback (:class:`~render3d.api.WindowScenes`) for ``build()`` (a torchvision
+    builder, random init, seed 0) on one 64×64 input: cheap enough for a test, real enough to expand."""
+    import torch
+
+    import render3d
+    from render3d.api import WindowScenes
+
+    torch.manual_seed(0)
+    model = build().eval()
+    x = torch.randn(1, 3, 64, 64)
+    return WindowScenes(lambda capture: render3d.trace(model, x, capture=capture))
+
+
 def open_window(scene, **callbacks):
     """The :class:`SceneWindow` on ``scene`` at :data:`SIZE`, its interactor enabled (an offscreen one
     ignores events until then); close its plotter when done."""
