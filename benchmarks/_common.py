@@ -69,16 +69,24 @@ class ProcResult:
 
 def last_error_line(text: str) -> str:
     """The last line of ``text`` that looks like an error (not a progress bar, not a VTK warning)."""
-    lines = [ln.strip() for ln in text.replace("\r", "\n").splitlines()
-             if ln.strip() and "it/s" not in ln and "it [" not in ln and "%|" not in ln]
+    lines = [
+        ln.strip()
+        for ln in text.replace("\r", "\n").splitlines()
+        if ln.strip() and "it/s" not in ln and "it [" not in ln and "%|" not in ln
+    ]
     for ln in reversed(lines):
         if ("Error" in ln or "error" in ln or "Exception" in ln or "Segmentation" in ln) and "WARN" not in ln:
             return ln[:160]
     return lines[-1][:160] if lines else ""
 
 
-def measure_process(cmd: list[str], *, timeout: float = 600, env: dict[str, str] | None = None,
-                    cwd: str | os.PathLike[str] | None = None) -> ProcResult:
+def measure_process(
+    cmd: list[str],
+    *,
+    timeout: float = 600,
+    env: dict[str, str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+) -> ProcResult:
     """Run ``cmd`` in a fresh process; wall time (s) and peak RSS (MiB) of that process."""
     env = env or headless_env()
     if GNU_TIME:
@@ -87,12 +95,20 @@ def measure_process(cmd: list[str], *, timeout: float = 600, env: dict[str, str]
         full = [GNU_TIME, "-o", time_file, "-f", "%e %M", *cmd]
         start = time.perf_counter()
         try:
-            proc = subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd,
-                                  errors="replace")
+            proc = subprocess.run(
+                full, capture_output=True, text=True, timeout=timeout, env=env, cwd=cwd, errors="replace"
+            )
         except subprocess.TimeoutExpired as exc:
             Path(time_file).unlink(missing_ok=True)
-            return ProcResult(cmd, time.perf_counter() - start, float("nan"), 124,
-                              _text(exc.stdout), _text(exc.stderr), timed_out=True)
+            return ProcResult(
+                cmd,
+                time.perf_counter() - start,
+                float("nan"),
+                124,
+                _text(exc.stdout),
+                _text(exc.stderr),
+                timed_out=True,
+            )
         wall = time.perf_counter() - start
         rss_mb = float("nan")
         rc = proc.returncode
@@ -185,12 +201,13 @@ def machine_info() -> str:
 
 def gl_renderer() -> str:
     """The OpenGL renderer string, read in a subprocess (a broken GL must not take us down)."""
-    code = ("import pyvista as pv; p = pv.Plotter(off_screen=True, window_size=(8, 8)); p.show(auto_close=False); "
-            "import re; s = p.render_window.ReportCapabilities(); "
-            "m = re.search(r'renderer string:\\s*(.+)', s); print(m.group(1) if m else '?')")
+    code = (
+        "import pyvista as pv; p = pv.Plotter(off_screen=True, window_size=(8, 8)); p.show(auto_close=False); "
+        "import re; s = p.render_window.ReportCapabilities(); "
+        "m = re.search(r'renderer string:\\s*(.+)', s); print(m.group(1) if m else '?')"
+    )
     try:
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60,
-                           env=headless_env())
+        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=headless_env())
         return r.stdout.strip().splitlines()[-1] if r.stdout.strip() else "unavailable"
     except (subprocess.TimeoutExpired, OSError):
         return "unavailable"
@@ -200,8 +217,18 @@ def versions() -> dict[str, str]:
     from importlib import metadata
 
     out = {"python": platform.python_version()}
-    for dist in ("render3d", "torch", "torchvision", "pyvista", "vtk", "numpy", "visualtorch", "torchview",
-                 "graphviz", "torchrender3d"):
+    for dist in (
+        "render3d",
+        "torch",
+        "torchvision",
+        "pyvista",
+        "vtk",
+        "numpy",
+        "visualtorch",
+        "torchview",
+        "graphviz",
+        "torchrender3d",
+    ):
         try:
             out[dist] = metadata.version(dist)
         except metadata.PackageNotFoundError:

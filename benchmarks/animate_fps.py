@@ -90,8 +90,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--recording", type=Path, default=None, help="a recording folder (default: make one)")
     ap.add_argument("--snapshots", type=int, default=11)
-    ap.add_argument("--size", type=lambda v: tuple(int(x) for x in v.lower().split("x")), default=(1280, 720),
-                    help="WIDTHxHEIGHT")
+    ap.add_argument(
+        "--size", type=lambda v: tuple(int(x) for x in v.lower().split("x")), default=(1280, 720), help="WIDTHxHEIGHT"
+    )
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--quick", action="store_true", help="one round")
     ap.add_argument("--phases", action="store_true", help="also time each step of a frame (one more pass)")
@@ -139,15 +140,22 @@ def main() -> None:
 
     ratios = [c / b for b, c in zip(both, ceiling)]
     held = n - len(np.unique(np.asarray(positions)))
-    print(f"{n} frames at {size[0]}x{size[1]} ({held} repeat the frame before: held epochs), "
-          f"{len(player.scene.feature_maps)} feature maps, story panels {'on' if story else 'off'} "
-          f"(scene built once in {build:.2f} s); MP4 {mb:.2f} MB; {rounds} round(s), load {os.getloadavg()[0]:.1f}")
-    print(f"render + encode:  {n / statistics.median(both):6.1f} fps  (rounds: "
-          f"{', '.join(f'{n / s:.1f}' for s in both)})")
-    print(f"encode only:      {n / statistics.median(ceiling):6.1f} fps  (ceiling; rounds: "
-          f"{', '.join(f'{n / s:.1f}' for s in ceiling)})")
-    print(f"ratio:            {statistics.median(ratios):6.2f}x of the ceiling (paired, median; "
-          "targets: >= 30 fps, >= 0.5x)")
+    print(
+        f"{n} frames at {size[0]}x{size[1]} ({held} repeat the frame before: held epochs), "
+        f"{len(player.scene.feature_maps)} feature maps, story panels {'on' if story else 'off'} "
+        f"(scene built once in {build:.2f} s); MP4 {mb:.2f} MB; {rounds} round(s), load {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"render + encode:  {n / statistics.median(both):6.1f} fps  (rounds: {', '.join(f'{n / s:.1f}' for s in both)})"
+    )
+    print(
+        f"encode only:      {n / statistics.median(ceiling):6.1f} fps  (ceiling; rounds: "
+        f"{', '.join(f'{n / s:.1f}' for s in ceiling)})"
+    )
+    print(
+        f"ratio:            {statistics.median(ratios):6.2f}x of the ceiling (paired, median; "
+        "targets: >= 30 fps, >= 0.5x)"
+    )
     if steps:
         print("per frame (ms):   " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()))
 

@@ -41,8 +41,9 @@ def classifiers() -> list[str]:
     return sorted(torchvision.models.list_models(module=torchvision.models))
 
 
-def measure(models: list[str], modes: list[str], frames: int, timeout: float, unfolded: list[str],
-            log=print) -> list[dict]:
+def measure(
+    models: list[str], modes: list[str], frames: int, timeout: float, unfolded: list[str], log=print
+) -> list[dict]:
     """One result per (model, mode) (and per ``unfolded`` model, architecture, every node a block)."""
     jobs = [(m, mode, True) for m in models for mode in modes] + [(m, "architecture", False) for m in unfolded]
     out = []
@@ -67,8 +68,10 @@ def recheck(results: list[dict], frames: int, timeout: float, log=print) -> None
             r["first_median_ms"] = r["median_ms"]
             r["median_ms"] = min(r["median_ms"], again["median_ms"])
             r["p90_ms"] = again["p90_ms"] if again["median_ms"] < r["first_median_ms"] else r["p90_ms"]
-        log(f"recheck {r['model']} {r['mode']}: {r.get('first_median_ms', r['median_ms']):.1f} -> "
-            f"{again.get('median_ms', float('nan')):.1f} ms (load {os.getloadavg()[0]:.1f})")
+        log(
+            f"recheck {r['model']} {r['mode']}: {r.get('first_median_ms', r['median_ms']):.1f} -> "
+            f"{again.get('median_ms', float('nan')):.1f} ms (load {os.getloadavg()[0]:.1f})"
+        )
 
 
 def rows(results: list[dict]) -> list[list[str]]:
@@ -83,8 +86,16 @@ def rows(results: list[dict]) -> list[list[str]]:
             continue
         met = "met" if r["median_ms"] <= FRAME_TARGET_MS else "**over**"
         first = f"; first run {r['first_median_ms']:.1f}" if "first_median_ms" in r else ""
-        table.append([r["model"], scene, str(r["blocks"]), str(r["labels"]),
-                      f"{r['median_ms']:.1f} ms (p90 {r['p90_ms']:.1f}{first}) {met}", f"{r['load']:.1f}"])
+        table.append(
+            [
+                r["model"],
+                scene,
+                str(r["blocks"]),
+                str(r["labels"]),
+                f"{r['median_ms']:.1f} ms (p90 {r['p90_ms']:.1f}{first}) {met}",
+                f"{r['load']:.1f}",
+            ]
+        )
     return table
 
 
@@ -95,8 +106,10 @@ def summary(results: list[dict]) -> str:
     worst = max(done, key=lambda r: r["median_ms"]) if done else None
     text = f"{len(done)} scenes measured, {len(over)} over {FRAME_TARGET_MS:.0f} ms, {failed} failed"
     if worst:
-        text += f"; slowest {worst['model']} ({worst['mode']}{'' if worst['folded'] else ', unfolded'}) " \
-                f"{worst['median_ms']:.1f} ms"
+        text += (
+            f"; slowest {worst['model']} ({worst['mode']}{'' if worst['folded'] else ', unfolded'}) "
+            f"{worst['median_ms']:.1f} ms"
+        )
     return text
 
 
@@ -122,8 +135,11 @@ def main() -> None:
         recheck(results, args.frames, args.timeout, log=log)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
-    print(md_table(["model", "scene", "blocks", "labels", f"frame (target <= {FRAME_TARGET_MS:.0f} ms)", "load"],
-                   rows(results)))
+    print(
+        md_table(
+            ["model", "scene", "blocks", "labels", f"frame (target <= {FRAME_TARGET_MS:.0f} ms)", "load"], rows(results)
+        )
+    )
     print(f"\n{summary(results)}")
 
 

@@ -34,8 +34,10 @@ def main() -> None:
         span = max(node.stats.max - node.stats.min, 1e-6)
         worst_data = max(worst_data, float(np.abs(a - b).max()) / span)
         worst_stat = max(worst_stat, abs(node.stats.p99 - other.stats.p99) / span)
-    print(f"nodes: {len(cpu)}; max |cpu-gpu| of stored activations / range: {worst_data:.2e}; "
-          f"of p99 / range: {worst_stat:.2e}")
+    print(
+        f"nodes: {len(cpu)}; max |cpu-gpu| of stored activations / range: {worst_data:.2e}; "
+        f"of p99 / range: {worst_stat:.2e}"
+    )
     syncs = []
     original = torch.Tensor.cpu
 

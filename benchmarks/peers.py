@@ -80,12 +80,21 @@ def run_torchrender3d(args) -> dict:
         if args.documented:  # update_plot() reloads the parameters from this file
             torch.save(model.state_dict(), ckpt)
         t = time.perf_counter()
-        net = PlotNetwork3D(model, stored_network_params_path=ckpt, plot_type="output", test_data=data,
-                            render_res=(args.res, args.res), output_anim_folder=tmp + "/",
-                            input_image_dim=SHAPE[1:])
+        net = PlotNetwork3D(
+            model,
+            stored_network_params_path=ckpt,
+            plot_type="output",
+            test_data=data,
+            render_res=(args.res, args.res),
+            output_anim_folder=tmp + "/",
+            input_image_dim=SHAPE[1:],
+        )
         build_s = time.perf_counter() - t
-        print(f"torchrender3d: built {len(net.plot_builder.actors)} actors in {build_s:.1f} s",
-              file=sys.stderr, flush=True)
+        print(
+            f"torchrender3d: built {len(net.plot_builder.actors)} actors in {build_s:.1f} s",
+            file=sys.stderr,
+            flush=True,
+        )
         t = time.perf_counter()
         if args.documented:
             net(close_automatically_window=True)  # update_plot -> ProcessEvents: SIGSEGV under EGL
@@ -118,8 +127,9 @@ def main() -> None:
     p.add_argument("--documented", action="store_true")
     p.add_argument("--res", type=int, default=1024)
     args = p.parse_args()
-    result = {"visualtorch": run_visualtorch, "torchview": run_torchview,
-              "torchrender3d": run_torchrender3d}[args.peer](args)
+    result = {"visualtorch": run_visualtorch, "torchview": run_torchview, "torchrender3d": run_torchrender3d}[
+        args.peer
+    ](args)
     result["total_in_process_s"] = time.perf_counter() - T0
     print(json.dumps(result), flush=True)
 

@@ -86,19 +86,35 @@ class Contender:
         return {}
 
 
-def render3d_contender(model: str, size: str = "1920x1080", extra: tuple[str, ...] = (), name: str = "render3d",
-                       reps: int | None = None, timeout: float = 300) -> Contender:
-    return Contender(name, lambda out: [*render3d_cli(), "render", f"torchvision:{model}", "-o", str(out),
-                                        "--size", size, *extra], reps, timeout)
+def render3d_contender(
+    model: str,
+    size: str = "1920x1080",
+    extra: tuple[str, ...] = (),
+    name: str = "render3d",
+    reps: int | None = None,
+    timeout: float = 300,
+) -> Contender:
+    return Contender(
+        name,
+        lambda out: [*render3d_cli(), "render", f"torchvision:{model}", "-o", str(out), "--size", size, *extra],
+        reps,
+        timeout,
+    )
 
 
-def peer_contender(peer: str, model: str, *flags: str, name: str | None = None, reps: int | None = None,
-                   timeout: float = 300) -> Contender:
+def peer_contender(
+    peer: str, model: str, *flags: str, name: str | None = None, reps: int | None = None, timeout: float = 300
+) -> Contender:
     return Contender(name or peer, lambda out: [sys.executable, PEERS, peer, model, str(out), *flags], reps, timeout)
 
 
-def run_interleaved(contenders: list[Contender], reps: int, seed: int = 0, out_dir: Path | None = None,
-                    log: Callable[[str], None] = print) -> list[Contender]:
+def run_interleaved(
+    contenders: list[Contender],
+    reps: int,
+    seed: int = 0,
+    out_dir: Path | None = None,
+    log: Callable[[str], None] = print,
+) -> list[Contender]:
     """Run every contender ``reps`` times (or its own ``reps``), rounds in a seeded shuffled order."""
     rng = random.Random(seed)
     out_dir = Path(out_dir or tempfile.mkdtemp(prefix="render3d-bench-"))
@@ -126,8 +142,13 @@ def paired_ratio(a: Contender, b: Contender) -> float:
     return statistics.median(pairs) if pairs else float("nan")
 
 
-def frame_time(model: str = "resnet152", fold: bool = True, size: tuple[int, int] = (1920, 1080),
-               frames: int = 30, mode: str = "architecture") -> dict:
+def frame_time(
+    model: str = "resnet152",
+    fold: bool = True,
+    size: tuple[int, int] = (1920, 1080),
+    frames: int = 30,
+    mode: str = "architecture",
+) -> dict:
     """Median ``plotter.render()`` time (ms) of the model's ``mode`` scene (``"activations"``: traced
     with ``capture="reduced"``, random init), offscreen, AA off."""
     import render3d
@@ -138,8 +159,11 @@ def frame_time(model: str = "resnet152", fold: bool = True, size: tuple[int, int
     tr = trace_spec(f"torchvision:{model}", capture="none" if mode == "architecture" else "reduced")
     trace_s = time.perf_counter() - t
     t = time.perf_counter()
-    scene = render3d.build_scene(tr, mode) if fold else render3d.build_scene(tr, mode, fold=False, fold_repeats=False,
-                                                                                          max_blocks=10**6)
+    scene = (
+        render3d.build_scene(tr, mode)
+        if fold
+        else render3d.build_scene(tr, mode, fold=False, fold_repeats=False, max_blocks=10**6)
+    )
     scene_s = time.perf_counter() - t
     t = time.perf_counter()
     plotter, _ = build_plotter(scene, size=size, off_screen=True, anti_aliasing=False)
@@ -157,23 +181,38 @@ def frame_time(model: str = "resnet152", fold: bool = True, size: tuple[int, int
             times.append((time.perf_counter() - t) * 1e3)
     finally:
         plotter.close()
-    return {"model": model, "mode": mode, "scene": "default (folded)" if fold else "unfolded (every node a block)",
-            "nodes": len(tr.nodes), "blocks": len(scene.blocks), "labels": len(scene.labels),
-            "trace_s": trace_s, "scene_s": scene_s, "build_plotter_s": plot_s, "first_ms": first_ms,
-            "median_ms": statistics.median(times), "p90_ms": sorted(times)[int(0.9 * (len(times) - 1))],
-            "frames": frames, "size": f"{size[0]}x{size[1]}"}
+    return {
+        "model": model,
+        "mode": mode,
+        "scene": "default (folded)" if fold else "unfolded (every node a block)",
+        "nodes": len(tr.nodes),
+        "blocks": len(scene.blocks),
+        "labels": len(scene.labels),
+        "trace_s": trace_s,
+        "scene_s": scene_s,
+        "build_plotter_s": plot_s,
+        "first_ms": first_ms,
+        "median_ms": statistics.median(times),
+        "p90_ms": sorted(times)[int(0.9 * (len(times) - 1))],
+        "frames": frames,
+        "size": f"{size[0]}x{size[1]}",
+    }
 
 
-def frame_time_subprocess(model: str, fold: bool, frames: int, timeout: float = 300,
-                          mode: str = "architecture") -> dict:
+def frame_time_subprocess(
+    model: str, fold: bool, frames: int, timeout: float = 300, mode: str = "architecture"
+) -> dict:
     """:func:`frame_time` in a fresh process (a GL crash must not take the suite down)."""
     import subprocess
 
-    code = (f"import json, sys; sys.path.insert(0, {str(HERE)!r}); from render_vs_peers import frame_time; "
-            f"print(json.dumps(frame_time({model!r}, {fold!r}, frames={frames}, mode={mode!r})))")
+    code = (
+        f"import json, sys; sys.path.insert(0, {str(HERE)!r}); from render_vs_peers import frame_time; "
+        f"print(json.dumps(frame_time({model!r}, {fold!r}, frames={frames}, mode={mode!r})))"
+    )
     try:
-        r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout,
-                           env=headless_env())
+        r = subprocess.run(
+            [sys.executable, "-c", code], capture_output=True, text=True, timeout=timeout, env=headless_env()
+        )
     except subprocess.TimeoutExpired:
         return {"error": f"timeout after {timeout:.0f} s"}
     for ln in reversed(r.stdout.splitlines()):
@@ -190,8 +229,15 @@ def frame_rows(results: list[dict]) -> list[list[str]]:
             rows.append([r.get("scene", "?"), "—", "—", "—", f"failed: {r['error']}"])
             continue
         met = "met" if r["median_ms"] <= FRAME_TARGET_MS else "MISSED"
-        rows.append([r["scene"], str(r["blocks"]), f"{r['build_plotter_s']:.2f} s", f"{r['first_ms']:.0f} ms",
-                     f"**{r['median_ms']:.1f} ms** (p90 {r['p90_ms']:.1f}) — {met}"])
+        rows.append(
+            [
+                r["scene"],
+                str(r["blocks"]),
+                f"{r['build_plotter_s']:.2f} s",
+                f"{r['first_ms']:.0f} ms",
+                f"**{r['median_ms']:.1f} ms** (p90 {r['p90_ms']:.1f}) — {met}",
+            ]
+        )
     return rows
 
 
@@ -211,20 +257,24 @@ def main() -> None:
     ratio = r3d.wall / vt.wall
     rows = []
     for c in (r3d, vt):
-        rows.append([c.name, fmt_s(c.wall) if c.n_ok else f"failed: {c.failure}", fmt_mb(c.rss),
-                     f"{c.n_ok}/{len(c.results)}"])
+        rows.append(
+            [c.name, fmt_s(c.wall) if c.n_ok else f"failed: {c.failure}", fmt_mb(c.rss), f"{c.n_ok}/{len(c.results)}"]
+        )
     print(f"\n### Time to first PNG, whole process: {args.model}\n")
     print(md_table(["", "wall (median)", "peak RSS (median)", "ok runs"], rows))
     verdict = "met" if ratio <= WHOLE_PROCESS_TARGET else "MISSED"
-    print(f"\nratio render3d / VisualTorch flow: **{ratio:.2f}×** (ratio of medians; paired "
-          f"{paired_ratio(r3d, vt):.2f}×) — target ≤ {WHOLE_PROCESS_TARGET:.1f}×: {verdict}")
+    print(
+        f"\nratio render3d / VisualTorch flow: **{ratio:.2f}×** (ratio of medians; paired "
+        f"{paired_ratio(r3d, vt):.2f}×) — target ≤ {WHOLE_PROCESS_TARGET:.1f}×: {verdict}"
+    )
 
     if not args.no_frames:
         res = [frame_time_subprocess(args.model, fold, args.frames) for fold in (True, False)]
-        print(f"\n### Interactive frame time, {args.model}, 1920×1080 offscreen, AA off, median of "
-              f"{args.frames} renders\n")
-        print(md_table(["scene", "blocks", "build_plotter", "first render", "frame (target ≤ 20 ms)"],
-                       frame_rows(res)))
+        print(
+            f"\n### Interactive frame time, {args.model}, 1920×1080 offscreen, AA off, median of "
+            f"{args.frames} renders\n"
+        )
+        print(md_table(["scene", "blocks", "build_plotter", "first render", "frame (target ≤ 20 ms)"], frame_rows(res)))
 
 
 if __name__ == "__main__":

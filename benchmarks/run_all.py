@@ -70,6 +70,7 @@ def log(msg: str) -> None:
 
 # --------------------------------------------------------------------------------------------- parts
 
+
 def run_whole(models, reps: int, slow_reps: int, quick: bool, out_dir: Path) -> dict:
     """Whole-process time to first PNG + peak RSS, render3d vs every peer, per model."""
     results = {}
@@ -78,8 +79,9 @@ def run_whole(models, reps: int, slow_reps: int, quick: bool, out_dir: Path) -> 
         cs = [
             rvp.render3d_contender(model, name="render3d"),
             rvp.peer_contender("visualtorch", model, "--style", "flow", name="VisualTorch flow"),
-            rvp.peer_contender("visualtorch", model, "--style", "graph", name="VisualTorch graph",
-                               reps=slow_reps, timeout=240),
+            rvp.peer_contender(
+                "visualtorch", model, "--style", "graph", name="VisualTorch graph", reps=slow_reps, timeout=240
+            ),
             rvp.peer_contender("torchview", model, name="torchview"),
         ]
         if not (quick and model == "resnet152"):
@@ -89,8 +91,9 @@ def run_whole(models, reps: int, slow_reps: int, quick: bool, out_dir: Path) -> 
     # TorchRender3D's documented path (PlotNetwork3D(...)(close_automatically_window=True)) once, on the
     # smallest model (the failure comes after its actor build, which takes minutes on resnet152).
     log("TorchRender3D documented path, resnet18, once")
-    doc = rvp.peer_contender("torchrender3d", "resnet18", "--documented", name="TorchRender3D documented",
-                             reps=1, timeout=180)
+    doc = rvp.peer_contender(
+        "torchrender3d", "resnet18", "--documented", name="TorchRender3D documented", reps=1, timeout=180
+    )
     rvp.run_interleaved([doc], 1, out_dir=out_dir / "resnet18", log=log)
     results["_tr3d_documented"] = doc
     return results
@@ -102,16 +105,22 @@ def run_trace(models, rounds: int, threads: int = 1) -> dict:
     out = {}
     for model in models:
         log(f"trace overhead: {model}, {rounds} rounds, threads {threads or 'default'}")
-        code = (f"import json, random, sys, torch; sys.path.insert(0, {str(HERE)!r}); random.seed(0); "
-                f"torch.manual_seed(0); {threads} and torch.set_num_threads({threads}); "
-                f"from trace_overhead import measure; "
-                f"r = measure({model!r}, {rounds}, 224); r['threads'] = torch.get_num_threads(); print(json.dumps(r))")
+        code = (
+            f"import json, random, sys, torch; sys.path.insert(0, {str(HERE)!r}); random.seed(0); "
+            f"torch.manual_seed(0); {threads} and torch.set_num_threads({threads}); "
+            f"from trace_overhead import measure; "
+            f"r = measure({model!r}, {rounds}, 224); r['threads'] = torch.get_num_threads(); print(json.dumps(r))"
+        )
         try:
-            r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=400,
-                               env=headless_env())
+            r = subprocess.run(
+                [sys.executable, "-c", code], capture_output=True, text=True, timeout=400, env=headless_env()
+            )
             lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
-            out[model] = json.loads(lines[-1]) if lines else {"error": rvp.ProcResult(
-                [], 0, 0, r.returncode, r.stdout, r.stderr).how_failed}
+            out[model] = (
+                json.loads(lines[-1])
+                if lines
+                else {"error": rvp.ProcResult([], 0, 0, r.returncode, r.stdout, r.stderr).how_failed}
+            )
         except subprocess.TimeoutExpired:
             out[model] = {"error": "timeout after 400 s"}
         log(f"  {out[model]}")
@@ -149,8 +158,12 @@ def run_mp4(quick: bool) -> dict:
         return {"status": "failed", "why": res.how_failed}
     both = re.search(r"render \+ encode:\s*([\d.]+)\s*fps", r.stdout)
     ceiling = re.search(r"encode only:\s*([\d.]+)\s*fps", r.stdout)
-    return {"status": "ok", "fps": float(both.group(1)) if both else None,
-            "ceiling": float(ceiling.group(1)) if ceiling else None, "stdout": r.stdout.strip()[-3000:]}
+    return {
+        "status": "ok",
+        "fps": float(both.group(1)) if both else None,
+        "ceiling": float(ceiling.group(1)) if ceiling else None,
+        "stdout": r.stdout.strip()[-3000:],
+    }
 
 
 def run_zoo(quick: bool, frames: int) -> list[dict]:
@@ -168,6 +181,7 @@ def run_shape(reps: int, out_dir: Path) -> list:
 
 
 # --------------------------------------------------------------------------------------------- report
+
 
 def _cell(c, what: str) -> str:
     if c is None:
@@ -190,15 +204,30 @@ def summary_table(res: dict) -> str:
         r3d, vt = cs["render3d"], cs["VisualTorch flow"]
         ratio = r3d.wall / vt.wall if r3d.n_ok and vt.n_ok else float("nan")
         verdict = "met" if ratio <= 1.0 else "**MISSED**"
-        others = ", ".join(f"{n.split()[0] if n != 'VisualTorch graph' else 'VT graph'} "
-                           f"{r3d.wall / c.wall:.2f}×" for n, c in cs.items()
-                           if n not in ("render3d", "VisualTorch flow") and c.n_ok and r3d.n_ok)
-        rows.append(["time to first PNG (whole process)", model, f"**{_cell(r3d, 'wall')}**",
-                     *(_cell(cs.get(p), "wall") for p in peers),
-                     f"≤ 1.0× VisualTorch flow: **{ratio:.2f}×** ({rvp.paired_ratio(r3d, vt):.2f}× paired) — "
-                     f"{verdict}" + (f"; vs {others}" if others else "")])
-        rows.append(["peak RSS (whole process)", model, _cell(r3d, "rss"),
-                     *(_cell(cs.get(p), "rss") for p in peers), "lower is better"])
+        others = ", ".join(
+            f"{n.split()[0] if n != 'VisualTorch graph' else 'VT graph'} {r3d.wall / c.wall:.2f}×"
+            for n, c in cs.items()
+            if n not in ("render3d", "VisualTorch flow") and c.n_ok and r3d.n_ok
+        )
+        rows.append(
+            [
+                "time to first PNG (whole process)",
+                model,
+                f"**{_cell(r3d, 'wall')}**",
+                *(_cell(cs.get(p), "wall") for p in peers),
+                f"≤ 1.0× VisualTorch flow: **{ratio:.2f}×** ({rvp.paired_ratio(r3d, vt):.2f}× paired) — "
+                f"{verdict}" + (f"; vs {others}" if others else ""),
+            ]
+        )
+        rows.append(
+            [
+                "peak RSS (whole process)",
+                model,
+                _cell(r3d, "rss"),
+                *(_cell(cs.get(p), "rss") for p in peers),
+                "lower is better",
+            ]
+        )
     for key, threads in (("trace", "1 thread"), ("trace_default", "default threads")):
         for model, t in res.get(key, {}).items():
             if "error" in t:
@@ -208,42 +237,83 @@ def summary_table(res: dict) -> str:
                 note = f"≤ {TRACE_TARGET}× forward: " + ("met" if t["ratio"] <= TRACE_TARGET else "**MISSED**")
                 note += f"; shapes-only {t['ratio_shapes_only']:.2f}×"
             label = threads if key == "trace" or "threads" not in t else f"{t['threads']} threads, torch's default"
-            rows.append([f"trace overhead (capture=reduced, {label})", model, cell,
-                         *["n/a: no activation capture"] * 3, "n/a: fx trace, not timed separately", note])
+            rows.append(
+                [
+                    f"trace overhead (capture=reduced, {label})",
+                    model,
+                    cell,
+                    *["n/a: no activation capture"] * 3,
+                    "n/a: fx trace, not timed separately",
+                    note,
+                ]
+            )
     for f in res.get("frames", []):
         if "error" in f:
             rows.append(["interactive frame time", "resnet152", f"failed: {f['error']}", *["n/a"] * 4, "≤ 20 ms"])
             continue
         ok = f["median_ms"] <= rvp.FRAME_TARGET_MS
-        rows.append([f"interactive frame time, {f['scene']}", f"resnet152 ({f['blocks']} blocks)",
-                     f"**{f['median_ms']:.1f} ms** (p90 {f['p90_ms']:.1f})",
-                     "n/a: static 2D image", "n/a: static 2D image", "n/a: static graphviz image",
-                     "n/a: its VTK window needs X (SIGSEGV under EGL); one offscreen frame: see below",
-                     "≤ 20 ms at 1920×1080, AA off: " + ("met" if ok else "**MISSED**")])
+        rows.append(
+            [
+                f"interactive frame time, {f['scene']}",
+                f"resnet152 ({f['blocks']} blocks)",
+                f"**{f['median_ms']:.1f} ms** (p90 {f['p90_ms']:.1f})",
+                "n/a: static 2D image",
+                "n/a: static 2D image",
+                "n/a: static graphviz image",
+                "n/a: its VTK window needs X (SIGSEGV under EGL); one offscreen frame: see below",
+                "≤ 20 ms at 1920×1080, AA off: " + ("met" if ok else "**MISSED**"),
+            ]
+        )
     if res.get("zoo"):
         done = [z for z in res["zoo"] if "median_ms" in z]
         over = [z for z in done if z["median_ms"] > rvp.FRAME_TARGET_MS]
         models = len({z["model"] for z in res["zoo"]})
-        rows.append(["interactive frame time, every torchvision classifier (architecture + activations)",
-                     f"{models} models, {len(res['zoo'])} scenes", f"**{frame_times.summary(res['zoo'])}**",
-                     *["n/a: static image"] * 3, "not run",
-                     "≤ 20 ms each: " + ("met" if len(done) == len(res["zoo"]) and not over else "**MISSED**")])
+        rows.append(
+            [
+                "interactive frame time, every torchvision classifier (architecture + activations)",
+                f"{models} models, {len(res['zoo'])} scenes",
+                f"**{frame_times.summary(res['zoo'])}**",
+                *["n/a: static image"] * 3,
+                "not run",
+                "≤ 20 ms each: " + ("met" if len(done) == len(res["zoo"]) and not over else "**MISSED**"),
+            ]
+        )
     if "mp4" in res:
         m = res["mp4"]
-        cell = (f"**{m['fps']:.1f} fps** (render + encode)" if m.get("fps") else "see below") \
-            if m["status"] == "ok" else f"{m['status']} ({m['why']})"
+        cell = (
+            (f"**{m['fps']:.1f} fps** (render + encode)" if m.get("fps") else "see below")
+            if m["status"] == "ok"
+            else f"{m['status']} ({m['why']})"
+        )
         note = m["status"]
         if m.get("fps"):
             ok = m["fps"] >= 30 and (not m.get("ceiling") or m["fps"] >= 0.5 * m["ceiling"])
-            note = (f"≥ 30 fps and ≥ 0.5× the encode-only ceiling ({m['ceiling']:.0f} fps): "
-                    + ("met" if ok else "**MISSED**"))
-        rows.append(["MP4 fps (animate)", "DigitsCNN demo, 1280×720", cell, "n/a: no animation", "n/a: no animation",
-                     "n/a: no animation", "n/a: TIFF frames only, no MP4 (peers.md: 0.08–0.35 fps)",
-                     note])
+            note = f"≥ 30 fps and ≥ 0.5× the encode-only ceiling ({m['ceiling']:.0f} fps): " + (
+                "met" if ok else "**MISSED**"
+            )
+        rows.append(
+            [
+                "MP4 fps (animate)",
+                "DigitsCNN demo, 1280×720",
+                cell,
+                "n/a: no animation",
+                "n/a: no animation",
+                "n/a: no animation",
+                "n/a: TIFF frames only, no MP4 (peers.md: 0.08–0.35 fps)",
+                note,
+            ]
+        )
     for c in res.get("shape", []):
         row = shape_only.rows([c])[0]
-        rows.append(["shape-only render (--device meta), wall / peak RSS", c.name,
-                     f"**{row[1]}** / {row[2]}", *["not run"] * 4, f"≤ 10 s, ≤ 2 GB: {row[3]}"])
+        rows.append(
+            [
+                "shape-only render (--device meta), wall / peak RSS",
+                c.name,
+                f"**{row[1]}** / {row[2]}",
+                *["not run"] * 4,
+                f"≤ 10 s, ≤ 2 GB: {row[3]}",
+            ]
+        )
     return md_table(headers, rows)
 
 
@@ -255,29 +325,61 @@ def detail_tables(res: dict) -> str:
         for model in [m for m in whole if not m.startswith("_")]:
             for name, c in (whole.get(model) or {}).items():
                 j = c.json_line()
-                sub = ", ".join(f"{k} {v:.1f} s" if isinstance(v, float) else f"{k} {v}"
-                                for k, v in j.items() if k != "total_in_process_s")
+                sub = ", ".join(
+                    f"{k} {v:.1f} s" if isinstance(v, float) else f"{k} {v}"
+                    for k, v in j.items()
+                    if k != "total_in_process_s"
+                )
                 walls = ", ".join(f"{r.wall_s:.1f}" if r.ok else "fail" for r in c.results)
-                rows.append([model, name, f"{c.n_ok}/{len(c.results)}", walls, fmt_s(c.wall) if c.n_ok else "—",
-                             fmt_mb(c.rss) if c.n_ok else "—", sub or ("" if c.n_ok else c.failure)])
+                rows.append(
+                    [
+                        model,
+                        name,
+                        f"{c.n_ok}/{len(c.results)}",
+                        walls,
+                        fmt_s(c.wall) if c.n_ok else "—",
+                        fmt_mb(c.rss) if c.n_ok else "—",
+                        sub or ("" if c.n_ok else c.failure),
+                    ]
+                )
         doc = whole.get("_tr3d_documented")
         if doc:
-            rows.append(["resnet18", "TorchRender3D documented path (`net(close_automatically_window=True)`)",
-                         f"{doc.n_ok}/{len(doc.results)}", ", ".join(f"{r.wall_s:.1f}" for r in doc.results),
-                         "—", "—", doc.failure or "ran"])
-        parts.append("### Whole-process runs (every run, seconds)\n\n" + md_table(
-            ["model", "tool", "ok", "wall per run (s)", "median", "peak RSS", "in-process sub-timings / failure"],
-            rows))
+            rows.append(
+                [
+                    "resnet18",
+                    "TorchRender3D documented path (`net(close_automatically_window=True)`)",
+                    f"{doc.n_ok}/{len(doc.results)}",
+                    ", ".join(f"{r.wall_s:.1f}" for r in doc.results),
+                    "—",
+                    "—",
+                    doc.failure or "ran",
+                ]
+            )
+        parts.append(
+            "### Whole-process runs (every run, seconds)\n\n"
+            + md_table(
+                ["model", "tool", "ok", "wall per run (s)", "median", "peak RSS", "in-process sub-timings / failure"],
+                rows,
+            )
+        )
     if res.get("startup"):
-        parts.append("### Where one render's time goes (`benchmarks/startup_profile.py`, medians)\n\n"
-                     + startup_profile.tables(res["startup"]))
+        parts.append(
+            "### Where one render's time goes (`benchmarks/startup_profile.py`, medians)\n\n"
+            + startup_profile.tables(res["startup"])
+        )
     if res.get("frames"):
-        parts.append("### Frame time detail (resnet152, 1920×1080 offscreen, AA off)\n\n" + md_table(
-            ["scene", "blocks", "build_plotter", "first render", "frame"], rvp.frame_rows(res["frames"])))
+        parts.append(
+            "### Frame time detail (resnet152, 1920×1080 offscreen, AA off)\n\n"
+            + md_table(["scene", "blocks", "build_plotter", "first render", "frame"], rvp.frame_rows(res["frames"]))
+        )
     if res.get("zoo"):
-        parts.append("### Frame time, every torchvision classifier (`benchmarks/frame_times.py`, 1920×1080, AA off)"
-                     "\n\n" + md_table(["model", "scene", "blocks", "labels", "frame (target ≤ 20 ms)", "load"],
-                                       frame_times.rows(res["zoo"])))
+        parts.append(
+            "### Frame time, every torchvision classifier (`benchmarks/frame_times.py`, 1920×1080, AA off)"
+            "\n\n"
+            + md_table(
+                ["model", "scene", "blocks", "labels", "frame (target ≤ 20 ms)", "load"], frame_times.rows(res["zoo"])
+            )
+        )
     if res.get("mp4", {}).get("stdout"):
         parts.append("### MP4 (benchmarks/animate_fps.py, its output)\n\n```\n" + res["mp4"]["stdout"] + "\n```")
     return "\n\n".join(parts)
@@ -352,14 +454,15 @@ def main() -> None:
     if "shape" in parts:
         res["shape"] = run_shape(args.reps, work / "shape")
     if "whole" in parts:
-        res["whole"] = run_whole(args.models.split(','), args.reps, args.slow_reps, args.quick, work)
+        res["whole"] = run_whole(args.models.split(","), args.reps, args.slow_reps, args.quick, work)
     if "trace" in parts:
-        res["trace"] = run_trace(args.models.split(','), rounds)
-        res["trace_default"] = run_trace(args.models.split(','), rounds, threads=0)
+        res["trace"] = run_trace(args.models.split(","), rounds)
+        res["trace_default"] = run_trace(args.models.split(","), rounds, threads=0)
     if "startup" in parts:
         log(f"render process phases ({args.reps} reps)")
-        res["startup"] = startup_profile.profile([f"torchvision:{m}" for m in args.models.split(',')], args.reps,
-                                                 work / "startup", log=log)
+        res["startup"] = startup_profile.profile(
+            [f"torchvision:{m}" for m in args.models.split(",")], args.reps, work / "startup", log=log
+        )
     if "zoo" in parts:
         res["zoo"] = run_zoo(args.quick, 15)
     if "mp4" in parts:

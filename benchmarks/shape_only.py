@@ -37,8 +37,11 @@ def rows(contenders) -> list[list[str]]:
             out.append([c.name, f"failed: {c.failure}", "—", "MISSED (failed)"])
             continue
         met_t, met_m = c.wall <= WALL_TARGET_S, c.rss <= RSS_TARGET_MB
-        note = "met (≤ 10 s, ≤ 2 GB)" if met_t and met_m else \
-            "MISSED: " + ", ".join(x for x, ok in (("time > 10 s", met_t), ("RSS > 2 GB", met_m)) if not ok)
+        note = (
+            "met (≤ 10 s, ≤ 2 GB)"
+            if met_t and met_m
+            else "MISSED: " + ", ".join(x for x, ok in (("time > 10 s", met_t), ("RSS > 2 GB", met_m)) if not ok)
+        )
         out.append([c.name, fmt_s(c.wall), fmt_mb(c.rss), f"{note}; n={c.n_ok}"])
     return out
 

@@ -118,7 +118,7 @@ def _first_imports(importtime: str) -> dict[str, float]:
     for line in importtime.splitlines():
         if not line.startswith("import time:") or "self [us]" in line:
             continue
-        _, cumulative, name = line[len("import time:"):].split("|")
+        _, cumulative, name = line[len("import time:") :].split("|")
         name = name.strip()
         if name in PACKAGES and name not in found:
             found[name] = int(cumulative) / 1e3
@@ -142,8 +142,11 @@ def tables(runs: dict[str, list[dict]]) -> str:
     phase_names = list(runs[models[0]][0]["phases"])
     rows = [[p, *(f"{statistics.median(r['phases'][p] for r in runs[m]):.2f} s" for m in models)] for p in phase_names]
     imports = [[p, *(_median_ms(runs[m], p) for m in models)] for p in PACKAGES]
-    return (md_table(["phase", *models], rows) + "\n\n"
-            + md_table(["first import of (cumulative, overlaps the phases)", *models], imports))
+    return (
+        md_table(["phase", *models], rows)
+        + "\n\n"
+        + md_table(["first import of (cumulative, overlaps the phases)", *models], imports)
+    )
 
 
 def main() -> None:
@@ -151,8 +154,12 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=3)
     parser.add_argument("--models", default="torchvision:resnet152,torchvision:vit_b_16")
     args = parser.parse_args()
-    runs = profile(args.models.split(","), args.reps, Path(tempfile.mkdtemp(prefix="render3d-startup-")),
-                   log=lambda msg: print(msg, file=sys.stderr, flush=True))
+    runs = profile(
+        args.models.split(","),
+        args.reps,
+        Path(tempfile.mkdtemp(prefix="render3d-startup-")),
+        log=lambda msg: print(msg, file=sys.stderr, flush=True),
+    )
     print(f"load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}; median of {args.reps} runs per model\n")
     print(tables(runs))
 

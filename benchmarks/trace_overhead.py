@@ -53,8 +53,12 @@ def measure(name: str, rounds: int, size: int, device: str = "cpu") -> dict[str,
             times[key].append(timed(variants[key], device))
     med = {k: statistics.median(v) for k, v in times.items()}
     ratios = {k: statistics.median(t / f for t, f in zip(times[k], times["forward"])) for k in variants}
-    return {"forward_ms": med["forward"] * 1e3, "trace_ms": med["trace"] * 1e3,
-            "ratio": ratios["trace"], "ratio_shapes_only": ratios["trace_none"]}
+    return {
+        "forward_ms": med["forward"] * 1e3,
+        "trace_ms": med["trace"] * 1e3,
+        "ratio": ratios["trace"],
+        "ratio_shapes_only": ratios["trace_none"],
+    }
 
 
 def main() -> None:
@@ -73,8 +77,11 @@ def main() -> None:
     print("|---|---|---|---|---|---|")
     for name in args.models.split(","):
         r = measure(name, args.rounds, args.size, args.device)
-        print(f"| {name} ({args.device}) | 1×3×{args.size}² | {r['forward_ms']:.1f} | {r['trace_ms']:.1f} | "
-              f"**{r['ratio']:.3f}×** | {r['ratio_shapes_only']:.3f}× |", flush=True)
+        print(
+            f"| {name} ({args.device}) | 1×3×{args.size}² | {r['forward_ms']:.1f} | {r['trace_ms']:.1f} | "
+            f"**{r['ratio']:.3f}×** | {r['ratio_shapes_only']:.3f}× |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -79,9 +79,15 @@ def survey(name: str, out: Path, size: tuple[int, int], render: bool) -> tuple[i
     results = {}
     for mode, trace in traces.items():
         scene = render3d.build_scene(trace, mode, image_size=size)
-        result = ModeResult(len(scene.blocks), duplicate_labels(scene), overlapping_blocks(scene),
-                            missing_modules(called, scene, trace), scene.blocks.centers, scene.blocks.node_ids,
-                            notes=list(scene.notes))
+        result = ModeResult(
+            len(scene.blocks),
+            duplicate_labels(scene),
+            overlapping_blocks(scene),
+            missing_modules(called, scene, trace),
+            scene.blocks.centers,
+            scene.blocks.node_ids,
+            notes=list(scene.notes),
+        )
         if render:
             from render3d.rendering import render_png
 
@@ -105,18 +111,22 @@ def _pct(value: float | None) -> str:
     return "-" if value is None else f"{100 * value:.0f}"
 
 
-HEADER = (f"{'model':24} {'nodes':>5} {'blocks':>9} {'miss':>4} {'dup':>7} {'ovl':>9} {'drawn%':>7} "
-          f"{'width%':>7} {'same':>4} {'s':>6}  ok")
+HEADER = (
+    f"{'model':24} {'nodes':>5} {'blocks':>9} {'miss':>4} {'dup':>7} {'ovl':>9} {'drawn%':>7} "
+    f"{'width%':>7} {'same':>4} {'s':>6}  ok"
+)
 
 
 def row(name: str, nodes: int, results: dict[str, ModeResult], seconds: float, ok: bool) -> str:
     arch, act = results["architecture"], results["activations"]
     missing = len(set(arch.missing) | set(act.missing))
-    return (f"{name:24} {nodes:5d} {_pair([arch.blocks, act.blocks]):>9} {missing:4d} "
-            f"{_pair([len(arch.duplicates), len(act.duplicates)]):>7} "
-            f"{_pair([len(arch.overlaps), len(act.overlaps)]):>9} "
-            f"{_pair([_pct(arch.pixels), _pct(act.pixels)]):>7} {_pair([_pct(arch.width), _pct(act.width)]):>7} "
-            f"{'yes' if same_layout(results) else 'no':>4} {seconds:6.1f}  {'yes' if ok else 'NO'}")
+    return (
+        f"{name:24} {nodes:5d} {_pair([arch.blocks, act.blocks]):>9} {missing:4d} "
+        f"{_pair([len(arch.duplicates), len(act.duplicates)]):>7} "
+        f"{_pair([len(arch.overlaps), len(act.overlaps)]):>9} "
+        f"{_pair([_pct(arch.pixels), _pct(act.pixels)]):>7} {_pair([_pct(arch.width), _pct(act.width)]):>7} "
+        f"{'yes' if same_layout(results) else 'no':>4} {seconds:6.1f}  {'yes' if ok else 'NO'}"
+    )
 
 
 def details(name: str, results: dict[str, ModeResult]) -> list[str]:
@@ -124,8 +134,10 @@ def details(name: str, results: dict[str, ModeResult]) -> list[str]:
     lines = []
     for mode, r in results.items():
         if r.missing:
-            lines.append(f"{name} {mode}: missing {len(r.missing)}: {', '.join(r.missing[:8])}"
-                         + (" …" if len(r.missing) > 8 else ""))
+            lines.append(
+                f"{name} {mode}: missing {len(r.missing)}: {', '.join(r.missing[:8])}"
+                + (" …" if len(r.missing) > 8 else "")
+            )
         if r.duplicates:
             lines.append(f"{name} {mode}: duplicate labels: {', '.join(r.duplicates[:8])}")
         if r.overlaps:
@@ -164,8 +176,10 @@ def main(argv: list[str] | None = None) -> int:
         try:
             nodes, results = survey(name, args.out, (width, height), not args.no_render)
         except Exception as exc:  # noqa: BLE001 - a failing model is a row, not the end of the survey
-            print(f"{name:24} ERROR {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}",
-                  flush=True)
+            print(
+                f"{name:24} ERROR {type(exc).__name__}: {str(exc).splitlines()[0][:160] if str(exc) else ''}",
+                flush=True,
+            )
             notes.append(f"{name}: {traceback.format_exc().strip().splitlines()[-1][:300]}")
             continue
         ok = all(r.ok(max_blocks) for r in results.values())

@@ -58,8 +58,15 @@ class Spec:
     def from_scene_file(cls, sf: Any, *, trust_pickle: bool = False) -> Spec:
         """The model a :class:`~render3d.scenefile.SceneFile` names; ``trust_pickle`` comes from the
         caller, never from the file (a scene file cannot grant full unpickling to itself)."""
-        return cls(model=sf.model, input_shape=sf.input_shape, probe=sf.probe, weights=sf.weights,
-                   trust_pickle=trust_pickle, depth=sf.depth, device=sf.device)
+        return cls(
+            model=sf.model,
+            input_shape=sf.input_shape,
+            probe=sf.probe,
+            weights=sf.weights,
+            trust_pickle=trust_pickle,
+            depth=sf.depth,
+            device=sf.device,
+        )
 
 
 def load_spec_model(spec: Spec) -> tuple[torch.nn.Module, Any]:
@@ -102,8 +109,15 @@ def trace_spec(
 
     if isinstance(spec, str):
         shape = parse_shape(input_shape) if isinstance(input_shape, str) else input_shape
-        spec = Spec(model=spec, input_shape=shape, probe=probe, weights=weights, trust_pickle=trust_pickle,
-                    depth=depth, device=device)
+        spec = Spec(
+            model=spec,
+            input_shape=shape,
+            probe=probe,
+            weights=weights,
+            trust_pickle=trust_pickle,
+            depth=depth,
+            device=device,
+        )
     if spec.device != "meta":
         # Shapes first, on the meta device: no weight init, no compute (resnet152: 1.3 s -> 0.2 s), and the
         # memory a real pass needs is known before it allocates. Only a model that cannot even be built on
@@ -160,8 +174,11 @@ def _tensor_shapes(trace_obj: Trace) -> list[tuple[tuple[int, ...], str]]:
     return [(s, n.dtype) for n in trace_obj for s in n.shapes or (n.shape,) if s]
 
 
-def _split_options(obj: Any, options: dict[str, Any], model_kwargs: dict[str, Any] | None = None,
-                  ) -> tuple[dict[str, Any], dict[str, Any]]:
+def _split_options(
+    obj: Any,
+    options: dict[str, Any],
+    model_kwargs: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """``(style_overrides, model_kwargs)`` from the keyword arguments of render/show/plotter/to_scene.
 
     SceneStyle fields are style; other names are the model's keyword inputs (see module docstring).
@@ -195,17 +212,22 @@ def _check_forward_accepts(model: Any, names: dict[str, Any], style_names: list[
     except (TypeError, ValueError, AttributeError):  # builtins and C extensions: let the forward decide
         return
     any_keyword = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())
-    named = [n for n, p in params.items() if p.kind not in (inspect.Parameter.VAR_POSITIONAL,
-                                                             inspect.Parameter.VAR_KEYWORD)]
+    named = [
+        n for n, p in params.items() if p.kind not in (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
+    ]
     owner = f"{type(model).__name__}.forward"
     for name in sorted(set(names) - set(named)):
         close = difflib.get_close_matches(name, style_names, n=1, cutoff=0.8)
         if any_keyword and close:
-            raise TypeError(f"{name!r} is not a style option (did you mean {close[0]!r}?) nor a named input of "
-                            f"{owner}; if the model takes it, pass model_kwargs={{{name!r}: ...}}")
+            raise TypeError(
+                f"{name!r} is not a style option (did you mean {close[0]!r}?) nor a named input of "
+                f"{owner}; if the model takes it, pass model_kwargs={{{name!r}: ...}}"
+            )
         if not any_keyword:
-            raise TypeError(f"{name!r} is neither a style option nor a keyword input of {owner} "
-                            f"(inputs: {', '.join(named) or 'none'}; style options: {', '.join(style_names)})")
+            raise TypeError(
+                f"{name!r} is neither a style option nor a keyword input of {owner} "
+                f"(inputs: {', '.join(named) or 'none'}; style options: {', '.join(style_names)})"
+            )
 
 
 def to_scene(
@@ -237,8 +259,10 @@ def to_scene(
     if size is not None:
         given = style_overrides.setdefault("image_size", size)
         if tuple(given) != size:
-            raise TypeError(f"size={size} and image_size={tuple(given)} disagree: give only size, the image "
-                            "the scene is laid out for and drawn at")
+            raise TypeError(
+                f"size={size} and image_size={tuple(given)} disagree: give only size, the image "
+                "the scene is laid out for and drawn at"
+            )
     trace_obj = _tracer(obj, inputs, kwargs, depth)("reduced" if mode == "activations" else "none")
     return build_scene(trace_obj, mode, style=style, **style_overrides)
 
@@ -261,8 +285,9 @@ def _tracer(obj: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any], depth: in
     return lambda capture: trace(obj, *inputs, depth=depth, capture=capture, **kwargs)
 
 
-def scene_from_file(path: str | os.PathLike[str], *, size: tuple[int, int] | None = None,
-                    trust_pickle: bool = False) -> tuple[Scene, Any]:
+def scene_from_file(
+    path: str | os.PathLike[str], *, size: tuple[int, int] | None = None, trust_pickle: bool = False
+) -> tuple[Scene, Any]:
     """Build the scene a ``scenes/*.toml`` file describes (for ``size``, default the file's own);
     returns it with the parsed file. Its ``weights`` load with full unpickling only if the caller
     passes ``trust_pickle=True``: a scene file cannot grant that itself."""
@@ -318,8 +343,16 @@ def render(
         check_output(path, extensions=IMAGE_EXTENSIONS)
     else:
         size = check_image_output(path, size)
-    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, size=size, style=style,
-                     model_kwargs=model_kwargs, **options)
+    scene = to_scene(
+        model_or_trace_or_scene,
+        *inputs,
+        mode=mode,
+        depth=depth,
+        size=size,
+        style=style,
+        model_kwargs=model_kwargs,
+        **options,
+    )
     return render_png(scene, path, anti_aliasing=anti_aliasing)
 
 
@@ -350,30 +383,44 @@ def show(
 
     obj = model_or_trace_or_scene
     if in_notebook():  # a kernel cannot open a window: the interactive page inline (render3d.export's HTML)
-        show_inline(to_scene(obj, *inputs, mode=mode, depth=depth, size=size, style=style,
-                             model_kwargs=model_kwargs, **options))
+        show_inline(
+            to_scene(obj, *inputs, mode=mode, depth=depth, size=size, style=style, model_kwargs=model_kwargs, **options)
+        )
         return
     if isinstance(obj, Scene) or isinstance(obj, (str, Path)) and str(obj).endswith(".toml"):
         show_scene(to_scene(obj, size=size))
         return
     style_overrides, kwargs = _split_options(obj, options, model_kwargs)
     size = window_size() if size is None else size
-    rebuild = WindowScenes(_tracer(obj, inputs, kwargs, depth), style=style,
-                           explainer=_explainer(obj, inputs, kwargs), **style_overrides)
-    show_scene(rebuild(mode, frozenset(), size), rebuild=rebuild, describe=rebuild.describe,
-               explain=rebuild.explain if rebuild.explainer else None)
+    rebuild = WindowScenes(
+        _tracer(obj, inputs, kwargs, depth), style=style, explainer=_explainer(obj, inputs, kwargs), **style_overrides
+    )
+    show_scene(
+        rebuild(mode, frozenset(), size),
+        rebuild=rebuild,
+        describe=rebuild.describe,
+        explain=rebuild.explain if rebuild.explainer else None,
+    )
 
 
-def show_spec(spec: Spec, *, mode: str = "architecture", size: tuple[int, int] | None = None,
-              **style_overrides: Any) -> None:
+def show_spec(
+    spec: Spec, *, mode: str = "architecture", size: tuple[int, int] | None = None, **style_overrides: Any
+) -> None:
     """:func:`show` for a resolved MODEL (``render3d show MODEL``: input shape, probe, weights, device)."""
     from render3d.rendering import show_scene
     from render3d.rendering.window import window_size
 
-    rebuild = WindowScenes(lambda capture: trace_spec(spec, capture=capture),
-                           explainer=None if spec.device == "meta" else _explainer(spec, (), {}), **style_overrides)
-    show_scene(rebuild(mode, frozenset(), window_size() if size is None else size), rebuild=rebuild,
-               describe=rebuild.describe, explain=rebuild.explain if rebuild.explainer else None)
+    rebuild = WindowScenes(
+        lambda capture: trace_spec(spec, capture=capture),
+        explainer=None if spec.device == "meta" else _explainer(spec, (), {}),
+        **style_overrides,
+    )
+    show_scene(
+        rebuild(mode, frozenset(), window_size() if size is None else size),
+        rebuild=rebuild,
+        describe=rebuild.describe,
+        explain=rebuild.explain if rebuild.explainer else None,
+    )
 
 
 def _explainer(obj: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Callable[[str], ExplainerScene] | None:
@@ -395,6 +442,7 @@ def _explainer(obj: Any, inputs: tuple[Any, ...], kwargs: dict[str, Any]) -> Cal
             model, x = loaded()
             args, model_kwargs = call_inputs(x)
             return explain_scene(model, *args, layer=layer, probe=spec.probe, **model_kwargs)
+
         return from_spec
     return lambda layer: explain_scene(obj, *inputs, layer=layer, **kwargs)
 
@@ -406,8 +454,14 @@ class WindowScenes:
     activations are asked for (the window's ``a``). ``explainer(layer)`` (optional: a window on a
     model) gives a layer's operation explainer for the window's ``e`` (:meth:`explain`)."""
 
-    def __init__(self, tracer: Callable[[str], Trace], *, style: Any = None,
-                 explainer: Callable[[str], ExplainerScene] | None = None, **style_overrides: Any) -> None:
+    def __init__(
+        self,
+        tracer: Callable[[str], Trace],
+        *,
+        style: Any = None,
+        explainer: Callable[[str], ExplainerScene] | None = None,
+        **style_overrides: Any,
+    ) -> None:
         self.tracer = tracer
         self.explainer = explainer
         self.style = style
@@ -431,11 +485,15 @@ class WindowScenes:
         size = check_size(size)
         given = self.overrides.get("image_size", size)
         if tuple(given) != size:
-            raise TypeError(f"size={size} and image_size={tuple(given)} disagree: give only size, the image "
-                            "the scene is laid out for and drawn at")
+            raise TypeError(
+                f"size={size} and image_size={tuple(given)} disagree: give only size, the image "
+                "the scene is laid out for and drawn at"
+            )
         trace_obj = self.trace(mode)
-        self.shown = trace_obj, build_scene(trace_obj, mode, style=self.style, expanded=expanded,
-                                            **{**self.overrides, "image_size": size})
+        self.shown = (
+            trace_obj,
+            build_scene(trace_obj, mode, style=self.style, expanded=expanded, **{**self.overrides, "image_size": size}),
+        )
         return self.shown[1]
 
     def describe(self, node_id: str) -> str | None:
@@ -494,7 +552,15 @@ def plotter(
 
     from render3d.rendering import build_plotter
 
-    scene = to_scene(model_or_trace_or_scene, *inputs, mode=mode, depth=depth, size=size, style=style,
-                     model_kwargs=model_kwargs, **options)
+    scene = to_scene(
+        model_or_trace_or_scene,
+        *inputs,
+        mode=mode,
+        depth=depth,
+        size=size,
+        style=style,
+        model_kwargs=model_kwargs,
+        **options,
+    )
     pl, _ = build_plotter(scene, off_screen=pv.OFF_SCREEN if off_screen is None else off_screen)
     return pl

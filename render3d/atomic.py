@@ -31,8 +31,18 @@ from types import FrameType
 
 from render3d.errors import OutputError, OutputSpecError, Render3DError
 
-__all__ = ["IMAGE_EXTENSIONS", "VIDEO_EXTENSIONS", "atomic_path", "atomic_write_bytes", "atomic_write_text",
-           "check_output", "cleanup_on_sigterm", "is_temp_name", "private_temp_dir", "sweep_stale_temps"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "VIDEO_EXTENSIONS",
+    "atomic_path",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "check_output",
+    "cleanup_on_sigterm",
+    "is_temp_name",
+    "private_temp_dir",
+    "sweep_stale_temps",
+]
 
 IMAGE_EXTENSIONS = (".png", ".jpg", ".jpeg")
 VIDEO_EXTENSIONS = (".mp4", ".gif")
@@ -49,8 +59,12 @@ _WRITE_ERRNOS = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS}
 
 
 def _describe(mode: int) -> str:
-    for test, name in ((stat.S_ISFIFO, "FIFO (named pipe)"), (stat.S_ISCHR, "character device"),
-                       (stat.S_ISBLK, "block device"), (stat.S_ISSOCK, "socket")):
+    for test, name in (
+        (stat.S_ISFIFO, "FIFO (named pipe)"),
+        (stat.S_ISCHR, "character device"),
+        (stat.S_ISBLK, "block device"),
+        (stat.S_ISSOCK, "socket"),
+    ):
         if test(mode):
             return name
     return "special file"
@@ -154,9 +168,7 @@ def _resolve(path: Path) -> Path:
     return Path(os.path.realpath(path)) if os.path.islink(path) else path
 
 
-def check_output(
-    path: str | os.PathLike[str], *, extensions: Sequence[str] = (), estimate: int = 0
-) -> Path:
+def check_output(path: str | os.PathLike[str], *, extensions: Sequence[str] = (), estimate: int = 0) -> Path:
     """Check, before any work, that ``path`` can be written; return the file that will be replaced.
 
     Refused with one line: an extension not in ``extensions`` (:class:`OutputSpecError`); a folder,
@@ -177,12 +189,15 @@ def check_output(
         example = path / f"out{extensions[0] if extensions else path.suffix}"
         raise OutputError(f"{path} is a folder: give a file name, e.g. {example}")
     if mode is not None and not stat.S_ISREG(mode):
-        raise OutputError(f"{path} is a {_describe(mode)}, not a regular file: render3d only replaces regular "
-                          "files; write to a file and copy it there")
+        raise OutputError(
+            f"{path} is a {_describe(mode)}, not a regular file: render3d only replaces regular "
+            "files; write to a file and copy it there"
+        )
     if extensions and path.suffix.lower() not in extensions:
         given = f"extension {path.suffix!r}" if path.suffix else "no extension"
-        raise OutputSpecError(f"{path}: {given} is not an output format render3d writes; "
-                              f"use one of {', '.join(extensions)}")
+        raise OutputSpecError(
+            f"{path}: {given} is not an output format render3d writes; use one of {', '.join(extensions)}"
+        )
     folder = target.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent

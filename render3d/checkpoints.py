@@ -40,8 +40,16 @@ from torch import nn
 from render3d.atomic import atomic_path
 from render3d.errors import CheckpointError
 
-__all__ = ["CHECKPOINT_SUFFIXES", "Checkpoint", "find_checkpoints", "load_checkpoint", "read_checkpoint",
-           "read_object", "read_state_dict", "save_checkpoint"]
+__all__ = [
+    "CHECKPOINT_SUFFIXES",
+    "Checkpoint",
+    "find_checkpoints",
+    "load_checkpoint",
+    "read_checkpoint",
+    "read_object",
+    "read_state_dict",
+    "save_checkpoint",
+]
 
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".ckpt", ".bin", ".safetensors")
 
@@ -182,8 +190,14 @@ def _read(path: Path, *, trust_pickle: bool) -> tuple[Any, dict[str, str]]:
 
 # the first pickle of a legacy (pre-zip) torch.save file is this number, as a LONG1 opcode
 _LEGACY_MAGIC = b"\x8a\x0a" + (0x1950A86A20F9469CFC6C).to_bytes(10, "little")
-_SIGNATURES = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
-               (b"\x1f\x8b", "gzip data"), (b"%PDF", "a PDF document"), (b"\x93NUMPY", "a NumPy .npy array"))
+_SIGNATURES = (
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"%PDF", "a PDF document"),
+    (b"\x93NUMPY", "a NumPy .npy array"),
+)
 
 
 def _sniff(path: Path) -> tuple[str, int]:
@@ -199,8 +213,9 @@ def _sniff(path: Path) -> tuple[str, int]:
         return ("legacy" if _LEGACY_MAGIC in head[:32] else "pickle"), head[1]
     if len(head) > 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < (1 << 27):
         return "safetensors", 0
-    raise CheckpointError(f"{path} is not a checkpoint: it is {_describe(head)}, not a file written by "
-                          "torch.save or safetensors")
+    raise CheckpointError(
+        f"{path} is not a checkpoint: it is {_describe(head)}, not a file written by torch.save or safetensors"
+    )
 
 
 def _zip_protocol(path: Path) -> int:
@@ -209,13 +224,15 @@ def _zip_protocol(path: Path) -> int:
         with zipfile.ZipFile(path) as archive:
             name = next((n for n in archive.namelist() if n.endswith("/data.pkl") or n == "data.pkl"), None)
             if name is None:
-                raise CheckpointError(f"{path} is not a checkpoint: it is a zip archive without data.pkl "
-                                      "(torch.save writes one)")
+                raise CheckpointError(
+                    f"{path} is not a checkpoint: it is a zip archive without data.pkl (torch.save writes one)"
+                )
             with archive.open(name) as member:
                 head = member.read(2)
     except (zipfile.BadZipFile, OSError, EOFError):
-        raise CheckpointError(f"checkpoint {path} is truncated: its zip directory is missing "
-                              "(was the copy or download cut short?)") from None
+        raise CheckpointError(
+            f"checkpoint {path} is truncated: its zip directory is missing (was the copy or download cut short?)"
+        ) from None
     return head[1] if head[:1] == b"\x80" and len(head) == 2 else 2
 
 
@@ -265,8 +282,9 @@ def _allowlist_load(file: Any, **kwargs: Any) -> Any:
 
 
 #: the ``pickle_module`` torch.load uses for protocol 3-5 files when the caller does not trust them
-_allowlist_pickle = types.SimpleNamespace(__name__="render3d_allowlist_pickle", Unpickler=_AllowlistUnpickler,
-                                          load=_allowlist_load)
+_allowlist_pickle = types.SimpleNamespace(
+    __name__="render3d_allowlist_pickle", Unpickler=_AllowlistUnpickler, load=_allowlist_load
+)
 
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:

@@ -89,23 +89,42 @@ POSITIVE_INT = _checked(_positive_int, "positive integer")
 
 
 def _add_model_args(p: argparse.ArgumentParser, what: str = "scenes/x.toml") -> None:
-    p.add_argument("model", metavar="MODEL",
-                   help=f"torchvision:NAME, path/file.py:Class, package.module:Class or {what}")
-    p.add_argument("--input-shape", metavar="SHAPE", type=_checked(_input_shape, "input shape"),
-                   help="e.g. 1,3,224,224 (default: the model's own)")
+    p.add_argument(
+        "model", metavar="MODEL", help=f"torchvision:NAME, path/file.py:Class, package.module:Class or {what}"
+    )
+    p.add_argument(
+        "--input-shape",
+        metavar="SHAPE",
+        type=_checked(_input_shape, "input shape"),
+        help="e.g. 1,3,224,224 (default: the model's own)",
+    )
     p.add_argument("--depth", type=POSITIVE_INT, default=None, help="collapse modules below this depth into blocks")
     p.add_argument("--weights", metavar="FILE", help="checkpoint to load (state_dict, trainer dict, .safetensors)")
-    p.add_argument("--trust-pickle", action="store_true",
-                   help="allow checkpoints that need full unpickling (only for files you trust)")
-    p.add_argument("--device", default=None, type=_checked(check_device, "device"),
-                   help="cpu, cuda, cuda:N, mps, or meta (structure only, no memory)")
+    p.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="allow checkpoints that need full unpickling (only for files you trust)",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        type=_checked(check_device, "device"),
+        help="cpu, cuda, cuda:N, mps, or meta (structure only, no memory)",
+    )
 
 
 def _spec(args: argparse.Namespace):
     from render3d.api import Spec
 
-    return Spec(model=args.model, input_shape=args.input_shape, probe=getattr(args, "probe", None),
-                weights=args.weights, trust_pickle=args.trust_pickle, depth=args.depth, device=args.device)
+    return Spec(
+        model=args.model,
+        input_shape=args.input_shape,
+        probe=getattr(args, "probe", None),
+        weights=args.weights,
+        trust_pickle=args.trust_pickle,
+        depth=args.depth,
+        device=args.device,
+    )
 
 
 def cmd_trace(args: argparse.Namespace) -> int:
@@ -153,8 +172,10 @@ def cmd_render(args: argparse.Namespace) -> int:
     check_output(out, extensions=IMAGE_EXTENSIONS)  # before tracing: nothing is rendered for an unwritable path
     scene, aa = _scene(args)
     path = render_png(scene, out, anti_aliasing=aa or args.anti_aliasing)
-    print(f"wrote {path}: {scene.size[0]}x{scene.size[1]}, {len(scene.blocks)} blocks, "
-          f"{time.perf_counter() - start:.1f} s")
+    print(
+        f"wrote {path}: {scene.size[0]}x{scene.size[1]}, {len(scene.blocks)} blocks, "
+        f"{time.perf_counter() - start:.1f} s"
+    )
     return 0
 
 
@@ -177,8 +198,9 @@ def cmd_show(args: argparse.Namespace) -> int:
     from render3d.api import show_spec
 
     _start_gl_probe()
-    show_spec(_spec(args), mode=args.mode, size=args.size, scale=args.scale,
-              **({"volume": True} if args.volume else {}))
+    show_spec(
+        _spec(args), mode=args.mode, size=args.size, scale=args.scale, **({"volume": True} if args.volume else {})
+    )
     return 0
 
 
@@ -212,21 +234,36 @@ def cmd_animate(args: argparse.Namespace) -> int:
     if args.frames_per_epoch is not None and args.duration is not None:
         raise UsageError("render3d animate: --frames-per-epoch and --duration both set the video's length; pass one")
     if (args.ray is not None or (args.workers or 1) > 1) and Path(args.output).suffix.lower() != ".mp4":
-        raise UsageError(f"render3d animate: --workers/--ray join MP4 segments without re-encoding; {args.output} is "
-                         "not an .mp4 (a GIF's one palette needs every frame): write an .mp4 or drop --workers")
+        raise UsageError(
+            f"render3d animate: --workers/--ray join MP4 segments without re-encoding; {args.output} is "
+            "not an .mp4 (a GIF's one palette needs every frame): write an .mp4 or drop --workers"
+        )
     classes = read_classes(args.classes) if args.classes else None
-    options = dict(fps=args.fps, frames_per_epoch=args.frames_per_epoch, duration=args.duration, hold=args.hold,
-                   size=args.size, diff=args.diff, orbit=args.orbit, scale=args.scale, metric=args.metric,
-                   panels=not args.no_panels, classes=classes, classes_source=f"--classes {args.classes}",
-                   workers=args.workers, ray=args.ray)
+    options = dict(
+        fps=args.fps,
+        frames_per_epoch=args.frames_per_epoch,
+        duration=args.duration,
+        hold=args.hold,
+        size=args.size,
+        diff=args.diff,
+        orbit=args.orbit,
+        scale=args.scale,
+        metric=args.metric,
+        panels=not args.no_panels,
+        classes=classes,
+        classes_source=f"--classes {args.classes}",
+        workers=args.workers,
+        ray=args.ray,
+    )
     if is_recording(args.model):  # a Recorder's folder: animated as recorded
         if args.checkpoints:
             raise UsageError(f"render3d animate: {args.model} is a recording already; --checkpoints records a MODEL")
         animate(args.model, args.output, **options)
         return 0
     if not args.checkpoints:
-        raise UsageError("render3d animate: MODEL needs --checkpoints DIR_OR_GLOB (or give a recording folder "
-                         "as MODEL)")
+        raise UsageError(
+            "render3d animate: MODEL needs --checkpoints DIR_OR_GLOB (or give a recording folder as MODEL)"
+        )
     animate_checkpoints(_spec(args), args.checkpoints, args.output, recording=args.recording, **options)
     return 0
 
@@ -246,8 +283,10 @@ def cmd_doctor(args: argparse.Namespace) -> int:
     if is_recording(args.model):
         given = [name for name in ("input_shape", "weights", "probe", "depth", "device") if getattr(args, name)]
         if given:
-            raise UsageError(f"render3d doctor: --{given[0].replace('_', '-')} applies to a MODEL, not to the "
-                             f"recording {args.model} (it was recorded with its own)")
+            raise UsageError(
+                f"render3d doctor: --{given[0].replace('_', '-')} applies to a MODEL, not to the "
+                f"recording {args.model} (it was recorded with its own)"
+            )
         diagnosis = diagnose_recording(args.model)
     else:
         diagnosis = diagnose_spec(_spec(args))
@@ -290,8 +329,10 @@ def cmd_export(args: argparse.Namespace) -> int:
         given = [name for name in ("input_shape", "weights", "probe", "depth", "device") if getattr(args, name)]
         if given or args.mode != "architecture":
             option = f"--{given[0].replace('_', '-')}" if given else "--mode"
-            raise UsageError(f"render3d export: {option} applies to a MODEL, not to the recording {args.model} "
-                             "(it was recorded with its own)")
+            raise UsageError(
+                f"render3d export: {option} applies to a MODEL, not to the recording {args.model} "
+                "(it was recorded with its own)"
+            )
         scene, frames, note = recording_scene(args.model, size=args.size, scale=args.scale)
         path = write_scene(scene, args.output, frames, info_note=note)
         extra = f", {len(frames)} epochs"
@@ -311,8 +352,14 @@ def cmd_explain(args: argparse.Namespace) -> int:
     if args.device == "meta":
         raise UsageError("render3d explain: --device meta has no values to explain; leave it out")
     _start_gl_probe()
-    explain(_spec(args), layer=args.layer, path=args.output, size=args.size or EXPLAIN_SIZE, fps=args.fps,
-            channel=args.channel)
+    explain(
+        _spec(args),
+        layer=args.layer,
+        path=args.output,
+        size=args.size or EXPLAIN_SIZE,
+        fps=args.fps,
+        channel=args.channel,
+    )
     return 0
 
 
@@ -329,28 +376,45 @@ def cmd_tour(args: argparse.Namespace) -> int:
     _start_gl_probe()
     trace_obj = trace_spec(_spec(args), capture="reduced")
     named = describe_probe(args.probe)[0] if args.probe else ""  # "digit 3", not "digit:45"
-    tour(trace_obj, path=args.output, size=args.size, fps=args.fps, seconds_per_stop=args.seconds_per_stop,
-         duration=args.duration, title=f"{trace_obj.model}: one forward pass" + (f" on {named}" if named else ""),
-         input_name=named)
+    tour(
+        trace_obj,
+        path=args.output,
+        size=args.size,
+        fps=args.fps,
+        seconds_per_stop=args.seconds_per_stop,
+        duration=args.duration,
+        title=f"{trace_obj.model}: one forward pass" + (f" on {named}" if named else ""),
+        input_name=named,
+    )
     return 0
 
 
 def _add_render_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=("architecture", "activations"), default="architecture")
-    p.add_argument("--probe", type=_checked(_probe, "probe"),
-                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument(
+        "--probe",
+        type=_checked(_probe, "probe"),
+        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
+    )
     p.add_argument("--volume", action="store_true", help="draw feature maps as volumes (activations mode)")
-    p.add_argument("--size", type=_checked(_size, "size"),
-                   help=f"WIDTHxHEIGHT in pixels, the image the scene is laid out for (default: a scene file's "
-                        f"size, else {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
+    p.add_argument(
+        "--size",
+        type=_checked(_size, "size"),
+        help=f"WIDTHxHEIGHT in pixels, the image the scene is laid out for (default: a scene file's "
+        f"size, else {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})",
+    )
     p.add_argument("--anti-aliasing", action="store_true", help="MSAA for final renders (3-4x slower on CPU)")
     _add_scale_arg(p)
 
 
 def _add_scale_arg(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--scale", choices=SCALES, default="layer",
-                   help="activation colours: 'layer' (default) from each layer's p1 to p99; 'global' one "
-                        "log-magnitude scale for all layers, so an exploding layer stands out")
+    p.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="layer",
+        help="activation colours: 'layer' (default) from each layer's p1 to p99; 'global' one "
+        "log-magnitude scale for all layers, so an exploding layer stands out",
+    )
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -363,9 +427,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("trace", help="print the layer table of a model and optionally write its graph JSON")
     _add_model_args(p)
     p.add_argument("--json", metavar="FILE", help="write the trace JSON here")
-    p.add_argument("--stats", action="store_true",
-                   help="run with activation capture and add zero %%, min, max, mean ± std, NaN/Inf and health "
-                        "flags (dead, nan, inf, exploding, saturated, constant) to the table")
+    p.add_argument(
+        "--stats",
+        action="store_true",
+        help="run with activation capture and add zero %%, min, max, mean ± std, NaN/Inf and health "
+        "flags (dead, nan, inf, exploding, saturated, constant) to the table",
+    )
     p.set_defaults(func=cmd_trace)
 
     p = sub.add_parser("render", help="render a model (or scene file) to a PNG, offscreen")
@@ -374,9 +441,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="PNG", help="output file (default out.png or <scene>.png)")
     p.set_defaults(func=cmd_render)
 
-    p = sub.add_parser("show", help="open an interactive window sized to the screen (click a block: side panel; "
-                       "click a ×N block: expand; keys: e explain the clicked block, a activations, h all keys, "
-                       "m metric for a recording)")
+    p = sub.add_parser(
+        "show",
+        help="open an interactive window sized to the screen (click a block: side panel; "
+        "click a ×N block: expand; keys: e explain the clicked block, a activations, h all keys, "
+        "m metric for a recording)",
+    )
     _add_model_args(p)
     _add_render_args(p)
     p.set_defaults(func=cmd_show)
@@ -384,119 +454,217 @@ def build_parser() -> argparse.ArgumentParser:
     from render3d.record.frames import check_seconds
 
     def _add_spread_args(p: argparse.ArgumentParser, what: str) -> None:
-        p.add_argument("--workers", type=POSITIVE_INT, metavar="N",
-                       help=f"render on N local processes: {what} (default 1; with --ray: one per cluster CPU)")
-        p.add_argument("--ray", nargs="?", const="local", metavar="ADDRESS",
-                       help="run the same tasks on Ray: a new local instance, or the cluster at ADDRESS ('auto', "
-                            "ray://HOST:10001); needs render3d[ray] and the input files at the same paths")
+        p.add_argument(
+            "--workers",
+            type=POSITIVE_INT,
+            metavar="N",
+            help=f"render on N local processes: {what} (default 1; with --ray: one per cluster CPU)",
+        )
+        p.add_argument(
+            "--ray",
+            nargs="?",
+            const="local",
+            metavar="ADDRESS",
+            help="run the same tasks on Ray: a new local instance, or the cluster at ADDRESS ('auto', "
+            "ray://HOST:10001); needs render3d[ray] and the input files at the same paths",
+        )
 
     p = sub.add_parser("animate", help="record a probe through every checkpoint (or take a recording) and write an MP4")
     _add_model_args(p)  # MODEL may also be a recording folder (render3d.Recorder's)
-    p.add_argument("--checkpoints", metavar="DIR_OR_GLOB",
-                   help="folder or glob of checkpoints, taken in natural order (epoch_2 before epoch_10)")
-    p.add_argument("--probe", type=_checked(_probe, "probe"),
-                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument(
+        "--checkpoints",
+        metavar="DIR_OR_GLOB",
+        help="folder or glob of checkpoints, taken in natural order (epoch_2 before epoch_10)",
+    )
+    p.add_argument(
+        "--probe",
+        type=_checked(_probe, "probe"),
+        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
+    )
     p.add_argument("-o", "--output", default="out.mp4", metavar="MP4", help="output file (default out.mp4)")
     p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
-    p.add_argument("--duration", type=_checked(check_seconds, "duration"), metavar="SECONDS",
-                   help="length of the video (default: 0.8 s an epoch, at least 4 s, plus the holds); epochs "
-                        "that change more get more of it, every epoch a floor share")
-    p.add_argument("--hold", type=_checked(check_seconds, "hold"), metavar="SECONDS",
-                   help="seconds the first and the last epoch stay on screen (default 1.5)")
-    p.add_argument("--frames-per-epoch", type=POSITIVE_INT, default=None, metavar="N",
-                   help="uniform timing instead: N frames blending one checkpoint into the next")
-    p.add_argument("--classes", metavar="FILE",
-                   help="class names of the model's outputs for the prediction panel: one per line, or a JSON "
-                        "list (default: the recording's own; torchvision:NAME models: their categories)")
-    p.add_argument("--no-panels", action="store_true",
-                   help="the scene alone, without the input, prediction and curve panels on the right")
-    p.add_argument("--size", type=_checked(_size, "size"),
-                   help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]})")
+    p.add_argument(
+        "--duration",
+        type=_checked(check_seconds, "duration"),
+        metavar="SECONDS",
+        help="length of the video (default: 0.8 s an epoch, at least 4 s, plus the holds); epochs "
+        "that change more get more of it, every epoch a floor share",
+    )
+    p.add_argument(
+        "--hold",
+        type=_checked(check_seconds, "hold"),
+        metavar="SECONDS",
+        help="seconds the first and the last epoch stay on screen (default 1.5)",
+    )
+    p.add_argument(
+        "--frames-per-epoch",
+        type=POSITIVE_INT,
+        default=None,
+        metavar="N",
+        help="uniform timing instead: N frames blending one checkpoint into the next",
+    )
+    p.add_argument(
+        "--classes",
+        metavar="FILE",
+        help="class names of the model's outputs for the prediction panel: one per line, or a JSON "
+        "list (default: the recording's own; torchvision:NAME models: their categories)",
+    )
+    p.add_argument(
+        "--no-panels",
+        action="store_true",
+        help="the scene alone, without the input, prediction and curve panels on the right",
+    )
+    p.add_argument(
+        "--size",
+        type=_checked(_size, "size"),
+        help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]})",
+    )
     p.add_argument("--diff", action="store_true", help="colour the change against the previous checkpoint")
     p.add_argument("--orbit", action="store_true", help="swing the camera slowly around the scene")
-    p.add_argument("--metric", type=_checked(_metric, "metric"),
-                   help="colour each block by a training-health metric over epochs on one log colour bar: "
-                        "update_ratio, grad_norm, weight_norm, zero_frac or act_std")
+    p.add_argument(
+        "--metric",
+        type=_checked(_metric, "metric"),
+        help="colour each block by a training-health metric over epochs on one log colour bar: "
+        "update_ratio, grad_norm, weight_norm, zero_frac or act_std",
+    )
     _add_scale_arg(p)
     p.add_argument("--recording", metavar="DIR", help="keep the recording here (default: a temporary folder)")
     _add_spread_args(p, "contiguous frame ranges, encoded alike and joined without re-encoding")
     p.set_defaults(func=cmd_animate, mode="activations")
 
     p = sub.add_parser("demo", help="train a small CNN on the bundled digits; write checkpoints, PNGs and an MP4")
-    p.add_argument("-o", "--output", default="render3d-demo", metavar="DIR",
-                   help="output folder (default render3d-demo)")
+    p.add_argument(
+        "-o", "--output", default="render3d-demo", metavar="DIR", help="output folder (default render3d-demo)"
+    )
     p.add_argument("--epochs", type=POSITIVE_INT, default=10, help="training epochs (default 10)")
     p.add_argument("--show", action="store_true", help="then open a window with an epoch slider (needs a display)")
     p.set_defaults(func=cmd_demo)
 
     p = sub.add_parser(
-        "doctor", help="report what looks wrong in a model or recording (dead, NaN, exploding, frozen, ...)",
+        "doctor",
+        help="report what looks wrong in a model or recording (dead, NaN, exploding, frozen, ...)",
         description="A ranked report, one line per problem: flagged layers (nan, inf, exploding, dead, saturated, "
-                    "constant) where each first appears, branches that never fire and, for a recording, frozen "
-                    "layers and gradients vanishing towards the input. Exit status: 0 no problems found, "
-                    f"{DOCTOR_FOUND} problems found, 1 error, 2 usage error.")
+        "constant) where each first appears, branches that never fire and, for a recording, frozen "
+        "layers and gradients vanishing towards the input. Exit status: 0 no problems found, "
+        f"{DOCTOR_FOUND} problems found, 1 error, 2 usage error.",
+    )
     _add_model_args(p, "a recording folder")
-    p.add_argument("--probe", type=_checked(_probe, "probe"),
-                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument(
+        "--probe",
+        type=_checked(_probe, "probe"),
+        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
+    )
     p.add_argument("-o", "--output", metavar="PNG", help="also render the activations with the culprits marked")
-    p.add_argument("--size", type=_checked(_size, "size"),
-                   help=f"WIDTHxHEIGHT of the PNG (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
+    p.add_argument(
+        "--size",
+        type=_checked(_size, "size"),
+        help=f"WIDTHxHEIGHT of the PNG (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})",
+    )
     p.set_defaults(func=cmd_doctor, mode="activations")
 
-    p = sub.add_parser("export", help="write a model, scene file or recording as one HTML page (offline, epoch "
-                       "slider for a recording) or as glTF (.glb/.gltf) for 3D tools")
+    p = sub.add_parser(
+        "export",
+        help="write a model, scene file or recording as one HTML page (offline, epoch "
+        "slider for a recording) or as glTF (.glb/.gltf) for 3D tools",
+    )
     _add_model_args(p, "scenes/x.toml or a recording folder")
     p.add_argument("--mode", choices=("architecture", "activations"), default="architecture")
-    p.add_argument("--probe", type=_checked(_probe, "probe"),
-                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
+    p.add_argument(
+        "--probe",
+        type=_checked(_probe, "probe"),
+        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
+    )
     p.add_argument("--volume", action="store_true", help="volumes as feature maps (drawn as planes on the web)")
-    p.add_argument("--size", type=_checked(_size, "size"),
-                   help=f"WIDTHxHEIGHT the scene is laid out for (the page fits any window; default "
-                        f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
+    p.add_argument(
+        "--size",
+        type=_checked(_size, "size"),
+        help=f"WIDTHxHEIGHT the scene is laid out for (the page fits any window; default "
+        f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})",
+    )
     _add_scale_arg(p)
-    p.add_argument("-o", "--output", required=True, metavar="FILE",
-                   help="out.html (interactive page), out.glb or out.gltf (3D scene); the format follows the extension")
+    p.add_argument(
+        "-o",
+        "--output",
+        required=True,
+        metavar="FILE",
+        help="out.html (interactive page), out.glb or out.gltf (3D scene); the format follows the extension",
+    )
     p.set_defaults(func=cmd_export, anti_aliasing=False)
 
-    p = sub.add_parser("explain", help="animate one layer's operation on a real input: a conv's kernel sliding "
-                       "with its dot product in real numbers, pools, Linear, norms, attention")
+    p = sub.add_parser(
+        "explain",
+        help="animate one layer's operation on a real input: a conv's kernel sliding "
+        "with its dot product in real numbers, pools, Linear, norms, attention",
+    )
     _add_model_args(p)
-    p.add_argument("--layer", required=True, metavar="NAME",
-                   help="module path from named_modules(), e.g. conv1, layer1.0.conv1, features.3 (pool#2: its "
-                        "second call)")
-    p.add_argument("--probe", type=_checked(_probe, "probe"),
-                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
-    p.add_argument("--channel", type=_checked(lambda t: _positive_int(str(int(t) + 1)) - 1, "channel"),
-                   metavar="N", help="output channel to explain (attention: the head; default: the channel "
-                                     "with the most structure)")
-    p.add_argument("-o", "--output", default="explain.mp4", metavar="FILE",
-                   help="explain.mp4 (default) or .gif: the animation; .png/.jpg: its last frame")
+    p.add_argument(
+        "--layer",
+        required=True,
+        metavar="NAME",
+        help="module path from named_modules(), e.g. conv1, layer1.0.conv1, features.3 (pool#2: its second call)",
+    )
+    p.add_argument(
+        "--probe",
+        type=_checked(_probe, "probe"),
+        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
+    )
+    p.add_argument(
+        "--channel",
+        type=_checked(lambda t: _positive_int(str(int(t) + 1)) - 1, "channel"),
+        metavar="N",
+        help="output channel to explain (attention: the head; default: the channel with the most structure)",
+    )
+    p.add_argument(
+        "-o",
+        "--output",
+        default="explain.mp4",
+        metavar="FILE",
+        help="explain.mp4 (default) or .gif: the animation; .png/.jpg: its last frame",
+    )
     p.add_argument("--size", type=_checked(_size, "size"), help="WIDTHxHEIGHT (default 1280x720)")
     p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
     p.set_defaults(func=cmd_explain)
 
-    p = sub.add_parser("tour", help="a narrated flythrough of one forward pass: the camera visits each block "
-                       "with its real activations and a caption saying what it computes")
+    p = sub.add_parser(
+        "tour",
+        help="a narrated flythrough of one forward pass: the camera visits each block "
+        "with its real activations and a caption saying what it computes",
+    )
     _add_model_args(p)
-    p.add_argument("--probe", type=_checked(_probe, "probe"),
-                   help="probe input: random (default), digit:N, or an image/.npy/.pt file")
-    p.add_argument("-o", "--output", default="tour.mp4", metavar="MP4", help="output file, .mp4 or .gif (default "
-                                                                             "tour.mp4)")
-    p.add_argument("--size", type=_checked(_size, "size"),
-                   help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]})")
+    p.add_argument(
+        "--probe",
+        type=_checked(_probe, "probe"),
+        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
+    )
+    p.add_argument(
+        "-o", "--output", default="tour.mp4", metavar="MP4", help="output file, .mp4 or .gif (default tour.mp4)"
+    )
+    p.add_argument(
+        "--size",
+        type=_checked(_size, "size"),
+        help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]})",
+    )
     p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
     timing = p.add_mutually_exclusive_group()
-    timing.add_argument("--seconds-per-stop", type=float, metavar="S",
-                        help="hold each stop this long (default: its caption's reading time, 2.5-7 s)")
-    timing.add_argument("--duration", type=float, metavar="S",
-                        help="make the whole video this long (holds and moves scaled to fit)")
+    timing.add_argument(
+        "--seconds-per-stop",
+        type=float,
+        metavar="S",
+        help="hold each stop this long (default: its caption's reading time, 2.5-7 s)",
+    )
+    timing.add_argument(
+        "--duration", type=float, metavar="S", help="make the whole video this long (holds and moves scaled to fit)"
+    )
     p.set_defaults(func=cmd_tour)
 
     p = sub.add_parser("gallery", help="render every scenes/*.toml into gallery/")
     p.add_argument("scenes", nargs="?", default="scenes", help="folder of scene files (default scenes/)")
     p.add_argument("-o", "--output", default="gallery", help="output folder (default gallery/)")
-    p.add_argument("--trust-pickle", action="store_true",
-                   help="allow scene weights that need full unpickling (a scene file cannot allow it)")
+    p.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="allow scene weights that need full unpickling (a scene file cannot allow it)",
+    )
     _add_spread_args(p, "one scene file per task")
     p.set_defaults(func=cmd_gallery)
     return parser

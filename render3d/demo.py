@@ -80,8 +80,7 @@ class _Ledger:
 
     def owns(self, rel: str) -> bool:
         path = self.folder / rel
-        return (rel in self.files and path.is_file() and not path.is_symlink()
-                and _sha256(path) == self.files[rel])
+        return rel in self.files and path.is_file() and not path.is_symlink() and _sha256(path) == self.files[rel]
 
     def refuse_foreign(self, rels: list[str]) -> None:
         """OutputError naming the existing files among ``rels`` (and the ledger) the demo did not write."""
@@ -92,8 +91,10 @@ class _Ledger:
         if foreign:
             from render3d.record.folder import name_list
 
-            raise OutputError(f"{self.folder} holds files the demo did not write ({name_list(foreign)}); it would "
-                              "replace them: choose another -o folder or move them away")
+            raise OutputError(
+                f"{self.folder} holds files the demo did not write ({name_list(foreign)}); it would "
+                "replace them: choose another -o folder or move them away"
+            )
 
     def add(self, path: Path) -> None:
         self.files[path.relative_to(self.folder).as_posix()] = _sha256(path)
@@ -206,9 +207,12 @@ def run_demo(
         return float(F.cross_entropy(logits, y_test)), float((logits.argmax(1) == y_test).float().mean())
 
     checkpoints: list[Path] = []
-    with new_recording_folder(out / "recording") as folder, Recorder(
+    with (
+        new_recording_folder(out / "recording") as folder,
+        Recorder(
             model, probe, folder, probe_name=probe_name, label=label, classes=[str(d) for d in range(10)]
-    ) as recorder:
+        ) as recorder,
+    ):
 
         def keep(epoch: int, loss: float, test_loss: float, acc: float) -> None:
             path = ckpt_dir / f"epoch_{epoch:02d}.pt"
@@ -240,14 +244,17 @@ def run_demo(
         ledger.remove(rel)
     recording = out / "recording"
 
-    architecture = render_png(build_scene(trace(model, probe, capture="none"), "architecture"),
-                              out / "architecture.png", size=image_size)
+    architecture = render_png(
+        build_scene(trace(model, probe, capture="none"), "architecture"), out / "architecture.png", size=image_size
+    )
     final = build_scene(trace(model, probe), "activations")
     final.title = f"DigitsCNN after {epochs} epochs: activations for {probe_name} (test acc {acc:.1%})"
     activations = render_png(final, out / "activations.png", size=image_size)
-    video = animate_recording(recording, out / "training.mp4", fps=30, size=video_size, duration=duration,
-                              progress=progress)
+    video = animate_recording(
+        recording, out / "training.mp4", fps=30, size=video_size, duration=duration, progress=progress
+    )
     for path in (architecture, activations, video):
         ledger.add(Path(path))
-    return DemoResult(out, checkpoints, recording, architecture, activations, video, DEMO_PROBE, acc,
-                      time.perf_counter() - start)
+    return DemoResult(
+        out, checkpoints, recording, architecture, activations, video, DEMO_PROBE, acc, time.perf_counter() - start
+    )

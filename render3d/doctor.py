@@ -48,8 +48,20 @@ if TYPE_CHECKING:
     from render3d.record.recording import LayerMetric, Recording
     from render3d.scene.model import Scene
 
-__all__ = ["FROZEN_RATIO", "KINDS", "TRAINING_KINDS", "VANISHING_RATIO", "Diagnosis", "Finding", "diagnose",
-           "diagnose_recording", "diagnose_spec", "findings_scene", "format_report", "mark_findings"]
+__all__ = [
+    "FROZEN_RATIO",
+    "KINDS",
+    "TRAINING_KINDS",
+    "VANISHING_RATIO",
+    "Diagnosis",
+    "Finding",
+    "diagnose",
+    "diagnose_recording",
+    "diagnose_spec",
+    "findings_scene",
+    "format_report",
+    "mark_findings",
+]
 
 #: the kinds of finding, worst first: the rank order of the report
 KINDS = ("nan", "inf", "exploding", "dead", "saturated", "constant", "branch", "frozen", "vanishing")
@@ -94,8 +106,10 @@ def diagnose(trace: Trace, recording: Recording | None = None) -> list[Finding]:
     Raises ValueError for a trace without statistics (``capture="none"``), which would read as healthy.
     """
     if all(node.stats is None for node in trace):
-        raise ValueError(f"trace of {trace.model} has no activation statistics to examine; "
-                         "trace it with capture='reduced' (the default)")
+        raise ValueError(
+            f"trace of {trace.model} has no activation statistics to examine; "
+            "trace it with capture='reduced' (the default)"
+        )
     names = dict(zip(trace.nodes, block_names(list(trace.nodes.values()))))
     order = {nid: i for i, nid in enumerate(trace.nodes)}
     findings = _layer_findings(trace, names)
@@ -130,8 +144,9 @@ def diagnose_recording(path: str | os.PathLike[str]) -> Diagnosis:
 
     recording = load_recording(path)
     trace = recording.trace(len(recording) - 1)
-    return Diagnosis(trace, diagnose(trace, recording),
-                     f"{recording.model} (recording {path}, epoch {recording.epochs[-1]})")
+    return Diagnosis(
+        trace, diagnose(trace, recording), f"{recording.model} (recording {path}, epoch {recording.epochs[-1]})"
+    )
 
 
 def findings_scene(diagnosis: Diagnosis, *, size: tuple[int, int] | None = None) -> Scene:
@@ -193,12 +208,21 @@ def _layer_findings(trace: Trace, names: dict[str, str]) -> list[Finding]:
             elif flag in flags[nid]:
                 own.setdefault(nid, []).append(flag)
     children = trace.child_map()
-    return [_layer_finding(trace, nid, found, carried.get(nid, set()), names, parents, children)
-            for nid, found in own.items()]
+    return [
+        _layer_finding(trace, nid, found, carried.get(nid, set()), names, parents, children)
+        for nid, found in own.items()
+    ]
 
 
-def _layer_finding(trace: Trace, nid: str, own: list[str], carried: set[str], names: dict[str, str],
-                   parents: dict[str, list[str]], children: dict[str, list[str]]) -> Finding:
+def _layer_finding(
+    trace: Trace,
+    nid: str,
+    own: list[str],
+    carried: set[str],
+    names: dict[str, str],
+    parents: dict[str, list[str]],
+    children: dict[str, list[str]],
+) -> Finding:
     """The line for a layer where ``own`` flags start; a dead or constant one, or a chain of layers
     carrying that, feeding a merge is a ``branch``."""
     node = trace.nodes[nid]
@@ -272,22 +296,26 @@ def _frozen(ratios: LayerMetric, grads: LayerMetric, names: dict[str, str]) -> l
     for layer, col in zip(ratios.node_ids, values.T):
         if np.isfinite(col).all() and (col <= FROZEN_RATIO).all():
             bound = "= 0" if col.max() == 0 else f"≤ {_num(float(col.max()))}"
-            detail = (f"not learning: update ratio ‖Δw‖/‖w‖ {bound} {span}"
-                      f"{', no gradient' if layer in no_grad else ''}")
+            detail = f"not learning: update ratio ‖Δw‖/‖w‖ {bound} {span}{', no gradient' if layer in no_grad else ''}"
             findings.append(Finding(("frozen",), layer, names.get(layer, layer), detail))
     return findings
 
 
 def _vanishing(grads: LayerMetric, names: dict[str, str], order: dict[str, int]) -> list[Finding]:
     last = grads.values[-1] if len(grads.values) else []
-    have = sorted((order.get(layer, len(order)), layer, float(g)) for layer, g in zip(grads.node_ids, last)
-                  if math.isfinite(g) and g > 0)
+    have = sorted(
+        (order.get(layer, len(order)), layer, float(g))
+        for layer, g in zip(grads.node_ids, last)
+        if math.isfinite(g) and g > 0
+    )
     if len(have) < 2:
         return []
     _, first, g_first = have[0]
     g_max, top = max((g, layer) for _, layer, g in have)
     if g_first >= VANISHING_RATIO * g_max:
         return []
-    detail = (f"gradient norm {_num(g_first)} nearest the input, {_num(g_max / g_first)}× below "
-              f"{names.get(top, top)}'s ({_num(g_max)})")
+    detail = (
+        f"gradient norm {_num(g_first)} nearest the input, {_num(g_max / g_first)}× below "
+        f"{names.get(top, top)}'s ({_num(g_max)})"
+    )
     return [Finding(("vanishing",), first, names.get(first, first), detail)]

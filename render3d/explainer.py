@@ -35,8 +35,15 @@ __all__ = ["explain", "explain_scene", "explainer_view"]
 EXPLAIN_SIZE = (1280, 720)
 
 
-def explain_scene(model: Any, *inputs: Any, layer: str, fps: float = 30.0, probe: str | None = None,
-                  channel: int | None = None, **kwargs: Any) -> ExplainerScene:
+def explain_scene(
+    model: Any,
+    *inputs: Any,
+    layer: str,
+    fps: float = 30.0,
+    probe: str | None = None,
+    channel: int | None = None,
+    **kwargs: Any,
+) -> ExplainerScene:
     """The :class:`~render3d.scene.explain.ExplainerScene` of ``layer`` (a module path, ``pool#2`` for
     a later call) in ``model`` run on ``inputs``: an ``nn.Module`` (inputs default to ``probe``, else
     the model's example input), a MODEL string (``torchvision:resnet18``) or an
@@ -69,9 +76,17 @@ def explain_scene(model: Any, *inputs: Any, layer: str, fps: float = 30.0, probe
     return explainer_scene(operands, fps=fps, channel=channel, probe=named)
 
 
-def explainer_view(model: Any, *inputs: Any, layer: str, plotter: pyvista.Plotter | None = None,
-                   size: tuple[int, int] = EXPLAIN_SIZE, fps: float = 30.0, probe: str | None = None,
-                   channel: int | None = None, **kwargs: Any) -> ExplainerView:
+def explainer_view(
+    model: Any,
+    *inputs: Any,
+    layer: str,
+    plotter: pyvista.Plotter | None = None,
+    size: tuple[int, int] = EXPLAIN_SIZE,
+    fps: float = 30.0,
+    probe: str | None = None,
+    channel: int | None = None,
+    **kwargs: Any,
+) -> ExplainerView:
     """An :class:`~render3d.rendering.explainer.ExplainerView` of ``layer`` (see :func:`explain_scene`),
     drawn into ``plotter`` (a window's; the view then only adds actors, and its ``close`` removes them)
     or, without one, into an offscreen plotter of ``size``. Step it with ``view.show(k)``."""
@@ -81,9 +96,19 @@ def explainer_view(model: Any, *inputs: Any, layer: str, plotter: pyvista.Plotte
     return ExplainerView(scene, size=size, plotter=plotter)
 
 
-def explain(model: Any, *inputs: Any, layer: str, path: str | os.PathLike[str] = "explain.mp4",
-            size: tuple[int, int] = EXPLAIN_SIZE, fps: float = 30.0, probe: str | None = None,
-            channel: int | None = None, progress: bool = True, at: float = 1.0, **kwargs: Any) -> Path:
+def explain(
+    model: Any,
+    *inputs: Any,
+    layer: str,
+    path: str | os.PathLike[str] = "explain.mp4",
+    size: tuple[int, int] = EXPLAIN_SIZE,
+    fps: float = 30.0,
+    probe: str | None = None,
+    channel: int | None = None,
+    progress: bool = True,
+    at: float = 1.0,
+    **kwargs: Any,
+) -> Path:
     """Write the operation explainer of ``layer`` to ``path``: an MP4/GIF of the whole script, or a
     PNG/JPEG of the frame at fraction ``at`` of it (default 1: the last, the strongest output with
     everything computed).
@@ -113,10 +138,14 @@ def explain(model: Any, *inputs: Any, layer: str, path: str | os.PathLike[str] =
     width, height = check_size(size, max_side=gl_max_size())
     if not still:
         width, height = video_size((width, height))
-    check_output(path, extensions=(*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS),
-                 estimate=width * height // 8 if still else video_bytes(path, int(12 * fps), (width, height)))
-    view = explainer_view(model, *inputs, layer=layer, size=(width, height), fps=fps, probe=probe, channel=channel,
-                          **kwargs)
+    check_output(
+        path,
+        extensions=(*VIDEO_EXTENSIONS, *IMAGE_EXTENSIONS),
+        estimate=width * height // 8 if still else video_bytes(path, int(12 * fps), (width, height)),
+    )
+    view = explainer_view(
+        model, *inputs, layer=layer, size=(width, height), fps=fps, probe=probe, channel=channel, **kwargs
+    )
     try:
         if still:
             view.show(round(at * (len(view) - 1)))

@@ -82,8 +82,15 @@ def tour(
     trace = _traced(model, inputs, depth, model_kwargs or {})
     scene = build_scene(trace, "activations", image_size=(width, height))
     scene.title = title or f"{trace.model}: one forward pass"
-    plan = plan_tour(trace, scene, fps=fps, seconds_per_stop=seconds_per_stop, duration=duration,
-                     title=trace.model, input_name=input_name)
+    plan = plan_tour(
+        trace,
+        scene,
+        fps=fps,
+        seconds_per_stop=seconds_per_stop,
+        duration=duration,
+        title=trace.model,
+        input_name=input_name,
+    )
     if not still:
         check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, len(plan.frames), (width, height)))
     view = TourView(scene, plan)
@@ -116,8 +123,10 @@ def _traced(model: Any, inputs: tuple, depth: int | None, kwargs: dict[str, Any]
         if inputs or kwargs:
             raise UsageError("render3d.tour: a Trace was given, so inputs are not used; pass the model instead")
         if not any(n.activation is not None for n in model):
-            raise UsageError(f"render3d.tour: the trace of {model.model} holds no activations; trace it with "
-                             "capture='reduced' (the default) or pass the model")
+            raise UsageError(
+                f"render3d.tour: the trace of {model.model} holds no activations; trace it with "
+                "capture='reduced' (the default) or pass the model"
+            )
         return model.collapse(depth) if depth is not None and model.depth is None else model
     from render3d.modelspec import call_inputs, example_input
     from render3d.tracing.tracer import trace

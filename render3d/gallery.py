@@ -66,9 +66,15 @@ def gallery_task(file: str, trust_pickle: bool) -> dict[str, bytes] | SceneFailu
         report(1)
 
 
-def render_gallery(files: Sequence[Path], out_dir: str | os.PathLike[str], *, trust_pickle: bool = False,
-                   workers: int | None = None, ray: str | None = None, progress: bool | None = None
-                   ) -> list[SceneFailure]:
+def render_gallery(
+    files: Sequence[Path],
+    out_dir: str | os.PathLike[str],
+    *,
+    trust_pickle: bool = False,
+    workers: int | None = None,
+    ray: str | None = None,
+    progress: bool | None = None,
+) -> list[SceneFailure]:
     """Render ``files`` into ``out_dir`` (here, on ``workers`` local processes, or on Ray); returns
     the files that failed. ``progress=None``: a bar only on a terminal."""
     from tqdm import tqdm

@@ -246,13 +246,18 @@ class Trace:
         for n in data["nodes"]:
             shape = tuple(n["shape"]) if n.get("shape") is not None else None
             nodes[n["id"]] = Node(
-                id=n["id"], kind=n["kind"], type=n["type"], scope=n["scope"], call=n["call"],
-                shape=shape, params=n.get("params", 0), shapes=(shape,) if shape else (),
+                id=n["id"],
+                kind=n["kind"],
+                type=n["type"],
+                scope=n["scope"],
+                call=n["call"],
+                shape=shape,
+                params=n.get("params", 0),
+                shapes=(shape,) if shape else (),
                 attrs=dict(n.get("attrs") or {}),
             )
         edges = [(s, d) for s, d in data["edges"]]
-        return cls(model=data["model"], inputs=data["inputs"], nodes=nodes, edges=edges,
-                   outputs=data["outputs"])
+        return cls(model=data["model"], inputs=data["inputs"], nodes=nodes, edges=edges, outputs=data["outputs"])
 
     @classmethod
     def from_json(cls, path: str | os.PathLike[str]) -> Trace:
@@ -262,4 +267,3 @@ class Trace:
         from render3d.table import format_trace
 
         return format_trace(self)
-

@@ -72,8 +72,15 @@ def magnitude(stats: Stats) -> float:
     return max(abs(stats.p1), abs(stats.p99))
 
 
-def stat_flags(stats: Stats, type_name: str, kind: str = "module", *, params: int = 0, dtype: str = "float32",
-               median_magnitude: float = math.nan) -> tuple[str, ...]:
+def stat_flags(
+    stats: Stats,
+    type_name: str,
+    kind: str = "module",
+    *,
+    params: int = 0,
+    dtype: str = "float32",
+    median_magnitude: float = math.nan,
+) -> tuple[str, ...]:
     """The flags of one output from its own statistics, in :data:`FLAGS` order.
 
     ``nan``, ``inf`` and ``exploding`` here mean "present in this output"; :func:`layer_flags` keeps
@@ -88,7 +95,8 @@ def stat_flags(stats: Stats, type_name: str, kind: str = "module", *, params: in
     if kind in _SOURCE_KINDS or not (dtype.startswith(("float", "bfloat")) or dtype == ""):
         return _ordered(found)
     zero_dead = categorize(type_name, kind, params=params) == "Activation" and (
-        stats.zero_fraction >= DEAD_ZERO_FRACTION)
+        stats.zero_fraction >= DEAD_ZERO_FRACTION
+    )
     constant = is_constant(stats)
     if zero_dead or constant:
         found.add("dead")
@@ -119,8 +127,13 @@ def _ordered(found: set[str]) -> tuple[str, ...]:
 def _checked(node: Node) -> bool:
     """Whether ``node`` counts towards the model's median magnitude."""
     st = node.stats
-    return (st is not None and node.kind not in _SOURCE_KINDS and node.dtype.startswith(("float", "bfloat"))
-            and math.isfinite(st.p1) and math.isfinite(st.p99))
+    return (
+        st is not None
+        and node.kind not in _SOURCE_KINDS
+        and node.dtype.startswith(("float", "bfloat"))
+        and math.isfinite(st.p1)
+        and math.isfinite(st.p99)
+    )
 
 
 def median_magnitude(trace: Trace) -> float:
@@ -137,8 +150,12 @@ def own_flags(trace: Trace) -> dict[str, tuple[str, ...]]:
     """Every node id → the flags its own statistics raise, before :func:`layer_flags` keeps the spreading
     ones (nan, inf, exploding) only where they start: what tells how far a problem travels."""
     median = median_magnitude(trace)
-    return {n.id: () if n.stats is None else stat_flags(n.stats, n.type, n.kind, params=n.params, dtype=n.dtype,
-                                                        median_magnitude=median) for n in trace}
+    return {
+        n.id: ()
+        if n.stats is None
+        else stat_flags(n.stats, n.type, n.kind, params=n.params, dtype=n.dtype, median_magnitude=median)
+        for n in trace
+    }
 
 
 def layer_flags(trace: Trace, own: dict[str, tuple[str, ...]] | None = None) -> dict[str, tuple[str, ...]]:
@@ -190,5 +207,6 @@ def flag_summary(flags: dict[str, tuple[str, ...]]) -> str:
     """One line counting layers per flag, in :data:`FLAGS` order: ``"2 layers dead, 1 exploding"``;
     empty when nothing is flagged."""
     counts = [(f, n) for f in FLAGS if (n := sum(f in v for v in flags.values()))]
-    return ", ".join(f"{n} {('layer ' if n == 1 else 'layers ') if i == 0 else ''}{f}"
-                     for i, (f, n) in enumerate(counts))
+    return ", ".join(
+        f"{n} {('layer ' if n == 1 else 'layers ') if i == 0 else ''}{f}" for i, (f, n) in enumerate(counts)
+    )

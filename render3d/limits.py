@@ -67,8 +67,10 @@ def check_size(size: Sequence[object], *, max_side: int | None = None, what: str
     sides = []
     for v in (width, height):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not float(v).is_integer():
-            raise OutputSpecError(f"{what} {width!r}x{height!r} is not valid: width and height must be whole "
-                                  "numbers of pixels, e.g. 1920x1080")
+            raise OutputSpecError(
+                f"{what} {width!r}x{height!r} is not valid: width and height must be whole "
+                "numbers of pixels, e.g. 1920x1080"
+            )
         sides.append(int(v))
     w, h = sides
     if w < 1 or h < 1:
@@ -77,8 +79,10 @@ def check_size(size: Sequence[object], *, max_side: int | None = None, what: str
         raise OutputSpecError(f"{what} {w}x{h} is too large: the OpenGL limit here is {limit} pixels per side")
     need, free = render_bytes(w, h), available_memory()
     if free is not None and need > free:
-        raise OutputSpecError(f"{what} {w}x{h} needs about {need / 2**30:.1f} GiB to render, only "
-                              f"{free / 2**30:.1f} GiB of memory is available; use a smaller size")
+        raise OutputSpecError(
+            f"{what} {w}x{h} needs about {need / 2**30:.1f} GiB to render, only "
+            f"{free / 2**30:.1f} GiB of memory is available; use a smaller size"
+        )
     return w, h
 
 

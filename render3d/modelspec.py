@@ -100,8 +100,16 @@ class _NetworkBlocked(ConnectionError):
 
 
 #: exception class names (searched through the cause chain) that mean "wanted the network"
-_NETWORK_ERRORS = {"URLError", "OfflineModeIsEnabled", "LocalEntryNotFoundError", "ConnectionError",
-                   "gaierror", "ConnectTimeout", "ReadTimeout", "HTTPError"}
+_NETWORK_ERRORS = {
+    "URLError",
+    "OfflineModeIsEnabled",
+    "LocalEntryNotFoundError",
+    "ConnectionError",
+    "gaierror",
+    "ConnectTimeout",
+    "ReadTimeout",
+    "HTTPError",
+}
 
 
 @contextmanager
@@ -156,8 +164,11 @@ def _build(spec: str, source: str, name: str) -> nn.Module:
             raise ModelSpecError(f"model {spec!r}: cannot import module {source!r} ({exc})") from None
     factory = getattr(module, name, None)
     if factory is None:
-        public = [n for n, v in vars(module).items() if inspect.isclass(v) and issubclass(v, nn.Module)
-                  and v.__module__ == module.__name__]
+        public = [
+            n
+            for n, v in vars(module).items()
+            if inspect.isclass(v) and issubclass(v, nn.Module) and v.__module__ == module.__name__
+        ]
         hint = f"; it defines: {', '.join(sorted(public))}" if public else ""
         raise ModelSpecError(f"model {spec!r}: {source} has no attribute {name!r}{hint}")
     model = factory() if callable(factory) and not isinstance(factory, nn.Module) else factory
@@ -220,8 +231,7 @@ def default_input_shape(spec: str, model: nn.Module) -> tuple[int, ...]:
     )
 
 
-def example_input(spec: str, model: nn.Module, shape: tuple[int, ...] | None = None,
-                  device: str | None = None) -> Any:
+def example_input(spec: str, model: nn.Module, shape: tuple[int, ...] | None = None, device: str | None = None) -> Any:
     """A seeded input: ``model.example_input()`` when the model provides one, else random normal.
 
     ``example_input()`` may return one tensor, a tuple of positional inputs or a dict of keyword

@@ -42,8 +42,10 @@ def iframe(html: str, height: int = IFRAME_HEIGHT) -> str:
     """``html`` as an iframe ``srcdoc`` (scripts allowed, nothing else: no same-origin access to the notebook)."""
     from html import escape
 
-    return (f'<iframe srcdoc="{escape(html, quote=True)}" sandbox="allow-scripts" '
-            f'style="width: 100%; height: {int(height)}px; border: 0;" title="render3d scene"></iframe>')
+    return (
+        f'<iframe srcdoc="{escape(html, quote=True)}" sandbox="allow-scripts" '
+        f'style="width: 100%; height: {int(height)}px; border: 0;" title="render3d scene"></iframe>'
+    )
 
 
 def _scene(obj: Any) -> Any:

@@ -34,6 +34,7 @@ __all__ = ["WorkerError", "WorkerPool", "report", "split_range", "worker_pool"]
 #: modules a rendering worker needs, imported once per worker before its first task
 RENDER_MODULES = ("numpy", "pyvista", "render3d.record.animate", "render3d.rendering", "render3d.api")
 
+
 class WorkerError(Render3DError, RuntimeError):
     """A worker process died (a crash, the out-of-memory killer) before finishing its task."""
 
@@ -89,8 +90,9 @@ class WorkerPool:
             self._queue: Any = ctx.Queue()
             # an executor, not multiprocessing.Pool: a worker that dies (a GL crash) fails its task
             # (BrokenProcessPool) instead of leaving the caller waiting for it forever
-            self._pool = ProcessPoolExecutor(workers, mp_context=ctx, initializer=_start_worker,
-                                             initargs=(self._queue, tuple(modules)))
+            self._pool = ProcessPoolExecutor(
+                workers, mp_context=ctx, initializer=_start_worker, initargs=(self._queue, tuple(modules))
+            )
         else:
             self._queue = self._start_ray(ray, workers)
             import ray as ray_module
@@ -148,8 +150,10 @@ class WorkerPool:
             try:
                 return handle.result()
             except BrokenProcessPool:
-                raise WorkerError(f"a worker process died while rendering (of {self._count}: crashed, or killed "
-                                  "for memory); run with --workers 1 to see the error, or give fewer workers") from None
+                raise WorkerError(
+                    f"a worker process died while rendering (of {self._count}: crashed, or killed "
+                    "for memory); run with --workers 1 to see the error, or give fewer workers"
+                ) from None
         import ray as ray_module
 
         return ray_module.get(handle)
@@ -197,8 +201,9 @@ class WorkerPool:
 
 
 @contextmanager
-def worker_pool(workers: int, *, ray: str | None = None, modules: Sequence[str] = RENDER_MODULES,
-                bar: Any = None) -> Iterator[WorkerPool]:
+def worker_pool(
+    workers: int, *, ray: str | None = None, modules: Sequence[str] = RENDER_MODULES, bar: Any = None
+) -> Iterator[WorkerPool]:
     """A :class:`WorkerPool` of ``workers`` local processes, or of Ray tasks when ``ray`` is an
     address (``"local"``: a new local Ray with ``workers`` CPUs); stopped on leaving, at once on an error."""
     pool = WorkerPool(workers, ray, modules, bar if bar is not None else _NoBar())

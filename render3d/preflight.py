@@ -22,9 +22,25 @@ __all__ = ["check_device", "check_forward_memory", "check_shape", "forward_bytes
 MAX_ELEMENTS = 2**48
 
 _DEVICES = "cpu, cuda, cuda:N, mps or meta"
-_ITEMSIZE = {"float64": 8, "double": 8, "int64": 8, "long": 8, "complex64": 8, "complex128": 16, "float32": 4,
-             "float": 4, "int32": 4, "int": 4, "float16": 2, "half": 2, "bfloat16": 2, "int16": 2, "uint8": 1,
-             "int8": 1, "bool": 1}
+_ITEMSIZE = {
+    "float64": 8,
+    "double": 8,
+    "int64": 8,
+    "long": 8,
+    "complex64": 8,
+    "complex128": 16,
+    "float32": 4,
+    "float": 4,
+    "int32": 4,
+    "int": 4,
+    "float16": 2,
+    "half": 2,
+    "bfloat16": 2,
+    "int16": 2,
+    "uint8": 1,
+    "int8": 1,
+    "bool": 1,
+}
 
 
 def check_device(text: str, mode: str | None = None) -> str:
@@ -34,8 +50,10 @@ def check_device(text: str, mode: str | None = None) -> str:
     if kind not in ("cpu", "cuda", "mps", "meta") or (index and (kind != "cuda" or not index.isdigit())):
         raise ModelSpecError(f"device {text!r} is not known: use {_DEVICES}")
     if kind == "meta" and mode == "activations":
-        raise ModelSpecError("device 'meta' cannot draw activations: meta tensors have no values; "
-                             "use --mode architecture, or --device cpu")
+        raise ModelSpecError(
+            "device 'meta' cannot draw activations: meta tensors have no values; "
+            "use --mode architecture, or --device cpu"
+        )
     if kind == "cuda":
         import torch
 
@@ -43,8 +61,9 @@ def check_device(text: str, mode: str | None = None) -> str:
         if count == 0:
             raise ModelSpecError(f"device {text!r} is not available: torch sees no CUDA GPU here; use cpu")
         if index and int(index) >= count:
-            raise ModelSpecError(f"device {text!r} is not available: torch sees {count} CUDA GPU(s), "
-                                 f"cuda:0 to cuda:{count - 1}")
+            raise ModelSpecError(
+                f"device {text!r} is not available: torch sees {count} CUDA GPU(s), cuda:0 to cuda:{count - 1}"
+            )
     if kind == "mps":
         import torch
 
@@ -58,8 +77,10 @@ def check_shape(shape: tuple[int, ...]) -> tuple[int, ...]:
     if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
         raise ModelSpecError(f"input shape {shape} is not valid: give positive integers, e.g. 1,3,224,224")
     if math.prod(shape) > MAX_ELEMENTS:
-        raise ModelSpecError(f"input shape {_shape_text(shape)} has {math.prod(shape):.3g} elements, more than "
-                             f"any tensor can hold ({MAX_ELEMENTS:.3g}); use a smaller input shape")
+        raise ModelSpecError(
+            f"input shape {_shape_text(shape)} has {math.prod(shape):.3g} elements, more than "
+            f"any tensor can hold ({MAX_ELEMENTS:.3g}); use a smaller input shape"
+        )
     return shape
 
 

@@ -29,8 +29,10 @@ def load_digits_images() -> tuple[np.ndarray, np.ndarray]:
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise ModelSpecError("render3d demo and digit:N probes read scikit-learn's bundled digits, and "
-                             "scikit-learn is not installed: pip install 'render3d[demo]'") from None
+        raise ModelSpecError(
+            "render3d demo and digit:N probes read scikit-learn's bundled digits, and "
+            "scikit-learn is not installed: pip install 'render3d[demo]'"
+        ) from None
 
     data = load_digits()
     return (data.images / 16.0).astype(np.float32), data.target.astype(np.int64)

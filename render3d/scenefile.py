@@ -48,8 +48,25 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover
     import tomli as tomllib
 
-KEYS = {"title", "model", "input_shape", "probe", "weights", "mode", "depth", "size", "output", "style",
-        "anti_aliasing", "device", "video", "at", "layer", "recording", "page"}
+KEYS = {
+    "title",
+    "model",
+    "input_shape",
+    "probe",
+    "weights",
+    "mode",
+    "depth",
+    "size",
+    "output",
+    "style",
+    "anti_aliasing",
+    "device",
+    "video",
+    "at",
+    "layer",
+    "recording",
+    "page",
+}
 #: the teaching videos a scene file can take a still of (key ``video``)
 VIDEOS = ("tour", "explain", "training")
 
@@ -91,8 +108,10 @@ def read_scene_file(path: str | os.PathLike[str]) -> SceneFile:
     path = Path(path)
     data = _load(path)
     if "trust_pickle" in data:
-        raise SceneFileError(f"{path}: key 'trust_pickle' is not allowed: a scene file cannot grant trust; "
-                             "pass --trust-pickle on the command line (or trust_pickle=True in code)")
+        raise SceneFileError(
+            f"{path}: key 'trust_pickle' is not allowed: a scene file cannot grant trust; "
+            "pass --trust-pickle on the command line (or trust_pickle=True in code)"
+        )
     unknown = sorted(set(data) - KEYS)
     if unknown:
         raise SceneFileError(f"{path}: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(KEYS))}")
@@ -143,8 +162,9 @@ def _load(path: Path) -> dict[str, Any]:
     except OSError as exc:
         raise SceneFileError(f"scene file {str(path)!r} cannot be read: {exc.strerror or exc}") from None
     except UnicodeDecodeError as exc:
-        raise SceneFileError(f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset "
-                             f"{exc.start}); TOML files are UTF-8") from None
+        raise SceneFileError(
+            f"{path}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x} at offset {exc.start}); TOML files are UTF-8"
+        ) from None
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -193,8 +213,10 @@ class _Checker:
         if needs and needs not in self.data:
             raise SceneFileError(f"{self.path}: video = {video!r} needs key {needs!r}")
         if video in ("tour", "explain") and self.data.get("page"):
-            raise SceneFileError(f"{self.path}: page = true exports a scene or a recording; video = {video!r} has "
-                                 "neither (use video = 'training' or no video)")
+            raise SceneFileError(
+                f"{self.path}: page = true exports a scene or a recording; video = {video!r} has "
+                "neither (use video = 'training' or no video)"
+            )
         for key, owner in (("layer", "explain"), ("recording", "training")):
             if key in self.data and video != owner:
                 raise SceneFileError(f"{self.path}: key {key!r} applies to video = {owner!r}, not {video!r}")
@@ -250,8 +272,9 @@ class _Checker:
         types = {f.name: f.type for f in fields(SceneStyle)}
         for key, option in value.items():
             if key not in types:
-                raise SceneFileError(f"{self.path}: unknown key 'style.{key}'; valid style options: "
-                                     f"{', '.join(sorted(types))}")
+                raise SceneFileError(
+                    f"{self.path}: unknown key 'style.{key}'; valid style options: {', '.join(sorted(types))}"
+                )
             wanted = _STYLE_TYPES.get(str(types[key]))
             if wanted is not None and not wanted[1](option):
                 raise self.fail(f"style.{key}", wanted[0], option)
@@ -278,8 +301,10 @@ _STYLE_TYPES: dict[str, tuple[str, Callable[[Any], bool]]] = {
     "float | None": ("a finite number", _is_number),
     "str": ("a string", lambda v: isinstance(v, str)),
     "str | int": ("a string or an integer", lambda v: isinstance(v, str) or _is_int(v)),
-    "tuple[int, int]": ("[width, height] in pixels", lambda v: isinstance(v, list) and len(v) == 2
-                        and all(_is_int(x) and x > 0 for x in v)),
+    "tuple[int, int]": (
+        "[width, height] in pixels",
+        lambda v: isinstance(v, list) and len(v) == 2 and all(_is_int(x) and x > 0 for x in v),
+    ),
 }
 
 

@@ -32,8 +32,12 @@ def given_recording(obj: Any) -> bool:
     return isinstance(obj, Recording) or (isinstance(obj, (str, os.PathLike)) and is_recording(obj))
 
 
-def recording_scene(recording: Any, *, size: tuple[int, int] | None = None, scale: str = "layer",
-                    ) -> tuple[Scene, list, str]:
+def recording_scene(
+    recording: Any,
+    *,
+    size: tuple[int, int] | None = None,
+    scale: str = "layer",
+) -> tuple[Scene, list, str]:
     """A recording's scene, one :class:`~render3d.rendering.webpage.Frame` per animated snapshot
     (colour limits per layer over all of them, as the video and window use: a
     :class:`~render3d.record.animate.Player`) and a note on which epoch the blocks' statistics are of."""
@@ -101,13 +105,18 @@ def export(
     """
     check_output(path, extensions=EXPORT_EXTENSIONS)  # before any work
     if given_recording(obj):
-        if inputs or model_kwargs or depth is not None or mode != "architecture" or style is not None \
-                or set(options) - {"scale"}:
+        if (
+            inputs
+            or model_kwargs
+            or depth is not None
+            or mode != "architecture"
+            or style is not None
+            or set(options) - {"scale"}
+        ):
             raise TypeError("export: a recording is drawn as recorded; only size= and scale= apply to it")
         scene, frames, note = recording_scene(obj, size=size, **options)
         return write_scene(scene, path, frames, info_note=note)
     from render3d.api import to_scene
 
-    scene = to_scene(obj, *inputs, mode=mode, depth=depth, size=size, style=style, model_kwargs=model_kwargs,
-                     **options)
+    scene = to_scene(obj, *inputs, mode=mode, depth=depth, size=size, style=style, model_kwargs=model_kwargs, **options)
     return write_scene(scene, path)

@@ -49,5 +49,15 @@ def render_still(sf: SceneFile, path: str | os.PathLike[str], *, trust_pickle: b
 
     model, example = load_spec_model(spec)
     inputs, kwargs = call_inputs(example)
-    return tour(model, *inputs, path=path, size=sf.size, at=sf.at, depth=sf.depth, title=sf.title,
-                input_name=describe_probe(sf.probe)[0] if sf.probe else "", progress=False, model_kwargs=kwargs)
+    return tour(
+        model,
+        *inputs,
+        path=path,
+        size=sf.size,
+        at=sf.at,
+        depth=sf.depth,
+        title=sf.title,
+        input_name=describe_probe(sf.probe)[0] if sf.probe else "",
+        progress=False,
+        model_kwargs=kwargs,
+    )

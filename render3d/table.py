@@ -40,8 +40,7 @@ def _stat_cells(node: Node, flags: tuple[str, ...]) -> tuple[str, ...]:
         return ("--",) * 5 + (", ".join(flags) or "--",)
     bad = f"{st.nan_count:,}/{st.inf_count:,}" if st.nan_count or st.inf_count else "--"
     zeros = f"{100 * st.zero_fraction:.1f}" if st.mean == st.mean else "--"  # no finite value: no zeros either
-    return (zeros, _num(st.min), _num(st.max), f"{_num(st.mean)} ± {_num(st.std)}",
-            bad, ", ".join(flags) or "--")
+    return (zeros, _num(st.min), _num(st.max), f"{_num(st.mean)} ± {_num(st.std)}", bad, ", ".join(flags) or "--")
 
 
 def format_trace(trace: Trace, *, stats: bool | None = None) -> str:
@@ -67,19 +66,23 @@ def format_trace(trace: Trace, *, stats: bool | None = None) -> str:
             _parents(parent_map[node.id]),
         )
         rows.append(row + (_stat_cells(node, flags[node.id]) if stats else ()))
-    widths = [max(len(columns[i]), *(len(r[i]) for r in rows)) if rows else len(columns[i])
-              for i in range(len(columns))]
+    widths = [
+        max(len(columns[i]), *(len(r[i]) for r in rows)) if rows else len(columns[i]) for i in range(len(columns))
+    ]
     rule = "=" * (sum(widths) + 2 * (len(widths) - 1))
 
     def line(cells: tuple[str, ...]) -> str:
-        return "  ".join(c.rjust(w) if name in _RIGHT else c.ljust(w)
-                         for name, c, w in zip(columns, cells, widths)).rstrip()
+        return "  ".join(
+            c.rjust(w) if name in _RIGHT else c.ljust(w) for name, c, w in zip(columns, cells, widths)
+        ).rstrip()
 
     merges = sum(1 for p in parent_map.values() if len(p) > 1)
     depth = "full" if trace.depth is None else str(trace.depth)
     out = [rule, line(columns), rule, *(line(r) for r in rows), rule]
-    out.append(f"Model: {trace.model}    nodes: {len(trace.nodes):,}    edges: {len(trace.edges):,}    "
-               f"merges: {merges}    depth: {depth}")
+    out.append(
+        f"Model: {trace.model}    nodes: {len(trace.nodes):,}    edges: {len(trace.edges):,}    "
+        f"merges: {merges}    depth: {depth}"
+    )
     out.append(f"Total params: {trace.total_params:,}")
     if stats:
         out.append(f"Flags: {flag_summary(flags) or 'none'}")

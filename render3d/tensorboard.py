@@ -32,8 +32,13 @@ VIDEO_SHRINK = 3
 MAX_GIF_FPS = 50.0
 
 
-def render_array(scene_or_model: Any, *inputs: Any, size: tuple[int, int] | None = None,
-                 mode: str = "architecture", **style_overrides: Any) -> np.ndarray:
+def render_array(
+    scene_or_model: Any,
+    *inputs: Any,
+    size: tuple[int, int] | None = None,
+    mode: str = "architecture",
+    **style_overrides: Any,
+) -> np.ndarray:
     """An offscreen render of a Scene, Trace, ``nn.Module`` (+ inputs) or MODEL string as (H, W, 3) uint8,
     ``size`` (width, height) as for :func:`render3d.render`: the layout's, default the scene's own."""
     from render3d.api import to_scene
@@ -48,18 +53,33 @@ def render_array(scene_or_model: Any, *inputs: Any, size: tuple[int, int] | None
         plotter.close()
 
 
-def log_render(writer: Any, tag: str, scene_or_model: Any, *inputs: Any, step: int | None = None,
-               size: tuple[int, int] | None = None, mode: str = "architecture", **style_overrides: Any
-               ) -> np.ndarray:
+def log_render(
+    writer: Any,
+    tag: str,
+    scene_or_model: Any,
+    *inputs: Any,
+    step: int | None = None,
+    size: tuple[int, int] | None = None,
+    mode: str = "architecture",
+    **style_overrides: Any,
+) -> np.ndarray:
     """Render and ``writer.add_image(tag, image, step, dataformats="HWC")``; returns the image."""
     image = render_array(scene_or_model, *inputs, size=size, mode=mode, **style_overrides)
     writer.add_image(tag, image, global_step=step, dataformats="HWC")
     return image
 
 
-def log_animation(writer: Any, tag: str, recording: Any, step: int | None = None, fps: float = 10,
-                  *, frames_per_epoch: int = 3, size: tuple[int, int] | None = None, diff: bool = False
-                  ) -> bytes:
+def log_animation(
+    writer: Any,
+    tag: str,
+    recording: Any,
+    step: int | None = None,
+    fps: float = 10,
+    *,
+    frames_per_epoch: int = 3,
+    size: tuple[int, int] | None = None,
+    diff: bool = False,
+) -> bytes:
     """Animate a recording (or its folder) into an animated GIF logged as the image summary ``tag``;
     returns the GIF's bytes.
 
@@ -111,8 +131,10 @@ def _summary_file_writer(writer: Any) -> Any:
         return writer._get_file_writer()
     if callable(getattr(writer, "add_summary", None)):
         return writer
-    raise TypeError(f"log_animation: writer {type(writer).__name__} has neither _get_file_writer() nor "
-                    "add_summary(); pass a torch.utils.tensorboard.SummaryWriter")
+    raise TypeError(
+        f"log_animation: writer {type(writer).__name__} has neither _get_file_writer() nor "
+        "add_summary(); pass a torch.utils.tensorboard.SummaryWriter"
+    )
 
 
 def _summary_class(file_writer: Any) -> Any:
@@ -127,5 +149,6 @@ def _summary_class(file_writer: Any) -> Any:
     try:
         return importlib.import_module(module).Summary
     except ImportError:
-        raise ImportError(f"log_animation: {module} cannot be imported, so the GIF cannot be logged; "
-                          f"pip install {package}") from None
+        raise ImportError(
+            f"log_animation: {module} cannot be imported, so the GIF cannot be logged; pip install {package}"
+        ) from None

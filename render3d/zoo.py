@@ -95,8 +95,15 @@ def timm_mobilenetv3_small() -> nn.Module:
 
 
 # --- Hugging Face transformers (from Config objects) ----------------------------------------------
-_TEXT = dict(vocab_size=VOCAB, hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
-             max_position_embeddings=64, **_SPECIAL)
+_TEXT = dict(
+    vocab_size=VOCAB,
+    hidden_size=64,
+    num_hidden_layers=2,
+    num_attention_heads=4,
+    intermediate_size=128,
+    max_position_embeddings=64,
+    **_SPECIAL,
+)
 
 
 def _token_model(model: nn.Module) -> nn.Module:
@@ -112,8 +119,13 @@ def bert_tiny() -> nn.Module:
 def distilbert_tiny() -> nn.Module:
     from transformers import DistilBertConfig, DistilBertModel
 
-    return _token_model(DistilBertModel(DistilBertConfig(vocab_size=VOCAB, dim=64, n_layers=2, n_heads=4,
-                                                         hidden_dim=128, max_position_embeddings=64)))
+    return _token_model(
+        DistilBertModel(
+            DistilBertConfig(
+                vocab_size=VOCAB, dim=64, n_layers=2, n_heads=4, hidden_dim=128, max_position_embeddings=64
+            )
+        )
+    )
 
 
 def roberta_tiny() -> nn.Module:
@@ -126,8 +138,9 @@ def gpt2_tiny() -> nn.Module:
     """A GPT-style decoder with its language-model head (the logits are the primary output)."""
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    return _token_model(GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB, n_embd=64, n_layer=2, n_head=4,
-                                                   n_positions=64, **_SPECIAL)))
+    return _token_model(
+        GPT2LMHeadModel(GPT2Config(vocab_size=VOCAB, n_embd=64, n_layer=2, n_head=4, n_positions=64, **_SPECIAL))
+    )
 
 
 def llama_tiny() -> nn.Module:
@@ -146,17 +159,18 @@ def clip_text_tiny() -> nn.Module:
 def clip_vision_tiny() -> nn.Module:
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
-    config = CLIPVisionConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
-                              image_size=64, patch_size=16)
-    return _with_input(CLIPVisionModel(config), lambda gen: {"pixel_values": torch.randn(1, 3, 64, 64,
-                                                                                           generator=gen)})
+    config = CLIPVisionConfig(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, image_size=64, patch_size=16
+    )
+    return _with_input(CLIPVisionModel(config), lambda gen: {"pixel_values": torch.randn(1, 3, 64, 64, generator=gen)})
 
 
 def hf_vit_tiny() -> nn.Module:
     from transformers import ViTConfig, ViTModel
 
-    config = ViTConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128,
-                       image_size=64, patch_size=16)
+    config = ViTConfig(
+        hidden_size=64, num_hidden_layers=2, num_attention_heads=4, intermediate_size=128, image_size=64, patch_size=16
+    )
     return _with_input(ViTModel(config), _image(1, 3, 64, 64))
 
 
@@ -168,17 +182,28 @@ def t5_tiny() -> nn.Module:
     """An encoder–decoder: keyword inputs ``input_ids`` and ``decoder_input_ids``."""
     from transformers import T5Config, T5ForConditionalGeneration
 
-    config = T5Config(vocab_size=VOCAB, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4,
-                      decoder_start_token_id=1, **_SPECIAL)
+    config = T5Config(
+        vocab_size=VOCAB, d_model=64, d_kv=16, d_ff=128, num_layers=2, num_heads=4, decoder_start_token_id=1, **_SPECIAL
+    )
     return _with_input(T5ForConditionalGeneration(config), _seq2seq_input)
 
 
 def bart_tiny() -> nn.Module:
     from transformers import BartConfig, BartForConditionalGeneration
 
-    config = BartConfig(vocab_size=VOCAB, d_model=64, encoder_layers=2, decoder_layers=2, encoder_attention_heads=4,
-                        decoder_attention_heads=4, encoder_ffn_dim=128, decoder_ffn_dim=128,
-                        max_position_embeddings=64, decoder_start_token_id=1, **_SPECIAL)
+    config = BartConfig(
+        vocab_size=VOCAB,
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        max_position_embeddings=64,
+        decoder_start_token_id=1,
+        **_SPECIAL,
+    )
     return _with_input(BartForConditionalGeneration(config), _seq2seq_input)
 
 
@@ -186,10 +211,21 @@ def whisper_tiny() -> nn.Module:
     """Speech encoder (log-mel frames) + text decoder: keyword inputs ``input_features``, ``decoder_input_ids``."""
     from transformers import WhisperConfig, WhisperForConditionalGeneration
 
-    config = WhisperConfig(vocab_size=VOCAB, d_model=64, encoder_layers=2, decoder_layers=2,
-                           encoder_attention_heads=4, decoder_attention_heads=4, encoder_ffn_dim=128,
-                           decoder_ffn_dim=128, num_mel_bins=16, max_source_positions=32, max_target_positions=32,
-                           decoder_start_token_id=1, **_SPECIAL)
+    config = WhisperConfig(
+        vocab_size=VOCAB,
+        d_model=64,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=4,
+        decoder_attention_heads=4,
+        encoder_ffn_dim=128,
+        decoder_ffn_dim=128,
+        num_mel_bins=16,
+        max_source_positions=32,
+        max_target_positions=32,
+        decoder_start_token_id=1,
+        **_SPECIAL,
+    )
 
     def make(gen: torch.Generator) -> dict[str, torch.Tensor]:
         return {"input_features": torch.randn(1, 16, 64, generator=gen), "decoder_input_ids": _tokens(gen, 8)}
@@ -229,8 +265,9 @@ def smp_pspnet() -> nn.Module:
 def monai_unet() -> nn.Module:
     from monai.networks.nets import UNet
 
-    model = UNet(spatial_dims=2, in_channels=1, out_channels=2, channels=(8, 16, 32, 64), strides=(2, 2, 2),
-                 num_res_units=1)
+    model = UNet(
+        spatial_dims=2, in_channels=1, out_channels=2, channels=(8, 16, 32, 64), strides=(2, 2, 2), num_res_units=1
+    )
     return _with_input(model, _image(1, 1, 64, 64))
 
 
@@ -238,8 +275,7 @@ def monai_unet3d() -> nn.Module:
     """A volumetric (spatial_dims=3) U-Net on a 32³ patch."""
     from monai.networks.nets import UNet
 
-    model = UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(8, 16, 32), strides=(2, 2),
-                 num_res_units=1)
+    model = UNet(spatial_dims=3, in_channels=1, out_channels=2, channels=(8, 16, 32), strides=(2, 2), num_res_units=1)
     return _with_input(model, _image(1, 1, 32, 32, 32))
 
 
@@ -253,8 +289,9 @@ def monai_segresnet() -> nn.Module:
     """A volumetric residual encoder–decoder (spatial_dims=3) on a 32³ patch."""
     from monai.networks.nets import SegResNet
 
-    model = SegResNet(spatial_dims=3, init_filters=8, in_channels=1, out_channels=2, blocks_down=(1, 2, 2),
-                      blocks_up=(1, 1))
+    model = SegResNet(
+        spatial_dims=3, init_filters=8, in_channels=1, out_channels=2, blocks_down=(1, 2, 2), blocks_up=(1, 1)
+    )
     return _with_input(model, _image(1, 1, 32, 32, 32))
 
 
@@ -296,8 +333,10 @@ def ssdlite() -> nn.Module:
 
 def raft_small() -> nn.Module:
     """Optical flow between two frames (two positional inputs); 4 refinement iterations, not 12."""
-    model = _tv("raft_small", lambda gen: (torch.randn(1, 3, 128, 128, generator=gen),
-                                           torch.randn(1, 3, 128, 128, generator=gen)))
+    model = _tv(
+        "raft_small",
+        lambda gen: (torch.randn(1, 3, 128, 128, generator=gen), torch.randn(1, 3, 128, 128, generator=gen)),
+    )
     forward = model.forward
     model.forward = lambda image1, image2: forward(image1, image2, num_flow_updates=4)
     return model
@@ -313,25 +352,77 @@ def mvit_v2_s() -> nn.Module:
     from torchvision.models.video.mvit import MSBlockConfig, MViT
 
     def block(heads: int, cin: int, cout: int, q: int, kv: int) -> MSBlockConfig:
-        return MSBlockConfig(num_heads=heads, input_channels=cin, output_channels=cout, kernel_q=[3, 3, 3],
-                             kernel_kv=[3, 3, 3], stride_q=[1, q, q], stride_kv=[1, kv, kv])
+        return MSBlockConfig(
+            num_heads=heads,
+            input_channels=cin,
+            output_channels=cout,
+            kernel_q=[3, 3, 3],
+            kernel_kv=[3, 3, 3],
+            stride_q=[1, q, q],
+            stride_kv=[1, kv, kv],
+        )
 
-    blocks = [block(1, 32, 64, 1, 4), block(2, 64, 64, 2, 2), block(2, 64, 128, 1, 2), block(4, 128, 128, 2, 1),
-              block(4, 128, 128, 1, 1)]
-    model = MViT(spatial_size=(112, 112), temporal_size=8, block_setting=blocks, residual_pool=True,
-                 residual_with_cls_embed=False, rel_pos_embed=True, proj_after_attn=True)
+    blocks = [
+        block(1, 32, 64, 1, 4),
+        block(2, 64, 64, 2, 2),
+        block(2, 64, 128, 1, 2),
+        block(4, 128, 128, 2, 1),
+        block(4, 128, 128, 1, 1),
+    ]
+    model = MViT(
+        spatial_size=(112, 112),
+        temporal_size=8,
+        block_setting=blocks,
+        residual_pool=True,
+        residual_with_cls_embed=False,
+        rel_pos_embed=True,
+        proj_after_attn=True,
+    )
     return _with_input(model, _image(1, 3, 8, 112, 112))
 
 
 #: every factory above, by short name (the survey's and the zoo tests' model list)
 ZOO: dict[str, Callable[[], nn.Module]] = {
-    f.__name__: f for f in (
-        timm_resnet18, timm_convnext_atto, timm_vit_tiny, timm_deit_tiny, timm_swin_tiny, timm_maxvit_pico,
-        timm_poolformer_s12, timm_hrnet_w18_small, timm_regnety_002, timm_efficientnet_b0, timm_mobilenetv3_small,
-        bert_tiny, distilbert_tiny, roberta_tiny, gpt2_tiny, llama_tiny, clip_text_tiny, clip_vision_tiny,
-        hf_vit_tiny, t5_tiny, bart_tiny, whisper_tiny,
-        smp_unet, smp_unetplusplus, smp_deeplabv3plus, smp_fpn, smp_pspnet,
-        monai_unet, monai_unet3d, monai_densenet121, monai_segresnet, monai_attention_unet,
-        maskrcnn, fasterrcnn_mobilenet, retinanet, ssdlite, raft_small, r3d_18, mvit_v2_s,
+    f.__name__: f
+    for f in (
+        timm_resnet18,
+        timm_convnext_atto,
+        timm_vit_tiny,
+        timm_deit_tiny,
+        timm_swin_tiny,
+        timm_maxvit_pico,
+        timm_poolformer_s12,
+        timm_hrnet_w18_small,
+        timm_regnety_002,
+        timm_efficientnet_b0,
+        timm_mobilenetv3_small,
+        bert_tiny,
+        distilbert_tiny,
+        roberta_tiny,
+        gpt2_tiny,
+        llama_tiny,
+        clip_text_tiny,
+        clip_vision_tiny,
+        hf_vit_tiny,
+        t5_tiny,
+        bart_tiny,
+        whisper_tiny,
+        smp_unet,
+        smp_unetplusplus,
+        smp_deeplabv3plus,
+        smp_fpn,
+        smp_pspnet,
+        monai_unet,
+        monai_unet3d,
+        monai_densenet121,
+        monai_segresnet,
+        monai_attention_unet,
+        maskrcnn,
+        fasterrcnn_mobilenet,
+        retinanet,
+        ssdlite,
+        raft_small,
+        r3d_18,
+        mvit_v2_s,
     )
 }

@@ -50,7 +50,8 @@ def trace_of(name: str) -> Trace:
         "smp.UnetPlusPlus": lambda: _smp("UnetPlusPlus"),
         "smp.Unet": lambda: _smp("Unet"),
         "tv.deeplabv3_mobilenet_v3_large": lambda: _torchvision(
-            seg.deeplabv3_mobilenet_v3_large, 1, 3, 64, 64, weights_backbone=None, num_classes=3),
+            seg.deeplabv3_mobilenet_v3_large, 1, 3, 64, 64, weights_backbone=None, num_classes=3
+        ),
         "tv.regnet_y_400mf": lambda: _torchvision(tvm.regnet_y_400mf, 1, 3, 64, 64),
         "tv.fasterrcnn_mobilenet_v3_large_fpn": _fasterrcnn,
         "tv.raft_small": _raft,
@@ -77,8 +78,9 @@ def _fasterrcnn() -> Trace:
     torch = _seeded()
     import torchvision.models.detection as det
 
-    model = det.fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=3,
-                                                  min_size=128, max_size=128)
+    model = det.fasterrcnn_mobilenet_v3_large_fpn(
+        weights=None, weights_backbone=None, num_classes=3, min_size=128, max_size=128
+    )
     return _trace(model, [torch.rand(3, 128, 128)])
 
 
@@ -94,8 +96,9 @@ def _clip() -> Trace:
     torch = _seeded()
     from transformers import CLIPVisionConfig, CLIPVisionModel
 
-    config = CLIPVisionConfig(hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2,
-                              image_size=32, patch_size=8)
+    config = CLIPVisionConfig(
+        hidden_size=32, intermediate_size=64, num_hidden_layers=2, num_attention_heads=2, image_size=32, patch_size=8
+    )
     return _trace(CLIPVisionModel(config), torch.randn(1, 3, 32, 32))
 
 
@@ -104,27 +107,36 @@ def _t5() -> Trace:
     from transformers import T5Config, T5Model
 
     config = T5Config(vocab_size=100, d_model=32, d_kv=8, d_ff=64, num_layers=2, num_heads=2)
-    return _trace(T5Model(config), input_ids=torch.randint(0, 100, (1, 8)),
-                  decoder_input_ids=torch.randint(0, 100, (1, 5)))
+    return _trace(
+        T5Model(config), input_ids=torch.randint(0, 100, (1, 8)), decoder_input_ids=torch.randint(0, 100, (1, 5))
+    )
 
 
 def _bart() -> Trace:
     torch = _seeded()
     from transformers import BartConfig, BartModel
 
-    config = BartConfig(vocab_size=100, d_model=32, encoder_layers=2, decoder_layers=2, encoder_attention_heads=2,
-                        decoder_attention_heads=2, encoder_ffn_dim=64, decoder_ffn_dim=64,
-                        max_position_embeddings=64)
-    return _trace(BartModel(config), input_ids=torch.randint(3, 100, (1, 8)),
-                  decoder_input_ids=torch.randint(3, 100, (1, 5)))
+    config = BartConfig(
+        vocab_size=100,
+        d_model=32,
+        encoder_layers=2,
+        decoder_layers=2,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=64,
+        decoder_ffn_dim=64,
+        max_position_embeddings=64,
+    )
+    return _trace(
+        BartModel(config), input_ids=torch.randint(3, 100, (1, 8)), decoder_input_ids=torch.randint(3, 100, (1, 5))
+    )
 
 
 def _gpt2() -> Trace:
     torch = _seeded()
     from transformers import GPT2Config, GPT2LMHeadModel
 
-    config = GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=64, bos_token_id=0,
-                        eos_token_id=0)
+    config = GPT2Config(n_layer=2, n_embd=32, n_head=2, vocab_size=100, n_positions=64, bos_token_id=0, eos_token_id=0)
     return _trace(GPT2LMHeadModel(config), torch.randint(0, 100, (1, 8)), use_cache=True)
 
 
@@ -132,8 +144,14 @@ def _bert() -> Trace:
     torch = _seeded()
     from transformers import BertConfig, BertModel
 
-    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     return _trace(BertModel(config), torch.randint(0, 100, (1, 8)))
 
 

@@ -57,8 +57,9 @@ def small_scene(*, activations: bool = True) -> Scene:
     blocks = _blocks()
     lower, upper = blocks.lower, blocks.upper
     connectors = [
-        Connector(blocks.node_ids[i], blocks.node_ids[i + 1],
-                  np.array([[upper[i, 0], 0.0, 0.0], [lower[i + 1, 0], 0.0, 0.0]]))
+        Connector(
+            blocks.node_ids[i], blocks.node_ids[i + 1], np.array([[upper[i, 0], 0.0, 0.0], [lower[i + 1, 0], 0.0, 0.0]])
+        )
         for i in range(len(blocks) - 1)
     ]
     t = np.linspace(0.0, 1.0, 24)
@@ -76,13 +77,27 @@ def small_scene(*, activations: bool = True) -> Scene:
         yy, xx = np.mgrid[0:16, 0:16] / 15.0
         planes = np.stack([np.sin(3 * xx + k) * np.cos(2 * yy - k) for k in range(4)]).astype(np.float32)
         feature_maps.append(
-            FeatureMap("conv1", "planes", planes, origin=np.array([1.0, -4.4, -0.6]),
-                       plane_size=np.array([1.0, 1.0]), spacing=0.4, clim=(-1.0, 1.0))
+            FeatureMap(
+                "conv1",
+                "planes",
+                planes,
+                origin=np.array([1.0, -4.4, -0.6]),
+                plane_size=np.array([1.0, 1.0]),
+                spacing=0.4,
+                clim=(-1.0, 1.0),
+            )
         )
         bars = np.linspace(-1.0, 1.0, 10, dtype=np.float32).reshape(1, 1, 10)
         feature_maps.append(
-            FeatureMap("fc", "bars", bars, origin=np.array([7.65, -3.3, 0.0]),
-                       plane_size=np.array([0.3, 2.2]), spacing=0.0, clim=(-1.0, 1.0))
+            FeatureMap(
+                "fc",
+                "bars",
+                bars,
+                origin=np.array([7.65, -3.3, 0.0]),
+                plane_size=np.array([0.3, 2.2]),
+                spacing=0.0,
+                clim=(-1.0, 1.0),
+            )
         )
 
     scene = Scene(

@@ -23,14 +23,24 @@ def make_trace(specs: list[Spec], name: str = "Synthetic", *, params: int = 10) 
         base, _, call = nid.partition("#")
         scope = base if kind == "module" else base.rpartition(".")[0]
         nodes[nid] = Node(
-            id=nid, kind=kind, type=typ, scope=scope, call=int(call or 1), shape=shape,
+            id=nid,
+            kind=kind,
+            type=typ,
+            scope=scope,
+            call=int(call or 1),
+            shape=shape,
             params=params if kind == "module" and typ in ("Conv2d", "Linear") else 0,
             shapes=(shape,) if shape else (),
         )
         edges.extend((p, nid) for p in parents)
     first = specs[0]
-    return Trace(model=name, inputs=[{"id": first[0], "shape": list(first[3] or ())}], nodes=nodes,
-                 edges=edges, outputs=[{"path": "", "node": specs[-1][4][0] if specs[-1][4] else specs[-1][0]}])
+    return Trace(
+        model=name,
+        inputs=[{"id": first[0], "shape": list(first[3] or ())}],
+        nodes=nodes,
+        edges=edges,
+        outputs=[{"path": "", "node": specs[-1][4][0] if specs[-1][4] else specs[-1][0]}],
+    )
 
 
 def chain(n: int = 6, shape: tuple[int, ...] = (1, 16, 32, 32)) -> Trace:
@@ -47,15 +57,18 @@ def chain(n: int = 6, shape: tuple[int, ...] = (1, 16, 32, 32)) -> Trace:
 def diamond() -> Trace:
     """input → a → (b1 → b2 | c1) → cat → out: two parallel branches of different lengths."""
     s = (1, 8, 16, 16)
-    return make_trace([
-        ("input.0", "input", "Input", s, ()),
-        ("a#1", "module", "Conv2d", s, ("input.0",)),
-        ("b1#1", "module", "Conv2d", s, ("a#1",)),
-        ("b2#1", "module", "Conv2d", s, ("b1#1",)),
-        ("c1#1", "module", "Conv2d", s, ("a#1",)),
-        ("cat#1", "function", "cat", (1, 16, 16, 16), ("b2#1", "c1#1")),
-        ("output", "output", "Output", (1, 16, 16, 16), ("cat#1",)),
-    ], "Diamond")
+    return make_trace(
+        [
+            ("input.0", "input", "Input", s, ()),
+            ("a#1", "module", "Conv2d", s, ("input.0",)),
+            ("b1#1", "module", "Conv2d", s, ("a#1",)),
+            ("b2#1", "module", "Conv2d", s, ("b1#1",)),
+            ("c1#1", "module", "Conv2d", s, ("a#1",)),
+            ("cat#1", "function", "cat", (1, 16, 16, 16), ("b2#1", "c1#1")),
+            ("output", "output", "Output", (1, 16, 16, 16), ("cat#1",)),
+        ],
+        "Diamond",
+    )
 
 
 def residual(blocks: int = 2) -> Trace:
@@ -76,21 +89,24 @@ def residual(blocks: int = 2) -> Trace:
 
 def unet_like() -> Trace:
     """enc 32² → pool → enc 16² → pool → mid 8² → up 16² → cat(enc16) → up 32² → cat(enc32)."""
-    return make_trace([
-        ("input.0", "input", "Input", (1, 3, 32, 32), ()),
-        ("e1#1", "module", "Conv2d", (1, 8, 32, 32), ("input.0",)),
-        ("p1#1", "module", "MaxPool2d", (1, 8, 16, 16), ("e1#1",)),
-        ("e2#1", "module", "Conv2d", (1, 16, 16, 16), ("p1#1",)),
-        ("p2#1", "module", "MaxPool2d", (1, 16, 8, 8), ("e2#1",)),
-        ("mid#1", "module", "Conv2d", (1, 32, 8, 8), ("p2#1",)),
-        ("up1#1", "module", "ConvTranspose2d", (1, 16, 16, 16), ("mid#1",)),
-        ("cat#1", "function", "cat", (1, 32, 16, 16), ("e2#1", "up1#1")),
-        ("d1#1", "module", "Conv2d", (1, 16, 16, 16), ("cat#1",)),
-        ("up2#1", "module", "ConvTranspose2d", (1, 8, 32, 32), ("d1#1",)),
-        ("cat#2", "function", "cat", (1, 16, 32, 32), ("e1#1", "up2#1")),
-        ("d2#1", "module", "Conv2d", (1, 8, 32, 32), ("cat#2",)),
-        ("output", "output", "Output", (1, 8, 32, 32), ("d2#1",)),
-    ], "UNetLike")
+    return make_trace(
+        [
+            ("input.0", "input", "Input", (1, 3, 32, 32), ()),
+            ("e1#1", "module", "Conv2d", (1, 8, 32, 32), ("input.0",)),
+            ("p1#1", "module", "MaxPool2d", (1, 8, 16, 16), ("e1#1",)),
+            ("e2#1", "module", "Conv2d", (1, 16, 16, 16), ("p1#1",)),
+            ("p2#1", "module", "MaxPool2d", (1, 16, 8, 8), ("e2#1",)),
+            ("mid#1", "module", "Conv2d", (1, 32, 8, 8), ("p2#1",)),
+            ("up1#1", "module", "ConvTranspose2d", (1, 16, 16, 16), ("mid#1",)),
+            ("cat#1", "function", "cat", (1, 32, 16, 16), ("e2#1", "up1#1")),
+            ("d1#1", "module", "Conv2d", (1, 16, 16, 16), ("cat#1",)),
+            ("up2#1", "module", "ConvTranspose2d", (1, 8, 32, 32), ("d1#1",)),
+            ("cat#2", "function", "cat", (1, 16, 32, 32), ("e1#1", "up2#1")),
+            ("d2#1", "module", "Conv2d", (1, 8, 32, 32), ("cat#2",)),
+            ("output", "output", "Output", (1, 8, 32, 32), ("d2#1",)),
+        ],
+        "UNetLike",
+    )
 
 
 def big_residual(n_blocks: int = 1666) -> Trace:
@@ -115,8 +131,9 @@ def big_residual(n_blocks: int = 1666) -> Trace:
     modules["blocks#1"] = ModuleCall("blocks#1", "blocks", "Sequential", 1, 200 * n_blocks, (prev,))
     nodes["output"] = Node("output", "output", "Output", "", 1, s)
     edges.append((prev, "output"))
-    return Trace("BigResidual", [{"id": "input.0", "shape": list(s)}], nodes, edges,
-                 [{"path": "", "node": prev}], modules)
+    return Trace(
+        "BigResidual", [{"id": "input.0", "shape": list(s)}], nodes, edges, [{"path": "", "node": prev}], modules
+    )
 
 
 def with_activation(trace: Trace, node_id: str, data: np.ndarray, layout: str, stats: Stats | None) -> Trace:
@@ -127,6 +144,7 @@ def with_activation(trace: Trace, node_id: str, data: np.ndarray, layout: str, s
 
 
 # --- real models (torch imported lazily) ---------------------------------------------------------
+
 
 def _trace(model, *inputs, **kw) -> Trace:
     import torch
@@ -194,5 +212,4 @@ def densenet201_trace() -> Trace:
 
     import render3d
 
-    return render3d.trace(torchvision.models.densenet201(), torch.randn(1, 3, 224, 224), capture="none",
-                          device="meta")
+    return render3d.trace(torchvision.models.densenet201(), torch.randn(1, 3, 224, 224), capture="none", device="meta")

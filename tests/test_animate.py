@@ -154,9 +154,26 @@ def test_cli_animate_end_to_end(tmp_path, capsys):
     src.write_text("from render3d.models import DigitsCNN\ndef tiny():\n    return DigitsCNN(width=4)\n")
     assert DigitsCNN.example_input_shape == SHAPE
     out = tmp_path / "v.mp4"
-    code = main(["animate", f"{src}:tiny", "--checkpoints", str(tmp_path / "ckpt"), "--probe", "digit:3",
-                 "-o", str(out), "--size", "320x192", "--frames-per-epoch", "2", "--fps", "10",
-                 "--recording", str(tmp_path / "rec")])
+    code = main(
+        [
+            "animate",
+            f"{src}:tiny",
+            "--checkpoints",
+            str(tmp_path / "ckpt"),
+            "--probe",
+            "digit:3",
+            "-o",
+            str(out),
+            "--size",
+            "320x192",
+            "--frames-per-epoch",
+            "2",
+            "--fps",
+            "10",
+            "--recording",
+            str(tmp_path / "rec"),
+        ]
+    )
     assert code == 0
     assert f"wrote {out}: 3 frames, 320x192, 0.3 s (10 fps)" in capsys.readouterr().out
     assert len(_frames(out)) == 3
@@ -168,8 +185,22 @@ def test_cli_animate_end_to_end(tmp_path, capsys):
 
 def test_cli_animates_a_recording_folder_with_duration_and_hold(recording, tmp_path, capsys):
     out = tmp_path / "r.mp4"
-    code = main(["animate", str(recording), "-o", str(out), "--size", "320x192", "--fps", "10",
-                 "--duration", "1.2", "--hold", "0.2"])
+    code = main(
+        [
+            "animate",
+            str(recording),
+            "-o",
+            str(out),
+            "--size",
+            "320x192",
+            "--fps",
+            "10",
+            "--duration",
+            "1.2",
+            "--hold",
+            "0.2",
+        ]
+    )
     assert code == 0
     assert f"wrote {out}: 12 frames, 320x192, 1.2 s (10 fps)" in capsys.readouterr().out
     frames = _frames(out)
@@ -203,8 +234,22 @@ def test_panels_beside_the_scene_at_640(recording, tmp_path):
 def test_cli_classes_with_the_wrong_count_is_one_line(recording, tmp_path, capsys):
     names = tmp_path / "names.txt"
     names.write_text("cat\ndog\n")
-    code = main(["animate", str(recording), "-o", str(tmp_path / "x.mp4"), "--size", "640x360",
-                 "--classes", str(names), "--duration", "0.5", "--hold", "0"])
+    code = main(
+        [
+            "animate",
+            str(recording),
+            "-o",
+            str(tmp_path / "x.mp4"),
+            "--size",
+            "640x360",
+            "--classes",
+            str(names),
+            "--duration",
+            "0.5",
+            "--hold",
+            "0",
+        ]
+    )
     err = capsys.readouterr().err.strip()
     assert code == 2 and len(err.splitlines()) == 1
     assert f"--classes {names}: 2 class names, but the model has 10 outputs" in err

@@ -102,15 +102,17 @@ def loop_trace() -> Trace:
 @pytest.fixture(scope="module")
 def maskrcnn_trace() -> Trace:
     torch.manual_seed(0)
-    model = detection.maskrcnn_resnet50_fpn(weights=None, weights_backbone=None, min_size=128, max_size=128,
-                                            box_detections_per_img=8)
+    model = detection.maskrcnn_resnet50_fpn(
+        weights=None, weights_backbone=None, min_size=128, max_size=128, box_detections_per_img=8
+    )
     return _trace(model, torch.rand(1, 3, 128, 128))
 
 
 def _ssdlite() -> Trace:
     torch.manual_seed(0)
-    return _trace(detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None),
-                  torch.rand(1, 3, 128, 128))
+    return _trace(
+        detection.ssdlite320_mobilenet_v3_large(weights=None, weights_backbone=None), torch.rand(1, 3, 128, 128)
+    )
 
 
 @pytest.fixture(scope="module")
@@ -125,38 +127,77 @@ def _repeats(scene) -> dict[str, int]:
 def test_ops_and_calls_record_the_function_and_loop_iteration_that_ran_them(loop_trace):
     sites = {n.id: n.site for n in loop_trace if n.site}
     assert sites == {
-        "mul#1": ("_scale()#1",), "relu#1": ("_scale()#1",), "add#1": ("_scale()#1",),
-        "fc#2": ("forward·loop#1",), "tanh#1": ("forward·loop#1",), "add#2": ("forward·loop#1",),
-        "fc#3": ("forward·loop#2",), "tanh#2": ("forward·loop#2",), "add#3": ("forward·loop#2",),
-        "fc#4": ("forward·loop#3",), "tanh#3": ("forward·loop#3",), "add#4": ("forward·loop#3",),
-        "getitem#1": ("forward·loop2#1",), "mul#2": ("forward·loop2#1", "_scale()#1"),
-        "relu#2": ("forward·loop2#1", "_scale()#1"), "add#5": ("forward·loop2#1", "_scale()#1"),
-        "getitem#2": ("forward·loop2#2",), "mul#3": ("forward·loop2#2", "_scale()#1"),
-        "relu#3": ("forward·loop2#2", "_scale()#1"), "add#6": ("forward·loop2#2", "_scale()#1"),
+        "mul#1": ("_scale()#1",),
+        "relu#1": ("_scale()#1",),
+        "add#1": ("_scale()#1",),
+        "fc#2": ("forward·loop#1",),
+        "tanh#1": ("forward·loop#1",),
+        "add#2": ("forward·loop#1",),
+        "fc#3": ("forward·loop#2",),
+        "tanh#2": ("forward·loop#2",),
+        "add#3": ("forward·loop#2",),
+        "fc#4": ("forward·loop#3",),
+        "tanh#3": ("forward·loop#3",),
+        "add#4": ("forward·loop#3",),
+        "getitem#1": ("forward·loop2#1",),
+        "mul#2": ("forward·loop2#1", "_scale()#1"),
+        "relu#2": ("forward·loop2#1", "_scale()#1"),
+        "add#5": ("forward·loop2#1", "_scale()#1"),
+        "getitem#2": ("forward·loop2#2",),
+        "mul#3": ("forward·loop2#2", "_scale()#1"),
+        "relu#3": ("forward·loop2#2", "_scale()#1"),
+        "add#6": ("forward·loop2#2", "_scale()#1"),
     }
     assert {m.id: m.site for m in loop_trace.modules.values() if m.site} == {
-        "fc#2": ("forward·loop#1",), "fc#3": ("forward·loop#2",), "fc#4": ("forward·loop#3",)}
+        "fc#2": ("forward·loop#1",),
+        "fc#3": ("forward·loop#2",),
+        "fc#4": ("forward·loop#3",),
+    }
 
 
 def test_an_instruction_run_again_starts_a_new_iteration():
     trace = _trace(Doubler(), torch.randn(2))
     assert {n.id: n.site for n in trace if n.site} == {
-        "mul#1": ("forward·loop#1",), "mul#2": ("forward·loop#2",), "mul#3": ("forward·loop#3",)}
+        "mul#1": ("forward·loop#1",),
+        "mul#2": ("forward·loop#2",),
+        "mul#3": ("forward·loop#3",),
+    }
 
 
 def test_a_loop_of_one_op_folds_and_unfolded_shows_the_ops():
     trace = _trace(Doubler(), torch.randn(2))
     assert _repeats(render3d.build_scene(trace)) == {"input.0": 1, "forward·loop#1": 3, "output": 1}
     assert render3d.build_scene(trace, fold_repeats=False).blocks.node_ids == [
-        "input.0", "mul#1", "mul#2", "mul#3", "output"]
+        "input.0",
+        "mul#1",
+        "mul#2",
+        "mul#3",
+        "output",
+    ]
 
 
 def test_helper_and_loops_are_blocks_named_after_their_site(loop_trace):
     scene = render3d.build_scene(loop_trace)
-    assert scene.blocks.node_ids == ["input.0", "fc#1", "_scale()#1", "forward·loop#1", "forward·loop2#1",
-                                     "cat#1", "out#1", "output"]
+    assert scene.blocks.node_ids == [
+        "input.0",
+        "fc#1",
+        "_scale()#1",
+        "forward·loop#1",
+        "forward·loop2#1",
+        "cat#1",
+        "out#1",
+        "output",
+    ]
     assert [t.split("\n")[0] for t in scene.labels.texts] == [
-        "input", "fc", "_scale()", "forward·loop ×3", "forward·loop2 ×2", "cat", "out", "output"]
+        "input",
+        "fc",
+        "_scale()",
+        "forward·loop ×3",
+        "forward·loop2 ×2",
+        "cat",
+        "out",
+        "output",
+    ]
 
 
 def test_loop_iterations_fold_chained_or_side_by_side_whatever_their_shapes(loop_trace):
@@ -169,16 +210,38 @@ def test_loop_iterations_fold_chained_or_side_by_side_whatever_their_shapes(loop
 
 def test_without_folding_loops_calling_layers_are_dissolved_and_glue_stays_one_block_each(loop_trace):
     scene = render3d.build_scene(loop_trace, fold_repeats=False)
-    assert scene.blocks.node_ids == ["input.0", "fc#1", "_scale()#1", "fc#2", "add#2", "fc#3", "add#3", "fc#4",
-                                     "add#4", "forward·loop2#1", "forward·loop2#2", "cat#1", "out#1", "output"]
+    assert scene.blocks.node_ids == [
+        "input.0",
+        "fc#1",
+        "_scale()#1",
+        "fc#2",
+        "add#2",
+        "fc#3",
+        "add#3",
+        "fc#4",
+        "add#4",
+        "forward·loop2#1",
+        "forward·loop2#2",
+        "cat#1",
+        "out#1",
+        "output",
+    ]
 
 
 def test_a_site_block_lists_every_op_it_holds(loop_trace):
     scene = render3d.build_scene(loop_trace)
     members = dict(zip(scene.blocks.node_ids, scene.blocks.members))
     assert members["_scale()#1"] == ("mul#1", "relu#1", "add#1")
-    assert members["forward·loop2#1"] == ("getitem#1", "mul#2", "relu#2", "add#5",
-                                          "getitem#2", "mul#3", "relu#3", "add#6")
+    assert members["forward·loop2#1"] == (
+        "getitem#1",
+        "mul#2",
+        "relu#2",
+        "add#5",
+        "getitem#2",
+        "mul#3",
+        "relu#3",
+        "add#6",
+    )
 
 
 def test_different_helpers_never_fold_together():
@@ -206,10 +269,16 @@ def test_a_saved_trace_without_sites_draws_as_before(loop_trace):
 def test_maskrcnn_draws_heads_and_post_processing_as_named_blocks(maskrcnn_trace):
     scene = render3d.build_scene(maskrcnn_trace)
     sites = {i for i in scene.blocks.node_ids if "()" in i or "·loop" in i}
-    assert sites == {"rpn.head.forward·loop#1", "rpn.forward·loop#1", "rpn.concat_box_prediction_layers()#1",
-                     "rpn.decode()#1",
-                     "rpn.filter_proposals()#1", "roi_heads.postprocess_detections()#1",
-                     "roi_heads.maskrcnn_inference()#1", "postprocess()#1"}
+    assert sites == {
+        "rpn.head.forward·loop#1",
+        "rpn.forward·loop#1",
+        "rpn.concat_box_prediction_layers()#1",
+        "rpn.decode()#1",
+        "rpn.filter_proposals()#1",
+        "roi_heads.postprocess_detections()#1",
+        "roi_heads.maskrcnn_inference()#1",
+        "postprocess()#1",
+    }
     repeats = _repeats(scene)  # one iteration per FPN level: the head's convs, then a shape read of each
     assert (repeats["rpn.head.forward·loop#1"], repeats["rpn.forward·loop#1"]) == (5, 5)
     assert len(scene.blocks.node_ids) <= READABLE

@@ -157,7 +157,8 @@ def test_truncated_file_is_one_line_error(tmp_path, trained, capfd, name):
 
 PROTOCOLS = [  # every way torch.save can write a file: zip or legacy container, pickle protocol 2 to 5
     pytest.param({"pickle_protocol": p, "_use_new_zipfile_serialization": zip_format}, id=f"{kind}-{p}")
-    for zip_format, kind in ((True, "zip"), (False, "legacy")) for p in (2, 4, 5)
+    for zip_format, kind in ((True, "zip"), (False, "legacy"))
+    for p in (2, 4, 5)
 ]
 
 
@@ -187,11 +188,14 @@ def test_truncated_checkpoint_says_truncated_in_every_protocol(tmp_path, trained
             read_state_dict(tmp_path / "cut.pt")
 
 
-@pytest.mark.parametrize("content, what", [
-    (b"\x89PNG\r\n\x1a\n" + bytes(40), "a PNG image"),
-    (b"epoch,loss\n1,0.5\n", "text"),
-    (b"", "an empty file"),
-])
+@pytest.mark.parametrize(
+    "content, what",
+    [
+        (b"\x89PNG\r\n\x1a\n" + bytes(40), "a PNG image"),
+        (b"epoch,loss\n1,0.5\n", "text"),
+        (b"", "an empty file"),
+    ],
+)
 def test_not_a_checkpoint_says_what_it_is(tmp_path, content, what):
     (tmp_path / "x.pt").write_bytes(content)
     with pytest.raises(CheckpointError, match=rf"x\.pt is not a checkpoint: it is {what}, not a file written by"):

@@ -28,15 +28,18 @@ def test_trace_depth_and_input_shape(capsys):
     assert "layer4#1" in text and "[1, 512, 1, 1]" in text and "layer4.0" not in text
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["trace", "torchvision:resnet19"], "torchvision has no model 'resnet19'. Did you mean: "),
-    (["trace", "resnet18"], "use torchvision:NAME, path/to/file.py:Class or package.module:Class"),
-    (["trace", "missing.py:Net"], "file 'missing.py' does not exist"),
-    (["trace", "render3d.models:Nope"], "has no attribute 'Nope'; it defines: "),
-    (["trace", "torchvision:resnet18", "--input-shape", "1,3,x"], "input shape '1,3,x' is not valid"),
-    (["trace", "torchvision:resnet18", "--input-shape", "0,3,8,8"], "input shape '0,3,8,8' is not valid"),
-    (["render", "scenes/none.toml"], "scene file 'scenes/none.toml' does not exist"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["trace", "torchvision:resnet19"], "torchvision has no model 'resnet19'. Did you mean: "),
+        (["trace", "resnet18"], "use torchvision:NAME, path/to/file.py:Class or package.module:Class"),
+        (["trace", "missing.py:Net"], "file 'missing.py' does not exist"),
+        (["trace", "render3d.models:Nope"], "has no attribute 'Nope'; it defines: "),
+        (["trace", "torchvision:resnet18", "--input-shape", "1,3,x"], "input shape '1,3,x' is not valid"),
+        (["trace", "torchvision:resnet18", "--input-shape", "0,3,8,8"], "input shape '0,3,8,8' is not valid"),
+        (["render", "scenes/none.toml"], "scene file 'scenes/none.toml' does not exist"),
+    ],
+)
 def test_bad_model_or_shape_is_one_line_exit_2(argv, message, capsys):
     assert main(argv) == 2
     err = capsys.readouterr().err
@@ -75,15 +78,27 @@ def test_unknown_scene_key_names_file_and_key(tmp_path, capsys):
 
 def _run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYVISTA_OFF_SCREEN": "true"}
-    return subprocess.run([sys.executable, "-m", "render3d.cli", *args], cwd=cwd, env=env,
-                          capture_output=True, text=True, timeout=300)
+    return subprocess.run(
+        [sys.executable, "-m", "render3d.cli", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
 
 
 @pytest.mark.parametrize("mode", ["architecture", "activations"])
 def test_render_resnet18_headless_in_a_fresh_process(tmp_path, mode):
     out = tmp_path / f"{mode}.png"
-    proc = _run_cli("render", "torchvision:resnet18", "--mode", mode, "--input-shape", "1,3,64,64",
-                    "--size", "640x360", "-o", str(out), cwd=tmp_path)
+    proc = _run_cli(
+        "render",
+        "torchvision:resnet18",
+        "--mode",
+        mode,
+        "--input-shape",
+        "1,3,64,64",
+        "--size",
+        "640x360",
+        "-o",
+        str(out),
+        cwd=tmp_path,
+    )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith(f"wrote {out}: 640x360, ")
     import imageio.v3 as iio

@@ -56,8 +56,11 @@ def test_bundled_edge_rises_from_its_source_and_drops_onto_its_destination():
 
 def test_dense_fan_edges_share_their_trunk_segments():
     fan = _fan(_tiny_densenet_scene(), "denseblock2")
-    segments = {tuple(np.round(np.concatenate([c.points[k], c.points[k + 1]]), 9)) for c in fan
-                for k in range(len(c.points) - 1)}
+    segments = {
+        tuple(np.round(np.concatenate([c.points[k], c.points[k + 1]]), 9))
+        for c in fan
+        for k in range(len(c.points) - 1)
+    }
     assert sum(len(c.points) - 1 for c in fan) == 62  # each edge's own polyline, stop by stop
     assert len(segments) == 15  # drawn: 4 risers, 4 drops, 7 trunk pieces between the 8 stops
 

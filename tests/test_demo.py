@@ -34,8 +34,9 @@ def test_demo_end_to_end(tmp_path, capsys):
     assert rec.epochs == list(range(11)) and rec.metrics[-1]["acc"] > rec.metrics[0]["acc"]
     assert (rec.probe_name, rec.probe_label, rec.classes) == ("digit 3", 3, [str(d) for d in range(10)])
     assert int(np.argmax(rec.logits(10))) == 3  # the prediction panel's top class ends on the right digit
-    at3, at10 = (imageio.imread(render_frame(rec, tmp_path / f"e{e}.png", position=e, size=(640, 360)))
-                 for e in (3, 10))
+    at3, at10 = (
+        imageio.imread(render_frame(rec, tmp_path / f"e{e}.png", position=e, size=(640, 360))) for e in (3, 10)
+    )
     assert np.abs(at10[:, :448].astype(int) - at3[:, :448]).mean() > 1.0  # the scene still changes late
 
 
@@ -43,9 +44,13 @@ def test_demo_cli_prints_where_everything_is(tmp_path, capsys, monkeypatch):
     import render3d.demo as demo
 
     real = demo.run_demo
-    monkeypatch.setattr(demo, "run_demo", lambda out, epochs: real(out, epochs=epochs, progress=False,
-                                                                     video_size=(320, 192), image_size=(320, 192),
-                                                                     duration=0.5))
+    monkeypatch.setattr(
+        demo,
+        "run_demo",
+        lambda out, epochs: real(
+            out, epochs=epochs, progress=False, video_size=(320, 192), image_size=(320, 192), duration=0.5
+        ),
+    )
     out = tmp_path / "demo"
     assert main(["demo", "-o", str(out), "--epochs", "1"]) == 0
     text = capsys.readouterr().out

@@ -32,7 +32,10 @@ def broken_trace():
 
 def test_broken_model_findings_in_rank_order(broken_trace):
     assert [(f.kinds, f.name) for f in diagnose(broken_trace)] == [
-        (("nan",), "log"), (("exploding",), "expand"), (("branch",), "relu2")]
+        (("nan",), "log"),
+        (("exploding",), "expand"),
+        (("branch",), "relu2"),
+    ]
 
 
 def test_nan_line_names_what_feeds_it_and_how_far_it_spreads(broken_trace):
@@ -43,20 +46,23 @@ def test_nan_line_names_what_feeds_it_and_how_far_it_spreads(broken_trace):
 def test_report_text_is_one_headline_and_one_line_per_finding(broken_trace):
     lines = format_report(diagnose(broken_trace), "Net").splitlines()
     assert lines[0] == "Net: 3 problems (1 nan, 1 exploding, 1 branch)"
-    assert [line.split(":")[0] for line in lines[1:]] == ["  1. nan        log", "  2. exploding  expand",
-                                                         "  3. branch     relu2"]
+    assert [line.split(":")[0] for line in lines[1:]] == [
+        "  1. nan        log",
+        "  2. exploding  expand",
+        "  3. branch     relu2",
+    ]
 
 
 def test_report_lists_at_most_max_lines_findings(broken_trace):
     lines = format_report(diagnose(broken_trace), "Net", max_lines=2).splitlines()
     assert len(lines) == 4 and lines[-1] == "     … and 1 more"
 
+
 def test_healthy_resnet18_has_no_findings():
     torch.manual_seed(0)
     t = render3d.trace(torchvision.models.resnet18(), torch.randn(1, 3, 64, 64))
     assert diagnose(t) == []
     assert format_report([], t.model) == "ResNet: no problems found"
-
 
 
 class _ConcatNet(nn.Module):
@@ -78,8 +84,9 @@ class _ConcatNet(nn.Module):
 def test_branch_that_never_fires_is_found_through_the_layers_carrying_it():
     (finding,) = diagnose(render3d.trace(_ConcatNet(), torch.randn(1, 3, 16, 16)))
     assert (finding.kinds, finding.name) == (("branch",), "b")
-    assert finding.detail == ("never fires (constant -1): the branch into cat contributes nothing; "
-                              "1 later layer carries it")
+    assert finding.detail == (
+        "never fires (constant -1): the branch into cat contributes nothing; 1 later layer carries it"
+    )
 
 
 class _DeadNet(nn.Module):
@@ -112,6 +119,7 @@ def test_zero_initialised_head_is_one_dead_constant_line():
     findings = diagnose(render3d.trace(model, torch.randn(1, 8)))
     assert [f.line() for f in findings] == ["dead, constant  head: constant 0"]
 
+
 def test_saturated_tanh_says_how_much_is_pinned():
     torch.manual_seed(0)
     model = nn.Sequential()
@@ -121,6 +129,7 @@ def test_saturated_tanh_says_how_much_is_pinned():
         model.fc.weight.mul_(50)
     findings = diagnose(render3d.trace(model, torch.randn(1, 16)))
     assert [f.line() for f in findings] == ["saturated  tanh: 92% of values within 0.01 of ±1, 0% of 0"]
+
 
 class _SqrtNet(nn.Module):
     """NaN starts at a functional op in the middle (sqrt of a half-negative Linear output)."""
@@ -158,11 +167,16 @@ def test_inf_is_reported_where_it_starts_and_the_nan_it_makes_is_carried():
     assert finding.detail.startswith("Inf first appears here (4 of 32 values), fed by mul; p99 |x| 3.5e+25 = ")
     assert finding.detail.endswith("; 1 later layer carries it")
 
+
 def test_a_trace_without_statistics_is_refused_not_called_healthy():
     t = render3d.trace(_SqrtNet(), torch.randn(1, 16), capture="none")
-    with pytest.raises(ValueError, match=r"^trace of _SqrtNet has no activation statistics to examine; trace it "
-                                         r"with capture='reduced' \(the default\)$"):
+    with pytest.raises(
+        ValueError,
+        match=r"^trace of _SqrtNet has no activation statistics to examine; trace it "
+        r"with capture='reduced' \(the default\)$",
+    ):
         diagnose(t)
+
 
 def test_cli_exit_status_3_when_problems_are_found(capsys):
     assert main(["doctor", BROKEN]) == DOCTOR_FOUND == 3
@@ -180,7 +194,6 @@ def test_cli_writes_the_activations_png_only_with_o(tmp_path, capsys):
     assert capsys.readouterr().out.endswith(f"wrote {out}\n")
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert list(tmp_path.iterdir()) == [out]
-
 
 
 @pytest.fixture(scope="module")
@@ -213,6 +226,7 @@ def test_frozen_layer_gets_a_mark_and_a_legend_entry_in_the_scene(frozen_recordi
     assert marked == {"conv1#1": ("frozen",)}
     assert scene.legend[-1] == ("frozen: not learning", FLAG_RGB)
 
+
 def test_recording_reports_gradients_vanishing_towards_the_input(tmp_path):
     torch.manual_seed(0)
     model = nn.Sequential(*(m for _ in range(10) for m in (nn.Linear(8, 8), nn.Sigmoid())), nn.Linear(8, 2))
@@ -227,7 +241,8 @@ def test_recording_reports_gradients_vanishing_towards_the_input(tmp_path):
     recording = load_recording(tmp_path / "rec")
     findings = diagnose(recording.trace(1), recording)
     assert [(f.kinds, f.name) for f in findings] == [(("frozen",), n) for n in ("0", "2", "4", "6", "8")] + [
-        (("vanishing",), "0")]
+        (("vanishing",), "0")
+    ]
     assert findings[-1].detail.endswith("× below 20's (0.0762)")
 
 
@@ -235,10 +250,13 @@ def test_cli_doctor_on_a_recording(frozen_recording, capsys):
     assert main(["doctor", str(frozen_recording)]) == DOCTOR_FOUND
     assert capsys.readouterr().out == (
         f"DigitsCNN (recording {frozen_recording}, epoch 3): 1 problem (1 frozen)\n"
-        "  1. frozen  conv1: not learning: update ratio ‖Δw‖/‖w‖ = 0 from epoch 2 to 3, no gradient\n")
+        "  1. frozen  conv1: not learning: update ratio ‖Δw‖/‖w‖ = 0 from epoch 2 to 3, no gradient\n"
+    )
 
 
 def test_cli_refuses_model_options_for_a_recording(frozen_recording, capsys):
     assert main(["doctor", str(frozen_recording), "--weights", "w.pt"]) == 2
-    assert capsys.readouterr().err == (f"UsageError: render3d doctor: --weights applies to a MODEL, not to the "
-                                       f"recording {frozen_recording} (it was recorded with its own)\n")
+    assert capsys.readouterr().err == (
+        f"UsageError: render3d doctor: --weights applies to a MODEL, not to the "
+        f"recording {frozen_recording} (it was recorded with its own)\n"
+    )

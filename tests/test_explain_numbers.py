@@ -58,8 +58,12 @@ def test_conv_dot_product_of_every_position_equals_torch_with_groups_stride_and_
     x = torch.randn(1, 4, 9, 11)
     ops = capture_operands(model, x, layer="0")
     real = _real(model, x, model[0])
-    ours = np.array([[[conv_terms(ops, c, y, xx)[3] for xx in range(real.shape[2])] for y in range(real.shape[1])]
-                     for c in range(real.shape[0])])
+    ours = np.array(
+        [
+            [[conv_terms(ops, c, y, xx)[3] for xx in range(real.shape[2])] for y in range(real.shape[1])]
+            for c in range(real.shape[0])
+        ]
+    )
     assert ours.shape == real.shape == (6, 5, 6)
     assert np.abs(ours - real).max() < 1e-5
 
@@ -86,8 +90,12 @@ def test_conv1d_is_explained_along_its_length():
 def _field_model() -> nn.Sequential:
     torch.manual_seed(3)
     return nn.Sequential(
-        nn.Conv2d(1, 2, 3, padding=1), nn.Tanh(), nn.AvgPool2d(2), nn.Conv2d(2, 2, 3, stride=2, padding=1, dilation=2),
-        nn.Tanh(), nn.Conv2d(2, 3, 3, padding=1),
+        nn.Conv2d(1, 2, 3, padding=1),
+        nn.Tanh(),
+        nn.AvgPool2d(2),
+        nn.Conv2d(2, 2, 3, stride=2, padding=1, dilation=2),
+        nn.Tanh(),
+        nn.Conv2d(2, 3, 3, padding=1),
     ).double()
 
 
@@ -201,8 +209,9 @@ def test_sdpa_call_inside_a_module_is_explained_as_attention():
     q, k, v = (torch.randn(1, 2, 5, 8) for _ in range(3))
     ops = capture_operands(Block(), q, k, v, layer="attend")
     _, weights = attention_weights(ops)
-    ref = torch.softmax((q[0] @ k[0].transpose(-1, -2) / 8 ** 0.5).masked_fill(torch.ones(5, 5).triu(1).bool(),
-                                                                              float("-inf")), -1)
+    ref = torch.softmax(
+        (q[0] @ k[0].transpose(-1, -2) / 8**0.5).masked_fill(torch.ones(5, 5).triu(1).bool(), float("-inf")), -1
+    )
     assert ops.kind == "attention"
     assert np.abs(weights - ref.numpy()).max() < 1e-6
 
@@ -234,6 +243,6 @@ def test_script_moves_step_by_step_first_then_fills_every_cell():
     for y, x, _ in frames:
         if not firsts or firsts[-1] != (y, x):
             firsts.append((y, x))
-    assert firsts[:SLOW_STEPS + 3] == [(0, k) for k in range(SLOW_STEPS + 3)]
+    assert firsts[: SLOW_STEPS + 3] == [(0, k) for k in range(SLOW_STEPS + 3)]
     assert frames[-1] == (5, 7, 32 * 32)
     assert 8 * 30 <= len(frames) <= 12 * 30  # a few seconds, whatever the size

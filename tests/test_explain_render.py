@@ -28,8 +28,9 @@ def _near(image: np.ndarray, rgb: tuple[int, int, int], tol: int = 40) -> int:
 
 
 def test_still_shows_the_kernel_and_the_lit_output_cell(tmp_path):
-    path = render3d.explain(_model(), layer="conv1", path=tmp_path / "conv1.png", size=SIZE, probe="digit:3",
-                            progress=False)
+    path = render3d.explain(
+        _model(), layer="conv1", path=tmp_path / "conv1.png", size=SIZE, probe="digit:3", progress=False
+    )
     image = iio.imread(path)
     assert image.shape == (192, 320, 3)
     assert _near(image, LIT_RGB) > 0
@@ -44,8 +45,9 @@ def test_title_names_what_the_probe_shows():
 def test_video_holds_every_frame_of_the_script(tmp_path):
     model = _model()
     n = len(explain_scene(model, layer="pool#1", fps=2, probe="digit:3").frames)
-    path = render3d.explain(model, layer="pool#1", path=tmp_path / "pool.mp4", size=SIZE, fps=2, probe="digit:3",
-                            progress=False)
+    path = render3d.explain(
+        model, layer="pool#1", path=tmp_path / "pool.mp4", size=SIZE, fps=2, probe="digit:3", progress=False
+    )
     frames = iio.imread(path, index=None)
     assert frames.shape == (n, 192, 320, 3)
     assert not np.array_equal(frames[0], frames[-1])  # the output fills in and the window moves
@@ -77,17 +79,37 @@ def test_view_in_a_given_plotter_removes_only_its_own_actors_on_close():
 
 def test_cli_writes_a_still_of_seedcnn_conv1(tmp_path, capsys):
     out = tmp_path / "e.png"
-    assert main(["explain", "render3d.models:SeedCNN", "--layer", "conv1", "--probe", "digit:3", "-o", str(out),
-                 "--size", "320x192"]) == 0
+    assert (
+        main(
+            [
+                "explain",
+                "render3d.models:SeedCNN",
+                "--layer",
+                "conv1",
+                "--probe",
+                "digit:3",
+                "-o",
+                str(out),
+                "--size",
+                "320x192",
+            ]
+        )
+        == 0
+    )
     assert iio.imread(out).shape == (192, 320, 3)
     assert capsys.readouterr().out.startswith(f"wrote {out}: 320x192, conv1: Conv2d 3\u219264, kernel 3\u00d73")
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--layer", "conv"],
-     "ModelSpecError: layer 'conv' is not a module of SeedCNN; closest: conv4, conv3, conv2, conv1"),
-    (["--layer", "conv1", "-o", "e.txt"], "OutputSpecError: e.txt: extension '.txt' is not an output format"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["--layer", "conv"],
+            "ModelSpecError: layer 'conv' is not a module of SeedCNN; closest: conv4, conv3, conv2, conv1",
+        ),
+        (["--layer", "conv1", "-o", "e.txt"], "OutputSpecError: e.txt: extension '.txt' is not an output format"),
+    ],
+)
 def test_cli_errors_are_one_line_usage_errors(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
     assert main(["explain", "render3d.models:SeedCNN", *argv]) == 2

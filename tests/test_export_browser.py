@@ -27,8 +27,9 @@ BACKGROUND = (255, 255, 255)
 @pytest.fixture(scope="module")
 def browser():
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=[
-            "--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM, args=["--use-angle=swiftshader", "--enable-unsafe-swiftshader", "--no-sandbox"]
+        )
         yield browser
         browser.close()
 
@@ -40,8 +41,9 @@ class Page:
         self.page = browser.new_page(viewport=VIEWPORT)
         self.problems: list[str] = []
         self.requests: list[str] = []
-        self.page.on("console", lambda m: self.problems.append(f"{m.type}: {m.text}")
-                     if m.type in ("error", "warning") else None)
+        self.page.on(
+            "console", lambda m: self.problems.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None
+        )
         self.page.on("pageerror", lambda e: self.problems.append(f"pageerror: {e}"))
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.url = path.resolve().as_uri()

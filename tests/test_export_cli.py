@@ -21,6 +21,8 @@ def test_export_refuses_model_options_for_a_recording(tmp_path, capsys):
 
     folder = make_recording(tmp_path / "rec", snapshots=1)
     assert main(["export", str(folder), "--depth", "2", "-o", str(tmp_path / "r.html")]) == 2
-    assert capsys.readouterr().err == (f"UsageError: render3d export: --depth applies to a MODEL, not to the recording "
-                                       f"{folder} (it was recorded with its own)\n")
+    assert capsys.readouterr().err == (
+        f"UsageError: render3d export: --depth applies to a MODEL, not to the recording "
+        f"{folder} (it was recorded with its own)\n"
+    )
     assert not (tmp_path / "r.html").exists()

@@ -63,7 +63,7 @@ def test_glb_of_seedcnn_activations_has_a_textured_plane_mesh_per_feature_map(se
     texture = gltf.textures[material.pbrMetallicRoughness.baseColorTexture.index]
     image = gltf.images[texture.source]
     view = gltf.bufferViews[image.bufferView]
-    png = gltf.binary_blob()[view.byteOffset:][:view.byteLength]
+    png = gltf.binary_blob()[view.byteOffset :][: view.byteLength]
     assert Image.open(io.BytesIO(png)).size == (3 * 32, 2 * 32)  # the 2×3 atlas
     assert gltf.samplers[texture.sampler].magFilter == 9728  # nearest: one texel per activation
 

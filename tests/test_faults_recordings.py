@@ -107,8 +107,13 @@ def test_resume_with_a_different_model_graph_is_refused(copy):
 def test_stale_lock_of_a_dead_process_is_taken_over(tmp_path):
     folder = tmp_path / "rec"
     folder.mkdir()
-    lock = {"pid": _dead_pid(), "host": socket.gethostname(), "run": "deadbeef0000", "started": 0,
-            "pending": ["snapshot_0000.npz"]}
+    lock = {
+        "pid": _dead_pid(),
+        "host": socket.gethostname(),
+        "run": "deadbeef0000",
+        "started": 0,
+        "pending": ["snapshot_0000.npz"],
+    }
     (folder / LOCK).write_text(json.dumps(lock))
     (folder / "snapshot_0000.npz").write_bytes(b"half a snapshot")  # its write was cut short
     with Recorder(tiny_model(), _probe(), folder) as rec:
@@ -185,8 +190,20 @@ def test_cli_recording_dir_with_a_foreign_file_is_refused_untouched(tmp_path, ca
     (folder / "notes.txt").write_bytes(b"user data \x00\xff")
     ckpts = _checkpoints(tmp_path / "ckpt")
     before = _contents(tmp_path)
-    code = main(["animate", f"{src}:tiny", "--checkpoints", str(ckpts), "--probe", "digit:3",
-                 "-o", str(tmp_path / "v.mp4"), "--recording", str(folder)])
+    code = main(
+        [
+            "animate",
+            f"{src}:tiny",
+            "--checkpoints",
+            str(ckpts),
+            "--probe",
+            "digit:3",
+            "-o",
+            str(tmp_path / "v.mp4"),
+            "--recording",
+            str(folder),
+        ]
+    )
     err = capsys.readouterr().err
     assert code == 1 and err.count("\n") == 1
     assert "RecordingError: " in err and "holds files that are not a render3d recording (notes.txt)" in err
@@ -210,8 +227,13 @@ def test_rerecording_replaces_only_the_old_recordings_files(tmp_path):
     rec = record_checkpoints(tiny_model(), "digit:3", ckpts, tmp_path / "rec", progress=False)
     assert rec.epochs == [1, 2, 3]
     assert sorted(os.listdir(tmp_path)) == ["ckpt", "rec"]
-    assert sorted(os.listdir(tmp_path / "rec")) == ["manifest.json", "probe.npy", "snapshot_0000.npz",
-                                                    "snapshot_0001.npz", "snapshot_0002.npz"]
+    assert sorted(os.listdir(tmp_path / "rec")) == [
+        "manifest.json",
+        "probe.npy",
+        "snapshot_0000.npz",
+        "snapshot_0001.npz",
+        "snapshot_0002.npz",
+    ]
 
 
 @pytest.mark.parametrize("existed", [False, True])
@@ -245,8 +267,10 @@ def test_temp_folder_of_a_killed_run_is_removed_at_the_next_start(tmp_path):
     killed = tmp_path / f".rec.r3d-{HOST_TAG}-{dead}-0123abcd.tmp"  # what SIGKILL mid-swap leaves beside rec/
     record_checkpoints(tiny_model(), "digit:3", ckpts, killed, progress=False)
     (killed / LOCK).write_text(json.dumps({"pid": dead, "host": socket.gethostname(), "run": "0" * 12}))
-    kept = [tmp_path / f".rec.r3d-{HOST_TAG}-{os.getpid()}-4567cdef.tmp",  # a live process's
-            tmp_path / f".rec.r3d-ffffff-{dead}-89abcdef.tmp"]  # another host's: its pid means nothing here
+    kept = [
+        tmp_path / f".rec.r3d-{HOST_TAG}-{os.getpid()}-4567cdef.tmp",  # a live process's
+        tmp_path / f".rec.r3d-ffffff-{dead}-89abcdef.tmp",
+    ]  # another host's: its pid means nothing here
     for folder in kept:
         folder.mkdir()
     record_checkpoints(tiny_model(), "digit:3", ckpts, tmp_path / "rec", progress=False)
@@ -315,8 +339,9 @@ def _mutate(data, draw):
 
 
 #: database=None: no .hypothesis/ folder in the checkout; the strategies are small enough to cover anew each run
-_FUZZ = settings(max_examples=60, deadline=None, database=None,
-                 suppress_health_check=[HealthCheck.function_scoped_fixture])
+_FUZZ = settings(
+    max_examples=60, deadline=None, database=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
 
 @_FUZZ
@@ -343,11 +368,14 @@ def test_mutated_manifest_is_a_recording_or_a_recording_error(recording, data):
             assert "\n" not in str(exc)
 
 
-@pytest.mark.parametrize("size, problem", [
-    (0, "is empty (an interrupted write?)"),
-    (200, "is not a readable .npz (truncated?): File is not a zip file"),
-    (1000, "is not a readable .npz (truncated?): File is not a zip file"),
-])
+@pytest.mark.parametrize(
+    "size, problem",
+    [
+        (0, "is empty (an interrupted write?)"),
+        (200, "is not a readable .npz (truncated?): File is not a zip file"),
+        (1000, "is not a readable .npz (truncated?): File is not a zip file"),
+    ],
+)
 def test_truncated_or_empty_snapshot_is_named(copy, size, problem):
     path = copy / "snapshot_0001.npz"
     path.write_bytes(path.read_bytes()[:size])
@@ -359,7 +387,7 @@ def test_truncated_or_empty_snapshot_is_named(copy, size, problem):
 def test_damaged_snapshot_data_is_a_recording_error_on_read(copy):
     path = copy / "snapshot_0001.npz"
     raw = bytearray(path.read_bytes())
-    raw[len(raw) // 2: len(raw) // 2 + 64] = bytes(64)  # inside the deflated arrays: CRC or inflate fails
+    raw[len(raw) // 2 : len(raw) // 2 + 64] = bytes(64)  # inside the deflated arrays: CRC or inflate fails
     path.write_bytes(bytes(raw))
     rec = load_recording(copy)
     with pytest.raises(RecordingError, match=rf"snapshot file {path} cannot be read"):
@@ -383,14 +411,17 @@ def test_snapshot_symlink_escaping_the_folder_is_refused(copy, tmp_path):
         load_recording(copy)
 
 
-@pytest.mark.parametrize("epochs, match", [
-    ([-1, 2], r"snapshots\[0\].epoch must be a finite number >= 0, got -1"),
-    ([1, 1], r"snapshots\[1\].epoch 1 does not come after epoch 1"),
-    ([3, 2], r"snapshots\[1\].epoch 2 does not come after epoch 3"),
-    ([1, math.nan], r"snapshots\[1\].epoch must be a finite number >= 0, got nan"),
-    ([1, "2"], r"snapshots\[1\].epoch must be a finite number >= 0, got '2'"),
-    ([True, 2], r"snapshots\[0\].epoch must be a finite number >= 0, got True"),
-])
+@pytest.mark.parametrize(
+    "epochs, match",
+    [
+        ([-1, 2], r"snapshots\[0\].epoch must be a finite number >= 0, got -1"),
+        ([1, 1], r"snapshots\[1\].epoch 1 does not come after epoch 1"),
+        ([3, 2], r"snapshots\[1\].epoch 2 does not come after epoch 3"),
+        ([1, math.nan], r"snapshots\[1\].epoch must be a finite number >= 0, got nan"),
+        ([1, "2"], r"snapshots\[1\].epoch must be a finite number >= 0, got '2'"),
+        ([True, 2], r"snapshots\[0\].epoch must be a finite number >= 0, got True"),
+    ],
+)
 def test_bad_epochs_are_refused(copy, epochs, match):
     manifest = json.loads((copy / store.MANIFEST).read_text())
     for entry, epoch in zip(manifest["snapshots"], epochs):
@@ -400,12 +431,15 @@ def test_bad_epochs_are_refused(copy, epochs, match):
         load_recording(copy)
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda m: [m], "the manifest is a JSON list, not an object"),
-    (lambda m: {**m, "version": "one"}, "'version' must be a positive integer, got 'one'"),
-    (lambda m: {k: v for k, v in m.items() if k != "graph"}, "'graph' must be a JSON object, got NoneType"),
-    (lambda m: {**m, "snapshots": [{**m["snapshots"][0], "metrics": None}]}, r"snapshots\[0\].metrics must be"),
-])
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda m: [m], "the manifest is a JSON list, not an object"),
+        (lambda m: {**m, "version": "one"}, "'version' must be a positive integer, got 'one'"),
+        (lambda m: {k: v for k, v in m.items() if k != "graph"}, "'graph' must be a JSON object, got NoneType"),
+        (lambda m: {**m, "snapshots": [{**m["snapshots"][0], "metrics": None}]}, r"snapshots\[0\].metrics must be"),
+    ],
+)
 def test_damaged_manifest_through_the_cli_is_one_line(copy, capsys, edit, match):
     _write_manifest(copy, edit(json.loads((copy / store.MANIFEST).read_text())))
     assert main(["show", str(copy)]) == 1

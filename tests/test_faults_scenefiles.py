@@ -25,27 +25,36 @@ def one_error_line(capsys) -> str:
     return lines[0]
 
 
-@pytest.mark.parametrize("text, message", [
-    ('model = "render3d:SeedCNN"\ndepth = "two"\n', "key 'depth' must be a positive integer, got 'two'"),
-    ("model = 42\n", "key 'model' must be a non-empty string, got 42"),
-    ('model = "render3d:SeedCNN"\ninput_shape = "1,3,64,64"\n',
-     "key 'input_shape' must be a list of positive integers, e.g. [1, 3, 224, 224], got '1,3,64,64'"),
-    ('model = "render3d:SeedCNN"\ntitle = 5\n', "key 'title' must be a string, got 5"),
-    ('model = "render3d:SeedCNN"\nmode = "both"\n', "key 'mode' must be one of 'architecture', 'activations'"),
-    ('model = "render3d:SeedCNN"\nanti_aliasing = "yes"\n', "key 'anti_aliasing' must be true or false"),
-    ('model = "render3d:SeedCNN"\nsize = [0, 0]\n', "key 'size': size 0x0 is not valid"),
-    ('model = "render3d:SeedCNN"\nsize = [100000, 100000]\n', "key 'size': size 100000x100000 is too large"),
-    ('model = "render3d:SeedCNN"\ndevice = "tpu"\n', "key 'device': device 'tpu' is not known"),
-    ('model = "render3d:SeedCNN"\nmode = "activations"\ndevice = "meta"\n',
-     "key 'device': device 'meta' cannot draw activations"),
-    ('model = "render3d:SeedCNN"\n[style]\nfold = "no"\n', "key 'style.fold' must be true or false, got 'no'"),
-    ('model = "render3d:SeedCNN"\n[style]\nazimuth = nan\n', "key 'style.azimuth' must be a finite number"),
-    ('model = "render3d:SeedCNN"\n[style]\nfoldd = true\n', "unknown key 'style.foldd'; valid style options: "),
-    ('model = "render3d:SeedCNN"\n[style]\nlod = "most"\n', "[style]: lod must be one of 'auto', 'slab'"),
-    ('model = "render3d:SeedCNN"\noutput = "../../x"\n',
-     "key 'output' must be a file name inside the gallery folder (no '..', not absolute), got '../../x'"),
-    ('model = "render3d:SeedCNN"\noutput = "/tmp/x"\n', "key 'output' must be a file name inside the gallery"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('model = "render3d:SeedCNN"\ndepth = "two"\n', "key 'depth' must be a positive integer, got 'two'"),
+        ("model = 42\n", "key 'model' must be a non-empty string, got 42"),
+        (
+            'model = "render3d:SeedCNN"\ninput_shape = "1,3,64,64"\n',
+            "key 'input_shape' must be a list of positive integers, e.g. [1, 3, 224, 224], got '1,3,64,64'",
+        ),
+        ('model = "render3d:SeedCNN"\ntitle = 5\n', "key 'title' must be a string, got 5"),
+        ('model = "render3d:SeedCNN"\nmode = "both"\n', "key 'mode' must be one of 'architecture', 'activations'"),
+        ('model = "render3d:SeedCNN"\nanti_aliasing = "yes"\n', "key 'anti_aliasing' must be true or false"),
+        ('model = "render3d:SeedCNN"\nsize = [0, 0]\n', "key 'size': size 0x0 is not valid"),
+        ('model = "render3d:SeedCNN"\nsize = [100000, 100000]\n', "key 'size': size 100000x100000 is too large"),
+        ('model = "render3d:SeedCNN"\ndevice = "tpu"\n', "key 'device': device 'tpu' is not known"),
+        (
+            'model = "render3d:SeedCNN"\nmode = "activations"\ndevice = "meta"\n',
+            "key 'device': device 'meta' cannot draw activations",
+        ),
+        ('model = "render3d:SeedCNN"\n[style]\nfold = "no"\n', "key 'style.fold' must be true or false, got 'no'"),
+        ('model = "render3d:SeedCNN"\n[style]\nazimuth = nan\n', "key 'style.azimuth' must be a finite number"),
+        ('model = "render3d:SeedCNN"\n[style]\nfoldd = true\n', "unknown key 'style.foldd'; valid style options: "),
+        ('model = "render3d:SeedCNN"\n[style]\nlod = "most"\n', "[style]: lod must be one of 'auto', 'slab'"),
+        (
+            'model = "render3d:SeedCNN"\noutput = "../../x"\n',
+            "key 'output' must be a file name inside the gallery folder (no '..', not absolute), got '../../x'",
+        ),
+        ('model = "render3d:SeedCNN"\noutput = "/tmp/x"\n', "key 'output' must be a file name inside the gallery"),
+    ],
+)
 def test_mistyped_key_is_one_usage_line_naming_file_and_key(tmp_path, capsys, text, message):
     scene = tmp_path / "bad.toml"
     scene.write_text(text)
@@ -60,8 +69,9 @@ def test_non_utf8_scene_file(tmp_path, capsys):
     scene = tmp_path / "latin1.toml"
     scene.write_bytes('model = "render3d:SeedCNN"\ntitle = "Caf\xe9"\n'.encode("latin-1"))
     assert main(["render", str(scene), "-o", str(tmp_path / "x.png")]) == 2
-    assert one_error_line(capsys) == (f"SceneFileError: {scene}: not UTF-8 text (byte 0xe9 at offset 39); "
-                                      "TOML files are UTF-8")
+    assert one_error_line(capsys) == (
+        f"SceneFileError: {scene}: not UTF-8 text (byte 0xe9 at offset 39); TOML files are UTF-8"
+    )
 
 
 def test_scene_file_cannot_grant_trust(tmp_path, capsys):
@@ -70,8 +80,10 @@ def test_scene_file_cannot_grant_trust(tmp_path, capsys):
     scene.write_text(GOOD + 'weights = "evil.pt"\ntrust_pickle = true\n')
     assert main(["gallery", str(scene), "-o", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err.splitlines()
-    assert err[0] == (f"SceneFileError: {scene}: key 'trust_pickle' is not allowed: a scene file cannot grant "
-                      "trust; pass --trust-pickle on the command line (or trust_pickle=True in code)")
+    assert err[0] == (
+        f"SceneFileError: {scene}: key 'trust_pickle' is not allowed: a scene file cannot grant "
+        "trust; pass --trust-pickle on the command line (or trust_pickle=True in code)"
+    )
     assert err[1].startswith("GalleryError: 1 of 1 scene files failed (evil.toml)")
     assert not marker.exists()
 
@@ -119,6 +131,7 @@ def test_gallery_goes_on_past_bad_scenes_and_reports_them_all(tmp_path, capsys):
 
 # --------------------------------------------------------------------------------------------- fuzzing
 
+
 def toml_value(value) -> str:
     """The TOML text of a value from :data:`VALUES` (inline tables and arrays)."""
     if isinstance(value, bool):
@@ -134,13 +147,21 @@ def toml_value(value) -> str:
     return "{" + ", ".join(f"{toml_value(str(k))} = {toml_value(v)}" for k, v in value.items()) + "}"
 
 
-SCALARS = (st.integers(-(2**63), 2**63 - 1) | st.floats() | st.booleans()
-           | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
-           | st.sampled_from(["render3d:SeedCNN", "architecture", "activations", "cpu", "meta", "x.pt", "../up"]))
-VALUES = st.recursive(SCALARS, lambda inner: st.lists(inner, max_size=5)
-                      | st.dictionaries(st.text(max_size=8), inner, max_size=4), max_leaves=8)
-STYLE_NAMES = st.sampled_from(["fold", "max_blocks", "layout", "azimuth", "view_angle", "wrap", "image_size",
-                               "topk", "cmap", "nope"])
+SCALARS = (
+    st.integers(-(2**63), 2**63 - 1)
+    | st.floats()
+    | st.booleans()
+    | st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+    | st.sampled_from(["render3d:SeedCNN", "architecture", "activations", "cpu", "meta", "x.pt", "../up"])
+)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=5) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=8,
+)
+STYLE_NAMES = st.sampled_from(
+    ["fold", "max_blocks", "layout", "azimuth", "view_angle", "wrap", "image_size", "topk", "cmap", "nope"]
+)
 SCENES = st.dictionaries(st.sampled_from(sorted(KEYS | {"trust_pickle", "mdoe"})), VALUES, max_size=6) | st.builds(
     lambda extra, style: {"model": "render3d:SeedCNN", **extra, "style": style},
     st.dictionaries(st.sampled_from(sorted(KEYS - {"style"})), VALUES, max_size=4),

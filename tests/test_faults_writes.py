@@ -49,8 +49,11 @@ LEFT_UNCHANGED = "; the existing file was left unchanged"
 
 def files_in(folder: Path) -> dict[str, str]:
     """Every file under ``folder`` (hidden ones too) with its sha256: the "nothing changed" witness."""
-    return {str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in sorted(folder.rglob("*")) if p.is_file() and not p.is_symlink()}
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and not p.is_symlink()
+    }
 
 
 def one_error_line(err: str, name: str, message: str) -> None:
@@ -65,8 +68,12 @@ def one_error_line(err: str, name: str, message: str) -> None:
 def can_mount() -> bool:
     folder = Path(tempfile.mkdtemp(prefix="render3d-test-mnt-"))
     try:
-        ok = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)],
-                            capture_output=True).returncode == 0
+        ok = (
+            subprocess.run(
+                ["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(folder)], capture_output=True
+            ).returncode
+            == 0
+        )
         if ok:
             subprocess.run(["umount", str(folder)], check=True)
         return ok
@@ -170,8 +177,11 @@ def test_disk_full_while_encoding_keeps_the_old_mp4(recording, good_mp4, tmp_pat
         assert files_in(disk) == before
     message = str(info.value)
     assert "\n" not in message
-    assert re.fullmatch(rf"could not write {re.escape(str(disk / 'v.mp4'))}: ffmpeg "
-                        rf"(exited with status \d+|killed by signal \d+)(: .+)?{LEFT_UNCHANGED}", message)
+    assert re.fullmatch(
+        rf"could not write {re.escape(str(disk / 'v.mp4'))}: ffmpeg "
+        rf"(exited with status \d+|killed by signal \d+)(: .+)?{LEFT_UNCHANGED}",
+        message,
+    )
     assert "wrote" not in capsys.readouterr().out
 
 
@@ -180,13 +190,32 @@ def test_cli_animate_on_a_full_disk_is_one_line_and_exit_1(cli_inputs, good_mp4,
     model, ckpt = cli_inputs
     with room_for(tmp_path / "disk", {"v.mp4": good_mp4}, 24 * 1024) as disk:  # the snapshots (18 KB) fit
         before = files_in(disk)
-        code = main(["animate", f"{model}:tiny", "--checkpoints", str(ckpt), "--probe", "digit:3", "-o",
-                     str(disk / "v.mp4"), "--size", "320x192", "--frames-per-epoch", "12", "--fps", "10"])
+        code = main(
+            [
+                "animate",
+                f"{model}:tiny",
+                "--checkpoints",
+                str(ckpt),
+                "--probe",
+                "digit:3",
+                "-o",
+                str(disk / "v.mp4"),
+                "--size",
+                "320x192",
+                "--frames-per-epoch",
+                "12",
+                "--fps",
+                "10",
+            ]
+        )
         captured = capsys.readouterr()
         assert files_in(disk) == before
-    one_error_line(captured.err, "OutputError",
-                   rf"could not write {re.escape(str(disk / 'v.mp4'))}: ffmpeg "
-                   rf"(exited with status \d+|killed by signal \d+)(: .+)?{LEFT_UNCHANGED}")
+    one_error_line(
+        captured.err,
+        "OutputError",
+        rf"could not write {re.escape(str(disk / 'v.mp4'))}: ffmpeg "
+        rf"(exited with status \d+|killed by signal \d+)(: .+)?{LEFT_UNCHANGED}",
+    )
     assert code == 1 and "wrote" not in captured.out
 
 
@@ -195,8 +224,11 @@ def test_too_little_free_space_is_refused_before_any_frame(recording, good_mp4, 
     before = files_in(tmp_path)
     monkeypatch.setattr(atomic.shutil, "disk_usage", lambda p: type("U", (), {"free": 10_000})())
     monkeypatch.setattr(anim, "Player", lambda *a, **k: pytest.fail("a frame was drawn"))
-    with pytest.raises(OutputError, match=rf"^{re.escape(str(tmp_path / 'v.mp4'))}: needs about 34 KB, only 10 KB "
-                                          rf"free in {re.escape(str(tmp_path))}$"):
+    with pytest.raises(
+        OutputError,
+        match=rf"^{re.escape(str(tmp_path / 'v.mp4'))}: needs about 34 KB, only 10 KB "
+        rf"free in {re.escape(str(tmp_path))}$",
+    ):
         animate_recording(recording, tmp_path / "v.mp4", fps=10, frames_per_epoch=4, size=SIZE, progress=False)
     assert files_in(tmp_path) == before
 
@@ -240,10 +272,29 @@ def signalled(cli_inputs, tmp_path_factory) -> dict[int, tuple[subprocess.Comple
         folder = tmp_path_factory.mktemp(signal.Signals(signum).name)
         old = f"old video {signum}".encode()
         (folder / "v.mp4").write_bytes(old)
-        proc = subprocess.Popen([sys.executable, "-m", "render3d.cli", "animate", f"{model}:tiny", "--checkpoints",
-                                 str(ckpt), "--probe", "digit:3", "-o", str(folder / "v.mp4"), "--size", "320x192",
-                                 "--frames-per-epoch", "2000"], env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "render3d.cli",
+                "animate",
+                f"{model}:tiny",
+                "--checkpoints",
+                str(ckpt),
+                "--probe",
+                "digit:3",
+                "-o",
+                str(folder / "v.mp4"),
+                "--size",
+                "320x192",
+                "--frames-per-epoch",
+                "2000",
+            ],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         runs[signum] = (proc, folder, old)
     deadline = time.monotonic() + 240
     pending = dict(runs)
@@ -292,10 +343,12 @@ def test_stale_temps_of_dead_processes_are_swept_live_ones_kept(tmp_path):
     dead = subprocess.Popen(["true"])
     dead.wait()
     host = atomic.HOST_TAG
-    names = {f".a.png.render3d-tmp-{host}-{dead.pid}-0badcafe.png": False,  # removed
-             f".a.png.render3d-tmp-{host}-{os.getpid()}-0badcafe.png": True,  # this process: alive
-             f".a.png.render3d-tmp-ffffff-{dead.pid}-0badcafe.png": True,  # another host's
-             "user.png": True}
+    names = {
+        f".a.png.render3d-tmp-{host}-{dead.pid}-0badcafe.png": False,  # removed
+        f".a.png.render3d-tmp-{host}-{os.getpid()}-0badcafe.png": True,  # this process: alive
+        f".a.png.render3d-tmp-ffffff-{dead.pid}-0badcafe.png": True,  # another host's
+        "user.png": True,
+    }
     for name in names:
         (tmp_path / name).write_bytes(b"x")
     stale_dir = Path(tempfile.gettempdir()) / f"render3d-rec-{host}-{dead.pid}-test"
@@ -359,9 +412,14 @@ def test_fifo_and_device_outputs_are_refused_before_rendering(name, tmp_path, ca
         kind = _special_files(folder)[name]
         mode = os.lstat(folder / name).st_mode
         code = main(["render", "render3d:SeedCNN", "-o", str(folder / name), "--size", "320x192"])
-        one_error_line(capsys.readouterr().err, "OutputError",
-                       re.escape(f"{folder / name} is a {kind}, not a regular file: render3d only replaces "
-                                 "regular files; write to a file and copy it there"))
+        one_error_line(
+            capsys.readouterr().err,
+            "OutputError",
+            re.escape(
+                f"{folder / name} is a {kind}, not a regular file: render3d only replaces "
+                "regular files; write to a file and copy it there"
+            ),
+        )
         assert code == 1 and os.lstat(folder / name).st_mode == mode
         assert sorted(p.name for p in folder.iterdir()) == ["null.png", "pipe.png"]
     finally:
@@ -375,20 +433,26 @@ def test_folder_output_is_refused_before_rendering(tmp_path, capsys):
     (tmp_path / "out" / "keep.txt").write_text("user data")
     before = files_in(tmp_path)
     code = main(["render", "render3d:SeedCNN", "-o", str(tmp_path / "out")])
-    one_error_line(capsys.readouterr().err, "OutputError",
-                   re.escape(f"{tmp_path / 'out'} is a folder: give a file name, e.g. {tmp_path / 'out' / 'out.png'}"))
+    one_error_line(
+        capsys.readouterr().err,
+        "OutputError",
+        re.escape(f"{tmp_path / 'out'} is a folder: give a file name, e.g. {tmp_path / 'out' / 'out.png'}"),
+    )
     assert code == 1 and files_in(tmp_path) == before
 
 
-def test_read_only_folder_is_refused_before_any_checkpoint_is_read(cli_inputs, good_mp4, tmp_path, monkeypatch,
-                                                                   capsys):
+def test_read_only_folder_is_refused_before_any_checkpoint_is_read(cli_inputs, good_mp4, tmp_path, monkeypatch, capsys):
     model, ckpt = cli_inputs
     with read_only(tmp_path / "ro", {"v.mp4": good_mp4}, monkeypatch) as folder:
         before = files_in(folder)
         code = main(["animate", f"{model}:tiny", "--checkpoints", str(ckpt), "-o", str(folder / "v.mp4")])
-        one_error_line(capsys.readouterr().err, "OutputError",
-                       re.escape(f"{folder / 'v.mp4'}: the folder {folder} is not writable (read-only file "
-                                 "system or no permission)"))
+        one_error_line(
+            capsys.readouterr().err,
+            "OutputError",
+            re.escape(
+                f"{folder / 'v.mp4'}: the folder {folder} is not writable (read-only file system or no permission)"
+            ),
+        )
         assert code == 1 and files_in(folder) == before
 
 
@@ -408,29 +472,38 @@ def test_unknown_extension_is_a_usage_error(tmp_path, capsys):
     (tmp_path / "a.bmp").write_bytes(b"user")
     before = files_in(tmp_path)
     code = main(["render", "render3d:SeedCNN", "-o", str(tmp_path / "a.bmp")])
-    one_error_line(capsys.readouterr().err, "OutputSpecError",
-                   re.escape(f"{tmp_path / 'a.bmp'}: extension '.bmp' is not an output format render3d writes; "
-                             "use one of .png, .jpg, .jpeg"))
+    one_error_line(
+        capsys.readouterr().err,
+        "OutputSpecError",
+        re.escape(
+            f"{tmp_path / 'a.bmp'}: extension '.bmp' is not an output format render3d writes; "
+            "use one of .png, .jpg, .jpeg"
+        ),
+    )
     assert code == 2 and files_in(tmp_path) == before
 
 
 def test_gif_animation_decodes_to_every_frame(recording, tmp_path):
     import imageio_ffmpeg
 
-    out = animate_recording(recording, tmp_path / "v.gif", fps=10, frames_per_epoch=2, size=(160, 96),
-                            progress=False)
+    out = animate_recording(recording, tmp_path / "v.gif", fps=10, frames_per_epoch=2, size=(160, 96), progress=False)
     assert out.read_bytes()[:6] == b"GIF89a"
     assert imageio_ffmpeg.count_frames_and_secs(str(out))[0] == 5
 
 
-@pytest.mark.parametrize("size, message", [
-    ((100000, 100000),
-     f"size 100000x100000 is too large: the OpenGL limit here is {FALLBACK_MAX_SIDE} pixels per side"),
-    ((16400, 300), f"size 16400x300 is too large: the OpenGL limit here is {FALLBACK_MAX_SIDE} pixels per side"),
-    ((-5, 10), "size -5x10 is not valid: width and height must be at least 1 pixel"),
-    ((0, 0), "size 0x0 is not valid: width and height must be at least 1 pixel"),
-    ((1.5, 10), "size 1.5x10 is not valid: width and height must be whole numbers of pixels, e.g. 1920x1080"),
-])
+@pytest.mark.parametrize(
+    "size, message",
+    [
+        (
+            (100000, 100000),
+            f"size 100000x100000 is too large: the OpenGL limit here is {FALLBACK_MAX_SIDE} pixels per side",
+        ),
+        ((16400, 300), f"size 16400x300 is too large: the OpenGL limit here is {FALLBACK_MAX_SIDE} pixels per side"),
+        ((-5, 10), "size -5x10 is not valid: width and height must be at least 1 pixel"),
+        ((0, 0), "size 0x0 is not valid: width and height must be at least 1 pixel"),
+        ((1.5, 10), "size 1.5x10 is not valid: width and height must be whole numbers of pixels, e.g. 1920x1080"),
+    ],
+)
 def test_absurd_sizes_are_one_line_before_allocating(size, message, tmp_path):
     (tmp_path / "a.png").write_bytes(b"old")
     start = time.perf_counter()
@@ -444,8 +517,11 @@ def test_size_beyond_available_memory_is_refused(tmp_path, monkeypatch):
     import render3d.limits as limits
 
     monkeypatch.setattr(limits, "available_memory", lambda: 2**30)
-    with pytest.raises(OutputSpecError, match=r"^size 8000x8000 needs about 4\.1 GiB to render, only 1\.0 GiB of "
-                                              r"memory is available; use a smaller size$"):
+    with pytest.raises(
+        OutputSpecError,
+        match=r"^size 8000x8000 needs about 4\.1 GiB to render, only 1\.0 GiB of "
+        r"memory is available; use a smaller size$",
+    ):
         render_png(small_scene(), tmp_path / "a.png", size=(8000, 8000))
     assert list(tmp_path.iterdir()) == []
 
@@ -471,8 +547,11 @@ def test_the_gl_probe_reports_the_context_limit_and_sizes_obey_it(monkeypatch, t
     monkeypatch.setattr(glcheck, "_max_side", None)
     monkeypatch.setattr(glcheck.subprocess, "Popen", lambda *a, **k: Probe())
     assert glcheck.gl_max_size() == 8192
-    with pytest.raises(OutputSpecError, match=r"^size 8200x100 is too large: the OpenGL limit here is 8192 pixels "
-                                              r"per side$"):
+    with pytest.raises(
+        OutputSpecError,
+        match=r"^size 8200x100 is too large: the OpenGL limit here is 8192 pixels "
+        r"per side$",
+    ):
         render_png(small_scene(), tmp_path / "a.png", size=(8200, 100))
     assert list(tmp_path.iterdir()) == []
 

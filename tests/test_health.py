@@ -22,10 +22,33 @@ from render3d.health import FLAGS, flag_summary, layer_flags, median_magnitude, 
 BROKEN = f"{Path(__file__).with_name('broken_models.py')}:Net"
 
 
-def stats(*, lo: float = -1.0, hi: float = 1.0, p1: float = -0.9, p99: float = 0.9, zeros: float = 0.0,
-          nan: int = 0, inf: int = 0, numel: int = 100, near_one: float = 0.0, near_zero: float = 0.0) -> Stats:
-    return Stats(min=lo, max=hi, mean=0.0, std=0.5, p1=p1, p99=p99, zero_fraction=zeros, nan_count=nan,
-                 inf_count=inf, numel=numel, near_one_fraction=near_one, near_zero_fraction=near_zero)
+def stats(
+    *,
+    lo: float = -1.0,
+    hi: float = 1.0,
+    p1: float = -0.9,
+    p99: float = 0.9,
+    zeros: float = 0.0,
+    nan: int = 0,
+    inf: int = 0,
+    numel: int = 100,
+    near_one: float = 0.0,
+    near_zero: float = 0.0,
+) -> Stats:
+    return Stats(
+        min=lo,
+        max=hi,
+        mean=0.0,
+        std=0.5,
+        p1=p1,
+        p99=p99,
+        zero_fraction=zeros,
+        nan_count=nan,
+        inf_count=inf,
+        numel=numel,
+        near_one_fraction=near_one,
+        near_zero_fraction=near_zero,
+    )
 
 
 def flagged(trace) -> dict[str, tuple[str, ...]]:
@@ -33,6 +56,7 @@ def flagged(trace) -> dict[str, tuple[str, ...]]:
 
 
 # --- rules on hand-made statistics ----------------------------------------------------------------
+
 
 def test_flag_words_are_the_issue_words():
     assert FLAGS == ("dead", "nan", "inf", "exploding", "saturated", "constant")
@@ -53,7 +77,9 @@ def test_zeros_outside_an_activation_are_not_dead():
 
 def test_constant_output_is_constant_and_dead():
     assert stat_flags(stats(lo=0.0, hi=0.0, p1=0.0, p99=0.0, zeros=1.0), "BatchNorm2d", params=128) == (
-        "dead", "constant")
+        "dead",
+        "constant",
+    )
     assert stat_flags(stats(lo=0.5, hi=0.5, p1=0.5, p99=0.5), "Linear", params=10) == ("dead", "constant")
 
 
@@ -103,8 +129,9 @@ def test_values_near_one_elsewhere_are_not_saturated():
 
 
 def test_saved_stats_without_limit_fractions_are_never_saturated():
-    old = Stats(min=-1.0, max=1.0, mean=0.0, std=1.0, p1=-1.0, p99=1.0, zero_fraction=0.0, nan_count=0,
-                inf_count=0, numel=100)
+    old = Stats(
+        min=-1.0, max=1.0, mean=0.0, std=1.0, p1=-1.0, p99=1.0, zero_fraction=0.0, nan_count=0, inf_count=0, numel=100
+    )
     assert math.isnan(old.near_one_fraction) and stat_flags(old, "Tanh") == ()
 
 
@@ -117,12 +144,14 @@ def test_inputs_and_integer_tensors_only_get_nan_and_inf():
 
 def test_summary_counts_layers_per_flag_in_flag_order():
     assert flag_summary({"a": ("exploding",), "b": ("dead",), "c": ("nan",), "d": ()}) == (
-        "1 layer dead, 1 nan, 1 exploding")
+        "1 layer dead, 1 nan, 1 exploding"
+    )
     assert flag_summary({"a": ("dead", "constant"), "b": ("dead", "constant")}) == "2 layers dead, 2 constant"
     assert flag_summary({"a": (), "b": ()}) == ""
 
 
 # --- real models -----------------------------------------------------------------------------------
+
 
 @pytest.fixture(scope="module")
 def broken():
@@ -156,7 +185,8 @@ def test_timm_zero_init_last_bn_is_constant_and_dead():
     torch.manual_seed(0)
     model = timm.create_model("resnet10t", pretrained=False, zero_init_last=True).eval()
     assert flagged(render3d.trace(model, torch.randn(1, 3, 64, 64))) == {
-        f"layer{i}.0.bn2#1": ("dead", "constant") for i in range(1, 5)}
+        f"layer{i}.0.bn2#1": ("dead", "constant") for i in range(1, 5)
+    }
 
 
 def test_tanh_after_a_huge_linear_is_saturated():
@@ -170,14 +200,23 @@ def test_tanh_after_a_huge_linear_is_saturated():
 
 def test_exploding_is_flagged_once_not_on_the_layers_that_carry_it():
     torch.manual_seed(0)
-    model = nn.Sequential(nn.Linear(8, 32), nn.ReLU(), nn.Linear(32, 32), nn.ReLU(), nn.Linear(32, 32),
-                          nn.ReLU(), nn.Linear(32, 32), nn.ReLU()).eval()
+    model = nn.Sequential(
+        nn.Linear(8, 32),
+        nn.ReLU(),
+        nn.Linear(32, 32),
+        nn.ReLU(),
+        nn.Linear(32, 32),
+        nn.ReLU(),
+        nn.Linear(32, 32),
+        nn.ReLU(),
+    ).eval()
     with torch.no_grad():
         model[6].weight.mul_(1e5)
     assert flagged(render3d.trace(model, torch.randn(2, 8))) == {"6#1": ("exploding",)}
 
 
 # --- tables ----------------------------------------------------------------------------------------
+
 
 def cells(line: str) -> list[str]:
     return re.split(r"\s{2,}", line.strip())
@@ -188,14 +227,36 @@ def table_rows(text: str) -> dict[str, list[str]]:
 
 
 def test_print_trace_header_has_the_stats_columns(broken):
-    assert cells(repr(broken).splitlines()[1]) == ["Layer (id)", "Type", "Output shape", "Params", "Parents", "Zero %",
-                                                   "Min", "Max", "Mean ± std", "NaN/Inf", "Flags"]
+    assert cells(repr(broken).splitlines()[1]) == [
+        "Layer (id)",
+        "Type",
+        "Output shape",
+        "Params",
+        "Parents",
+        "Zero %",
+        "Min",
+        "Max",
+        "Mean ± std",
+        "NaN/Inf",
+        "Flags",
+    ]
 
 
 def test_print_trace_rows_carry_stats_and_flag_words(broken):
     rows = table_rows(repr(broken))
-    assert rows["relu2#1"] == ["relu2#1", "ReLU", "[1, 8, 32, 32]", "--", "conv2#1", "100.0", "0", "0", "0 ± 0", "--",
-                               "dead"]
+    assert rows["relu2#1"] == [
+        "relu2#1",
+        "ReLU",
+        "[1, 8, 32, 32]",
+        "--",
+        "conv2#1",
+        "100.0",
+        "0",
+        "0",
+        "0 ± 0",
+        "--",
+        "dead",
+    ]
     assert rows["expand#1"][-1] == "exploding" and float(rows["expand#1"][6]) < -1000
     assert re.fullmatch(r"[1-9][\d,]*/0", rows["log#1"][-2]) and rows["log#1"][-1] == "nan"
     assert [r[-1] for k, r in rows.items() if k not in ("relu2#1", "expand#1", "log#1")] == ["--"] * 10
@@ -215,7 +276,10 @@ def test_cli_trace_stats_flags_exactly_the_three_broken_layers(capsys):
     assert main(["trace", BROKEN, "--stats"]) == 0
     rows = table_rows(capsys.readouterr().out)
     assert {k: r[-1] for k, r in rows.items() if r[-1] != "--"} == {
-        "relu2#1": "dead", "expand#1": "exploding", "log#1": "nan"}
+        "relu2#1": "dead",
+        "expand#1": "exploding",
+        "log#1": "nan",
+    }
 
 
 def test_cli_trace_without_stats_has_no_flag_column(capsys):

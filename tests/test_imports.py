@@ -35,21 +35,23 @@ def _modules_after(argv: list[str], cwd: Path) -> dict:
         f"rc = main({argv!r})\n"
         f"print(json.dumps({{'rc': rc, 'loaded': [m for m in {UNNEEDED!r} if m in sys.modules]}}))\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300,
-                         check=True)
+    out = subprocess.run([sys.executable, "-c", code], cwd=cwd, capture_output=True, text=True, timeout=300, check=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def test_render_of_a_model_file_imports_no_torchvision_sklearn_or_imageio(tmp_path):
     (tmp_path / "tiny.py").write_text(MODEL_FILE)
-    result = _modules_after(["render", "tiny.py:Tiny", "--input-shape", "1,3,8,8", "--size", "320x180",
-                             "-o", "tiny.png"], tmp_path)
+    result = _modules_after(
+        ["render", "tiny.py:Tiny", "--input-shape", "1,3,8,8", "--size", "320x180", "-o", "tiny.png"], tmp_path
+    )
     assert result == {"rc": 0, "loaded": []}
     assert (tmp_path / "tiny.png").stat().st_size > 0
 
 
 def test_building_the_command_line_parser_imports_neither_torch_nor_vtk():
-    code = ("import sys\nfrom render3d.cli import build_parser\nbuild_parser()\n"
-            "print(sorted(m for m in ('torch', 'vtk', 'pyvista', *" + repr(UNNEEDED) + ") if m in sys.modules))")
+    code = (
+        "import sys\nfrom render3d.cli import build_parser\nbuild_parser()\n"
+        "print(sorted(m for m in ('torch', 'vtk', 'pyvista', *" + repr(UNNEEDED) + ") if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, check=True)
     assert out.stdout.strip() == "[]"

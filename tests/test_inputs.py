@@ -12,8 +12,9 @@ from render3d.probe import load_digits_images, make_probe
 from render3d.scenefile import read_scene_file
 
 
-@pytest.mark.parametrize("text, shape", [("1,3,224,224", (1, 3, 224, 224)), ("1x3x32x32", (1, 3, 32, 32)),
-                                         (" 2, 16 ", (2, 16))])
+@pytest.mark.parametrize(
+    "text, shape", [("1,3,224,224", (1, 3, 224, 224)), ("1x3x32x32", (1, 3, 32, 32)), (" 2, 16 ", (2, 16))]
+)
 def test_parse_shape(text, shape):
     assert parse_shape(text) == shape
 
@@ -80,11 +81,14 @@ def test_scene_file_reads_weights_relative_to_itself(tmp_path):
     assert sf.depth == 1 and sf.style == {"fold": False} and sf.output == "s"
 
 
-@pytest.mark.parametrize("text, message", [
-    ("mode = 'activations'", "missing required key 'model'"),
-    ("model = 'a:b'\nsize = [10]", "key 'size' must be [width, height]"),
-    ("model = 'a:b'\n[style\n", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("mode = 'activations'", "missing required key 'model'"),
+        ("model = 'a:b'\nsize = [10]", "key 'size' must be [width, height]"),
+        ("model = 'a:b'\n[style\n", "not valid TOML"),
+    ],
+)
 def test_scene_file_errors(tmp_path, text, message):
     f = tmp_path / "bad.toml"
     f.write_text(text)

@@ -55,9 +55,17 @@ def _loader() -> DataLoader:
 def _fit(tmp_path, callbacks) -> Digits:
     pl.seed_everything(0, verbose=False)
     module = Digits()
-    trainer = pl.Trainer(max_epochs=2, accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
-                         enable_progress_bar=False, enable_model_summary=False, default_root_dir=tmp_path,
-                         callbacks=callbacks)
+    trainer = pl.Trainer(
+        max_epochs=2,
+        accelerator="cpu",
+        devices=1,
+        logger=False,
+        enable_checkpointing=False,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=tmp_path,
+        callbacks=callbacks,
+    )
     trainer.fit(module, _loader(), _loader())
     return module, trainer
 
@@ -92,7 +100,9 @@ def test_layer_gradients_of_the_last_step_are_stored(tmp_path):
 
 
 def test_importing_render3d_imports_no_training_framework():
-    code = ("import sys, render3d, render3d.integrations, render3d.integrations.snapshots; "
-            "print(sorted(m for m in ('lightning', 'transformers', 'ray') if m in sys.modules))")
+    code = (
+        "import sys, render3d, render3d.integrations, render3d.integrations.snapshots; "
+        "print(sorted(m for m in ('lightning', 'transformers', 'ray') if m in sys.modules))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -44,10 +44,20 @@ class Digits(torch.utils.data.Dataset):
 
 
 def _train(tmp_path, callbacks) -> DigitsForTrainer:
-    args = TrainingArguments(output_dir=str(tmp_path / "out"), num_train_epochs=2, per_device_train_batch_size=16,
-                             per_device_eval_batch_size=16, eval_strategy="epoch", logging_strategy="epoch",
-                             save_strategy="no", report_to=[], use_cpu=True, disable_tqdm=True, seed=0,
-                             learning_rate=5e-3)
+    args = TrainingArguments(
+        output_dir=str(tmp_path / "out"),
+        num_train_epochs=2,
+        per_device_train_batch_size=16,
+        per_device_eval_batch_size=16,
+        eval_strategy="epoch",
+        logging_strategy="epoch",
+        save_strategy="no",
+        report_to=[],
+        use_cpu=True,
+        disable_tqdm=True,
+        seed=0,
+        learning_rate=5e-3,
+    )
     torch.manual_seed(0)
     model = DigitsForTrainer()
     Trainer(model=model, args=args, train_dataset=Digits(), eval_dataset=Digits(), callbacks=callbacks).train()

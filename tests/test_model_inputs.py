@@ -24,8 +24,9 @@ class EncoderDecoder(nn.Module):
         self.encoder = nn.Linear(8, 8)
         self.decoder = nn.Linear(8, 8)
 
-    def forward(self, input_ids: torch.Tensor, decoder_input_ids: torch.Tensor,
-                labels: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self, input_ids: torch.Tensor, decoder_input_ids: torch.Tensor, labels: torch.Tensor | None = None
+    ) -> torch.Tensor:
         memory = self.encoder(self.embed(input_ids)).mean(1, keepdim=True)
         out = self.decoder(self.embed(decoder_input_ids) + memory)
         return out if labels is None else out - labels
@@ -46,14 +47,19 @@ def test_keyword_inputs_reach_the_model_and_style_options_the_scene():
 
 
 def test_model_kwargs_forward_a_name_that_is_also_a_style_option():
-    scene = to_scene(EncoderDecoder(), model_kwargs={"input_ids": ids(6), "decoder_input_ids": ids(3),
-                                                     "labels": torch.zeros(1, 3, 8)})
+    scene = to_scene(
+        EncoderDecoder(),
+        model_kwargs={"input_ids": ids(6), "decoder_input_ids": ids(3), "labels": torch.zeros(1, 3, 8)},
+    )
     assert "input.labels" in scene.blocks.node_ids
 
 
 def test_unknown_keyword_names_neither_style_nor_forward_input():
-    with pytest.raises(TypeError, match=r"'lodd' is neither a style option nor a keyword input of "
-                                        r"EncoderDecoder\.forward \(inputs: input_ids, decoder_input_ids, labels;"):
+    with pytest.raises(
+        TypeError,
+        match=r"'lodd' is neither a style option nor a keyword input of "
+        r"EncoderDecoder\.forward \(inputs: input_ids, decoder_input_ids, labels;",
+    ):
         to_scene(EncoderDecoder(), input_ids=ids(6), decoder_input_ids=ids(3), lodd="topk")
 
 
@@ -64,8 +70,7 @@ def test_model_kwargs_rejected_for_a_trace():
 
 
 def test_plotter_takes_keyword_inputs():
-    pl = render3d.plotter(EncoderDecoder(), input_ids=ids(6), decoder_input_ids=ids(3), size=(160, 90),
-                          off_screen=True)
+    pl = render3d.plotter(EncoderDecoder(), input_ids=ids(6), decoder_input_ids=ids(3), size=(160, 90), off_screen=True)
     try:
         assert pl.window_size == [160, 90]
         assert any(name.startswith("blocks") for name in pl.actors)
@@ -74,8 +79,15 @@ def test_plotter_takes_keyword_inputs():
 
 
 def test_render_takes_keyword_inputs(tmp_path):
-    out = render3d.render(EncoderDecoder(), input_ids=ids(6), decoder_input_ids=ids(3), path=tmp_path / "ed.png",
-                          size=(160, 90), mode="activations", lod="slab")
+    out = render3d.render(
+        EncoderDecoder(),
+        input_ids=ids(6),
+        decoder_input_ids=ids(3),
+        path=tmp_path / "ed.png",
+        size=(160, 90),
+        mode="activations",
+        lod="slab",
+    )
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -111,8 +123,11 @@ def test_factory_calling_urllib_fails_naming_the_host_and_network_comes_back(tmp
         "    return nn.Linear(2, 2)\n"
     )
     getaddrinfo = socket.getaddrinfo
-    with pytest.raises(ModelSpecError, match=r"dl\.py:model' tried to download while being built "
-                                             r"\(weights\.example\.com\); render3d builds offline"):
+    with pytest.raises(
+        ModelSpecError,
+        match=r"dl\.py:model' tried to download while being built "
+        r"\(weights\.example\.com\); render3d builds offline",
+    ):
         load_model(f"{tmp_path / 'dl.py'}:model")
     assert socket.getaddrinfo is getaddrinfo
 
@@ -147,8 +162,11 @@ class TakesAnyKeyword(nn.Module):
 
 
 def test_near_miss_of_a_style_option_is_caught_even_under_forward_kwargs():
-    with pytest.raises(TypeError, match=r"'lodd' is not a style option \(did you mean 'lod'\?\) nor a named input "
-                                        r"of TakesAnyKeyword\.forward; if the model takes it, pass model_kwargs="):
+    with pytest.raises(
+        TypeError,
+        match=r"'lodd' is not a style option \(did you mean 'lod'\?\) nor a named input "
+        r"of TakesAnyKeyword\.forward; if the model takes it, pass model_kwargs=",
+    ):
         to_scene(TakesAnyKeyword(), torch.randn(1, 4), lodd="topk")
 
 

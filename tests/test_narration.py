@@ -50,23 +50,27 @@ def small():
 
 
 def test_conv(seed):
-    assert said(seed, "conv1#1") == ("Conv 3×3, 64 filters, stride 1: 3×64×64 → 64×64×64; each output value is a "
-                                     "weighted sum over a 3×3×3 patch")
+    assert said(seed, "conv1#1") == (
+        "Conv 3×3, 64 filters, stride 1: 3×64×64 → 64×64×64; each output value is a weighted sum over a 3×3×3 patch"
+    )
 
 
 def test_strided_conv_names_its_stride(small):
-    assert said(small, "conv#1") == ("Conv 3×3, 8 filters, stride 2: 3×8×8 → 8×4×4; each output value is a weighted "
-                                     "sum over a 3×3×3 patch")
+    assert said(small, "conv#1") == (
+        "Conv 3×3, 8 filters, stride 2: 3×8×8 → 8×4×4; each output value is a weighted sum over a 3×3×3 patch"
+    )
 
 
 def test_depthwise_conv(small):
-    assert said(small, "dw#1") == ("Conv 3×3, 8 filters, stride 1: 8×4×4 → 8×4×4; depthwise: each filter slides "
-                                   "over one channel's 3×3 window")
+    assert said(small, "dw#1") == (
+        "Conv 3×3, 8 filters, stride 1: 8×4×4 → 8×4×4; depthwise: each filter slides over one channel's 3×3 window"
+    )
 
 
 def test_max_pool(seed):
-    assert said(seed, "pool#2") == ("Max pool 2×2, stride 2: 64×32×32 → 64×16×16; keeps the largest value of each "
-                                    "2×2 window")
+    assert said(seed, "pool#2") == (
+        "Max pool 2×2, stride 2: 64×32×32 → 64×16×16; keeps the largest value of each 2×2 window"
+    )
 
 
 def test_linear(seed):
@@ -83,23 +87,28 @@ def test_relu_without_statistics(seed):
 
 
 def test_batch_norm(small):
-    assert said(small, "bn#1") == ("BatchNorm, 8 channels: 8×4×4 → 8×4×4; each channel is normalised by its running "
-                                   "mean and variance, then scaled and shifted")
+    assert said(small, "bn#1") == (
+        "BatchNorm, 8 channels: 8×4×4 → 8×4×4; each channel is normalised by its running "
+        "mean and variance, then scaled and shifted"
+    )
 
 
 def test_residual_add(small):
-    assert said(small, "add#1") == ("Add (residual join): 8×4×4 → 8×4×4; the skip path is added to the block's output, "
-                                    "value by value")
+    assert said(small, "add#1") == (
+        "Add (residual join): 8×4×4 → 8×4×4; the skip path is added to the block's output, value by value"
+    )
 
 
 def test_cat_names_its_parts(small):
-    assert said(small, "cat#1") == ("Concatenate 2 inputs: 8×4×4 → 16×4×4; the inputs are stacked along channels: "
-                                    "8×4×4 + 8×4×4")
+    assert said(small, "cat#1") == (
+        "Concatenate 2 inputs: 8×4×4 → 16×4×4; the inputs are stacked along channels: 8×4×4 + 8×4×4"
+    )
 
 
 def test_upsample(small):
-    assert said(small, "up#1") == ("Upsample ×2 (nearest): 16×4×4 → 16×8×8; each value is repeated over a block of "
-                                   "pixels")
+    assert said(small, "up#1") == (
+        "Upsample ×2 (nearest): 16×4×4 → 16×8×8; each value is repeated over a block of pixels"
+    )
 
 
 def test_global_pool(small):
@@ -117,16 +126,19 @@ def test_softmax(small):
 def test_attention_and_layer_norm():
     layer = nn.TransformerEncoderLayer(32, 4, 64, batch_first=True)
     t = render3d.trace(layer, torch.randn(1, 10, 32))
-    assert said(t, "self_attn#1") == ("Self-attention, 4 heads of 8: 10×32 → 10×32; each of the 10 tokens takes a "
-                                      "weighted mix of all tokens, weighted by query·key similarity")
-    assert said(t, "norm1#1") == ("LayerNorm over 32: 10×32 → 10×32; each token's 32 values are set to mean 0, "
-                                  "variance 1, then scaled and shifted")
+    assert said(t, "self_attn#1") == (
+        "Self-attention, 4 heads of 8: 10×32 → 10×32; each of the 10 tokens takes a "
+        "weighted mix of all tokens, weighted by query·key similarity"
+    )
+    assert said(t, "norm1#1") == (
+        "LayerNorm over 32: 10×32 → 10×32; each token's 32 values are set to mean 0, "
+        "variance 1, then scaled and shifted"
+    )
 
 
 def test_embedding():
     t = render3d.trace(nn.Sequential(nn.Embedding(100, 16)), torch.tensor([[1, 5, 7]]))
-    assert said(t, "0#1") == ("Embedding 100 × 16: 3 → 3×16; each token id picks its own learned vector of 16 "
-                              "numbers")
+    assert said(t, "0#1") == ("Embedding 100 × 16: 3 → 3×16; each token id picks its own learned vector of 16 numbers")
 
 
 def test_unknown_layer_gets_type_parameters_and_shapes():

@@ -21,12 +21,15 @@ EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "share.ipynb"
 def test_iframe_carries_the_page_escaped_in_srcdoc_with_scripts_only():
     assert iframe('<p class="x">a & b</p>', height=300) == (
         '<iframe srcdoc="&lt;p class=&quot;x&quot;&gt;a &amp; b&lt;/p&gt;" sandbox="allow-scripts" '
-        'style="width: 100%; height: 300px; border: 0;" title="render3d scene"></iframe>')
+        'style="width: 100%; height: 300px; border: 0;" title="render3d scene"></iframe>'
+    )
 
 
 def test_plain_python_is_not_a_notebook_and_import_render3d_does_not_import_ipython():
-    code = ("import sys, render3d; from render3d.notebook import in_notebook; "
-            "print(in_notebook(), 'IPython' in sys.modules)")
+    code = (
+        "import sys, render3d; from render3d.notebook import in_notebook; "
+        "print(in_notebook(), 'IPython' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
     assert in_notebook() is False  # pytest: no kernel either

@@ -67,15 +67,23 @@ BLOCKS = ("blocks.0#1", "blocks.1#1", "blocks.2#1")
 def test_owners_puts_a_node_in_its_outermost_named_call(stack):
     owner = owners(stack, {"blocks#1": "blocks#1", "blocks.1#1": "blocks.1#1"})
     assert [owner[n] for n in ("stem#1", "blocks.0.1#1", "blocks.1.0#1", "head#1")] == [
-        "stem#1", "blocks#1", "blocks#1", "head#1"]
+        "stem#1",
+        "blocks#1",
+        "blocks#1",
+        "head#1",
+    ]
 
 
 def test_contract_drops_edges_inside_a_block_and_keeps_the_others_once(stack):
     owner = owners(stack, {"blocks#1": "blocks.0.0#1"})
     nodes = {nid: stack[nid] for nid in dict.fromkeys(owner.values())}
     out = contract(stack, nodes, owner)
-    assert out.edges == [("input.0", "stem#1"), ("stem#1", "blocks.0.0#1"), ("blocks.0.0#1", "head#1"),
-                         ("head#1", "output")]
+    assert out.edges == [
+        ("input.0", "stem#1"),
+        ("stem#1", "blocks.0.0#1"),
+        ("blocks.0.0#1", "head#1"),
+        ("head#1", "output"),
+    ]
 
 
 def test_collapse_makes_one_block_per_call_at_the_depth(stack):
@@ -143,18 +151,25 @@ def test_call_sites_fold_loop_iterations():
     torch.manual_seed(0)
     grouped = group_call_sites(render3d.trace(Looped(), torch.randn(1, 4), capture="none"))
     assert sorted(m.id for m in grouped.modules.values() if m.type == "loop") == [
-        "forward·loop#1", "forward·loop#2", "forward·loop#3"]
+        "forward·loop#1",
+        "forward·loop#2",
+        "forward·loop#3",
+    ]
     drawn = fit_call_sites(grouped)
     assert _ids(drawn) == ["input.0", "forward·loop#1", "output"]
     assert (drawn["forward·loop#1"].kind, drawn["forward·loop#1"].repeats) == ("call", 3)
 
 
 def _with_cache() -> Trace:
-    trace = fx.make_trace([("input.0", "input", "Input", (1, 4), ()),
-                           ("fc#1", "module", "Linear", (1, 4), ("input.0",)),
-                           ("output.logits", "output", "Output", (1, 4), ("fc#1",)),
-                           ("output.past_key_values.0", "output", "Output", (1, 2, 4), ("fc#1",)),
-                           ("output.past_key_values.1", "output", "Output", (1, 2, 4), ("fc#1",))])
+    trace = fx.make_trace(
+        [
+            ("input.0", "input", "Input", (1, 4), ()),
+            ("fc#1", "module", "Linear", (1, 4), ("input.0",)),
+            ("output.logits", "output", "Output", (1, 4), ("fc#1",)),
+            ("output.past_key_values.0", "output", "Output", (1, 2, 4), ("fc#1",)),
+            ("output.past_key_values.1", "output", "Output", (1, 2, 4), ("fc#1",)),
+        ]
+    )
     trace.outputs = [{"path": p, "node": "fc#1"} for p in ("logits", "past_key_values.0", "past_key_values.1")]
     return trace
 
@@ -163,23 +178,33 @@ def test_fold_cache_outputs_makes_one_badge_without_edges():
     out = fold_cache_outputs(_with_cache())
     assert _ids(out) == ["input.0", "fc#1", "output.logits", "output.cache"]
     badge = out["output.cache"]
-    assert (badge.repeats, badge.shape, badge.folded) == (2, (1, 2, 4), ("output.past_key_values.0",
-                                                                       "output.past_key_values.1"))
+    assert (badge.repeats, badge.shape, badge.folded) == (
+        2,
+        (1, 2, 4),
+        ("output.past_key_values.0", "output.past_key_values.1"),
+    )
     assert out.edges == [("input.0", "fc#1"), ("fc#1", "output.logits")]
     assert out.outputs == [{"path": "logits", "node": "fc#1"}, {"path": "cache", "node": "output.cache"}]
 
 
 def test_scene_pipeline_order():
-    assert [p.__name__ for p in SCENE_PASSES] == ["cache_outputs", "call_sites", "fit_blocks", "unfold_runs",
-                                                 "expand_blocks"]
+    assert [p.__name__ for p in SCENE_PASSES] == [
+        "cache_outputs",
+        "call_sites",
+        "fit_blocks",
+        "unfold_runs",
+        "expand_blocks",
+    ]
 
 
 def test_pipeline_folds_and_unfolds_a_small_model(stack):
     context = PassContext.for_trace(stack, max_blocks=100)
     out = run_passes(stack, context)
     assert _ids(out) == ["input.0", "stem#1", "blocks.0.0#1", "blocks.0.1#1", "blocks.1#1", "head#1", "output"]
-    assert (context.notes, context.title) == (["folded 1 run of repeated blocks (×3, the first drawn in full)"],
-                                              "Stack")
+    assert (context.notes, context.title) == (
+        ["folded 1 run of repeated blocks (×3, the first drawn in full)"],
+        "Stack",
+    )
 
 
 def test_pipeline_collapses_when_over_max_blocks(stack):
@@ -187,15 +212,20 @@ def test_pipeline_collapses_when_over_max_blocks(stack):
     out = run_passes(stack, context)
     assert _ids(out) == ["input.0", "stem#1", "blocks#1", "head#1", "output"]
     assert (context.notes, context.title, context.collapsed_to) == (
-        ["collapsed to depth 1: 5 blocks > 4", "still 5 blocks at depth 1"], "Stack (depth 1)", 1)
+        ["collapsed to depth 1: 5 blocks > 4", "still 5 blocks at depth 1"],
+        "Stack (depth 1)",
+        1,
+    )
 
 
 def test_pipeline_expands_a_named_run(stack):
     context = PassContext.for_trace(stack, max_blocks=100, unfold="never", expand={"blocks.0#1"})
     out = run_passes(stack, context)
     assert _ids(out) == ["input.0", "stem#1", *BLOCKS, "head#1", "output"]
-    assert context.notes == ["folded 1 run of repeated blocks (×3)",
-                             "expanded 1 ×N block: 3 blocks drawn in their place"]
+    assert context.notes == [
+        "folded 1 run of repeated blocks (×3)",
+        "expanded 1 ×N block: 3 blocks drawn in their place",
+    ]
 
 
 def test_pipeline_without_module_calls_says_it_cannot_collapse():

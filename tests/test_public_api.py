@@ -11,10 +11,25 @@ import render3d
 
 
 def test_public_names_are_pinned():
-    assert render3d.__all__ == sorted([
-        "Node", "Recorder", "Scene", "Trace", "__version__", "animate", "build_scene", "explain", "export",
-        "load_checkpoint", "plotter", "render", "show", "tour", "trace",
-    ])
+    assert render3d.__all__ == sorted(
+        [
+            "Node",
+            "Recorder",
+            "Scene",
+            "Trace",
+            "__version__",
+            "animate",
+            "build_scene",
+            "explain",
+            "export",
+            "load_checkpoint",
+            "plotter",
+            "render",
+            "show",
+            "tour",
+            "trace",
+        ]
+    )
 
 
 @pytest.mark.parametrize("name", [n for n in render3d.__all__ if n != "__version__"])
@@ -28,7 +43,9 @@ def test_unknown_name_is_an_attribute_error():
 
 
 def test_import_render3d_loads_neither_torch_nor_vtk():
-    code = ("import sys, render3d, render3d.scene, render3d.record; "
-            "print(sorted({'torch', 'vtk', 'pyvista'} & set(sys.modules)))")
+    code = (
+        "import sys, render3d, render3d.scene, render3d.record; "
+        "print(sorted({'torch', 'vtk', 'pyvista'} & set(sys.modules)))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -62,7 +62,9 @@ def test_reading_a_recording_needs_neither_torch_nor_vtk():
     import subprocess
     import sys
 
-    code = ("import sys, render3d.record.recording, render3d.record.frames; "
-            "print([m for m in ('torch', 'vtk', 'pyvista') if m in sys.modules])")
+    code = (
+        "import sys, render3d.record.recording, render3d.record.frames; "
+        "print([m for m in ('torch', 'vtk', 'pyvista') if m in sys.modules])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -45,8 +45,15 @@ def test_animate_checkpoints_records_then_writes_the_video(tmp_path, capsys):
     src = tmp_path / "net.py"
     src.write_text("from render3d.models import DigitsCNN\ndef tiny():\n    return DigitsCNN(width=4)\n")
     out = tmp_path / "v.mp4"
-    path = animate_checkpoints(Spec(model=f"{src}:tiny", probe="digit:3"), ckpts, out,
-                               recording=tmp_path / "rec", size=(320, 192), frames_per_epoch=2, fps=10)
+    path = animate_checkpoints(
+        Spec(model=f"{src}:tiny", probe="digit:3"),
+        ckpts,
+        out,
+        recording=tmp_path / "rec",
+        size=(320, 192),
+        frames_per_epoch=2,
+        fps=10,
+    )
     assert path == out and out.is_file()
     assert capsys.readouterr().out.strip().endswith(f"wrote {out}: 3 frames, 320x192, 0.3 s (10 fps)")
     rec = load_recording(tmp_path / "rec")
@@ -60,6 +67,13 @@ def test_animate_checkpoints_leaves_no_recording_without_a_folder(tmp_path, monk
     temp = tmp_path / "tmp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    animate_checkpoints(Spec(model=f"{src}:tiny", probe="digit:3"), ckpts, tmp_path / "v.mp4",
-                        size=(320, 192), frames_per_epoch=1, fps=10, progress=False)
+    animate_checkpoints(
+        Spec(model=f"{src}:tiny", probe="digit:3"),
+        ckpts,
+        tmp_path / "v.mp4",
+        size=(320, 192),
+        frames_per_epoch=1,
+        fps=10,
+        progress=False,
+    )
     assert (tmp_path / "v.mp4").is_file() and list(temp.iterdir()) == []

@@ -34,8 +34,12 @@ def _record(folder, *, layer_norms=True, keep=None):
             loss = train_steps(model, optimizer, steps=2)
             rec.snapshot(epoch, loss=loss)
             if keep is not None:
-                keep.append(({n: p.detach().clone() for n, p in model.named_parameters()},
-                             {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None}))
+                keep.append(
+                    (
+                        {n: p.detach().clone() for n, p in model.named_parameters()},
+                        {n: p.grad.clone() for n, p in model.named_parameters() if p.grad is not None},
+                    )
+                )
     return load_recording(folder)
 
 
@@ -62,8 +66,9 @@ def test_norms_match_a_hand_computation(recorded):
         names = [f"{layer}.weight", f"{layer}.bias"]
         expect_w = [_norm([w[n] for n in names]) for w, _ in keep]
         expect_g = [_norm([g[n] for n in names]) for _, g in keep]
-        expect_u = [math.nan] + [_norm([keep[s][0][n] - keep[s - 1][0][n] for n in names]) / expect_w[s]
-                                 for s in (1, 2)]
+        expect_u = [math.nan] + [
+            _norm([keep[s][0][n] - keep[s - 1][0][n] for n in names]) / expect_w[s] for s in (1, 2)
+        ]
         np.testing.assert_allclose(_layer(weights, f"{layer}#1"), expect_w, rtol=1e-12)
         np.testing.assert_allclose(_layer(grads, f"{layer}#1"), expect_g, rtol=1e-6)  # float32 grads
         np.testing.assert_allclose(_layer(updates, f"{layer}#1"), expect_u, rtol=1e-9)
@@ -96,7 +101,7 @@ def test_colours_zero_missing_and_log_scale():
     scale = LogScale.fit(np.array([[1e-4, 1e-2, np.nan], [0.0, 1e-3, 1e-1]]), q=(0.0, 100.0))
     assert (scale.lo, scale.hi) == pytest.approx((1e-4, 1e-1))
     lut = np.stack([np.arange(256)] * 3, axis=1).astype(np.uint8)
-    rgb = metric_colors(np.array([0.0, np.nan, 1e-4, 1e-1, 10.0, 10 ** -2.5]), scale, lut)
+    rgb = metric_colors(np.array([0.0, np.nan, 1e-4, 1e-1, 10.0, 10**-2.5]), scale, lut)
     assert rgb.tolist() == [list(ZERO_RGB), list(MISSING_RGB), [0] * 3, [255] * 3, [255] * 3, [128] * 3]
 
 
@@ -113,8 +118,9 @@ def _block_pixel(player: Player, node_id: str) -> tuple[int, int]:
 
 def test_update_ratio_video_moves_and_draws_the_frozen_block_as_zero(recorded, tmp_path):
     rec, _ = recorded
-    out = animate_recording(rec, tmp_path / "u.mp4", frames_per_epoch=1, size=SIZE, metric="update_ratio",
-                            progress=False)
+    out = animate_recording(
+        rec, tmp_path / "u.mp4", frames_per_epoch=1, size=SIZE, metric="update_ratio", progress=False
+    )
     with imageio.get_reader(out) as reader:
         frames = [f.astype(int) for f in reader]
     assert len(frames) == 3
@@ -141,8 +147,13 @@ def test_window_m_key_steps_through_the_views(recorded):
         assert player.actors.title_actor.GetInput() == "DigitsCNN: update_ratio over training"
         assert [player.actors.legend_actor.GetEntryString(i) for i in range(2)] == ["0 (frozen / none)", "no value"]
         assert not any(a.GetVisibility() for a in player.actors.feature_actors.values())
-        assert [player.next_view() for _ in range(5)] == ["grad_norm", "weight_norm", "zero_frac", "act_std",
-                                                        "activations"]
+        assert [player.next_view() for _ in range(5)] == [
+            "grad_norm",
+            "weight_norm",
+            "zero_frac",
+            "act_std",
+            "activations",
+        ]
         assert all(a.GetVisibility() for a in player.actors.feature_actors.values())
         assert player.actors.title_actor.GetInput() == title
         assert player.actors.legend_actor.GetNumberOfEntries() == legend
@@ -155,16 +166,33 @@ def test_recording_without_layer_norms_still_animates(tmp_path, capsys):
     rec = _record(tmp_path / "old", layer_norms=False)
     assert rec.summary(0)[1] is None
     assert rec.layer_metric("grad_norm").node_ids == []
-    assert main(["animate", str(rec.path), "-o", str(tmp_path / "a.mp4"), "--frames-per-epoch", "1",
-                 "--size", "320x192"]) == 0
+    assert (
+        main(["animate", str(rec.path), "-o", str(tmp_path / "a.mp4"), "--frames-per-epoch", "1", "--size", "320x192"])
+        == 0
+    )
     assert "wrote" in capsys.readouterr().out and (tmp_path / "a.mp4").is_file()
 
 
 def test_cli_animates_a_recording_by_grad_norm(recorded, tmp_path, capsys):
     rec, _ = recorded
     out = tmp_path / "g.mp4"
-    assert main(["animate", str(rec.path), "--metric", "grad_norm", "-o", str(out), "--frames-per-epoch", "1",
-                 "--size", "320x192"]) == 0
+    assert (
+        main(
+            [
+                "animate",
+                str(rec.path),
+                "--metric",
+                "grad_norm",
+                "-o",
+                str(out),
+                "--frames-per-epoch",
+                "1",
+                "--size",
+                "320x192",
+            ]
+        )
+        == 0
+    )
     assert capsys.readouterr().out.strip() == f"wrote {out}: 3 frames, 320x192, 0.1 s (30 fps)"
 
 
@@ -200,8 +228,9 @@ def test_a_failed_snapshot_does_not_move_the_update_reference(tmp_path, monkeypa
 
 def test_cli_animate_of_a_model_still_needs_checkpoints(tmp_path, capsys):
     assert main(["animate", "render3d:SeedCNN", "-o", str(tmp_path / "x.mp4")]) == 2
-    assert capsys.readouterr().err.strip() == ("UsageError: render3d animate: MODEL needs --checkpoints DIR_OR_GLOB "
-                                               "(or give a recording folder as MODEL)")
+    assert capsys.readouterr().err.strip() == (
+        "UsageError: render3d animate: MODEL needs --checkpoints DIR_OR_GLOB (or give a recording folder as MODEL)"
+    )
 
 
 def test_damaged_layer_norms_are_one_recording_error(recorded, tmp_path):

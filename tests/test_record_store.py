@@ -50,7 +50,12 @@ def test_three_snapshots_round_trip(recorded):
     assert all(m["lr"] == torch.tensor(5e-3).item() for m in rec.metrics)  # a tensor metric, exactly
     assert rec.signature == traces[0].signature() and not rec.graph_changed
     assert sorted(p.name for p in folder.iterdir()) == [
-        "manifest.json", "probe.npy", "snapshot_0000.npz", "snapshot_0001.npz", "snapshot_0002.npz"]
+        "manifest.json",
+        "probe.npy",
+        "snapshot_0000.npz",
+        "snapshot_0001.npz",
+        "snapshot_0002.npz",
+    ]
     manifest = json.loads((folder / "manifest.json").read_text())
     assert manifest["graph"]["nodes"][1]["id"] == "conv1#1" and len(manifest["probe"]["sha256"]) == 16
     for i, expected in enumerate(traces):

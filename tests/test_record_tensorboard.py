@@ -32,7 +32,7 @@ class FakeWriter:
 def test_log_render_adds_an_hwc_uint8_image():
     writer = FakeWriter()
     log_render(writer, "model/arch", tiny_model(), torch.zeros(1, 1, 32, 32), step=3, size=(320, 180))
-    (name, args, kwargs), = writer.calls
+    ((name, args, kwargs),) = writer.calls
     assert name == "add_image" and args[0] == "model/arch"
     image = args[1]
     assert image.shape == (180, 320, 3) and image.dtype == np.uint8 and image.std() > 0
@@ -76,8 +76,8 @@ def test_log_animation_logs_every_frame_as_one_gif_image_summary(tmp_path, stub_
     folder = make_recording(tmp_path / "rec", 2)
     writer = FakeSummaryWriter()
     gif = log_animation(writer, "model/training", folder, step=5, fps=4, frames_per_epoch=2, size=(160, 90))
-    (summary, step), = writer.file_writer.summaries
-    value, = summary.value
+    ((summary, step),) = writer.file_writer.summaries
+    (value,) = summary.value
     assert step == 5 and value.tag == "model/training" and writer.calls == []
     assert (value.image.width, value.image.height, value.image.colorspace) == (160, 90, 3)
     assert value.image.encoded_image_string is gif
@@ -94,8 +94,11 @@ def test_encode_gif_loops_at_the_frame_rate():
 
 
 def test_log_animation_rejects_a_writer_that_cannot_log_a_summary(tmp_path):
-    with pytest.raises(TypeError, match=r"^log_animation: writer FakeWriter has neither _get_file_writer\(\) "
-                                        r"nor add_summary\(\); pass a torch.utils.tensorboard.SummaryWriter$"):
+    with pytest.raises(
+        TypeError,
+        match=r"^log_animation: writer FakeWriter has neither _get_file_writer\(\) "
+        r"nor add_summary\(\); pass a torch.utils.tensorboard.SummaryWriter$",
+    ):
         log_animation(FakeWriter(), "model/training", tmp_path / "never-read")
 
 

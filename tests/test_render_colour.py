@@ -167,8 +167,10 @@ def test_the_white_inf_swatch_is_framed_and_the_others_are_not(specials):
     plotter, actors = build_plotter(specials, size=SIZE)
     try:
         legend = actors.legend_actor
-        cells = {legend.GetEntryString(i): legend.GetEntrySymbol(i).GetNumberOfCells()
-                 for i in range(legend.GetNumberOfEntries())}
+        cells = {
+            legend.GetEntryString(i): legend.GetEntrySymbol(i).GetNumberOfCells()
+            for i in range(legend.GetNumberOfEntries())
+        }
         assert cells["+Inf"] == 2  # a frame and the white square inside it
         assert cells["NaN"] == cells["−Inf"] == cells["Conv"] == 1
     finally:

@@ -64,8 +64,11 @@ def test_tooltip_of_a_flagged_block_names_its_flags(broken_scene):
 
 def test_legend_lists_each_flag_present_once_in_red(broken_scene):
     entries = [(name, rgb) for name, rgb in broken_scene.legend if rgb == FLAG_RGB]
-    assert entries == [("dead: no signal", FLAG_RGB), ("nan: NaN starts here", FLAG_RGB),
-                       ("exploding: >100× the median layer", FLAG_RGB)]
+    assert entries == [
+        ("dead: no signal", FLAG_RGB),
+        ("nan: NaN starts here", FLAG_RGB),
+        ("exploding: >100× the median layer", FLAG_RGB),
+    ]
 
 
 def test_note_under_the_title_counts_the_flags(broken_scene):
@@ -92,10 +95,11 @@ def test_png_red_lies_only_over_flagged_blocks_and_the_legend(broken_scene, brok
     allowed = np.zeros_like(red)
     for nid in FLAGGED:
         x0, y0, x1, y1 = screen_box(broken_scene, broken_scene.blocks.index(nid))
-        allowed[max(0, int(y0) - BADGE_PX[1]):int(y1) + BADGE_PX[1],
-                max(0, int(x0) - BADGE_PX[0]):int(x1) + BADGE_PX[0]] = True
+        allowed[
+            max(0, int(y0) - BADGE_PX[1]) : int(y1) + BADGE_PX[1], max(0, int(x0) - BADGE_PX[0]) : int(x1) + BADGE_PX[0]
+        ] = True
     x0, y0, x1, y1 = (int(v) for v in broken_scene.overlays.legend)
-    allowed[y0:y1 + 1, x0:x1 + 1] = True
+    allowed[y0 : y1 + 1, x0 : x1 + 1] = True
     assert red.sum() > 300 and not (red & ~allowed).any()
 
 

@@ -63,8 +63,11 @@ def test_background_probe_is_collected_by_ensure_gl(monkeypatch):
     monkeypatch.setattr(glcheck, "_cached", None)
     monkeypatch.setattr(glcheck, "_pending", None)
     started = []
-    monkeypatch.setattr(glcheck.subprocess, "Popen",
-                        lambda *a, **k: started.append(1) or FakeProbe(stdout="render3d-gl-ok vtkEGLRenderWindow\n"))
+    monkeypatch.setattr(
+        glcheck.subprocess,
+        "Popen",
+        lambda *a, **k: started.append(1) or FakeProbe(stdout="render3d-gl-ok vtkEGLRenderWindow\n"),
+    )
     glcheck.start_probe()
     glcheck.start_probe()  # a second start while one is pending starts nothing
     assert glcheck.ensure_gl() == "vtkEGLRenderWindow"
@@ -81,8 +84,10 @@ def test_failed_probe_stops_build_plotter(monkeypatch):
         build_plotter(small_scene(), size=(64, 36))
 
 
-@pytest.mark.parametrize(("before", "after"), [(None, "vtkEGLRenderWindow"), ("", "vtkEGLRenderWindow"),
-                                               ("vtkOSOpenGLRenderWindow", "vtkOSOpenGLRenderWindow")])
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(None, "vtkEGLRenderWindow"), ("", "vtkEGLRenderWindow"), ("vtkOSOpenGLRenderWindow", "vtkOSOpenGLRenderWindow")],
+)
 def test_configure_environment_without_display(monkeypatch, before, after):
     monkeypatch.setattr(glcheck.sys, "platform", "linux")
     monkeypatch.delenv("DISPLAY", raising=False)

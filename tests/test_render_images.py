@@ -183,10 +183,28 @@ def test_volume_and_slab_feature_maps_render_and_update():
     scene = small_scene()
     z, y, x = np.mgrid[0:8, 0:12, 0:12]
     values = (np.sin(x / 3.0) * np.cos(y / 4.0) + z / 8).astype(np.float32)
-    scene.feature_maps.append(FeatureMap("conv2", "volume", values, origin=np.array([4.5, -4.5, -0.5]),
-                                         plane_size=np.array([1.0, 1.0]), spacing=0.12, clim=(-1.0, 2.0)))
-    scene.feature_maps.append(FeatureMap("pool1", "slab", values[:1], origin=np.array([3.3, -3.0, 0.0]),
-                                         plane_size=np.array([1.0, 1.0]), spacing=0.0, clim=(-1.0, 2.0)))
+    scene.feature_maps.append(
+        FeatureMap(
+            "conv2",
+            "volume",
+            values,
+            origin=np.array([4.5, -4.5, -0.5]),
+            plane_size=np.array([1.0, 1.0]),
+            spacing=0.12,
+            clim=(-1.0, 2.0),
+        )
+    )
+    scene.feature_maps.append(
+        FeatureMap(
+            "pool1",
+            "slab",
+            values[:1],
+            origin=np.array([3.3, -3.0, 0.0]),
+            plane_size=np.array([1.0, 1.0]),
+            spacing=0.0,
+            clim=(-1.0, 2.0),
+        )
+    )
     pl, actors = build_plotter(scene, size=(320, 180))
     try:
         before = _screenshot(pl)
@@ -214,11 +232,22 @@ def test_label_size_estimate_matches_the_rendered_text():
     from render3d.scene.model import Blocks, Camera, Labels, Scene
 
     text = "inception4b.branch3\n+BN+ReLU\n512×14×14"
-    blocks = Blocks(["b"], np.array([[0.0, -3.0, 0.0]]), np.array([[0.5, 0.5, 0.5]]),
-                    np.array([[0, 114, 178]], dtype=np.uint8), ["Conv"])
-    scene = Scene(title="", mode="architecture", blocks=blocks, connectors=[],
-                  labels=Labels(np.array([[-2.0, 0.0, 0.0]]), [text], ["b"], font_px=19.0), legend=[],
-                  camera=Camera((0.0, 0.0, 10.0), (0.0, 0.0, 0.0)))
+    blocks = Blocks(
+        ["b"],
+        np.array([[0.0, -3.0, 0.0]]),
+        np.array([[0.5, 0.5, 0.5]]),
+        np.array([[0, 114, 178]], dtype=np.uint8),
+        ["Conv"],
+    )
+    scene = Scene(
+        title="",
+        mode="architecture",
+        blocks=blocks,
+        connectors=[],
+        labels=Labels(np.array([[-2.0, 0.0, 0.0]]), [text], ["b"], font_px=19.0),
+        legend=[],
+        camera=Camera((0.0, 0.0, 10.0), (0.0, 0.0, 0.0)),
+    )
     size = (960, 540)
     pl, _ = build_plotter(scene, size=size)
     try:
@@ -258,6 +287,6 @@ def test_activations_scene_shows_its_feature_maps_not_boxes():
     lut = colormap_lut(scene.cmap).astype(np.int32)
     flat = img.reshape(-1, 3).astype(np.int32)
     # pixels that are exactly a colour-map entry: the unlit, nearest-sampled planes
-    sample = flat[:: 7]
+    sample = flat[::7]
     hits = (np.abs(sample[:, None, :] - lut[None, ::4, :]).sum(axis=-1) <= 6).any(axis=1)
     assert hits.mean() > 0.05

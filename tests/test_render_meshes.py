@@ -32,8 +32,9 @@ def test_boxes_mesh_has_six_quads_per_box_and_ids():
     assert shaded.cell_data["rgb"][0::6].sum() < colors.sum()
     np.testing.assert_allclose(mesh.bounds, (0, 5, 0, 3, 0, 4))
     # Closed boxes: every face normal points away from its box centre.
-    normals = mesh.compute_normals(cell_normals=True, point_normals=False, auto_orient_normals=False,
-                                   consistent_normals=False)
+    normals = mesh.compute_normals(
+        cell_normals=True, point_normals=False, auto_orient_normals=False, consistent_normals=False
+    )
     centres = mesh.cell_centers().points
     box_centre = ((lower + upper) / 2)[np.repeat(np.arange(3), 6)]
     assert np.all(np.einsum("ij,ij->i", normals.cell_data["Normals"], centres - box_centre) > 0)

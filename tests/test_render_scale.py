@@ -16,8 +16,9 @@ def _actor_count(pl) -> int:
 def test_5000_block_scene_renders_with_a_bounded_number_of_actors():
     counts = []
     for n in (100, 1666):  # 302 and 5000 blocks
-        scene = build_scene(fx.big_residual(n), max_blocks=10_000, fold_repeats=False, labels="none",
-                            image_size=(320, 180))
+        scene = build_scene(
+            fx.big_residual(n), max_blocks=10_000, fold_repeats=False, labels="none", image_size=(320, 180)
+        )
         pl, actors = build_plotter(scene, size=(320, 180))
         try:
             pl.render()

@@ -12,8 +12,9 @@ from render3d.scene.model import feature_map_bounds
 
 
 def stats(lo: float, hi: float, p1: float, p99: float) -> Stats:
-    return Stats(min=lo, max=hi, mean=0.0, std=1.0, p1=p1, p99=p99, zero_fraction=0.0, nan_count=0,
-                 inf_count=0, numel=1)
+    return Stats(
+        min=lo, max=hi, mean=0.0, std=1.0, p1=p1, p99=p99, zero_fraction=0.0, nan_count=0, inf_count=0, numel=1
+    )
 
 
 @pytest.fixture(scope="module")
@@ -23,8 +24,19 @@ def seed_scene():
 
 def test_seed_cnn_maps_for_every_non_glyph_block(seed_scene):
     ids = [fm.node_id for fm in seed_scene.feature_maps]
-    assert ids == ["input.0", "conv1#1", "pool#1", "conv2#1", "pool#2", "conv3#1", "pool#3", "conv4#1", "pool#4",
-                   "fc1#1", "fc2#1"]
+    assert ids == [
+        "input.0",
+        "conv1#1",
+        "pool#1",
+        "conv2#1",
+        "pool#2",
+        "conv3#1",
+        "pool#3",
+        "conv4#1",
+        "pool#4",
+        "fc1#1",
+        "fc2#1",
+    ]
 
 
 def test_seed_cnn_map_shapes_follow_the_captured_activation(seed_scene):
@@ -164,8 +176,7 @@ def test_even_attention_reads_mid_scale_and_focused_attention_reaches_the_top():
 
     def head_planes(att: np.ndarray):
         act = Activation(data=np.zeros((4, 8), np.float16), layout="tokens", full_shape=(1, 4, 8), attention=att)
-        node = Node(id="attn#1", kind="module", type="Attention", scope="attn", call=1, shape=(1, 4, 8),
-                    activation=act)
+        node = Node(id="attn#1", kind="module", type="Attention", scope="attn", call=1, shape=(1, 4, 8), activation=act)
         return attention_map("attn#1", node, np.zeros(3), np.ones(3), SceneStyle())
 
     even = head_planes(np.full((2, 4, 4), 0.25, np.float16))

@@ -58,8 +58,9 @@ def test_palettes_are_complete_and_distinct():
 
 def test_legend_lists_present_categories_in_order():
     scene = build_scene(fx.seed_trace())
-    assert scene.legend == [(c, PALETTES["okabe-ito"][c]) for c in
-                            ("Input/Output", "Conv", "Linear", "Pool", "Reshape/other")]
+    assert scene.legend == [
+        (c, PALETTES["okabe-ito"][c]) for c in ("Input/Output", "Conv", "Linear", "Pool", "Reshape/other")
+    ]
     i = scene.blocks.index("conv1#1")
     assert scene.blocks.categories[i] == "Conv"
     assert tuple(scene.blocks.colors[i]) == PALETTES["okabe-ito"]["Conv"]

@@ -86,8 +86,13 @@ def test_model_and_labels_stay_clear_of_the_overlays(make):
     from render3d.scene.camera import overlay_layout
 
     scene = build_scene(make())
-    lay = overlay_layout(SIZE, title=scene.title, n_notes=len(scene.notes),
-                         legend=[n for n, _ in scene.legend], colorbar=bool(scene.feature_maps))
+    lay = overlay_layout(
+        SIZE,
+        title=scene.title,
+        n_notes=len(scene.notes),
+        legend=[n for n, _ in scene.legend],
+        colorbar=bool(scene.feature_maps),
+    )
     px = project(scene, box_corners(scene.blocks.lower, scene.blocks.upper), SIZE)
     boxes = label_pixel_boxes(scene.labels, scene.camera, SIZE, scene.labels.font_px)
     for x0, y0, x1, y1 in lay.keepouts():

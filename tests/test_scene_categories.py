@@ -46,22 +46,39 @@ def _t5_layer_norm():
     return T5LayerNorm(8), torch.randn(1, 3, 8)
 
 
-@pytest.mark.parametrize(("make", "category"), [
-    (_hf_conv1d, "Linear"),  # GPT-2's Conv1D is a Linear with transposed weights
-    (lambda: (nn.Embedding(10, 8), torch.tensor([[1, 2, 3]])), "Embedding"),
-    (lambda: (nn.EmbeddingBag(10, 8), torch.tensor([[1, 2, 3]])), "Embedding"),
-    (_gelu_activation, "Activation"),
-    (_new_gelu_activation, "Activation"),
-    (lambda: (nn.SiLU(), torch.randn(1, 8)), "Activation"),
-    (lambda: (nn.Mish(), torch.randn(1, 8)), "Activation"),
-    (lambda: (nn.Upsample(scale_factor=2), torch.randn(1, 2, 4, 4)), "Resample"),
-    (lambda: (nn.PixelShuffle(2), torch.randn(1, 4, 4, 4)), "Resample"),
-    (lambda: (nn.ConvTranspose2d(2, 2, 2, stride=2), torch.randn(1, 2, 4, 4)), "Conv"),
-    (lambda: (nn.RMSNorm(8), torch.randn(1, 3, 8)), "Norm"),
-    (_t5_layer_norm, "Norm"),
-    (lambda: (nn.MultiheadAttention(8, 2, batch_first=True), torch.randn(1, 3, 8)), "Attention/RNN"),
-], ids=["hf-conv1d", "embedding", "embeddingbag", "gelu-activation", "new-gelu-activation", "silu",
-        "mish", "upsample", "pixelshuffle", "convtranspose", "rmsnorm", "t5-layernorm", "multihead-attention"])
+@pytest.mark.parametrize(
+    ("make", "category"),
+    [
+        (_hf_conv1d, "Linear"),  # GPT-2's Conv1D is a Linear with transposed weights
+        (lambda: (nn.Embedding(10, 8), torch.tensor([[1, 2, 3]])), "Embedding"),
+        (lambda: (nn.EmbeddingBag(10, 8), torch.tensor([[1, 2, 3]])), "Embedding"),
+        (_gelu_activation, "Activation"),
+        (_new_gelu_activation, "Activation"),
+        (lambda: (nn.SiLU(), torch.randn(1, 8)), "Activation"),
+        (lambda: (nn.Mish(), torch.randn(1, 8)), "Activation"),
+        (lambda: (nn.Upsample(scale_factor=2), torch.randn(1, 2, 4, 4)), "Resample"),
+        (lambda: (nn.PixelShuffle(2), torch.randn(1, 4, 4, 4)), "Resample"),
+        (lambda: (nn.ConvTranspose2d(2, 2, 2, stride=2), torch.randn(1, 2, 4, 4)), "Conv"),
+        (lambda: (nn.RMSNorm(8), torch.randn(1, 3, 8)), "Norm"),
+        (_t5_layer_norm, "Norm"),
+        (lambda: (nn.MultiheadAttention(8, 2, batch_first=True), torch.randn(1, 3, 8)), "Attention/RNN"),
+    ],
+    ids=[
+        "hf-conv1d",
+        "embedding",
+        "embeddingbag",
+        "gelu-activation",
+        "new-gelu-activation",
+        "silu",
+        "mish",
+        "upsample",
+        "pixelshuffle",
+        "convtranspose",
+        "rmsnorm",
+        "t5-layernorm",
+        "multihead-attention",
+    ],
+)
 def test_module_category(make, category):
     torch.manual_seed(0)
     layer, x = make()
@@ -72,13 +89,16 @@ def test_module_category(make, category):
     assert node_category(trace["layer#1"]) == category
 
 
-@pytest.mark.parametrize(("type_name", "category"), [
-    ("MultiScaleRoIAlign", "Pool"),  # torchvision detection heads
-    ("roi_align", "Pool"),
-    ("LlamaRotaryEmbedding", "Embedding"),
-    ("QuickGELUActivation", "Activation"),
-    ("GEGLU", "Activation"),
-])
+@pytest.mark.parametrize(
+    ("type_name", "category"),
+    [
+        ("MultiScaleRoIAlign", "Pool"),  # torchvision detection heads
+        ("roi_align", "Pool"),
+        ("LlamaRotaryEmbedding", "Embedding"),
+        ("QuickGELUActivation", "Activation"),
+        ("GEGLU", "Activation"),
+    ],
+)
 def test_category_by_type_name(type_name, category):
     assert categorize(type_name) == category
 
@@ -149,8 +169,14 @@ def _bert():
     from transformers import BertConfig, BertModel
 
     torch.manual_seed(0)
-    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     return BertModel(config).eval()
 
 
@@ -158,19 +184,31 @@ def test_bert_layer_norms_after_residual_adds_are_norm_blocks():
     scene = render3d.build_scene(render3d.trace(_bert(), torch.randint(0, 100, (1, 8)), capture="none"))
     b = scene.blocks
     norms = [nid for nid, c in zip(b.node_ids, b.categories) if c == "Norm"]
-    assert norms == ["embeddings.LayerNorm#1", "encoder.layer.0.attention.output.LayerNorm#1",
-                     "encoder.layer.0.output.LayerNorm#1"]
-    assert [name for name, _ in scene.legend] == ["Input/Output", "Embedding", "Linear", "Norm", "Attention/RNN",
-                                                  "Merge", "Reshape/other"]
+    assert norms == [
+        "embeddings.LayerNorm#1",
+        "encoder.layer.0.attention.output.LayerNorm#1",
+        "encoder.layer.0.output.LayerNorm#1",
+    ]
+    assert [name for name, _ in scene.legend] == [
+        "Input/Output",
+        "Embedding",
+        "Linear",
+        "Norm",
+        "Attention/RNN",
+        "Merge",
+        "Reshape/other",
+    ]
 
 
 # --- palettes: every category, distinguishable under colour-vision deficiencies --------------------
 
 #: Machado, Oliveira & Fernandes (2009), severity 1.0, applied to linear RGB
-DEUTERANOPIA = np.array([[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413],
-                         [-0.011820, 0.042940, 0.968881]])
-PROTANOPIA = np.array([[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216],
-                       [-0.003882, -0.048116, 1.051998]])
+DEUTERANOPIA = np.array(
+    [[0.367322, 0.860646, -0.227968], [0.280085, 0.672501, 0.047413], [-0.011820, 0.042940, 0.968881]]
+)
+PROTANOPIA = np.array(
+    [[0.152286, 1.052583, -0.204868], [0.114503, 0.786281, 0.099216], [-0.003882, -0.048116, 1.051998]]
+)
 
 
 def _lab(rgb: np.ndarray, vision: np.ndarray) -> np.ndarray:
@@ -197,10 +235,13 @@ def test_every_palette_colours_every_category_differently():
         assert len(set(palette.values())) == len(CATEGORIES)
 
 
-@pytest.mark.parametrize(("name", "normal", "deuteranopia", "protanopia"), [
-    ("okabe-ito", 26.4, 17.0, 20.7),
-    ("tol", 22.8, 17.3, 15.3),
-])
+@pytest.mark.parametrize(
+    ("name", "normal", "deuteranopia", "protanopia"),
+    [
+        ("okabe-ito", 26.4, 17.0, 20.7),
+        ("tol", 22.8, 17.3, 15.3),
+    ],
+)
 def test_palette_worst_pair_stays_apart_under_colour_blindness(name, normal, deuteranopia, protanopia):
     # the numbers style.py documents; ΔE ≈ 15 or more reads as clearly different colours
     palette = PALETTES[name]

@@ -153,7 +153,7 @@ def exploding():
 def test_global_scale_is_one_log_magnitude_scale(exploding):
     trace, scene = exploding
     mags = [magnitude(trace.nodes[k].stats) for k in ("input.0", "conv1#1", "conv2#1", "boom#1")]
-    floor = float(np.median(mags)) * 10.0 ** -DECADES_BELOW_MEDIAN
+    floor = float(np.median(mags)) * 10.0**-DECADES_BELOW_MEDIAN
     clim = (float(np.log10(floor)), float(np.log10(max(mags))))
     assert {fm.clim for fm in scene.feature_maps} == {clim}
     assert scene.colorbar_title == "log10 magnitude (all layers)"

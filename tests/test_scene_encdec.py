@@ -32,8 +32,7 @@ def test_t5_cross_attention_bridges_run_from_the_encoder_output_to_every_decoder
     y = dict(zip(scene.blocks.node_ids, scene.blocks.centers[:, 1]))
     (encoder_out,) = [c.src for c in scene.connectors if c.dst == "output.encoder_last_hidden_state"]
     bridges = sorted((c.src, c.dst) for c in scene.connectors if y[c.src] != y[c.dst])
-    assert bridges == [(encoder_out, f"decoder.block.{k}.layer.1.EncDecAttention.{p}#1")
-                       for k in (0, 1) for p in "kv"]
+    assert bridges == [(encoder_out, f"decoder.block.{k}.layer.1.EncDecAttention.{p}#1") for k in (0, 1) for p in "kv"]
     # each bridge lands where its layer is, not at the start of the decoder row
     x = dict(zip(scene.blocks.node_ids, scene.blocks.centers[:, 0]))
     assert x["decoder.block.1.layer.1.EncDecAttention.k#1"] > x["decoder.block.0.layer.2.DenseReluDense.wo#1"]
@@ -81,10 +80,14 @@ def test_last_hidden_state_ends_the_main_lane_after_the_stack(name):
 
 
 def _two_outputs(first: str, second: str):
-    trace = fx.make_trace([("input.0", "input", "Input", (1, 4), ()),
-                           ("fc#1", "module", "Linear", (1, 4), ("input.0",)),
-                           (f"output.{first}", "output", "Output", (1, 4), ("fc#1",)),
-                           (f"output.{second}", "output", "Output", (1, 4), ("fc#1",))])
+    trace = fx.make_trace(
+        [
+            ("input.0", "input", "Input", (1, 4), ()),
+            ("fc#1", "module", "Linear", (1, 4), ("input.0",)),
+            (f"output.{first}", "output", "Output", (1, 4), ("fc#1",)),
+            (f"output.{second}", "output", "Output", (1, 4), ("fc#1",)),
+        ]
+    )
     trace.outputs = [{"path": first, "node": "fc#1"}, {"path": second, "node": "fc#1"}]
     return trace
 
@@ -100,5 +103,6 @@ def test_primary_output_of_a_tuple_is_its_last_element():
 def test_a_model_without_cache_outputs_is_left_as_is():
     trace = _two_outputs("logits", "hidden_states.0")
     assert fold_cache_outputs(trace) is trace
-    assert [is_cache_path(p) for p in ("past_key_values.0.1", "cache.cross_attention_cache.layers.0.keys",
-                                       "0.boxes")] == [True, True, False]
+    assert [
+        is_cache_path(p) for p in ("past_key_values.0.1", "cache.cross_attention_cache.layers.0.keys", "0.boxes")
+    ] == [True, True, False]

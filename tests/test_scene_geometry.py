@@ -39,17 +39,17 @@ def test_linear_sizing_is_monotone_and_clamped():
 
 
 def test_vector_is_tall_thin_slab():
-    (sx, sy, sz), = box_sizes([(1, 512)])
+    ((sx, sy, sz),) = box_sizes([(1, 512)])
     assert sx == THIN and sz == THIN and sy > 5 * THIN
 
 
 def test_tokens_use_t_for_height_and_d_for_width():
-    (sx, sy, sz), = box_sizes([(1, 16, 256)])
+    ((sx, sy, sz),) = box_sizes([(1, 16, 256)])
     assert sy == spatial_size(16) and sx == spatial_size(256) and sz == THIN
 
 
 def test_video_depth_counts_channels_times_frames():
-    (_, _, sz), = box_sizes([(1, 8, 4, 16, 16)])
+    ((_, _, sz),) = box_sizes([(1, 8, 4, 16, 16)])
     assert sz == channel_size(32)
 
 

@@ -47,9 +47,9 @@ def block_edges(scene, trace):
 
 def test_segment_box_helper():
     lo, hi = np.zeros(3), np.ones(3)
-    assert segment_hits_box(np.array([-1, .5, .5]), np.array([2, .5, .5]), lo, hi)
-    assert not segment_hits_box(np.array([-1, 1.5, .5]), np.array([2, 1.5, .5]), lo, hi)
-    assert not segment_hits_box(np.array([-1, 1.0, .5]), np.array([2, 1.0, .5]), lo, hi)  # grazing a face
+    assert segment_hits_box(np.array([-1, 0.5, 0.5]), np.array([2, 0.5, 0.5]), lo, hi)
+    assert not segment_hits_box(np.array([-1, 1.5, 0.5]), np.array([2, 1.5, 0.5]), lo, hi)
+    assert not segment_hits_box(np.array([-1, 1.0, 0.5]), np.array([2, 1.0, 0.5]), lo, hi)  # grazing a face
 
 
 @pytest.mark.parametrize("make", [fx.chain, fx.diamond, fx.residual, fx.unet_like])
@@ -115,8 +115,12 @@ def test_inception_branches_sit_in_distinct_z_lanes():
     scene = build_scene(fx.googlenet_trace())
     ids = scene.blocks.node_ids
     for block in ("inception3a", "inception4c", "inception5b"):
-        firsts = [f"{block}.branch1.conv#1", f"{block}.branch2.0.conv#1", f"{block}.branch3.0.conv#1",
-                  f"{block}.branch4.0#1"]
+        firsts = [
+            f"{block}.branch1.conv#1",
+            f"{block}.branch2.0.conv#1",
+            f"{block}.branch3.0.conv#1",
+            f"{block}.branch4.0#1",
+        ]
         z = [scene.blocks.centers[ids.index(b), 2] for b in firsts]
         assert len(set(np.round(z, 6))) == 4, (block, z)
         lower = [scene.blocks.lower[ids.index(b), 2] for b in firsts]

@@ -79,8 +79,17 @@ class Wrapper(nn.Module):
 
 def test_linears_of_a_bert_layer_get_their_shortest_unique_suffix():
     assert first_lines(Wrapper(), torch.randn(1, 4, 8)) == [
-        "input", "query", "key", "self · mul", "value", "self · mul #2", "attention.output.dense",
-        "intermediate.dense", "layer.0.output.dense", "output"]
+        "input",
+        "query",
+        "key",
+        "self · mul",
+        "value",
+        "self · mul #2",
+        "attention.output.dense",
+        "intermediate.dense",
+        "layer.0.output.dense",
+        "output",
+    ]
 
 
 class Downsampled(nn.Module):
@@ -106,8 +115,15 @@ class TwoStages(nn.Module):
 def test_names_are_contiguous_suffixes_of_real_paths():
     # layer2.0.downsample.0, never layer2.downsample.0 (no such module); ops carry their scope
     assert first_lines(TwoStages(), torch.randn(1, 3, 8, 8)) == [
-        "input", "layer2.0.conv1", "layer2.0.downsample.0", "layer2.0 · add", "layer3.0.conv1",
-        "layer3.0.downsample.0", "layer3.0 · add", "output"]
+        "input",
+        "layer2.0.conv1",
+        "layer2.0.downsample.0",
+        "layer2.0 · add",
+        "layer3.0.conv1",
+        "layer3.0.downsample.0",
+        "layer3.0 · add",
+        "output",
+    ]
 
 
 class CalledTwice(nn.Module):
@@ -146,7 +162,15 @@ class TinyFPN(nn.Module):
 
 def test_ops_carry_their_scope_and_top_level_ops_their_name():
     assert first_lines(TinyFPN(), torch.randn(1, 4, 4, 4)) == [
-        "input", "p5.conv", "p5 · interpolate", "p4.conv", "p4 · interpolate", "getitem", "add", "output"]
+        "input",
+        "p5.conv",
+        "p5 · interpolate",
+        "p4.conv",
+        "p4 · interpolate",
+        "getitem",
+        "add",
+        "output",
+    ]
 
 
 class Stage(nn.Module):
@@ -193,28 +217,43 @@ def node(node_id: str, kind: str = "module", scope: str | None = None, call: int
     path = node_id.partition("#")[0]
     if scope is None:
         scope = path if kind == "module" else path.rpartition(".")[0]
-    return Node(id=node_id, kind=kind, type="Linear" if kind == "module" else "add", scope=scope, call=call,
-                shape=(1, 4))
+    return Node(
+        id=node_id, kind=kind, type="Linear" if kind == "module" else "add", scope=scope, call=call, shape=(1, 4)
+    )
 
 
 def test_trailing_generic_container_stays_when_dropping_it_would_name_another_block():
     # "stage1.layers" → "stage1" would read as the block stage1 itself
     assert block_names([node("stage1.layers#1"), node("stage1#1"), node("stage2.layers#1")]) == [
-        "stage1.layers", "stage1", "stage2"]
+        "stage1.layers",
+        "stage1",
+        "stage2",
+    ]
 
 
 def test_long_name_is_cut_at_the_front_to_whole_parts_no_other_path_ends_with():
-    assert block_names([node("stages.0.blocks.0.conv.pre_norm#1"), node("stages.1.blocks.0.conv.pre_norm#1"),
-                        node("stage.attention_block.output_projection#1"),
-                        node("stage.mlp_block.output_projection#1")]) == [
-        "…0.blocks.0.conv.pre_norm", "…1.blocks.0.conv.pre_norm",
+    assert block_names(
+        [
+            node("stages.0.blocks.0.conv.pre_norm#1"),
+            node("stages.1.blocks.0.conv.pre_norm#1"),
+            node("stage.attention_block.output_projection#1"),
+            node("stage.mlp_block.output_projection#1"),
+        ]
+    ) == [
+        "…0.blocks.0.conv.pre_norm",
+        "…1.blocks.0.conv.pre_norm",
         "attention_block.output_projection",  # every shorter tail ends the other path too: kept whole
-        "mlp_block.output_projection"]
+        "mlp_block.output_projection",
+    ]
 
 
 def test_a_module_named_like_the_model_output_is_told_apart_from_it():
-    assert block_names([node("encoder.layer.0.output#1"), Node(id="output", kind="output", type="Output", scope="",
-                                                                call=1, shape=(1, 4))]) == ["layer.0.output", "output"]
+    assert block_names(
+        [
+            node("encoder.layer.0.output#1"),
+            Node(id="output", kind="output", type="Output", scope="", call=1, shape=(1, 4)),
+        ]
+    ) == ["layer.0.output", "output"]
 
 
 def test_names_that_coincide_across_kinds_are_numbered():
@@ -249,8 +288,14 @@ def _timm_vit():
 def _bert():
     from transformers import BertConfig, BertModel
 
-    config = BertConfig(vocab_size=100, hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                        intermediate_size=64, max_position_embeddings=64)
+    config = BertConfig(
+        vocab_size=100,
+        hidden_size=32,
+        num_hidden_layers=2,
+        num_attention_heads=2,
+        intermediate_size=64,
+        max_position_embeddings=64,
+    )
     return BertModel(config), torch.randint(0, 100, (1, 12))
 
 
@@ -263,8 +308,10 @@ def _monai_densenet():
 def _monai_unet():
     from monai.networks.nets import UNet
 
-    return (UNet(spatial_dims=2, in_channels=1, out_channels=2, channels=(8, 16, 32, 64), strides=(2, 2, 2)),
-            torch.randn(1, 1, 32, 32))
+    return (
+        UNet(spatial_dims=2, in_channels=1, out_channels=2, channels=(8, 16, 32, 64), strides=(2, 2, 2)),
+        torch.randn(1, 1, 32, 32),
+    )
 
 
 def _smp_unet():
@@ -273,8 +320,11 @@ def _smp_unet():
     return smp.Unet("resnet18", encoder_weights=None), torch.randn(1, 3, 64, 64)
 
 
-@pytest.mark.parametrize("make", [_resnet50, _googlenet, _timm_resnet, _timm_vit, _bert, _monai_densenet,
-                                  _monai_unet, _smp_unet], ids=lambda f: f.__name__.strip("_"))
+@pytest.mark.parametrize(
+    "make",
+    [_resnet50, _googlenet, _timm_resnet, _timm_vit, _bert, _monai_densenet, _monai_unet, _smp_unet],
+    ids=lambda f: f.__name__.strip("_"),
+)
 def test_no_two_blocks_of_a_real_model_share_a_name(make):
     torch.manual_seed(0)
     model, x = make()

@@ -23,9 +23,17 @@ def test_intersecting_pairs_counts_overlap_but_not_touching_or_own_parts():
     assert pairs.tolist() == [[0, 1], [1, 2]]
 
 
-MODELS = ["smp.DeepLabV3Plus", "smp.FPN", "smp.PSPNet", "smp.UnetPlusPlus", "tv.deeplabv3_mobilenet_v3_large",
-          "tv.fasterrcnn_mobilenet_v3_large_fpn", "tv.regnet_y_400mf", "hf.CLIPVision",
-          "hf.T5"]
+MODELS = [
+    "smp.DeepLabV3Plus",
+    "smp.FPN",
+    "smp.PSPNet",
+    "smp.UnetPlusPlus",
+    "tv.deeplabv3_mobilenet_v3_large",
+    "tv.fasterrcnn_mobilenet_v3_large_fpn",
+    "tv.regnet_y_400mf",
+    "hf.CLIPVision",
+    "hf.T5",
+]
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -27,8 +27,7 @@ def resnet152_trace():
 
     import render3d
 
-    return render3d.trace(torchvision.models.resnet152(), torch.randn(1, 3, 224, 224), capture="none",
-                          device="meta")
+    return render3d.trace(torchvision.models.resnet152(), torch.randn(1, 3, 224, 224), capture="none", device="meta")
 
 
 @cache
@@ -40,13 +39,15 @@ def vit_trace():
     import render3d
 
     torch.manual_seed(0)
-    model = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=32,
-                              mlp_dim=64, num_classes=10).eval()
+    model = VisionTransformer(
+        image_size=32, patch_size=8, num_layers=2, num_heads=4, hidden_dim=32, mlp_dim=64, num_classes=10
+    ).eval()
     with torch.no_grad():
         return render3d.trace(model, torch.randn(1, 3, 32, 32), capture="reduced")
 
 
 # --- folding and collapsing keep every edge --------------------------------------------------------
+
 
 @pytest.mark.parametrize("make", [fx.big_residual, resnet152_trace, fx.densenet_trace])
 def test_every_cross_block_edge_has_a_connector_after_folding(make):
@@ -100,6 +101,7 @@ def test_unfold_first_draws_one_layer_in_full():
 
 # --- transformers: residual spine, side-cars, attention heads ----------------------------------------
 
+
 def test_vit_spine_adds_on_the_main_lane_and_branches_beside_it():
     scene = build_scene(vit_trace(), unfold_first="never", fold_repeats=False)
     b = scene.blocks
@@ -122,8 +124,9 @@ def test_vit_spine_adds_on_the_main_lane_and_branches_beside_it():
 def test_resnet_residuals_stay_arcs():
     scene = build_scene(fx.resnet18_trace(), fold_repeats=False)
     assert not any("spine" in n for n in scene.notes)
-    assert np.allclose(scene.blocks.centers[[i for i, nid in enumerate(scene.blocks.node_ids)
-                                             if ".add#" in nid], 2], 0.0)
+    assert np.allclose(
+        scene.blocks.centers[[i for i, nid in enumerate(scene.blocks.node_ids) if ".add#" in nid], 2], 0.0
+    )
 
 
 def test_attention_head_planes_beside_the_attention_block():
@@ -148,13 +151,13 @@ def test_attention_head_planes_beside_the_attention_block():
 
 # --- level of detail by screen size ----------------------------------------------------------------
 
+
 def _maps_trace(n: int, hw: int = 32):
     trace = fx.chain(n, shape=(1, 64, hw, hw))
     rng = np.random.default_rng(0)
     for nid in list(trace.nodes)[1:-1]:
         data = rng.standard_normal((64, hw, hw)).astype(np.float32)
-        trace.nodes[nid].activation = Activation(data=data.astype(np.float16), layout="map",
-                                                 full_shape=data.shape)
+        trace.nodes[nid].activation = Activation(data=data.astype(np.float16), layout="map", full_shape=data.shape)
     return trace
 
 
@@ -172,6 +175,7 @@ def test_lod_auto_depends_on_projected_size():
 
 
 # --- speed -----------------------------------------------------------------------------------------
+
 
 def test_5000_block_scene_with_folding_builds_fast():
     trace = fx.big_residual(1666)

@@ -58,8 +58,9 @@ def test_render_of_a_model_at_a_square_size_crops_nothing(resnet, tmp_path):
     path = api.render(*resnet, size=(600, 600), path=tmp_path / "square.png")
     image = np.asarray(Image.open(path).convert("RGB"))
     assert image.shape == (600, 600, 3)
-    border = np.concatenate([image[:2].reshape(-1, 3), image[-2:].reshape(-1, 3),
-                             image[:, :2].reshape(-1, 3), image[:, -2:].reshape(-1, 3)])
+    border = np.concatenate(
+        [image[:2].reshape(-1, 3), image[-2:].reshape(-1, 3), image[:, :2].reshape(-1, 3), image[:, -2:].reshape(-1, 3)]
+    )
     assert (border == 255).all()  # the model stays inside its margin: nothing drawn at the edge
 
 

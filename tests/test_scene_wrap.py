@@ -86,8 +86,10 @@ def test_densenet201_rows_are_stages():
     rows = rows_of(scene)
     assert rows.max() + 1 >= 2
     ids = scene.blocks.node_ids
-    firsts = [ids[int(np.flatnonzero(rows == r)[np.argmin(scene.blocks.centers[rows == r, 0])])]
-              for r in range(1, rows.max() + 1)]
+    firsts = [
+        ids[int(np.flatnonzero(rows == r)[np.argmin(scene.blocks.centers[rows == r, 0])])]
+        for r in range(1, rows.max() + 1)
+    ]
     assert all(f.startswith("features.transition") for f in firsts), firsts
     for r in range(rows.max() + 1):
         dense = [i for i in np.flatnonzero(rows == r) if ".denselayer" in ids[i]]

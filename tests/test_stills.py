@@ -26,16 +26,26 @@ def test_training_still_needs_no_model(tmp_path):
     assert (sf.video, sf.model, sf.recording, sf.at) == ("training", "", tmp_path / "rec", 0.25)
 
 
-@pytest.mark.parametrize("text, message", [
-    ('model = "render3d:SeedCNN"\nvideo = "explain"\n', r"x.toml: video = 'explain' needs key 'layer'$"),
-    ('video = "training"\n', r"x.toml: video = 'training' needs key 'recording'$"),
-    ('model = "render3d:SeedCNN"\nlayer = "conv1"\n', r"x.toml: key 'layer' needs video = one of 'tour', 'explain'"),
-    ('model = "render3d:SeedCNN"\nvideo = "tour"\nlayer = "conv1"\n',
-     r"x.toml: key 'layer' applies to video = 'explain', not 'tour'$"),
-    ('model = "render3d:SeedCNN"\nvideo = "tour"\nat = 1.5\n', r"x.toml: key 'at' must be a number from 0 to 1"),
-    ('model = "render3d:SeedCNN"\nvideo = "movie"\n',
-     r"x.toml: key 'video' must be one of 'tour', 'explain', 'training'"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('model = "render3d:SeedCNN"\nvideo = "explain"\n', r"x.toml: video = 'explain' needs key 'layer'$"),
+        ('video = "training"\n', r"x.toml: video = 'training' needs key 'recording'$"),
+        (
+            'model = "render3d:SeedCNN"\nlayer = "conv1"\n',
+            r"x.toml: key 'layer' needs video = one of 'tour', 'explain'",
+        ),
+        (
+            'model = "render3d:SeedCNN"\nvideo = "tour"\nlayer = "conv1"\n',
+            r"x.toml: key 'layer' applies to video = 'explain', not 'tour'$",
+        ),
+        ('model = "render3d:SeedCNN"\nvideo = "tour"\nat = 1.5\n', r"x.toml: key 'at' must be a number from 0 to 1"),
+        (
+            'model = "render3d:SeedCNN"\nvideo = "movie"\n',
+            r"x.toml: key 'video' must be one of 'tour', 'explain', 'training'",
+        ),
+    ],
+)
 def test_video_keys_are_checked(tmp_path, text, message):
     with pytest.raises(SceneFileError, match=message):
         read_scene_file(_file(tmp_path, text))
@@ -72,8 +82,11 @@ def test_explain_still_fills_in_the_output_as_at_grows(tmp_path):
 def test_gallery_writes_the_still_a_scene_file_names(tmp_path):
     from render3d.gallery import render_gallery
 
-    scene = _file(tmp_path, f'video = "training"\nrecording = "{SCENES / "recordings" / "digits"}"\n'
-                            'size = [320, 180]\noutput = "story"\npage = true\n')
+    scene = _file(
+        tmp_path,
+        f'video = "training"\nrecording = "{SCENES / "recordings" / "digits"}"\n'
+        'size = [320, 180]\noutput = "story"\npage = true\n',
+    )
     assert render_gallery([scene], tmp_path / "out", progress=False) == []
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["story.html", "story.png"]
     assert iio.imread(tmp_path / "out" / "story.png").shape[:2] == (180, 320)

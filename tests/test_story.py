@@ -174,9 +174,15 @@ def test_panels_draw_bars_to_scale():
     from render3d.rendering.panels import TRUE_BAR, story_panels
 
     def orange_width(p: float) -> int:
-        image = story_panels((384, 720), image=np.zeros((8, 8, 3), np.uint8), name="digit 3",
-                             bars=[("3", p, True), ("5", 1 - p, False)], charts={}, chart_limits={},
-                             epoch_range=(0.0, 1.0))
+        image = story_panels(
+            (384, 720),
+            image=np.zeros((8, 8, 3), np.uint8),
+            name="digit 3",
+            bars=[("3", p, True), ("5", 1 - p, False)],
+            charts={},
+            chart_limits={},
+            epoch_range=(0.0, 1.0),
+        )
         assert image.shape == (720, 384, 3)
         orange = np.all(image == TRUE_BAR, axis=2)
         return int(orange.sum(axis=1).max())
@@ -197,7 +203,8 @@ def test_the_story_scene_labels_its_input_and_first_pool():
     from render3d.scene.builder import build_scene
 
     torch.manual_seed(0)
-    scene = build_scene(render3d.trace(DigitsCNN(), make_probe("digit:45", SHAPE)), "activations",
-                        image_size=(896, 720))
+    scene = build_scene(
+        render3d.trace(DigitsCNN(), make_probe("digit:45", SHAPE)), "activations", image_size=(896, 720)
+    )
     firsts = [text.split("\n")[0] for text in scene.labels.texts]
     assert "input" in firsts and "pool" in firsts

@@ -36,22 +36,37 @@ def resnet():
 
 def test_seed_stops_follow_the_data_path(seed):
     stops = plan_stops(*seed)
-    assert [s.title.split(" · ")[1] for s in stops] == ["input.0", "conv1", "pool", "conv2", "pool", "conv3", "pool",
-                                                         "conv4", "pool", "view", "fc1", "fc2"]
+    assert [s.title.split(" · ")[1] for s in stops] == [
+        "input.0",
+        "conv1",
+        "pool",
+        "conv2",
+        "pool",
+        "conv3",
+        "pool",
+        "conv4",
+        "pool",
+        "view",
+        "fc1",
+        "fc2",
+    ]
 
 
 def test_a_stop_narrates_the_layer_and_what_is_folded_into_it(seed):
     trace, scene = seed
     stop = plan_stops(trace, scene)[1]
     zeros = round(100 * trace["relu#1"].stats.zero_fraction)
-    assert stop.text == ("Conv 3×3, 64 filters, stride 1: 3×64×64 → 64×64×64; each output value is a weighted sum "
-                         f"over a 3×3×3 patch. Then ReLU sets negatives to 0 ({zeros} % of values here).")
+    assert stop.text == (
+        "Conv 3×3, 64 filters, stride 1: 3×64×64 → 64×64×64; each output value is a weighted sum "
+        f"over a 3×3×3 patch. Then ReLU sets negatives to 0 ({zeros} % of values here)."
+    )
     assert stop.title == "2/12 · conv1"
 
 
 def test_the_input_caption_says_what_the_input_shows(seed):
-    assert plan_stops(*seed, input_name="digit 3")[0].text == ("Input: 3×64×64, digit 3, the example this pass "
-                                                               "runs on.")
+    assert plan_stops(*seed, input_name="digit 3")[0].text == (
+        "Input: 3×64×64, digit 3, the example this pass runs on."
+    )
 
 
 def test_resnet18_has_a_sane_number_of_stops(resnet):
@@ -60,16 +75,21 @@ def test_resnet18_has_a_sane_number_of_stops(resnet):
 
 def test_folded_run_is_one_stop_with_its_count(resnet):
     (stop,) = [s for s in plan_stops(*resnet) if "layer1" in s.title]
-    assert stop.text == ("BasicBlock ×2 (147,968 parameters): 64×16×16 → 64×16×16. Each of the 2 repeats runs Conv "
-                         "3×3 → BN → ReLU → Conv 3×3 → BN → add → ReLU.")
+    assert stop.text == (
+        "BasicBlock ×2 (147,968 parameters): 64×16×16 → 64×16×16. Each of the 2 repeats runs Conv "
+        "3×3 → BN → ReLU → Conv 3×3 → BN → add → ReLU."
+    )
 
 
 def test_split_and_join_are_narrated(resnet):
     texts = {s.title.split(" · ")[1]: s.text for s in plan_stops(*resnet)}
-    assert texts["layer2.0.conv1"].startswith("The path splits: a shortcut (Conv 1×1 stride 2) runs beside the next "
-                                              "2 blocks. Conv 3×3, 128 filters, stride 2: 64×16×16 → 128×8×8;")
-    assert texts["layer2.1.conv1"].startswith("The path splits: a skip connection carries this tensor around the next "
-                                              "2 blocks. ")
+    assert texts["layer2.0.conv1"].startswith(
+        "The path splits: a shortcut (Conv 1×1 stride 2) runs beside the next "
+        "2 blocks. Conv 3×3, 128 filters, stride 2: 64×16×16 → 128×8×8;"
+    )
+    assert texts["layer2.1.conv1"].startswith(
+        "The path splits: a skip connection carries this tensor around the next 2 blocks. "
+    )
     assert texts["layer2.0.add"].startswith("Add (residual join): 128×8×8 → 128×8×8; the skip path is added")
 
 
@@ -80,11 +100,15 @@ def test_transformer_stops_narrate_attention_and_the_skip():
     stops = plan_stops(t, build_scene(t, "activations", image_size=SIZE))
     texts = [s.text for s in stops]
     assert stops[1].inset == "10 tokens × 32 values"
-    assert texts[1] == ("The path splits: a skip connection carries this tensor around the next block. "
-                        "Self-attention, 4 heads of 8: 10×32 → 10×32; each of the 10 tokens takes a weighted mix "
-                        "of all tokens, weighted by query·key similarity.")
-    assert texts[-1] == ("TransformerEncoderLayer (8,544 parameters): 10×32 → 10×32. Inside: MultiheadAttention → "
-                         "add → LN → Linear 32→64 → ReLU → Linear 64→32 → add → LN.")
+    assert texts[1] == (
+        "The path splits: a skip connection carries this tensor around the next block. "
+        "Self-attention, 4 heads of 8: 10×32 → 10×32; each of the 10 tokens takes a weighted mix "
+        "of all tokens, weighted by query·key similarity."
+    )
+    assert texts[-1] == (
+        "TransformerEncoderLayer (8,544 parameters): 10×32 → 10×32. Inside: MultiheadAttention → "
+        "add → LN → Linear 32→64 → ReLU → Linear 64→32 → add → LN."
+    )
 
 
 def test_a_loop_drawn_as_one_block_lists_one_iteration():
@@ -154,8 +178,9 @@ def test_camera_glides_without_jumps(seed):
 
 def test_tour_writes_a_video_with_a_caption_panel(tmp_path, capsys):
     torch.manual_seed(0)
-    path = render3d.tour(SeedCNN(), torch.randn(1, 3, 64, 64), path=tmp_path / "t.mp4", size=(320, 176), fps=4,
-                         duration=6.0)
+    path = render3d.tour(
+        SeedCNN(), torch.randn(1, 3, 64, 64), path=tmp_path / "t.mp4", size=(320, 176), fps=4, duration=6.0
+    )
     assert "wrote" in capsys.readouterr().out
     frames = iio.imread(path)
     assert frames.shape[1:] == (176, 320, 3) and len(frames) >= 20
@@ -166,8 +191,25 @@ def test_tour_writes_a_video_with_a_caption_panel(tmp_path, capsys):
 
 def test_cli_tour_of_a_named_model(tmp_path):
     out = tmp_path / "t.mp4"
-    assert main(["tour", "render3d:SeedCNN", "-o", str(out), "--size", "320x176", "--fps", "2",
-                 "--duration", "4", "--probe", "digit:3"]) == 0
+    assert (
+        main(
+            [
+                "tour",
+                "render3d:SeedCNN",
+                "-o",
+                str(out),
+                "--size",
+                "320x176",
+                "--fps",
+                "2",
+                "--duration",
+                "4",
+                "--probe",
+                "digit:3",
+            ]
+        )
+        == 0
+    )
     assert len(iio.imread(out)) >= 6
 
 
@@ -187,7 +229,7 @@ def test_inset_tiles_are_enlarged_with_white_gaps():
     image = inset_image(fm, lut, 40)
     assert image.shape == (2 * 12 + GAP_PX, 2 * 18 + GAP_PX, 3)  # 2×2 tiles of 2×3 values, 6 px per value
     assert (image[0, 0] == values_rgb(values[0, 0, 0], (0.0, 23.0), lut)).all()
-    assert (image[:, 18:18 + GAP_PX] == 255).all()
+    assert (image[:, 18 : 18 + GAP_PX] == 255).all()
     assert (image[-1, -1] == values_rgb(values[3, 1, 2], (0.0, 23.0), lut)).all()
 
 
@@ -205,7 +247,7 @@ def test_a_block_without_feature_maps_is_drawn_in_front_at_its_stop(seed):
         view.close()
     block = plan.stops[k].block
     x, y = project_points(plan.frames[j].camera, scene.blocks.centers[block][None], SIZE)[0]
-    around = image[int(y) - 3:int(y) + 4, int(x) - 3:int(x) + 4].reshape(-1, 3)
+    around = image[int(y) - 3 : int(y) + 4, int(x) - 3 : int(x) + 4].reshape(-1, 3)
     assert (around == scene.blocks.colors[block]).all(axis=1).any()  # the cube in its colour, inside the frame
     assert (around == OUTLINE_COLOR).all(axis=1).any()
 
@@ -213,7 +255,8 @@ def test_a_block_without_feature_maps_is_drawn_in_front_at_its_stop(seed):
 def test_transformer_tour_writes_a_gif(tmp_path):
     torch.manual_seed(0)
     model = nn.TransformerEncoder(nn.TransformerEncoderLayer(32, 4, 64, batch_first=True), 2)
-    path = render3d.tour(model, torch.randn(1, 10, 32), path=tmp_path / "t.gif", size=(320, 176), fps=2,
-                         duration=8.0, progress=False)
+    path = render3d.tour(
+        model, torch.randn(1, 10, 32), path=tmp_path / "t.gif", size=(320, 176), fps=2, duration=8.0, progress=False
+    )
     frames = iio.imread(path)
     assert frames.shape[1:3] == (176, 320) and len(frames) >= 14

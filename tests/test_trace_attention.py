@@ -40,12 +40,16 @@ def _expected(model: Sdpa, x: torch.Tensor, mask: torch.Tensor | None) -> np.nda
         return F.scaled_dot_product_attention(q, k, eye, attn_mask=mask, **model.options)[0].numpy()
 
 
-@pytest.mark.parametrize(("options", "mask"), [
-    ({}, None),
-    ({"is_causal": True, "scale": 0.3}, None),
-    ({"enable_gqa": True}, "bool"),
-    ({}, "float"),
-], ids=["plain", "causal-scale", "gqa-bool-mask", "float-mask"])
+@pytest.mark.parametrize(
+    ("options", "mask"),
+    [
+        ({}, None),
+        ({"is_causal": True, "scale": 0.3}, None),
+        ({"enable_gqa": True}, "bool"),
+        ({}, "float"),
+    ],
+    ids=["plain", "causal-scale", "gqa-bool-mask", "float-mask"],
+)
 def test_sdpa_maps_equal_torch_weights(options, mask):
     torch.manual_seed(0)
     kv_heads = 2 if options.get("enable_gqa") else 4
@@ -143,8 +147,15 @@ def test_folded_blocks_carry_the_last_members_maps(vit_traces):
 @pytest.mark.parametrize("implementation", ["sdpa", "eager"])
 def test_bert_attention_block_maps_respect_the_padding_mask(implementation):
     torch.manual_seed(0)
-    config = tf.BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=32, max_position_embeddings=32, attn_implementation=implementation)
+    config = tf.BertConfig(
+        vocab_size=100,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+        attn_implementation=implementation,
+    )
     ids = torch.randint(0, 100, (1, 10))
     mask = torch.ones(1, 10, dtype=torch.long)
     mask[0, 7:] = 0

@@ -15,8 +15,16 @@ from render3d.tracing.attrs import module_attrs
 
 def test_conv_attrs_are_plain_json_values():
     t = render3d.trace(SeedCNN(), torch.randn(1, 3, 64, 64), capture="none")
-    assert t["conv1#1"].attrs == {"in_channels": 3, "out_channels": 64, "kernel_size": [3, 3], "stride": [1, 1],
-                                  "padding": [1, 1], "dilation": [1, 1], "groups": 1, "bias": True}
+    assert t["conv1#1"].attrs == {
+        "in_channels": 3,
+        "out_channels": 64,
+        "kernel_size": [3, 3],
+        "stride": [1, 1],
+        "padding": [1, 1],
+        "dilation": [1, 1],
+        "groups": 1,
+        "bias": True,
+    }
 
 
 def test_pool_and_linear_attrs():
@@ -31,8 +39,11 @@ def test_norm_attention_embedding_upsample_flatten_dropout_attrs():
     assert module_attrs(nn.GroupNorm(4, 8)) == {"num_groups": 4, "num_channels": 8, "eps": 1e-05, "affine": True}
     assert module_attrs(nn.MultiheadAttention(16, 4)) == {"embed_dim": 16, "num_heads": 4}
     assert module_attrs(nn.Embedding(100, 16)) == {"num_embeddings": 100, "embedding_dim": 16}
-    assert module_attrs(nn.Upsample(scale_factor=2, mode="nearest")) == {"scale_factor": 2.0, "size": None,
-                                                                          "mode": "nearest"}
+    assert module_attrs(nn.Upsample(scale_factor=2, mode="nearest")) == {
+        "scale_factor": 2.0,
+        "size": None,
+        "mode": "nearest",
+    }
     assert module_attrs(nn.Flatten()) == {"start_dim": 1, "end_dim": -1}
     assert module_attrs(nn.Dropout(0.25)) == {"p": 0.25}
     assert module_attrs(nn.AdaptiveAvgPool2d((1, 1))) == {"output_size": [1, 1]}
@@ -76,8 +87,9 @@ def test_attrs_survive_the_json_round_trip(tmp_path):
 
 def test_attrs_are_read_once_per_module(monkeypatch):
     calls = []
-    monkeypatch.setattr("render3d.tracing.tracer.module_attrs",
-                        lambda m: calls.append(m) or attrs_module.module_attrs(m))
+    monkeypatch.setattr(
+        "render3d.tracing.tracer.module_attrs", lambda m: calls.append(m) or attrs_module.module_attrs(m)
+    )
     conv = nn.Conv2d(3, 3, 3, padding=1)
 
     class Thrice(nn.Module):

@@ -41,8 +41,15 @@ def test_no_op_modules_get_no_node_and_edges_come_from_the_real_producer():
     t = render3d.trace(NoOps(), torch.randn(1, 4))
     assert [n.id for n in t] == ["input.0", "fc#1", "mul#1", "add#1", "act#1", "add#2", "out#1", "output"]
     assert t.edges == [
-        ("input.0", "fc#1"), ("fc#1", "mul#1"), ("mul#1", "add#1"), ("fc#1", "add#1"), ("add#1", "act#1"),
-        ("act#1", "add#2"), ("fc#1", "add#2"), ("add#2", "out#1"), ("out#1", "output"),
+        ("input.0", "fc#1"),
+        ("fc#1", "mul#1"),
+        ("mul#1", "add#1"),
+        ("fc#1", "add#1"),
+        ("add#1", "act#1"),
+        ("act#1", "add#2"),
+        ("fc#1", "add#2"),
+        ("add#2", "out#1"),
+        ("out#1", "output"),
     ]
 
 
@@ -67,22 +74,36 @@ def test_inplace_functional_relu_returning_its_input_is_still_a_node():
 
 def test_timm_resnet_no_op_drop_block_and_aa_take_no_tensor():
     torch.manual_seed(0)
-    t = render3d.trace(timm.create_model("resnet10t", pretrained=False, num_classes=10), torch.randn(1, 3, 32, 32),
-                       capture="none")
+    t = render3d.trace(
+        timm.create_model("resnet10t", pretrained=False, num_classes=10), torch.randn(1, 3, 32, 32), capture="none"
+    )
     assert not [n.id for n in t if n.type == "Identity"]
     block = [e for e in t.edges if "layer1.0." in e[1]]
     assert block == [
-        ("maxpool#1", "layer1.0.conv1#1"), ("layer1.0.conv1#1", "layer1.0.bn1#1"),
-        ("layer1.0.bn1#1", "layer1.0.act1#1"), ("layer1.0.act1#1", "layer1.0.conv2#1"),
-        ("layer1.0.conv2#1", "layer1.0.bn2#1"), ("layer1.0.bn2#1", "layer1.0.add#1"),
-        ("maxpool#1", "layer1.0.add#1"), ("layer1.0.add#1", "layer1.0.act2#1"),
+        ("maxpool#1", "layer1.0.conv1#1"),
+        ("layer1.0.conv1#1", "layer1.0.bn1#1"),
+        ("layer1.0.bn1#1", "layer1.0.act1#1"),
+        ("layer1.0.act1#1", "layer1.0.conv2#1"),
+        ("layer1.0.conv2#1", "layer1.0.bn2#1"),
+        ("layer1.0.bn2#1", "layer1.0.add#1"),
+        ("maxpool#1", "layer1.0.add#1"),
+        ("layer1.0.add#1", "layer1.0.act2#1"),
     ]
 
 
 def _poolformer() -> nn.Module:  # poolformer_s12's block settings (res_scale: Identity), narrower and shallower
-    return MetaFormer(depths=(1, 1, 2, 1), dims=(16, 32, 48, 64), downsample_norm=None, mlp_act=nn.GELU,
-                      mlp_bias=True, norm_layers=GroupNorm1, layer_scale_init_values=1e-5,
-                      res_scale_init_values=None, use_mlp_head=False, num_classes=10)
+    return MetaFormer(
+        depths=(1, 1, 2, 1),
+        dims=(16, 32, 48, 64),
+        downsample_norm=None,
+        mlp_act=nn.GELU,
+        mlp_bias=True,
+        norm_layers=GroupNorm1,
+        layer_scale_init_values=1e-5,
+        res_scale_init_values=None,
+        use_mlp_head=False,
+        num_classes=10,
+    )
 
 
 def _convnext() -> nn.Module:  # StochasticDepth returns its input in eval

@@ -58,11 +58,25 @@ def test_json_schema_matches_design(seed_trace, tmp_path):
     assert set(data) == {"model", "inputs", "nodes", "edges", "outputs"}
     assert data["inputs"] == [{"id": "input.0", "shape": [1, 3, 64, 64], "dtype": "float32"}]
     assert set(data["nodes"][1]) == {"id", "kind", "type", "scope", "call", "shape", "params", "attrs"}
-    assert data["nodes"][1] == {"id": "conv1#1", "kind": "module", "type": "Conv2d", "scope": "conv1",
-                                "call": 1, "shape": [1, 64, 64, 64], "params": 1792,
-                                "attrs": {"in_channels": 3, "out_channels": 64, "kernel_size": [3, 3],
-                                          "stride": [1, 1], "padding": [1, 1], "dilation": [1, 1], "groups": 1,
-                                          "bias": True}}
+    assert data["nodes"][1] == {
+        "id": "conv1#1",
+        "kind": "module",
+        "type": "Conv2d",
+        "scope": "conv1",
+        "call": 1,
+        "shape": [1, 64, 64, 64],
+        "params": 1792,
+        "attrs": {
+            "in_channels": 3,
+            "out_channels": 64,
+            "kernel_size": [3, 3],
+            "stride": [1, 1],
+            "padding": [1, 1],
+            "dilation": [1, 1],
+            "groups": 1,
+            "bias": True,
+        },
+    }
     assert set(data["nodes"][2]) == {"id", "kind", "type", "scope", "call", "shape", "params"}  # relu: no attrs
     assert data["edges"][0] == ["input.0", "conv1#1"]
     assert data["outputs"] == [{"path": "", "node": "fc2#1"}]
@@ -256,11 +270,18 @@ def test_depth_collapse_keeps_edges_that_cross_blocks():
             return self.left(h) + self.right(h) + h
 
     t = render3d.trace(TwoBranch(), torch.randn(1, 4)).collapse(1)
-    assert sorted(t.edges) == sorted([
-        ("input.0", "stem#1"), ("stem#1", "left#1"), ("stem#1", "right#1"),
-        ("left#1", "add#1"), ("right#1", "add#1"), ("add#1", "add#2"), ("stem#1", "add#2"),
-        ("add#2", "output"),
-    ])
+    assert sorted(t.edges) == sorted(
+        [
+            ("input.0", "stem#1"),
+            ("stem#1", "left#1"),
+            ("stem#1", "right#1"),
+            ("left#1", "add#1"),
+            ("right#1", "add#1"),
+            ("add#1", "add#2"),
+            ("stem#1", "add#2"),
+            ("add#2", "output"),
+        ]
+    )
 
 
 def test_trace_depth_argument_equals_collapse(seed_trace):
@@ -296,8 +317,12 @@ def test_fold_repeats_folds_identical_resnet_blocks_and_keeps_edges():
     folded = t.fold_repeats()
     runs = {n.id: (n.repeats, n.shape) for n in folded if n.repeats > 1}
     # layer2.0 / layer3.0 / layer4.0 downsample, so their followers fold; layer1 has no downsample
-    assert runs == {"layer1.0#1": (3, (1, 64, 8, 8)), "layer2.1#1": (3, (1, 128, 4, 4)),
-                    "layer3.1#1": (5, (1, 256, 2, 2)), "layer4.1#1": (2, (1, 512, 1, 1))}
+    assert runs == {
+        "layer1.0#1": (3, (1, 64, 8, 8)),
+        "layer2.1#1": (3, (1, 128, 4, 4)),
+        "layer3.1#1": (5, (1, 256, 2, 2)),
+        "layer4.1#1": (2, (1, 512, 1, 1)),
+    }
     assert folded["layer3.1#1"].folded == tuple(f"layer3.{i}#1" for i in range(1, 6))
     assert folded.parents("layer3.1#1") == ["layer3.0.relu#2"]
     assert folded.children("layer3.1#1") == ["layer4.0.conv1#1", "layer4.0.downsample.0#1"]
@@ -314,8 +339,9 @@ def test_fold_repeats_keeps_skips_that_cross_the_run():
 
     t = render3d.trace(Stack(), torch.randn(1, 4)).fold_repeats()
     assert t["blocks.0#1"].repeats == 3
-    assert sorted(t.edges) == sorted([("input.0", "blocks.0#1"), ("blocks.0#1", "add#1"), ("input.0", "add#1"),
-                                      ("add#1", "output")])
+    assert sorted(t.edges) == sorted(
+        [("input.0", "blocks.0#1"), ("blocks.0#1", "add#1"), ("input.0", "add#1"), ("add#1", "output")]
+    )
 
 
 def test_fold_repeats_leaves_different_blocks_alone():

@@ -37,9 +37,15 @@ def posemb():
 def test_posemb_modules_fed_by_sources_are_nodes(posemb):
     _, t = posemb
     assert [(n.id, n.kind, n.type) for n in t] == [
-        ("input.0", "input", "Input"), ("tok#1", "module", "Embedding"), ("pos_ids", "constant", "Buffer"),
-        ("pos#1", "module", "Embedding"), ("add#1", "function", "add"), ("arange#1", "constant", "Constant"),
-        ("pos#2", "module", "Embedding"), ("add#2", "function", "add"), ("fc#1", "module", "Linear"),
+        ("input.0", "input", "Input"),
+        ("tok#1", "module", "Embedding"),
+        ("pos_ids", "constant", "Buffer"),
+        ("pos#1", "module", "Embedding"),
+        ("add#1", "function", "add"),
+        ("arange#1", "constant", "Constant"),
+        ("pos#2", "module", "Embedding"),
+        ("add#2", "function", "add"),
+        ("fc#1", "module", "Linear"),
         ("output", "output", "Output"),
     ]
 
@@ -47,8 +53,15 @@ def test_posemb_modules_fed_by_sources_are_nodes(posemb):
 def test_posemb_edges_run_from_the_sources_and_adds_have_two_parents(posemb):
     _, t = posemb
     assert t.edges == [
-        ("input.0", "tok#1"), ("pos_ids", "pos#1"), ("tok#1", "add#1"), ("pos#1", "add#1"),
-        ("arange#1", "pos#2"), ("add#1", "add#2"), ("pos#2", "add#2"), ("add#2", "fc#1"), ("fc#1", "output"),
+        ("input.0", "tok#1"),
+        ("pos_ids", "pos#1"),
+        ("tok#1", "add#1"),
+        ("pos#1", "add#1"),
+        ("arange#1", "pos#2"),
+        ("add#1", "add#2"),
+        ("pos#2", "add#2"),
+        ("add#2", "fc#1"),
+        ("fc#1", "output"),
     ]
 
 
@@ -111,8 +124,14 @@ def test_collapse_keeps_a_source_inside_the_block_that_reads_it():
 
 
 def _bert() -> nn.Module:
-    config = tf.BertConfig(vocab_size=100, hidden_size=16, num_hidden_layers=1, num_attention_heads=2,
-                           intermediate_size=32, max_position_embeddings=32)
+    config = tf.BertConfig(
+        vocab_size=100,
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        intermediate_size=32,
+        max_position_embeddings=32,
+    )
     return tf.BertModel(config)
 
 
@@ -132,33 +151,60 @@ def _gpt2():
 
 
 def _clip():
-    config = tf.CLIPTextConfig(vocab_size=100, hidden_size=16, intermediate_size=32, num_hidden_layers=1,
-                               num_attention_heads=2, max_position_embeddings=32)
+    config = tf.CLIPTextConfig(
+        vocab_size=100,
+        hidden_size=16,
+        intermediate_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        max_position_embeddings=32,
+    )
     return tf.CLIPTextModel(config), {}
 
 
 def _t5():
-    config = tf.T5Config(vocab_size=100, d_model=16, d_kv=8, d_ff=32, num_layers=1, num_decoder_layers=1,
-                         num_heads=2)
+    config = tf.T5Config(vocab_size=100, d_model=16, d_kv=8, d_ff=32, num_layers=1, num_decoder_layers=1, num_heads=2)
     return tf.T5Model(config), {"decoder_input_ids": torch.randint(0, 99, (1, 8))}
 
 
 def _whisper():
-    config = tf.WhisperConfig(vocab_size=100, d_model=16, encoder_layers=1, decoder_layers=1,
-                              encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
-                              decoder_ffn_dim=32, num_mel_bins=8, max_source_positions=16, max_target_positions=32,
-                              pad_token_id=0, bos_token_id=1, eos_token_id=2, decoder_start_token_id=1)
-    return tf.WhisperModel(config), {"input_features": torch.randn(1, 8, 32),
-                                     "decoder_input_ids": torch.randint(0, 99, (1, 8))}
+    config = tf.WhisperConfig(
+        vocab_size=100,
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        num_mel_bins=8,
+        max_source_positions=16,
+        max_target_positions=32,
+        pad_token_id=0,
+        bos_token_id=1,
+        eos_token_id=2,
+        decoder_start_token_id=1,
+    )
+    return tf.WhisperModel(config), {
+        "input_features": torch.randn(1, 8, 32),
+        "decoder_input_ids": torch.randint(0, 99, (1, 8)),
+    }
 
 
-@pytest.mark.parametrize(("build", "module", "source"), [
-    (_gpt2, "wpe#1", "arange#1"),
-    (_clip, "embeddings.position_embedding#1", "embeddings.position_ids"),
-    (_whisper, "encoder.embed_positions#1", "encoder.arange#1"),
-    (_t5, "encoder.block.0.layer.0.SelfAttention.relative_attention_bias#1",
-     "encoder.block.0.layer.0.SelfAttention.arange#1"),
-], ids=["gpt2", "clip", "whisper", "t5"])
+@pytest.mark.parametrize(
+    ("build", "module", "source"),
+    [
+        (_gpt2, "wpe#1", "arange#1"),
+        (_clip, "embeddings.position_embedding#1", "embeddings.position_ids"),
+        (_whisper, "encoder.embed_positions#1", "encoder.arange#1"),
+        (
+            _t5,
+            "encoder.block.0.layer.0.SelfAttention.relative_attention_bias#1",
+            "encoder.block.0.layer.0.SelfAttention.arange#1",
+        ),
+    ],
+    ids=["gpt2", "clip", "whisper", "t5"],
+)
 def test_hf_position_modules_are_nodes_fed_by_their_source(build, module, source):
     torch.manual_seed(0)
     model, kwargs = build()

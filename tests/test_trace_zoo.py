@@ -25,8 +25,7 @@ DETECTION = tv.list_models(module=tv.detection)
 
 #: the smallest input each family accepts (most CNNs take 64×64; window/patch models need more)
 SMALL_INPUT = {"maxvit_t": (1, 3, 224, 224), "inception_v3": (1, 3, 75, 75)}
-VIDEO_INPUT = {"mvit_v1_b": (1, 3, 16, 224, 224), "mvit_v2_s": (1, 3, 16, 224, 224),
-               "s3d": (1, 3, 16, 224, 224)}
+VIDEO_INPUT = {"mvit_v1_b": (1, 3, 16, 224, 224), "mvit_v2_s": (1, 3, 16, 224, 224), "s3d": (1, 3, 16, 224, 224)}
 
 
 def small_input(name: str) -> tuple[int, ...]:
@@ -64,8 +63,19 @@ def test_zoo_traces_connected_on_meta(name):
     assert t.outputs and all(n.shape for n in t if n.kind != "output")
 
 
-@pytest.mark.parametrize("name", ["resnet18", "mobilenet_v3_small", "squeezenet1_1", "shufflenet_v2_x0_5",
-                                  "efficientnet_b0", "regnet_x_400mf", "convnext_tiny", "swin_t"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "resnet18",
+        "mobilenet_v3_small",
+        "squeezenet1_1",
+        "shufflenet_v2_x0_5",
+        "efficientnet_b0",
+        "regnet_x_400mf",
+        "convnext_tiny",
+        "swin_t",
+    ],
+)
 def test_zoo_traces_real_values_on_cpu(name):
     t = render3d.trace(load_model(f"torchvision:{name}"), torch.randn(small_input(name)))
     assert_connected(t)
@@ -76,8 +86,11 @@ def test_zoo_traces_real_values_on_cpu(name):
 
 def merges(t: Trace, op: str) -> list[str]:
     parents = t.parent_map()
-    return [n.id for n in t if n.kind == "function" and n.id.rsplit(".", 1)[-1].startswith(op + "#")
-            and len(parents[n.id]) >= 2]
+    return [
+        n.id
+        for n in t
+        if n.kind == "function" and n.id.rsplit(".", 1)[-1].startswith(op + "#") and len(parents[n.id]) >= 2
+    ]
 
 
 def test_resnet18_has_eight_two_parent_residual_adds():
@@ -89,14 +102,14 @@ def test_resnet18_has_eight_two_parent_residual_adds():
 
 
 def test_resnet50_has_sixteen_residual_adds():
-    t = render3d.trace(build_on_meta("torchvision:resnet50"), torch.empty(1, 3, 64, 64, device="meta"),
-                       device="meta")
+    t = render3d.trace(build_on_meta("torchvision:resnet50"), torch.empty(1, 3, 64, 64, device="meta"), device="meta")
     assert len(merges(t, "add")) == 16
 
 
 def test_densenet121_concats_join_every_earlier_layer():
-    t = render3d.trace(build_on_meta("torchvision:densenet121"), torch.empty(1, 3, 64, 64, device="meta"),
-                       device="meta")
+    t = render3d.trace(
+        build_on_meta("torchvision:densenet121"), torch.empty(1, 3, 64, 64, device="meta"), device="meta"
+    )
     cats = merges(t, "cat")
     # blocks of 6, 12, 24, 16 layers: layer k>1 concatenates k inputs, each block ends with one more cat
     assert len(cats) == (5 + 11 + 23 + 15) + 4
@@ -106,8 +119,12 @@ def test_densenet121_concats_join_every_earlier_layer():
 def test_googlenet_inception_branches_fan_out_and_join():
     t = render3d.trace(load_model("torchvision:googlenet"), torch.randn(1, 3, 64, 64), capture="none")
     cat = "inception3a.cat#1"
-    assert sorted(t.parents(cat)) == ["inception3a.branch1.relu#1", "inception3a.branch2.1.relu#1",
-                                      "inception3a.branch3.1.relu#1", "inception3a.branch4.1.relu#1"]
+    assert sorted(t.parents(cat)) == [
+        "inception3a.branch1.relu#1",
+        "inception3a.branch2.1.relu#1",
+        "inception3a.branch3.1.relu#1",
+        "inception3a.branch4.1.relu#1",
+    ]
     fan = [c for c in t.children("maxpool2#1")]
     assert len(fan) == 4
 
@@ -154,8 +171,18 @@ def test_detection_models_trace_or_fail_clearly(name):
 
 # --- torch.fx as an oracle ---------------------------------------------------------------------
 
-FX_MODELS = ["resnet18", "resnet50", "vgg11_bn", "alexnet", "mobilenet_v2", "densenet121", "squeezenet1_0",
-             "googlenet", "shufflenet_v2_x0_5", "mnasnet0_5"]
+FX_MODELS = [
+    "resnet18",
+    "resnet50",
+    "vgg11_bn",
+    "alexnet",
+    "mobilenet_v2",
+    "densenet121",
+    "squeezenet1_0",
+    "googlenet",
+    "shufflenet_v2_x0_5",
+    "mnasnet0_5",
+]
 
 
 @pytest.mark.parametrize("name", FX_MODELS)

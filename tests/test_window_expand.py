@@ -32,8 +32,8 @@ def test_build_scene_draws_an_expanded_block_as_its_repeats(scenes):
     assert folded.blocks.repeats[folded.blocks.index("layer3.1#1")] == 5
     assert len(expanded.blocks) == len(folded.blocks) + 4
     at = expanded.blocks.index("layer3.1#1")
-    assert tuple(expanded.blocks.node_ids[at:at + 5]) == RUN
-    assert (expanded.blocks.repeats[at:at + 5] == 1).all()
+    assert tuple(expanded.blocks.node_ids[at : at + 5]) == RUN
+    assert (expanded.blocks.repeats[at : at + 5] == 1).all()
     assert expanded.notes[-1] == "expanded 1 ×N block: 5 blocks drawn in their place"
     chain = {(c.src, c.dst) for c in expanded.connectors}
     assert {("layer3.0.add#1", RUN[0]), *zip(RUN, RUN[1:]), (RUN[-1], "layer4.0.conv1#1")} <= chain
@@ -102,7 +102,11 @@ def test_without_a_model_a_and_xN_clicks_say_why(scenes):
 
 def test_help_lists_the_mouse_actions(window):
     lines = key_map(window.plotter).help_text().splitlines()
-    for line in ("click a block: side panel: its channels, numbers and what it does",
-                 "click a ×N block: expand it into its N repeats", "click empty space: close the side panel",
-                 "Escape: close the side panel", "x: fold the expanded repeats again"):
+    for line in (
+        "click a block: side panel: its channels, numbers and what it does",
+        "click a ×N block: expand it into its N repeats",
+        "click empty space: close the side panel",
+        "Escape: close the side panel",
+        "x: fold the expanded repeats again",
+    ):
         assert line in lines

@@ -20,28 +20,40 @@ def scenes():
     torch.manual_seed(0)
     model = SeedCNN().eval()
     x = torch.randn(1, 3, 64, 64)
-    return WindowScenes(lambda capture: render3d.trace(model, x, capture=capture),
-                        explainer=lambda layer: explain_scene(model, x, layer=layer))
+    return WindowScenes(
+        lambda capture: render3d.trace(model, x, capture=capture),
+        explainer=lambda layer: explain_scene(model, x, layer=layer),
+    )
 
 
 @pytest.fixture
 def window(scenes):
-    win = open_window(scenes("activations", frozenset(), (640, 360)), rebuild=scenes, describe=scenes.describe,
-                      explain=scenes.explain)
+    win = open_window(
+        scenes("activations", frozenset(), (640, 360)), rebuild=scenes, describe=scenes.describe, explain=scenes.explain
+    )
     yield win
     win.plotter.close()
 
 
 def visible(window, prefix: str) -> set[str]:
     """Names of the renderer's actors starting with ``prefix`` that are drawn now."""
-    return {name for name, actor in window.plotter.renderer.actors.items()
-            if name.startswith(prefix) and actor.GetVisibility()}
+    return {
+        name
+        for name, actor in window.plotter.renderer.actors.items()
+        if name.startswith(prefix) and actor.GetVisibility()
+    }
 
 
 def camera(window):
     cam = window.plotter.camera
-    return (cam.GetPosition(), cam.GetFocalPoint(), cam.GetViewUp(), cam.GetViewAngle(), cam.GetWindowCenter(),
-            cam.GetClippingRange())
+    return (
+        cam.GetPosition(),
+        cam.GetFocalPoint(),
+        cam.GetViewUp(),
+        cam.GetViewAngle(),
+        cam.GetWindowCenter(),
+        cam.GetClippingRange(),
+    )
 
 
 def notice(window) -> str:
@@ -52,13 +64,17 @@ def test_e_hides_the_scene_and_draws_the_conv_explainer(window):
     scene_actors = set(window.actors.names)
     click_block(window, "conv1#1")
     press(window, "e")
-    assert window.explaining is not None and window.explaining.view.scene.title == \
-        "conv1: Conv2d 3→64, kernel 3×3, stride 1, padding 1"
+    assert (
+        window.explaining is not None
+        and window.explaining.view.scene.title == "conv1: Conv2d 3→64, kernel 3×3, stride 1, padding 1"
+    )
     assert "explain:plane:in0" in visible(window, "explain:")
     assert not scene_actors & visible(window, "")
     assert not visible(window, "panel:")
-    assert notice(window) == ("explaining conv1#1, the Conv2d of block conv1#1 (Conv2d + relu) · space: pause · "
-                              "Left/Right: step · e/Esc: back")
+    assert notice(window) == (
+        "explaining conv1#1, the Conv2d of block conv1#1 (Conv2d + relu) · space: pause · "
+        "Left/Right: step · e/Esc: back"
+    )
 
 
 def test_the_notice_and_help_are_drawn_over_the_explainer(window):
@@ -135,9 +151,11 @@ def test_a_block_the_explainer_does_not_draw_gets_a_notice(window):
     window.select(window.actors.scene.blocks.index("view#1"))  # a thin reshape slab: picked at few pixels
     press(window, "e")
     assert window.explaining is None
-    assert notice(window) == ("cannot explain view#1: view#1 is a view; explain draws Conv1d/Conv2d, MaxPool/AvgPool "
-                              "1d/2d, Linear, BatchNorm1d/2d, LayerNorm, MultiheadAttention or a module calling "
-                              "F.scaled_dot_product_attention")
+    assert notice(window) == (
+        "cannot explain view#1: view#1 is a view; explain draws Conv1d/Conv2d, MaxPool/AvgPool "
+        "1d/2d, Linear, BatchNorm1d/2d, LayerNorm, MultiheadAttention or a module calling "
+        "F.scaled_dot_product_attention"
+    )
 
 
 def test_e_without_a_selected_block_says_to_click_one(window):
@@ -157,12 +175,16 @@ def test_help_lists_e_only_in_a_window_that_knows_the_model(scenes):
     window = open_window(scenes("architecture", frozenset(), (640, 360)), explain=scenes.explain)
     try:
         lines = key_map(window.plotter).help_text().splitlines()
-        for line in ("e: explain the selected block's operation in this window (e again: back)",
-                     "Escape: back from the explainer, else close the side panel",
-                     "space: play / pause the explainer", "Left: the explainer's previous frame (pauses)"):
+        for line in (
+            "e: explain the selected block's operation in this window (e again: back)",
+            "Escape: back from the explainer, else close the side panel",
+            "space: play / pause the explainer",
+            "Left: the explainer's previous frame (pauses)",
+        ):
             assert line in lines
-        assert window.actors.caption_actor.GetInput() == ("click a block: details   e: explain it   a: activations"
-                                                          "   l: labels   r: reset view   h: all keys")
+        assert window.actors.caption_actor.GetInput() == (
+            "click a block: details   e: explain it   a: activations   l: labels   r: reset view   h: all keys"
+        )
     finally:
         window.plotter.close()
     bare = open_window(scenes("architecture", frozenset(), (640, 360)))
@@ -193,8 +215,10 @@ def test_a_folded_conv_bn_relu_block_explains_its_conv():
     torch.manual_seed(0)
     model = torchvision.models.resnet18().eval()
     x = torch.randn(1, 3, 64, 64)
-    scenes = WindowScenes(lambda capture: render3d.trace(model, x, capture=capture),
-                          explainer=lambda layer: explain_scene(model, x, layer=layer))
+    scenes = WindowScenes(
+        lambda capture: render3d.trace(model, x, capture=capture),
+        explainer=lambda layer: explain_scene(model, x, layer=layer),
+    )
     scenes("architecture", frozenset(), (640, 360))
     scene, which = scenes.explain("conv1#1")
     assert scene.title == "conv1: Conv2d 3→64, kernel 7×7, stride 2, padding 3"

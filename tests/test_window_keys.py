@@ -40,8 +40,13 @@ def press(player, key: str) -> None:
 
 def camera_state(plotter):
     cam = plotter.camera
-    return (plotter.camera_position.to_list(), cam.view_angle, cam.parallel_projection, cam.parallel_scale,
-            cam.GetViewUp())
+    return (
+        plotter.camera_position.to_list(),
+        cam.view_angle,
+        cam.parallel_projection,
+        cam.parallel_scale,
+        cam.GetViewUp(),
+    )
 
 
 def test_r_restores_the_initial_camera_exactly(window):

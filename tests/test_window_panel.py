@@ -46,7 +46,7 @@ def test_clicking_a_block_opens_the_side_panel_on_it(window):
     lines = panel.body.GetInput().splitlines()
     assert lines[0] == "Conv 7×7, 64 filters, stride 2:"  # what it computes (the tour's sentence), wrapped
     at = lines.index("type: Conv2d + BatchNorm2d + ReLU")
-    assert lines[at - 1] == "" and lines[at + 1:at + 3] == ["category: Conv", "shape: 64×32×32"]
+    assert lines[at - 1] == "" and lines[at + 1 : at + 3] == ["category: Conv", "shape: 64×32×32"]
     assert panel.background.GetVisibility() and panel.grid_actor.GetVisibility()
     assert "panel:highlight" in window.plotter.renderer.actors
 
@@ -69,8 +69,8 @@ def test_channel_grid_enlarges_each_channel_with_a_gap_between():
     assert image.shape == (9, 9 + GAP_PX + 9, 3)  # 2x2 tiles enlarged 4.5x (9 px), side by side
     assert tuple(image[0, 0]) == colour[0.0] and tuple(image[0, 8]) == colour[1.0]
     assert tuple(image[8, 0]) == colour[2.0] and tuple(image[8, 8]) == colour[3.0]
-    assert (image[:, 9:9 + GAP_PX] == PANEL_RGB).all()
-    assert (image[:, 9 + GAP_PX:] == colour[3.0]).all()
+    assert (image[:, 9 : 9 + GAP_PX] == PANEL_RGB).all()
+    assert (image[:, 9 + GAP_PX :] == colour[3.0]).all()
 
 
 def test_a_long_vector_is_wrapped_into_rows_without_padding_colours():
@@ -80,7 +80,7 @@ def test_a_long_vector_is_wrapped_into_rows_without_padding_colours():
     assert tuple(image[95, 95]) == tuple(values_rgb(np.array([99.0]), (0.0, 99.0), lut)[0])
     image = channel_grid_image(np.arange(65.0).reshape(1, 1, 65), (0.0, 64.0), lut, (90, 90))
     assert image.shape == (80, 90, 3)  # 9 columns, 8 rows of 10 px: the last row holds 2 values
-    assert (image[-1, 2 * 10:] == PANEL_RGB).all()
+    assert (image[-1, 2 * 10 :] == PANEL_RGB).all()
 
 
 def test_escape_closes_the_panel(window):

@@ -102,8 +102,9 @@ def test_gallery_on_two_workers_renders_every_scene_and_reports_bad_ones(tmp_pat
     assert iio.imread(tmp_path / "gallery" / "a.png").shape == (192, 320, 3)
     captured = capsys.readouterr()
     assert "wrote 2 images to" in captured.out
-    assert captured.err.splitlines()[0] == (f"SceneFileError: {scenes / 'c.toml'}: key 'depth' must be a positive "
-                                            "integer, got 'two'")
+    assert captured.err.splitlines()[0] == (
+        f"SceneFileError: {scenes / 'c.toml'}: key 'depth' must be a positive integer, got 'two'"
+    )
 
 
 def test_a_worker_that_dies_fails_the_gallery_instead_of_hanging(tmp_path, capsys):

@@ -34,11 +34,20 @@ pytestmark = pytest.mark.slow  # processes, a browser, training runs or model zo
 #: one or two per zoo and per failure family of issue 8 (pass-through modules, HF embeddings and
 #: caches, encoder–decoder, wrapped rows, ASPP/FPN decoders, 3-D volumes, root-scope detection and flow code)
 MODELS = [
-    "timm_deit_tiny", "timm_swin_tiny", "timm_poolformer_s12", "timm_regnety_002",
-    "bert_tiny", "gpt2_tiny", "t5_tiny",
-    "smp_deeplabv3plus", "smp_fpn",
-    "monai_unet", "monai_unet3d",
-    "maskrcnn", "ssdlite", "raft_small",
+    "timm_deit_tiny",
+    "timm_swin_tiny",
+    "timm_poolformer_s12",
+    "timm_regnety_002",
+    "bert_tiny",
+    "gpt2_tiny",
+    "t5_tiny",
+    "smp_deeplabv3plus",
+    "smp_fpn",
+    "monai_unet",
+    "monai_unet3d",
+    "maskrcnn",
+    "ssdlite",
+    "raft_small",
 ]
 SIZE = (640, 360)
 #: a picture, not a hairline: share of the frame drawn inside the model's box, and that box's width

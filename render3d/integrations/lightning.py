@@ -49,9 +49,14 @@ class Render3DCallback(pl.Callback):
         grads: bool = True,
         **recorder_options: Any,
     ) -> None:
-        self.snapshots = TrainingSnapshots(probe, out_dir, every_n_epochs=every_n_epochs,
-                                           every_n_steps=every_n_steps, grads=grads,
-                                           recorder_options=recorder_options)
+        self.snapshots = TrainingSnapshots(
+            probe,
+            out_dir,
+            every_n_epochs=every_n_epochs,
+            every_n_steps=every_n_steps,
+            grads=grads,
+            recorder_options=recorder_options,
+        )
 
     @property
     def recorder(self):
@@ -65,8 +70,9 @@ class Render3DCallback(pl.Callback):
     def on_before_optimizer_step(self, trainer: pl.Trainer, pl_module: pl.LightningModule, optimizer: Any) -> None:
         self.snapshots.hold_gradients(pl_module, trainer.global_rank)  # gone by the epoch's end
 
-    def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
-                           batch_idx: int) -> None:
+    def on_train_batch_end(
+        self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any, batch_idx: int
+    ) -> None:
         if self.snapshots.step_due(trainer.global_step):
             epoch = trainer.current_epoch + (batch_idx + 1) / max(trainer.num_training_batches, 1)
             self.snapshots.take(pl_module, trainer.global_rank, epoch, trainer.callback_metrics)

@@ -109,6 +109,7 @@ class TrainingSnapshots:
 
     def _open(self, model: nn.Module, rank: int) -> Recorder:
         if self.recorder is None:
-            self.recorder = Recorder(model, self.probe, self.out_dir, rank=rank, template=self.template,
-                                     grads=self.grads, **self.options)
+            self.recorder = Recorder(
+                model, self.probe, self.out_dir, rank=rank, template=self.template, grads=self.grads, **self.options
+            )
         return self.recorder

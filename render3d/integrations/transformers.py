@@ -59,9 +59,14 @@ class Render3DCallback(TrainerCallback):
         grads: bool = True,
         **recorder_options: Any,
     ) -> None:
-        self.snapshots = TrainingSnapshots(probe, out_dir, every_n_epochs=every_n_epochs,
-                                           every_n_steps=every_n_steps, grads=grads,
-                                           recorder_options=recorder_options)
+        self.snapshots = TrainingSnapshots(
+            probe,
+            out_dir,
+            every_n_epochs=every_n_epochs,
+            every_n_steps=every_n_steps,
+            grads=grads,
+            recorder_options=recorder_options,
+        )
         self._pending: float | None = None
 
     @property
@@ -69,36 +74,66 @@ class Render3DCallback(TrainerCallback):
         """The :class:`~render3d.record.recorder.Recorder` (``None`` before the first snapshot)."""
         return self.snapshots.recorder
 
-    def on_init_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                    model: torch.nn.Module | None = None, **kwargs: Any) -> None:
+    def on_init_end(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: torch.nn.Module | None = None,
+        **kwargs: Any,
+    ) -> None:
         if model is not None and (args.fsdp or os.environ.get("ACCELERATE_USE_FSDP", "").lower() == "true"):
             self.snapshots.keep_template(model, args.process_index)
 
-    def on_optimizer_step(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                          model: torch.nn.Module | None = None, **kwargs: Any) -> None:
+    def on_optimizer_step(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: torch.nn.Module | None = None,
+        **kwargs: Any,
+    ) -> None:
         if model is not None:
             self.snapshots.hold_gradients(model, args.process_index)
 
-    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                    **kwargs: Any) -> None:
+    def on_step_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         if self.snapshots.step_due(state.global_step):
             self._pending = state.epoch
 
-    def on_epoch_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                     **kwargs: Any) -> None:
+    def on_epoch_end(
+        self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any
+    ) -> None:
         if self.snapshots.epoch_due(int(round(state.epoch))):
             self._pending = state.epoch
 
-    def on_step_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                      model: torch.nn.Module | None = None, **kwargs: Any) -> None:
+    def on_step_begin(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: torch.nn.Module | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._flush(args, state, model)
 
-    def on_epoch_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                       model: torch.nn.Module | None = None, **kwargs: Any) -> None:
+    def on_epoch_begin(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: torch.nn.Module | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._flush(args, state, model)
 
-    def on_train_end(self, args: TrainingArguments, state: TrainerState, control: TrainerControl,
-                     model: torch.nn.Module | None = None, **kwargs: Any) -> None:
+    def on_train_end(
+        self,
+        args: TrainingArguments,
+        state: TrainerState,
+        control: TrainerControl,
+        model: torch.nn.Module | None = None,
+        **kwargs: Any,
+    ) -> None:
         self._flush(args, state, model)
         self.snapshots.close()
 

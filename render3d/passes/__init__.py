@@ -22,5 +22,16 @@ from render3d.passes.collapse import collapse
 from render3d.passes.pipeline import SCENE_PASSES, PassContext, run_passes
 from render3d.passes.repeats import expand_runs, fold_repeats, original_members, unfold_first
 
-__all__ = ["SCENE_PASSES", "PassContext", "collapse", "expand_runs", "fit_call_sites", "fold_cache_outputs",
-           "fold_repeats", "group_call_sites", "original_members", "run_passes", "unfold_first"]
+__all__ = [
+    "SCENE_PASSES",
+    "PassContext",
+    "collapse",
+    "expand_runs",
+    "fit_call_sites",
+    "fold_cache_outputs",
+    "fold_repeats",
+    "group_call_sites",
+    "original_members",
+    "run_passes",
+    "unfold_first",
+]

@@ -40,8 +40,18 @@ def fold_cache_outputs(trace: Trace) -> Trace:
     if not cache:
         return trace
     first = trace.nodes[cache[0]]
-    badge = Node(id=CACHE_ID, kind="output", type="Cache", scope="", call=1, shape=first.shape,
-                 dtype=first.dtype, shapes=first.shapes, repeats=len(cache), folded=tuple(cache))
+    badge = Node(
+        id=CACHE_ID,
+        kind="output",
+        type="Cache",
+        scope="",
+        call=1,
+        shape=first.shape,
+        dtype=first.dtype,
+        shapes=first.shapes,
+        repeats=len(cache),
+        folded=tuple(cache),
+    )
     gone = set(cache)
     nodes: dict[str, Node] = {}
     for nid, node in trace.nodes.items():

@@ -112,7 +112,8 @@ def _prune(top: _Site, trace: Trace) -> None:
 
     def is_forward(item: str | _Site) -> TypeGuard[_Site]:
         return isinstance(item, _Site) and (
-            len(top.items) == 1 or bool(modules) and set(_module_items(item, trace)) == modules)
+            len(top.items) == 1 or bool(modules) and set(_module_items(item, trace)) == modules
+        )
 
     while any(is_forward(item) for item in top.items):
         _dissolve(next(item for item in top.items if is_forward(item)))
@@ -141,7 +142,7 @@ def _dissolve(site: _Site) -> None:
     parent = site.parent
     assert parent is not None
     at = parent.items.index(site)
-    parent.items[at:at + 1] = site.items
+    parent.items[at : at + 1] = site.items
     for item in site.items:
         if isinstance(item, _Site):
             item.parent = parent
@@ -158,8 +159,14 @@ def _module_items(site: _Site, trace: Trace) -> list[str]:
     return out
 
 
-def _number(site: _Site, path: str, around: tuple[_Site, ...], counts: dict[str, int],
-            calls: list[_Site], site_of: dict[str, tuple[_Site, ...]]) -> None:
+def _number(
+    site: _Site,
+    path: str,
+    around: tuple[_Site, ...],
+    counts: dict[str, int],
+    calls: list[_Site],
+    site_of: dict[str, tuple[_Site, ...]],
+) -> None:
     """Give every kept site its path and id (``<parent path>.<name>#<n>``), in execution order."""
     for item in site.items:
         if isinstance(item, _Site):
@@ -174,13 +181,18 @@ def _number(site: _Site, path: str, around: tuple[_Site, ...], counts: dict[str,
 
 def _with_sites(trace: Trace, calls: list[_Site], site_of: dict[str, tuple[_Site, ...]]) -> Trace:
     """The trace with every kept site in the stacks of what it holds and in ``modules``."""
+
     def expand(stack: tuple[str, ...]) -> tuple[str, ...]:
         return tuple(i for c in stack for i in (*(s.id for s in site_of.get(c, ())), c))
 
-    nodes = {nid: replace(n, stack=expand(n.stack) + tuple(s.id for s in site_of.get(nid, ())))
-             for nid, n in trace.nodes.items()}
-    modules = {cid: replace(m, stack=expand(m.stack) + tuple(s.id for s in site_of.get(cid, ())))
-               for cid, m in trace.modules.items()}
+    nodes = {
+        nid: replace(n, stack=expand(n.stack) + tuple(s.id for s in site_of.get(nid, ())))
+        for nid, n in trace.nodes.items()
+    }
+    modules = {
+        cid: replace(m, stack=expand(m.stack) + tuple(s.id for s in site_of.get(cid, ())))
+        for cid, m in trace.modules.items()
+    }
     members = _members(nodes, {s.id for s in calls})
     children = trace.child_map()
     for s in calls:
@@ -188,8 +200,11 @@ def _with_sites(trace: Trace, calls: list[_Site], site_of: dict[str, tuple[_Site
         leaving = [m for m in members[s.id] if any(c not in inside for c in children[m])]
         first = nodes[members[s.id][0]]
         modules[s.id] = ModuleCall(
-            id=s.id, path=s.path, type=LOOP if _is_loop(s.name) else FUNCTION,
-            call=int(s.id.rpartition("#")[2]), params=_leaf_params(nodes[m] for m in members[s.id]),
+            id=s.id,
+            path=s.path,
+            type=LOOP if _is_loop(s.name) else FUNCTION,
+            call=int(s.id.rpartition("#")[2]),
+            params=_leaf_params(nodes[m] for m in members[s.id]),
             # latest first: the block shows the function's result
             outputs=tuple(reversed(leaving)) or (members[s.id][-1],),
             stack=first.stack[: first.stack.index(s.id)],
@@ -240,8 +255,12 @@ def fit_call_sites(trace: Trace, *, fold: bool = True, min_repeats: int = 2) -> 
     runs = _runs(trace, members, min_repeats) if fold else {}
     block_of = {c: head for head, run in runs.items() for c in run}
     for cid in sorted(members, key=lambda c: len(trace.modules[c].stack)):  # outermost first
-        if cid not in block_of and not any(a in block_of for a in trace.modules[cid].stack) and len(
-                members[cid]) > 1 and _glue(trace.nodes[m] for m in members[cid]):
+        if (
+            cid not in block_of
+            and not any(a in block_of for a in trace.modules[cid].stack)
+            and len(members[cid]) > 1
+            and _glue(trace.nodes[m] for m in members[cid])
+        ):
             block_of[cid] = cid
     owner = owners(trace, block_of)
     nodes: dict[str, Node] = {}
@@ -254,14 +273,24 @@ def fit_call_sites(trace: Trace, *, fold: bool = True, min_repeats: int = 2) -> 
             head = block_node(trace, key, node)
             last = block_node(trace, run[-1], trace.nodes[members[run[-1]][-1]])
             nodes[key] = replace(
-                head, kind=CALL, stack=_without(head.stack, members), shape=last.shape, shapes=last.shapes,
-                stats=last.stats, activation=last.activation, params=_leaf_params(
-                    trace.nodes[m] for c in run for m in members[c]),
-                repeats=len(run), folded=tuple(run) if len(run) > 1 else (),
+                head,
+                kind=CALL,
+                stack=_without(head.stack, members),
+                shape=last.shape,
+                shapes=last.shapes,
+                stats=last.stats,
+                activation=last.activation,
+                params=_leaf_params(trace.nodes[m] for c in run for m in members[c]),
+                repeats=len(run),
+                folded=tuple(run) if len(run) > 1 else (),
             )
-    modules = {cid: replace(m, stack=_without(m.stack, members),
-                            outputs=tuple(dict.fromkeys(owner.get(o, o) for o in m.outputs)))
-               for cid, m in trace.modules.items() if cid not in members}
+    modules = {
+        cid: replace(
+            m, stack=_without(m.stack, members), outputs=tuple(dict.fromkeys(owner.get(o, o) for o in m.outputs))
+        )
+        for cid, m in trace.modules.items()
+        if cid not in members
+    }
     return replace(contract(trace, nodes, owner), modules=modules)
 
 
@@ -324,7 +353,7 @@ def _signature(trace: Trace, call: str, members: list[str], parents: dict[str, l
     inner = []
     for m in members:
         node = trace.nodes[m]
-        below = node.stack[node.stack.index(call) + 1:]
+        below = node.stack[node.stack.index(call) + 1 :]
         around = tuple((trace.modules[c].type, trace.modules[c].params) for c in below if c in trace.modules)
         inner.append((node.kind, node.type, node.params, around))
     wiring = tuple(sorted((index.get(p, -1), index[m]) for m in members for p in parents[m]))

@@ -65,8 +65,10 @@ def block_node(trace: Trace, block_id: str, first_member: Node) -> Node:
     out_node = trace.nodes.get(call.outputs[0]) if call.outputs else trace.nodes.get(block_id)
     out_node = out_node or trace.nodes.get(block_id)  # after collapse() the block is its own output
     src = out_node or first_member
-    stack = call.stack if call.stack or not first_member.stack else (
-        first_member.stack[: first_member.stack.index(block_id)] if block_id in first_member.stack else ()
+    stack = (
+        call.stack
+        if call.stack or not first_member.stack
+        else (first_member.stack[: first_member.stack.index(block_id)] if block_id in first_member.stack else ())
     )
     return Node(
         id=block_id,
@@ -77,8 +79,7 @@ def block_node(trace: Trace, block_id: str, first_member: Node) -> Node:
         shape=src.shape,
         dtype=src.dtype,
         params=call.params,
-        shapes=tuple(shape for o in call.outputs if o in trace.nodes and (shape := trace.nodes[o].shape))
-        or src.shapes,
+        shapes=tuple(shape for o in call.outputs if o in trace.nodes and (shape := trace.nodes[o].shape)) or src.shapes,
         stack=stack,
         stats=src.stats,
         activation=src.activation,

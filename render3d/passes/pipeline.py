@@ -57,12 +57,25 @@ class PassContext:
     collapsed_to: int | None = None
 
     @classmethod
-    def for_trace(cls, trace: Trace, *, max_blocks: int, fold_repeats: bool = True, unfold: str = "auto",
-                  expand: Collection[str] = (), notes: list[str] | None = None) -> PassContext:
+    def for_trace(
+        cls,
+        trace: Trace,
+        *,
+        max_blocks: int,
+        fold_repeats: bool = True,
+        unfold: str = "auto",
+        expand: Collection[str] = (),
+        notes: list[str] | None = None,
+    ) -> PassContext:
         """Options for ``trace``: folding needs module calls; the title names a depth given by the caller."""
-        return cls(max_blocks=max_blocks, fold=fold_repeats and bool(trace.modules), unfold=unfold,
-                   expand=frozenset(expand), notes=[] if notes is None else notes,
-                   title=trace.model if trace.depth is None else f"{trace.model} (depth {trace.depth})")
+        return cls(
+            max_blocks=max_blocks,
+            fold=fold_repeats and bool(trace.modules),
+            unfold=unfold,
+            expand=frozenset(expand),
+            notes=[] if notes is None else notes,
+            title=trace.model if trace.depth is None else f"{trace.model} (depth {trace.depth})",
+        )
 
 
 Pass = Callable[[Trace, PassContext], Trace]
@@ -83,8 +96,9 @@ def fit_blocks(trace: Trace, context: PassContext) -> Trace:
     if len(folded) <= context.max_blocks:
         return folded
     if not trace.modules:
-        context.notes.append(f"{len(trace)} blocks > max_blocks={context.max_blocks}, but the trace has no "
-                             "module calls to collapse")
+        context.notes.append(
+            f"{len(trace)} blocks > max_blocks={context.max_blocks}, but the trace has no module calls to collapse"
+        )
         # nothing was folded or collapsed: no fold note, nothing to unfold or expand
         context.fold, context.expand = False, frozenset()
         return trace
@@ -112,8 +126,11 @@ def unfold_runs(trace: Trace, context: PassContext) -> Trace:
     drawn, unfolded = trace, False
     if context.unfold != "never" and context.pre is not None and trace is not context.pre:
         candidate = unfold_first(context.pre, trace)
-        auto_ok = (context.collapsed_to is None and len(trace) <= UNFOLD_AUTO_MAX
-                   and len(candidate) <= min(UNFOLD_AUTO_LIMIT, context.max_blocks))
+        auto_ok = (
+            context.collapsed_to is None
+            and len(trace) <= UNFOLD_AUTO_MAX
+            and len(candidate) <= min(UNFOLD_AUTO_LIMIT, context.max_blocks)
+        )
         if context.unfold == "always" and len(candidate) <= context.max_blocks or context.unfold == "auto" and auto_ok:
             drawn, unfolded = candidate, True
     note = _fold_note(trace, unfolded)
@@ -129,8 +146,10 @@ def expand_blocks(trace: Trace, context: PassContext) -> Trace:
     expanded = expand_runs(context.pre, trace, context.expand)
     runs = sum(1 for nid in context.expand if nid in trace.nodes and len(trace.nodes[nid].folded) > 1)
     if runs:
-        context.notes.append(f"expanded {runs} ×N block{'s' if runs != 1 else ''}: "
-                             f"{len(expanded) - len(trace) + runs} blocks drawn in their place")
+        context.notes.append(
+            f"expanded {runs} ×N block{'s' if runs != 1 else ''}: "
+            f"{len(expanded) - len(trace) + runs} blocks drawn in their place"
+        )
     return expanded
 
 

@@ -39,8 +39,12 @@ def fold_repeats(trace: Trace, min_repeats: int = 2) -> Trace:
     for siblings in children.values():
         run: list[str] = []
         for cid in siblings + [""]:
-            if (run and cid and signature[cid] == signature[run[-1]]
-                    and _feeds(trace, run[-1], members_of[cid], parents)):
+            if (
+                run
+                and cid
+                and signature[cid] == signature[run[-1]]
+                and _feeds(trace, run[-1], members_of[cid], parents)
+            ):
                 run.append(cid)
                 continue
             if len(run) >= min_repeats and not any(r in block_of for r in run):
@@ -60,8 +64,14 @@ def fold_repeats(trace: Trace, min_repeats: int = 2) -> Trace:
             head = block_node(trace, key, node)
             last = block_node(trace, run[-1], trace.nodes.get(run[-1], node))
             nodes[key] = replace(
-                head, shape=last.shape, shapes=last.shapes, stats=last.stats, activation=last.activation,
-                params=sum(trace.modules[r].params for r in run), repeats=len(run), folded=tuple(run),
+                head,
+                shape=last.shape,
+                shapes=last.shapes,
+                stats=last.stats,
+                activation=last.activation,
+                params=sum(trace.modules[r].params for r in run),
+                repeats=len(run),
+                folded=tuple(run),
             )
     return contract(trace, nodes, owner)
 
@@ -82,10 +92,13 @@ def _call_signature(trace: Trace, call_id: str, members: list[str], parents: dic
     """What must match for two calls to count as repeats: type, member types/shapes, wiring."""
     index = {m: i for i, m in enumerate(members)}
     inner = tuple((trace.nodes[m].type, trace.nodes[m].shape) for m in members)
-    wiring = tuple(sorted(
-        (index.get(p, -1), index[m], None if p in index else trace.nodes[p].shape)  # input shapes too
-        for m in members for p in parents[m]
-    ))
+    wiring = tuple(
+        sorted(
+            (index.get(p, -1), index[m], None if p in index else trace.nodes[p].shape)  # input shapes too
+            for m in members
+            for p in parents[m]
+        )
+    )
     return (trace.modules[call_id].type, trace.modules[call_id].params, inner, wiring)
 
 
@@ -111,9 +124,13 @@ def unfold_first(pre: Trace, folded: Trace) -> Trace:
         head = rest[0]
         call = pre.modules[head]
         run_nodes[head] = replace(
-            node, id=head, scope=call.path, call=call.call,
+            node,
+            id=head,
+            scope=call.path,
+            call=call.call,
             params=sum(pre.modules[c].params for c in rest if c in pre.modules),
-            repeats=len(rest), folded=tuple(rest) if len(rest) > 1 else (),
+            repeats=len(rest),
+            folded=tuple(rest) if len(rest) > 1 else (),
         )
         block_of.update({c: head for c in rest})
     owner = owners(pre, block_of)

@@ -31,9 +31,24 @@ from render3d.scene.style import DEFAULT_SIZE, VIDEO_SIZE
 if TYPE_CHECKING:
     from render3d.record.story import Story
 
-__all__ = ["FrameWriter", "Player", "SegmentJob", "animate_recording", "frame_positions", "iter_frames",
-           "open_writer", "orbit_angles", "record_checkpoints", "recording_window", "render_frame", "render_segment",
-           "scene_size", "show_recording", "summary_line", "video_size"]
+__all__ = [
+    "FrameWriter",
+    "Player",
+    "SegmentJob",
+    "animate_recording",
+    "frame_positions",
+    "iter_frames",
+    "open_writer",
+    "orbit_angles",
+    "record_checkpoints",
+    "recording_window",
+    "render_frame",
+    "render_segment",
+    "scene_size",
+    "show_recording",
+    "summary_line",
+    "video_size",
+]
 
 DEFAULT_FRAMES_PER_EPOCH = 15
 ORBIT_DEGREES = 15.0  # the orbit swings the camera this far either side of the scene's own view
@@ -152,8 +167,15 @@ def _panels(story: Story, position: float, size: tuple[int, int]) -> np.ndarray:
     from render3d.rendering.panels import story_panels
 
     frame = story.at(position)
-    return story_panels(size, image=frame.image, name=frame.probe_name, bars=frame.bars, charts=frame.charts,
-                        chart_limits=frame.chart_limits, epoch_range=frame.epoch_range)
+    return story_panels(
+        size,
+        image=frame.image,
+        name=frame.probe_name,
+        bars=frame.bars,
+        charts=frame.charts,
+        chart_limits=frame.chart_limits,
+        epoch_range=frame.epoch_range,
+    )
 
 
 def render_frame(
@@ -187,8 +209,13 @@ def render_frame(
 MIN_PANEL_FRAME_WIDTH = 480
 
 
-def _story(recording: Recording, panels: bool, size: Sequence[int], classes: Sequence[str] | None,
-           classes_source: str = "classes") -> Story | None:
+def _story(
+    recording: Recording,
+    panels: bool,
+    size: Sequence[int],
+    classes: Sequence[str] | None,
+    classes_source: str = "classes",
+) -> Story | None:
     from render3d.record.story import load_story
 
     if not panels or int(size[0]) < MIN_PANEL_FRAME_WIDTH:
@@ -263,8 +290,10 @@ def animate_recording(
     path = Path(path)
     spread = ray is not None or (workers or 1) > 1
     if spread and path.suffix.lower() != ".mp4":
-        raise ValueError(f"animate: {path}: workers write MP4 segments joined without re-encoding; a GIF's "
-                         "one palette needs every frame: write an .mp4, or render with one worker")
+        raise ValueError(
+            f"animate: {path}: workers write MP4 segments joined without re-encoding; a GIF's "
+            "one palette needs every frame: write an .mp4, or render with one worker"
+        )
     width, height = video_size(check_size(VIDEO_SIZE if size is None else size, max_side=gl_max_size()))
     recording = load_recording(recording)
     count = len(recording.consistent())
@@ -274,17 +303,28 @@ def animate_recording(
         n = len(story_positions(np.zeros(count - 1), fps, duration=duration, hold=hold))  # checks them too
     check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, n, (width, height)))
     story = _story(recording, panels, (width, height), classes, classes_source)
-    player = Player(recording, size=scene_size((width, height), story is not None), diff=diff, scale=scale,
-                    metric=metric)
+    player = Player(
+        recording, size=scene_size((width, height), story is not None), diff=diff, scale=scale, metric=metric
+    )
     try:
-        positions = frame_positions(player, fps, frames_per_epoch=frames_per_epoch, duration=duration, hold=hold,
-                                    story=story)
+        positions = frame_positions(
+            player, fps, frames_per_epoch=frames_per_epoch, duration=duration, hold=hold, story=story
+        )
         if spread:
-            job = SegmentJob(secrets.token_hex(8), str(recording.path), (width, height),
-                             scene_size((width, height), story is not None),
-                             fps, diff, scale, metric, {fm.node_id: fm.clim for fm in player.scene.feature_maps},
-                             [float(p) for p in positions], orbit_angles(len(positions)).tolist() if orbit else None,
-                             story)
+            job = SegmentJob(
+                secrets.token_hex(8),
+                str(recording.path),
+                (width, height),
+                scene_size((width, height), story is not None),
+                fps,
+                diff,
+                scale,
+                metric,
+                {fm.node_id: fm.clim for fm in player.scene.feature_maps},
+                [float(p) for p in positions],
+                orbit_angles(len(positions)).tolist() if orbit else None,
+                story,
+            )
             frames = _render_spread(job, player, path, workers, ray, progress)
         else:
             frames = _render_here(recording, player, path, positions, (width, height), orbit, story, fps, progress)
@@ -295,8 +335,17 @@ def animate_recording(
     return path
 
 
-def _render_here(recording: Recording, player: Player, path: Path, positions: Sequence[float] | np.ndarray,
-                 size: tuple[int, int], orbit: bool, story: Story | None, fps: float, progress: bool) -> int:
+def _render_here(
+    recording: Recording,
+    player: Player,
+    path: Path,
+    positions: Sequence[float] | np.ndarray,
+    size: tuple[int, int],
+    orbit: bool,
+    story: Story | None,
+    fps: float,
+    progress: bool,
+) -> int:
     """Every frame rendered and encoded by this process into ``path``; returns the frame count."""
     frames = iter_frames(recording, size=size, orbit=orbit, player=player, positions=positions, story=story)
     return write_video(path, frames, fps, total=len(positions), progress=progress, desc="animate")
@@ -324,8 +373,14 @@ class SegmentJob:
     def frames(self, player: Player, start: int, stop: int, count: Callable[[int], None]) -> Iterator[np.ndarray]:
         """Frames ``start`` .. ``stop - 1`` of the video, each ``count``-ed on the pool's progress bar."""
         angles = None if self.angles is None else self.angles[start:stop]
-        for image in iter_frames(self.recording, size=self.size, player=player, positions=self.positions[start:stop],
-                                 story=self.story, angles=angles):
+        for image in iter_frames(
+            self.recording,
+            size=self.size,
+            player=player,
+            positions=self.positions[start:stop],
+            story=self.story,
+            angles=angles,
+        ):
             yield image
             count(1)
 
@@ -340,8 +395,9 @@ def _player_for(job: SegmentJob) -> Player:
         if _worker_player is not None:
             _worker_player[1].close()
             _worker_player = None
-        player = Player(job.recording, size=job.scene_size, diff=job.diff, scale=job.scale, metric=job.metric,
-                        clims=job.clims)
+        player = Player(
+            job.recording, size=job.scene_size, diff=job.diff, scale=job.scale, metric=job.metric, clims=job.clims
+        )
         _worker_player = (job.key, player)
     return _worker_player[1]
 
@@ -371,8 +427,9 @@ def segment_count(frames: int, workers: int) -> int:
     return max(min(workers, frames), min(SEGMENTS_PER_WORKER * workers, frames // MIN_SEGMENT_FRAMES))
 
 
-def _render_spread(job: SegmentJob, player: Player, path: Path, workers: int | None, ray: str | None,
-                   progress: bool) -> int:
+def _render_spread(
+    job: SegmentJob, player: Player, path: Path, workers: int | None, ray: str | None, progress: bool
+) -> int:
     """The video's frames cut into contiguous segments, encoded alike, joined into ``path``; returns
     the frame count. Workers take segments from the end while, locally, this process (whose Player
     is ready while theirs are still being built) takes them from the front until it meets a
@@ -385,8 +442,11 @@ def _render_spread(job: SegmentJob, player: Player, path: Path, workers: int | N
 
     total = len(job.positions)
     local = ray is None
-    with tqdm(total=total, desc="animate", unit="frame", disable=not progress, leave=False) as bar, \
-            worker_pool(int(workers or 0) - local, ray=ray, bar=bar) as pool, private_temp_dir("segments") as folder:
+    with (
+        tqdm(total=total, desc="animate", unit="frame", disable=not progress, leave=False) as bar,
+        worker_pool(int(workers or 0) - local, ray=ray, bar=bar) as pool,
+        private_temp_dir("segments") as folder,
+    ):
         ranges = split_range(total, segment_count(total, int(workers or pool.workers)))
         tasks = {k: pool.submit(render_segment, job, *ranges[k]) for k in reversed(range(len(ranges)))}
         segments = [folder / f"segment{k:04d}.mp4" for k in range(len(ranges))]
@@ -405,4 +465,3 @@ def _render_spread(job: SegmentJob, player: Player, path: Path, workers: int | N
 
 #: the public name, ``render3d.animate``
 animate = animate_recording
-

@@ -59,7 +59,9 @@ def load_unsharded(template: nn.Module, state: dict[str, torch.Tensor]) -> nn.Mo
     """``template`` (an unsharded copy of the model's architecture) holding the gathered ``state``."""
     missing, unexpected = template.load_state_dict(state, strict=False)
     if missing or unexpected:
-        raise RecordingError(f"the unsharded copy ({type(template).__name__}) does not match the sharded model's "
-                             f"weights (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}); pass "
-                             "template= an instance of the same architecture, built before sharding")
+        raise RecordingError(
+            f"the unsharded copy ({type(template).__name__}) does not match the sharded model's "
+            f"weights (missing {sorted(missing)[:3]}, unexpected {sorted(unexpected)[:3]}); pass "
+            "template= an instance of the same architecture, built before sharding"
+        )
     return template

@@ -21,8 +21,15 @@ from render3d.errors import OutputError, RecordingError
 from render3d.record import store
 from render3d.record.lock import LOCK, describe, is_stale, read_lock
 
-__all__ = ["check_replaceable", "name_list", "new_recording_folder", "owned_names", "read_checked",
-           "refuse_foreign", "remove_owned"]
+__all__ = [
+    "check_replaceable",
+    "name_list",
+    "new_recording_folder",
+    "owned_names",
+    "read_checked",
+    "refuse_foreign",
+    "remove_owned",
+]
 
 #: the only names a recorder writes (store.snapshot_name, store.graph_name, store.PROBE_FILE)
 _OWN_NAME = re.compile(r"^(snapshot_\d+\.npz|graph_\d+\.json|probe\.npy)$")
@@ -48,8 +55,10 @@ def refuse_foreign(folder: Path, owned: set[str], *, recording: bool) -> None:
     foreign = sorted(p.name for p in folder.iterdir() if p.name not in owned and not is_temp_name(p.name))
     if foreign:
         what = "files not listed in its manifest" if recording else "files that are not a render3d recording"
-        raise RecordingError(f"{folder} holds {what} ({name_list(foreign)}); render3d will not replace them: "
-                             "choose an empty or new folder")
+        raise RecordingError(
+            f"{folder} holds {what} ({name_list(foreign)}); render3d will not replace them: "
+            "choose an empty or new folder"
+        )
 
 
 def read_checked(folder: Path) -> dict | None:
@@ -59,8 +68,9 @@ def read_checked(folder: Path) -> dict | None:
     try:
         return store.read_manifest(folder)
     except RecordingError as exc:
-        raise RecordingError(f"{folder} holds a recording render3d cannot verify ({exc}); move it away or "
-                             "choose another folder") from None
+        raise RecordingError(
+            f"{folder} holds a recording render3d cannot verify ({exc}); move it away or choose another folder"
+        ) from None
 
 
 def check_replaceable(folder: Path) -> set[str]:
@@ -154,8 +164,9 @@ def _remove_leftovers(dest: Path) -> None:
 
 def _swap_in(tmp: Path, dest: Path, tag: str, owned: set[str]) -> None:
     if check_replaceable(dest) != owned:  # the old recording changed while the new one was made
-        raise RecordingError(f"{dest} changed while it was being re-recorded; the new recording was not "
-                             "swapped in: run again")
+        raise RecordingError(
+            f"{dest} changed while it was being re-recorded; the new recording was not swapped in: run again"
+        )
     old = dest.with_name(f".{dest.name}.{tag}.old")
     os.rename(dest, old)
     os.rename(tmp, dest)

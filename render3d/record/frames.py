@@ -30,8 +30,20 @@ from render3d.scene.style import SceneStyle
 # the scene helper's signature has changed once (scene_extent went away); pass it only if it is asked for
 _EXTENT = {"scene_extent": 1.0} if "scene_extent" in inspect.signature(feature_map).parameters else {}
 
-__all__ = ["DEFAULT_HOLD", "Timeline", "caption", "check_seconds", "default_duration", "default_hold",
-           "feature_values", "format_metric", "segment_shares", "source_node", "story_positions", "symmetric_limit"]
+__all__ = [
+    "DEFAULT_HOLD",
+    "Timeline",
+    "caption",
+    "check_seconds",
+    "default_duration",
+    "default_hold",
+    "feature_values",
+    "format_metric",
+    "segment_shares",
+    "source_node",
+    "story_positions",
+    "symmetric_limit",
+]
 
 
 @dataclass(frozen=True)
@@ -106,7 +118,11 @@ def default_duration(segments: int, hold: float) -> float:
 
 
 def story_positions(
-    change: np.ndarray, fps: float, *, duration: float | None = None, hold: float | None = None,
+    change: np.ndarray,
+    fps: float,
+    *,
+    duration: float | None = None,
+    hold: float | None = None,
     uniform: float = UNIFORM_SHARE,
 ) -> np.ndarray:
     """The snapshot position of every frame of a ``duration``-second video at ``fps``: the first
@@ -128,8 +144,10 @@ def story_positions(
     held = int(round(hold * fps))
     moving = total - 2 * held
     if moving < 2:
-        raise ValueError(f"a {duration:g} s video at {fps:g} fps leaves no time to move between its two "
-                         f"{hold:g} s holds; give a longer duration or a shorter hold")
+        raise ValueError(
+            f"a {duration:g} s video at {fps:g} fps leaves no time to move between its two "
+            f"{hold:g} s holds; give a longer duration or a shorter hold"
+        )
     knots = np.concatenate([[0.0], np.cumsum(segment_shares(change, uniform))])
     knots[-1] = 1.0
     motion = np.interp(np.linspace(0.0, 1.0, moving), knots, np.arange(segments + 1, dtype=np.float64))
@@ -179,8 +197,10 @@ def feature_values(fm: FeatureMap, node: Node, style: SceneStyle | None = None) 
     if fm.style == "planes" and fm.channels is not None and new.channels is not None:
         values = values[np.asarray(fm.channels)]
     if values.shape != np.shape(fm.values):
-        msg = (f"feature map {fm.node_id!r} has shape {np.shape(fm.values)} but node {node.id!r} gives "
-               f"{values.shape}: the activation's shape changed between snapshots")
+        msg = (
+            f"feature map {fm.node_id!r} has shape {np.shape(fm.values)} but node {node.id!r} gives "
+            f"{values.shape}: the activation's shape changed between snapshots"
+        )
         raise RecordingError(msg)
     return values
 

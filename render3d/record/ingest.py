@@ -62,8 +62,10 @@ def record_checkpoints(
         paths = [Path(p) for p in checkpoints]
     if not paths:
         raise RecordingError("record_checkpoints: the list of checkpoints is empty; pass at least one file")
-    with new_recording_folder(out_dir) as folder, Recorder(
-            model, probe, folder, depth=depth, probe_name=probe_name, label=label, classes=classes) as recorder:
+    with (
+        new_recording_folder(out_dir) as folder,
+        Recorder(model, probe, folder, depth=depth, probe_name=probe_name, label=label, classes=classes) as recorder,
+    ):
         last: tuple[Path, float] | None = None
         for i, p in enumerate(tqdm(paths, desc="record", unit="ckpt", disable=not progress, leave=False)):
             checkpoint = read_checkpoint(p, trust_pickle=trust_pickle)  # one read: weights and metrics
@@ -72,8 +74,10 @@ def record_checkpoints(
             epoch = metrics.pop("epoch", i + 1)
             if not (math.isfinite(epoch) and epoch >= 0 and (last is None or epoch > last[1])):
                 after = f"; it comes after {last[0]} (epoch {last[1]!r})" if last else ""
-                raise RecordingError(f"{p}: epoch {epoch!r} is not a finite number >= 0 larger than the one "
-                                     f"before{after}; fix its 'epoch' entry or the file names (natural order)")
+                raise RecordingError(
+                    f"{p}: epoch {epoch!r} is not a finite number >= 0 larger than the one "
+                    f"before{after}; fix its 'epoch' entry or the file names (natural order)"
+                )
             recorder.snapshot(epoch, **metrics)
             last = (p, epoch)
     return load_recording(out_dir)
@@ -106,6 +110,15 @@ def animate_checkpoints(
     probe_name, label = describe_probe(spec.probe) if spec.probe else (None, None)
     names = classes or (torchvision_classes(spec.model) if spec.model.startswith("torchvision:") else None)
     with nullcontext(recording) if recording else private_temp_dir("rec") as folder:
-        recorded = record_checkpoints(model, probe, checkpoints, folder, trust_pickle=spec.trust_pickle,
-                                      depth=spec.depth, probe_name=probe_name, label=label, classes=names)
+        recorded = record_checkpoints(
+            model,
+            probe,
+            checkpoints,
+            folder,
+            trust_pickle=spec.trust_pickle,
+            depth=spec.depth,
+            probe_name=probe_name,
+            label=label,
+            classes=names,
+        )
         return animate_recording(recorded, path, classes=classes, **options)

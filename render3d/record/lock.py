@@ -21,8 +21,17 @@ from typing import Any
 from render3d.atomic import HOST_TAG, atomic_write_text, is_alive
 from render3d.errors import RecordingError
 
-__all__ = ["HOST_TAG", "LOCK", "RecordingLock", "describe", "is_alive", "is_stale", "new_run_id", "read_lock",
-           "release"]
+__all__ = [
+    "HOST_TAG",
+    "LOCK",
+    "RecordingLock",
+    "describe",
+    "is_alive",
+    "is_stale",
+    "new_run_id",
+    "read_lock",
+    "release",
+]
 
 LOCK = "recorder.lock"
 
@@ -39,13 +48,12 @@ def read_lock(folder: Path) -> dict[str, Any] | None:
     except FileNotFoundError:
         return None
     except (OSError, ValueError) as exc:
-        raise RecordingError(f"{path} cannot be read ({exc}); if no render3d run is writing {folder}, "
-                             "delete it") from None
+        raise RecordingError(
+            f"{path} cannot be read ({exc}); if no render3d run is writing {folder}, delete it"
+        ) from None
     if not (isinstance(data, dict) and isinstance(data.get("pid"), int) and isinstance(data.get("run"), str)):
         raise RecordingError(f"{path} is not a render3d lock; if no render3d run is writing {folder}, delete it")
     return data
-
-
 
 
 def is_stale(lock: dict[str, Any]) -> bool:
@@ -65,8 +73,13 @@ class RecordingLock:
         self.folder = folder
         self.path = folder / LOCK
         self.run = run
-        self._content = {"pid": os.getpid(), "host": socket.gethostname(), "run": run,
-                         "started": round(time.time(), 3), "pending": []}
+        self._content = {
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "run": run,
+            "started": round(time.time(), 3),
+            "pending": [],
+        }
         #: files the run before this one was writing when it died (set on a stale takeover)
         self.orphans: list[str] = []
 
@@ -84,8 +97,10 @@ class RecordingLock:
     def _take_over(self, text: str) -> None:
         held = read_lock(self.folder)
         if held is not None and not is_stale(held):
-            raise RecordingError(f"{self.folder} is being recorded by {describe(held)}; one Recorder per folder "
-                                 f"(if that run has ended, delete {self.path})")
+            raise RecordingError(
+                f"{self.folder} is being recorded by {describe(held)}; one Recorder per folder "
+                f"(if that run has ended, delete {self.path})"
+            )
         atomic_write_text(self.path, text)
         if (read_lock(self.folder) or {}).get("run") != self.run:  # another process took it over first
             raise RecordingError(f"{self.folder} was just taken over by another Recorder; one Recorder per folder")

@@ -30,8 +30,7 @@ METRIC_CMAP = "plasma"
 class MetricView:
     """Metric colouring for the blocks of ``actors`` (snapshot ``indices`` of ``recording``)."""
 
-    def __init__(self, recording: Recording, indices: Sequence[int], plotter: pv.Plotter,
-                 actors: SceneActors) -> None:
+    def __init__(self, recording: Recording, indices: Sequence[int], plotter: pv.Plotter, actors: SceneActors) -> None:
         self.recording = recording
         self.indices = list(indices)
         self.plotter = plotter
@@ -99,10 +98,15 @@ class MetricView:
             self._saved["scene_title"] = a.title_actor.GetInput()
         if a.legend_actor is not None:
             self._saved["legend"] = _legend_entries(a.legend_actor)
-            self._saved["legend_box"] = (a.legend_actor.GetPositionCoordinate().GetValue(),
-                                         a.legend_actor.GetPosition2Coordinate().GetValue())
-            _set_legend(a.legend_actor, [(ZERO_NOTE, ZERO_RGB), (MISSING_NOTE, MISSING_RGB)],
-                        shrink=2 / max(len(self._saved["legend"]), 2))
+            self._saved["legend_box"] = (
+                a.legend_actor.GetPositionCoordinate().GetValue(),
+                a.legend_actor.GetPosition2Coordinate().GetValue(),
+            )
+            _set_legend(
+                a.legend_actor,
+                [(ZERO_NOTE, ZERO_RGB), (MISSING_NOTE, MISSING_RGB)],
+                shrink=2 / max(len(self._saved["legend"]), 2),
+            )
 
     def _restore(self) -> None:
         a = self.actors
@@ -147,11 +151,19 @@ class MetricView:
             return
         blocks = self.actors.scene.blocks
         sel = np.unique(self.actors.block_meshes[OPEN_BLOCKS].cell_data["block_id"])
-        self._closed = boxes_mesh(blocks.lower[sel], blocks.upper[sel], np.asarray(blocks.colors)[sel], sel,
-                                  face_shades())
+        self._closed = boxes_mesh(
+            blocks.lower[sel], blocks.upper[sel], np.asarray(blocks.colors)[sel], sel, face_shades()
+        )
         self._closed_actor = self.plotter.add_mesh(
-            self._closed, scalars="rgb", rgb=True, show_scalar_bar=False, show_edges=True,
-            edge_color=(0.27, 0.27, 0.27), lighting=False, name="blocks:metric-closed", reset_camera=False,
+            self._closed,
+            scalars="rgb",
+            rgb=True,
+            show_scalar_bar=False,
+            show_edges=True,
+            edge_color=(0.27, 0.27, 0.27),
+            lighting=False,
+            name="blocks:metric-closed",
+            reset_camera=False,
             render=False,
         )
 

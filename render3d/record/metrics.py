@@ -32,8 +32,21 @@ if TYPE_CHECKING:
     from render3d.record.recording import Recording
     from render3d.scene.model import Blocks
 
-__all__ = ["METRICS", "MISSING_RGB", "ZERO_RGB", "BlockMetric", "LogScale", "Metric", "check_metric", "interpolate",
-           "metric_colors", "module_paths", "param_metric", "rows_under", "stats_metric"]
+__all__ = [
+    "METRICS",
+    "MISSING_RGB",
+    "ZERO_RGB",
+    "BlockMetric",
+    "LogScale",
+    "Metric",
+    "check_metric",
+    "interpolate",
+    "metric_colors",
+    "module_paths",
+    "param_metric",
+    "rows_under",
+    "stats_metric",
+]
 
 
 @dataclass(frozen=True)
@@ -45,13 +58,16 @@ class Metric:
     source: str  # "params" | "activation"
 
 
-METRICS = {m.name: m for m in (
-    Metric("update_ratio", "update ratio ‖Δw‖/‖w‖ (log)", "params"),
-    Metric("grad_norm", "gradient norm ‖grad‖ (log)", "params"),
-    Metric("weight_norm", "weight norm ‖w‖ (log)", "params"),
-    Metric("zero_frac", "zero fraction of the output (log)", "activation"),
-    Metric("act_std", "output std (log)", "activation"),
-)}
+METRICS = {
+    m.name: m
+    for m in (
+        Metric("update_ratio", "update ratio ‖Δw‖/‖w‖ (log)", "params"),
+        Metric("grad_norm", "gradient norm ‖grad‖ (log)", "params"),
+        Metric("weight_norm", "weight norm ‖w‖ (log)", "params"),
+        Metric("zero_frac", "zero fraction of the output (log)", "activation"),
+        Metric("act_std", "output std (log)", "activation"),
+    )
+}
 
 #: a value of exactly 0 (frozen: no update; no zeros at all): a dark neutral grey, off the colour map
 ZERO_RGB = (64, 64, 64)
@@ -83,8 +99,7 @@ def rows_under(paths: Sequence[str], prefixes: Iterable[str]) -> np.ndarray:
     if not prefixes:
         return np.zeros(0, dtype=np.int64)
     inside = tuple(p + "." for p in prefixes if p)
-    return np.array([i for i, path in enumerate(paths) if path in prefixes or path.startswith(inside)],
-                    dtype=np.int64)
+    return np.array([i for i, path in enumerate(paths) if path in prefixes or path.startswith(inside)], dtype=np.int64)
 
 
 def param_metric(layers: LayerNorms | None, rows: np.ndarray, name: str) -> float:
@@ -98,10 +113,10 @@ def param_metric(layers: LayerNorms | None, rows: np.ndarray, name: str) -> floa
     column = norms[:, _COLUMNS[name]]
     if name == "grad_norm":  # only the parameters that had a gradient
         have = column[np.isfinite(column)]
-        return math.sqrt(float(np.sum(have ** 2))) if have.size else math.nan
+        return math.sqrt(float(np.sum(have**2))) if have.size else math.nan
     if not np.isfinite(column).all():  # an update needs the previous weights of every parameter
         return math.nan
-    change = math.sqrt(float(np.sum(column ** 2)))
+    change = math.sqrt(float(np.sum(column**2)))
     if change == 0.0:
         return 0.0
     return change / weight if weight > 0 else math.nan
@@ -133,7 +148,7 @@ class LogScale:
         if hi - lo < 1.0:
             mid = (lo + hi) / 2
             lo, hi = mid - 0.5, mid + 0.5
-        return cls(10.0 ** lo, 10.0 ** hi)
+        return cls(10.0**lo, 10.0**hi)
 
     def unit(self, values: np.ndarray) -> np.ndarray:
         """Positions 0..1 on the bar (clamped); NaN for zero, negative or missing values."""

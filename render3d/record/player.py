@@ -68,8 +68,11 @@ class Player:
         self.indices = rec.consistent()
         skipped = [s.epoch for s in rec.snapshots if s.index not in self.indices]
         if skipped:
-            warnings.warn(f"{rec.path}: skipping snapshots of epochs {skipped}: their graph differs from the "
-                          "first snapshot's (see the manifest's graph_changed flags)", stacklevel=2)
+            warnings.warn(
+                f"{rec.path}: skipping snapshots of epochs {skipped}: their graph differs from the "
+                "first snapshot's (see the manifest's graph_changed flags)",
+                stacklevel=2,
+            )
         self.diff = diff
         if diff:  # a change is drawn on its own signed scale, never on the log-magnitude one
             style_overrides["scale"] = "layer"
@@ -86,8 +89,9 @@ class Player:
         self._values: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
         self.last_epoch = rec.snapshots[self.indices[-1]].epoch
         name = rec.probe_name
-        scene.title = (f"{rec.model} learning: activations for {name}" if name
-                       else f"{rec.model}: activations over training")
+        scene.title = (
+            f"{rec.model} learning: activations for {name}" if name else f"{rec.model}: activations over training"
+        )
         if diff:
             if clims is None:
                 self._set_diff_limits()
@@ -99,8 +103,7 @@ class Player:
                 for fm in scene.feature_maps:
                     fm.clim = limits.get(self.sources[fm.node_id], fm.clim)
                 # a layer constant in the first snapshot keeps its value's place on the other layers' range
-                place_constant_layers(scene.feature_maps,
-                                      {k: base.nodes[src].stats for k, src in self.sources.items()})
+                place_constant_layers(scene.feature_maps, {k: base.nodes[src].stats for k, src in self.sources.items()})
             scene.colorbar_title = "activation (per-layer p1–p99 over all epochs)"
         if clims is not None:
             for fm in scene.feature_maps:
@@ -112,8 +115,11 @@ class Player:
         blocks = scene.blocks
         lo, hi = blocks.lower, blocks.upper
         self._fit_points = np.concatenate(
-            [np.stack([np.where([i & 1, i & 2, i & 4], hi, lo) for i in range(8)]).reshape(-1, 3),
-             np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3)])
+            [
+                np.stack([np.where([i & 1, i & 2, i & 4], hi, lo) for i in range(8)]).reshape(-1, 3),
+                np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3),
+            ]
+        )
         self.position = -1.0
         self.slider: Any = None  # the window's EpochSlider (recording_window)
         from render3d.record.metric_view import MetricView
@@ -162,8 +168,9 @@ class Player:
         from render3d.record.story import visual_change
 
         limits = {fm.node_id: fm.clim for fm in self.scene.feature_maps}
-        return np.array([visual_change(self.snapshot_values(k - 1), self.snapshot_values(k), limits)
-                         for k in range(1, len(self))])
+        return np.array(
+            [visual_change(self.snapshot_values(k - 1), self.snapshot_values(k), limits) for k in range(1, len(self))]
+        )
 
     def _set_diff_limits(self) -> None:
         """One signed scale, -a … 0 … +a, for every layer and frame: the colour bar reads true numbers."""
@@ -190,8 +197,9 @@ class Player:
         k = min(len(self.indices) - 1, int(math.floor(i + alpha + 0.5)))  # halfway shows the next epoch
         nearest = self.recording.snapshots[self.indices[k]]
         view = "change" if self.diff else self.metric_view.name  # the caption says what the colours are
-        self.actors.set_caption(caption(nearest.epoch, self.last_epoch, nearest.metrics,
-                                        prefix=f"{view} · " if view else ""))
+        self.actors.set_caption(
+            caption(nearest.epoch, self.last_epoch, nearest.metrics, prefix=f"{view} · " if view else "")
+        )
         self.position = float(position)
 
     def set_metric(self, name: str | None) -> None:
@@ -214,8 +222,7 @@ class Player:
         axis = up / (np.linalg.norm(up) or 1.0)
         r = position - focal
         t = math.radians(degrees)
-        rotated = (r * math.cos(t) + np.cross(axis, r) * math.sin(t)
-                   + axis * float(np.dot(axis, r)) * (1 - math.cos(t)))
+        rotated = r * math.cos(t) + np.cross(axis, r) * math.sin(t) + axis * float(np.dot(axis, r)) * (1 - math.cos(t))
         direction = rotated / np.linalg.norm(rotated)
         if self._fit_ratio is None:
             self._fit_ratio = float(np.linalg.norm(r)) / self._needed_distance(r / np.linalg.norm(r), axis)

@@ -149,9 +149,11 @@ class Recorder:
         self.rank = global_rank() if rank is None else int(rank)
         self.sharded = is_sharded(model)
         if self.sharded and self.writes and template is None:
-            raise ValueError(f"Recorder: {type(model).__name__} is sharded by FSDP, so no rank holds its weights; "
-                             "pass template= an unsharded instance of the same architecture (e.g. a copy made "
-                             "before sharding) for rank 0 to trace")
+            raise ValueError(
+                f"Recorder: {type(model).__name__} is sharded by FSDP, so no rank holds its weights; "
+                "pass template= an unsharded instance of the same architecture (e.g. a copy made "
+                "before sharding) for rank 0 to trace"
+            )
         self.template = template
         # the module each snapshot traces (a sharded rank that does not write traces nothing)
         self._traced = template if self.sharded and template is not None else model
@@ -259,9 +261,16 @@ class Recorder:
             self._check_resumed_graph(manifest, signature)
         index = len(manifest["snapshots"])
         name = store.snapshot_name(index)
-        entry: dict[str, Any] = {"index": index, "epoch": epoch, "file": name, "metrics": values,
-                                 "signature": signature, "graph_changed": False, "run": self.run,
-                                 "time": round(time.time(), 3)}
+        entry: dict[str, Any] = {
+            "index": index,
+            "epoch": epoch,
+            "file": name,
+            "metrics": values,
+            "signature": signature,
+            "graph_changed": False,
+            "run": self.run,
+            "time": round(time.time(), 3),
+        }
         changed = signature != manifest["signature"]
         if changed:
             entry.update(graph_changed=True, graph_file=store.graph_name(index))
@@ -269,8 +278,10 @@ class Recorder:
         new_files += [] if self._manifest else [store.PROBE_FILE]
         for f in new_files:
             if (self.out_dir / f).exists():
-                raise RecordingError(f"{self.out_dir / f} exists but is not listed in the recording's manifest; "
-                                     "move it away to continue this recording")
+                raise RecordingError(
+                    f"{self.out_dir / f} exists but is not listed in the recording's manifest; "
+                    "move it away to continue this recording"
+                )
         self._lock.set_pending(new_files)
         try:
             if not self._manifest:
@@ -278,23 +289,28 @@ class Recorder:
             entry["bytes"] = store.write_snapshot(self.out_dir / name, traced, layers, logits=logits)
             if changed:
                 atomic_write_text(self.out_dir / entry["graph_file"], json.dumps(store.graph_to_json(traced)) + "\n")
-            updated = dict(manifest, snapshots=[*manifest["snapshots"], entry],
-                           graph_changed=manifest["graph_changed"] or changed)
+            updated = dict(
+                manifest, snapshots=[*manifest["snapshots"], entry], graph_changed=manifest["graph_changed"] or changed
+            )
             store.write_manifest(self.out_dir, updated)
         except BaseException as exc:
             for f in new_files:  # created by this call: never listed, so nobody else's
                 (self.out_dir / f).unlink(missing_ok=True)
             if isinstance(exc, OSError) and not isinstance(exc, Render3DError):  # disk full, read-only, ...
-                raise OutputError(f"{self.out_dir}: the snapshot of epoch {epoch} could not be written ({exc}); "
-                                  "the recording is unchanged") from exc
+                raise OutputError(
+                    f"{self.out_dir}: the snapshot of epoch {epoch} could not be written ({exc}); "
+                    "the recording is unchanged"
+                ) from exc
             raise
         self._manifest = updated
         if self._weights is not None:
             self._weights.accept(model)
         if changed:
-            msg = (f"snapshot {index} (epoch {epoch}) traced a different graph than the first snapshot "
-                   f"(signature {signature} != {manifest['signature']}); stored with its own graph "
-                   f"({entry['graph_file']}) and flagged in the manifest")
+            msg = (
+                f"snapshot {index} (epoch {epoch}) traced a different graph than the first snapshot "
+                f"(signature {signature} != {manifest['signature']}); stored with its own graph "
+                f"({entry['graph_file']}) and flagged in the manifest"
+            )
             warnings.warn(msg, GraphChangedWarning, stacklevel=2)
         return self.out_dir / name
 
@@ -316,17 +332,23 @@ class Recorder:
         if not resume:
             epochs = [s["epoch"] for s in manifest["snapshots"]]
             span = f"epochs {epochs[0]}-{epochs[-1]}" if epochs else "no snapshots yet"
-            raise RecordingError(f"{self.out_dir} already holds a recording ({len(epochs)} snapshots, {span}); "
-                                 "pass resume=True to continue it, overwrite=True to replace it, or choose another "
-                                 "folder")
+            raise RecordingError(
+                f"{self.out_dir} already holds a recording ({len(epochs)} snapshots, {span}); "
+                "pass resume=True to continue it, overwrite=True to replace it, or choose another "
+                "folder"
+            )
         if manifest["probe"]["sha256"] != self.probe_hash:
-            raise RecordingError(f"{self.out_dir} holds a recording of a different probe "
-                                 f"({manifest['probe']['sha256']} != {self.probe_hash}); resume only with the same "
-                                 "probe, or record into another folder")
+            raise RecordingError(
+                f"{self.out_dir} holds a recording of a different probe "
+                f"({manifest['probe']['sha256']} != {self.probe_hash}); resume only with the same "
+                "probe, or record into another folder"
+            )
         model = type(unwrap(self._traced)).__name__
         if manifest["model"] != model:
-            raise RecordingError(f"{self.out_dir} holds a recording of {manifest['model']}, not {model}; resume "
-                                 "only with the same model, or record into another folder")
+            raise RecordingError(
+                f"{self.out_dir} holds a recording of {manifest['model']}, not {model}; resume "
+                "only with the same model, or record into another folder"
+            )
         return manifest
 
     def _check_epoch(self, epoch: int | float) -> None:
@@ -334,15 +356,19 @@ class Recorder:
             raise RecordingError(f"epoch must be a finite number >= 0, got {epoch!r}")
         done = self._manifest["snapshots"] if self._manifest else []
         if done and not epoch > done[-1]["epoch"]:
-            raise RecordingError(f"epoch {epoch} does not come after the last recorded epoch {done[-1]['epoch']} "
-                                 f"in {self.out_dir}; epochs must strictly increase (overwrite=True starts afresh)")
+            raise RecordingError(
+                f"epoch {epoch} does not come after the last recorded epoch {done[-1]['epoch']} "
+                f"in {self.out_dir}; epochs must strictly increase (overwrite=True starts afresh)"
+            )
 
     def _check_resumed_graph(self, manifest: dict[str, Any], signature: str) -> None:
         known = {manifest["signature"], *(s["signature"] for s in manifest["snapshots"])}
         if signature not in known:
-            raise RecordingError(f"this model's graph (signature {signature}) is not the one recorded in "
-                                 f"{self.out_dir} ({manifest['signature']}); resume only with the same "
-                                 "model, or record into another folder")
+            raise RecordingError(
+                f"this model's graph (signature {signature}) is not the one recorded in "
+                f"{self.out_dir} ({manifest['signature']}); resume only with the same "
+                "model, or record into another folder"
+            )
         self._resumed = False  # checked once per run
 
     def _write_probe(self) -> None:
@@ -351,8 +377,12 @@ class Recorder:
             np.save(tmp, probe_np)
 
     def _start(self, traced: Any) -> dict[str, Any]:
-        probe: dict[str, Any] = {"sha256": self.probe_hash, "shape": list(self.probe.shape),
-                                 "dtype": str(self.probe.dtype).removeprefix("torch."), "file": store.PROBE_FILE}
+        probe: dict[str, Any] = {
+            "sha256": self.probe_hash,
+            "shape": list(self.probe.shape),
+            "dtype": str(self.probe.dtype).removeprefix("torch."),
+            "file": store.PROBE_FILE,
+        }
         if self.probe_name is not None:
             probe["name"] = self.probe_name
         if self.label is not None:
@@ -413,8 +443,10 @@ class WeightHistory:
         for path, row in zip(paths, rows):
             if not row[4] and path in self._held:
                 row[2], row[4] = self._held[path], True
-        norms = [(math.sqrt(w2), math.sqrt(d2) if du else math.nan, math.sqrt(g2) if dg else math.nan)
-                 for w2, d2, g2, du, dg in rows]
+        norms = [
+            (math.sqrt(w2), math.sqrt(d2) if du else math.nan, math.sqrt(g2) if dg else math.nan)
+            for w2, d2, g2, du, dg in rows
+        ]
         return store.LayerNorms(tuple(paths), np.array(norms, dtype=np.float64).reshape(-1, 3))
 
     def accept(self, model: nn.Module) -> None:
@@ -498,8 +530,13 @@ def _output_logits(model: nn.Module) -> Iterator[dict[str, Any]]:
 
 def _logits(output: Any) -> np.ndarray | None:
     """``output`` as K float32 logits when it is one floating ``(1, K)`` tensor with K <= MAX_LOGITS."""
-    if not (isinstance(output, torch.Tensor) and output.ndim == 2 and output.shape[0] == 1
-            and 0 < output.shape[1] <= MAX_LOGITS and output.is_floating_point()):
+    if not (
+        isinstance(output, torch.Tensor)
+        and output.ndim == 2
+        and output.shape[0] == 1
+        and 0 < output.shape[1] <= MAX_LOGITS
+        and output.is_floating_point()
+    ):
         return None
     return output.detach().float().cpu().numpy().reshape(-1).copy()
 
@@ -508,4 +545,3 @@ def _device_of(model: nn.Module) -> torch.device:
     for p in model.parameters():
         return p.device
     return torch.device("cpu")
-

@@ -64,8 +64,12 @@ class Recording:
         self.manifest = store.read_manifest(self.path)
         self.snapshots = [
             SnapshotInfo(
-                index=s["index"], epoch=s["epoch"], file=s["file"], metrics=dict(s.get("metrics", {})),
-                signature=s["signature"], graph_changed=s.get("graph_changed", False),
+                index=s["index"],
+                epoch=s["epoch"],
+                file=s["file"],
+                metrics=dict(s.get("metrics", {})),
+                signature=s["signature"],
+                graph_changed=s.get("graph_changed", False),
                 graph_file=s.get("graph_file"),
             )
             for s in self.manifest["snapshots"]
@@ -146,8 +150,12 @@ class Recording:
         if len(outputs) != 1:
             return None
         stored = self.read(index, [outputs[0]["node"]]).get(outputs[0]["node"])
-        if stored is None or len(stored.full_shape) != 2 or stored.full_shape[0] != 1 \
-                or stored.codes.size != stored.full_shape[1]:
+        if (
+            stored is None
+            or len(stored.full_shape) != 2
+            or stored.full_shape[0] != 1
+            or stored.codes.size != stored.full_shape[1]
+        ):
             return None
         return stored.values().reshape(-1)
 
@@ -167,8 +175,10 @@ class Recording:
         """Snapshot ``index``'s activation of ``node_id`` as float32 (reduced layout, own units)."""
         stored = self.read(index, [node_id]).get(node_id)
         if stored is None:
-            raise RecordingError(f"snapshot {index} of {self.path} has no activation for node {node_id!r} "
-                                 "(node ids: recording.graph.nodes)")
+            raise RecordingError(
+                f"snapshot {index} of {self.path} has no activation for node {node_id!r} "
+                "(node ids: recording.graph.nodes)"
+            )
         return stored.values()
 
     def snapshot_graph(self, index: int) -> Trace:
@@ -235,8 +245,13 @@ class Recording:
         return LayerMetric(self.epochs, [keys[j] for j in keep], values[:, keep])
 
     # --- colour limits -------------------------------------------------------------------------------
-    def color_limits(self, nodes: Iterable[str] | None = None, *, snapshots: Iterable[int] | None = None,
-                     q: tuple[float, float] = (1.0, 99.0)) -> dict[str, tuple[float, float]]:
+    def color_limits(
+        self,
+        nodes: Iterable[str] | None = None,
+        *,
+        snapshots: Iterable[int] | None = None,
+        q: tuple[float, float] = (1.0, 99.0),
+    ) -> dict[str, tuple[float, float]]:
         """Per node, the ``q`` percentiles (p1/p99) of its stored values pooled over all snapshots.
 
         One pair per layer for the whole recording, so a colour means the same value in every frame.
@@ -261,12 +276,14 @@ def _parse_graph(data: Any, path: Path) -> Trace:
     try:
         return store.graph_from_json(data)
     except (KeyError, TypeError, ValueError, AttributeError, IndexError, RecursionError) as exc:
-        raise RecordingError(f"{path}: the stored graph is damaged ({type(exc).__name__}: {exc}); "
-                             "record it again") from None
+        raise RecordingError(
+            f"{path}: the stored graph is damaged ({type(exc).__name__}: {exc}); record it again"
+        ) from None
 
 
-def pooled_percentiles(values: np.ndarray, counts: np.ndarray, q: tuple[float, float] = (1.0, 99.0)
-                       ) -> tuple[float, float]:
+def pooled_percentiles(
+    values: np.ndarray, counts: np.ndarray, q: tuple[float, float] = (1.0, 99.0)
+) -> tuple[float, float]:
     """Lower/upper percentiles of a weighted sample; never zero width (same padding as the scene)."""
     from render3d.scene.activations import color_limits
 

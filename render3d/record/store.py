@@ -121,8 +121,7 @@ class StoredNode:
         scale = peak / 65504.0 * 1.001 if peak > 65504.0 else 1.0
         data = (values / scale if scale != 1.0 else values).astype(np.float16)
         mean = self.channel_mean.astype(np.float32) if self.channel_mean is not None else None
-        return Activation(data=data, layout=self.layout, full_shape=self.full_shape, channel_mean=mean,
-                          scale=scale)
+        return Activation(data=data, layout=self.layout, full_shape=self.full_shape, channel_mean=mean, scale=scale)
 
     def histogram(self) -> tuple[np.ndarray, np.ndarray]:
         """(values, counts) of the distinct stored values: exact, since there are at most 256."""
@@ -131,8 +130,9 @@ class StoredNode:
         return np.float32(self.offset) + np.float32(self.step) * used.astype(np.float32), counts[used]
 
 
-def write_snapshot(path: Path, nodes: Iterable[Node], layers: LayerNorms | None = None,
-                   logits: np.ndarray | None = None) -> int:
+def write_snapshot(
+    path: Path, nodes: Iterable[Node], layers: LayerNorms | None = None, logits: np.ndarray | None = None
+) -> int:
     """Quantise the activations of ``nodes`` (and store ``layers`` and the output ``logits`` exactly)
     into ``path`` (atomically); returns the file size."""
     index: list[dict[str, Any]] = []
@@ -151,14 +151,16 @@ def write_snapshot(path: Path, nodes: Iterable[Node], layers: LayerNorms | None 
         arrays[f"q{k}"] = codes
         if act.channel_mean is not None:
             arrays[f"m{k}"] = np.asarray(act.channel_mean, dtype=np.float16)
-        index.append({
-            "id": node.id,
-            "layout": act.layout,
-            "full_shape": list(act.full_shape),
-            "offset": offset,
-            "step": step,
-            "stats": node.stats.to_dict() if node.stats is not None else None,
-        })
+        index.append(
+            {
+                "id": node.id,
+                "layout": act.layout,
+                "full_shape": list(act.full_shape),
+                "offset": offset,
+                "step": step,
+                "stats": node.stats.to_dict() if node.stats is not None else None,
+            }
+        )
     arrays["index"] = np.array(json.dumps(index))
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as fh:
@@ -198,8 +200,7 @@ def _open_snapshot(path: Path) -> Iterator[Any]:
             yield data
     except FileNotFoundError:
         raise RecordingError(f"snapshot file {path} is missing") from None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile,
-            zlib.error) as exc:
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
         raise RecordingError(f"snapshot file {path} cannot be read (truncated or damaged?): {exc}") from None
 
 
@@ -229,8 +230,10 @@ def read_snapshot_summary(path: Path) -> tuple[dict[str, Stats | None], LayerNor
         paths = tuple(json.loads(str(data["layer_paths"])))
         norms = np.asarray(data["layer_norms"], dtype=np.float64).reshape(-1, 3)
     if len(paths) != norms.shape[0] or not all(isinstance(p, str) for p in paths):
-        raise RecordingError(f"snapshot file {path}: layer_paths and layer_norms disagree "
-                             f"({len(paths)} paths, {norms.shape[0]} rows; a damaged recording)")
+        raise RecordingError(
+            f"snapshot file {path}: layer_paths and layer_norms disagree "
+            f"({len(paths)} paths, {norms.shape[0]} rows; a damaged recording)"
+        )
     return stats, LayerNorms(paths, norms)
 
 
@@ -243,10 +246,13 @@ def graph_to_json(trace: Trace) -> dict[str, Any]:
     data["render3d"] = {
         "depth": trace.depth,
         "total_params": trace.total_params,
-        "node_extra": {n.id: {"dtype": n.dtype, "stack": list(n.stack),
-                              "shapes": [list(s) for s in n.shapes]} for n in trace},
-        "modules": [{"id": m.id, "path": m.path, "type": m.type, "call": m.call, "params": m.params,
-                     "outputs": list(m.outputs)} for m in trace.modules.values()],
+        "node_extra": {
+            n.id: {"dtype": n.dtype, "stack": list(n.stack), "shapes": [list(s) for s in n.shapes]} for n in trace
+        },
+        "modules": [
+            {"id": m.id, "path": m.path, "type": m.type, "call": m.call, "params": m.params, "outputs": list(m.outputs)}
+            for m in trace.modules.values()
+        ],
     }
     return data
 
@@ -261,8 +267,10 @@ def graph_from_json(data: dict[str, Any]) -> Trace:
             node.dtype = ex.get("dtype", "")
             node.stack = tuple(ex.get("stack", ()))
             node.shapes = tuple(tuple(s) for s in ex.get("shapes", ())) or node.shapes
-    trace.modules = {m["id"]: ModuleCall(m["id"], m["path"], m["type"], m["call"], m["params"],
-                                         tuple(m["outputs"])) for m in extra.get("modules", ())}
+    trace.modules = {
+        m["id"]: ModuleCall(m["id"], m["path"], m["type"], m["call"], m["params"], tuple(m["outputs"]))
+        for m in extra.get("modules", ())
+    }
     trace.depth = extra.get("depth")
     trace.total_params = int(extra.get("total_params", 0))
     return trace
@@ -288,6 +296,7 @@ def check_manifest(data: Any, path: Path) -> dict[str, Any]:
     Every value later code indexes is checked here, so a damaged or hand-edited manifest fails in
     one line at load time instead of as a KeyError or TypeError deep inside animate.
     """
+
     def bad(what: str) -> RecordingError:
         return RecordingError(f"{path}: {what} (a damaged recording; record it again)")
 
@@ -355,8 +364,14 @@ def _is_number(value: Any) -> TypeGuard[int | float]:
 
 def plain_name(value: Any, key: str, manifest: Path) -> str:
     """``value`` if it names a file directly inside the recording folder (no path, no ``..``)."""
-    if (not isinstance(value, str) or value in ("", ".", "..") or "/" in value or "\\" in value
-            or "\0" in value or os.path.isabs(value)):
+    if (
+        not isinstance(value, str)
+        or value in ("", ".", "..")
+        or "/" in value
+        or "\\" in value
+        or "\0" in value
+        or os.path.isabs(value)
+    ):
         raise RecordingError(f"{manifest}: '{key}' must be a file name inside the recording folder, got {value!r}")
     return value
 
@@ -407,8 +422,9 @@ def plain_number(name: str, value: Any) -> float | int | bool:
         try:
             value = value.item()
         except (ValueError, RuntimeError):
-            raise TypeError(f"metric {name!r} must be a scalar, got an array of shape "
-                            f"{tuple(getattr(value, 'shape', ()))}") from None
+            raise TypeError(
+                f"metric {name!r} must be a scalar, got an array of shape {tuple(getattr(value, 'shape', ()))}"
+            ) from None
     if isinstance(value, bool):
         return value
     if isinstance(value, (int, float)):

@@ -20,8 +20,19 @@ from render3d.errors import RecordingError, UsageError
 from render3d.record.frames import _PERCENT_NAMES, segment
 from render3d.record.recording import Recording
 
-__all__ = ["Story", "StoryFrame", "blend_changes", "check_classes", "load_story", "probe_image", "read_classes",
-           "softmax", "top_classes", "torchvision_classes", "visual_change"]
+__all__ = [
+    "Story",
+    "StoryFrame",
+    "blend_changes",
+    "check_classes",
+    "load_story",
+    "probe_image",
+    "read_classes",
+    "softmax",
+    "top_classes",
+    "torchvision_classes",
+    "visual_change",
+]
 
 #: bars shown for a classifier with more classes than this: its top TOP_K
 ALL_CLASSES_UP_TO = 10
@@ -66,8 +77,9 @@ def probe_image(probe: np.ndarray) -> np.ndarray | None:
     return np.repeat(image, 3, axis=2) if image.shape[2] == 1 else image
 
 
-def visual_change(before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray],
-                  clims: Mapping[str, tuple[float, float]]) -> float:
+def visual_change(
+    before: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray], clims: Mapping[str, tuple[float, float]]
+) -> float:
     """How much the picture changes from ``before`` to ``after`` (feature values by feature map): the
     mean absolute change of each map as a fraction of its colour range, averaged over the maps."""
     parts = []
@@ -123,8 +135,10 @@ def read_classes(path: str | os.PathLike[str]) -> list[str]:
 def check_classes(classes: Sequence[str], count: int, source: str) -> list[str]:
     """``classes`` if there is one name per output; else a one-line error naming ``source`` and both counts."""
     if len(classes) != count:
-        raise UsageError(f"{source}: {len(classes)} class names, but the model has {count} outputs; "
-                         f"give exactly {count} names (one per line, or a JSON list)")
+        raise UsageError(
+            f"{source}: {len(classes)} class names, but the model has {count} outputs; "
+            f"give exactly {count} names (one per line, or a JSON list)"
+        )
     return list(classes)
 
 
@@ -206,8 +220,9 @@ class Story:
                 lines[name] = (np.append(self.epochs[: i + 1], now), np.append(values[: i + 1], v_now))
             charts[title] = lines
             limits[title] = _chart_limits([self.metrics[k] for k in names], title != "loss")
-        return StoryFrame(self.probe_name, self.image, bars, charts, limits,
-                          (float(self.epochs[0]), float(self.epochs[-1])))
+        return StoryFrame(
+            self.probe_name, self.image, bars, charts, limits, (float(self.epochs[0]), float(self.epochs[-1]))
+        )
 
 
 def _title(names: list[str]) -> str:
@@ -231,8 +246,13 @@ def _chart_limits(series: list[np.ndarray], percent: bool) -> tuple[float, float
     return lo, hi if hi > lo else lo + 1.0, False
 
 
-def load_story(recording: Recording, indices: Sequence[int], *, classes: Sequence[str] | None = None,
-               classes_source: str = "--classes") -> Story:
+def load_story(
+    recording: Recording,
+    indices: Sequence[int],
+    *,
+    classes: Sequence[str] | None = None,
+    classes_source: str = "--classes",
+) -> Story:
     """The story of ``recording`` over snapshots ``indices``; ``classes`` (else the recording's own)
     name the outputs, checked against the logits' count (a mismatch names ``classes_source``)."""
     indices = list(indices)

@@ -31,8 +31,7 @@ import numpy as np
 
 from render3d.atomic import atomic_path, exit_if_terminated
 
-__all__ = ["FFMPEG_PARAMS", "FrameWriter", "concat_videos", "open_writer", "video_bytes", "verify_video",
-           "write_video"]
+__all__ = ["FFMPEG_PARAMS", "FrameWriter", "concat_videos", "open_writer", "video_bytes", "verify_video", "write_video"]
 
 FFMPEG_PARAMS = ["-preset", "ultrafast", "-crf", "23", "-movflags", "+faststart"]
 _CODEC_ARGS = {
@@ -86,12 +85,29 @@ class FrameWriter:
         import imageio_ffmpeg
 
         height, width = shape[:2]
-        cmd = [imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-f", "rawvideo", "-pix_fmt", "rgb24",
-               "-s", f"{width}x{height}", "-r", repr(self.fps), "-i", "-", "-an",
-               *_CODEC_ARGS[self.path.suffix.lower()], str(self.path)]
+        cmd = [
+            imageio_ffmpeg.get_ffmpeg_exe(),
+            "-y",
+            "-v",
+            "error",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-s",
+            f"{width}x{height}",
+            "-r",
+            repr(self.fps),
+            "-i",
+            "-",
+            "-an",
+            *_CODEC_ARGS[self.path.suffix.lower()],
+            str(self.path),
+        ]
         # Own session: Ctrl-C in a terminal reaches Python only, which then decides ffmpeg's fate.
-        self._proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr,
-                                      start_new_session=True)
+        self._proc = subprocess.Popen(
+            cmd, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, stderr=self._stderr, start_new_session=True
+        )
         self._shape = shape
         self._thread.start()
 
@@ -111,8 +127,10 @@ class FrameWriter:
         if self._shape is None:
             self._start(frame.shape)
         elif frame.shape != self._shape:
-            raise ValueError(f"frame {self.frames} is {frame.shape[1]}x{frame.shape[0]}, the video is "
-                             f"{self._shape[1]}x{self._shape[0]}")
+            raise ValueError(
+                f"frame {self.frames} is {frame.shape[1]}x{frame.shape[0]}, the video is "
+                f"{self._shape[1]}x{self._shape[0]}"
+            )
         if self._error is not None:  # ffmpeg closed its input: it is exiting, and says why
             self._finish()
         self._queue.put(frame)
@@ -176,8 +194,15 @@ def verify_video(path: str | os.PathLike[str], frames: int) -> None:
         raise _failure(Path(path), f"the encoded video holds {found} frames, {frames} were written")
 
 
-def write_video(path: str | os.PathLike[str], frames: Iterable[np.ndarray], fps: float, *, total: int | None = None,
-                progress: bool = False, desc: str = "video") -> int:
+def write_video(
+    path: str | os.PathLike[str],
+    frames: Iterable[np.ndarray],
+    fps: float,
+    *,
+    total: int | None = None,
+    progress: bool = False,
+    desc: str = "video",
+) -> int:
     """Encode ``frames`` into ``path`` (by its extension) and return how many went in. The video is
     written to a temp file beside ``path``, must finish (ffmpeg exit 0) and decode to every frame, and
     only then replaces ``path``; on any error or interruption ``path`` is left as it was."""
@@ -209,9 +234,29 @@ def concat_videos(segments: Sequence[str | os.PathLike[str]], path: str | os.Pat
         for segment in segments:  # the demuxer's quoting: ' closes, \' is a quote, ' reopens
             listing.write("file '" + str(Path(segment).resolve()).replace("'", "'\\''") + "'\n")
     try:
-        done = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-y", "-v", "error", "-f", "concat", "-safe", "0",
-                               "-i", listing.name, "-c", "copy", "-movflags", "+faststart", str(path)],
-                              stdin=subprocess.DEVNULL, capture_output=True, text=True, start_new_session=True)
+        done = subprocess.run(
+            [
+                imageio_ffmpeg.get_ffmpeg_exe(),
+                "-y",
+                "-v",
+                "error",
+                "-f",
+                "concat",
+                "-safe",
+                "0",
+                "-i",
+                listing.name,
+                "-c",
+                "copy",
+                "-movflags",
+                "+faststart",
+                str(path),
+            ],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            start_new_session=True,
+        )
     finally:
         os.unlink(listing.name)
     if done.returncode != 0:

@@ -11,8 +11,11 @@ __all__ = ["recording_window", "show_recording"]
 
 
 def recording_window(
-    recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None,
-    off_screen: bool = False, scale: str = "layer",
+    recording: Recording | str | os.PathLike[str],
+    *,
+    size: tuple[int, int] | None = None,
+    off_screen: bool = False,
+    scale: str = "layer",
 ) -> Player:
     """A :class:`Player` with the window's tooltips/keys and an epoch slider (``player.slider``, an
     :class:`~render3d.rendering.window.EpochSlider`: whole epochs, ``space`` plays them); ``m`` steps
@@ -24,14 +27,16 @@ def recording_window(
     bind_key(player.plotter, "m", player.next_view, "next view: activations, then each training metric")
     player.set_position(len(player) - 1)
     epochs = [player.recording.snapshots[i].epoch for i in player.indices]
-    player.slider = EpochSlider(player.plotter, [f"epoch {e:g}" for e in epochs], player.set_position,
-                                title=player.actors.title_actor)
+    player.slider = EpochSlider(
+        player.plotter, [f"epoch {e:g}" for e in epochs], player.set_position, title=player.actors.title_actor
+    )
     key_map(player.plotter).notify("h: all keys and mouse actions")  # the caption shows the epoch here
     return player
 
 
-def show_recording(recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None,
-                   scale: str = "layer") -> None:
+def show_recording(
+    recording: Recording | str | os.PathLike[str], *, size: tuple[int, int] | None = None, scale: str = "layer"
+) -> None:
     """Open a window on a recording with an epoch slider; returns when it is closed. ``size``: default
     fitted to the screen (:func:`~render3d.rendering.window.window_size`). ``scale``: the
     activations' colour scale, ``"layer"`` or ``"global"`` (:class:`~render3d.scene.style.SceneStyle`).

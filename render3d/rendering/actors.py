@@ -63,6 +63,7 @@ SHADOW_WASH = 0.35  # copies stacked behind a ×N block: their colour this far t
 
 _FEATURE_STYLES = ("planes", "slab", "bars", "volume")
 
+
 @dataclass
 class _FeatureHandle:
     fm: FeatureMap
@@ -325,9 +326,18 @@ def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
         # copies behind an open block (feature maps inside) are outlines: a solid copy would hide them
         wire = opened[s_owner]
         lines = box_outlines_mesh(s_lo[wire], s_hi[wire], _backdrop(colors[s_owner[wire]]) // 4 * 3, s_owner[wire])
-        plotter.add_mesh(lines, scalars="rgb", rgb=True, show_scalar_bar=False, lighting=False,
-                         line_width=max(1.0, 1.5 * scale), pickable=False, name="blocks:repeats-open",
-                         reset_camera=False, render=False)
+        plotter.add_mesh(
+            lines,
+            scalars="rgb",
+            rgb=True,
+            show_scalar_bar=False,
+            lighting=False,
+            line_width=max(1.0, 1.5 * scale),
+            pickable=False,
+            name="blocks:repeats-open",
+            reset_camera=False,
+            render=False,
+        )
         s_lo, s_hi, s_owner = s_lo[~wire], s_hi[~wire], s_owner[~wire]
     if len(s_owner):
         # the ×N deck: washed copies behind each folded block, one mesh for all of them
@@ -335,25 +345,47 @@ def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
         washed = np.round(c + (255.0 - c) * SHADOW_WASH).astype(np.uint8)
         mesh = boxes_mesh(s_lo, s_hi, washed, s_owner, actors._shades)
         actors.shadow_actor = plotter.add_mesh(
-            mesh, scalars="rgb", rgb=True, show_scalar_bar=False, show_edges=edges,
-            edge_color=rgb01(EDGE_COLOR), line_width=max(1.0, scale), lighting=False,
-            name="blocks:repeats", reset_camera=False, render=False,
+            mesh,
+            scalars="rgb",
+            rgb=True,
+            show_scalar_bar=False,
+            show_edges=edges,
+            edge_color=rgb01(EDGE_COLOR),
+            line_width=max(1.0, scale),
+            lighting=False,
+            name="blocks:repeats",
+            reset_camera=False,
+            render=False,
         )
         actors.shadow_mesh = mesh
     if opened.any():
         sel = ids[opened]
         mesh = boxes_mesh(lower[sel], upper[sel], _backdrop(colors[sel]), sel, actors._shades)
         actor = plotter.add_mesh(
-            mesh, scalars="rgb", rgb=True, show_scalar_bar=False, lighting=False, culling="front",
-            name="blocks:open", reset_camera=False, render=False,
+            mesh,
+            scalars="rgb",
+            rgb=True,
+            show_scalar_bar=False,
+            lighting=False,
+            culling="front",
+            name="blocks:open",
+            reset_camera=False,
+            render=False,
         )
         actors.block_meshes[OPEN_BLOCKS] = mesh
         actors.block_actors[OPEN_BLOCKS] = actor
         outline = box_outlines_mesh(lower[sel], upper[sel], colors[sel], sel)
         actors.outline_mesh = outline
         actors.outline_actor = plotter.add_mesh(
-            outline, scalars="rgb", rgb=True, show_scalar_bar=False, lighting=False,
-            line_width=max(1.0, 2.0 * scale), pickable=False, name="blocks:outline", reset_camera=False,
+            outline,
+            scalars="rgb",
+            rgb=True,
+            show_scalar_bar=False,
+            lighting=False,
+            line_width=max(1.0, 2.0 * scale),
+            pickable=False,
+            name="blocks:outline",
+            reset_camera=False,
             render=False,
         )
 
@@ -416,8 +448,9 @@ def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) ->
                 values = values[None]
             k, h, w = values.shape
             grid = atlas_grid(k)
-            mesh = tiled_planes_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), fm.spacing, k, grid,
-                                     offsets=fm.offsets)
+            mesh = tiled_planes_mesh(
+                np.asarray(fm.origin), np.asarray(fm.plane_size), fm.spacing, k, grid, offsets=fm.offsets
+            )
             atlas = atlas_rgb(values, fm.clim, actors.lut, grid)
             image = pv.ImageData(dimensions=(atlas.shape[1], atlas.shape[0], 1))
             image.point_data["rgb"] = atlas[::-1].reshape(-1, 3)
@@ -433,8 +466,9 @@ def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) ->
                 reset_camera=False,
                 render=False,
             )
-            handle = _FeatureHandle(fm, actor, tuple(np.asarray(fm.values).shape), image=image,
-                                    texels=image.point_data["rgb"], grid=grid)
+            handle = _FeatureHandle(
+                fm, actor, tuple(np.asarray(fm.values).shape), image=image, texels=image.point_data["rgb"], grid=grid
+            )
         elif fm.style == "bars":
             n = values.size
             mesh = vertical_bars_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), n)
@@ -478,8 +512,9 @@ def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) ->
 #: label text is rasterised at this multiple of its on-screen size. 1 reproduces the point labels
 #: pixel for pixel at the scene's camera (hinted glyphs, texel centres on pixel centres); 2 keeps
 #: them sharp when zoomed in but is visibly softer at 9-12 px, where hinting matters most.
-def _text(plotter: pv.Plotter, text: str, x: float, y: float, size: int, color: Any, *, top: bool,
-          name: str) -> pv.Text:
+def _text(
+    plotter: pv.Plotter, text: str, x: float, y: float, size: int, color: Any, *, top: bool, name: str
+) -> pv.Text:
     actor = pv.Text(text=text, position=(x, y))
     prop = actor.prop
     prop.color = rgb01(color)
@@ -492,19 +527,30 @@ def _text(plotter: pv.Plotter, text: str, x: float, y: float, size: int, color: 
     return actor
 
 
-def _add_overlays(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int,
-                  scale: float) -> None:
+def _add_overlays(
+    plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int, scale: float
+) -> None:
     """Title, notes, caption and legend stacked top left, the colour bar bottom right: exactly the
     rectangles :attr:`Scene.overlays` reserved when the camera was framed (``scene`` is at this size)."""
     lay = scene.overlays
     m = lay.margin
-    actors.title_actor = _text(plotter, scene.title, m, height - m, max(10, round(lay.title_font)), TEXT_COLOR,
-                               top=True, name="title")
+    actors.title_actor = _text(
+        plotter, scene.title, m, height - m, max(10, round(lay.title_font)), TEXT_COLOR, top=True, name="title"
+    )
     if scene.notes:
-        actors.notes_actor = _text(plotter, "\n".join(scene.notes), m, height - lay.notes[1],
-                                   max(8, round(lay.note_font)), NOTE_COLOR, top=True, name="notes")
-    actors.caption_actor = _text(plotter, "", m, height - lay.caption[1], max(9, round(lay.caption_font)),
-                                 TEXT_COLOR, top=True, name="caption")
+        actors.notes_actor = _text(
+            plotter,
+            "\n".join(scene.notes),
+            m,
+            height - lay.notes[1],
+            max(8, round(lay.note_font)),
+            NOTE_COLOR,
+            top=True,
+            name="notes",
+        )
+    actors.caption_actor = _text(
+        plotter, "", m, height - lay.caption[1], max(9, round(lay.caption_font)), TEXT_COLOR, top=True, name="caption"
+    )
 
     if scene.legend:
         actors.legend_actor = _legend(plotter, scene.legend, width, height, lay)
@@ -556,8 +602,9 @@ def _legend(plotter: pv.Plotter, entries: list, width: int, height: int, lay: Ov
     return legend
 
 
-def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int,
-                scale: float) -> vtkScalarBarActor:
+def _scalar_bar(
+    plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: int, height: int, scale: float
+) -> vtkScalarBarActor:
     """Horizontal colour bar bottom right: tick labels above the bar, title below it."""
     own = [fm for fm in scene.feature_maps if not fm.block] or scene.feature_maps  # attention keeps its own
     clims = {tuple(float(v) for v in fm.clim) for fm in own}
@@ -574,8 +621,13 @@ def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: i
     title_h = round(1.6 * label_size)
     x0 = width - margin - bar_w
     y0 = margin + title_h
-    bar = colour_bar(pv.LookupTable(cmap=scene.cmap, scalar_range=clim), labels=labels, label_format=label_format,
-                     label_size=label_size, box=(x0, y0, x0 + bar_w, y0 + bar_h))
+    bar = colour_bar(
+        pv.LookupTable(cmap=scene.cmap, scalar_range=clim),
+        labels=labels,
+        label_format=label_format,
+        label_size=label_size,
+        box=(x0, y0, x0 + bar_w, y0 + bar_h),
+    )
     bar.SetTextPad(max(1, round(3 * scale)))
     plotter.add_actor(bar, reset_camera=False, name="colorbar", pickable=False, render=False)
     actors.colorbar_title_actor = _text(
@@ -585,8 +637,9 @@ def _scalar_bar(plotter: pv.Plotter, actors: SceneActors, scene: Scene, width: i
     return bar
 
 
-def colour_bar(lut: Any, *, labels: int, label_format: str, label_size: int,
-               box: tuple[int, int, int, int]) -> vtkScalarBarActor:
+def colour_bar(
+    lut: Any, *, labels: int, label_format: str, label_size: int, box: tuple[int, int, int, int]
+) -> vtkScalarBarActor:
     """A horizontal colour bar in the house style (labels above the bar in the label font, no frame) over
     display pixels ``box`` (x0, y0, x1, y1, y up): the scene's and the explainer's colour bars."""
     bar = vtkScalarBarActor()

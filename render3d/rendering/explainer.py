@@ -52,8 +52,18 @@ def _mono_font() -> str | None:
     return str(mono) if mono.is_file() else sans
 
 
-def _text(plotter: pv.Plotter, text: str, x: float, y: float, size: int, *, font: str | None,
-          top: bool, right: bool = False, name: str) -> pv.Text:
+def _text(
+    plotter: pv.Plotter,
+    text: str,
+    x: float,
+    y: float,
+    size: int,
+    *,
+    font: str | None,
+    top: bool,
+    right: bool = False,
+    name: str,
+) -> pv.Text:
     actor = pv.Text(text=text, position=(x, y))
     prop = actor.prop
     prop.color = rgb01(TEXT_COLOR)
@@ -90,8 +100,9 @@ class ExplainerView:
     a given plotter (a window) is drawn into as it is, and :meth:`close` only removes what was added.
     """
 
-    def __init__(self, scene: ExplainerScene, *, size: tuple[int, int] = (1280, 720),
-                 plotter: pv.Plotter | None = None) -> None:
+    def __init__(
+        self, scene: ExplainerScene, *, size: tuple[int, int] = (1280, 720), plotter: pv.Plotter | None = None
+    ) -> None:
         self.scene = scene
         self.own = plotter is None
         if plotter is None:
@@ -111,17 +122,37 @@ class ExplainerView:
         grid = [ln for p in scene.planes if p.grid_lines for ln in _grid_lines(p)]
         if grid:
             self._add("explain:grid", polylines_mesh(grid), color=rgb01(GRID_RGB), line_width=1.0)
-        self._add("explain:frames", polylines_mesh([_frame_lines(p) for p in scene.planes]),
-                  color=rgb01(FRAME_RGB), line_width=max(1.0, 1.5 * self.scale))
+        self._add(
+            "explain:frames",
+            polylines_mesh([_frame_lines(p) for p in scene.planes]),
+            color=rgb01(FRAME_RGB),
+            line_width=max(1.0, 1.5 * self.scale),
+        )
         self._dynamic: dict[str, pv.PolyData] = {}
         font, mono = font_file(), _mono_font()
         m = round(14 * self.scale)
-        self.title_actor = self._text(scene.title, m, height - m, max(10, round(20 * self.scale)), font=font,
-                                      top=True, name="explain:title")
-        self.caption_actor = self._text("", m, m + round(8 * self.scale), max(9, round(17 * self.scale)),
-                                        font=font, top=False, name="explain:caption")
-        self.card_actor = self._text("", width - m, height - round(52 * self.scale), max(8, round(15 * self.scale)),
-                                     font=mono, top=True, right=True, name="explain:card")
+        self.title_actor = self._text(
+            scene.title, m, height - m, max(10, round(20 * self.scale)), font=font, top=True, name="explain:title"
+        )
+        self.caption_actor = self._text(
+            "",
+            m,
+            m + round(8 * self.scale),
+            max(9, round(17 * self.scale)),
+            font=font,
+            top=False,
+            name="explain:caption",
+        )
+        self.card_actor = self._text(
+            "",
+            width - m,
+            height - round(52 * self.scale),
+            max(8, round(15 * self.scale)),
+            font=mono,
+            top=True,
+            right=True,
+            name="explain:card",
+        )
         self._scalar_bar(width, m)
         cam = scene.camera
         plotter.camera_position = [cam[0], cam[1], cam[2]]
@@ -147,8 +178,9 @@ class ExplainerView:
     # -- building -----------------------------------------------------------------------------------
     def _add(self, name: str, mesh: pv.PolyData, **kw: Any) -> Any:
         self._names.append(name)
-        return self.plotter.add_mesh(mesh, name=name, lighting=False, pickable=False, reset_camera=False,
-                                     render=False, **kw)
+        return self.plotter.add_mesh(
+            mesh, name=name, lighting=False, pickable=False, reset_camera=False, render=False, **kw
+        )
 
     def _text(self, *args: Any, name: str, **kw: Any) -> pv.Text:
         self._names.append(name)
@@ -175,13 +207,25 @@ class ExplainerView:
         label = max(8, round(13 * self.scale))
         bar_w, bar_h = round(260 * self.scale), round(50 * self.scale)
         x0, y0 = width - 3 * margin - bar_w, margin + round(60 * self.scale)
-        bar = colour_bar(pv.LookupTable(cmap=self.scene.cmap, scalar_range=self.scene.clim), labels=3,
-                         label_format="%.3g", label_size=label, box=(x0, y0, x0 + bar_w, y0 + bar_h))
+        bar = colour_bar(
+            pv.LookupTable(cmap=self.scene.cmap, scalar_range=self.scene.clim),
+            labels=3,
+            label_format="%.3g",
+            label_size=label,
+            box=(x0, y0, x0 + bar_w, y0 + bar_h),
+        )
         font = font_file()
         self._names.append("explain:colorbar")
         self.plotter.add_actor(bar, reset_camera=False, name="explain:colorbar", pickable=False, render=False)
-        title = self._text(self.scene.colorbar_title, x0 + bar_w / 2, y0 - round(3 * self.scale), label,
-                           font=font, top=True, name="explain:colorbar-title")
+        title = self._text(
+            self.scene.colorbar_title,
+            x0 + bar_w / 2,
+            y0 - round(3 * self.scale),
+            label,
+            font=font,
+            top=True,
+            name="explain:colorbar-title",
+        )
         title.prop.justification_horizontal = "center"
 
     def _set_mesh(self, name: str, mesh: pv.PolyData, **kw: Any) -> None:
@@ -214,16 +258,28 @@ class ExplainerView:
         glass = [b for b in frame.boxes if not b.outline and b.opacity < 1.0]
         edges = [b for b in frame.boxes if b.outline]
         for name, group in (("explain:solid", fills), ("explain:glass", glass)):
-            mesh = boxes_mesh(np.array([b.lower for b in group]).reshape(-1, 3),
-                              np.array([b.upper for b in group]).reshape(-1, 3),
-                              np.array([b.rgb for b in group], dtype=np.uint8).reshape(-1, 3),
-                              np.zeros(len(group), dtype=np.int64)) if group else pv.PolyData()
+            mesh = (
+                boxes_mesh(
+                    np.array([b.lower for b in group]).reshape(-1, 3),
+                    np.array([b.upper for b in group]).reshape(-1, 3),
+                    np.array([b.rgb for b in group], dtype=np.uint8).reshape(-1, 3),
+                    np.zeros(len(group), dtype=np.int64),
+                )
+                if group
+                else pv.PolyData()
+            )
             opacity = min((b.opacity for b in group), default=1.0)
             self._set_mesh(name, mesh, scalars="rgb", rgb=True, opacity=0.35 if name == "explain:glass" else opacity)
-        mesh = box_outlines_mesh(np.array([b.lower for b in edges]).reshape(-1, 3),
-                                 np.array([b.upper for b in edges]).reshape(-1, 3),
-                                 np.array([b.rgb for b in edges], dtype=np.uint8).reshape(-1, 3),
-                                 np.zeros(len(edges), dtype=np.int64)) if edges else pv.PolyData()
+        mesh = (
+            box_outlines_mesh(
+                np.array([b.lower for b in edges]).reshape(-1, 3),
+                np.array([b.upper for b in edges]).reshape(-1, 3),
+                np.array([b.rgb for b in edges], dtype=np.uint8).reshape(-1, 3),
+                np.zeros(len(edges), dtype=np.int64),
+            )
+            if edges
+            else pv.PolyData()
+        )
         self._set_mesh("explain:outlines", mesh, scalars="rgb", rgb=True, line_width=max(1.5, 3 * self.scale))
         lines = polylines_mesh([np.array([a, b]) for a, b in frame.lines]) if frame.lines else pv.PolyData()
         self._set_mesh("explain:rays", lines, color=rgb01(LINE_RGB), line_width=max(1.0, 1.5 * self.scale))

@@ -41,19 +41,38 @@ def add_flag_marks(plotter: pv.Plotter, scene: Scene, scale: float) -> list[Any]
     pad = OUTLINE_PAD * (upper - lower).max(axis=1, keepdims=True)
     colors = np.tile(np.asarray(FLAG_RGB, dtype=np.uint8), (len(idx), 1))
     outline = plotter.add_mesh(
-        box_outlines_mesh(lower - pad, upper + pad, colors, idx), scalars="rgb", rgb=True,
-        show_scalar_bar=False, lighting=False, line_width=max(2.0, 4.0 * scale), pickable=False,
-        name="flags:outline", reset_camera=False, render=False,
+        box_outlines_mesh(lower - pad, upper + pad, colors, idx),
+        scalars="rgb",
+        rgb=True,
+        show_scalar_bar=False,
+        lighting=False,
+        line_width=max(2.0, 4.0 * scale),
+        pickable=False,
+        name="flags:outline",
+        reset_camera=False,
+        render=False,
     )
     anchors = np.column_stack([blocks.centers[idx, 0], lower[:, 1], upper[:, 2]])  # bottom front edge
     texts = [" ".join(blocks.flags[i]) for i in idx]
     font_px = max(9, round(BADGE_FONT_PX * scale))
     margin = max(1, round(3 * scale))
     badges = plotter.add_point_labels(
-        _inside_frame(scene, anchors, texts, font_px + 0.0, margin), texts, font_size=font_px, bold=True,
-        text_color="white", shape="rect", shape_color=rgb01(FLAG_RGB), shape_opacity=1.0, fill_shape=True,
-        margin=margin, show_points=False, always_visible=True, pickable=False, name="flags:badges",
-        reset_camera=False, render=False,
+        _inside_frame(scene, anchors, texts, font_px + 0.0, margin),
+        texts,
+        font_size=font_px,
+        bold=True,
+        text_color="white",
+        shape="rect",
+        shape_color=rgb01(FLAG_RGB),
+        shape_opacity=1.0,
+        fill_shape=True,
+        margin=margin,
+        show_points=False,
+        always_visible=True,
+        pickable=False,
+        name="flags:badges",
+        reset_camera=False,
+        render=False,
     )
     return [outline, badges]
 
@@ -68,4 +87,3 @@ def _inside_frame(scene: Scene, anchors: np.ndarray, texts: list[str], font_px: 
     shift[~np.isfinite(shift)] = 0.0
     right = camera_basis(scene.camera)[1]
     return anchors - right * (shift * world_per_px(scene.camera, anchors, height))[:, None]
-

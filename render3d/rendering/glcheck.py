@@ -55,9 +55,7 @@ _pending: subprocess.Popen | OSError | None = None
 
 
 def _headless() -> bool:
-    return sys.platform.startswith("linux") and not (
-        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
-    )
+    return sys.platform.startswith("linux") and not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
 
 
 def preload_triton() -> None:
@@ -96,8 +94,9 @@ def start_probe() -> None:
     if _cached is None and _pending is None:
         configure_environment()
         try:
-            _pending = subprocess.Popen([sys.executable, "-c", _PROBE_SCRIPT], stdout=subprocess.PIPE,
-                                        stderr=subprocess.PIPE, text=True)
+            _pending = subprocess.Popen(
+                [sys.executable, "-c", _PROBE_SCRIPT], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+            )
         except OSError as exc:
             _pending = exc
 

@@ -95,7 +95,12 @@ class Gltf:
             "extensionsUsed": [_UNLIT],
             "scene": 0,
             "scenes": [{"name": title or "render3d", "nodes": []}],
-            "nodes": [], "meshes": [], "materials": [], "accessors": [], "bufferViews": [], "buffers": [],
+            "nodes": [],
+            "meshes": [],
+            "materials": [],
+            "accessors": [],
+            "bufferViews": [],
+            "buffers": [],
         }
         self._bin = bytearray()
 
@@ -115,7 +120,9 @@ class Gltf:
         kind = {1: "SCALAR", 2: "VEC2", 3: "VEC3", 4: "VEC4"}[1 if array.ndim == 1 else array.shape[1]]
         acc: dict[str, Any] = {
             "bufferView": self._view(array.tobytes(), _ELEMENT_ARRAY_BUFFER if indices else _ARRAY_BUFFER),
-            "componentType": _UINT32 if indices else _FLOAT, "count": len(array), "type": kind,
+            "componentType": _UINT32 if indices else _FLOAT,
+            "count": len(array),
+            "type": kind,
         }
         if bounds:  # POSITION needs min/max
             acc["min"] = [float(v) for v in array.min(axis=0)]
@@ -134,29 +141,51 @@ class Gltf:
         image = self._add("images", {"name": name, "mimeType": "image/png", "bufferView": self._view(png)})
         return self._add("textures", {"sampler": sampler, "source": image, "name": name})
 
-    def material(self, name: str, *, color: tuple[int, int, int] = (255, 255, 255), texture: int | None = None,
-                 blend: bool = False, double_sided: bool = True) -> int:
-        pbr: dict[str, Any] = {"baseColorFactor": [*map(float, srgb_to_linear(color)), 1.0],
-                               "metallicFactor": 0.0, "roughnessFactor": 1.0}
+    def material(
+        self,
+        name: str,
+        *,
+        color: tuple[int, int, int] = (255, 255, 255),
+        texture: int | None = None,
+        blend: bool = False,
+        double_sided: bool = True,
+    ) -> int:
+        pbr: dict[str, Any] = {
+            "baseColorFactor": [*map(float, srgb_to_linear(color)), 1.0],
+            "metallicFactor": 0.0,
+            "roughnessFactor": 1.0,
+        }
         if texture is not None:
             pbr["baseColorTexture"] = {"index": texture}
-        material = {"name": name, "pbrMetallicRoughness": pbr, "doubleSided": double_sided,
-                    "extensions": {_UNLIT: {}}}
+        material = {"name": name, "pbrMetallicRoughness": pbr, "doubleSided": double_sided, "extensions": {_UNLIT: {}}}
         if blend:
             material["alphaMode"] = "BLEND"
         return self._add("materials", material)
 
-    def mesh(self, name: str, positions: np.ndarray, indices: np.ndarray, material: int, *, mode: int = _TRIANGLES,
-             colors: np.ndarray | None = None, uv: np.ndarray | None = None,
-             extras: Mapping[str, Any] | None = None) -> int:
+    def mesh(
+        self,
+        name: str,
+        positions: np.ndarray,
+        indices: np.ndarray,
+        material: int,
+        *,
+        mode: int = _TRIANGLES,
+        colors: np.ndarray | None = None,
+        uv: np.ndarray | None = None,
+        extras: Mapping[str, Any] | None = None,
+    ) -> int:
         """Add a mesh and a node holding it; returns the node index."""
         attributes = {"POSITION": self._accessor(positions, bounds=True)}
         if colors is not None:
             attributes["COLOR_0"] = self._accessor(srgb_to_linear(colors))
         if uv is not None:
             attributes["TEXCOORD_0"] = self._accessor(uv)
-        primitive = {"attributes": attributes, "indices": self._accessor(np.ravel(indices), indices=True),
-                     "material": material, "mode": mode}
+        primitive = {
+            "attributes": attributes,
+            "indices": self._accessor(np.ravel(indices), indices=True),
+            "material": material,
+            "mode": mode,
+        }
         mesh = self._add("meshes", {"name": name, "primitives": [primitive]})
         node: dict[str, Any] = {"name": name, "mesh": mesh}
         if extras:
@@ -174,11 +203,27 @@ class Gltf:
         cam = scene.camera
         pos, right, up, fwd = camera_basis(cam)
         w, h = scene.size
-        camera = self._add("cameras", {"type": "perspective", "name": "render3d", "perspective": {
-            "yfov": math.radians(cam.view_angle), "aspectRatio": w / h, "znear": 0.01,
-            "zfar": float(10 * np.linalg.norm(np.ptp(scene.bounds, axis=0)) + np.linalg.norm(pos))}})
-        return self._node({"name": "camera", "camera": camera, "translation": [float(v) for v in pos],
-                           "rotation": _quaternion(np.column_stack([right, up, -fwd]))})
+        camera = self._add(
+            "cameras",
+            {
+                "type": "perspective",
+                "name": "render3d",
+                "perspective": {
+                    "yfov": math.radians(cam.view_angle),
+                    "aspectRatio": w / h,
+                    "znear": 0.01,
+                    "zfar": float(10 * np.linalg.norm(np.ptp(scene.bounds, axis=0)) + np.linalg.norm(pos)),
+                },
+            },
+        )
+        return self._node(
+            {
+                "name": "camera",
+                "camera": camera,
+                "translation": [float(v) for v in pos],
+                "rotation": _quaternion(np.column_stack([right, up, -fwd])),
+            }
+        )
 
     # --- files -----------------------------------------------------------------------------------
     def _json(self, uri: str | None) -> dict[str, Any]:
@@ -192,8 +237,13 @@ class Gltf:
         text += b" " * (-len(text) % 4)
         binary = bytes(self._bin) + b"\0" * (-len(self._bin) % 4)
         total = 12 + 8 + len(text) + 8 + len(binary)
-        return (struct.pack("<4sII", b"glTF", 2, total) + struct.pack("<I4s", len(text), b"JSON") + text
-                + struct.pack("<I4s", len(binary), b"BIN\0") + binary)
+        return (
+            struct.pack("<4sII", b"glTF", 2, total)
+            + struct.pack("<I4s", len(text), b"JSON")
+            + text
+            + struct.pack("<I4s", len(binary), b"BIN\0")
+            + binary
+        )
 
     def gltf(self) -> str:
         """The JSON file, its buffer inline as a base64 data URI (one file, as the ``.glb``)."""
@@ -217,6 +267,7 @@ def _quaternion(m: np.ndarray) -> list[float]:
 
 
 # --- pyvista meshes → triangle / line arrays ---------------------------------------------------------
+
 
 def _quads(poly: Any, *, inward: bool = False) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """A mesh of quads → 4 own vertices per quad (flat colours need them), triangle indices, and the
@@ -242,8 +293,9 @@ def _lines(poly: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return np.asarray(poly.points), np.concatenate(pairs).reshape(-1), owner
 
 
-def _add_boxes(out: Gltf, name: str, lower: np.ndarray, upper: np.ndarray, colors: np.ndarray,
-               *, inward: bool = False) -> None:
+def _add_boxes(
+    out: Gltf, name: str, lower: np.ndarray, upper: np.ndarray, colors: np.ndarray, *, inward: bool = False
+) -> None:
     shaded = boxes_mesh(lower, upper, colors, np.arange(len(lower)), face_shades())
     positions, tris, quad = _quads(shaded, inward=inward)
     material = out.material(name, double_sided=not inward)
@@ -301,6 +353,7 @@ def _add_connectors(out: Gltf, scene: Scene) -> None:
 
 # --- feature maps ------------------------------------------------------------------------------------
 
+
 def web_feature_map(fm: FeatureMap) -> FeatureMap:
     """``fm`` as textured planes: a bar row becomes one plane one texel wide (cell 0 on top, as drawn),
     a volume at most :data:`MAX_VOLUME_PLANES` evenly spaced channel planes; planes stay as they are."""
@@ -311,8 +364,14 @@ def web_feature_map(fm: FeatureMap) -> FeatureMap:
         c, h, w = values.shape
         keep = np.unique(np.linspace(0, c - 1, min(c, MAX_VOLUME_PLANES)).round().astype(int))
         step = float(keep[1] - keep[0]) if len(keep) > 1 else 1.0
-        return replace(fm, style="planes", values=values[keep], channels=keep,
-                       plane_size=np.array([w * fm.spacing, h * fm.spacing]), spacing=step * fm.spacing)
+        return replace(
+            fm,
+            style="planes",
+            values=values[keep],
+            channels=keep,
+            plane_size=np.array([w * fm.spacing, h * fm.spacing]),
+            spacing=step * fm.spacing,
+        )
     return replace(fm, values=values[None] if values.ndim == 2 else values)
 
 
@@ -334,18 +393,26 @@ def _add_feature_maps(out: Gltf, scene: Scene, pngs: Mapping[str, bytes]) -> Non
         web = web_feature_map(fm)
         k = len(web.values)
         grid = atlas_grid(k)
-        planes = tiled_planes_mesh(np.asarray(web.origin), np.asarray(web.plane_size), web.spacing, k, grid,
-                                   offsets=web.offsets)
+        planes = tiled_planes_mesh(
+            np.asarray(web.origin), np.asarray(web.plane_size), web.spacing, k, grid, offsets=web.offsets
+        )
         positions, tris, _ = _quads(planes)
         uv = np.asarray(planes.active_texture_coordinates, dtype=np.float64).copy()
         uv[:, 1] = 1.0 - uv[:, 1]  # VTK's v runs up from the image's last row, glTF's down from its first
         name = f"fmap:{fm.node_id}"
         material = out.material(name, texture=out.texture(pngs[fm.node_id], name))
-        out.mesh(name, positions, tris, material, uv=uv,
-                 extras={"render3d": {"feature_map": fm.node_id, "block": fm.block_id, "grid": list(grid)}})
+        out.mesh(
+            name,
+            positions,
+            tris,
+            material,
+            uv=uv,
+            extras={"render3d": {"feature_map": fm.node_id, "block": fm.block_id, "grid": list(grid)}},
+        )
 
 
 # --- labels ------------------------------------------------------------------------------------------
+
 
 def _add_labels(out: Gltf, scene: Scene) -> None:
     """The renderer's label atlas on camera-facing quads, sized for the scene's camera and image."""
@@ -367,8 +434,15 @@ def _add_labels(out: Gltf, scene: Scene) -> None:
     ah, aw = atlas.shape
     x0, x1 = origin[:, 0] / aw, (origin[:, 0] + tile_hw[:, 1]) / aw
     y0, y1 = origin[:, 1] / ah, (origin[:, 1] + tile_hw[:, 0]) / ah  # atlas row 0 is the glyphs' bottom
-    uv = np.stack([np.column_stack([x0, 1 - y0]), np.column_stack([x1, 1 - y0]), np.column_stack([x1, 1 - y1]),
-                   np.column_stack([x0, 1 - y1])], axis=1).reshape(-1, 2)
+    uv = np.stack(
+        [
+            np.column_stack([x0, 1 - y0]),
+            np.column_stack([x1, 1 - y0]),
+            np.column_stack([x1, 1 - y1]),
+            np.column_stack([x0, 1 - y1]),
+        ],
+        axis=1,
+    ).reshape(-1, 2)
     rgba = np.empty((ah, aw, 4), dtype=np.uint8)
     rgba[..., :3] = lab.TEXT_COLOR
     rgba[..., 3] = atlas[::-1]  # to image order: first row on top
@@ -377,8 +451,9 @@ def _add_labels(out: Gltf, scene: Scene) -> None:
     out.mesh("labels", np.asarray(quads.points), tris, material, uv=uv)
 
 
-def scene_gltf(scene: Scene, *, labels: bool = True, camera: bool = True,
-               values: Mapping[str, np.ndarray] | None = None) -> Gltf:
+def scene_gltf(
+    scene: Scene, *, labels: bool = True, camera: bool = True, values: Mapping[str, np.ndarray] | None = None
+) -> Gltf:
     """The glTF document of ``scene`` (write it with :meth:`Gltf.glb` or :meth:`Gltf.gltf`); ``values``
     replace feature maps' own values (a recording's snapshot, by feature-map id)."""
     out = Gltf(scene.title)

@@ -25,8 +25,22 @@ TEXT_COLOR = (34, 34, 34)
 
 # Glyphs the point-label font (no ``font_file`` there) would drop, with a readable stand-in.
 _LABEL_FALLBACKS = str.maketrans(
-    {"→": "->", "←": "<-", "…": "...", "–": "-", "—": "-", "≈": "~", "≤": "<=", "≥": ">=",
-     "α": "alpha", "β": "beta", "γ": "gamma", "σ": "sigma", "μ": "mu", "·": "."}
+    {
+        "→": "->",
+        "←": "<-",
+        "…": "...",
+        "–": "-",
+        "—": "-",
+        "≈": "~",
+        "≤": "<=",
+        "≥": ">=",
+        "α": "alpha",
+        "β": "beta",
+        "γ": "gamma",
+        "σ": "sigma",
+        "μ": "mu",
+        "·": ".",
+    }
 )
 
 
@@ -96,6 +110,7 @@ def _text_dims(prop: vtkTextProperty, text: str) -> tuple[int, int]:
 def _matching_line_spacing(font: str | None, size: int, k: int) -> float | None:
     """Line spacing at font size ``k·size`` whose line pitch is exactly ``k`` × the pitch at ``size``
     (FreeType rounds the pitch per size: without this a 3-line label drawn at 2× comes out ~2 px taller)."""
+
     def pitch(s: int, spacing: float | None) -> int:
         p = _text_property(font, s, spacing)
         return _text_dims(p, "Ag\nAg")[1] - _text_dims(p, "Ag")[1]
@@ -159,8 +174,12 @@ def _pack_atlas(tiles: list[np.ndarray], pad: int) -> tuple[np.ndarray, np.ndarr
 
 
 def labels_mesh(
-    positions: np.ndarray, sizes_px: np.ndarray, camera: Any, image_size: tuple[int, int],
-    *, offset_px: tuple[float, float] = (-1.0, -1.0),
+    positions: np.ndarray,
+    sizes_px: np.ndarray,
+    camera: Any,
+    image_size: tuple[int, int],
+    *,
+    offset_px: tuple[float, float] = (-1.0, -1.0),
 ) -> pv.PolyData:
     """One quad (two triangles) per label, in the plane facing ``camera``, that covers exactly
     ``sizes_px`` (N, 2) pixels at ``image_size`` with its lower-left corner on the pixel grid at the
@@ -225,8 +244,9 @@ def add_labels(plotter: pv.Plotter, scene: Scene, size: tuple[int, int]) -> Any:
     k = LABEL_SUPERSAMPLE
     spacing = _matching_line_spacing(font, font_size, k)
     positions = np.asarray(labels.positions, dtype=float).reshape(-1, 3)
-    keep = _uncluttered(positions, [_text_dims(_text_property(font, font_size), t) for t in texts], scene.camera,
-                        (width, height))
+    keep = _uncluttered(
+        positions, [_text_dims(_text_property(font, font_size), t) for t in texts], scene.camera, (width, height)
+    )
     positions, texts = positions[keep], [texts[i] for i in np.flatnonzero(keep)]
     if not texts:
         return None
@@ -245,8 +265,9 @@ def add_labels(plotter: pv.Plotter, scene: Scene, size: tuple[int, int]) -> Any:
     x0, y0 = origin[:, 0] / aw, origin[:, 1] / ah
     x1, y1 = (origin[:, 0] + tile_hw[:, 1]) / aw, (origin[:, 1] + tile_hw[:, 0]) / ah
     mesh.active_texture_coordinates = np.stack(
-        [np.column_stack([x0, y0]), np.column_stack([x1, y0]), np.column_stack([x1, y1]),
-         np.column_stack([x0, y1])], axis=1).reshape(-1, 2)
+        [np.column_stack([x0, y0]), np.column_stack([x1, y0]), np.column_stack([x1, y1]), np.column_stack([x0, y1])],
+        axis=1,
+    ).reshape(-1, 2)
     rgba = np.empty((ah, aw, 4), dtype=np.uint8)
     rgba[..., :3] = TEXT_COLOR  # ink colour everywhere, so filtering never darkens or lightens edges
     rgba[..., 3] = atlas
@@ -273,5 +294,3 @@ def add_labels(plotter: pv.Plotter, scene: Scene, size: tuple[int, int]) -> Any:
     shader.AddVertexShaderReplacement("//VTK::CustomEnd::Impl", True, _ON_TOP_VS, False)
     shader.AddFragmentShaderReplacement("//VTK::CustomEnd::Impl", True, _NO_INK_FS, False)
     return actor
-
-

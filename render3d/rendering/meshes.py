@@ -27,9 +27,7 @@ __all__ = [
 ]
 
 # Corners of the unit cube, index = x + 2y + 4z, and its six faces wound outwards.
-_CORNERS = np.array(
-    [[x, y, z] for z in (0, 1) for y in (0, 1) for x in (0, 1)], dtype=float
-)
+_CORNERS = np.array([[x, y, z] for z in (0, 1) for y in (0, 1) for x in (0, 1)], dtype=float)
 _FACES = np.array(
     [
         [0, 2, 3, 1],  # z-
@@ -161,7 +159,11 @@ def segments_mesh(polylines: Sequence[np.ndarray]) -> pv.PolyData:
 
 
 def tiled_planes_mesh(
-    origin: np.ndarray, plane_size: np.ndarray, spacing: float, k: int, grid: tuple[int, int],
+    origin: np.ndarray,
+    plane_size: np.ndarray,
+    spacing: float,
+    k: int,
+    grid: tuple[int, int],
     offsets: np.ndarray | None = None,
 ) -> pv.PolyData:
     """``k`` quads in x-y planes stacked along +z, textured from one atlas of ``grid`` (rows, cols).

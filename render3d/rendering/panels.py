@@ -81,8 +81,9 @@ def _fit(draw: Any, text: str, font: Any, width: float) -> str:
     return text + "…"
 
 
-def _input(draw: Any, canvas: Any, box: tuple[int, int, int, int], image: np.ndarray | None,
-           name: str | None, font: Any) -> None:
+def _input(
+    draw: Any, canvas: Any, box: tuple[int, int, int, int], image: np.ndarray | None, name: str | None, font: Any
+) -> None:
     from PIL import Image
 
     x0, y0, x1, y1 = box
@@ -104,8 +105,9 @@ def _input(draw: Any, canvas: Any, box: tuple[int, int, int, int], image: np.nda
     _draw_text(draw, ((x0 + x1 - _text_w(draw, text, font)) / 2, y_text), text, font, TEXT_COLOR)
 
 
-def _bars(draw: Any, box: tuple[int, int, int, int], bars: Sequence[tuple[str, float, bool]], font: Any,
-          small: Any) -> None:
+def _bars(
+    draw: Any, box: tuple[int, int, int, int], bars: Sequence[tuple[str, float, bool]], font: Any, small: Any
+) -> None:
     x0, y0, x1, y1 = box
     title = "prediction (softmax)"
     _draw_text(draw, (x0, y0), title, font, TEXT_COLOR)
@@ -141,8 +143,16 @@ def _tick(value: float, percent: bool) -> str:
     return f"{value:.2g}" if value != 0 else "0"
 
 
-def _chart(draw: Any, box: tuple[int, int, int, int], title: str, lines: Mapping[str, tuple[np.ndarray, np.ndarray]],
-           limits: tuple[float, float, bool], epochs: tuple[float, float], font: Any, small: Any) -> None:
+def _chart(
+    draw: Any,
+    box: tuple[int, int, int, int],
+    title: str,
+    lines: Mapping[str, tuple[np.ndarray, np.ndarray]],
+    limits: tuple[float, float, bool],
+    epochs: tuple[float, float],
+    font: Any,
+    small: Any,
+) -> None:
     x0, y0, x1, y1 = box
     lo, hi, percent = limits
     _draw_text(draw, (x0, y0), title, font, TEXT_COLOR)
@@ -221,8 +231,9 @@ def story_panels(
         top = height - m - chart_h if bars else y
         for k, (title, lines) in enumerate(charts.items()):
             cx = round(x0 + k * (w + gap))
-            _chart(draw, (cx, top, round(cx + w), height - m), title, lines, chart_limits[title], epoch_range,
-                   font, small)
+            _chart(
+                draw, (cx, top, round(cx + w), height - m), title, lines, chart_limits[title], epoch_range, font, small
+            )
     return np.asarray(canvas, dtype=np.uint8)
 
 

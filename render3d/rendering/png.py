@@ -89,9 +89,7 @@ def render_png(
         No OpenGL context can be created on this machine.
     """
     size = check_image_output(path, scene.size if size is None else size)
-    plotter, _ = build_plotter(
-        scene, size=size, off_screen=True, anti_aliasing=anti_aliasing, show_labels=show_labels
-    )
+    plotter, _ = build_plotter(scene, size=size, off_screen=True, anti_aliasing=anti_aliasing, show_labels=show_labels)
     try:
         image = read_rgb(plotter)
     finally:

@@ -35,8 +35,13 @@ GAP_PX = 2  # between channel tiles in the enlarged grid
 ROW_CELLS = 64
 
 
-def channel_grid_image(values: np.ndarray, clim: tuple[float, float], lut: np.ndarray, max_size: tuple[int, int],
-                       background: tuple[int, int, int] = PANEL_RGB) -> np.ndarray:
+def channel_grid_image(
+    values: np.ndarray,
+    clim: tuple[float, float],
+    lut: np.ndarray,
+    max_size: tuple[int, int],
+    background: tuple[int, int, int] = PANEL_RGB,
+) -> np.ndarray:
     """(H, W, 3) uint8 image of ``values`` (K, H, W channels, or a vector) as a near-square grid of
     tiles, each enlarged (or shrunk) by one nearest-sampling factor to fit ``max_size`` (width, height),
     ``GAP_PX`` of ``background`` between tiles; coloured like the 3-D view (``lut`` over ``clim``)."""
@@ -97,8 +102,10 @@ def _shown(fm: Any) -> str:
         return "below: the output, tokens top to bottom"
     if fm.style == "volume" or len(fm.channels) == 1:
         return f"below: all {len(fm.channels)} channels"
-    return (f"below: the {len(fm.channels)} channels with the largest mean magnitude "
-            f"({', '.join(str(int(c)) for c in fm.channels)})")
+    return (
+        f"below: the {len(fm.channels)} channels with the largest mean magnitude "
+        f"({', '.join(str(int(c)) for c in fm.channels)})"
+    )
 
 
 class SidePanel:
@@ -165,8 +172,7 @@ class SidePanel:
 
     def actors_2d(self) -> list[Any]:
         """Its overlay actors, bottom first (a window re-adds them over a rebuilt scene)."""
-        return [self.background, self.grid_actor, self.strip_actor, self.title, self.body, self.strip,
-                self.strip_hi]
+        return [self.background, self.grid_actor, self.strip_actor, self.title, self.body, self.strip, self.strip_hi]
 
     def open(self, actors: SceneActors, block: int, *, explanation: str | None = None, hint: str = "") -> None:
         """Show block ``block`` of ``actors.scene``: name, type, shape, numbers, its channels enlarged
@@ -249,11 +255,20 @@ class SidePanel:
 
     def _outline(self, lower: np.ndarray, upper: np.ndarray, height: int) -> None:
         pad = 0.04 * (upper - lower) + 0.02
-        mesh = box_outlines_mesh((lower - pad)[None], (upper + pad)[None], np.array([HIGHLIGHT_RGB], np.uint8),
-                                 np.array([0]))
+        mesh = box_outlines_mesh(
+            (lower - pad)[None], (upper + pad)[None], np.array([HIGHLIGHT_RGB], np.uint8), np.array([0])
+        )
         self.highlight = self.plotter.add_mesh(
-            mesh, scalars="rgb", rgb=True, show_scalar_bar=False, lighting=False, pickable=False,
-            line_width=max(2.0, 4.0 * height / 1080), name="panel:highlight", reset_camera=False, render=False,
+            mesh,
+            scalars="rgb",
+            rgb=True,
+            show_scalar_bar=False,
+            lighting=False,
+            pickable=False,
+            line_width=max(2.0, 4.0 * height / 1080),
+            name="panel:highlight",
+            reset_camera=False,
+            render=False,
         )
 
     def close(self) -> None:
@@ -290,8 +305,15 @@ def _set_image(image: pv.ImageData, rgb: np.ndarray) -> None:
     image.Modified()
 
 
-def _rectangle(plotter: pv.Plotter, x0: float, y0: float, x1: float, y1: float, fill: tuple[int, int, int],
-               border: tuple[int, int, int]) -> vtkActor2D:
+def _rectangle(
+    plotter: pv.Plotter,
+    x0: float,
+    y0: float,
+    x1: float,
+    y1: float,
+    fill: tuple[int, int, int],
+    border: tuple[int, int, int],
+) -> vtkActor2D:
     """A filled display-pixel rectangle with a one-pixel left border line, hidden."""
     points = vtkPoints()
     for x, y in ((x0, y0), (x1, y0), (x1, y1), (x0, y1), (x0, y0), (x0 + 1, y0), (x0 + 1, y1), (x0, y1)):

@@ -41,7 +41,7 @@ def inset_image(fm: FeatureMap, lut: np.ndarray, side: int) -> np.ndarray:
         tiles[: flat.size] = flat
         values = tiles.reshape(1, rows, cols)
         blank = np.zeros((rows, cols), dtype=bool).reshape(-1)
-        blank[flat.size:] = True
+        blank[flat.size :] = True
         blanks = [blank.reshape(rows, cols)]
     else:
         values = values.reshape((-1, *values.shape[-2:]))
@@ -60,7 +60,7 @@ def inset_image(fm: FeatureMap, lut: np.ndarray, side: int) -> np.ndarray:
         rgb[blanks[i]] = 255
         r, c = divmod(i, cols)
         y0, x0 = top + r * (th + GAP_PX), left + c * (tw + GAP_PX)
-        out[y0:y0 + th, x0:x0 + tw] = rgb[ys][:, xs]
+        out[y0 : y0 + th, x0 : x0 + tw] = rgb[ys][:, xs]
     return out
 
 
@@ -207,8 +207,10 @@ class TourView:
     def _fade(self, block: int | None) -> dict[str, float]:
         ids = self.scene.blocks.node_ids
         keep = None if block is None else ids[block]
-        return {k: 1.0 if keep is None or k == keep or k.startswith(f"{keep}:") else DIM_OPACITY
-                for k in self.actors.feature_actors}
+        return {
+            k: 1.0 if keep is None or k == keep or k.startswith(f"{keep}:") else DIM_OPACITY
+            for k in self.actors.feature_actors
+        }
 
     def _blend(self, a: int | None, b: int | None, t: float) -> None:
         colors = self._colors(a) * (1 - t) + self._colors(b) * t
@@ -256,4 +258,3 @@ class TourView:
 
     def close(self) -> None:
         self.plotter.close()
-

@@ -81,21 +81,36 @@ def page_data(scene: Scene, frames: Sequence[Frame] = (), *, info_note: str = ""
         "notes": list(scene.notes),
         "background": _hex(scene.background),
         "size": list(scene.size),
-        "overlays": {"margin": lay.margin / lay.scale, "title_font": lay.title_font / lay.scale,
-                     "note_font": lay.note_font / lay.scale, "caption_font": lay.caption_font / lay.scale,
-                     "legend_row": lay.legend_row / lay.scale},
-        "camera": {"position": list(scene.camera.position), "focal_point": list(scene.camera.focal_point),
-                   "view_up": list(scene.camera.view_up), "view_angle": float(scene.camera.view_angle)},
+        "overlays": {
+            "margin": lay.margin / lay.scale,
+            "title_font": lay.title_font / lay.scale,
+            "note_font": lay.note_font / lay.scale,
+            "caption_font": lay.caption_font / lay.scale,
+            "legend_row": lay.legend_row / lay.scale,
+        },
+        "camera": {
+            "position": list(scene.camera.position),
+            "focal_point": list(scene.camera.focal_point),
+            "view_up": list(scene.camera.view_up),
+            "view_angle": float(scene.camera.view_angle),
+        },
         "bounds": np.asarray(scene.bounds, dtype=float).tolist(),
         "legend": [[str(name), _hex(rgb)] for name, rgb in scene.legend],
-        "labels": {"font_px": float(scene.labels.font_px or 19.0),
-                   "items": [[text, *map(float, pos)] for text, pos in
-                             zip(scene.labels.texts, np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3))
-                             if text.strip()]},
-        "blocks": {"ids": list(blocks.node_ids), "lower": np.round(blocks.lower, 6).tolist(),
-                   "upper": np.round(blocks.upper, 6).tolist(),
-                   "info": [blocks.info[i] if i < len(blocks.info) else "" for i in range(len(blocks))],
-                   "flags": [list(blocks.flags[i]) if i < len(blocks.flags) else [] for i in range(len(blocks))]},
+        "labels": {
+            "font_px": float(scene.labels.font_px or 19.0),
+            "items": [
+                [text, *map(float, pos)]
+                for text, pos in zip(scene.labels.texts, np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3))
+                if text.strip()
+            ],
+        },
+        "blocks": {
+            "ids": list(blocks.node_ids),
+            "lower": np.round(blocks.lower, 6).tolist(),
+            "upper": np.round(blocks.upper, 6).tolist(),
+            "info": [blocks.info[i] if i < len(blocks.info) else "" for i in range(len(blocks))],
+            "flags": [list(blocks.flags[i]) if i < len(blocks.flags) else [] for i in range(len(blocks))],
+        },
         "info_note": info_note,
         "colorbar": _colorbar(scene),
         "frames": [

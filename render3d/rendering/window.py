@@ -29,9 +29,25 @@ if TYPE_CHECKING:
     from render3d.rendering.explain_player import ExplainPlayer
     from render3d.scene.explain import ExplainerScene
 
-__all__ = ["BlockTooltip", "EpochSlider", "Explain", "KeyMap", "Rebuild", "SceneWindow", "bind_key", "check_display",
-           "fit_window_size", "install_interaction", "key_map", "save_screenshot", "scene_window", "screen_size",
-           "show_scene", "text_box", "window_size"]
+__all__ = [
+    "BlockTooltip",
+    "EpochSlider",
+    "Explain",
+    "KeyMap",
+    "Rebuild",
+    "SceneWindow",
+    "bind_key",
+    "check_display",
+    "fit_window_size",
+    "install_interaction",
+    "key_map",
+    "save_screenshot",
+    "scene_window",
+    "screen_size",
+    "show_scene",
+    "text_box",
+    "window_size",
+]
 
 #: the caption of a scene window: its main keys (``e`` only where a model can be explained)
 HELP = ("click a block: details", "e: explain it", "a: activations", "l: labels", "r: reset view", "h: all keys")
@@ -268,9 +284,15 @@ class SceneWindow:
     ``describe(node_id)`` (optional) gives the sentence the side panel shows under the block's numbers.
     """
 
-    def __init__(self, plotter: pv.Plotter, actors: SceneActors, *, rebuild: Rebuild | None = None,
-                 explain: Explain | None = None,
-                 describe: Callable[[str], str | None] | None = None) -> None:
+    def __init__(
+        self,
+        plotter: pv.Plotter,
+        actors: SceneActors,
+        *,
+        rebuild: Rebuild | None = None,
+        explain: Explain | None = None,
+        describe: Callable[[str], str | None] | None = None,
+    ) -> None:
         self.plotter = plotter
         self.actors = actors
         self.rebuild = rebuild
@@ -286,27 +308,43 @@ class SceneWindow:
         self.initial.DeepCopy(plotter.camera)
         self._press: tuple[int, int] | None = None
         self._beside = False  # the camera is fitted beside the open side panel
-        self.keys.mouse += [("click a block", "side panel: its channels, numbers and what it does"),
-                            ("click a ×N block", "expand it into its N repeats"),
-                            ("click an expanded repeat twice", "fold the repeats again"),
-                            ("click empty space", "close the side panel")]
-        bind_key(plotter, "a", self._on_scene(self.toggle_activations),
-                 "activations on/off" if actors.scene.feature_maps or rebuild is None
-                 else "capture activations (runs the model once), then on/off")
-        bind_key(plotter, "l", self._on_scene(lambda: self.actors.set_labels_visible(not self.actors.labels_visible)),
-                 "labels on/off")
+        self.keys.mouse += [
+            ("click a block", "side panel: its channels, numbers and what it does"),
+            ("click a ×N block", "expand it into its N repeats"),
+            ("click an expanded repeat twice", "fold the repeats again"),
+            ("click empty space", "close the side panel"),
+        ]
+        bind_key(
+            plotter,
+            "a",
+            self._on_scene(self.toggle_activations),
+            "activations on/off"
+            if actors.scene.feature_maps or rebuild is None
+            else "capture activations (runs the model once), then on/off",
+        )
+        bind_key(
+            plotter,
+            "l",
+            self._on_scene(lambda: self.actors.set_labels_visible(not self.actors.labels_visible)),
+            "labels on/off",
+        )
         bind_key(plotter, "r", self._on_scene(self.restore_camera), "back to the first view")
         bind_key(plotter, "s", lambda: save_screenshot(plotter), "save a screenshot (render3d-<time>.png here)")
         bind_key(plotter, "x", self._on_scene(self.collapse), "fold the expanded repeats again")
         if explain is None:
             bind_key(plotter, "Escape", self.close_panel, "close the side panel")
         else:
-            bind_key(plotter, "e", self.toggle_explainer,
-                     "explain the selected block's operation in this window (e again: back)")
+            bind_key(
+                plotter,
+                "e",
+                self.toggle_explainer,
+                "explain the selected block's operation in this window (e again: back)",
+            )
             bind_key(plotter, "Escape", self.escape, "back from the explainer, else close the side panel")
             bind_key(plotter, "space", self._on_explainer(lambda e: e.toggle_play()), "play / pause the explainer")
-            bind_key(plotter, "Left", self._on_explainer(lambda e: e.step(-1)),
-                     "the explainer's previous frame (pauses)")
+            bind_key(
+                plotter, "Left", self._on_explainer(lambda e: e.step(-1)), "the explainer's previous frame (pauses)"
+            )
             bind_key(plotter, "Right", self._on_explainer(lambda e: e.step(1)), "the explainer's next frame (pauses)")
         # a recording window recolours its feature maps per epoch: the panel's grid follows
         plotter.renderer.AddObserver("StartEvent", lambda *_: self.panel.refresh(self.actors))
@@ -326,18 +364,22 @@ class SceneWindow:
 
     def _on_scene(self, action: Callable[[], Any]) -> Callable[[], Any]:
         """``action``, run only while the scene is shown (the explainer has hidden it otherwise)."""
+
         def run() -> Any:
             if self.explaining is not None:
                 self.keys.notify("the explainer is shown: e or Esc goes back to the scene first")
                 return None
             return action()
+
         return run
 
     def _on_explainer(self, action: Callable[[ExplainPlayer], None]) -> Callable[[], None]:
         """``action`` on the explainer while one is shown; nothing otherwise."""
+
         def run() -> None:
             if self.explaining is not None:
                 action(self.explaining)
+
         return run
 
     def _on_move(self, *_: Any) -> None:
@@ -358,8 +400,12 @@ class SceneWindow:
     def _on_release(self, *_: Any) -> None:
         x, y = self._event_position()
         press, self._press = self._press, None
-        if self.explaining is None and press is not None and abs(x - press[0]) <= CLICK_SLOP_PX \
-                and abs(y - press[1]) <= CLICK_SLOP_PX:
+        if (
+            self.explaining is None
+            and press is not None
+            and abs(x - press[0]) <= CLICK_SLOP_PX
+            and abs(y - press[1]) <= CLICK_SLOP_PX
+        ):
             self.click(x, y)
             self.plotter.render()
 
@@ -378,8 +424,10 @@ class SceneWindow:
             if self.rebuild is not None:
                 self.expand(node_id)
                 return
-            self.keys.notify(f"{blocks.repeats[block]} repeats folded here; expanding them needs the model "
-                             "(a window on a recording or a Scene cannot rebuild its layout)")
+            self.keys.notify(
+                f"{blocks.repeats[block]} repeats folded here; expanding them needs the model "
+                "(a window on a recording or a Scene cannot rebuild its layout)"
+            )
         elif self.panel.node_id == node_id and self.run_of(node_id) is not None:
             self.collapse(self.run_of(node_id))
             return
@@ -389,10 +437,12 @@ class SceneWindow:
     def select(self, block: int) -> None:
         """Open the side panel on block ``block`` (an index into ``scene.blocks``) and outline it."""
         node_id = self.actors.scene.blocks.node_ids[block]
-        hint = ("no activations yet: press a to capture them" if self.rebuild is not None
-                and self.mode == "architecture" else "")
-        self.panel.open(self.actors, block, explanation=self.describe(node_id) if self.describe else None,
-                        hint=hint)
+        hint = (
+            "no activations yet: press a to capture them"
+            if self.rebuild is not None and self.mode == "architecture"
+            else ""
+        )
+        self.panel.open(self.actors, block, explanation=self.describe(node_id) if self.describe else None, hint=hint)
         self._beside_panel(True)
 
     def close_panel(self) -> None:
@@ -486,8 +536,10 @@ class SceneWindow:
             self.actors.set_activations_visible(not self.actors.activations_visible)
             return
         if self.rebuild is None or self.mode == "activations":
-            self.keys.notify("no activations to show: this window was given a scene without them "
-                             "(render3d.show(model, x) or 'render3d show MODEL' can capture them)")
+            self.keys.notify(
+                "no activations to show: this window was given a scene without them "
+                "(render3d.show(model, x) or 'render3d show MODEL' can capture them)"
+            )
             return
         self.keys.notify("capturing activations…")
         self.plotter.render()
@@ -496,8 +548,10 @@ class SceneWindow:
             return
         self.mode = "activations"
         if self.actors.scene.feature_maps:
-            self.keys.notify(f"captured activations in {time.perf_counter() - start:.1f} s: "
-                             f"{len(self.actors.scene.feature_maps)} feature maps (a hides them)")
+            self.keys.notify(
+                f"captured activations in {time.perf_counter() - start:.1f} s: "
+                f"{len(self.actors.scene.feature_maps)} feature maps (a hides them)"
+            )
         else:  # a Trace given without them, or a model on the meta device
             self.keys.notify("no activations came back: show the model itself, on a real device, to see them")
 
@@ -562,9 +616,14 @@ def scene_window(plotter: pv.Plotter) -> SceneWindow:
     return getattr(plotter, _WINDOW_ATTR)
 
 
-def install_interaction(plotter: pv.Plotter, actors: SceneActors, *, rebuild: Rebuild | None = None,
-                        explain: Explain | None = None,
-                        describe: Callable[[str], str | None] | None = None) -> BlockTooltip:
+def install_interaction(
+    plotter: pv.Plotter,
+    actors: SceneActors,
+    *,
+    rebuild: Rebuild | None = None,
+    explain: Explain | None = None,
+    describe: Callable[[str], str | None] | None = None,
+) -> BlockTooltip:
     """Make ``plotter`` a :class:`SceneWindow` (tooltips, side panel, ``×N`` expansion, keys, help
     line); returns its tooltip (:func:`scene_window` gives the rest). Safe on an offscreen plotter."""
     window = SceneWindow(plotter, actors, rebuild=rebuild, explain=explain, describe=describe)
@@ -580,8 +639,15 @@ class EpochSlider:
     ``on_change(k)`` shows snapshot ``k``; it runs once per snapshot reached, not per mouse move.
     """
 
-    def __init__(self, plotter: pv.Plotter, labels: Sequence[str], on_change: Callable[[int], Any], *,
-                 title: pv.Text, start: int = -1) -> None:
+    def __init__(
+        self,
+        plotter: pv.Plotter,
+        labels: Sequence[str],
+        on_change: Callable[[int], Any],
+        *,
+        title: pv.Text,
+        start: int = -1,
+    ) -> None:
         self.plotter = plotter
         self.labels = list(labels)
         self.on_change = on_change
@@ -720,8 +786,9 @@ def check_display(instead: str) -> None:
         reason = f"no X server answers on DISPLAY={display}"
     else:
         return
-    raise RenderUnavailableError(f"No display to open a window on ({reason}); {instead}, or run under "
-                                 f"X/Wayland (headless GL: {INSTALL_HINT}).")
+    raise RenderUnavailableError(
+        f"No display to open a window on ({reason}); {instead}, or run under X/Wayland (headless GL: {INSTALL_HINT})."
+    )
 
 
 def _x_server_answers(display: str) -> bool:
@@ -735,7 +802,9 @@ def _x_server_answers(display: str) -> bool:
     if host in ("", "unix"):
         path = f"/tmp/.X11-unix/X{number}"
         targets: list[tuple[socket.AddressFamily, str | tuple[str, int]]] = [
-            (socket.AF_UNIX, "\0" + path), (socket.AF_UNIX, path)]  # abstract socket, then the file
+            (socket.AF_UNIX, "\0" + path),
+            (socket.AF_UNIX, path),
+        ]  # abstract socket, then the file
     else:
         targets = [(socket.AF_INET6 if ":" in host else socket.AF_INET, (host.strip("[]"), 6000 + int(number)))]
     for family, address in targets:

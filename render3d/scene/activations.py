@@ -92,8 +92,9 @@ def stack_depth(style: SceneStyle, data_shape: tuple[int, ...], block_size: np.n
     return min((k - 1) * PLANE_GAP, MAX_STACK) * face / (1 - 2 * INSET)
 
 
-def attention_map(block_id: str, node: Node, lower: np.ndarray, size: np.ndarray,
-                  style: SceneStyle) -> FeatureMap | None:
+def attention_map(
+    block_id: str, node: Node, lower: np.ndarray, size: np.ndarray, style: SceneStyle
+) -> FeatureMap | None:
     """Per-head attention maps (heads, T', S') of an attention block as a grid of small planes
     standing on top of the block (row 0 of each plane = query 0, column 0 = key 0)."""
     act = node.activation
@@ -112,15 +113,26 @@ def attention_map(block_id: str, node: Node, lower: np.ndarray, size: np.ndarray
     i = np.arange(heads)
     r, c = np.divmod(i, cols)
     offsets = np.column_stack([c * cell, (rows - 1 - r) * cell, np.zeros(heads)])
-    origin = np.array([lower[0] + (size[0] - cols * cell) / 2, lower[1] + size[1] + ATTENTION_LIFT,
-                       lower[2] + size[2] / 2])
+    origin = np.array(
+        [lower[0] + (size[0] - cols * cell) / 2, lower[1] + size[1] + ATTENTION_LIFT, lower[2] + size[2] / 2]
+    )
     finite = values[np.isfinite(values)]
     # at least twice the uniform weight: a head that attends evenly (random init) reads as the middle
     # of the colour bar, not as its top, and only real focus on a few keys reaches the bright end
     hi = max(float(np.percentile(finite, 99)) if finite.size else 0.0, 2.0 / s)
     clim = (0.0, hi)
-    return FeatureMap(f"{block_id}:attention", "planes", values, origin, plane, 0.0, clim, np.arange(heads),
-                      offsets=offsets, block=block_id)
+    return FeatureMap(
+        f"{block_id}:attention",
+        "planes",
+        values,
+        origin,
+        plane,
+        0.0,
+        clim,
+        np.arange(heads),
+        offsets=offsets,
+        block=block_id,
+    )
 
 
 def _strongest(data: np.ndarray, k: int) -> np.ndarray:
@@ -146,9 +158,7 @@ def _bars(values: np.ndarray, cap: int) -> np.ndarray:
     return (padded.reshape(cells, group).sum(axis=1) / counts).astype(np.float32)
 
 
-def feature_map(
-    node_id: str, node: Node, lower: np.ndarray, size: np.ndarray, style: SceneStyle
-) -> FeatureMap | None:
+def feature_map(node_id: str, node: Node, lower: np.ndarray, size: np.ndarray, style: SceneStyle) -> FeatureMap | None:
     """The feature map of one block whose box spans ``lower`` .. ``lower + size``."""
     act = node.activation
     if act is None or act.data is None or act.data.size == 0:
@@ -169,8 +179,9 @@ def feature_map(
             spacing = float(min(size[0] / w, size[1] / h, size[2] / c))
             extent = np.array([w, h, c]) * spacing
             origin = lower + (size - extent) / 2
-            return FeatureMap(node_id, "volume", data, origin, plane, spacing,
-                              color_limits(node.stats, data), np.arange(c))
+            return FeatureMap(
+                node_id, "volume", data, origin, plane, spacing, color_limits(node.stats, data), np.arange(c)
+            )
         lod = choose_lod(style, data.shape)
         if lod == "slab":
             values = data.mean(axis=0, keepdims=True)
@@ -184,8 +195,7 @@ def feature_map(
         else:
             origin = lower.astype(float).copy()
             spacing = float(size[2]) / (len(channels) - 1)
-        return FeatureMap(node_id, "planes", values, origin, plane, spacing,
-                          color_limits(node.stats, data), channels)
+        return FeatureMap(node_id, "planes", values, origin, plane, spacing, color_limits(node.stats, data), channels)
     if layout == "tokens" and data.ndim == 2:
         values = data.astype(np.float32)[None]
         origin = np.array([lower[0], lower[1], center_z])

@@ -48,8 +48,14 @@ __all__ = ["SceneStyle", "build_scene", "project"]
 LABEL_LIFT = 0.1  # world gap between a block's top face and its label anchor
 
 
-def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle | None = None,
-                expanded: Collection[str] = (), **overrides: Any) -> Scene:
+def build_scene(
+    trace: Trace,
+    mode: str = "architecture",
+    *,
+    style: SceneStyle | None = None,
+    expanded: Collection[str] = (),
+    **overrides: Any,
+) -> Scene:
     """Lay out ``trace`` as a 3D scene of blocks, connectors, labels and (optionally) feature maps.
 
     Parameters
@@ -76,8 +82,13 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     check_mode(mode)
     style = (style or SceneStyle()).with_overrides(**overrides)
     original = group_call_sites(trace)  # ops grouped by the function/loop that ran them
-    passes = PassContext.for_trace(original, max_blocks=style.max_blocks, fold_repeats=style.fold_repeats,
-                                   unfold=style.unfold_first, expand=expanded)
+    passes = PassContext.for_trace(
+        original,
+        max_blocks=style.max_blocks,
+        fold_repeats=style.fold_repeats,
+        unfold=style.unfold_first,
+        expand=expanded,
+    )
     trace = run_passes(original, passes)
     notes, title = passes.notes, passes.title
     primary = primary_output(original)
@@ -107,10 +118,25 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     def do_layout(sz: np.ndarray):
         # how far the stacked copies behind a ×N block reach above it (see repeat_shadows)
         rise = np.clip(0.08 * np.maximum(sz[:, 0], sz[:, 1]), 0.14, 0.5) * np.clip(reps - 1, 0, MAX_SHADOWS)
-        return layout_graph(n, graph.src, graph.dst, sz, dims, cls, is_input, is_output, mode=style.layout,
-                            layer_gap=style.layer_gap, lane_gap=style.lane_gap, residuals=residuals,
-                            wrap=style.wrap, image_size=style.image_size, rise=rise, stacks=stacks,
-                            plan_sizes=plan_sizes)
+        return layout_graph(
+            n,
+            graph.src,
+            graph.dst,
+            sz,
+            dims,
+            cls,
+            is_input,
+            is_output,
+            mode=style.layout,
+            layer_gap=style.layer_gap,
+            lane_gap=style.lane_gap,
+            residuals=residuals,
+            wrap=style.wrap,
+            image_size=style.image_size,
+            rise=rise,
+            stacks=stacks,
+            plan_sizes=plan_sizes,
+        )
 
     styles: dict[int, SceneStyle] = {}
     if mode == "activations" and not style.volume:
@@ -146,8 +172,9 @@ def build_scene(trace: Trace, mode: str = "architecture", *, style: SceneStyle |
     legend += flag_legend
     if flag_note:
         notes.insert(0, f"flags: {flag_note}")
-    connectors = route_connectors(graph.ids, layout, sizes, graph.src, graph.dst,
-                                  residuals.edges if residuals is not None else None)
+    connectors = route_connectors(
+        graph.ids, layout, sizes, graph.src, graph.dst, residuals.edges if residuals is not None else None
+    )
     if residuals is not None and residuals.edges:
         notes.append(f"residual stream drawn as a spine: {len(residuals.edges)} side-car branches")
 
@@ -202,14 +229,18 @@ def _screen_lods(graph: BlockGraph, sizes: np.ndarray, layout, style: SceneStyle
         return {}
     lo, hi = layout.centers - sizes / 2, layout.centers + sizes / 2
     size = style.image_size
-    camera = choose_camera(box_corners(lo, hi), layout.centers, size=size, view_angle=style.view_angle,
-                           azimuths=_azimuths(style, layout.n_rows > 1),
-                           elevations=AUTO_ELEVATIONS if style.elevation is None else (float(style.elevation),),
-                           margin=MARGIN * size[1])
+    camera = choose_camera(
+        box_corners(lo, hi),
+        layout.centers,
+        size=size,
+        view_angle=style.view_angle,
+        azimuths=_azimuths(style, layout.n_rows > 1),
+        elevations=AUTO_ELEVATIONS if style.elevation is None else (float(style.elevation),),
+        margin=MARGIN * size[1],
+    )
     idx = np.asarray(blocks)
     px = project_points(camera, box_corners(lo[idx], hi[idx]), size).reshape(8, len(idx), 2)
-    extent = np.nanmax(np.stack([px[..., 0].max(0) - px[..., 0].min(0), px[..., 1].max(0) - px[..., 1].min(0)]),
-                       axis=0)
+    extent = np.nanmax(np.stack([px[..., 0].max(0) - px[..., 0].min(0), px[..., 1].max(0) - px[..., 1].min(0)]), axis=0)
     slab = style.with_overrides(lod="slab")
     every = style.with_overrides(lod="all", max_planes=min(style.max_planes, AUTO_ALL_PLANES))
     out: dict[int, SceneStyle] = {}
@@ -221,8 +252,7 @@ def _screen_lods(graph: BlockGraph, sizes: np.ndarray, layout, style: SceneStyle
     return out
 
 
-def _deepen_for_planes(graph: BlockGraph, sizes: np.ndarray, style: SceneStyle,
-                       styles: dict[int, SceneStyle]) -> None:
+def _deepen_for_planes(graph: BlockGraph, sizes: np.ndarray, style: SceneStyle, styles: dict[int, SceneStyle]) -> None:
     """Give blocks that will show a stack of channel planes the depth to spread them apart."""
     for i in _feature_map_blocks(graph, style):
         act = graph.last[i].activation  # set: _feature_map_blocks keeps blocks with an activation
@@ -247,9 +277,13 @@ def _info(graph: BlockGraph, i: int) -> str:
     head, last = graph.head[i], graph.last[i]
     members = graph.members[i]
     types = " + ".join(graph.types[i])
-    lines = [head.id if len(members) == 1 else f"{head.id} … {last.id}", f"type: {types}",
-             f"category: {graph.categories[i]}", f"shape: {shape_text(last.shape)}",
-             f"params: {int(graph.params[i]):,}"]
+    lines = [
+        head.id if len(members) == 1 else f"{head.id} … {last.id}",
+        f"type: {types}",
+        f"category: {graph.categories[i]}",
+        f"shape: {shape_text(last.shape)}",
+        f"params: {int(graph.params[i]):,}",
+    ]
     if len(members) > 1:
         lines.append(f"folded: {', '.join(members)}")
     if head.repeats > 1:
@@ -308,8 +342,9 @@ def _azimuths(style: SceneStyle, wrapped: bool) -> tuple[float, ...]:
     return WRAP_AZIMUTHS if wrapped else AUTO_AZIMUTHS
 
 
-def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: SceneStyle,
-                    wrapped: bool = False) -> Camera:
+def _default_camera(
+    scene: Scene, anchors: np.ndarray, texts: list[str], style: SceneStyle, wrapped: bool = False
+) -> Camera:
     """Frame blocks, connectors, feature maps and the label boxes tightly, clear of the overlays.
 
     With ``azimuth``/``elevation`` left at ``None`` the view is chosen among a few three-quarter views
@@ -341,8 +376,16 @@ def _default_camera(scene: Scene, anchors: np.ndarray, texts: list[str], style: 
     return choose(np.concatenate([pts, top - half, top + half]), probes, directions=directions)
 
 
-def _labels(graph: BlockGraph, layout, blocks: Blocks, texts: list[str], anchors: np.ndarray,
-            camera: Camera, style: SceneStyle, scene: Scene) -> Labels:
+def _labels(
+    graph: BlockGraph,
+    layout,
+    blocks: Blocks,
+    texts: list[str],
+    anchors: np.ndarray,
+    camera: Camera,
+    style: SceneStyle,
+    scene: Scene,
+) -> Labels:
     if style.labels == "none":
         return Labels(positions=np.zeros((0, 3)), texts=[], node_ids=[])
     main = layout.main
@@ -354,7 +397,8 @@ def _labels(graph: BlockGraph, layout, blocks: Blocks, texts: list[str], anchors
     # ×N blocks first: the badge is the point of folding
     folded = np.array([graph.head[i].repeats > 1 for i in idx], dtype=bool)
     priority = (graph.glyph[idx] * 2 + (~main[idx]) * 1 - folded * 3) * (len(graph) + 1) + np.argsort(
-        np.lexsort((blocks.centers[idx, 0], layout.layer[idx])), kind="stable")
+        np.lexsort((blocks.centers[idx, 0], layout.layer[idx])), kind="stable"
+    )
     size = style.image_size
     # under the bottom face's front edge, the lowest point of the box
     below = blocks.centers.copy()
@@ -371,9 +415,20 @@ def _labels(graph: BlockGraph, layout, blocks: Blocks, texts: list[str], anchors
     np.minimum.at(lo, s_owner, s_lo)
     np.maximum.at(hi, s_owner, s_hi)
     px = project(scene, box_corners(lo, hi), size).reshape(8, n, 2)
-    obstacles = np.column_stack([px[..., 0].min(axis=0), px[..., 1].min(axis=0),
-                                 px[..., 0].max(axis=0), px[..., 1].max(axis=0)])
+    obstacles = np.column_stack(
+        [px[..., 0].min(axis=0), px[..., 1].min(axis=0), px[..., 0].max(axis=0), px[..., 1].max(axis=0)]
+    )
     keepouts = np.asarray(scene.overlays.keepouts(), dtype=float).reshape(-1, 4)
-    return place_labels([texts[i] for i in idx], [graph.ids[i] for i in idx], anchors[idx], priority, camera,
-                        size=size, font_px=style.font_px * size[1] / 1080, thin=style.labels != "all",
-                        below=below[idx], obstacles=np.concatenate([obstacles, keepouts]), owner=idx)
+    return place_labels(
+        [texts[i] for i in idx],
+        [graph.ids[i] for i in idx],
+        anchors[idx],
+        priority,
+        camera,
+        size=size,
+        font_px=style.font_px * size[1] / 1080,
+        thin=style.labels != "all",
+        below=below[idx],
+        obstacles=np.concatenate([obstacles, keepouts]),
+        owner=idx,
+    )

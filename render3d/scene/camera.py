@@ -151,6 +151,7 @@ def fit_view(
 
 # --- 2-D overlays: where the renderer puts them, so the framing can keep the model clear of them ---
 
+
 @dataclass(frozen=True)
 class Overlays:
     """Pixel rectangles (x0, y0, x1, y1; rows grow downwards) of the 2-D overlays at one image size.
@@ -208,8 +209,9 @@ def overlay_layout(
     if colorbar:
         bar_w = min(0.4 * width, 420 * s)
         colorbar_rect = (width - m - bar_w - 8 * s, height - m - 135 * s, float(width), float(height))
-    return Overlays(s, m, title_font, note_font, caption_font, row, title_rect, notes_rect, caption_rect,
-                    legend_rect, colorbar_rect)
+    return Overlays(
+        s, m, title_font, note_font, caption_font, row, title_rect, notes_rect, caption_rect, legend_rect, colorbar_rect
+    )
 
 
 def _inside(px: np.ndarray, rects: list[tuple[float, float, float, float]]) -> int:

@@ -32,8 +32,16 @@ from render3d.health import is_constant, magnitude
 from render3d.scene.model import FeatureMap
 from render3d.scene.style import SceneStyle
 
-__all__ = ["NAN_RGB", "NEG_INF_RGB", "POS_INF_RGB", "ColourNotes", "constant_value", "log_magnitude",
-           "place_constant_layers", "settle_colours"]
+__all__ = [
+    "NAN_RGB",
+    "NEG_INF_RGB",
+    "POS_INF_RGB",
+    "ColourNotes",
+    "constant_value",
+    "log_magnitude",
+    "place_constant_layers",
+    "settle_colours",
+]
 
 NAN_RGB = (255, 0, 255)  # magenta: in no sequential or diverging map used here
 POS_INF_RGB = (255, 255, 255)  # white: lighter than any colour-map end (viridis tops out at yellow)
@@ -133,7 +141,7 @@ def _global_scale(maps: list[FeatureMap], nodes: Mapping[str, Node]) -> None:
         pooled = np.concatenate([np.abs(np.asarray(fm.values, dtype=np.float32)).ravel() for fm in maps])
         finite = pooled[np.isfinite(pooled) & (pooled > 0)]
     hi = float(finite.max()) if finite.size else 1.0
-    floor = float(np.median(finite)) * 10.0 ** -DECADES_BELOW_MEDIAN if finite.size else 1e-2
+    floor = float(np.median(finite)) * 10.0**-DECADES_BELOW_MEDIAN if finite.size else 1e-2
     floor = min(floor, hi / 10.0)
     clim = (float(np.log10(floor)), float(np.log10(hi)))
     for fm in maps:

@@ -69,7 +69,11 @@ class RangeMax:
 
 
 def route_connectors(
-    ids: list[str], layout: Layout, sizes: np.ndarray, src: np.ndarray, dst: np.ndarray,
+    ids: list[str],
+    layout: Layout,
+    sizes: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
     straight: list[tuple[int, int]] | None = None,
 ) -> list[Connector]:
     """One connector per edge: flow polylines between consecutive layers, skip arcs over the rest
@@ -191,7 +195,12 @@ def _groups(edges: np.ndarray, src: np.ndarray, dst: np.ndarray) -> list[np.ndar
 
 
 def bundle_dense_fans(
-    arcs: np.ndarray, src: np.ndarray, dst: np.ndarray, centers: np.ndarray, top: np.ndarray, layer: np.ndarray,
+    arcs: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    centers: np.ndarray,
+    top: np.ndarray,
+    layer: np.ndarray,
     layer_top: RangeMax,
 ) -> dict[int, np.ndarray]:
     """Trunk polylines (edge index → (K, 3) points) for the skip ``arcs`` (edge indices) that form

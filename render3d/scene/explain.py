@@ -30,8 +30,20 @@ from render3d.scene.camera import point3
 if TYPE_CHECKING:
     from render3d.tracing.operands import Operands
 
-__all__ = ["Box", "ExplainerScene", "Frame", "Plane", "attention_weights", "conv_terms", "explainer_scene",
-           "field_rects", "frame_values", "num", "pool_window", "window_script"]
+__all__ = [
+    "Box",
+    "ExplainerScene",
+    "Frame",
+    "Plane",
+    "attention_weights",
+    "conv_terms",
+    "explainer_scene",
+    "field_rects",
+    "frame_values",
+    "num",
+    "pool_window",
+    "window_script",
+]
 
 MAX_PLANES = 8  # input channels drawn in a stack; the rest are named "+N more"
 MAX_BARS = 48  # bars drawn for a vector op; the rest are summed in the caption
@@ -204,8 +216,9 @@ def pool_window(ops: Operands, c: int, y: int, x: int) -> tuple[np.ndarray, int 
 
 def _norm_result(ops: Operands, c: int, v: float) -> float:
     assert ops.mean is not None and ops.var is not None and ops.weight is not None and ops.bias is not None
-    return (float(v) - float(ops.mean[c])) / math.sqrt(float(ops.var[c]) + ops.eps) * float(ops.weight[c]) \
-        + float(ops.bias[c])
+    return (float(v) - float(ops.mean[c])) / math.sqrt(float(ops.var[c]) + ops.eps) * float(ops.weight[c]) + float(
+        ops.bias[c]
+    )
 
 
 def _span(i0: int, i1: int, k: int, stride: int, pad: int, dilation: int, size: int) -> tuple[int, int]:
@@ -272,9 +285,13 @@ def _spread(items: list[int], steps: int) -> list[int]:
 VIEW_REGION = (0.03, 0.62, 0.1, 0.88)
 
 
-def _fit_camera(points: np.ndarray, direction: tuple[float, float, float], view_angle: float = 30.0,
-                aspect: float = 16 / 9, region: tuple[float, float, float, float] = VIEW_REGION,
-                ) -> tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]:
+def _fit_camera(
+    points: np.ndarray,
+    direction: tuple[float, float, float],
+    view_angle: float = 30.0,
+    aspect: float = 16 / 9,
+    region: tuple[float, float, float, float] = VIEW_REGION,
+) -> tuple[tuple[float, float, float], tuple[float, float, float], tuple[float, float, float]]:
     """A perspective camera looking along ``-direction`` that shows every point inside ``region`` of
     the image (see :data:`VIEW_REGION`)."""
     d = np.asarray(direction, float)
@@ -289,8 +306,7 @@ def _fit_camera(points: np.ndarray, direction: tuple[float, float, float], view_
     x0, x1, y0, y1 = region
     # a point at depth z (towards the camera) and offset u sits at u / (dist - z) of the half view
     z = v @ d
-    dist = float(np.max(np.maximum(np.abs(v @ right) / (tan_h * (x1 - x0)), np.abs(v @ up) / (tan_v * (y1 - y0)))
-                        + z))
+    dist = float(np.max(np.maximum(np.abs(v @ right) / (tan_h * (x1 - x0)), np.abs(v @ up) / (tan_v * (y1 - y0))) + z))
     # move the focal point so that the content's centre lands on the region's centre
     off_x, off_y = (x0 + x1 - 1) * dist * tan_h, (y0 + y1 - 1) * dist * tan_v
     focal = centre - right * off_x - up * off_y
@@ -371,11 +387,15 @@ def _window_caption(ops: Operands, c: int, y: int, x: int) -> tuple[str, str, in
         assert ops.mean is not None and ops.var is not None and ops.weight is not None and ops.bias is not None
         v = float(ops.input[c, y, x])
         value = _norm_result(ops, c, v)
-        caption = (f"{where} = (x \u2212 \u03bc)/\u221a(\u03c3\u00b2 + \u03b5)\u00b7\u03b3 + \u03b2 = "
-                   f"({num(v)} \u2212 {_paren(ops.mean[c])})/\u221a({num(ops.var[c])} + {ops.eps:g})"
-                   f"\u00b7{_paren(ops.weight[c])} + {_paren(ops.bias[c])} = {num(value)}")
-        card = (f"channel {c} (running statistics)\n  \u03bc  = {num(ops.mean[c], 4)}\n  \u03c3\u00b2 = "
-                f"{num(ops.var[c], 4)}\n  \u03b3  = {num(ops.weight[c], 4)}\n  \u03b2  = {num(ops.bias[c], 4)}")
+        caption = (
+            f"{where} = (x \u2212 \u03bc)/\u221a(\u03c3\u00b2 + \u03b5)\u00b7\u03b3 + \u03b2 = "
+            f"({num(v)} \u2212 {_paren(ops.mean[c])})/\u221a({num(ops.var[c])} + {ops.eps:g})"
+            f"\u00b7{_paren(ops.weight[c])} + {_paren(ops.bias[c])} = {num(value)}"
+        )
+        card = (
+            f"channel {c} (running statistics)\n  \u03bc  = {num(ops.mean[c], 4)}\n  \u03c3\u00b2 = "
+            f"{num(ops.var[c], 4)}\n  \u03b3  = {num(ops.weight[c], 4)}\n  \u03b2  = {num(ops.bias[c], 4)}"
+        )
         return caption, card, None
     patch, winner, value = pool_window(ops, c, y, x)
     flat = patch.reshape(-1)
@@ -446,15 +466,26 @@ def _window_scene(ops: Operands, fps: float, channel: int | None, probe: str) ->
     out_plane = Plane("out", ops.output[oc], (out_x, out_y, 0.0), (wo * cell, ho * cell), grid_lines=max(ho, wo) <= 32)
     planes.append(out_plane)
     labels = []
-    first_label = (f"input channels {shown[0]}-{shown[-1]} of {c_in}" if ops.kind == "conv" and len(shown) > 1
-                   else f"input channel {shown[0]} of {c_in}")
+    first_label = (
+        f"input channels {shown[0]}-{shown[-1]} of {c_in}"
+        if ops.kind == "conv" and len(shown) > 1
+        else f"input channel {shown[0]} of {c_in}"
+    )
     labels.append(((size_in[0] / 2, size_in[1] + 0.05 * PLANE_SIZE, -depth), f"{first_label}, {_plane_text(h, w)}"))
     if len(channels) > len(shown):
         group = " in this group" if ops.kind == "conv" and ops.groups > 1 else ""
-        labels.append(((size_in[0] / 2, -0.15 * PLANE_SIZE, 0.0),
-                       f"+{len(channels) - len(shown)} more input channels{group} behind"))
-    labels.append(((out_x + wo * cell / 2, out_y + ho * cell + 0.05 * PLANE_SIZE, 0.0),
-                   f"output channel {oc} of {c_out}, {_plane_text(ho, wo)}"))
+        labels.append(
+            (
+                (size_in[0] / 2, -0.15 * PLANE_SIZE, 0.0),
+                f"+{len(channels) - len(shown)} more input channels{group} behind",
+            )
+        )
+    labels.append(
+        (
+            (out_x + wo * cell / 2, out_y + ho * cell + 0.05 * PLANE_SIZE, 0.0),
+            f"output channel {oc} of {c_out}, {_plane_text(ho, wo)}",
+        )
+    )
     # earlier layers, for the receptive field: a row of small planes above, earliest on the left
     names = ["model input" if ops.chain_start == "input" else ops.chain_start, *[st.name for st in ops.chain]]
     context = list(range(len(ops.planes))) if ops.chain else []
@@ -472,10 +503,18 @@ def _window_scene(ops: Operands, fps: float, channel: int | None, probe: str) ->
             p = Plane(f"ctx{i}", values, origin, (sx, sy), clim=_robust_limits(values))
             ctx_planes.append((p, k))
             planes.append(p)
-            labels.append(((origin[0] + sx / 2, origin[1] + sy + 0.04 * PLANE_SIZE, 0.0),
-                           f"{names[k]} {_shape_text(values.shape)}"))
-        labels.append(((slot * len(context) / 2, size_in[1] + 0.48 * PLANE_SIZE + side, 0.0),
-                       "receptive field of the lit output on earlier layers (channel means, own colours)"))
+            labels.append(
+                (
+                    (origin[0] + sx / 2, origin[1] + sy + 0.04 * PLANE_SIZE, 0.0),
+                    f"{names[k]} {_shape_text(values.shape)}",
+                )
+            )
+        labels.append(
+            (
+                (slot * len(context) / 2, size_in[1] + 0.48 * PLANE_SIZE + side, 0.0),
+                "receptive field of the lit output on earlier layers (channel means, own colours)",
+            )
+        )
     lim = _symmetric_limit(ops.input[shown], ops.output[oc])
     fy, fx = np.unravel_index(int(np.argmax(ops.output[oc])), (ho, wo))
     script = window_script(ho, wo, fps, (int(fy), int(fx)))
@@ -507,12 +546,17 @@ def _window_scene(ops: Operands, fps: float, channel: int | None, probe: str) ->
         frames.append(Frame(caption, card, boxes, lines, {"out": revealed}))
     points = np.concatenate([*[_plane_corners(p) for p in planes], _label_points(labels)])
     camera = _fit_camera(points, (0.55, 0.3, 1.0))
-    kind_text = {"conv": f"{ops.type_name} {c_in}\u2192{c_out}", "maxpool": ops.type_name,
-                 "avgpool": ops.type_name, "batchnorm": ops.type_name}[ops.kind]
+    kind_text = {
+        "conv": f"{ops.type_name} {c_in}\u2192{c_out}",
+        "maxpool": ops.type_name,
+        "avgpool": ops.type_name,
+        "batchnorm": ops.type_name,
+    }[ops.kind]
     hyper = "" if ops.kind == "batchnorm" else f", {_hyper_text(ops)}"
     title = f"{ops.layer}: {kind_text}{hyper}" + (f"  \u00b7  input {probe}" if probe else "")
-    return ExplainerScene(title, planes, frames, camera, (-lim, lim), labels=labels, fps=fps,
-                          colorbar_title="value (input and output)")
+    return ExplainerScene(
+        title, planes, frames, camera, (-lim, lim), labels=labels, fps=fps, colorbar_title="value (input and output)"
+    )
 
 
 # --- vector ops: linear, layernorm, attention --------------------------------------------------------------
@@ -566,8 +610,9 @@ def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
     gap = 0.12 * PLANE_SIZE
     wlim = _symmetric_limit(ops.weight)
     in_plane = Plane("x", grid_x, (0.0, 0.0, 0.0), (gw, gh), grid_lines=n_in <= 64)
-    w_plane = Plane("w", _vector_grid(ops.weight[0]), (0.0, -gh - gap, 0.0), (gw, gh), grid_lines=n_in <= 64,
-                    clim=(-wlim, wlim))
+    w_plane = Plane(
+        "w", _vector_grid(ops.weight[0]), (0.0, -gh - gap, 0.0), (gw, gh), grid_lines=n_in <= 64, clim=(-wlim, wlim)
+    )
     grid_o = _vector_grid(out, 32)
     ow = 0.4 * PLANE_SIZE
     oh = min(ow * grid_o.shape[0] / grid_o.shape[1], 0.5 * PLANE_SIZE)
@@ -576,14 +621,20 @@ def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
     bars_origin = (0.0, w_plane.origin[1] - gap - bar_height, 0.0)
     planes = [in_plane, w_plane, out_plane]
     shown_bars = n_in <= MAX_BARS
-    bar_text = f"w[j, i]\u00d7x[i]: all {n_in} products" if shown_bars else \
-        f"w[j, i]\u00d7x[i]: the {MAX_BARS} largest of {n_in} products, in order of i"
-    labels = [((gw / 2, gh + 0.03 * PLANE_SIZE, 0.0), f"input x ({n_in} values)"),
-              ((gw / 2, w_plane.origin[1] + gh + 0.03 * PLANE_SIZE, 0.0),
-               f"weight row w[j] (own colours, \u00b1{num(wlim)})"),
-              ((out_plane.origin[0] + ow / 2, out_plane.origin[1] + oh + 0.03 * PLANE_SIZE, 0.0),
-               f"output ({n_out} values)"),
-              ((gw / 2, bars_origin[1] + bar_height + 0.03 * PLANE_SIZE, 0.0), bar_text)]
+    bar_text = (
+        f"w[j, i]\u00d7x[i]: all {n_in} products"
+        if shown_bars
+        else f"w[j, i]\u00d7x[i]: the {MAX_BARS} largest of {n_in} products, in order of i"
+    )
+    labels = [
+        ((gw / 2, gh + 0.03 * PLANE_SIZE, 0.0), f"input x ({n_in} values)"),
+        (
+            (gw / 2, w_plane.origin[1] + gh + 0.03 * PLANE_SIZE, 0.0),
+            f"weight row w[j] (own colours, \u00b1{num(wlim)})",
+        ),
+        ((out_plane.origin[0] + ow / 2, out_plane.origin[1] + oh + 0.03 * PLANE_SIZE, 0.0), f"output ({n_out} values)"),
+        ((gw / 2, bars_origin[1] + bar_height + 0.03 * PLANE_SIZE, 0.0), bar_text),
+    ]
     final = int(np.argmax(out))
     script = _steps(n_out, fps) + [(final, n_out)] * max(1, round(FINAL_HOLD * fps))
     frames = []
@@ -598,8 +649,12 @@ def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
         caption = f"out[{j}] = {terms}{more}{bias} = {num(value)}"
         keep = np.arange(n_in) if shown_bars else np.sort(np.argsort(-np.abs(prod))[:MAX_BARS])
         top = np.argsort(-np.abs(prod))[:5]
-        card = f"out[{j}] = w[{j}]\u00b7x" + (" + b" if ops.bias is not None else "") + "\nlargest products\n" + \
-            "\n".join(f"  w[{j},{i}]\u00d7x[{i}] = {_paren(wj[i])}\u00d7{_paren(x[i])} = {num(prod[i])}" for i in top)
+        card = (
+            f"out[{j}] = w[{j}]\u00b7x"
+            + (" + b" if ops.bias is not None else "")
+            + "\nlargest products\n"
+            + "\n".join(f"  w[{j},{i}]\u00d7x[{i}] = {_paren(wj[i])}\u00d7{_paren(x[i])} = {num(prod[i])}" for i in top)
+        )
         card += f"\nsum of positives {num(prod[prod > 0].sum())}\nsum of negatives {num(prod[prod < 0].sum())}"
         if ops.bias is not None:
             card += f"\nbias {num(b)}"
@@ -608,15 +663,17 @@ def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
         olo, ohi = out_plane.cell_box((r, r), (c, c), (0.0, 0.04 * PLANE_SIZE))
         boxes += [Box(olo, ohi, LIT_RGB, outline=True), Box(olo, ohi, LIT_RGB, opacity=0.35)]
         frames.append(Frame(caption, card, boxes, [], {"out": revealed}, {"w": _vector_grid(wj)}))
-    points = np.concatenate([*[_plane_corners(p) for p in planes], np.array([[0.0, bars_origin[1], 0.0]]),
-                             _label_points(labels)])
+    points = np.concatenate(
+        [*[_plane_corners(p) for p in planes], np.array([[0.0, bars_origin[1], 0.0]]), _label_points(labels)]
+    )
     camera = _fit_camera(points, (0.12, 0.1, 1.0))
     lim = _symmetric_limit(x, out)
     title = f"{ops.layer}: Linear {n_in}\u2192{n_out}" + (f"  \u00b7  input {probe}" if probe else "")
     if ops.input.shape[0] > 1:
         title += f"  \u00b7  row 0 of {ops.input.shape[0]}"
-    return ExplainerScene(title, planes, frames, camera, (-lim, lim), labels=labels, fps=fps,
-                          colorbar_title="value (x and output)")
+    return ExplainerScene(
+        title, planes, frames, camera, (-lim, lim), labels=labels, fps=fps, colorbar_title="value (x and output)"
+    )
 
 
 def _layernorm_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
@@ -629,40 +686,58 @@ def _layernorm_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
     keep = np.arange(min(d, MAX_BARS))
     width = PLANE_SIZE
     in_bars = _bars(x[keep], (0.0, 0.35 * PLANE_SIZE, 0.0), width, 0.22 * PLANE_SIZE)
-    out_plane = Plane("out", _vector_grid(y), (0.0, -0.55 * PLANE_SIZE, 0.0),
-                      (width, width * _vector_grid(y).shape[0] / _vector_grid(y).shape[1]), grid_lines=d <= 64)
+    out_plane = Plane(
+        "out",
+        _vector_grid(y),
+        (0.0, -0.55 * PLANE_SIZE, 0.0),
+        (width, width * _vector_grid(y).shape[0] / _vector_grid(y).shape[1]),
+        grid_lines=d <= 64,
+    )
     out_bars_origin = (0.0, -0.15 * PLANE_SIZE, 0.0)
     shown = "" if d <= MAX_BARS else f", first {MAX_BARS} shown"
-    labels = [((width / 2, 0.62 * PLANE_SIZE, 0.0), f"input row 0: x ({d} values{shown})"),
-              ((width / 2, 0.06 * PLANE_SIZE, 0.0), "output y = (x \u2212 mean)/std \u00b7 gamma + beta"),
-              ((width / 2, out_plane.origin[1] + out_plane.size[1] + 0.03 * PLANE_SIZE, 0.0), "output row 0")]
+    labels = [
+        ((width / 2, 0.62 * PLANE_SIZE, 0.0), f"input row 0: x ({d} values{shown})"),
+        ((width / 2, 0.06 * PLANE_SIZE, 0.0), "output y = (x \u2212 mean)/std \u00b7 gamma + beta"),
+        ((width / 2, out_plane.origin[1] + out_plane.size[1] + 0.03 * PLANE_SIZE, 0.0), "output row 0"),
+    ]
     frames = []
     step = width / len(keep)
     for i, revealed in _steps(len(keep), fps) + [(int(np.argmax(y[keep])), d)] * max(1, round(FINAL_HOLD * fps)):
         value = (x[i] - mu) / math.sqrt(var + ops.eps) * g[i] + b[i]
-        caption = (f"out[0, {i}] = (x \u2212 \u03bc)/\u221a(\u03c3\u00b2 + \u03b5)\u00b7\u03b3 + \u03b2 = "
-                   f"({num(x[i])} \u2212 {_paren(mu)})/\u221a({num(var)} + {ops.eps:g})"
-                   f"\u00b7{_paren(g[i])} + {_paren(b[i])} = {num(value)}")
-        card = (f"row 0 over {d} values\n  \u03bc  = mean(x) = {num(mu, 4)}\n"
-                f"  \u03c3\u00b2 = var(x)  = {num(var, 4)}\n"
-                f"  \u03b3[{i}] = {num(g[i], 4)}\n  \u03b2[{i}] = {num(b[i], 4)}")
+        caption = (
+            f"out[0, {i}] = (x \u2212 \u03bc)/\u221a(\u03c3\u00b2 + \u03b5)\u00b7\u03b3 + \u03b2 = "
+            f"({num(x[i])} \u2212 {_paren(mu)})/\u221a({num(var)} + {ops.eps:g})"
+            f"\u00b7{_paren(g[i])} + {_paren(b[i])} = {num(value)}"
+        )
+        card = (
+            f"row 0 over {d} values\n  \u03bc  = mean(x) = {num(mu, 4)}\n"
+            f"  \u03c3\u00b2 = var(x)  = {num(var, 4)}\n"
+            f"  \u03b3[{i}] = {num(g[i], 4)}\n  \u03b2[{i}] = {num(b[i], 4)}"
+        )
         shown_y = np.where(np.arange(len(keep)) < revealed, y[keep], 0.0)
         boxes = in_bars + _bars(shown_y, out_bars_origin, width, 0.18 * PLANE_SIZE)
         x0 = i * step
-        boxes.append(Box(np.array([x0, 0.35 * PLANE_SIZE - 0.24 * PLANE_SIZE, -0.01]),
-                         np.array([x0 + step, 0.35 * PLANE_SIZE + 0.24 * PLANE_SIZE, 0.6 * step]),
-                         KERNEL_RGB, outline=True))
+        boxes.append(
+            Box(
+                np.array([x0, 0.35 * PLANE_SIZE - 0.24 * PLANE_SIZE, -0.01]),
+                np.array([x0 + step, 0.35 * PLANE_SIZE + 0.24 * PLANE_SIZE, 0.6 * step]),
+                KERNEL_RGB,
+                outline=True,
+            )
+        )
         r, c = divmod(i, out_plane.values.shape[1])
         olo, ohi = out_plane.cell_box((r, r), (c, c), (0.0, 0.04 * PLANE_SIZE))
         boxes += [Box(olo, ohi, LIT_RGB, outline=True)]
         frames.append(Frame(caption, card, boxes, [], {"out": revealed}))
-    points = np.concatenate([np.array([[0.0, 0.65 * PLANE_SIZE, 0.0], [width, out_plane.origin[1], 0.0]]),
-                             _label_points(labels)])
+    points = np.concatenate(
+        [np.array([[0.0, 0.65 * PLANE_SIZE, 0.0], [width, out_plane.origin[1], 0.0]]), _label_points(labels)]
+    )
     camera = _fit_camera(points, (0.1, 0.1, 1.0))
     lim = _symmetric_limit(y)
     title = f"{ops.layer}: LayerNorm over {d} values" + (f"  \u00b7  input {probe}" if probe else "")
-    return ExplainerScene(title, [out_plane], frames, camera, (-lim, lim), labels=labels, fps=fps,
-                          colorbar_title="output value")
+    return ExplainerScene(
+        title, [out_plane], frames, camera, (-lim, lim), labels=labels, fps=fps, colorbar_title="output value"
+    )
 
 
 def attention_weights(ops: Operands) -> tuple[np.ndarray, np.ndarray]:
@@ -682,14 +757,23 @@ def _attention_scene(ops: Operands, fps: float, probe: str, head: int = 0) -> Ex
     h, t, s = weights.shape
     head = min(head, h - 1)
     side = PLANE_SIZE * 0.55
-    wp = Plane("attn", weights[head].astype(np.float32), (0.0, 0.0, 0.0),
-               (side * min(1.0, s / t), side * min(1.0, t / s)), grid_lines=max(t, s) <= 32)
+    wp = Plane(
+        "attn",
+        weights[head].astype(np.float32),
+        (0.0, 0.0, 0.0),
+        (side * min(1.0, s / t), side * min(1.0, t / s)),
+        grid_lines=max(t, s) <= 32,
+    )
     bars_x = wp.size[0] + 0.15 * PLANE_SIZE
     width = PLANE_SIZE * 0.8
-    labels = [((wp.size[0] / 2, wp.size[1] + 0.04 * PLANE_SIZE, 0.0),
-               f"weights of head {head} of {h}: {t} queries \u00d7 {s} keys"),
-              ((bars_x + width / 2, wp.size[1] + 0.04 * PLANE_SIZE, 0.0), "scores q\u00b7k\u00b7scale"),
-              ((bars_x + width / 2, 0.42 * wp.size[1], 0.0), "softmax weights")]
+    labels = [
+        (
+            (wp.size[0] / 2, wp.size[1] + 0.04 * PLANE_SIZE, 0.0),
+            f"weights of head {head} of {h}: {t} queries \u00d7 {s} keys",
+        ),
+        ((bars_x + width / 2, wp.size[1] + 0.04 * PLANE_SIZE, 0.0), "scores q\u00b7k\u00b7scale"),
+        ((bars_x + width / 2, 0.42 * wp.size[1], 0.0), "softmax weights"),
+    ]
     keep = np.arange(min(s, MAX_BARS))
     frames = []
     rows = _steps(t, fps)
@@ -698,13 +782,16 @@ def _attention_scene(ops: Operands, fps: float, probe: str, head: int = 0) -> Ex
         sc, wt = scores[head, qi], weights[head, qi]
         best = int(np.argmax(wt))
         shown = ", ".join(num(v) for v in wt[:4]) + (", \u2026" if s > 4 else "")
-        caption = (f"head {head}, query {qi}: softmax(q\u00b7k\u1d40 \u00d7 {num(ops.scale, 3)}) = [{shown}]  "
-                   f"\u00b7  key {best} gets {num(wt[best])}")
+        caption = (
+            f"head {head}, query {qi}: softmax(q\u00b7k\u1d40 \u00d7 {num(ops.scale, 3)}) = [{shown}]  "
+            f"\u00b7  key {best} gets {num(wt[best])}"
+        )
         top = np.argsort(-wt)[:5]
         card = "largest weights\n" + "\n".join(f"  key {j}: score {num(sc[j])} \u2192 {num(wt[j], 3)}" for j in top)
         card += f"\nsum of weights = {num(wt.sum(), 3)}"
-        boxes = _bars(np.where(np.isfinite(sc[keep]), sc[keep], 0.0), (bars_x, 0.75 * wp.size[1], 0.0), width,
-                      0.22 * wp.size[1])
+        boxes = _bars(
+            np.where(np.isfinite(sc[keep]), sc[keep], 0.0), (bars_x, 0.75 * wp.size[1], 0.0), width, 0.22 * wp.size[1]
+        )
         boxes += _bars(wt[keep], (bars_x, 0.0, 0.0), width, 0.36 * wp.size[1])
         lo, hi = wp.cell_box((qi, qi), (0, s - 1), (0.0, 0.02 * PLANE_SIZE))
         boxes.append(Box(lo, hi, LIT_RGB, outline=True))
@@ -712,14 +799,29 @@ def _attention_scene(ops: Operands, fps: float, probe: str, head: int = 0) -> Ex
         frames.append(Frame(caption, card, boxes, [], {"attn": revealed * s}, {"attn": values}))
     points = np.concatenate([np.array([[0.0, 0.0, 0.0], [bars_x + width, wp.size[1], 0.0]]), _label_points(labels)])
     camera = _fit_camera(points, (0.1, 0.1, 1.0))
-    title = f"{ops.layer}: {ops.type_name} attention, one query row over {s} keys" + \
-        (f"  \u00b7  input {probe}" if probe else "")
-    return ExplainerScene(title, [wp], frames, camera, (0.0, 1.0), cmap="viridis", labels=labels, fps=fps,
-                          colorbar_title="attention weight")
+    title = f"{ops.layer}: {ops.type_name} attention, one query row over {s} keys" + (
+        f"  \u00b7  input {probe}" if probe else ""
+    )
+    return ExplainerScene(
+        title,
+        [wp],
+        frames,
+        camera,
+        (0.0, 1.0),
+        cmap="viridis",
+        labels=labels,
+        fps=fps,
+        colorbar_title="attention weight",
+    )
 
 
-def explainer_scene(ops: Operands, *, fps: float = 30.0, channel: int | None = None, probe: str = "",
-                    ) -> ExplainerScene:
+def explainer_scene(
+    ops: Operands,
+    *,
+    fps: float = 30.0,
+    channel: int | None = None,
+    probe: str = "",
+) -> ExplainerScene:
     """The explainer of ``ops``'s layer; ``channel`` picks the output channel of a window op (default:
     the one with the largest spread), ``probe`` names the input in the title."""
     if ops.kind in ("conv", "maxpool", "avgpool", "batchnorm"):

@@ -52,8 +52,15 @@ def refit_camera(scene: Scene) -> Camera:
         for dx, dy in ((0, 0), (1, 0), (0, 1), (1, 1)):
             pts.append(labels.positions + right * (dx * w * wpp)[:, None] + up * (dy * h * wpp)[:, None])
     direction = np.subtract(cam.position, cam.focal_point)
-    return choose_camera(np.concatenate(pts), scene.blocks.centers, size=size, view_angle=cam.view_angle,
-                         directions=[direction], margin=MARGIN * size[1], keepouts=scene.overlays.keepouts())
+    return choose_camera(
+        np.concatenate(pts),
+        scene.blocks.centers,
+        size=size,
+        view_angle=cam.view_angle,
+        directions=[direction],
+        margin=MARGIN * size[1],
+        keepouts=scene.overlays.keepouts(),
+    )
 
 
 def fit_to_size(scene: Scene, size: tuple[int, int]) -> Scene:

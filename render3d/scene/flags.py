@@ -28,8 +28,9 @@ MEANINGS = {
 }
 
 
-def scene_flags(trace: Trace, members: list[tuple[str, ...]]
-                ) -> tuple[list[tuple[str, ...]], list[tuple[str, tuple[int, int, int]]], str]:
+def scene_flags(
+    trace: Trace, members: list[tuple[str, ...]]
+) -> tuple[list[tuple[str, ...]], list[tuple[str, tuple[int, int, int]]], str]:
     """Flags per block (``members``: the trace node ids each block stands for), one legend entry per
     flag present and the one-line note (``"1 layer dead, 1 nan, 1 exploding"``; empty when healthy)."""
     per_node = layer_flags(trace)

@@ -33,8 +33,9 @@ THIN = 0.35  # z-thickness of vectors/tokens, x-thickness of vectors
 GLYPH = 0.55  # edge of the cube drawn for tiny functional ops
 
 
-def _clamped(n: np.ndarray | float, sizing: str, linear: tuple[float, float, float],
-             log: tuple[float, float, float]) -> np.ndarray:
+def _clamped(
+    n: np.ndarray | float, sizing: str, linear: tuple[float, float, float], log: tuple[float, float, float]
+) -> np.ndarray:
     """``lo + gain·log2(n)`` (or ``gain·n`` for linear sizing), clamped to ``[lo, hi]``: monotone in n."""
     n = np.maximum(np.asarray(n, dtype=float), 1.0)
     lo, gain, hi = linear if sizing == "linear" else log
@@ -76,9 +77,7 @@ def shape_dims(shapes: list[tuple[int, ...] | None]) -> tuple[np.ndarray, np.nda
     return dims, cls
 
 
-def box_sizes(
-    shapes: list[tuple[int, ...] | None], glyph: np.ndarray | None = None, sizing: str = "log"
-) -> np.ndarray:
+def box_sizes(shapes: list[tuple[int, ...] | None], glyph: np.ndarray | None = None, sizing: str = "log") -> np.ndarray:
     """(N, 3) full edge lengths of the boxes for ``shapes`` (see the module docstring)."""
     dims, cls = shape_dims(shapes)
     sx = spatial_size(dims[:, 0], sizing)

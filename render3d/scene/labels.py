@@ -22,16 +22,96 @@ from render3d.scene.model import Camera, Labels
 
 #: advance width / font size of DejaVu Sans (the renderer's label font), printable ASCII and a few more
 _WIDTHS = {
-    " ": 0.318, "!": 0.401, '"': 0.46, "#": 0.838, "$": 0.636, "%": 0.95, "&": 0.78, "'": 0.275, "(": 0.39,
-    ")": 0.39, "*": 0.5, "+": 0.838, ",": 0.318, "-": 0.361, ".": 0.318, "/": 0.337, ":": 0.337, ";": 0.337,
-    "<": 0.838, "=": 0.838, ">": 0.838, "?": 0.531, "@": 1.0, "A": 0.684, "B": 0.686, "C": 0.698, "D": 0.77,
-    "E": 0.632, "F": 0.575, "G": 0.775, "H": 0.752, "I": 0.295, "J": 0.295, "K": 0.656, "L": 0.557, "M": 0.863,
-    "N": 0.748, "O": 0.787, "P": 0.603, "Q": 0.787, "R": 0.695, "S": 0.635, "T": 0.611, "U": 0.732, "V": 0.684,
-    "W": 0.989, "X": 0.685, "Y": 0.611, "Z": 0.685, "[": 0.39, "\\": 0.337, "]": 0.39, "^": 0.838, "_": 0.5,
-    "`": 0.5, "a": 0.613, "b": 0.635, "c": 0.55, "d": 0.635, "e": 0.615, "f": 0.352, "g": 0.635, "h": 0.634,
-    "i": 0.278, "j": 0.278, "k": 0.579, "l": 0.278, "m": 0.974, "n": 0.634, "o": 0.612, "p": 0.635, "q": 0.635,
-    "r": 0.411, "s": 0.521, "t": 0.392, "u": 0.634, "v": 0.592, "w": 0.818, "x": 0.592, "y": 0.592, "z": 0.525,
-    "{": 0.636, "|": 0.337, "}": 0.636, "~": 0.838, "×": 0.838, "…": 1.0, "–": 0.5, "·": 0.318, "→": 0.838,
+    " ": 0.318,
+    "!": 0.401,
+    '"': 0.46,
+    "#": 0.838,
+    "$": 0.636,
+    "%": 0.95,
+    "&": 0.78,
+    "'": 0.275,
+    "(": 0.39,
+    ")": 0.39,
+    "*": 0.5,
+    "+": 0.838,
+    ",": 0.318,
+    "-": 0.361,
+    ".": 0.318,
+    "/": 0.337,
+    ":": 0.337,
+    ";": 0.337,
+    "<": 0.838,
+    "=": 0.838,
+    ">": 0.838,
+    "?": 0.531,
+    "@": 1.0,
+    "A": 0.684,
+    "B": 0.686,
+    "C": 0.698,
+    "D": 0.77,
+    "E": 0.632,
+    "F": 0.575,
+    "G": 0.775,
+    "H": 0.752,
+    "I": 0.295,
+    "J": 0.295,
+    "K": 0.656,
+    "L": 0.557,
+    "M": 0.863,
+    "N": 0.748,
+    "O": 0.787,
+    "P": 0.603,
+    "Q": 0.787,
+    "R": 0.695,
+    "S": 0.635,
+    "T": 0.611,
+    "U": 0.732,
+    "V": 0.684,
+    "W": 0.989,
+    "X": 0.685,
+    "Y": 0.611,
+    "Z": 0.685,
+    "[": 0.39,
+    "\\": 0.337,
+    "]": 0.39,
+    "^": 0.838,
+    "_": 0.5,
+    "`": 0.5,
+    "a": 0.613,
+    "b": 0.635,
+    "c": 0.55,
+    "d": 0.635,
+    "e": 0.615,
+    "f": 0.352,
+    "g": 0.635,
+    "h": 0.634,
+    "i": 0.278,
+    "j": 0.278,
+    "k": 0.579,
+    "l": 0.278,
+    "m": 0.974,
+    "n": 0.634,
+    "o": 0.612,
+    "p": 0.635,
+    "q": 0.635,
+    "r": 0.411,
+    "s": 0.521,
+    "t": 0.392,
+    "u": 0.634,
+    "v": 0.592,
+    "w": 0.818,
+    "x": 0.592,
+    "y": 0.592,
+    "z": 0.525,
+    "{": 0.636,
+    "|": 0.337,
+    "}": 0.636,
+    "~": 0.838,
+    "×": 0.838,
+    "…": 1.0,
+    "–": 0.5,
+    "·": 0.318,
+    "→": 0.838,
 }
 _WIDTHS.update({str(d): 0.636 for d in range(10)})
 DEFAULT_WIDTH = 0.7  # anything not in the table
@@ -123,8 +203,11 @@ def place_labels(
     grid: dict[tuple[int, int], list[tuple[float, float, float, float, int]]] = {}
 
     def cells_of(x0: float, y0: float, x1: float, y1: float) -> list[tuple[int, int]]:
-        return [(cx, cy) for cx in range(int(x0 // cell), int(x1 // cell) + 1)
-                for cy in range(int(y0 // cell), int(y1 // cell) + 1)]
+        return [
+            (cx, cy)
+            for cx in range(int(x0 // cell), int(x1 // cell) + 1)
+            for cy in range(int(y0 // cell), int(y1 // cell) + 1)
+        ]
 
     if obstacles is not None:
         for k, (x0, y0, x1, y1) in enumerate(obstacles):
@@ -146,8 +229,11 @@ def place_labels(
             if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
                 continue
             cells = cells_of(x0, y0, x1, y1)
-            if any(x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 and b[4] != own[i]
-                   for c in cells for b in grid.get(c, ())):
+            if any(
+                x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 and b[4] != own[i]
+                for c in cells
+                for b in grid.get(c, ())
+            ):
                 continue
             for c in cells:
                 grid.setdefault(c, []).append((x0, y0, x1, y1, -1))
@@ -155,8 +241,9 @@ def place_labels(
             break
     keep = sorted(keep_pos)
     positions = np.array([keep_pos[i] for i in keep]).reshape(-1, 3)
-    return Labels(positions=positions, texts=[texts[i] for i in keep], node_ids=[node_ids[i] for i in keep],
-                  font_px=font_1080)
+    return Labels(
+        positions=positions, texts=[texts[i] for i in keep], node_ids=[node_ids[i] for i in keep], font_px=font_1080
+    )
 
 
 def label_pixel_boxes(labels: Labels, camera: Camera, size: tuple[int, int], font_px: float) -> np.ndarray:

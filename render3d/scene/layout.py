@@ -48,9 +48,7 @@ class Residuals:
     edges: list[tuple[int, int]]  # (stream source, add): drawn straight along the spine
 
 
-def residual_branches(
-    n: int, src: np.ndarray, dst: np.ndarray, categories: list[str], types: list[str]
-) -> Residuals:
+def residual_branches(n: int, src: np.ndarray, dst: np.ndarray, categories: list[str], types: list[str]) -> Residuals:
     """Residual adds whose branch is a clean side-car holding a norm and a linear/attention block."""
     spine = np.zeros(n, dtype=bool)
     side = np.zeros(n, dtype=np.int64)
@@ -84,8 +82,7 @@ def residual_branches(
                 back.add(u)
         branch = sorted(reach & back, key=lambda k: pos[k])
         inside = set(branch) | {p, v}
-        clean = all(all(w in inside for w in parents[u]) and all(c in inside for c in children[u])
-                    for u in branch)
+        clean = all(all(w in inside for w in parents[u]) and all(c in inside for c in children[u]) for u in branch)
         cats = {categories[u] for u in branch}
         if not clean or taken[branch].any() or "Norm" not in cats or not cats & SIDE_CATEGORIES:
             continue
@@ -190,8 +187,14 @@ def main_path(layer: np.ndarray, parents: list[list[int]], prefer_end: np.ndarra
     return main
 
 
-def _stacked_layers(order: list[int], parents: list[list[int]], children: list[list[int]], is_input: np.ndarray,
-                    is_output: np.ndarray, stacks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _stacked_layers(
+    order: list[int],
+    parents: list[list[int]],
+    children: list[list[int]],
+    is_input: np.ndarray,
+    is_output: np.ndarray,
+    stacks: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
     """Layers and main path of a two-stack layout: each stack layered from 0 on its own edges (the
     cross-stack edges are bridges, not dataflow that pushes the decoder right), the decoder's layers
     numbered after the encoder's."""
@@ -210,7 +213,10 @@ def _stacked_layers(order: list[int], parents: list[list[int]], children: list[l
 
 
 def assign_lanes(
-    order: list[int], layer: np.ndarray, main: np.ndarray, parents: list[list[int]],
+    order: list[int],
+    layer: np.ndarray,
+    main: np.ndarray,
+    parents: list[list[int]],
     side: np.ndarray | None = None,
 ) -> np.ndarray:
     """Lane 0 for the main path; others keep their parent's lane if free in their layer.
@@ -275,7 +281,7 @@ def detect_u_bridges(
     if len(src) == 0 or not main.any():
         return np.zeros(len(src), dtype=bool)
     n_layers = int(layer.max()) + 1
-    spatial = (cls == MAP)
+    spatial = cls == MAP
     h = np.where(spatial, dims[:, 1] * dims[:, 0], np.inf)  # H·W, inf for non-maps
     main_area = np.full(n_layers, np.inf)
     main_area[layer[main]] = h[main]
@@ -298,9 +304,7 @@ def detect_u_bridges(
     return result
 
 
-def resolution_levels(
-    order: list[int], parents: list[list[int]], dims: np.ndarray, cls: np.ndarray
-) -> np.ndarray:
+def resolution_levels(order: list[int], parents: list[list[int]], dims: np.ndarray, cls: np.ndarray) -> np.ndarray:
     """Level 0 at the finest resolution, +1 per halving of H; non-maps inherit their parent's."""
     n = len(order)
     level = np.zeros(n, dtype=np.int64)
@@ -364,8 +368,7 @@ def layout_graph(
 
     u_shape = False
     level = np.zeros(n, dtype=np.int64)
-    if stacks is None and (mode == "u" or mode == "auto" and detect_u_bridges(layer, main, dims, cls, src,
-                                                                               dst).any()):
+    if stacks is None and (mode == "u" or mode == "auto" and detect_u_bridges(layer, main, dims, cls, src, dst).any()):
         level = resolution_levels(order, parents, dims, cls)
         u_shape = bool(level.max() > 0)
 
@@ -396,15 +399,28 @@ def layout_graph(
     if stacks is not None:
         row_of_layer = np.zeros(n_layers, dtype=np.int64)
         row_of_layer[layer] = stacks
-        row_pitch = _row_pitch(layer, src, dst, plan_sizes, lane_depths(lane, plan_sizes, lane_gap), rise,
-                               straight)
+        row_pitch = _row_pitch(layer, src, dst, plan_sizes, lane_depths(lane, plan_sizes, lane_gap), rise, straight)
     elif n and not u_shape and wrap != "never":
         plan_width = np.zeros(n_layers)
         np.maximum.at(plan_width, layer, plan_sizes[:, 0])
         plan_left = np.concatenate([[0.0], np.cumsum(plan_width + layer_gap)[:-1]])
-        row_of_layer, row_pitch = _plan(layer, main, dims, cls, src, dst, plan_sizes, plan_left, plan_width,
-                                        lane_depths(lane, plan_sizes, lane_gap), rise, straight, layer_gap, wrap,
-                                        image_size)
+        row_of_layer, row_pitch = _plan(
+            layer,
+            main,
+            dims,
+            cls,
+            src,
+            dst,
+            plan_sizes,
+            plan_left,
+            plan_width,
+            lane_depths(lane, plan_sizes, lane_gap),
+            rise,
+            straight,
+            layer_gap,
+            wrap,
+            image_size,
+        )
     if row_of_layer is not None and row_of_layer.max() > 0:
         row = row_of_layer[layer]
         starts = np.flatnonzero(np.diff(np.concatenate([[-1], row_of_layer])))
@@ -414,16 +430,36 @@ def layout_graph(
         # room between rows for one two-line label at the scale the rows will roughly be drawn at
         scale = estimate_scale(row_width, row_pitch, image_size)
         min_gap = max(ROW_GAP, LABEL_ROOM_PX * image_size[1] / 1080 / max(scale, 1e-9))
-        row_y, corridors = _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers,
-                                        fill=ROW_FILL * image_size[1] / image_size[0] * float(row_width.max()),
-                                        min_gap=min_gap)
+        row_y, corridors = _row_heights(
+            row,
+            layer,
+            src,
+            dst,
+            sizes,
+            z,
+            rise,
+            straight,
+            n_layers,
+            fill=ROW_FILL * image_size[1] / image_size[0] * float(row_width.max()),
+            min_gap=min_gap,
+        )
         y = row_y[row]
     x = left[layer] + width[layer] / 2
 
     centers = np.stack([x, y, z], axis=1) if n else np.zeros((0, 3))
-    return Layout(layer=layer, lane=lane, level=level, main=main, centers=centers, u_shape=u_shape,
-                  layer_left=left, layer_right=left + width, row=row, corridors=corridors,
-                  layer_gap=layer_gap)
+    return Layout(
+        layer=layer,
+        lane=lane,
+        level=level,
+        main=main,
+        centers=centers,
+        u_shape=u_shape,
+        layer_left=left,
+        layer_right=left + width,
+        row=row,
+        corridors=corridors,
+        layer_gap=layer_gap,
+    )
 
 
 #: free height between one row's lowest box and the next row's highest arc, plus a share of the rows'
@@ -435,8 +471,9 @@ ROW_FILL = 0.5
 ROW_SPREAD = 2.0  # most extra gap per row, in mean row heights
 
 
-def _skip_tops(layer: np.ndarray, src: np.ndarray, dst: np.ndarray, top: np.ndarray, n_layers: int,
-               straight: set[tuple[int, int]]) -> tuple[np.ndarray, np.ndarray]:
+def _skip_tops(
+    layer: np.ndarray, src: np.ndarray, dst: np.ndarray, top: np.ndarray, n_layers: int, straight: set[tuple[int, int]]
+) -> tuple[np.ndarray, np.ndarray]:
     """Highest point of each skip arc (as :func:`route_connectors` draws it) and the arc's edges."""
     span = np.abs(layer[dst] - layer[src])
     keep = span > 1
@@ -461,8 +498,9 @@ def _row_pitch(layer, src, dst, sizes, z, rise, straight) -> float:
     return top + float(half_y.max()) + ROW_GAP + ROW_DEPTH_SLOPE * depth
 
 
-def _plan(layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straight, layer_gap, wrap,
-          image_size) -> tuple[np.ndarray, float]:
+def _plan(
+    layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straight, layer_gap, wrap, image_size
+) -> tuple[np.ndarray, float]:
     n_layers = len(left)
     # the main path's resolution per layer: a change marks a stage boundary
     key = np.full((n_layers, 3), np.nan)
@@ -477,13 +515,15 @@ def _plan(layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straigh
     face = np.maximum(sizes[:, 0], sizes[:, 1])
     real = ~np.all(np.isclose(sizes, GLYPH), axis=1)
     block = float(np.median(face[real] if real.any() else face))
-    rows = plan_rows(layer, src, dst, left, left + width, key, wrap=wrap, block_px=block,
-                     row_pitch=row_pitch, size=image_size)
+    rows = plan_rows(
+        layer, src, dst, left, left + width, key, wrap=wrap, block_px=block, row_pitch=row_pitch, size=image_size
+    )
     return rows, row_pitch
 
 
-def _row_heights(row, layer, src, dst, sizes, z, rise, straight, n_layers,
-                 fill: float = 0.0, min_gap: float = ROW_GAP) -> tuple[np.ndarray, np.ndarray]:
+def _row_heights(
+    row, layer, src, dst, sizes, z, rise, straight, n_layers, fill: float = 0.0, min_gap: float = ROW_GAP
+) -> tuple[np.ndarray, np.ndarray]:
     """y of every row's centre line (row 0 at 0, later rows below) and of the corridors between rows.
 
     When the rows are wide for the image (the picture is width-bound), the gaps between them grow

@@ -169,8 +169,13 @@ class Scene:
         camera keeps the model out of and the renderer draws them in, from this one place."""
         from render3d.scene.camera import overlay_layout  # camera.py imports this module
 
-        return overlay_layout(self.size, title=self.title, n_notes=len(self.notes),
-                              legend=[name for name, _ in self.legend], colorbar=bool(self.feature_maps))
+        return overlay_layout(
+            self.size,
+            title=self.title,
+            n_notes=len(self.notes),
+            legend=[name for name, _ in self.legend],
+            colorbar=bool(self.feature_maps),
+        )
 
     @property
     def bounds(self) -> np.ndarray:

@@ -33,8 +33,9 @@ from collections import Counter
 from render3d.graph import Node
 
 #: container names that say nothing about a block; dropped from the end of a path when that stays unique
-GENERIC_SCOPES = frozenset({"features", "layers", "blocks", "model", "module", "net", "body", "backbone",
-                            "trunk", "stages", "encoder_layers"})
+GENERIC_SCOPES = frozenset(
+    {"features", "layers", "blocks", "model", "module", "net", "body", "backbone", "trunk", "stages", "encoder_layers"}
+)
 MAX_NAME = 28  # characters of the path part of a name before its front gives way to an ellipsis
 OP_SEPARATOR = " · "
 #: ops whose full name would make every label of theirs the widest in the scene
@@ -54,13 +55,14 @@ def block_names(nodes: list[Node]) -> list[str]:
             names[i] = _io_name(node, nodes)
         elif node.kind == "function" or node.type == "Constant":
             base = node.id.partition("#")[0]
-            op = base[len(node.scope) + 1:] if base.startswith(f"{node.scope}.") else base.rsplit(".", 1)[-1]
+            op = base[len(node.scope) + 1 :] if base.startswith(f"{node.scope}.") else base.rsplit(".", 1)[-1]
             ops.setdefault(OP_ABBREVIATIONS.get(op, op), {})[i] = tuple(node.scope.split(".")) if node.scope else ()
         else:
             modules[i] = tuple(node.id.partition("#")[0].split("."))
     # a module named "output" (or "add") must not read as the model's output (or a top-level add op)
-    taken = {tuple(name.split(".")) for name in names if name} | {(op,) for op, paths in ops.items()
-                                                                 if () in paths.values()}
+    taken = {tuple(name.split(".")) for name in names if name} | {
+        (op,) for op, paths in ops.items() if () in paths.values()
+    }
     for op, paths, reserved in [("", modules, taken), *((op, paths, set()) for op, paths in ops.items())]:
         for i, name in _unique_suffixes(paths, reserved).items():
             name = f"{name}{OP_SEPARATOR}{op}" if name and op else (name or op)

@@ -64,6 +64,7 @@ def _count(n: int, word: str) -> str:
 
 # --- rules, one per kind of layer --------------------------------------------------------------------
 
+
 def _conv(node: Node, inputs: Sequence[Shape]) -> Said:
     a = node.attrs
     k, out, groups = a["kernel_size"], a["out_channels"], a.get("groups", 1)
@@ -109,8 +110,11 @@ def _adaptive_pool(node: Node, inputs: Sequence[Shape]) -> Said:
     source = inputs[0] if inputs else None
     if all(s == "1" for s in size.split("×")) and source is not None and len(source) >= 3:
         area = "×".join(str(d) for d in source[2:])
-        return (f"Global {'max' if how != 'mean' else 'average'} pool", f"each channel's {area} map becomes its "
-                f"{how}", True)
+        return (
+            f"Global {'max' if how != 'mean' else 'average'} pool",
+            f"each channel's {area} map becomes its {how}",
+            True,
+        )
     return f"Adaptive {'max' if how != 'mean' else 'average'} pool to {size}", f"takes the {how} of each region", True
 
 
@@ -126,14 +130,20 @@ def _layer_norm(node: Node, inputs: Sequence[Shape]) -> Said:
     for d in shape:
         n *= int(d)
     what = "token's" if node.shape and len(node.shape) >= 3 else "row's"
-    return (f"LayerNorm over {n}", f"each {what} {n} values are set to mean 0, variance 1, then scaled and shifted",
-            True)
+    return (
+        f"LayerNorm over {n}",
+        f"each {what} {n} values are set to mean 0, variance 1, then scaled and shifted",
+        True,
+    )
 
 
 def _group_norm(node: Node, inputs: Sequence[Shape]) -> Said:
     a = node.attrs
-    return (f"GroupNorm, {a['num_groups']} groups of {a['num_channels'] // max(1, a['num_groups'])} channels",
-            "each group is set to mean 0, variance 1, then scaled and shifted", True)
+    return (
+        f"GroupNorm, {a['num_groups']} groups of {a['num_channels'] // max(1, a['num_groups'])} channels",
+        "each group is set to mean 0, variance 1, then scaled and shifted",
+        True,
+    )
 
 
 def _relu(node: Node, inputs: Sequence[Shape]) -> Said:
@@ -208,8 +218,11 @@ def _attention(node: Node, inputs: Sequence[Shape]) -> Said:
 
 def _embedding(node: Node, inputs: Sequence[Shape]) -> Said:
     a = node.attrs
-    return (f"Embedding {a['num_embeddings']:,} × {a['embedding_dim']}",
-            f"each token id picks its own learned vector of {a['embedding_dim']} numbers", True)
+    return (
+        f"Embedding {a['num_embeddings']:,} × {a['embedding_dim']}",
+        f"each token id picks its own learned vector of {a['embedding_dim']} numbers",
+        True,
+    )
 
 
 def _upsample(node: Node, inputs: Sequence[Shape]) -> Said:
@@ -217,8 +230,11 @@ def _upsample(node: Node, inputs: Sequence[Shape]) -> Said:
     factor = a.get("scale_factor")
     mode = a.get("mode", "nearest")
     head = f"Upsample ×{factor:g} ({mode})" if isinstance(factor, (int, float)) else f"Upsample ({mode})"
-    what = "each value is repeated over a block of pixels" if mode == "nearest" else \
-        "new pixels are interpolated between their neighbours"
+    what = (
+        "each value is repeated over a block of pixels"
+        if mode == "nearest"
+        else "new pixels are interpolated between their neighbours"
+    )
     return head, what, True
 
 
@@ -237,25 +253,63 @@ def _mean(node: Node, inputs: Sequence[Shape]) -> Said:
 
 
 _RULES: dict[str, Callable[[Node, Sequence[Shape]], Said]] = {
-    "add": _add, "iadd": _add, "mul": _mul, "cat": _cat, "concat": _cat, "concatenate": _cat,
-    "flatten": _flatten, "view": _flatten, "reshape": _flatten,
-    "softmax": _softmax, "log_softmax": _softmax, "logsoftmax": _softmax,
-    "relu": _relu, "leakyrelu": _leaky, "leaky_relu": _leaky, **{k: _squash for k in _SQUASH},
-    "maxpool1d": _max_pool, "maxpool2d": _max_pool, "maxpool3d": _max_pool,
-    "avgpool1d": _avg_pool, "avgpool2d": _avg_pool, "avgpool3d": _avg_pool,
-    "adaptiveavgpool1d": _adaptive_pool, "adaptiveavgpool2d": _adaptive_pool, "adaptiveavgpool3d": _adaptive_pool,
-    "adaptivemaxpool1d": _adaptive_pool, "adaptivemaxpool2d": _adaptive_pool, "adaptivemaxpool3d": _adaptive_pool,
-    "batchnorm1d": _batch_norm, "batchnorm2d": _batch_norm, "batchnorm3d": _batch_norm,
-    "syncbatchnorm": _batch_norm, "layernorm": _layer_norm, "layer_norm": _layer_norm, "groupnorm": _group_norm,
-    "multiheadattention": _attention, "scaled_dot_product_attention": _attention,
-    "embedding": _embedding, "upsample": _upsample, "interpolate": _upsample,
-    "dropout": _dropout, "dropout1d": _dropout, "dropout2d": _dropout, "dropout3d": _dropout,
-    "matmul": _matmul, "bmm": _matmul, "mean": _mean,
+    "add": _add,
+    "iadd": _add,
+    "mul": _mul,
+    "cat": _cat,
+    "concat": _cat,
+    "concatenate": _cat,
+    "flatten": _flatten,
+    "view": _flatten,
+    "reshape": _flatten,
+    "softmax": _softmax,
+    "log_softmax": _softmax,
+    "logsoftmax": _softmax,
+    "relu": _relu,
+    "leakyrelu": _leaky,
+    "leaky_relu": _leaky,
+    **{k: _squash for k in _SQUASH},
+    "maxpool1d": _max_pool,
+    "maxpool2d": _max_pool,
+    "maxpool3d": _max_pool,
+    "avgpool1d": _avg_pool,
+    "avgpool2d": _avg_pool,
+    "avgpool3d": _avg_pool,
+    "adaptiveavgpool1d": _adaptive_pool,
+    "adaptiveavgpool2d": _adaptive_pool,
+    "adaptiveavgpool3d": _adaptive_pool,
+    "adaptivemaxpool1d": _adaptive_pool,
+    "adaptivemaxpool2d": _adaptive_pool,
+    "adaptivemaxpool3d": _adaptive_pool,
+    "batchnorm1d": _batch_norm,
+    "batchnorm2d": _batch_norm,
+    "batchnorm3d": _batch_norm,
+    "syncbatchnorm": _batch_norm,
+    "layernorm": _layer_norm,
+    "layer_norm": _layer_norm,
+    "groupnorm": _group_norm,
+    "multiheadattention": _attention,
+    "scaled_dot_product_attention": _attention,
+    "embedding": _embedding,
+    "upsample": _upsample,
+    "interpolate": _upsample,
+    "dropout": _dropout,
+    "dropout1d": _dropout,
+    "dropout2d": _dropout,
+    "dropout3d": _dropout,
+    "matmul": _matmul,
+    "bmm": _matmul,
+    "mean": _mean,
 }
 #: rules that need an attribute the tracer reads from the module (a functional op has none)
 _NEEDS: dict[Callable[[Node, Sequence[Shape]], Said], str] = {
-    _conv: "kernel_size", _linear: "in_features", _max_pool: "kernel_size", _avg_pool: "kernel_size",
-    _adaptive_pool: "output_size", _group_norm: "num_groups", _embedding: "embedding_dim",
+    _conv: "kernel_size",
+    _linear: "in_features",
+    _max_pool: "kernel_size",
+    _avg_pool: "kernel_size",
+    _adaptive_pool: "output_size",
+    _group_norm: "num_groups",
+    _embedding: "embedding_dim",
 }
 
 

@@ -214,24 +214,79 @@ def check_mode(mode: str) -> None:
 # --- layer type → legend category ----------------------------------------------------------------
 
 _ACTIVATIONS = {
-    "relu", "relu6", "leakyrelu", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu", "gelu", "silu",
-    "swish", "mish", "sigmoid", "hardsigmoid", "tanh", "hardtanh", "hardswish", "softplus", "softsign",
-    "softmax", "softmin", "log_softmax", "logsoftmax", "softmax2d", "glu", "threshold", "logsigmoid",
-    "tanhshrink", "softshrink", "hardshrink", "clamp", "clip",
+    "relu",
+    "relu6",
+    "leakyrelu",
+    "leaky_relu",
+    "prelu",
+    "rrelu",
+    "elu",
+    "selu",
+    "celu",
+    "gelu",
+    "silu",
+    "swish",
+    "mish",
+    "sigmoid",
+    "hardsigmoid",
+    "tanh",
+    "hardtanh",
+    "hardswish",
+    "softplus",
+    "softsign",
+    "softmax",
+    "softmin",
+    "log_softmax",
+    "logsoftmax",
+    "softmax2d",
+    "glu",
+    "threshold",
+    "logsigmoid",
+    "tanhshrink",
+    "softshrink",
+    "hardshrink",
+    "clamp",
+    "clip",
 }
 #: words that mark an activation family whatever the wrapper (``NewGELUActivation``, ``QuickGELU``,
 #: ``MemoryEfficientSwish``, ``GEGLU``); only weight-free modules (timm's ``SwiGLU`` MLP is not one)
 _ACTIVATION_WORDS = ("relu", "gelu", "silu", "swish", "mish", "glu", "sigmoid", "tanh", "softplus", "activation")
 _MERGES = {
-    "add", "iadd", "radd", "sub", "isub", "rsub", "mul", "imul", "rmul", "div", "truediv", "cat",
-    "concat", "concatenate", "stack", "hstack", "vstack", "dstack", "addcmul", "where", "maximum",
+    "add",
+    "iadd",
+    "radd",
+    "sub",
+    "isub",
+    "rsub",
+    "mul",
+    "imul",
+    "rmul",
+    "div",
+    "truediv",
+    "cat",
+    "concat",
+    "concatenate",
+    "stack",
+    "hstack",
+    "vstack",
+    "dstack",
+    "addcmul",
+    "where",
+    "maximum",
     "minimum",
 }
 _LINEAR = {"linear", "bilinear", "lazylinear", "matmul", "mm", "bmm", "addmm", "baddbmm", "einsum"}
 #: transformers.pytorch_utils.Conv1D: GPT-2's Linear with transposed weights, despite the name
 _LINEAR_CLASSES = {"Conv1D"}
-_RESAMPLE_WORDS = ("upsampl", "interpolate", "pixel_shuffle", "pixelshuffle", "pixel_unshuffle",
-                   "pixelunshuffle", "grid_sample")
+_RESAMPLE_WORDS = (
+    "upsampl",
+    "interpolate",
+    "pixel_shuffle",
+    "pixelshuffle",
+    "pixel_unshuffle",
+    "pixelunshuffle",
+    "grid_sample",
+)
 _ATTENTION_WORDS = ("attention", "attn", "lstm", "gru", "rnn", "transformer", "scaled_dot_product")
 
 
@@ -277,8 +332,16 @@ def categorize(type_name: str, kind: str = "module", *, params: int = 0, ndim: i
 
 
 #: compact tags for folded labels ("+BN+ReLU"), first match wins; families share one tag
-_SHORT_TAGS = (("batchnorm", "BN"), ("layernorm", "LN"), ("groupnorm", "GN"), ("rmsnorm", "RMSNorm"),
-               ("gelu", "GELU"), ("hardswish", "HardSwish"), ("silu", "SiLU"), ("swish", "SiLU"))
+_SHORT_TAGS = (
+    ("batchnorm", "BN"),
+    ("layernorm", "LN"),
+    ("groupnorm", "GN"),
+    ("rmsnorm", "RMSNorm"),
+    ("gelu", "GELU"),
+    ("hardswish", "HardSwish"),
+    ("silu", "SiLU"),
+    ("swish", "SiLU"),
+)
 
 
 def short_type(type_name: str) -> str:

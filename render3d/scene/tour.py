@@ -28,8 +28,19 @@ from render3d.scene.labels import text_width
 from render3d.scene.model import Camera, Scene, feature_map_bounds
 from render3d.scene.narration import describe, follow_up, layer_name
 
-__all__ = ["Frame", "Layout", "Stop", "Tour", "block_text", "inset_title", "plan_stops", "plan_tour",
-           "reading_seconds", "smoothstep", "wrap_caption"]
+__all__ = [
+    "Frame",
+    "Layout",
+    "Stop",
+    "Tour",
+    "block_text",
+    "inset_title",
+    "plan_stops",
+    "plan_tour",
+    "reading_seconds",
+    "smoothstep",
+    "wrap_caption",
+]
 
 MIN_VIEW = 0.08  # a stop shows at least this fraction of the model's extent across
 TRAVEL_S = 1.2  # seconds the camera takes from one stop to the next
@@ -129,6 +140,7 @@ def reading_seconds(text: str) -> float:
 
 # --- stops -----------------------------------------------------------------------------------------------
 
+
 def _children(scene: Scene) -> list[list[int]]:
     """The blocks each block feeds, from the scene's connectors."""
     index = {bid: i for i, bid in enumerate(scene.blocks.node_ids)}
@@ -162,8 +174,9 @@ def _splits(children: list[list[int]]) -> dict[int, tuple[int, list[list[int]]]]
         if not common:
             continue
         join = min(common)
-        branches = [sorted(b for b in r if b < join and all(b not in o for o in reaches if o is not r))
-                    for r in reaches]
+        branches = [
+            sorted(b for b in r if b < join and all(b not in o for o in reaches if o is not r)) for r in reaches
+        ]
         out[s] = (join, branches)
     return out
 
@@ -189,9 +202,16 @@ def _container_node(trace: Trace, block_id: str, folded: tuple[str, ...], member
     """A node standing for a container block (a ``×N`` run, or a module drawn as one block)."""
     call = trace.modules[block_id]
     calls = folded or (block_id,)
-    return Node(id=block_id, kind="module", type=call.type, scope=call.path, call=call.call,
-                shape=trace.nodes[members[-1]].shape, params=sum(trace.modules[f].params for f in calls
-                                                                 if f in trace.modules), repeats=len(calls))
+    return Node(
+        id=block_id,
+        kind="module",
+        type=call.type,
+        scope=call.path,
+        call=call.call,
+        shape=trace.nodes[members[-1]].shape,
+        params=sum(trace.modules[f].params for f in calls if f in trace.modules),
+        repeats=len(calls),
+    )
 
 
 def _outside_inputs(trace: Trace, members: tuple[str, ...], parents: dict[str, list[str]]) -> list[tuple[int, ...]]:
@@ -215,8 +235,15 @@ def block_text(trace: Trace, scene: Scene, i: int, parents: dict[str, list[str]]
         if bid in trace.modules:
             node = _container_node(trace, bid, folded, members)
         else:
-            node = Node(id=bid, kind="function", type=_block_name(scene, i), scope="", call=1,
-                        shape=trace.nodes[members[-1]].shape, repeats=max(1, len(folded)))
+            node = Node(
+                id=bid,
+                kind="function",
+                type=_block_name(scene, i),
+                scope="",
+                call=1,
+                shape=trace.nodes[members[-1]].shape,
+                repeats=max(1, len(folded)),
+            )
         first = [m for m in members if folded[0] in trace.nodes[m].stack] if folded else list(members)
         if not first:  # repeats of a loop or function call site: the first of equal shares
             first = list(members[: max(1, len(members) // max(1, len(folded)))])
@@ -237,8 +264,10 @@ def plan_stops(trace: Trace, scene: Scene, *, input_name: str = "") -> list[Stop
     what the input shows ("digit 3", "cat.png") in the input's caption."""
     parents_of = trace.parent_map()
     splits = _splits(_children(scene))
-    heads = [layer_name(trace.nodes[m[0]]) if m and m[0] in trace.nodes else _block_name(scene, i)
-             for i, m in enumerate(scene.blocks.members)]
+    heads = [
+        layer_name(trace.nodes[m[0]]) if m and m[0] in trace.nodes else _block_name(scene, i)
+        for i, m in enumerate(scene.blocks.members)
+    ]
     lead: dict[int, str] = {}
     for join, branches in splits.values():
         first = min((b[0] for b in branches if b), default=join)
@@ -248,8 +277,10 @@ def plan_stops(trace: Trace, scene: Scene, *, input_name: str = "") -> list[Stop
     stops = []
     for n, i in enumerate(chosen, 1):
         if input_name and kinds[i] == "input":
-            text = f"Input: {shape_text(trace.nodes[scene.blocks.node_ids[i]].shape)}, {input_name}, the example " \
-                   "this pass runs on."
+            text = (
+                f"Input: {shape_text(trace.nodes[scene.blocks.node_ids[i]].shape)}, {input_name}, the example "
+                "this pass runs on."
+            )
         else:
             text = lead.get(i, "") + block_text(trace, scene, i, parents_of)
         stops.append(Stop(i, f"{n}/{len(chosen)} · {_block_name(scene, i)}", text, inset_title(trace, scene, i)))
@@ -286,6 +317,7 @@ def inset_title(trace: Trace, scene: Scene, block: int) -> str:
 
 # --- camera ------------------------------------------------------------------------------------------
 
+
 def _direction(camera: Camera) -> np.ndarray:
     d = np.subtract(camera.position, camera.focal_point)
     return d / np.linalg.norm(d)
@@ -294,9 +326,15 @@ def _direction(camera: Camera) -> np.ndarray:
 def overview_camera(scene: Scene, layout: Layout) -> Camera:
     """The whole model, from the scene's own direction, clear of the title, legend, colour bar and caption."""
     keepouts = scene.overlays.keepouts() + [layout.caption]
-    return choose_camera(framing_points(scene, np.asarray(scene.labels.positions).reshape(-1, 3)),
-                         scene.blocks.centers, size=scene.size, view_angle=scene.camera.view_angle,
-                         directions=[_direction(scene.camera)], margin=MARGIN * scene.size[1], keepouts=keepouts)
+    return choose_camera(
+        framing_points(scene, np.asarray(scene.labels.positions).reshape(-1, 3)),
+        scene.blocks.centers,
+        size=scene.size,
+        view_angle=scene.camera.view_angle,
+        directions=[_direction(scene.camera)],
+        margin=MARGIN * scene.size[1],
+        keepouts=keepouts,
+    )
 
 
 def stop_camera(scene: Scene, block: int, layout: Layout) -> Camera:
@@ -312,8 +350,9 @@ def stop_camera(scene: Scene, block: int, layout: Layout) -> Camera:
     least = MIN_VIEW * float(np.linalg.norm(bounds[1] - bounds[0]))
     centre, half = (lo + hi) / 2, np.maximum((hi - lo) / 2, least / 2)
     points = box_corners((centre - half)[None], (centre + half)[None])
-    return fit_view(points, _direction(scene.camera), size=scene.size, view_angle=scene.camera.view_angle,
-                    rect=layout.focus)
+    return fit_view(
+        points, _direction(scene.camera), size=scene.size, view_angle=scene.camera.view_angle, rect=layout.focus
+    )
 
 
 def _pose(camera: Camera) -> tuple[np.ndarray, float]:
@@ -376,8 +415,10 @@ def plan_tour(
     move(previous, overview, len(stops), travel)
     hold(overview, len(stops), intro)
     name = title or trace.model
-    intro_text = (f"A forward pass through {name}: {len(stops)} stops from the input to the output. "
-                  "Colours show each layer's real activations.")
+    intro_text = (
+        f"A forward pass through {name}: {len(stops)} stops from the input to the output. "
+        "Colours show each layer's real activations."
+    )
     out_node = next((trace.nodes[o["node"]] for o in trace.outputs if o.get("node") in trace.nodes), None)
     outro_text = f"That is the whole forward pass of {name}"
     outro_text += f"; its output: {describe_shape(out_node)}." if out_node is not None else "."

@@ -36,8 +36,9 @@ UNDERFLOW_COST = 3.0  # (1 - width / target)² of a narrower one
 MIN_ROW = 0.3  # no row narrower than this share of the average row (a lone block on a row)
 
 
-def boundary_costs(n_layers: int, layer: np.ndarray, src: np.ndarray, dst: np.ndarray,
-                   stage_key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def boundary_costs(
+    n_layers: int, layer: np.ndarray, src: np.ndarray, dst: np.ndarray, stage_key: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """(L + 1,) number of tensors crossing each boundary (boundary b lies between layers b - 1 and b)
     and the cost of cutting there (``inf`` at 0 and L).
 
@@ -62,8 +63,9 @@ def boundary_costs(n_layers: int, layer: np.ndarray, src: np.ndarray, dst: np.nd
     return crossing, cost
 
 
-def _partition(left: np.ndarray, right: np.ndarray, cuts: np.ndarray, cut_cost: np.ndarray, n_rows: int,
-               max_layers: int | None) -> tuple[list[int], float] | None:
+def _partition(
+    left: np.ndarray, right: np.ndarray, cuts: np.ndarray, cut_cost: np.ndarray, n_rows: int, max_layers: int | None
+) -> tuple[list[int], float] | None:
     """Best ``n_rows`` rows (start layers) over the candidate ``cuts``; None if infeasible."""
     n_layers = len(left)
     pos = np.concatenate([[0], cuts, [n_layers]])  # candidate row starts/ends

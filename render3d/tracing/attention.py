@@ -41,8 +41,9 @@ def _step(n: int, max_tokens: int) -> int:
     return max(1, math.ceil(n / max_tokens))
 
 
-def mha_query_key(module: nn.MultiheadAttention, query: torch.Tensor,
-                  key: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def mha_query_key(
+    module: nn.MultiheadAttention, query: torch.Tensor, key: torch.Tensor
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Batch item 0's projected queries and keys per head, (heads, T, head_dim) and (heads, S, head_dim),
     as ``module`` computes them from its ``query``/``key`` arguments (batched or not, batch_first or not)."""
     if query.dim() == 3:
@@ -123,8 +124,9 @@ def softmax_maps(args: tuple, kwargs: dict, out: Any, max_tokens: int) -> torch.
     return _strided_half(weights, _step(weights.shape[1], max_tokens), max_tokens)
 
 
-def function_maps(func: Callable[..., Any], args: tuple, kwargs: dict, out: Any,
-                  max_tokens: int) -> torch.Tensor | None:
+def function_maps(
+    func: Callable[..., Any], args: tuple, kwargs: dict, out: Any, max_tokens: int
+) -> torch.Tensor | None:
     """Attention maps of one call of a function named in :data:`ATTENTION_NAMES`, or None."""
     if func.__name__ == "scaled_dot_product_attention":
         return sdpa_maps(args, kwargs, max_tokens)

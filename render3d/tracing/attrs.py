@@ -15,8 +15,10 @@ from torch import nn
 
 #: attribute names read from each kind of layer, in caption order
 _FIELDS: tuple[tuple[tuple[type[nn.Module], ...], tuple[str, ...]], ...] = (
-    ((nn.modules.conv._ConvNd,),
-     ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups")),
+    (
+        (nn.modules.conv._ConvNd,),
+        ("in_channels", "out_channels", "kernel_size", "stride", "padding", "dilation", "groups"),
+    ),
     ((nn.Linear,), ("in_features", "out_features")),
     ((nn.Bilinear,), ("in1_features", "in2_features", "out_features")),
     ((nn.modules.pooling._MaxPoolNd,), ("kernel_size", "stride", "padding", "dilation")),
@@ -39,8 +41,11 @@ _FIELDS: tuple[tuple[tuple[type[nn.Module], ...], tuple[str, ...]], ...] = (
 
 #: functional ops whose caption needs one argument: op base name -> (argument name, position, default)
 _FUNCTION_ARGS: dict[str, tuple[str, int, Any]] = {
-    "cat": ("dim", 1, 0), "concat": ("dim", 1, 0), "stack": ("dim", 1, 0),
-    "softmax": ("dim", 1, None), "log_softmax": ("dim", 1, None),
+    "cat": ("dim", 1, 0),
+    "concat": ("dim", 1, 0),
+    "stack": ("dim", 1, 0),
+    "softmax": ("dim", 1, None),
+    "log_softmax": ("dim", 1, None),
     "flatten": ("start_dim", 1, 0),
 }
 

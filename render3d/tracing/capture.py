@@ -113,19 +113,30 @@ def capture(t: torch.Tensor, cfg: CaptureConfig) -> Captured | None:
         return _capture_on_cpu(t, flat, reduced, layout, channel_mean, cfg)
     finite_mask = torch.isfinite(flat)
     counts = torch.stack([torch.isnan(flat).sum(), torch.isinf(flat).sum()]).float()
-    extremes = torch.stack([flat.masked_fill(~finite_mask, float("inf")).amin(),
-                            flat.masked_fill(~finite_mask, float("-inf")).amax()])
+    extremes = torch.stack(
+        [flat.masked_fill(~finite_mask, float("inf")).amin(), flat.masked_fill(~finite_mask, float("-inf")).amax()]
+    )
     finite = flat.masked_fill(~finite_mask, float("nan"))  # boolean indexing would sync
     return Captured(
-        layout=layout, full_shape=tuple(t.shape), numel=flat.numel(),
+        layout=layout,
+        full_shape=tuple(t.shape),
+        numel=flat.numel(),
         reduced=reduced.to(torch.float32, copy=True),
         sample=finite[:: _sample_step(finite.numel(), cfg.stats_sample)].to(torch.float32, copy=True),
-        extremes=extremes.float(), counts=counts, channel_mean=channel_mean,
+        extremes=extremes.float(),
+        counts=counts,
+        channel_mean=channel_mean,
     )
 
 
-def _capture_on_cpu(t: torch.Tensor, flat: torch.Tensor, reduced: torch.Tensor, layout: str,
-                    channel_mean: torch.Tensor | None, cfg: CaptureConfig) -> Captured:
+def _capture_on_cpu(
+    t: torch.Tensor,
+    flat: torch.Tensor,
+    reduced: torch.Tensor,
+    layout: str,
+    channel_mean: torch.Tensor | None,
+    cfg: CaptureConfig,
+) -> Captured:
     lo, hi = (float(v) for v in torch.aminmax(flat))
     nan_count = inf_count = 0
     finite = flat
@@ -137,9 +148,13 @@ def _capture_on_cpu(t: torch.Tensor, flat: torch.Tensor, reduced: torch.Tensor, 
     peak = max(abs(lo), abs(hi)) if math.isfinite(lo) else 0.0
     data = (reduced / (peak / FP16_MAX * 1.001) if peak > FP16_MAX else reduced).to(torch.float16, copy=True)
     return Captured(
-        layout=layout, full_shape=tuple(t.shape), numel=flat.numel(), reduced=data.numpy(),
+        layout=layout,
+        full_shape=tuple(t.shape),
+        numel=flat.numel(),
+        reduced=data.numpy(),
         sample=finite[:: _sample_step(max(finite.numel(), 1), cfg.stats_sample)].numpy().copy(),
-        extremes=np.array([lo, hi]), counts=np.array([nan_count, inf_count]),
+        extremes=np.array([lo, hi]),
+        counts=np.array([nan_count, inf_count]),
         channel_mean=None if channel_mean is None else channel_mean.numpy(),
     )
 
@@ -164,8 +179,14 @@ def materialize(captures: list[Captured]) -> list[tuple[Stats, Activation]]:
     return results
 
 
-def _finish(c: Captured, reduced: np.ndarray, sample: np.ndarray, extremes: np.ndarray, counts: np.ndarray,
-            channel_mean: np.ndarray | None) -> tuple[Stats, Activation]:
+def _finish(
+    c: Captured,
+    reduced: np.ndarray,
+    sample: np.ndarray,
+    extremes: np.ndarray,
+    counts: np.ndarray,
+    channel_mean: np.ndarray | None,
+) -> tuple[Stats, Activation]:
     nan_count, inf_count = int(counts[0]), int(counts[1])
     if nan_count + inf_count:
         sample = sample[np.isfinite(sample)]
@@ -181,10 +202,16 @@ def _finish(c: Captured, reduced: np.ndarray, sample: np.ndarray, extremes: np.n
         centred = sample - mean
         size = np.abs(sample)
         stats = Stats(
-            min=float(extremes[0]), max=float(extremes[1]), mean=mean,
-            std=math.sqrt(float(np.dot(centred, centred)) / sample.size), p1=float(part[k1]),
-            p99=float(part[k99]), zero_fraction=1.0 - np.count_nonzero(sample) / sample.size,
-            nan_count=nan_count, inf_count=inf_count, numel=c.numel,
+            min=float(extremes[0]),
+            max=float(extremes[1]),
+            mean=mean,
+            std=math.sqrt(float(np.dot(centred, centred)) / sample.size),
+            p1=float(part[k1]),
+            p99=float(part[k99]),
+            zero_fraction=1.0 - np.count_nonzero(sample) / sample.size,
+            nan_count=nan_count,
+            inf_count=inf_count,
+            numel=c.numel,
             near_one_fraction=np.count_nonzero(size >= 1 - SATURATION_MARGIN) / sample.size,
             near_zero_fraction=np.count_nonzero(size <= SATURATION_MARGIN) / sample.size,
         )
@@ -196,7 +223,11 @@ def _finish(c: Captured, reduced: np.ndarray, sample: np.ndarray, extremes: np.n
         data = reduced
     else:
         data = (reduced / scale if scale != 1.0 else reduced).astype(np.float16)
-    activation = Activation(data=data, layout=c.layout, full_shape=c.full_shape,
-                            channel_mean=None if channel_mean is None else channel_mean.astype(np.float32),
-                            scale=scale)
+    activation = Activation(
+        data=data,
+        layout=c.layout,
+        full_shape=c.full_shape,
+        channel_mean=None if channel_mean is None else channel_mean.astype(np.float32),
+        scale=scale,
+    )
     return stats, activation

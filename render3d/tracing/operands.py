@@ -30,16 +30,23 @@ __all__ = ["KINDS", "Operands", "SpatialStep", "capture_operands", "find_module"
 
 #: module type → the explainer that draws it
 KINDS = {
-    "Conv1d": "conv", "Conv2d": "conv",
-    "MaxPool1d": "maxpool", "MaxPool2d": "maxpool",
-    "AvgPool1d": "avgpool", "AvgPool2d": "avgpool",
+    "Conv1d": "conv",
+    "Conv2d": "conv",
+    "MaxPool1d": "maxpool",
+    "MaxPool2d": "maxpool",
+    "AvgPool1d": "avgpool",
+    "AvgPool2d": "avgpool",
     "Linear": "linear",
-    "BatchNorm1d": "batchnorm", "BatchNorm2d": "batchnorm", "LayerNorm": "layernorm",
+    "BatchNorm1d": "batchnorm",
+    "BatchNorm2d": "batchnorm",
+    "LayerNorm": "layernorm",
     "MultiheadAttention": "attention",
 }
 _SPATIAL = ("Conv1d", "Conv2d", "MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d")
-SUPPORTED_TEXT = ("Conv1d/Conv2d, MaxPool/AvgPool 1d/2d, Linear, BatchNorm1d/2d, LayerNorm, MultiheadAttention "
-                  "or a module calling F.scaled_dot_product_attention")
+SUPPORTED_TEXT = (
+    "Conv1d/Conv2d, MaxPool/AvgPool 1d/2d, Linear, BatchNorm1d/2d, LayerNorm, MultiheadAttention "
+    "or a module calling F.scaled_dot_product_attention"
+)
 
 
 @dataclass(frozen=True)
@@ -116,9 +123,11 @@ def find_module(model: nn.Module, name: str) -> nn.Module:
     close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
     if not close:
         close = [n for n, m in modules.items() if n and not any(m.children())][:5]
-    raise ModelSpecError(f"layer {name!r} is not a module of {type(model).__name__}; closest: "
-                         f"{', '.join(close) or '(no submodules)'} (use a path from named_modules(), e.g. "
-                         f"layer1.0.conv1)")
+    raise ModelSpecError(
+        f"layer {name!r} is not a module of {type(model).__name__}; closest: "
+        f"{', '.join(close) or '(no submodules)'} (use a path from named_modules(), e.g. "
+        f"layer1.0.conv1)"
+    )
 
 
 def _pair(v: Any, one_d: bool, fill: int) -> tuple[int, int]:
@@ -139,8 +148,12 @@ def _window(module: nn.Module) -> dict[str, Any]:
         padding = (0, 0) if padding == "valid" else tuple(di * (ki - 1) // 2 for ki, di in zip(k, d))
         padding = padding[1:] if one_d else padding
     stride = module.stride if getattr(module, "stride", None) is not None else module.kernel_size
-    return dict(kernel=_pair(module.kernel_size, one_d, 1), stride=_pair(stride, one_d, 1),
-                padding=_pair(padding, one_d, 0), dilation=_pair(getattr(module, "dilation", 1), one_d, 1))
+    return dict(
+        kernel=_pair(module.kernel_size, one_d, 1),
+        stride=_pair(stride, one_d, 1),
+        padding=_pair(padding, one_d, 0),
+        dilation=_pair(getattr(module, "dilation", 1), one_d, 1),
+    )
 
 
 def _as_map(t: torch.Tensor) -> np.ndarray:
@@ -173,8 +186,11 @@ def _spatial_chain(model: nn.Module, inputs: tuple, kwargs: dict, node_id: str) 
         parents.setdefault(dst, []).append(src)
     best: dict[str, tuple[tuple[str, ...], str]] = {}  # node → (spatial node ids, start node)
     for node in graph:
-        own = [p for p in parents.get(node.id, []) if graph.nodes[p].kind not in ("constant",)
-               and graph.nodes[p].shape is not None]
+        own = [
+            p
+            for p in parents.get(node.id, [])
+            if graph.nodes[p].kind not in ("constant",) and graph.nodes[p].shape is not None
+        ]
         if node.kind == "input" or not own:
             best[node.id] = ((), node.id)
             continue
@@ -183,8 +199,12 @@ def _spatial_chain(model: nn.Module, inputs: tuple, kwargs: dict, node_id: str) 
         spatial = node.kind == "module" and node.type in _SPATIAL
         if spatial:
             chain = (*chain, node.id)
-        elif node.shape is None or parent.shape is None or tuple(node.shape[2:]) != tuple(parent.shape[2:]) \
-                or len(node.shape) != len(parent.shape):
+        elif (
+            node.shape is None
+            or parent.shape is None
+            or tuple(node.shape[2:]) != tuple(parent.shape[2:])
+            or len(node.shape) != len(parent.shape)
+        ):
             chain, start = (), node.id  # resized by something that is not a window op: the field ends here
         best[node.id] = (chain, start)
         if node.id == node_id:
@@ -230,8 +250,9 @@ def capture_operands(model: nn.Module, *inputs: Any, layer: str, **kwargs: Any) 
 
 # ``module`` is Any: its kind was matched by type name (KINDS), so its attributes (weight, groups, eps, ...) are
 # read as that class's, which nn.Module's own typing (every attribute ``Tensor | Module``) cannot say
-def _capture(model: nn.Module, module: Any, path: str, call: int, type_name: str, kind: str | None,
-             inputs: tuple, kwargs: dict) -> Operands:
+def _capture(
+    model: nn.Module, module: Any, path: str, call: int, type_name: str, kind: str | None, inputs: tuple, kwargs: dict
+) -> Operands:
     spatial_kind = kind in ("conv", "maxpool", "avgpool")
     chain_nodes, start = _spatial_chain(model, inputs, kwargs, f"{path}#{call}") if spatial_kind else ([], "input")
     seen: dict[str, int] = {}
@@ -253,6 +274,7 @@ def _capture(model: nn.Module, module: Any, path: str, call: int, type_name: str
                 got[f"{name}#{seen[name]}"] = _as_map(out).mean(axis=0)
             if start != "input" and f"{name}#{seen[name]}" == start and isinstance(out, torch.Tensor):
                 got[start] = _as_map(out).mean(axis=0)
+
         return hook
 
     handles = [module.register_forward_pre_hook(on_target_pre, with_kwargs=True)]
@@ -266,9 +288,11 @@ def _capture(model: nn.Module, module: Any, path: str, call: int, type_name: str
             h.remove()
     if "target" not in got:
         ran = seen.get(path, 0)
-        raise ModelSpecError(f"layer {path!r} ran {ran} time(s) in forward, so call #{call} does not exist"
-                             if ran else f"layer {path!r} never ran in forward on this input; pick a layer "
-                             "the forward pass uses")
+        raise ModelSpecError(
+            f"layer {path!r} ran {ran} time(s) in forward, so call #{call} does not exist"
+            if ran
+            else f"layer {path!r} never ran in forward on this input; pick a layer the forward pass uses"
+        )
     if kind is None and spy.call is not None:
         kind = "attention"
     if kind is None:
@@ -353,8 +377,11 @@ def _attention(ops: Operands, module: nn.Module, args: tuple, kw: dict, out: Any
         kpm = args[3] if len(args) > 3 else kw.get("key_padding_mask")
         if kpm is not None:
             row = kpm[0]
-            mask = mask.masked_fill(row.bool()[None, None, :], -math.inf) if row.dtype == torch.bool \
+            mask = (
+                mask.masked_fill(row.bool()[None, None, :], -math.inf)
+                if row.dtype == torch.bool
                 else mask + row.float()[None, None, :]
+            )
         if kw.get("is_causal") and attn_mask is None:
             mask = mask.masked_fill(torch.ones_like(mask[0], dtype=torch.bool).triu(1), -math.inf)
         ops.query, ops.key, ops.mask, ops.scale = _np(q), _np(k), _np(mask), 1 / math.sqrt(d)
@@ -373,7 +400,7 @@ def _attention(ops: Operands, module: nn.Module, args: tuple, kw: dict, out: Any
     if m is not None:
         m = m[0] if m.dim() == 4 else m
         mask = mask.masked_fill(~m, -math.inf) if m.dtype == torch.bool else mask + m.float()
-    if (a[5] if len(a) > 5 else kw2.get("is_causal", False)):
+    if a[5] if len(a) > 5 else kw2.get("is_causal", False):
         mask = mask.masked_fill(torch.ones_like(mask[0], dtype=torch.bool).triu(1), -math.inf)
     scale = kw2.get("scale") or 1 / math.sqrt(q.shape[-1])
     ops.query, ops.key, ops.mask, ops.scale = _np(q), _np(k), _np(mask), float(scale)

@@ -82,8 +82,11 @@ def _skipped(code: CodeType) -> bool:
     hit = _SKIP.get(code)
     if hit is None:
         name = code.co_filename
-        hit = _SKIP[code] = name.startswith(_LIBRARY_DIRS) or name.startswith("<frozen") or (
-            name.startswith(_STDLIB) and "-packages" not in name)
+        hit = _SKIP[code] = (
+            name.startswith(_LIBRARY_DIRS)
+            or name.startswith("<frozen")
+            or (name.startswith(_STDLIB) and "-packages" not in name)
+        )
     return hit
 
 
@@ -162,8 +165,9 @@ class SiteTracker:
         ctx.levels = levels
         return tuple(site)
 
-    def _loop_elements(self, ctx: _Context, level: _Level, offset: int, child: FrameType,
-                       site: list[str], fresh: bool) -> bool:
+    def _loop_elements(
+        self, ctx: _Context, level: _Level, offset: int, child: FrameType, site: list[str], fresh: bool
+    ) -> bool:
         """Append the iteration elements of the loops ``offset`` is in; True if an iteration is new."""
         code = level.frame.f_code
         inside = [r for r in _loops(code) if r[0] <= offset <= r[1]]
@@ -173,11 +177,15 @@ class SiteTracker:
             direct = k == len(inside) - 1
             at = offset if direct else inside[k + 1][0]
             state = level.loops.get(start)
-            new = fresh or state is None or at < state.offset or (
-                at == state.offset and direct and child is not state.child)
+            new = (
+                fresh
+                or state is None
+                or at < state.offset
+                or (at == state.offset and direct and child is not state.child)
+            )
             if new or state is None:  # (state is None implies new; said again for the type checker)
                 fresh = True
-                for s, _ in inside[k + 1:]:
+                for s, _ in inside[k + 1 :]:
                     level.loops.pop(s, None)
                 state = level.loops[start] = _Loop(at, None, ctx.number(tuple(site), self._loop_name(level, start)))
             state.offset, state.child = at, child if direct else None

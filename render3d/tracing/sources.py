@@ -39,8 +39,9 @@ class Sources:
             if t not in self.origin:  # tied weights: the first name wins, as in named_parameters()
                 self.origin[t] = Origin(kind, name, tuple(t.shape), dtype_name(t))
 
-    def derive(self, inputs: list[torch.Tensor], outputs: list[torch.Tensor], base: str, scope: str,
-               stack: tuple[str, ...]) -> None:
+    def derive(
+        self, inputs: list[torch.Tensor], outputs: list[torch.Tensor], base: str, scope: str, stack: tuple[str, ...]
+    ) -> None:
         """Outputs of an op that read no real activation inherit their first input's origin, or, from a
         factory (or an untracked tensor), become a new constant named after the op."""
         origin = next((o for o in (self.origin.get(t) for t in inputs) if o is not None), None)
@@ -58,13 +59,16 @@ class Sources:
         return origin
 
 
-def named_sources(model: torch.nn.Module, moved: dict[str, torch.Tensor] | None = None
-                  ) -> list[tuple[str, torch.Tensor, str]]:
+def named_sources(
+    model: torch.nn.Module, moved: dict[str, torch.Tensor] | None = None
+) -> list[tuple[str, torch.Tensor, str]]:
     """``(path, tensor, "Parameter"|"Buffer")`` for the tensors the forward will read (``moved`` holds the
     copies ``functional_call`` substitutes when tracing on another device)."""
     out = []
-    for kind, items in (("Parameter", model.named_parameters(remove_duplicate=False)),
-                        ("Buffer", model.named_buffers(remove_duplicate=False))):
+    for kind, items in (
+        ("Parameter", model.named_parameters(remove_duplicate=False)),
+        ("Buffer", model.named_buffers(remove_duplicate=False)),
+    ):
         for name, t in items:
             out.append((name, moved[name] if moved is not None else t, kind))
     return out

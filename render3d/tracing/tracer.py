@@ -53,13 +53,44 @@ OPAQUE_MODULES: tuple[type[nn.Module], ...] = (nn.MultiheadAttention,)
 
 #: ops that read only their input's shape, dtype and device, never its values: what they make is a
 #: constant (Swin's attention mask built with ``x.new_zeros``), not a layer fed by ``x``
-SHAPE_ONLY_OPS = frozenset({"new_zeros", "new_ones", "new_full", "new_empty", "new_tensor", "zeros_like",
-                            "ones_like", "full_like", "empty_like", "rand_like", "randn_like", "randint_like"})
+SHAPE_ONLY_OPS = frozenset(
+    {
+        "new_zeros",
+        "new_ones",
+        "new_full",
+        "new_empty",
+        "new_tensor",
+        "zeros_like",
+        "ones_like",
+        "full_like",
+        "empty_like",
+        "rand_like",
+        "randn_like",
+        "randint_like",
+    }
+)
 _MHA_FORWARD = nn.functional.multi_head_attention_forward
-_INPLACE_DUNDER = {"iadd": "add", "isub": "sub", "imul": "mul", "itruediv": "div", "idiv": "div",
-                   "iand": "and", "ior": "or", "ixor": "xor", "ipow": "pow", "imatmul": "matmul"}
-_REFLECTED = {"radd": "add", "rsub": "sub", "rmul": "mul", "rtruediv": "div", "rdiv": "div",
-              "rmatmul": "matmul", "rpow": "pow"}
+_INPLACE_DUNDER = {
+    "iadd": "add",
+    "isub": "sub",
+    "imul": "mul",
+    "itruediv": "div",
+    "idiv": "div",
+    "iand": "and",
+    "ior": "or",
+    "ixor": "xor",
+    "ipow": "pow",
+    "imatmul": "matmul",
+}
+_REFLECTED = {
+    "radd": "add",
+    "rsub": "sub",
+    "rmul": "mul",
+    "rtruediv": "div",
+    "rdiv": "div",
+    "rmatmul": "matmul",
+    "rpow": "pow",
+}
 
 
 def op_name(func: Callable[..., Any]) -> tuple[str, str]:
@@ -174,9 +205,17 @@ class _CaptureMode(TorchFunctionMode):
         else:
             node_id, call = origin.name, 1
         origin.node_id = node_id
-        self.nodes[node_id] = Node(id=node_id, kind="constant", type=origin.type, scope=origin.scope, call=call,
-                                   shape=origin.shape, dtype=origin.dtype, shapes=(origin.shape,),
-                                   stack=origin.stack)
+        self.nodes[node_id] = Node(
+            id=node_id,
+            kind="constant",
+            type=origin.type,
+            scope=origin.scope,
+            call=call,
+            shape=origin.shape,
+            dtype=origin.dtype,
+            shapes=(origin.shape,),
+            stack=origin.stack,
+        )
         return node_id
 
     def _passes_through(self, frame: _Frame, outs: list[torch.Tensor]) -> bool:
@@ -203,9 +242,18 @@ class _CaptureMode(TorchFunctionMode):
     def add_input(self, path: str, t: torch.Tensor) -> str:
         node_id = f"input.{path}" if path else "input"
         self._add_node(
-            Node(id=node_id, kind="input", type="Input", scope="", call=1, shape=tuple(t.shape),
-                 dtype=dtype_name(t), shapes=(tuple(t.shape),)),
-            [], [t],
+            Node(
+                id=node_id,
+                kind="input",
+                type="Input",
+                scope="",
+                call=1,
+                shape=tuple(t.shape),
+                dtype=dtype_name(t),
+                shapes=(tuple(t.shape),),
+            ),
+            [],
+            [t],
         )
         return node_id
 
@@ -214,8 +262,16 @@ class _CaptureMode(TorchFunctionMode):
         if parent is None:
             return None
         node_id = f"output.{path}" if path else "output"
-        node = Node(id=node_id, kind="output", type="Output", scope="", call=1, shape=tuple(t.shape),
-                    dtype=dtype_name(t), shapes=(tuple(t.shape),))
+        node = Node(
+            id=node_id,
+            kind="output",
+            type="Output",
+            scope="",
+            call=1,
+            shape=tuple(t.shape),
+            dtype=dtype_name(t),
+            shapes=(tuple(t.shape),),
+        )
         self.nodes[node_id] = node
         self.edges.append((parent, node_id))
         return parent
@@ -251,9 +307,19 @@ class _CaptureMode(TorchFunctionMode):
         n = self.op_counts[key] = self.op_counts.get(key, 0) + 1
         node_id = f"{scope}.{base}#{n}" if scope else f"{base}#{n}"
         shapes = tuple(tuple(t.shape) for t in outs)
-        node = Node(id=node_id, kind="function", type=kind, scope=scope, call=n, shape=shapes[0],
-                    dtype=dtype_name(outs[0]), shapes=shapes, stack=self.ids, site=self.sites.op_site(),
-                    attrs=function_attrs(base, args, kwargs))
+        node = Node(
+            id=node_id,
+            kind="function",
+            type=kind,
+            scope=scope,
+            call=n,
+            shape=shapes[0],
+            dtype=dtype_name(outs[0]),
+            shapes=shapes,
+            stack=self.ids,
+            site=self.sites.op_site(),
+            attrs=function_attrs(base, args, kwargs),
+        )
         self._add_node(node, parents, outs)
         if self.capturing and base in ATTENTION_NAMES:
             maps = function_maps(func, args, kwargs, out, self.config.max_tokens)
@@ -334,10 +400,20 @@ class _CaptureMode(TorchFunctionMode):
                 return  # no node and no call: the real producer keeps its tensors
             parents = frame.parents or self._source_parents(frame.inputs)
             shapes = tuple(tuple(t.shape) for t in outs)
-            node = Node(id=frame.call_id, kind="module", type=type(module).__name__, scope=frame.path,
-                        call=call, shape=shapes[0], dtype=dtype_name(outs[0]),
-                        params=self.own_params[module], shapes=shapes, stack=self.ids, site=frame.site,
-                        attrs=self._module_attrs(module))
+            node = Node(
+                id=frame.call_id,
+                kind="module",
+                type=type(module).__name__,
+                scope=frame.path,
+                call=call,
+                shape=shapes[0],
+                dtype=dtype_name(outs[0]),
+                params=self.own_params[module],
+                shapes=shapes,
+                stack=self.ids,
+                site=frame.site,
+                attrs=self._module_attrs(module),
+            )
             self._add_node(node, parents, outs)
             if frame.attention is not None:
                 self.attention[node.id] = frame.attention
@@ -345,8 +421,14 @@ class _CaptureMode(TorchFunctionMode):
                 self.attention[node.id] = attention_maps(module, args, kwargs, self.config.max_tokens)
         producers = tuple(p for p in (self.producer.get(t) for t in outs) if p is not None)
         self.modules[frame.call_id] = ModuleCall(
-            id=frame.call_id, path=frame.path, type=type(module).__name__, call=call,
-            params=self.own_params[module], outputs=producers, stack=self.ids, site=frame.site,
+            id=frame.call_id,
+            path=frame.path,
+            type=type(module).__name__,
+            call=call,
+            params=self.own_params[module],
+            outputs=producers,
+            stack=self.ids,
+            site=frame.site,
         )
 
 
@@ -446,11 +528,17 @@ def _finish(model: nn.Module, rec: _CaptureMode, output: Any) -> Trace:
         if parent is not None:
             outputs.append({"path": path, "node": parent})
     inputs = [
-        {"id": n.id, "shape": list(n.shape or ()), "dtype": n.dtype}
-        for n in rec.nodes.values() if n.kind == "input"
+        {"id": n.id, "shape": list(n.shape or ()), "dtype": n.dtype} for n in rec.nodes.values() if n.kind == "input"
     ]
-    return Trace(model=type(model).__name__, inputs=inputs, nodes=rec.nodes, edges=rec.edges,
-                 outputs=outputs, modules=rec.modules, total_params=rec.own_params[model])
+    return Trace(
+        model=type(model).__name__,
+        inputs=inputs,
+        nodes=rec.nodes,
+        edges=rec.edges,
+        outputs=outputs,
+        modules=rec.modules,
+        total_params=rec.own_params[model],
+    )
 
 
 def _input_path(path: str, has_kwargs: bool) -> str:
