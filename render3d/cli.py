@@ -9,11 +9,13 @@ Arguments are checked when parsed, before any model is built; warnings print as 
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
@@ -86,31 +88,6 @@ def _metric(text: str) -> str:
 
 
 POSITIVE_INT = _checked(_positive_int, "positive integer")
-
-
-def _add_model_args(p: argparse.ArgumentParser, what: str = "scenes/x.toml") -> None:
-    p.add_argument(
-        "model", metavar="MODEL", help=f"torchvision:NAME, path/file.py:Class, package.module:Class or {what}"
-    )
-    p.add_argument(
-        "--input-shape",
-        metavar="SHAPE",
-        type=_checked(_input_shape, "input shape"),
-        help="e.g. 1,3,224,224 (default: the model's own)",
-    )
-    p.add_argument("--depth", type=POSITIVE_INT, default=None, help="collapse modules below this depth into blocks")
-    p.add_argument("--weights", metavar="FILE", help="checkpoint to load (state_dict, trainer dict, .safetensors)")
-    p.add_argument(
-        "--trust-pickle",
-        action="store_true",
-        help="allow checkpoints that need full unpickling (only for files you trust)",
-    )
-    p.add_argument(
-        "--device",
-        default=None,
-        type=_checked(check_device, "device"),
-        help="cpu, cuda, cuda:N, mps, or meta (structure only, no memory)",
-    )
 
 
 def _spec(args: argparse.Namespace):
@@ -389,18 +366,59 @@ def cmd_tour(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_render_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--mode", choices=("architecture", "activations"), default="architecture")
+PROBE_HELP = "probe input: random (default), digit:N, or an image/.npy/.pt file"
+
+
+def _add_model_args(p: argparse.ArgumentParser, what: str = "scenes/x.toml") -> None:
     p.add_argument(
-        "--probe",
-        type=_checked(_probe, "probe"),
-        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
+        "model", metavar="MODEL", help=f"torchvision:NAME, path/file.py:Class, package.module:Class or {what}"
     )
-    p.add_argument("--volume", action="store_true", help="draw feature maps as volumes (activations mode)")
     p.add_argument(
-        "--size",
-        type=_checked(_size, "size"),
-        help=f"WIDTHxHEIGHT in pixels, the image the scene is laid out for (default: a scene file's "
+        "--input-shape",
+        metavar="SHAPE",
+        type=_checked(_input_shape, "input shape"),
+        help="e.g. 1,3,224,224 (default: the model's own)",
+    )
+    p.add_argument("--depth", type=POSITIVE_INT, default=None, help="collapse modules below this depth into blocks")
+    p.add_argument("--weights", metavar="FILE", help="checkpoint to load (state_dict, trainer dict, .safetensors)")
+    p.add_argument(
+        "--trust-pickle",
+        action="store_true",
+        help="allow checkpoints that need full unpickling (only for files you trust)",
+    )
+    p.add_argument(
+        "--device",
+        default=None,
+        type=_checked(check_device, "device"),
+        help="cpu, cuda, cuda:N, mps, or meta (structure only, no memory)",
+    )
+
+
+def _add_probe_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--probe", type=_checked(_probe, "probe"), help=PROBE_HELP)
+
+
+def _add_size_arg(p: argparse.ArgumentParser, help_text: str) -> None:
+    p.add_argument("--size", type=_checked(_size, "size"), help=help_text)
+
+
+def _add_fps_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
+
+
+def _add_scene_args(p: argparse.ArgumentParser, *, volume_help: str, size_help: str) -> None:
+    """The scene options render, show and export share (the help differs where the output does)."""
+    p.add_argument("--mode", choices=("architecture", "activations"), default="architecture")
+    _add_probe_arg(p)
+    p.add_argument("--volume", action="store_true", help=volume_help)
+    _add_size_arg(p, size_help)
+
+
+def _add_render_args(p: argparse.ArgumentParser) -> None:
+    _add_scene_args(
+        p,
+        volume_help="draw feature maps as volumes (activations mode)",
+        size_help=f"WIDTHxHEIGHT in pixels, the image the scene is laid out for (default: a scene file's "
         f"size, else {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})",
     )
     p.add_argument("--anti-aliasing", action="store_true", help="MSAA for final renders (3-4x slower on CPU)")
@@ -417,13 +435,27 @@ def _add_scale_arg(p: argparse.ArgumentParser) -> None:
     )
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(
-        prog="render3d",
-        description="Render a live PyTorch model in 3D: layer blocks, real activations, skips; PNG, window, MP4.",
+def _add_spread_args(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument(
+        "--workers",
+        type=POSITIVE_INT,
+        metavar="N",
+        help=f"render on N local processes: {what} (default 1; with --ray: one per cluster CPU)",
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    p.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run the same tasks on Ray: a new local instance, or the cluster at ADDRESS ('auto', "
+        "ray://HOST:10001); needs render3d[ray] and the input files at the same paths",
+    )
 
+
+Subparsers = Any  # argparse's _SubParsersAction, which it does not export
+
+
+def _add_trace_parser(sub: Subparsers) -> None:
     p = sub.add_parser("trace", help="print the layer table of a model and optionally write its graph JSON")
     _add_model_args(p)
     p.add_argument("--json", metavar="FILE", help="write the trace JSON here")
@@ -435,12 +467,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_trace)
 
+
+def _add_render_parser(sub: Subparsers) -> None:
     p = sub.add_parser("render", help="render a model (or scene file) to a PNG, offscreen")
     _add_model_args(p)
     _add_render_args(p)
     p.add_argument("-o", "--output", metavar="PNG", help="output file (default out.png or <scene>.png)")
     p.set_defaults(func=cmd_render)
 
+
+def _add_show_parser(sub: Subparsers) -> None:
     p = sub.add_parser(
         "show",
         help="open an interactive window sized to the screen (click a block: side panel; "
@@ -451,23 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_render_args(p)
     p.set_defaults(func=cmd_show)
 
-    from render3d.record.frames import check_seconds
 
-    def _add_spread_args(p: argparse.ArgumentParser, what: str) -> None:
-        p.add_argument(
-            "--workers",
-            type=POSITIVE_INT,
-            metavar="N",
-            help=f"render on N local processes: {what} (default 1; with --ray: one per cluster CPU)",
-        )
-        p.add_argument(
-            "--ray",
-            nargs="?",
-            const="local",
-            metavar="ADDRESS",
-            help="run the same tasks on Ray: a new local instance, or the cluster at ADDRESS ('auto', "
-            "ray://HOST:10001); needs render3d[ray] and the input files at the same paths",
-        )
+def _add_animate_parser(sub: Subparsers) -> None:
+    from render3d.record.frames import check_seconds
 
     p = sub.add_parser("animate", help="record a probe through every checkpoint (or take a recording) and write an MP4")
     _add_model_args(p)  # MODEL may also be a recording folder (render3d.Recorder's)
@@ -476,13 +498,9 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR_OR_GLOB",
         help="folder or glob of checkpoints, taken in natural order (epoch_2 before epoch_10)",
     )
-    p.add_argument(
-        "--probe",
-        type=_checked(_probe, "probe"),
-        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
-    )
+    _add_probe_arg(p)
     p.add_argument("-o", "--output", default="out.mp4", metavar="MP4", help="output file (default out.mp4)")
-    p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
+    _add_fps_arg(p)
     p.add_argument(
         "--duration",
         type=_checked(check_seconds, "duration"),
@@ -514,11 +532,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="the scene alone, without the input, prediction and curve panels on the right",
     )
-    p.add_argument(
-        "--size",
-        type=_checked(_size, "size"),
-        help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]})",
-    )
+    _add_size_arg(p, f"WIDTHxHEIGHT, rounded to multiples of 16 (default {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]})")
     p.add_argument("--diff", action="store_true", help="colour the change against the previous checkpoint")
     p.add_argument("--orbit", action="store_true", help="swing the camera slowly around the scene")
     p.add_argument(
@@ -532,6 +546,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_spread_args(p, "contiguous frame ranges, encoded alike and joined without re-encoding")
     p.set_defaults(func=cmd_animate, mode="activations")
 
+
+def _add_demo_parser(sub: Subparsers) -> None:
     p = sub.add_parser("demo", help="train a small CNN on the bundled digits; write checkpoints, PNGs and an MP4")
     p.add_argument(
         "-o", "--output", default="render3d-demo", metavar="DIR", help="output folder (default render3d-demo)"
@@ -540,6 +556,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--show", action="store_true", help="then open a window with an epoch slider (needs a display)")
     p.set_defaults(func=cmd_demo)
 
+
+def _add_doctor_parser(sub: Subparsers) -> None:
     p = sub.add_parser(
         "doctor",
         help="report what looks wrong in a model or recording (dead, NaN, exploding, frozen, ...)",
@@ -549,36 +567,23 @@ def build_parser() -> argparse.ArgumentParser:
         f"{DOCTOR_FOUND} problems found, 1 error, 2 usage error.",
     )
     _add_model_args(p, "a recording folder")
-    p.add_argument(
-        "--probe",
-        type=_checked(_probe, "probe"),
-        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
-    )
+    _add_probe_arg(p)
     p.add_argument("-o", "--output", metavar="PNG", help="also render the activations with the culprits marked")
-    p.add_argument(
-        "--size",
-        type=_checked(_size, "size"),
-        help=f"WIDTHxHEIGHT of the PNG (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})",
-    )
+    _add_size_arg(p, f"WIDTHxHEIGHT of the PNG (default {DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})")
     p.set_defaults(func=cmd_doctor, mode="activations")
 
+
+def _add_export_parser(sub: Subparsers) -> None:
     p = sub.add_parser(
         "export",
         help="write a model, scene file or recording as one HTML page (offline, epoch "
         "slider for a recording) or as glTF (.glb/.gltf) for 3D tools",
     )
     _add_model_args(p, "scenes/x.toml or a recording folder")
-    p.add_argument("--mode", choices=("architecture", "activations"), default="architecture")
-    p.add_argument(
-        "--probe",
-        type=_checked(_probe, "probe"),
-        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
-    )
-    p.add_argument("--volume", action="store_true", help="volumes as feature maps (drawn as planes on the web)")
-    p.add_argument(
-        "--size",
-        type=_checked(_size, "size"),
-        help=f"WIDTHxHEIGHT the scene is laid out for (the page fits any window; default "
+    _add_scene_args(
+        p,
+        volume_help="volumes as feature maps (drawn as planes on the web)",
+        size_help=f"WIDTHxHEIGHT the scene is laid out for (the page fits any window; default "
         f"{DEFAULT_SIZE[0]}x{DEFAULT_SIZE[1]})",
     )
     _add_scale_arg(p)
@@ -591,6 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_export, anti_aliasing=False)
 
+
+def _add_explain_parser(sub: Subparsers) -> None:
     p = sub.add_parser(
         "explain",
         help="animate one layer's operation on a real input: a conv's kernel sliding "
@@ -603,11 +610,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="module path from named_modules(), e.g. conv1, layer1.0.conv1, features.3 (pool#2: its second call)",
     )
-    p.add_argument(
-        "--probe",
-        type=_checked(_probe, "probe"),
-        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
-    )
+    _add_probe_arg(p)
     p.add_argument(
         "--channel",
         type=_checked(lambda t: _positive_int(str(int(t) + 1)) - 1, "channel"),
@@ -621,30 +624,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="FILE",
         help="explain.mp4 (default) or .gif: the animation; .png/.jpg: its last frame",
     )
-    p.add_argument("--size", type=_checked(_size, "size"), help="WIDTHxHEIGHT (default 1280x720)")
-    p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
+    _add_size_arg(p, "WIDTHxHEIGHT (default 1280x720)")
+    _add_fps_arg(p)
     p.set_defaults(func=cmd_explain)
 
+
+def _add_tour_parser(sub: Subparsers) -> None:
     p = sub.add_parser(
         "tour",
         help="a narrated flythrough of one forward pass: the camera visits each block "
         "with its real activations and a caption saying what it computes",
     )
     _add_model_args(p)
-    p.add_argument(
-        "--probe",
-        type=_checked(_probe, "probe"),
-        help="probe input: random (default), digit:N, or an image/.npy/.pt file",
-    )
+    _add_probe_arg(p)
     p.add_argument(
         "-o", "--output", default="tour.mp4", metavar="MP4", help="output file, .mp4 or .gif (default tour.mp4)"
     )
-    p.add_argument(
-        "--size",
-        type=_checked(_size, "size"),
-        help=f"WIDTHxHEIGHT, rounded to multiples of 16 (default {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]})",
-    )
-    p.add_argument("--fps", type=_checked(check_fps, "fps"), default=30.0, help="frames per second (default 30)")
+    _add_size_arg(p, f"WIDTHxHEIGHT, rounded to multiples of 16 (default {VIDEO_SIZE[0]}x{VIDEO_SIZE[1]})")
+    _add_fps_arg(p)
     timing = p.add_mutually_exclusive_group()
     timing.add_argument(
         "--seconds-per-stop",
@@ -657,6 +654,8 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.set_defaults(func=cmd_tour)
 
+
+def _add_gallery_parser(sub: Subparsers) -> None:
     p = sub.add_parser("gallery", help="render every scenes/*.toml into gallery/")
     p.add_argument("scenes", nargs="?", default="scenes", help="folder of scene files (default scenes/)")
     p.add_argument("-o", "--output", default="gallery", help="output folder (default gallery/)")
@@ -667,6 +666,31 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_spread_args(p, "one scene file per task")
     p.set_defaults(func=cmd_gallery)
+
+
+#: one function per subcommand, in ``render3d --help``'s order
+SUBCOMMANDS = (
+    _add_trace_parser,
+    _add_render_parser,
+    _add_show_parser,
+    _add_animate_parser,
+    _add_demo_parser,
+    _add_doctor_parser,
+    _add_export_parser,
+    _add_explain_parser,
+    _add_tour_parser,
+    _add_gallery_parser,
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="render3d",
+        description="Render a live PyTorch model in 3D: layer blocks, real activations, skips; PNG, window, MP4.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in SUBCOMMANDS:
+        add(sub)
     return parser
 
 
@@ -693,10 +717,33 @@ class _WarningLines:
             print(text, file=sys.stderr if file is None else file)
 
 
+class _LogLines(logging.Handler):
+    """The library's log records as the command's output: INFO (``wrote PATH: ...``) to stdout, anything
+    graver to stderr, each message alone. The stream is looked up per record, as ``print`` does."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(self.format(record), file=sys.stdout if record.levelno <= logging.INFO else sys.stderr)
+
+
+@contextmanager
+def _library_log() -> Iterator[None]:
+    """Print the ``render3d`` logger's INFO records while a command runs (the library itself never prints);
+    removed afterwards, so calling :func:`main` in-process leaves the logger as it was."""
+    logger = logging.getLogger("render3d")
+    handler, level = _LogLines(logging.INFO), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from render3d.atomic import cleanup_on_sigterm
 
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), _library_log():
         warnings.showwarning = _WarningLines()
         warnings.simplefilter("ignore", DeprecationWarning)  # libraries' business, not the user's
         try:

@@ -16,6 +16,7 @@ For the interactive window, :func:`explainer_view` returns the view drawn into a
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,8 @@ if TYPE_CHECKING:
 __all__ = ["explain", "explain_scene", "explainer_view"]
 
 EXPLAIN_SIZE = (1280, 720)
+
+log = logging.getLogger("render3d")
 
 
 def explain_scene(
@@ -76,6 +79,7 @@ def explain_scene(
     return explainer_scene(operands, fps=fps, channel=channel, probe=named)
 
 
+# keyword options mirror render3d explain's flags and the window's: a public API, hence 9 parameters
 def explainer_view(
     model: Any,
     *inputs: Any,
@@ -96,6 +100,7 @@ def explainer_view(
     return ExplainerView(scene, size=size, plotter=plotter)
 
 
+# keyword options mirror render3d explain's flags (and a gallery still's ``at``): a public API, hence 11 parameters
 def explain(
     model: Any,
     *inputs: Any,
@@ -118,7 +123,8 @@ def explain(
     winner), BatchNorm/LayerNorm their formula, Linear one weight row times the input, attention one
     query row's softmax over the keys. ``model``, ``inputs``, ``probe`` and ``channel`` as for
     :func:`explain_scene`. ``path``, ``size`` and ``fps`` are checked before the model runs;
-    ``path`` is replaced only by a complete file.
+    ``path`` is replaced only by a complete file, then logged as ``wrote PATH: ...`` (INFO, logger
+    ``render3d``); ``progress`` shows a bar while a video encodes.
 
     Example::
 
@@ -150,12 +156,10 @@ def explain(
         if still:
             view.show(round(at * (len(view) - 1)))
             write_image(path, view.image())
-            if progress:
-                print(f"wrote {path}: {width}x{height}, {view.scene.title}")
+            log.info("wrote %s: %dx%d, %s", path, width, height, view.scene.title)
             return path
         n = write_video(path, explain_frames(view), fps, total=len(view), progress=progress, desc="explain")
     finally:
         view.close()
-    if progress:
-        print(summary_line(path, n, (width, height), fps))
+    log.info(summary_line(path, n, (width, height), fps))
     return path

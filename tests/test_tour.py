@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import imageio.v3 as iio
 import numpy as np
 import pytest
@@ -176,12 +178,13 @@ def test_camera_glides_without_jumps(seed):
     assert steps.max() < 0.1 * extent
 
 
-def test_tour_writes_a_video_with_a_caption_panel(tmp_path, capsys):
+def test_tour_writes_a_video_with_a_caption_panel(tmp_path, caplog):
     torch.manual_seed(0)
+    caplog.set_level(logging.INFO, logger="render3d")
     path = render3d.tour(
         SeedCNN(), torch.randn(1, 3, 64, 64), path=tmp_path / "t.mp4", size=(320, 176), fps=4, duration=6.0
     )
-    assert "wrote" in capsys.readouterr().out
+    assert caplog.messages == [f"wrote {path}: 32 frames, 320x176, 8.0 s (4 fps)"]
     frames = iio.imread(path)
     assert frames.shape[1:] == (176, 320, 3) and len(frames) >= 20
     middle = frames[len(frames) // 2]
