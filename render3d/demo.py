@@ -24,11 +24,15 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from render3d.atomic import atomic_write_text
 from render3d.errors import OutputError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["DEMO_PROBE", "DemoResult", "demo_probe", "run_demo"]
 
@@ -150,6 +154,28 @@ def demo_probe() -> str:
 DEMO_PROBE = "digit:45"  # == demo_probe(); pinned by tests/test_demo.py so the scene file can name it
 
 
+@dataclass(frozen=True)
+class _Digits:
+    """The split digits as model inputs, and the probe the recording follows."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+    probe: torch.Tensor
+
+    @classmethod
+    def load(cls) -> _Digits:
+        import torch
+
+        from render3d.probe import digits_to_input, make_probe
+
+        images, labels, train, test, _ = _split()
+        x = digits_to_input(images, INPUT_SHAPE)
+        y = torch.from_numpy(labels)
+        return cls(x[train], y[train], x[test], y[test], make_probe(DEMO_PROBE, INPUT_SHAPE))
+
+
 def run_demo(
     out_dir: str | os.PathLike[str] = "render3d-demo",
     *,
@@ -162,94 +188,27 @@ def run_demo(
     """Train, checkpoint and record for ``epochs`` epochs, then write the PNGs and the MP4 (``duration``
     seconds long, default :func:`render3d.record.frames.default_duration`: 11 s for 10 epochs)."""
     import torch
-    import torch.nn.functional as F
-    from tqdm import tqdm
 
-    from render3d.checkpoints import save_checkpoint
     from render3d.models import DigitsCNN
-    from render3d.probe import describe_probe, digits_to_input, make_probe
     from render3d.record.animate import animate_recording
-    from render3d.record.folder import new_recording_folder
     from render3d.record.frames import story_positions
-    from render3d.record.recorder import Recorder
-    from render3d.rendering import render_png
-    from render3d.scene.builder import build_scene
-    from render3d.tracing.tracer import trace
 
     if epochs < 1:
         raise ValueError(f"epochs must be >= 1, got {epochs}")
     story_positions(np.zeros(epochs), 30, duration=duration)  # a duration too short fails before training
     start = time.perf_counter()
     out = Path(out_dir)
-    ckpt_dir = out / "checkpoints"
     ledger = _Ledger(out)
-    names = [f"checkpoints/epoch_{e:02d}.pt" for e in range(epochs + 1)]
-    stale = sorted(f"checkpoints/{p.name}" for p in ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
-    ledger.refuse_foreign(sorted(set(names + stale)) + list(OUTPUTS))  # before any work: nothing is touched
+    stale = _claim(ledger, epochs)  # before any work: nothing is touched
     torch.set_num_threads(free_cores())
     torch.manual_seed(SEED)
-
-    images, labels, train, test, _ = _split()
-    x = digits_to_input(images, INPUT_SHAPE)
-    y = torch.from_numpy(labels)
-    x_train, y_train, x_test, y_test = x[train], y[train], x[test], y[test]
-    probe = make_probe(DEMO_PROBE, INPUT_SHAPE)
-    probe_name, label = describe_probe(DEMO_PROBE)  # "digit 3", 3
-
+    digits = _Digits.load()
     model = DigitsCNN()
-    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
-    generator = torch.Generator().manual_seed(SEED)
-
-    def evaluate() -> tuple[float, float]:
-        model.eval()
-        with torch.no_grad():
-            logits = model(x_test)
-        return float(F.cross_entropy(logits, y_test)), float((logits.argmax(1) == y_test).float().mean())
-
-    checkpoints: list[Path] = []
-    with (
-        new_recording_folder(out / "recording") as folder,
-        Recorder(
-            model, probe, folder, probe_name=probe_name, label=label, classes=[str(d) for d in range(10)]
-        ) as recorder,
-    ):
-
-        def keep(epoch: int, loss: float, test_loss: float, acc: float) -> None:
-            path = ckpt_dir / f"epoch_{epoch:02d}.pt"
-            save_checkpoint(model, path, epoch=epoch, loss=loss, test_loss=test_loss, acc=acc)
-            ledger.add(path)
-            checkpoints.append(path)
-            recorder.snapshot(epoch, loss=loss, test_loss=test_loss, acc=acc)
-
-        test_loss, acc = evaluate()
-        keep(0, test_loss, test_loss, acc)  # epoch 0: the random start, so the video shows learning begin
-        bar = tqdm(range(1, epochs + 1), desc="train", unit="epoch", disable=not progress, leave=False)
-        for epoch in bar:
-            model.train()
-            order = torch.randperm(len(x_train), generator=generator)
-            total = 0.0
-            for s in range(0, len(order), BATCH):
-                idx = order[s : s + BATCH]
-                loss = F.cross_entropy(model(x_train[idx]), y_train[idx])
-                optimizer.zero_grad()
-                loss.backward()
-                optimizer.step()
-                total += loss.item() * len(idx)
-            train_loss = total / len(order)
-            test_loss, acc = evaluate()
-            keep(epoch, train_loss, test_loss, acc)
-            bar.set_postfix_str(f"loss {train_loss:.3f} acc {acc:.1%}")
-        bar.close()
-    for rel in sorted(set(stale) - set(names)):  # a previous, longer run must not leak into the folder
+    checkpoints, acc = _train_and_record(model, digits, out, ledger, epochs, progress)
+    for rel in stale:  # a previous, longer run must not leak into the folder
         ledger.remove(rel)
+    architecture, activations = _pictures(model, digits.probe, out, image_size, f"after {epochs} epochs", acc)
     recording = out / "recording"
-
-    architecture = render_png(
-        build_scene(trace(model, probe, capture="none"), "architecture"), out / "architecture.png", size=image_size
-    )
-    final = build_scene(trace(model, probe), "activations")
-    final.title = f"DigitsCNN after {epochs} epochs: activations for {probe_name} (test acc {acc:.1%})"
-    activations = render_png(final, out / "activations.png", size=image_size)
     video = animate_recording(
         recording, out / "training.mp4", fps=30, size=video_size, duration=duration, progress=progress
     )
@@ -258,3 +217,105 @@ def run_demo(
     return DemoResult(
         out, checkpoints, recording, architecture, activations, video, DEMO_PROBE, acc, time.perf_counter() - start
     )
+
+
+def _checkpoint_name(epoch: int) -> str:
+    return f"checkpoints/epoch_{epoch:02d}.pt"
+
+
+def _claim(ledger: _Ledger, epochs: int) -> list[str]:
+    """Refuse a folder holding files the demo did not write; returns the demo's checkpoints of a previous,
+    longer run, which this one removes."""
+    names = [_checkpoint_name(e) for e in range(epochs + 1)]
+    ckpt_dir = ledger.folder / "checkpoints"
+    found = sorted(f"checkpoints/{p.name}" for p in ckpt_dir.glob("epoch_*.pt")) if ckpt_dir.is_dir() else []
+    ledger.refuse_foreign(sorted(set(names + found)) + list(OUTPUTS))
+    return sorted(set(found) - set(names))
+
+
+def _evaluate(model: torch.nn.Module, digits: _Digits) -> tuple[float, float]:
+    """Test loss and accuracy."""
+    import torch
+    import torch.nn.functional as F
+
+    model.eval()
+    with torch.no_grad():
+        logits = model(digits.x_test)
+    return float(F.cross_entropy(logits, digits.y_test)), float((logits.argmax(1) == digits.y_test).float().mean())
+
+
+def _train_epoch(
+    model: torch.nn.Module, optimizer: torch.optim.Optimizer, digits: _Digits, generator: torch.Generator
+) -> float:
+    """One pass over the training split in seeded random batches; returns the mean training loss."""
+    import torch
+    import torch.nn.functional as F
+
+    model.train()
+    order = torch.randperm(len(digits.x_train), generator=generator)
+    total = 0.0
+    for s in range(0, len(order), BATCH):
+        idx = order[s : s + BATCH]
+        loss = F.cross_entropy(model(digits.x_train[idx]), digits.y_train[idx])
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += loss.item() * len(idx)
+    return total / len(order)
+
+
+def _train_and_record(
+    model: torch.nn.Module, digits: _Digits, out: Path, ledger: _Ledger, epochs: int, progress: bool
+) -> tuple[list[Path], float]:
+    """Train ``epochs`` epochs, keeping a checkpoint and a recording snapshot after each (and of the random
+    start, epoch 0, so the video shows learning begin); returns the checkpoints and the final test accuracy."""
+    import torch
+    from tqdm import tqdm
+
+    from render3d.checkpoints import save_checkpoint
+    from render3d.probe import describe_probe
+    from render3d.record.folder import new_recording_folder
+    from render3d.record.recorder import Recorder
+
+    probe_name, label = describe_probe(DEMO_PROBE)  # "digit 3", 3
+    optimizer = torch.optim.Adam(model.parameters(), lr=LR)
+    generator = torch.Generator().manual_seed(SEED)
+    checkpoints: list[Path] = []
+    with (
+        new_recording_folder(out / "recording") as folder,
+        Recorder(
+            model, digits.probe, folder, probe_name=probe_name, label=label, classes=[str(d) for d in range(10)]
+        ) as recorder,
+    ):
+        test_loss, acc = _evaluate(model, digits)
+        train_loss = test_loss  # epoch 0 has not trained: its test loss stands for both
+        bar = tqdm(range(epochs + 1), desc="train", unit="epoch", disable=not progress, leave=False)
+        for epoch in bar:
+            if epoch:
+                train_loss = _train_epoch(model, optimizer, digits, generator)
+                test_loss, acc = _evaluate(model, digits)
+                bar.set_postfix_str(f"loss {train_loss:.3f} acc {acc:.1%}")
+            path = out / _checkpoint_name(epoch)
+            save_checkpoint(model, path, epoch=epoch, loss=train_loss, test_loss=test_loss, acc=acc)
+            ledger.add(path)
+            checkpoints.append(path)
+            recorder.snapshot(epoch, loss=train_loss, test_loss=test_loss, acc=acc)
+        bar.close()
+    return checkpoints, acc
+
+
+def _pictures(
+    model: torch.nn.Module, probe: torch.Tensor, out: Path, size: tuple[int, int], when: str, acc: float
+) -> tuple[Path, Path]:
+    """``architecture.png`` and ``activations.png`` of the trained model on the probe."""
+    from render3d.probe import describe_probe
+    from render3d.rendering import render_png
+    from render3d.scene.builder import build_scene
+    from render3d.tracing.tracer import trace
+
+    architecture = render_png(
+        build_scene(trace(model, probe, capture="none"), "architecture"), out / "architecture.png", size=size
+    )
+    final = build_scene(trace(model, probe), "activations")
+    final.title = f"DigitsCNN {when}: activations for {describe_probe(DEMO_PROBE)[0]} (test acc {acc:.1%})"
+    return architecture, render_png(final, out / "activations.png", size=size)
