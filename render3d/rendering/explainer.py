@@ -55,23 +55,22 @@ def _mono_font() -> str | None:
 def _text(
     plotter: pv.Plotter,
     text: str,
-    x: float,
-    y: float,
+    at: tuple[float, float],
     size: int,
     *,
     font: str | None,
-    top: bool,
-    right: bool = False,
+    anchor: tuple[str, str],
     name: str,
 ) -> pv.Text:
-    actor = pv.Text(text=text, position=(x, y))
+    """A 2-D text at display pixel ``at``, which is its ``anchor`` (vertical, horizontal), e.g.
+    ``("top", "right")``: its top right corner."""
+    actor = pv.Text(text=text, position=at)
     prop = actor.prop
     prop.color = rgb01(TEXT_COLOR)
     prop.font_size = size
     if font:
         prop.set_font_file(font)
-    prop.justification_vertical = "top" if top else "bottom"
-    prop.justification_horizontal = "right" if right else "left"
+    prop.justification_vertical, prop.justification_horizontal = anchor
     plotter.add_actor(actor, reset_camera=False, name=name, pickable=False, render=False)
     return actor
 
@@ -93,6 +92,16 @@ def _frame_lines(p: Plane) -> np.ndarray:
     return np.array([[ox, oy, z], [ox + sx, oy, z], [ox + sx, oy + sy, z], [ox, oy + sy, z], [ox, oy, z]])
 
 
+def _offscreen_plotter(size: tuple[int, int]) -> pv.Plotter:
+    """An offscreen plotter of ``size`` (checked against what the GPU can draw), white, no lights or
+    anti-aliasing (the house style of stills)."""
+    width, height = check_size(size, max_side=gl_max_size())
+    plotter = pv.Plotter(off_screen=True, window_size=(width, height), lighting="none")
+    plotter.disable_anti_aliasing()
+    plotter.set_background("white")
+    return plotter
+
+
 class ExplainerView:
     """An explainer scene drawn on a plotter; :meth:`show` (k) displays frame ``k``.
 
@@ -105,63 +114,76 @@ class ExplainerView:
     ) -> None:
         self.scene = scene
         self.own = plotter is None
-        if plotter is None:
-            width, height = check_size(size, max_side=gl_max_size())
-            plotter = pv.Plotter(off_screen=True, window_size=(width, height), lighting="none")
-            plotter.disable_anti_aliasing()
-            plotter.set_background("white")
-        self.plotter = plotter
-        width, height = plotter.window_size
-        self.scale = height / 720
+        self.plotter = _offscreen_plotter(size) if plotter is None else plotter
+        self.scale = self.plotter.window_size[1] / 720
         self._names: list[str] = []
         self._lut = colormap_lut(scene.cmap)
         self._images: dict[str, pv.ImageData] = {}
+        self._dynamic: dict[str, pv.PolyData] = {}
         self.position = -1
-        for p in scene.planes:
+        self._add_planes()
+        self.title_actor, self.caption_actor, self.card_actor = self._add_texts()
+        self._scalar_bar(self.plotter.window_size[0], round(14 * self.scale))
+        self._set_camera()
+        self._place_labels(font_file())
+
+    def _add_planes(self) -> None:
+        """The planes as textures, their cell grid lines and their frames."""
+        planes = self.scene.planes
+        for p in planes:
             self._add_plane(p)
-        grid = [ln for p in scene.planes if p.grid_lines for ln in _grid_lines(p)]
+        grid = [ln for p in planes if p.grid_lines for ln in _grid_lines(p)]
         if grid:
             self._add("explain:grid", polylines_mesh(grid), color=rgb01(GRID_RGB), line_width=1.0)
         self._add(
             "explain:frames",
-            polylines_mesh([_frame_lines(p) for p in scene.planes]),
+            polylines_mesh([_frame_lines(p) for p in planes]),
             color=rgb01(FRAME_RGB),
             line_width=max(1.0, 1.5 * self.scale),
         )
-        self._dynamic: dict[str, pv.PolyData] = {}
-        font, mono = font_file(), _mono_font()
+
+    def _add_texts(self) -> tuple[pv.Text, pv.Text, pv.Text]:
+        """The title (top left), the caption (bottom left, empty until a frame is shown) and the operands
+        card (top right, in the monospaced font so its columns line up)."""
+        width, height = self.plotter.window_size
+        font = font_file()
         m = round(14 * self.scale)
-        self.title_actor = self._text(
-            scene.title, m, height - m, max(10, round(20 * self.scale)), font=font, top=True, name="explain:title"
+        title = self._text(
+            self.scene.title,
+            (m, height - m),
+            max(10, round(20 * self.scale)),
+            font=font,
+            anchor=("top", "left"),
+            name="explain:title",
         )
-        self.caption_actor = self._text(
+        caption = self._text(
             "",
-            m,
-            m + round(8 * self.scale),
+            (m, m + round(8 * self.scale)),
             max(9, round(17 * self.scale)),
             font=font,
-            top=False,
+            anchor=("bottom", "left"),
             name="explain:caption",
         )
-        self.card_actor = self._text(
+        card = self._text(
             "",
-            width - m,
-            height - round(52 * self.scale),
+            (width - m, height - round(52 * self.scale)),
             max(8, round(15 * self.scale)),
-            font=mono,
-            top=True,
-            right=True,
+            font=_mono_font(),
+            anchor=("top", "right"),
             name="explain:card",
         )
-        self._scalar_bar(width, m)
-        cam = scene.camera
+        return title, caption, card
+
+    def _set_camera(self) -> None:
+        """The scene's fixed camera (30° view angle, as the scene fitted it for)."""
+        plotter = self.plotter
+        cam = self.scene.camera
         plotter.camera_position = [cam[0], cam[1], cam[2]]
         plotter.camera.view_angle = 30.0
         plotter.renderer.ResetCameraClippingRange()
         first = getattr(plotter, "_on_first_render_request", None)
         if first is not None:
             first()
-        self._place_labels(font)
 
     def _place_labels(self, font: str | None) -> None:
         """Plane labels as 2-D text centred on their anchors' screen positions (the camera is fixed;
@@ -172,8 +194,7 @@ class ExplainerView:
             ren.SetWorldPoint(*pos, 1.0)
             ren.WorldToDisplay()
             x, y, _ = ren.GetDisplayPoint()
-            actor = self._text(text, x, y, size, font=font, top=False, name=f"explain:label{i}")
-            actor.prop.justification_horizontal = "center"
+            self._text(text, (x, y), size, font=font, anchor=("bottom", "center"), name=f"explain:label{i}")
 
     # -- building -----------------------------------------------------------------------------------
     def _add(self, name: str, mesh: pv.PolyData, **kw: Any) -> Any:
@@ -217,16 +238,14 @@ class ExplainerView:
         font = font_file()
         self._names.append("explain:colorbar")
         self.plotter.add_actor(bar, reset_camera=False, name="explain:colorbar", pickable=False, render=False)
-        title = self._text(
+        self._text(
             self.scene.colorbar_title,
-            x0 + bar_w / 2,
-            y0 - round(3 * self.scale),
+            (x0 + bar_w / 2, y0 - round(3 * self.scale)),
             label,
             font=font,
-            top=True,
+            anchor=("top", "center"),
             name="explain:colorbar-title",
         )
-        title.prop.justification_horizontal = "center"
 
     def _set_mesh(self, name: str, mesh: pv.PolyData, **kw: Any) -> None:
         """Replace the mesh drawn under ``name`` (in place once it exists: no new actor per frame)."""

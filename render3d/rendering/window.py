@@ -314,12 +314,24 @@ class SceneWindow:
             ("click an expanded repeat twice", "fold the repeats again"),
             ("click empty space", "close the side panel"),
         ]
+        self._bind_scene_keys()
+        if explain is None:
+            bind_key(plotter, "Escape", self.close_panel, "close the side panel")
+        else:
+            self._bind_explainer_keys()
+        self._observe()
+        self.help_line = "   ".join(h for h in HELP if explain is not None or not h.startswith("e:"))
+        actors.set_caption(self.help_line)
+
+    def _bind_scene_keys(self) -> None:
+        """The keys that act on the scene: activations, labels, the first view, a screenshot, folding."""
+        plotter = self.plotter
         bind_key(
             plotter,
             "a",
             self._on_scene(self.toggle_activations),
             "activations on/off"
-            if actors.scene.feature_maps or rebuild is None
+            if self.actors.scene.feature_maps or self.rebuild is None
             else "capture activations (runs the model once), then on/off",
         )
         bind_key(
@@ -331,30 +343,27 @@ class SceneWindow:
         bind_key(plotter, "r", self._on_scene(self.restore_camera), "back to the first view")
         bind_key(plotter, "s", lambda: save_screenshot(plotter), "save a screenshot (render3d-<time>.png here)")
         bind_key(plotter, "x", self._on_scene(self.collapse), "fold the expanded repeats again")
-        if explain is None:
-            bind_key(plotter, "Escape", self.close_panel, "close the side panel")
-        else:
-            bind_key(
-                plotter,
-                "e",
-                self.toggle_explainer,
-                "explain the selected block's operation in this window (e again: back)",
-            )
-            bind_key(plotter, "Escape", self.escape, "back from the explainer, else close the side panel")
-            bind_key(plotter, "space", self._on_explainer(lambda e: e.toggle_play()), "play / pause the explainer")
-            bind_key(
-                plotter, "Left", self._on_explainer(lambda e: e.step(-1)), "the explainer's previous frame (pauses)"
-            )
-            bind_key(plotter, "Right", self._on_explainer(lambda e: e.step(1)), "the explainer's next frame (pauses)")
-        # a recording window recolours its feature maps per epoch: the panel's grid follows
-        plotter.renderer.AddObserver("StartEvent", lambda *_: self.panel.refresh(self.actors))
-        iren = plotter.iren
+
+    def _bind_explainer_keys(self) -> None:
+        """The keys of a window that can explain: ``e`` in and out, ``Esc`` back, play and step."""
+        plotter = self.plotter
+        bind_key(
+            plotter, "e", self.toggle_explainer, "explain the selected block's operation in this window (e again: back)"
+        )
+        bind_key(plotter, "Escape", self.escape, "back from the explainer, else close the side panel")
+        bind_key(plotter, "space", self._on_explainer(lambda e: e.toggle_play()), "play / pause the explainer")
+        bind_key(plotter, "Left", self._on_explainer(lambda e: e.step(-1)), "the explainer's previous frame (pauses)")
+        bind_key(plotter, "Right", self._on_explainer(lambda e: e.step(1)), "the explainer's next frame (pauses)")
+
+    def _observe(self) -> None:
+        """Follow the mouse (hover, click) and, before each render, keep the side panel's grid in step
+        with the feature maps (a recording window recolours them per epoch)."""
+        self.plotter.renderer.AddObserver("StartEvent", lambda *_: self.panel.refresh(self.actors))
+        iren = self.plotter.iren
         if iren is not None and iren.interactor is not None:
             iren.add_observer("MouseMoveEvent", self._on_move)
             iren.add_observer("LeftButtonPressEvent", self._on_press)
             iren.add_observer("LeftButtonReleaseEvent", self._on_release)
-        self.help_line = "   ".join(h for h in HELP if explain is not None or not h.startswith("e:"))
-        actors.set_caption(self.help_line)
 
     # -- mouse ---------------------------------------------------------------------------------------
     def _event_position(self) -> tuple[int, int]:

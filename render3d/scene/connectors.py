@@ -81,97 +81,131 @@ def route_connectors(
     straight ``"skip"`` segment face to face."""
     if len(src) == 0:
         return []
-    c = layout.centers
-    layer = layout.layer
     half = sizes / 2
-    span = layer[dst] - layer[src]
-    is_flow = span == 1
-    connectors: list[Connector | None] = [None] * len(src)
-    if straight:
-        want = set(straight)
-        for e, (a, b) in enumerate(zip(src.tolist(), dst.tolist())):
-            if (a, b) in want:
-                p0, p1 = c[a].copy(), c[b].copy()
-                p0[0] += half[a, 0]
-                p1[0] -= half[b, 0]
-                connectors[e] = Connector(ids[a], ids[b], np.stack([p0, p1]), "skip")
-                is_flow[e] = False
-                span[e] = 0
+    span = layout.layer[dst] - layout.layer[src]
+    routed = _spine_connectors(ids, layout.centers, half, src, dst, set(straight or ()))
+    # a spine edge that crosses rows follows the corridors after all, as a skip
+    kinds = ["flow" if span[e] == 1 and e not in routed else "skip" for e in range(len(src))]
+    routed.update(_row_crossing_connectors(ids, layout, half, src, dst, kinds))
+    flow = np.array([e for e in np.flatnonzero(span == 1).tolist() if e not in routed], dtype=np.int64)
+    routed.update(_flow_connectors(ids, layout, half, src, dst, flow))
+    arcs = np.array([e for e in range(len(src)) if e not in routed], dtype=np.int64)
+    routed.update(_skip_connectors(ids, layout, half, src, dst, arcs, span))
+    return [routed[e] for e in range(len(src))]
 
-    # an edge from one row to another: out of the right face into the gap after src's layer, down
-    # into the free corridor below its row, along it (round the right end of every row when it
-    # passes more rows), down the gap before dst's layer and into dst's left face
-    row, corridors = layout.row, layout.corridors
-    if row is not None and corridors is not None and len(row) and row.max() > 0:
-        gap = layout.layer_gap
-        x_out = float(layout.layer_right.max()) + gap
-        top_y = float((c[:, 1] + half[:, 1]).max()) + ARC_CLEARANCE
-        for e in np.flatnonzero(row[src] != row[dst]).tolist():
-            a, b = int(src[e]), int(dst[e])
-            ra, rb = int(row[a]), int(row[b])
-            xa = layout.layer_right[layer[a]] + gap / 2
-            xb = layout.layer_left[layer[b]] - gap / 2
-            ya = corridors[ra] if ra < len(corridors) else float(c[:, 1].min() - half[:, 1].max() - gap)
-            yb = corridors[rb - 1] if rb > 0 else top_y
-            (xs, ys, zs), (xd, yd, zd) = c[a], c[b]
-            route = [(xs + half[a, 0], ys, zs), (xa, ys, zs), (xa, ya, zs)]
-            if rb != ra + 1:
-                route += [(x_out, ya, zs), (x_out, yb, zs)]
-            route += [(xb, yb, zs), (xb, yb, zd), (xb, yd, zd), (xd - half[b, 0], yd, zd)]
-            arr = np.asarray(route, dtype=float)
-            keep = np.concatenate([[True], np.any(np.abs(np.diff(arr, axis=0)) > 1e-9, axis=1)])
-            connectors[e] = Connector(ids[a], ids[b], arr[keep], "flow" if span[e] == 1 else "skip")
-            is_flow[e] = False
 
-    # flow: right face of src → left face of dst, elbow in the gap between the two layers
-    f = np.flatnonzero(is_flow)
-    if len(f):
-        s, d = src[f], dst[f]
-        p0 = c[s].copy()
-        p0[:, 0] += half[s, 0]
-        p3 = c[d].copy()
-        p3[:, 0] -= half[d, 0]
-        xm = (layout.layer_right[layer[s]] + layout.layer_left[layer[d]]) / 2
-        p1 = np.column_stack([xm, p0[:, 1], p0[:, 2]])
-        p2 = np.column_stack([xm, p3[:, 1], p3[:, 2]])
-        straight = np.isclose(p0[:, 1], p3[:, 1]) & np.isclose(p0[:, 2], p3[:, 2])
-        pts = np.stack([p0, p1, p2, p3], axis=1)
-        for k, e in enumerate(f.tolist()):
-            points = pts[k][[0, 3]] if straight[k] else pts[k]
-            connectors[e] = Connector(ids[src[e]], ids[dst[e]], points, "flow")
+def _spine_connectors(
+    ids: list[str], c: np.ndarray, half: np.ndarray, src: np.ndarray, dst: np.ndarray, straight: set[tuple[int, int]]
+) -> dict[int, Connector]:
+    """The residual spine: each ``straight`` edge one segment from src's right face to dst's left face."""
+    out: dict[int, Connector] = {}
+    for e, (a, b) in enumerate(zip(src.tolist(), dst.tolist())):
+        if (a, b) in straight:
+            p0, p1 = c[a].copy(), c[b].copy()
+            p0[0] += half[a, 0]
+            p1[0] -= half[b, 0]
+            out[e] = Connector(ids[a], ids[b], np.stack([p0, p1]), "skip")
+    return out
 
-    # skip: up from the top of src, across above everything spanned, down onto the top of dst
-    sk = np.flatnonzero(~is_flow & np.array([k is None for k in connectors]))
-    if len(sk):
-        s, d = src[sk], dst[sk]
-        top = c[:, 1] + half[:, 1]
-        layer_top = np.full(int(layer.max()) + 1, -np.inf)
-        np.maximum.at(layer_top, layer, top)
-        lo = np.minimum(layer[s], layer[d])
-        hi = np.maximum(layer[s], layer[d])
-        highest = RangeMax(layer_top).query(lo, hi)
-        spans = np.maximum(np.abs(span[sk]), 1)
-        y_arc = highest + ARC_CLEARANCE + ARC_STEP * np.log2(spans)
-        xs, xd = c[s, 0], c[d, 0]
-        sign = np.where(xd >= xs, 1.0, -1.0)
-        r = np.minimum(0.5 * ARC_CLEARANCE, np.abs(xd - xs) / 4)
-        zs, zd = c[s, 2], c[d, 2]
-        pts = np.empty((len(sk), 7, 3))
-        pts[:, 0] = np.column_stack([xs, top[s], zs])
-        pts[:, 1] = np.column_stack([xs, y_arc - r, zs])
-        pts[:, 2] = np.column_stack([xs + sign * r, y_arc, zs])
-        pts[:, 3] = np.column_stack([xd - sign * r, y_arc, zs])
-        pts[:, 4] = np.column_stack([xd - sign * r, y_arc, zd])
-        pts[:, 5] = np.column_stack([xd, y_arc - r, zd])
-        pts[:, 6] = np.column_stack([xd, top[d], zd])
-        same_z = np.isclose(zs, zd)
-        keep_same = np.array([0, 1, 2, 3, 5, 6])
-        for k, e in enumerate(sk.tolist()):
-            points = pts[k][keep_same] if same_z[k] else pts[k]
-            connectors[e] = Connector(ids[src[e]], ids[dst[e]], points, "skip")
-        for e, points in bundle_dense_fans(sk, src, dst, c, top, layer, RangeMax(layer_top)).items():
-            connectors[e] = Connector(ids[src[e]], ids[dst[e]], points, "skip")
-    return connectors  # type: ignore[return-value]
+
+def _row_crossing_connectors(
+    ids: list[str], layout: Layout, half: np.ndarray, src: np.ndarray, dst: np.ndarray, kinds: list[str]
+) -> dict[int, Connector]:
+    """Edges from one row of a wrapped layout to another: out of the right face into the gap after src's
+    layer, down into the free corridor below its row, along it (round the right end of every row when
+    it passes more rows), down the gap before dst's layer and into dst's left face."""
+    c, layer, row, corridors = layout.centers, layout.layer, layout.row, layout.corridors
+    if row is None or corridors is None or not len(row) or row.max() <= 0:
+        return {}
+    gap = layout.layer_gap
+    x_out = float(layout.layer_right.max()) + gap
+    top_y = float((c[:, 1] + half[:, 1]).max()) + ARC_CLEARANCE
+    out: dict[int, Connector] = {}
+    for e in np.flatnonzero(row[src] != row[dst]).tolist():
+        a, b = int(src[e]), int(dst[e])
+        ra, rb = int(row[a]), int(row[b])
+        xa = layout.layer_right[layer[a]] + gap / 2
+        xb = layout.layer_left[layer[b]] - gap / 2
+        ya = corridors[ra] if ra < len(corridors) else float(c[:, 1].min() - half[:, 1].max() - gap)
+        yb = corridors[rb - 1] if rb > 0 else top_y
+        (xs, ys, zs), (xd, yd, zd) = c[a], c[b]
+        route = [(xs + half[a, 0], ys, zs), (xa, ys, zs), (xa, ya, zs)]
+        if rb != ra + 1:
+            route += [(x_out, ya, zs), (x_out, yb, zs)]
+        route += [(xb, yb, zs), (xb, yb, zd), (xb, yd, zd), (xd - half[b, 0], yd, zd)]
+        out[e] = Connector(ids[a], ids[b], _without_repeats(np.asarray(route, dtype=float)), kinds[e])
+    return out
+
+
+def _without_repeats(points: np.ndarray) -> np.ndarray:
+    """``points`` without each point that repeats the one before it (a zero-length segment)."""
+    keep = np.concatenate([[True], np.any(np.abs(np.diff(points, axis=0)) > 1e-9, axis=1)])
+    return points[keep]
+
+
+def _flow_connectors(
+    ids: list[str], layout: Layout, half: np.ndarray, src: np.ndarray, dst: np.ndarray, edges: np.ndarray
+) -> dict[int, Connector]:
+    """Flow ``edges``: right face of src to left face of dst, with an elbow in the gap between the two
+    layers unless the faces are level."""
+    if not len(edges):
+        return {}
+    c, layer = layout.centers, layout.layer
+    s, d = src[edges], dst[edges]
+    p0 = c[s].copy()
+    p0[:, 0] += half[s, 0]
+    p3 = c[d].copy()
+    p3[:, 0] -= half[d, 0]
+    xm = (layout.layer_right[layer[s]] + layout.layer_left[layer[d]]) / 2
+    p1 = np.column_stack([xm, p0[:, 1], p0[:, 2]])
+    p2 = np.column_stack([xm, p3[:, 1], p3[:, 2]])
+    level = np.isclose(p0[:, 1], p3[:, 1]) & np.isclose(p0[:, 2], p3[:, 2])
+    pts = np.stack([p0, p1, p2, p3], axis=1)
+    return {
+        e: Connector(ids[src[e]], ids[dst[e]], pts[k][[0, 3]] if level[k] else pts[k], "flow")
+        for k, e in enumerate(edges.tolist())
+    }
+
+
+def _skip_connectors(  # 7 parameters: the routing inputs every step shares, and this step's edges and spans
+    ids: list[str],
+    layout: Layout,
+    half: np.ndarray,
+    src: np.ndarray,
+    dst: np.ndarray,
+    edges: np.ndarray,
+    span: np.ndarray,
+) -> dict[int, Connector]:
+    """Skip ``edges``: up from the top of src, across above everything spanned (longer spans higher),
+    down onto the top of dst; dense fans among them share a trunk (:func:`bundle_dense_fans`)."""
+    if not len(edges):
+        return {}
+    c, layer = layout.centers, layout.layer
+    s, d = src[edges], dst[edges]
+    top = c[:, 1] + half[:, 1]
+    layer_top = np.full(int(layer.max()) + 1, -np.inf)
+    np.maximum.at(layer_top, layer, top)
+    lo = np.minimum(layer[s], layer[d])
+    hi = np.maximum(layer[s], layer[d])
+    highest = RangeMax(layer_top).query(lo, hi)
+    y_arc = highest + ARC_CLEARANCE + ARC_STEP * np.log2(np.maximum(np.abs(span[edges]), 1))
+    xs, xd = c[s, 0], c[d, 0]
+    sign = np.where(xd >= xs, 1.0, -1.0)
+    r = np.minimum(0.5 * ARC_CLEARANCE, np.abs(xd - xs) / 4)
+    zs, zd = c[s, 2], c[d, 2]
+    pts = np.empty((len(edges), 7, 3))
+    pts[:, 0] = np.column_stack([xs, top[s], zs])
+    pts[:, 1] = np.column_stack([xs, y_arc - r, zs])
+    pts[:, 2] = np.column_stack([xs + sign * r, y_arc, zs])
+    pts[:, 3] = np.column_stack([xd - sign * r, y_arc, zs])
+    pts[:, 4] = np.column_stack([xd - sign * r, y_arc, zd])
+    pts[:, 5] = np.column_stack([xd, y_arc - r, zd])
+    pts[:, 6] = np.column_stack([xd, top[d], zd])
+    same_z = np.isclose(zs, zd)
+    keep_same = np.array([0, 1, 2, 3, 5, 6])  # one depth: no step across in z
+    arcs = {e: pts[k][keep_same] if same_z[k] else pts[k] for k, e in enumerate(edges.tolist())}
+    arcs.update(bundle_dense_fans(edges, src, dst, c, top, layer, RangeMax(layer_top)))
+    return {e: Connector(ids[src[e]], ids[dst[e]], points, "skip") for e, points in arcs.items()}
 
 
 def _groups(edges: np.ndarray, src: np.ndarray, dst: np.ndarray) -> list[np.ndarray]:
@@ -236,7 +270,5 @@ def bundle_dense_fans(
             (xs, _, zs), (xd, _, zd) = centers[s], centers[d]
             along = stops[(stops >= xs) & (stops <= xd)]
             pts = [(xs, top[s], zs), (xs, y, zs), *[(x, y, z) for x in along], (xd, y, zd), (xd, top[d], zd)]
-            arr = np.asarray(pts, dtype=float)
-            keep = np.concatenate([[True], np.any(np.abs(np.diff(arr, axis=0)) > 1e-9, axis=1)])
-            out[e] = arr[keep]
+            out[e] = _without_repeats(np.asarray(pts, dtype=float))
     return out

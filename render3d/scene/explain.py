@@ -245,6 +245,11 @@ def field_rects(ops: Operands, y: int, x: int) -> list[tuple[int, int, int, int]
 
 
 # --- the script --------------------------------------------------------------------------------------
+def _hold(seconds: float, fps: float) -> int:
+    """Frames that show one state for ``seconds`` (at least one)."""
+    return max(1, round(seconds * fps))
+
+
 def window_script(h: int, w: int, fps: float, final: tuple[int, int]) -> list[tuple[int, int, int]]:
     """(y, x, revealed) per frame for an h×w output: a hold on the first cell, the first SLOW_STEPS
     positions one by one, the rest of the first row, the other rows filling in, and a hold on ``final``."""
@@ -252,22 +257,22 @@ def window_script(h: int, w: int, fps: float, final: tuple[int, int]) -> list[tu
     frames: list[tuple[int, int, int]] = []
 
     def hold(k: int, seconds: float, revealed: int) -> None:
-        frames.extend([(k // w, k % w, revealed)] * max(1, round(seconds * fps)))
+        frames.extend([(k // w, k % w, revealed)] * _hold(seconds, fps))
 
     hold(0, INTRO_HOLD, 1)
     for k in range(1, min(SLOW_STEPS, n)):
         hold(k, SLOW_HOLD, k + 1)
     rest_row = list(range(min(SLOW_STEPS, w), w))
     if rest_row:
-        steps = max(1, round(ROW_SECONDS * fps))
+        steps = _hold(ROW_SECONDS, fps)
         for k in _spread(rest_row, steps):
             frames.append((0, k, k + 1))
     if n > w:
-        steps = max(1, round(FILL_SECONDS * fps))
+        steps = _hold(FILL_SECONDS, fps)
         for k in _spread(list(range(w, n)), steps):
             frames.append((k // w, k % w, k + 1))
     fy, fx = final
-    frames.extend([(fy, fx, n)] * max(1, round(FINAL_HOLD * fps)))
+    frames.extend([(fy, fx, n)] * _hold(FINAL_HOLD, fps))
     return frames
 
 
@@ -346,6 +351,60 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 def _plane_text(h: int, w: int) -> str:
     """A plane's size for a label: H×W, or L for a 1-D map (height 1)."""
     return f"length {w}" if h == 1 else _shape_text((h, w))
+
+
+Label = tuple[tuple[float, float, float], str]  # an anchor (the text's bottom centre) and the text
+
+
+@dataclass
+class _Stage:
+    """What every explainer fixes before its frames: the planes and labels, the points its camera must
+    show besides the labels, the direction it looks from and the colour scale. Each kind lays out its
+    own; :func:`_finish` frames them all the same way."""
+
+    planes: list[Plane]
+    labels: list[Label]
+    points: np.ndarray
+    view: tuple[float, float, float]
+    clim: tuple[float, float]
+    colorbar_title: str
+    cmap: str = "RdBu_r"
+
+    def plane(self, key: str) -> Plane:
+        return next(p for p in self.planes if p.key == key)
+
+
+def _finish(stage: _Stage, title: str, frames: list[Frame], fps: float) -> ExplainerScene:
+    """The explainer of ``stage`` and ``frames``, its camera fitted to the stage's points and labels."""
+    camera = _fit_camera(np.concatenate([stage.points, _label_points(stage.labels)]), stage.view)
+    return ExplainerScene(
+        title,
+        stage.planes,
+        frames,
+        camera,
+        stage.clim,
+        cmap=stage.cmap,
+        labels=stage.labels,
+        fps=fps,
+        colorbar_title=stage.colorbar_title,
+    )
+
+
+def _title(ops: Operands, what: str, probe: str) -> str:
+    """``layer: what``, naming the probe input when there is one."""
+    return f"{ops.layer}: {what}" + (f"  \u00b7  input {probe}" if probe else "")
+
+
+def _label_above(p: Plane, text: str, gap: float) -> Label:
+    """``text`` centred over plane ``p``, ``gap`` (a fraction of PLANE_SIZE) above its top edge."""
+    ox, oy, oz = p.origin
+    return (ox + p.size[0] / 2, oy + p.size[1] + gap * PLANE_SIZE, oz), text
+
+
+def _lit_cell(p: Plane, r: int, c: int, *, glass: bool) -> list[Box]:
+    """The output cell (r, c) being computed: a red outline, over a red glass fill if ``glass``."""
+    lo, hi = p.cell_box((r, r), (c, c), (0.0, 0.04 * PLANE_SIZE))
+    return [Box(lo, hi, LIT_RGB, outline=True)] + ([Box(lo, hi, LIT_RGB, opacity=0.35)] if glass else [])
 
 
 # --- window ops: conv, pool, batchnorm -------------------------------------------------------------------
@@ -443,120 +502,151 @@ def _conv_card(ops: Operands, oc: int, y: int, x: int) -> str:
     return "\n".join(lines)
 
 
-def _window_scene(ops: Operands, fps: float, channel: int | None, probe: str) -> ExplainerScene:
-    c_in, h, w = ops.input.shape
-    c_out, ho, wo = ops.output.shape
+def _output_channel(ops: Operands, channel: int | None) -> int:
+    """The output channel to explain: the one asked for (checked), else the one with the most structure."""
+    c_out = ops.output.shape[0]
     oc = _pick_channel(ops.output) if channel is None else int(channel)
     if not 0 <= oc < c_out:
         raise ValueError(f"channel {oc} is not an output channel of {ops.layer} (0..{c_out - 1})")
+    return oc
+
+
+def _input_channels(ops: Operands, oc: int) -> np.ndarray:
+    """The input channels drawn as a stack: a conv's group, else ``oc`` first, then its neighbours."""
     if ops.kind == "conv":
-        channels = _group_channels(ops, oc)
-    else:  # per-channel ops: the channel first, then its neighbours for the stack
-        channels = np.array([oc] + [c for c in range(c_in) if c != oc])
+        return _group_channels(ops, oc)
+    return np.array([oc] + [c for c in range(ops.input.shape[0]) if c != oc])
+
+
+@dataclass
+class _WindowStage:
+    """A window op's fixed part and what its frames draw on: the front input plane (the window's), the
+    output plane, the receptive-field planes with their index in ``ops.planes``, the prism's depth."""
+
+    stage: _Stage
+    front: Plane
+    out: Plane
+    context: list[tuple[Plane, int]]
+    prism_z: tuple[float, float]
+
+
+def _window_stage(ops: Operands, oc: int) -> _WindowStage:
+    """The input stack on the left, output channel ``oc`` on its right, the receptive-field row above."""
+    c_in, h, w = ops.input.shape
+    c_out, ho, wo = ops.output.shape
+    channels = _input_channels(ops, oc)
     shown = channels[:MAX_PLANES]
     cell = PLANE_SIZE / max(h, w)
     size_in = (w * cell, h * cell)
     gap = (0.5 * PLANE_SIZE / max(len(shown), 3)) if h > 1 else 1.5 * cell
-    planes: list[Plane] = []
-    for j, c in enumerate(shown):
-        planes.append(Plane(f"in{j}", ops.input[c], (0.0, 0.0, -j * gap), size_in, grid_lines=max(h, w) <= 32))
-    depth = (len(shown) - 1) * gap
+    inputs = [
+        Plane(f"in{j}", ops.input[c], (0.0, 0.0, -j * gap), size_in, grid_lines=max(h, w) <= 32)
+        for j, c in enumerate(shown)
+    ]
     out_x = size_in[0] + 0.45 * PLANE_SIZE
     out_y = (size_in[1] - ho * cell) / 2 if ho * cell < size_in[1] else 0.0
-    out_plane = Plane("out", ops.output[oc], (out_x, out_y, 0.0), (wo * cell, ho * cell), grid_lines=max(ho, wo) <= 32)
-    planes.append(out_plane)
-    labels = []
-    first_label = (
+    out = Plane("out", ops.output[oc], (out_x, out_y, 0.0), (wo * cell, ho * cell), grid_lines=max(ho, wo) <= 32)
+    first = (
         f"input channels {shown[0]}-{shown[-1]} of {c_in}"
         if ops.kind == "conv" and len(shown) > 1
         else f"input channel {shown[0]} of {c_in}"
     )
-    labels.append(((size_in[0] / 2, size_in[1] + 0.05 * PLANE_SIZE, -depth), f"{first_label}, {_plane_text(h, w)}"))
+    labels = [_label_above(inputs[-1], f"{first}, {_plane_text(h, w)}", 0.05)]
     if len(channels) > len(shown):
         group = " in this group" if ops.kind == "conv" and ops.groups > 1 else ""
-        labels.append(
-            (
-                (size_in[0] / 2, -0.15 * PLANE_SIZE, 0.0),
-                f"+{len(channels) - len(shown)} more input channels{group} behind",
-            )
-        )
-    labels.append(
-        (
-            (out_x + wo * cell / 2, out_y + ho * cell + 0.05 * PLANE_SIZE, 0.0),
-            f"output channel {oc} of {c_out}, {_plane_text(ho, wo)}",
-        )
+        more = f"+{len(channels) - len(shown)} more input channels{group} behind"
+        labels.append(((size_in[0] / 2, -0.15 * PLANE_SIZE, 0.0), more))
+    labels.append(_label_above(out, f"output channel {oc} of {c_out}, {_plane_text(ho, wo)}", 0.05))
+    context, context_labels = _context_row(ops, out_x + wo * cell, size_in[1])
+    planes = [*inputs, out, *[p for p, _ in context]]
+    lim = _symmetric_limit(ops.input[shown], ops.output[oc])
+    stage = _Stage(
+        planes,
+        labels + context_labels,
+        np.concatenate([_plane_corners(p) for p in planes]),
+        view=(0.55, 0.3, 1.0),
+        clim=(-lim, lim),
+        colorbar_title="value (input and output)",
     )
-    # earlier layers, for the receptive field: a row of small planes above, earliest on the left
+    depth = (len(shown) - 1) * gap
+    z_span = (-depth - 0.02 * PLANE_SIZE, 0.02 * PLANE_SIZE)
+    prism_z = z_span if ops.kind == "conv" else (-0.02 * PLANE_SIZE, 0.02 * PLANE_SIZE)
+    return _WindowStage(stage, inputs[0], out, context, prism_z)
+
+
+def _context_row(ops: Operands, width: float, top: float) -> tuple[list[tuple[Plane, int]], list[Label]]:
+    """The earlier layers the receptive field is traced back on: a row of small planes ``width`` wide
+    above ``top`` (the input planes' top edge), earliest on the left (the first and last three of a
+    longer chain), each with the index of its map in ``ops.planes``; and their labels."""
+    if not ops.chain:
+        return [], []
     names = ["model input" if ops.chain_start == "input" else ops.chain_start, *[st.name for st in ops.chain]]
-    context = list(range(len(ops.planes))) if ops.chain else []
+    context = list(range(len(ops.planes)))
     if len(context) > 4:
         context = [context[0], *context[-3:]]
-    ctx_planes: list[tuple[Plane, int]] = []
-    if context:
-        slot = (out_x + wo * cell) / len(context)
-        side = min(0.6 * slot, 0.42 * PLANE_SIZE)
-        for i, k in enumerate(context):
-            values = ops.planes[k]
-            ph, pw = values.shape
-            sx, sy = (side, side * ph / pw) if pw >= ph else (side * pw / ph, side)
-            origin = (i * slot + (slot - sx) / 2, size_in[1] + 0.3 * PLANE_SIZE, 0.0)
-            p = Plane(f"ctx{i}", values, origin, (sx, sy), clim=_robust_limits(values))
-            ctx_planes.append((p, k))
-            planes.append(p)
-            labels.append(
-                (
-                    (origin[0] + sx / 2, origin[1] + sy + 0.04 * PLANE_SIZE, 0.0),
-                    f"{names[k]} {_shape_text(values.shape)}",
-                )
-            )
-        labels.append(
-            (
-                (slot * len(context) / 2, size_in[1] + 0.48 * PLANE_SIZE + side, 0.0),
-                "receptive field of the lit output on earlier layers (channel means, own colours)",
-            )
+    slot = width / len(context)
+    side = min(0.6 * slot, 0.42 * PLANE_SIZE)
+    row: list[tuple[Plane, int]] = []
+    labels: list[Label] = []
+    for i, k in enumerate(context):
+        values = ops.planes[k]
+        ph, pw = values.shape
+        sx, sy = (side, side * ph / pw) if pw >= ph else (side * pw / ph, side)
+        origin = (i * slot + (slot - sx) / 2, top + 0.3 * PLANE_SIZE, 0.0)
+        p = Plane(f"ctx{i}", values, origin, (sx, sy), clim=_robust_limits(values))
+        row.append((p, k))
+        labels.append(_label_above(p, f"{names[k]} {_shape_text(values.shape)}", 0.04))
+    labels.append(
+        (
+            (slot * len(context) / 2, top + 0.48 * PLANE_SIZE + side, 0.0),
+            "receptive field of the lit output on earlier layers (channel means, own colours)",
         )
-    lim = _symmetric_limit(ops.input[shown], ops.output[oc])
-    fy, fx = np.unravel_index(int(np.argmax(ops.output[oc])), (ho, wo))
-    script = window_script(ho, wo, fps, (int(fy), int(fx)))
-    frames = []
-    cache: dict[tuple[int, int], tuple[str, str, int | None]] = {}
-    z_span = (-depth - 0.02 * PLANE_SIZE, 0.02 * PLANE_SIZE)
-    prism_depth = z_span if ops.kind == "conv" else (-0.02 * PLANE_SIZE, 0.02 * PLANE_SIZE)
-    for y, x, revealed in script:
-        if (y, x) not in cache:
-            cache[(y, x)] = _window_caption(ops, oc, y, x)
-        caption, card, winner = cache[(y, x)]
-        rects = field_rects(ops, y, x)
-        lo, hi = planes[0].cell_box(rects[-1][:2], rects[-1][2:], prism_depth)
-        boxes = [Box(lo, hi, KERNEL_RGB, opacity=0.35), Box(lo, hi, KERNEL_RGB, outline=True)]
-        if winner is not None:
-            wy, wx = divmod(winner, w)
-            wlo, whi = planes[0].cell_box((wy, wy), (wx, wx), (0.0, 0.03 * PLANE_SIZE))
-            boxes.append(Box(wlo, whi, WIN_RGB, opacity=0.9))
-        olo, ohi = out_plane.cell_box((y, y), (x, x), (0.0, 0.04 * PLANE_SIZE))
-        boxes.append(Box(olo, ohi, LIT_RGB, outline=True))
-        boxes.append(Box(olo, ohi, LIT_RGB, opacity=0.35))
-        for p, k in ctx_planes:
-            rr0, rr1, cc0, cc1 = rects[k]
-            flo, fhi = p.cell_box((rr0, rr1), (cc0, cc1), (0.0, 0.01 * PLANE_SIZE))
-            boxes.append(Box(flo, fhi, FIELD_RGB, outline=True))
-        tip = (olo + ohi) / 2
-        tip[2] = 0.0
-        lines = [(np.array([px, py, hi[2]]), tip) for px in (lo[0], hi[0]) for py in (lo[1], hi[1])]
-        frames.append(Frame(caption, card, boxes, lines, {"out": revealed}))
-    points = np.concatenate([*[_plane_corners(p) for p in planes], _label_points(labels)])
-    camera = _fit_camera(points, (0.55, 0.3, 1.0))
-    kind_text = {
-        "conv": f"{ops.type_name} {c_in}\u2192{c_out}",
-        "maxpool": ops.type_name,
-        "avgpool": ops.type_name,
-        "batchnorm": ops.type_name,
-    }[ops.kind]
-    hyper = "" if ops.kind == "batchnorm" else f", {_hyper_text(ops)}"
-    title = f"{ops.layer}: {kind_text}{hyper}" + (f"  \u00b7  input {probe}" if probe else "")
-    return ExplainerScene(
-        title, planes, frames, camera, (-lim, lim), labels=labels, fps=fps, colorbar_title="value (input and output)"
     )
+    return row, labels
+
+
+def _window_frame(
+    ops: Operands, ws: _WindowStage, y: int, x: int, revealed: int, text: tuple[str, str, int | None]
+) -> Frame:
+    """Output (y, x) computed, ``revealed`` output cells shown: the kernel prism over its window, the
+    max-pool winner, the lit output cell and the receptive field on the earlier layers; ``text`` is
+    :func:`_window_caption`'s (caption, card, winner)."""
+    caption, card, winner = text
+    rects = field_rects(ops, y, x)
+    lo, hi = ws.front.cell_box(rects[-1][:2], rects[-1][2:], ws.prism_z)
+    boxes = [Box(lo, hi, KERNEL_RGB, opacity=0.35), Box(lo, hi, KERNEL_RGB, outline=True)]
+    if winner is not None:
+        wy, wx = divmod(winner, ops.input.shape[2])
+        wlo, whi = ws.front.cell_box((wy, wy), (wx, wx), (0.0, 0.03 * PLANE_SIZE))
+        boxes.append(Box(wlo, whi, WIN_RGB, opacity=0.9))
+    lit = _lit_cell(ws.out, y, x, glass=True)
+    boxes += lit
+    for p, k in ws.context:
+        rr0, rr1, cc0, cc1 = rects[k]
+        flo, fhi = p.cell_box((rr0, rr1), (cc0, cc1), (0.0, 0.01 * PLANE_SIZE))
+        boxes.append(Box(flo, fhi, FIELD_RGB, outline=True))
+    tip = (lit[0].lower + lit[0].upper) / 2
+    tip[2] = 0.0
+    lines = [(np.array([px, py, hi[2]]), tip) for px in (lo[0], hi[0]) for py in (lo[1], hi[1])]
+    return Frame(caption, card, boxes, lines, {"out": revealed})
+
+
+def _window_scene(ops: Operands, fps: float, channel: int | None, probe: str) -> ExplainerScene:
+    oc = _output_channel(ops, channel)
+    ws = _window_stage(ops, oc)
+    _, ho, wo = ops.output.shape
+    fy, fx = np.unravel_index(int(np.argmax(ops.output[oc])), (ho, wo))
+    frames = []
+    texts: dict[tuple[int, int], tuple[str, str, int | None]] = {}  # a held position is computed once
+    for y, x, revealed in window_script(ho, wo, fps, (int(fy), int(fx))):
+        if (y, x) not in texts:
+            texts[(y, x)] = _window_caption(ops, oc, y, x)
+        frames.append(_window_frame(ops, ws, y, x, revealed, texts[(y, x)]))
+    kind_text = (
+        f"{ops.type_name} {ops.input.shape[0]}\u2192{ops.output.shape[0]}" if ops.kind == "conv" else ops.type_name
+    )
+    hyper = "" if ops.kind == "batchnorm" else f", {_hyper_text(ops)}"
+    return _finish(ws.stage, _title(ops, kind_text + hyper, probe), frames, fps)
 
 
 # --- vector ops: linear, layernorm, attention --------------------------------------------------------------
@@ -593,18 +683,35 @@ def _steps(n: int, fps: float) -> list[tuple[int, int]]:
     """(index, revealed) per frame over n outputs: first SLOW_STEPS held, the rest filled quickly."""
     frames: list[tuple[int, int]] = []
     for k in range(min(SLOW_STEPS, n)):
-        frames.extend([(k, k + 1)] * max(1, round((INTRO_HOLD if k == 0 else SLOW_HOLD) * fps)))
-    for k in _spread(list(range(SLOW_STEPS, n)), max(1, round(ROW_SECONDS * fps))):
+        frames.extend([(k, k + 1)] * _hold(INTRO_HOLD if k == 0 else SLOW_HOLD, fps))
+    for k in _spread(list(range(SLOW_STEPS, n)), _hold(ROW_SECONDS, fps)):
         frames.append((k, k + 1))
     return frames
 
 
-def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
+@dataclass(frozen=True)
+class _BarRow:
+    """Where a row of bars stands: the left end of its zero line, its width and the height of its
+    largest bar (see :func:`_bars`)."""
+
+    origin: tuple[float, float, float]
+    width: float
+    height: float
+
+    def boxes(self, values: np.ndarray) -> list[Box]:
+        return _bars(values, self.origin, self.width, self.height)
+
+
+def _with_final_hold(steps: list[tuple[int, int]], final: int, revealed: int, fps: float) -> list[tuple[int, int]]:
+    """``steps`` (index, revealed), then output ``final`` held for FINAL_HOLD with ``revealed`` shown."""
+    return steps + [(final, revealed)] * _hold(FINAL_HOLD, fps)
+
+
+def _linear_stage(ops: Operands) -> tuple[_Stage, _BarRow]:
+    """Input x on top, the weight row under it, the output on the right, the products' bars at the bottom."""
     assert ops.weight is not None  # capture_operands always reads a Linear's weight
-    x = ops.input[0].astype(np.float64)
-    out = ops.output[0]
-    n_in, n_out = len(x), len(out)
-    grid_x = _vector_grid(x)
+    n_in, n_out = ops.input.shape[1], ops.output.shape[1]
+    grid_x = _vector_grid(ops.input[0].astype(np.float64))
     gw = PLANE_SIZE
     gh = min(gw * grid_x.shape[0] / grid_x.shape[1], 0.3 * PLANE_SIZE)
     gap = 0.12 * PLANE_SIZE
@@ -613,131 +720,141 @@ def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
     w_plane = Plane(
         "w", _vector_grid(ops.weight[0]), (0.0, -gh - gap, 0.0), (gw, gh), grid_lines=n_in <= 64, clim=(-wlim, wlim)
     )
-    grid_o = _vector_grid(out, 32)
+    grid_o = _vector_grid(ops.output[0], 32)
     ow = 0.4 * PLANE_SIZE
     oh = min(ow * grid_o.shape[0] / grid_o.shape[1], 0.5 * PLANE_SIZE)
     out_plane = Plane("out", grid_o, (gw + 0.2 * PLANE_SIZE, -gap / 2 - oh / 2, 0.0), (ow, oh), grid_lines=n_out <= 64)
     bar_height = 0.2 * PLANE_SIZE
-    bars_origin = (0.0, w_plane.origin[1] - gap - bar_height, 0.0)
-    planes = [in_plane, w_plane, out_plane]
-    shown_bars = n_in <= MAX_BARS
+    bars_y = w_plane.origin[1] - gap - bar_height
     bar_text = (
         f"w[j, i]\u00d7x[i]: all {n_in} products"
-        if shown_bars
+        if n_in <= MAX_BARS
         else f"w[j, i]\u00d7x[i]: the {MAX_BARS} largest of {n_in} products, in order of i"
     )
     labels = [
-        ((gw / 2, gh + 0.03 * PLANE_SIZE, 0.0), f"input x ({n_in} values)"),
-        (
-            (gw / 2, w_plane.origin[1] + gh + 0.03 * PLANE_SIZE, 0.0),
-            f"weight row w[j] (own colours, \u00b1{num(wlim)})",
-        ),
-        ((out_plane.origin[0] + ow / 2, out_plane.origin[1] + oh + 0.03 * PLANE_SIZE, 0.0), f"output ({n_out} values)"),
-        ((gw / 2, bars_origin[1] + bar_height + 0.03 * PLANE_SIZE, 0.0), bar_text),
+        _label_above(in_plane, f"input x ({n_in} values)", 0.03),
+        _label_above(w_plane, f"weight row w[j] (own colours, \u00b1{num(wlim)})", 0.03),
+        _label_above(out_plane, f"output ({n_out} values)", 0.03),
+        ((gw / 2, bars_y + bar_height + 0.03 * PLANE_SIZE, 0.0), bar_text),
     ]
-    final = int(np.argmax(out))
-    script = _steps(n_out, fps) + [(final, n_out)] * max(1, round(FINAL_HOLD * fps))
-    frames = []
-    for j, revealed in script:
-        wj = ops.weight[j].astype(np.float64)
-        prod = wj * x
-        b = float(ops.bias[j]) if ops.bias is not None else 0.0
-        value = float(prod.sum() + b)
-        terms = " + ".join(f"{_paren(a)}\u00d7{_paren(c)}" for a, c in zip(wj[:SHOWN_TERMS], x[:SHOWN_TERMS]))
-        more = f" + \u2026 ({n_in} terms)" if n_in > SHOWN_TERMS else ""
-        bias = f" + bias {_paren(b)}" if ops.bias is not None else ""
-        caption = f"out[{j}] = {terms}{more}{bias} = {num(value)}"
-        keep = np.arange(n_in) if shown_bars else np.sort(np.argsort(-np.abs(prod))[:MAX_BARS])
-        top = np.argsort(-np.abs(prod))[:5]
-        card = (
-            f"out[{j}] = w[{j}]\u00b7x"
-            + (" + b" if ops.bias is not None else "")
-            + "\nlargest products\n"
-            + "\n".join(f"  w[{j},{i}]\u00d7x[{i}] = {_paren(wj[i])}\u00d7{_paren(x[i])} = {num(prod[i])}" for i in top)
-        )
-        card += f"\nsum of positives {num(prod[prod > 0].sum())}\nsum of negatives {num(prod[prod < 0].sum())}"
-        if ops.bias is not None:
-            card += f"\nbias {num(b)}"
-        boxes = _bars(prod[keep], (0.0, bars_origin[1] + bar_height / 2, 0.0), gw, bar_height / 2)
-        r, c = divmod(j, grid_o.shape[1])
-        olo, ohi = out_plane.cell_box((r, r), (c, c), (0.0, 0.04 * PLANE_SIZE))
-        boxes += [Box(olo, ohi, LIT_RGB, outline=True), Box(olo, ohi, LIT_RGB, opacity=0.35)]
-        frames.append(Frame(caption, card, boxes, [], {"out": revealed}, {"w": _vector_grid(wj)}))
-    points = np.concatenate(
-        [*[_plane_corners(p) for p in planes], np.array([[0.0, bars_origin[1], 0.0]]), _label_points(labels)]
+    planes = [in_plane, w_plane, out_plane]
+    points = np.concatenate([*[_plane_corners(p) for p in planes], np.array([[0.0, bars_y, 0.0]])])
+    lim = _symmetric_limit(ops.input[0].astype(np.float64), ops.output[0])
+    stage = _Stage(planes, labels, points, (0.12, 0.1, 1.0), (-lim, lim), "value (x and output)")
+    return stage, _BarRow((0.0, bars_y + bar_height / 2, 0.0), gw, bar_height / 2)
+
+
+def _linear_frame(ops: Operands, out_plane: Plane, bars: _BarRow, j: int, revealed: int) -> Frame:
+    """Output ``j`` as weight row j · x: the first terms and the sum in the caption, the largest
+    products on the card, the products as bars, the weight row plane showing row j."""
+    assert ops.weight is not None  # capture_operands always reads a Linear's weight
+    x = ops.input[0].astype(np.float64)
+    n_in = len(x)
+    wj = ops.weight[j].astype(np.float64)
+    prod = wj * x
+    b = float(ops.bias[j]) if ops.bias is not None else 0.0
+    value = float(prod.sum() + b)
+    terms = " + ".join(f"{_paren(a)}\u00d7{_paren(c)}" for a, c in zip(wj[:SHOWN_TERMS], x[:SHOWN_TERMS]))
+    more = f" + \u2026 ({n_in} terms)" if n_in > SHOWN_TERMS else ""
+    bias = f" + bias {_paren(b)}" if ops.bias is not None else ""
+    caption = f"out[{j}] = {terms}{more}{bias} = {num(value)}"
+    keep = np.arange(n_in) if n_in <= MAX_BARS else np.sort(np.argsort(-np.abs(prod))[:MAX_BARS])
+    top = np.argsort(-np.abs(prod))[:5]
+    card = (
+        f"out[{j}] = w[{j}]\u00b7x"
+        + (" + b" if ops.bias is not None else "")
+        + "\nlargest products\n"
+        + "\n".join(f"  w[{j},{i}]\u00d7x[{i}] = {_paren(wj[i])}\u00d7{_paren(x[i])} = {num(prod[i])}" for i in top)
     )
-    camera = _fit_camera(points, (0.12, 0.1, 1.0))
-    lim = _symmetric_limit(x, out)
-    title = f"{ops.layer}: Linear {n_in}\u2192{n_out}" + (f"  \u00b7  input {probe}" if probe else "")
+    card += f"\nsum of positives {num(prod[prod > 0].sum())}\nsum of negatives {num(prod[prod < 0].sum())}"
+    if ops.bias is not None:
+        card += f"\nbias {num(b)}"
+    boxes = bars.boxes(prod[keep]) + _lit_cell(out_plane, *divmod(j, out_plane.values.shape[1]), glass=True)
+    return Frame(caption, card, boxes, [], {"out": revealed}, {"w": _vector_grid(wj)})
+
+
+def _linear_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
+    stage, bars = _linear_stage(ops)
+    out = ops.output[0]
+    script = _with_final_hold(_steps(len(out), fps), int(np.argmax(out)), len(out), fps)
+    frames = [_linear_frame(ops, stage.plane("out"), bars, j, revealed) for j, revealed in script]
+    title = _title(ops, f"Linear {ops.input.shape[1]}\u2192{len(out)}", probe)
     if ops.input.shape[0] > 1:
         title += f"  \u00b7  row 0 of {ops.input.shape[0]}"
-    return ExplainerScene(
-        title, planes, frames, camera, (-lim, lim), labels=labels, fps=fps, colorbar_title="value (x and output)"
-    )
+    return _finish(stage, title, frames, fps)
 
 
-def _layernorm_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
-    x, y = ops.input[0].astype(np.float64), ops.output[0]
-    d = len(x)
-    assert ops.mean is not None and ops.var is not None  # capture_operands computes a LayerNorm's row statistics
-    mu, var = float(ops.mean[0]), float(ops.var[0])
-    g = np.ones(d) if ops.weight is None else ops.weight.astype(np.float64)
-    b = np.zeros(d) if ops.bias is None else ops.bias.astype(np.float64)
-    keep = np.arange(min(d, MAX_BARS))
+def _layernorm_stage(ops: Operands) -> tuple[_Stage, tuple[_BarRow, _BarRow]]:
+    """Input row 0 as bars on top, the output as bars under it, the output row as a plane at the bottom."""
+    y = ops.output[0]
+    d = len(y)
     width = PLANE_SIZE
-    in_bars = _bars(x[keep], (0.0, 0.35 * PLANE_SIZE, 0.0), width, 0.22 * PLANE_SIZE)
+    grid_y = _vector_grid(y)
     out_plane = Plane(
         "out",
-        _vector_grid(y),
+        grid_y,
         (0.0, -0.55 * PLANE_SIZE, 0.0),
-        (width, width * _vector_grid(y).shape[0] / _vector_grid(y).shape[1]),
+        (width, width * grid_y.shape[0] / grid_y.shape[1]),
         grid_lines=d <= 64,
     )
-    out_bars_origin = (0.0, -0.15 * PLANE_SIZE, 0.0)
     shown = "" if d <= MAX_BARS else f", first {MAX_BARS} shown"
     labels = [
         ((width / 2, 0.62 * PLANE_SIZE, 0.0), f"input row 0: x ({d} values{shown})"),
         ((width / 2, 0.06 * PLANE_SIZE, 0.0), "output y = (x \u2212 mean)/std \u00b7 gamma + beta"),
-        ((width / 2, out_plane.origin[1] + out_plane.size[1] + 0.03 * PLANE_SIZE, 0.0), "output row 0"),
+        _label_above(out_plane, "output row 0", 0.03),
     ]
-    frames = []
-    step = width / len(keep)
-    for i, revealed in _steps(len(keep), fps) + [(int(np.argmax(y[keep])), d)] * max(1, round(FINAL_HOLD * fps)):
-        value = (x[i] - mu) / math.sqrt(var + ops.eps) * g[i] + b[i]
-        caption = (
-            f"out[0, {i}] = (x \u2212 \u03bc)/\u221a(\u03c3\u00b2 + \u03b5)\u00b7\u03b3 + \u03b2 = "
-            f"({num(x[i])} \u2212 {_paren(mu)})/\u221a({num(var)} + {ops.eps:g})"
-            f"\u00b7{_paren(g[i])} + {_paren(b[i])} = {num(value)}"
-        )
-        card = (
-            f"row 0 over {d} values\n  \u03bc  = mean(x) = {num(mu, 4)}\n"
-            f"  \u03c3\u00b2 = var(x)  = {num(var, 4)}\n"
-            f"  \u03b3[{i}] = {num(g[i], 4)}\n  \u03b2[{i}] = {num(b[i], 4)}"
-        )
-        shown_y = np.where(np.arange(len(keep)) < revealed, y[keep], 0.0)
-        boxes = in_bars + _bars(shown_y, out_bars_origin, width, 0.18 * PLANE_SIZE)
-        x0 = i * step
-        boxes.append(
-            Box(
-                np.array([x0, 0.35 * PLANE_SIZE - 0.24 * PLANE_SIZE, -0.01]),
-                np.array([x0 + step, 0.35 * PLANE_SIZE + 0.24 * PLANE_SIZE, 0.6 * step]),
-                KERNEL_RGB,
-                outline=True,
-            )
-        )
-        r, c = divmod(i, out_plane.values.shape[1])
-        olo, ohi = out_plane.cell_box((r, r), (c, c), (0.0, 0.04 * PLANE_SIZE))
-        boxes += [Box(olo, ohi, LIT_RGB, outline=True)]
-        frames.append(Frame(caption, card, boxes, [], {"out": revealed}))
-    points = np.concatenate(
-        [np.array([[0.0, 0.65 * PLANE_SIZE, 0.0], [width, out_plane.origin[1], 0.0]]), _label_points(labels)]
-    )
-    camera = _fit_camera(points, (0.1, 0.1, 1.0))
+    points = np.array([[0.0, 0.65 * PLANE_SIZE, 0.0], [width, out_plane.origin[1], 0.0]])
     lim = _symmetric_limit(y)
-    title = f"{ops.layer}: LayerNorm over {d} values" + (f"  \u00b7  input {probe}" if probe else "")
-    return ExplainerScene(
-        title, [out_plane], frames, camera, (-lim, lim), labels=labels, fps=fps, colorbar_title="output value"
+    stage = _Stage([out_plane], labels, points, (0.1, 0.1, 1.0), (-lim, lim), "output value")
+    in_bars = _BarRow((0.0, 0.35 * PLANE_SIZE, 0.0), width, 0.22 * PLANE_SIZE)
+    return stage, (in_bars, _BarRow((0.0, -0.15 * PLANE_SIZE, 0.0), width, 0.18 * PLANE_SIZE))
+
+
+def _layernorm_frame(ops: Operands, stage: _Stage, bars: tuple[_BarRow, _BarRow], i: int, revealed: int) -> Frame:
+    """Value ``i`` of row 0 normalised: the formula with its numbers, the row's statistics on the card,
+    the input bars with bar i outlined, the first ``revealed`` outputs as bars, output i lit."""
+    assert ops.mean is not None and ops.var is not None  # capture_operands computes a LayerNorm's row statistics
+    x, y = ops.input[0].astype(np.float64), ops.output[0]
+    d = len(x)
+    mu, var = float(ops.mean[0]), float(ops.var[0])
+    g = np.ones(d) if ops.weight is None else ops.weight.astype(np.float64)
+    b = np.zeros(d) if ops.bias is None else ops.bias.astype(np.float64)
+    keep = np.arange(min(d, MAX_BARS))
+    value = (x[i] - mu) / math.sqrt(var + ops.eps) * g[i] + b[i]
+    caption = (
+        f"out[0, {i}] = (x \u2212 \u03bc)/\u221a(\u03c3\u00b2 + \u03b5)\u00b7\u03b3 + \u03b2 = "
+        f"({num(x[i])} \u2212 {_paren(mu)})/\u221a({num(var)} + {ops.eps:g})"
+        f"\u00b7{_paren(g[i])} + {_paren(b[i])} = {num(value)}"
     )
+    card = (
+        f"row 0 over {d} values\n  \u03bc  = mean(x) = {num(mu, 4)}\n"
+        f"  \u03c3\u00b2 = var(x)  = {num(var, 4)}\n"
+        f"  \u03b3[{i}] = {num(g[i], 4)}\n  \u03b2[{i}] = {num(b[i], 4)}"
+    )
+    shown_y = np.where(np.arange(len(keep)) < revealed, y[keep], 0.0)
+    boxes = bars[0].boxes(x[keep]) + bars[1].boxes(shown_y)
+    step = bars[0].width / len(keep)
+    x0 = i * step
+    boxes.append(
+        Box(
+            np.array([x0, 0.35 * PLANE_SIZE - 0.24 * PLANE_SIZE, -0.01]),
+            np.array([x0 + step, 0.35 * PLANE_SIZE + 0.24 * PLANE_SIZE, 0.6 * step]),
+            KERNEL_RGB,
+            outline=True,
+        )
+    )
+    out_plane = stage.planes[0]
+    boxes += _lit_cell(out_plane, *divmod(i, out_plane.values.shape[1]), glass=False)
+    return Frame(caption, card, boxes, [], {"out": revealed})
+
+
+def _layernorm_scene(ops: Operands, fps: float, probe: str) -> ExplainerScene:
+    stage, bars = _layernorm_stage(ops)
+    y = ops.output[0]
+    keep = min(len(y), MAX_BARS)
+    script = _with_final_hold(_steps(keep, fps), int(np.argmax(y[:keep])), len(y), fps)
+    frames = [_layernorm_frame(ops, stage, bars, i, revealed) for i, revealed in script]
+    return _finish(stage, _title(ops, f"LayerNorm over {len(y)} values", probe), frames, fps)
 
 
 def attention_weights(ops: Operands) -> tuple[np.ndarray, np.ndarray]:
@@ -752,14 +869,23 @@ def attention_weights(ops: Operands) -> tuple[np.ndarray, np.ndarray]:
     return scores, e / e.sum(axis=-1, keepdims=True)
 
 
-def _attention_scene(ops: Operands, fps: float, probe: str, head: int = 0) -> ExplainerScene:
-    scores, weights = attention_weights(ops)
-    h, t, s = weights.shape
-    head = min(head, h - 1)
+@dataclass(frozen=True)
+class _Head:
+    """The attention head explained: its index, its scores and softmax weights ((T, S) each, float64)."""
+
+    index: int
+    scores: np.ndarray
+    weights: np.ndarray
+
+
+def _attention_stage(head: _Head, n_heads: int) -> tuple[_Stage, tuple[_BarRow, _BarRow]]:
+    """The head's weights as a plane on the left; on its right, bars for the current query's scores
+    (above) and softmax weights (below)."""
+    t, s = head.weights.shape
     side = PLANE_SIZE * 0.55
     wp = Plane(
         "attn",
-        weights[head].astype(np.float32),
+        head.weights.astype(np.float32),
         (0.0, 0.0, 0.0),
         (side * min(1.0, s / t), side * min(1.0, t / s)),
         grid_lines=max(t, s) <= 32,
@@ -767,52 +893,50 @@ def _attention_scene(ops: Operands, fps: float, probe: str, head: int = 0) -> Ex
     bars_x = wp.size[0] + 0.15 * PLANE_SIZE
     width = PLANE_SIZE * 0.8
     labels = [
-        (
-            (wp.size[0] / 2, wp.size[1] + 0.04 * PLANE_SIZE, 0.0),
-            f"weights of head {head} of {h}: {t} queries \u00d7 {s} keys",
-        ),
+        _label_above(wp, f"weights of head {head.index} of {n_heads}: {t} queries \u00d7 {s} keys", 0.04),
         ((bars_x + width / 2, wp.size[1] + 0.04 * PLANE_SIZE, 0.0), "scores q\u00b7k\u00b7scale"),
         ((bars_x + width / 2, 0.42 * wp.size[1], 0.0), "softmax weights"),
     ]
+    points = np.array([[0.0, 0.0, 0.0], [bars_x + width, wp.size[1], 0.0]])
+    stage = _Stage([wp], labels, points, (0.1, 0.1, 1.0), (0.0, 1.0), "attention weight", cmap="viridis")
+    score_bars = _BarRow((bars_x, 0.75 * wp.size[1], 0.0), width, 0.22 * wp.size[1])
+    return stage, (score_bars, _BarRow((bars_x, 0.0, 0.0), width, 0.36 * wp.size[1]))
+
+
+def _attention_frame(
+    ops: Operands, stage: _Stage, bars: tuple[_BarRow, _BarRow], head: _Head, qi: int, revealed: int
+) -> Frame:
+    """Query ``qi``: its softmax row in the caption, its largest weights on the card, its scores and
+    weights as ``bars``, its row outlined, the first ``revealed`` rows of the weights shown."""
+    sc, wt = head.scores[qi], head.weights[qi]
+    s = len(wt)
+    best = int(np.argmax(wt))
+    shown = ", ".join(num(v) for v in wt[:4]) + (", \u2026" if s > 4 else "")
+    caption = (
+        f"head {head.index}, query {qi}: softmax(q\u00b7k\u1d40 \u00d7 {num(ops.scale, 3)}) = [{shown}]  "
+        f"\u00b7  key {best} gets {num(wt[best])}"
+    )
+    top = np.argsort(-wt)[:5]
+    card = "largest weights\n" + "\n".join(f"  key {j}: score {num(sc[j])} \u2192 {num(wt[j], 3)}" for j in top)
+    card += f"\nsum of weights = {num(wt.sum(), 3)}"
     keep = np.arange(min(s, MAX_BARS))
-    frames = []
+    boxes = bars[0].boxes(np.where(np.isfinite(sc[keep]), sc[keep], 0.0)) + bars[1].boxes(wt[keep])
+    lo, hi = stage.planes[0].cell_box((qi, qi), (0, s - 1), (0.0, 0.02 * PLANE_SIZE))
+    boxes.append(Box(lo, hi, LIT_RGB, outline=True))
+    values = head.weights.astype(np.float32).copy()
+    return Frame(caption, card, boxes, [], {"attn": revealed * s}, {"attn": values})
+
+
+def _attention_scene(ops: Operands, fps: float, probe: str, head: int = 0) -> ExplainerScene:
+    scores, weights = attention_weights(ops)
+    n_heads, t, s = weights.shape
+    index = min(head, n_heads - 1)
+    one = _Head(index, scores[index], weights[index])
+    stage, bars = _attention_stage(one, n_heads)
     rows = _steps(t, fps)
-    final_q = rows[-1][0] if rows else 0
-    for qi, revealed in rows + [(final_q, t)] * max(1, round(FINAL_HOLD * fps)):
-        sc, wt = scores[head, qi], weights[head, qi]
-        best = int(np.argmax(wt))
-        shown = ", ".join(num(v) for v in wt[:4]) + (", \u2026" if s > 4 else "")
-        caption = (
-            f"head {head}, query {qi}: softmax(q\u00b7k\u1d40 \u00d7 {num(ops.scale, 3)}) = [{shown}]  "
-            f"\u00b7  key {best} gets {num(wt[best])}"
-        )
-        top = np.argsort(-wt)[:5]
-        card = "largest weights\n" + "\n".join(f"  key {j}: score {num(sc[j])} \u2192 {num(wt[j], 3)}" for j in top)
-        card += f"\nsum of weights = {num(wt.sum(), 3)}"
-        boxes = _bars(
-            np.where(np.isfinite(sc[keep]), sc[keep], 0.0), (bars_x, 0.75 * wp.size[1], 0.0), width, 0.22 * wp.size[1]
-        )
-        boxes += _bars(wt[keep], (bars_x, 0.0, 0.0), width, 0.36 * wp.size[1])
-        lo, hi = wp.cell_box((qi, qi), (0, s - 1), (0.0, 0.02 * PLANE_SIZE))
-        boxes.append(Box(lo, hi, LIT_RGB, outline=True))
-        values = weights[head].astype(np.float32).copy()
-        frames.append(Frame(caption, card, boxes, [], {"attn": revealed * s}, {"attn": values}))
-    points = np.concatenate([np.array([[0.0, 0.0, 0.0], [bars_x + width, wp.size[1], 0.0]]), _label_points(labels)])
-    camera = _fit_camera(points, (0.1, 0.1, 1.0))
-    title = f"{ops.layer}: {ops.type_name} attention, one query row over {s} keys" + (
-        f"  \u00b7  input {probe}" if probe else ""
-    )
-    return ExplainerScene(
-        title,
-        [wp],
-        frames,
-        camera,
-        (0.0, 1.0),
-        cmap="viridis",
-        labels=labels,
-        fps=fps,
-        colorbar_title="attention weight",
-    )
+    script = _with_final_hold(rows, rows[-1][0] if rows else 0, t, fps)
+    frames = [_attention_frame(ops, stage, bars, one, qi, revealed) for qi, revealed in script]
+    return _finish(stage, _title(ops, f"{ops.type_name} attention, one query row over {s} keys", probe), frames, fps)
 
 
 def explainer_scene(

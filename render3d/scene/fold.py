@@ -53,40 +53,71 @@ def node_category(node: Node) -> str:
 
 
 def build_block_graph(trace: Trace, *, fold: bool) -> BlockGraph:
-    nodes = list(trace.nodes.values())
-    cats = {n.id: node_category(n) for n in nodes}
-    parents = trace.parent_map()
-    children = trace.child_map()
-
-    owner: dict[str, str] = {}
-    groups: dict[str, list[str]] = {}
-    for node in nodes:
-        nid = node.id
-        block = nid
-        if fold:
-            ps = set(parents.get(nid, ()))
-            if len(ps) == 1 and cats[nid] in FOLD_INTO and node.kind in ("module", "function"):
-                (p,) = ps
-                lead = owner.get(p)  # the block p belongs to, which node joins if the run goes on
-                if (
-                    lead is not None
-                    and set(children.get(p, ())) == {nid}
-                    and cats[lead] in FOLD_INTO[cats[nid]]
-                    and groups[lead][-1] == p
-                    and trace.nodes[p].shape == node.shape
-                    and trace.nodes[lead].repeats == 1  # keep the ×N badge on the folded run alone
-                ):
-                    block = lead
-        owner[nid] = block
-        groups.setdefault(block, []).append(nid)
-
+    """The trace as blocks: with ``fold``, conv→norm→activation runs as one block each and small
+    parameter-free ops as glyphs; constants always glyphs."""
+    cats = {n.id: node_category(n) for n in trace.nodes.values()}
+    owner, groups = _fold_runs(trace, cats) if fold else _one_block_each(trace)
     ids = list(groups)
     index = {bid: i for i, bid in enumerate(ids)}
     head = [trace.nodes[b] for b in ids]
-    last = [trace.nodes[groups[b][-1]] for b in ids]
     categories = [cats[b] for b in ids]
     params = np.array([sum(trace.nodes[m].params for m in groups[b]) for b in ids], dtype=np.int64)
-    glyph = np.zeros(len(ids), dtype=bool)
+    src, dst = _block_edges(trace, {nid: index[bid] for nid, bid in owner.items()})
+    return BlockGraph(
+        ids=ids,
+        members=[tuple(groups[b]) for b in ids],
+        types=[tuple(trace.nodes[m].type for m in groups[b]) for b in ids],
+        head=head,
+        last=[trace.nodes[groups[b][-1]] for b in ids],
+        categories=categories,
+        glyph=_glyphs(head, params, categories, fold=fold),
+        params=params,
+        src=src,
+        dst=dst,
+        owner=owner,
+    )
+
+
+def _one_block_each(trace: Trace) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """Every node its own block (no folding): (node → block id, block id → members)."""
+    return {nid: nid for nid in trace.nodes}, {nid: [nid] for nid in trace.nodes}
+
+
+def _fold_runs(trace: Trace, cats: dict[str, str]) -> tuple[dict[str, str], dict[str, list[str]]]:
+    """(node → block id, block id → members in order): a node joins its parent's block when it is a
+    module or function of a category that folds into that block's (:data:`FOLD_INTO`), its only parent
+    is the block's last member, it is that parent's only child and keeps its shape, and the block is
+    not a ×N run (its badge stays on the run alone)."""
+    parents = trace.parent_map()
+    children = trace.child_map()
+    owner: dict[str, str] = {}
+    groups: dict[str, list[str]] = {}
+    for node in trace.nodes.values():
+        nid = node.id
+        block = nid
+        ps = set(parents.get(nid, ()))
+        if len(ps) == 1 and cats[nid] in FOLD_INTO and node.kind in ("module", "function"):
+            (p,) = ps
+            lead = owner.get(p)  # the block p belongs to, which node joins if the run goes on
+            if (
+                lead is not None
+                and set(children.get(p, ())) == {nid}
+                and cats[lead] in FOLD_INTO[cats[nid]]
+                and groups[lead][-1] == p
+                and trace.nodes[p].shape == node.shape
+                and trace.nodes[lead].repeats == 1
+            ):
+                block = lead
+        owner[nid] = block
+        groups.setdefault(block, []).append(nid)
+    return owner, groups
+
+
+def _glyphs(head: list[Node], params: np.ndarray, categories: list[str], *, fold: bool) -> np.ndarray:
+    """(N,) bool: the blocks drawn as small glyph cubes. Folded, a function call or a parameter-free
+    module of a glyph category; always a constant (buffers, parameters and factory constants feed a
+    layer but are not layers)."""
+    glyph = np.zeros(len(head), dtype=bool)
     if fold:
         glyph = np.array(
             [
@@ -95,28 +126,19 @@ def build_block_graph(trace: Trace, *, fold: bool) -> BlockGraph:
             ],
             dtype=bool,
         ) & np.array([c in GLYPH_CATEGORIES for c in categories], dtype=bool)
-    # buffers, parameters and factory constants feed a layer but are not layers: always a small cube
-    glyph |= np.array([h.kind == "constant" for h in head], dtype=bool)
+    return glyph | np.array([h.kind == "constant" for h in head], dtype=bool)
 
+
+def _block_edges(trace: Trace, block_of: dict[str, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(src, dst) block indices of the trace's edges between blocks (``block_of``: node id → block
+    index), each pair once, in-block edges left out."""
     seen: set[tuple[int, int]] = set()
     src: list[int] = []
     dst: list[int] = []
     for a, b in trace.edges:
-        pair = (index[owner[a]], index[owner[b]])
+        pair = (block_of[a], block_of[b])
         if pair[0] != pair[1] and pair not in seen:
             seen.add(pair)
             src.append(pair[0])
             dst.append(pair[1])
-    return BlockGraph(
-        ids=ids,
-        members=[tuple(groups[b]) for b in ids],
-        types=[tuple(trace.nodes[m].type for m in groups[b]) for b in ids],
-        head=head,
-        last=last,
-        categories=categories,
-        glyph=glyph,
-        params=params,
-        src=np.asarray(src, dtype=np.int64),
-        dst=np.asarray(dst, dtype=np.int64),
-        owner=owner,
-    )
+    return np.asarray(src, dtype=np.int64), np.asarray(dst, dtype=np.int64)

@@ -15,9 +15,11 @@ labels beat many overlapping ones.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from render3d.scene.camera import camera_basis, focal_px, project_points
+from render3d.scene.camera import camera_basis, project_points, world_per_px
 from render3d.scene.model import Camera, Labels
 
 #: advance width / font size of DejaVu Sans (the renderer's label font), printable ASCII and a few more
@@ -133,7 +135,155 @@ def label_box_px(texts: list[str], font_px: float) -> np.ndarray:
     return out
 
 
-def place_labels(
+@dataclass(frozen=True)
+class _BlockSpan:
+    """Where each label's block is on screen (pixels): the column its labels centre on, the rows just
+    above and below it, and the left corners that put a label flush with its left or right edge. The
+    anchors' projections come with it, to turn pixels back into world points at the anchors' depth."""
+
+    top_px: np.ndarray
+    bottom_px: np.ndarray
+    centre_u: np.ndarray
+    top_v: np.ndarray
+    bottom_v: np.ndarray
+    flush_left: np.ndarray
+    flush_right: np.ndarray
+
+
+def _block_span(
+    camera: Camera,
+    size: tuple[int, int],
+    ends: tuple[np.ndarray, np.ndarray],
+    widths: np.ndarray,
+    own_rect: np.ndarray | None,
+) -> _BlockSpan:
+    """The blocks' screen spans from the ``ends`` (top and bottom anchors); where ``own_rect`` (N, 4)
+    holds a block's whole screen box, that box, so a label clears the block as drawn, not just its anchor."""
+    top_px, bottom_px = project_points(camera, ends[0], size), project_points(camera, ends[1], size)
+    centre_u = top_px[:, 0].copy()
+    top_v, bottom_v = top_px[:, 1].copy(), bottom_px[:, 1].copy()
+    rect = np.full((len(widths), 4), np.nan) if own_rect is None else own_rect
+    ok = np.isfinite(rect).all(axis=1)
+    centre_u[ok] = (rect[ok, 0] + rect[ok, 2]) / 2
+    top_v[ok] = np.minimum(top_v[ok], rect[ok, 1])
+    bottom_v[ok] = np.maximum(bottom_v[ok], rect[ok, 3])
+    flush_left, flush_right = centre_u - widths / 2, centre_u - widths / 2
+    flush_left[ok], flush_right[ok] = rect[ok, 0], rect[ok, 2] - widths[ok]
+    return _BlockSpan(top_px, bottom_px, centre_u, top_v, bottom_v, flush_left, flush_right)
+
+
+def _candidate_corners(
+    camera: Camera,
+    size: tuple[int, int],
+    ends: tuple[np.ndarray, np.ndarray],
+    boxes: np.ndarray,
+    span: _BlockSpan,
+    *,
+    thin: bool,
+) -> list[np.ndarray]:
+    """Each label's places, best first, as world points of the text's lower left corner: above its block
+    (the only one unless ``thin``), below it, a row higher, then flush left and flush right, above and below."""
+    top, bottom = ends
+
+    def corner_at(base: np.ndarray, base_px: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        # the world point at ``base``'s depth that projects to pixel (u, v)
+        _, right, up, _ = camera_basis(camera)
+        wpp = world_per_px(camera, base, size[1])
+        return base + right * ((u - base_px[:, 0]) * wpp)[:, None] + up * ((base_px[:, 1] - v) * wpp)[:, None]
+
+    def above(u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        return corner_at(top, span.top_px, u, v)
+
+    def under(u: np.ndarray) -> np.ndarray:
+        return corner_at(bottom, span.bottom_px, u, span.bottom_v + PAD_PX + boxes[:, 1])
+
+    centred = span.centre_u - boxes[:, 0] / 2
+    first = above(centred, span.top_v - PAD_PX)
+    if not thin:
+        return [first]
+    # a small block tucked between big ones (the input plane, a pool) often has room only to one side
+    # of its centre: flush with its left or right edge
+    out = [first, under(centred), above(centred, span.top_v - 2 * PAD_PX - boxes[:, 1])]
+    for x in (span.flush_left, span.flush_right):
+        out += [above(x, span.top_v - PAD_PX), under(x)]
+    return out
+
+
+class _Occupied:
+    """Pixel rectangles already taken (placed labels, blocks, overlays), bucketed in square cells about
+    a label wide so that a test looks only at its neighbours. A rectangle is (x0, y0, x1, y1, owner)."""
+
+    def __init__(self, cell: float) -> None:
+        self.cell = cell
+        self.grid: dict[tuple[int, int], list[tuple[float, float, float, float, int]]] = {}
+
+    def cells_of(self, x0: float, y0: float, x1: float, y1: float) -> list[tuple[int, int]]:
+        cell = self.cell
+        return [
+            (cx, cy)
+            for cx in range(int(x0 // cell), int(x1 // cell) + 1)
+            for cy in range(int(y0 // cell), int(y1 // cell) + 1)
+        ]
+
+    def add(self, cells: list[tuple[int, int]], rect: tuple[float, float, float, float, int]) -> None:
+        for c in cells:
+            self.grid.setdefault(c, []).append(rect)
+
+    def hits(self, cells: list[tuple[int, int]], x0: float, y0: float, x1: float, y1: float, own: int) -> bool:
+        """Whether the rectangle (in ``cells``) overlaps one taken by anything but obstacle ``own`` (the
+        label's block)."""
+        return any(
+            x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 and b[4] != own
+            for c in cells
+            for b in self.grid.get(c, ())
+        )
+
+
+def _occupied_by(obstacles: np.ndarray | None, cell: float, size: tuple[int, int]) -> _Occupied:
+    """The obstacles (M, 4) as taken rectangles, each owned by its index; empty or infinite ones left out
+    and the rest clipped to a cell beyond the image."""
+    width, height = size
+    taken = _Occupied(cell)
+    for k, (x0, y0, x1, y1) in enumerate(obstacles if obstacles is not None else ()):
+        if not (np.isfinite([x0, y0, x1, y1]).all() and x1 > x0 and y1 > y0):
+            continue
+        x0, y0, x1, y1 = max(x0, -cell), max(y0, -cell), min(x1, width + cell), min(y1, height + cell)
+        taken.add(taken.cells_of(x0, y0, x1, y1), (x0, y0, x1, y1, k))
+    return taken
+
+
+def _first_free(
+    rows: list[tuple[np.ndarray, np.ndarray]],
+    boxes: np.ndarray,
+    order: list[int],
+    own: np.ndarray,
+    taken: _Occupied,
+    size: tuple[int, int],
+) -> dict[int, np.ndarray]:
+    """Label index → the world corner of its first place (``rows``: (world corners, pixels) per place)
+    inside the image whose padded box is free, labels taken in ``order``; a label with none is left out."""
+    width, height = size
+    keep_pos: dict[int, np.ndarray] = {}
+    for i in order:
+        w, h = boxes[i]
+        for cand, px in rows:
+            u, v = px[i]
+            if not (np.isfinite(u) and np.isfinite(v)):
+                continue
+            x0, x1 = u - PAD_PX, u + w + PAD_PX
+            y0, y1 = v - h - PAD_PX, v + PAD_PX
+            if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
+                continue
+            cells = taken.cells_of(x0, y0, x1, y1)
+            if taken.hits(cells, x0, y0, x1, y1, own[i]):
+                continue
+            taken.add(cells, (x0, y0, x1, y1, -1))
+            keep_pos[i] = cand[i]
+            break
+    return keep_pos
+
+
+def place_labels(  # 11 parameters: the builder's one call names each of its per-label arrays
     texts: list[str],
     node_ids: list[str],
     anchors: np.ndarray,
@@ -158,87 +308,20 @@ def place_labels(
     font_1080 = font_px * 1080.0 / size[1]
     if n == 0:
         return Labels(positions=np.zeros((0, 3)), texts=[], node_ids=[], font_px=font_1080)
-    below = anchors if below is None else np.asarray(below, dtype=float).reshape(-1, 3)
+    ends = (anchors, anchors if below is None else np.asarray(below, dtype=float).reshape(-1, 3))
     boxes = label_box_px(texts, font_px)
-    width, height = size
-    focal = focal_px(camera.view_angle, height)
-    cam_pos, right, up, fwd = camera_basis(camera)
     own = np.full(n, -2, dtype=np.int64) if owner is None else np.asarray(owner, dtype=np.int64)
     obstacles = None if obstacles is None else np.asarray(obstacles, dtype=float).reshape(-1, 4)
-    top_px = project_points(camera, anchors, size)
-    bottom_px = project_points(camera, below, size)
-    centre_u = top_px[:, 0].copy()
-    top_v, bottom_v = top_px[:, 1].copy(), bottom_px[:, 1].copy()
-    if obstacles is not None and owner is not None:
-        # clear the label's own block as drawn: its whole screen box, not just the anchor point
-        rect = obstacles[own]
-        ok = np.isfinite(rect).all(axis=1)
-        centre_u[ok] = (rect[ok, 0] + rect[ok, 2]) / 2
-        top_v[ok] = np.minimum(top_v[ok], rect[ok, 1])
-        bottom_v[ok] = np.maximum(bottom_v[ok], rect[ok, 3])
-
-    def corner_at(base: np.ndarray, base_px: np.ndarray, u: np.ndarray, v: np.ndarray) -> np.ndarray:
-        # the world point at ``base``'s depth that projects to pixel (u, v): the text's lower left
-        wpp = ((base - cam_pos) @ fwd) / focal
-        return base + right * ((u - base_px[:, 0]) * wpp)[:, None] + up * ((base_px[:, 1] - v) * wpp)[:, None]
-
-    left = centre_u - boxes[:, 0] / 2
-    candidates = [corner_at(anchors, top_px, left, top_v - PAD_PX)]
-    if thin:
-        candidates.append(corner_at(below, bottom_px, left, bottom_v + PAD_PX + boxes[:, 1]))
-        candidates.append(corner_at(anchors, top_px, left, top_v - 2 * PAD_PX - boxes[:, 1]))
-        # then flush with the block's left or right edge, above or below it: a small block tucked
-        # between big ones (the input plane, a pool) often has room only to one side of its centre
-        edge_l, edge_r = centre_u - boxes[:, 0] / 2, centre_u - boxes[:, 0] / 2
-        if obstacles is not None and owner is not None:
-            edge_l[ok], edge_r[ok] = rect[ok, 0], rect[ok, 2] - boxes[ok, 0]
-        for x in (edge_l, edge_r):
-            candidates.append(corner_at(anchors, top_px, x, top_v - PAD_PX))
-            candidates.append(corner_at(below, bottom_px, x, bottom_v + PAD_PX + boxes[:, 1]))
-    rows = [(c, project_points(camera, c, size)) for c in candidates]
+    own_rect = obstacles[own] if obstacles is not None and owner is not None else None
+    span = _block_span(camera, size, ends, boxes[:, 0], own_rect)
+    candidates = _candidate_corners(camera, size, ends, boxes, span, thin=thin)
     if not thin:
-        return Labels(positions=rows[0][0], texts=list(texts), node_ids=list(node_ids), font_px=font_1080)
-
-    cell = max(float(np.median(boxes[:, 0])), 16.0)
-    grid: dict[tuple[int, int], list[tuple[float, float, float, float, int]]] = {}
-
-    def cells_of(x0: float, y0: float, x1: float, y1: float) -> list[tuple[int, int]]:
-        return [
-            (cx, cy)
-            for cx in range(int(x0 // cell), int(x1 // cell) + 1)
-            for cy in range(int(y0 // cell), int(y1 // cell) + 1)
-        ]
-
-    if obstacles is not None:
-        for k, (x0, y0, x1, y1) in enumerate(obstacles):
-            if not (np.isfinite([x0, y0, x1, y1]).all() and x1 > x0 and y1 > y0):
-                continue
-            x0, y0, x1, y1 = max(x0, -cell), max(y0, -cell), min(x1, width + cell), min(y1, height + cell)
-            for c in cells_of(x0, y0, x1, y1):
-                grid.setdefault(c, []).append((x0, y0, x1, y1, k))
-    keep_pos: dict[int, np.ndarray] = {}
+        return Labels(positions=candidates[0], texts=list(texts), node_ids=list(node_ids), font_px=font_1080)
+    rows = [(c, project_points(camera, c, size)) for c in candidates]
+    taken = _occupied_by(obstacles, max(float(np.median(boxes[:, 0])), 16.0), size)
     # an image holds a few dozen readable labels; trying thousands only costs time
-    for i in np.argsort(priority, kind="stable")[:MAX_TRIES].tolist():
-        w, h = boxes[i]
-        for cand, px in rows:
-            u, v = px[i]
-            if not (np.isfinite(u) and np.isfinite(v)):
-                continue
-            x0, x1 = u - PAD_PX, u + w + PAD_PX
-            y0, y1 = v - h - PAD_PX, v + PAD_PX
-            if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
-                continue
-            cells = cells_of(x0, y0, x1, y1)
-            if any(
-                x0 < b[2] and b[0] < x1 and y0 < b[3] and b[1] < y1 and b[4] != own[i]
-                for c in cells
-                for b in grid.get(c, ())
-            ):
-                continue
-            for c in cells:
-                grid.setdefault(c, []).append((x0, y0, x1, y1, -1))
-            keep_pos[i] = cand[i]
-            break
+    order = np.argsort(priority, kind="stable")[:MAX_TRIES].tolist()
+    keep_pos = _first_free(rows, boxes, order, own, taken, size)
     keep = sorted(keep_pos)
     positions = np.array([keep_pos[i] for i in keep]).reshape(-1, 3)
     return Labels(
