@@ -2,10 +2,10 @@
 
 The demo's video: DigitsCNN on a digit, activation planes on every map, the story panel column and
 the story timing (held first/last epoch), 1280×720, through the very frame loop ``animate`` runs
-(``iter_frames`` with the recording's story) and the same writer; then the very same frames, already
+(``render_frames`` with the recording's story) and the same writer; then the very same frames, already
 in memory, are encoded alone (the ceiling). Both include closing the writer (ffmpeg flushing).
 ``--rounds`` repeats the pair, interleaved; medians are printed. ``--phases`` adds one pass timing
-each step of a frame (values, render, read-back, panels, compose). Targets: >= 30 fps and >= 0.5x
+each step of a drawn frame (values, image: rendered or composed, panels, compose). Targets: >= 30 fps and >= 0.5x
 the ceiling.
 
     python benchmarks/animate_fps.py [--recording DIR] [--snapshots 11] [--size 1280x720] [--rounds 3]
@@ -50,38 +50,42 @@ def make_recording(folder: Path, snapshots: int) -> Path:
     return folder
 
 
-def phases(player, story, positions, size: tuple[int, int]) -> dict[str, float]:
-    """Milliseconds per frame of each step of ``iter_frames``'s loop, one pass."""
+def phases(player, plan) -> dict[str, float]:
+    """Milliseconds per drawn frame of each step of ``render_frames``'s loop, one pass (held frames,
+    which repeat the frame before, are left out as the loop leaves them out)."""
     from render3d.record.animate import _panels
     from render3d.rendering.panels import compose
 
     width, height = player.plotter.window_size
-    panel = (size[0] - width, height)
-    spent = dict.fromkeys(("values", "render", "read-back", "panels", "compose"), 0.0)
-    for position in positions:
+    panel = (plan.size[0] - width, height)
+    spent = dict.fromkeys(("values", "image", "panels", "compose"), 0.0)
+    drawn = sorted(
+        set(range(len(plan))) - {j for j in range(1, len(plan)) if plan.positions[j] == plan.positions[j - 1]}
+    )
+    for j in drawn:
+        position = plan.positions[j]
         t0 = time.perf_counter()
         player.set_position(float(position))
         t1 = time.perf_counter()
-        player.plotter.render()
+        image = player.image()  # rendered at a caption change, else composed from the last render
         t2 = time.perf_counter()
-        image = player.plotter.screenshot(None, return_img=True)
+        column = _panels(plan.story, float(position), panel)
         t3 = time.perf_counter()
-        column = _panels(story, float(position), panel)
-        t4 = time.perf_counter()
         compose(image, column)
-        t5 = time.perf_counter()
-        for name, a, b in zip(spent, (t0, t1, t2, t3, t4), (t1, t2, t3, t4, t5)):
+        t4 = time.perf_counter()
+        for name, a, b in zip(spent, (t0, t1, t2, t3), (t1, t2, t3, t4)):
             spent[name] += b - a
-    return {name: 1e3 * s / len(positions) for name, s in spent.items()}
+    return {name: 1e3 * s / len(drawn) for name, s in spent.items()}
 
 
 def main() -> None:
     from render3d.record.animate import (
+        FramePlan,
         Player,
         _story,
         frame_positions,
-        iter_frames,
         open_writer,
+        render_frames,
         scene_size,
         video_size,
     )
@@ -109,13 +113,15 @@ def main() -> None:
         player = Player(recording, size=scene_size(size, story is not None))
         build = time.perf_counter() - start
         positions = frame_positions(player, 30, story=story)
+        plan = FramePlan(tuple(positions.tolist()), story=story, size=size)
         n = len(positions)
 
         def render_encode() -> tuple[float, list[np.ndarray]]:
             frames = []
+            player._last_render = player._composer = None  # each round learns the view again, as animate does
             writer = open_writer(Path(tmp) / "a.mp4", 30)
             start = time.perf_counter()
-            for image in iter_frames(recording, size=size, player=player, positions=positions, story=story):
+            for image in render_frames(player, plan):
                 writer.append_data(image)
                 frames.append(image)
             writer.close()
@@ -135,7 +141,7 @@ def main() -> None:
             both.append(seconds)
             ceiling.append(encode(frames))
         mb = os.path.getsize(Path(tmp) / "a.mp4") / 1e6
-        steps = phases(player, story, positions, size) if args.phases else None
+        steps = phases(player, plan) if args.phases else None
         player.close()
 
     ratios = [c / b for b, c in zip(both, ceiling)]

@@ -9,6 +9,7 @@ file beside the target that replaces it only then: an error, a full disk, Ctrl-C
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from collections.abc import Callable, Iterator, Sequence
@@ -31,7 +32,11 @@ from render3d.scene.style import DEFAULT_SIZE, VIDEO_SIZE
 if TYPE_CHECKING:
     from render3d.record.story import Story
 
+#: the library reports (``wrote PATH: ...``) here; the CLI prints its INFO records
+log = logging.getLogger("render3d")
+
 __all__ = [
+    "FramePlan",
     "FrameWriter",
     "Player",
     "SegmentJob",
@@ -43,6 +48,7 @@ __all__ = [
     "record_checkpoints",
     "recording_window",
     "render_frame",
+    "render_frames",
     "render_segment",
     "scene_size",
     "show_recording",
@@ -93,6 +99,50 @@ def frame_positions(
     return story_positions(change, fps, duration=duration, hold=hold)
 
 
+@dataclass(frozen=True)
+class FramePlan:
+    """What a video's frames show, decided once: each frame's ``positions`` on the snapshot axis, the
+    camera ``angles`` of an orbit (degrees, one per frame; ``None`` keeps the scene's own camera), the
+    ``story`` whose panel column goes right of the scene, and ``size``, the whole frame's (the scene
+    takes :func:`scene_size` of it)."""
+
+    positions: tuple[float, ...]
+    angles: tuple[float, ...] | None = None
+    story: Story | None = None
+    size: tuple[int, int] | None = None
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def part(self, start: int, stop: int) -> FramePlan:
+        """Frames ``start`` .. ``stop - 1`` of the plan (a worker's segment)."""
+        angles = None if self.angles is None else self.angles[start:stop]
+        return FramePlan(self.positions[start:stop], angles, self.story, self.size)
+
+
+def render_frames(player: Player, plan: FramePlan) -> Iterator[np.ndarray]:
+    """The ``plan``'s frames as (H, W, 3) uint8 arrays, drawn by ``player`` (its scene laid out for
+    the plan's :func:`scene_size`). A frame that repeats the one before (a held epoch) is drawn once;
+    frames that differ only in the feature maps' colours are composed from the last render
+    (:meth:`Player.image`)."""
+    from render3d.rendering.panels import compose
+
+    width, height = player.plotter.window_size
+    panel = (int(plan.size[0]) - width, height) if plan.story is not None and plan.size is not None else None
+    image: np.ndarray | None = None
+    for j, position in enumerate(plan.positions):
+        if image is not None and plan.angles is None and position == plan.positions[j - 1]:
+            yield image  # a held frame (the story's first and last epochs): the same picture, drawn once
+            continue
+        player.set_position(float(position))
+        if plan.angles is not None:
+            player.set_orbit(float(plan.angles[j]))
+        image = player.image()
+        if plan.story is not None and panel is not None:
+            image = compose(image, _panels(plan.story, float(position), panel))
+        yield image
+
+
 def iter_frames(
     recording: Recording | str | os.PathLike[str],
     *,
@@ -100,52 +150,24 @@ def iter_frames(
     size: tuple[int, int] | None = None,
     diff: bool = False,
     orbit: bool = False,
-    player: Player | None = None,
     metric: str | None = None,
-    positions: Sequence[float] | np.ndarray | None = None,
     story: Story | None = None,
-    angles: Sequence[float] | np.ndarray | None = None,
 ) -> Iterator[np.ndarray]:
-    """The animation's frames as (H, W, 3) uint8 arrays, one scene built once for all of them.
-
-    ``positions`` (snapshot axis, one per frame) default to ``frames_per_epoch`` uniform frames per
-    epoch, or the story timing when that is ``None`` (see :func:`frame_positions`). With a ``story``
-    each frame gets the panel column (:func:`render3d.rendering.panels.story_panels`) on its right,
-    :func:`~render3d.rendering.panels.panel_width` of the whole: ``size`` (default VIDEO_SIZE) is then
-    the whole frame and the scene (a given ``player`` too) is laid out for :func:`scene_size` of it.
-    ``angles`` (degrees, one per frame) turn the camera as ``orbit`` would, for a share of a video's
-    frames whose orbit was planned over all of them (:func:`orbit_angles`).
-    """
-    from render3d.rendering.panels import compose
-    from render3d.rendering.png import read_rgb
-
-    own = player is None
+    """The animation's frames as (H, W, 3) uint8 arrays, one scene built once for all of them:
+    ``frames_per_epoch`` uniform frames per epoch, or the story timing when that is ``None`` (see
+    :func:`frame_positions`). With a ``story`` each frame gets the panel column
+    (:func:`render3d.rendering.panels.story_panels`) on its right, :func:`~render3d.rendering.panels.panel_width`
+    of the whole: ``size`` (default VIDEO_SIZE) is then the whole frame. A caller with its own
+    :class:`Player` and positions uses :func:`render_frames`."""
     if story is not None and size is None:
         size = VIDEO_SIZE
-    if player is None:
-        player = Player(recording, size=scene_size(size, story is not None), diff=diff, metric=metric)
+    player = Player(recording, size=scene_size(size, story is not None), diff=diff, metric=metric)
     try:
-        if positions is None:
-            positions = frame_positions(player, frames_per_epoch=frames_per_epoch, story=story)
-        if orbit and angles is None:
-            angles = orbit_angles(len(positions))
-        width, height = player.plotter.window_size
-        panel = (int(size[0]) - width, height) if story is not None and size is not None else None
-        image: np.ndarray | None = None
-        for j, position in enumerate(positions):
-            if image is not None and angles is None and position == positions[j - 1]:
-                yield image  # a held frame (the story's first and last epochs): the same picture, drawn once
-                continue
-            player.set_position(float(position))
-            if angles is not None:
-                player.set_orbit(float(angles[j]))
-            image = read_rgb(player.plotter)
-            if story is not None and panel is not None:
-                image = compose(image, _panels(story, float(position), panel))
-            yield image
+        positions = frame_positions(player, frames_per_epoch=frames_per_epoch, story=story)
+        angles = tuple(orbit_angles(len(positions)).tolist()) if orbit else None
+        yield from render_frames(player, FramePlan(tuple(positions.tolist()), angles, story, size))
     finally:
-        if own:
-            player.close()
+        player.close()
 
 
 def orbit_angles(frames: int) -> np.ndarray:
@@ -199,7 +221,7 @@ def render_frame(
     player = Player(recording, size=scene_size(size, story is not None), diff=diff, metric=metric)
     try:
         position = len(player) - 1 if position is None else position
-        frame = next(iter_frames(recording, size=size, player=player, positions=[position], story=story))
+        frame = next(render_frames(player, FramePlan((float(position),), story=story, size=size)))
     finally:
         player.close()
     return write_image(path, frame)
@@ -243,6 +265,7 @@ def animate_recording(
     workers: int | None = None,
     ray: str | None = None,
 ) -> Path:
+    # 17 options, all keywords: the public ``render3d.animate``, mirroring the CLI's ``animate`` flags one for one
     """Write a recording (a :class:`~render3d.record.Recording` or its folder) as an MP4 (or a GIF).
 
     One scene, colour limits fixed per layer over all snapshots, caption ``epoch 3/10 · loss 0.412 ·
@@ -264,10 +287,10 @@ def animate_recording(
     ``metric="update_ratio"`` (or ``grad_norm``, ``weight_norm``, ``zero_frac``, ``act_std``; see
     :mod:`render3d.record.metrics`) colours each block by that training-health metric on one log
     colour bar for all frames, exact zeros and missing values in their own neutral greys.
-    Prints ``wrote PATH: N frames, WxH, T s (F fps)``. ``path``, ``size`` and ``fps`` are checked
-    before any frame is drawn; ``path`` is replaced only by a video that ffmpeg finished (exit
-    status 0) and that decodes to every frame, else :class:`~render3d.errors.OutputError` and the old
-    file stays as it was. Public as ``render3d.animate``.
+    Logs ``wrote PATH: N frames, WxH, T s (F fps)`` (INFO, logger ``render3d``; the CLI prints it).
+    ``path``, ``size`` and ``fps`` are checked before any frame is drawn; ``path`` is replaced only by
+    a video that ffmpeg finished (exit status 0) and that decodes to every frame, else
+    :class:`~render3d.errors.OutputError` and the old file stays as it was. Public as ``render3d.animate``.
 
     ``workers`` (MP4 only) splits the frames into that many contiguous ranges: this process renders
     the first, local processes (or, with ``ray``, Ray tasks: ``"local"``, ``"auto"`` or a cluster
@@ -281,26 +304,14 @@ def animate_recording(
         >>> rec = render3d.Recorder(model, "digit:3", "runs/rec")   # then rec.snapshot(epoch, loss=...)
         >>> render3d.animate("runs/rec", "training.mp4")
     """
-
     from render3d.rendering.glcheck import gl_max_size
 
     fps = check_fps(fps)
-    if frames_per_epoch is not None and duration is not None:
-        raise ValueError("animate: frames_per_epoch and duration both set the video's length; pass one")
     path = Path(path)
-    spread = ray is not None or (workers or 1) > 1
-    if spread and path.suffix.lower() != ".mp4":
-        raise ValueError(
-            f"animate: {path}: workers write MP4 segments joined without re-encoding; a GIF's "
-            "one palette needs every frame: write an .mp4, or render with one worker"
-        )
+    spread = _check_request(path, frames_per_epoch, duration, workers, ray)
     width, height = video_size(check_size(VIDEO_SIZE if size is None else size, max_side=gl_max_size()))
     recording = load_recording(recording)
-    count = len(recording.consistent())
-    if frames_per_epoch is not None:
-        n = len(Timeline(count, int(frames_per_epoch))) + 2 * int(round((hold or 0.0) * fps))
-    else:
-        n = len(story_positions(np.zeros(count - 1), fps, duration=duration, hold=hold))  # checks them too
+    n = _frame_count(len(recording.consistent()), fps, frames_per_epoch, duration, hold)  # checks the timing
     check_output(path, extensions=VIDEO_EXTENSIONS, estimate=video_bytes(path, n, (width, height)))
     story = _story(recording, panels, (width, height), classes, classes_source)
     player = Player(
@@ -310,77 +321,79 @@ def animate_recording(
         positions = frame_positions(
             player, fps, frames_per_epoch=frames_per_epoch, duration=duration, hold=hold, story=story
         )
+        angles = tuple(orbit_angles(len(positions)).tolist()) if orbit else None
+        plan = FramePlan(tuple(positions.tolist()), angles, story, (width, height))
         if spread:
-            job = SegmentJob(
-                secrets.token_hex(8),
-                str(recording.path),
-                (width, height),
-                scene_size((width, height), story is not None),
-                fps,
-                diff,
-                scale,
-                metric,
-                {fm.node_id: fm.clim for fm in player.scene.feature_maps},
-                [float(p) for p in positions],
-                orbit_angles(len(positions)).tolist() if orbit else None,
-                story,
-            )
+            job = SegmentJob.of(player, plan, fps)
             frames = _render_spread(job, player, path, workers, ray, progress)
         else:
-            frames = _render_here(recording, player, path, positions, (width, height), orbit, story, fps, progress)
+            frames = write_video(
+                path, render_frames(player, plan), fps, total=len(plan), progress=progress, desc="animate"
+            )
     finally:
         player.close()
-    if progress:
-        print(summary_line(path, frames, (width, height), fps))
+    log.info(summary_line(path, frames, (width, height), fps))
     return path
 
 
-def _render_here(
-    recording: Recording,
-    player: Player,
-    path: Path,
-    positions: Sequence[float] | np.ndarray,
-    size: tuple[int, int],
-    orbit: bool,
-    story: Story | None,
-    fps: float,
-    progress: bool,
+def _check_request(
+    path: Path, frames_per_epoch: int | None, duration: float | None, workers: int | None, ray: str | None
+) -> bool:
+    """Refuse option clashes before any work; returns whether the frames are spread over workers."""
+    if frames_per_epoch is not None and duration is not None:
+        raise ValueError("animate: frames_per_epoch and duration both set the video's length; pass one")
+    spread = ray is not None or (workers or 1) > 1
+    if spread and path.suffix.lower() != ".mp4":
+        raise ValueError(
+            f"animate: {path}: workers write MP4 segments joined without re-encoding; a GIF's "
+            "one palette needs every frame: write an .mp4, or render with one worker"
+        )
+    return spread
+
+
+def _frame_count(
+    snapshots: int, fps: float, frames_per_epoch: int | None, duration: float | None, hold: float | None
 ) -> int:
-    """Every frame rendered and encoded by this process into ``path``; returns the frame count."""
-    frames = iter_frames(recording, size=size, orbit=orbit, player=player, positions=positions, story=story)
-    return write_video(path, frames, fps, total=len(positions), progress=progress, desc="animate")
+    """How many frames the video will have (for the free-space check), its timing options checked."""
+    if frames_per_epoch is not None:
+        return len(Timeline(snapshots, int(frames_per_epoch))) + 2 * int(round((hold or 0.0) * fps))
+    return len(story_positions(np.zeros(snapshots - 1), fps, duration=duration, hold=hold))
 
 
 @dataclass(frozen=True)
 class SegmentJob:
-    """What every worker of one video shares, computed once: its frames' positions and camera angles,
-    the colour limits, the story panels' content (pickled to each worker). ``key`` names the video:
-    a worker keeps its Player for the next segment of the same one."""
+    """What every worker of one video shares, computed once: the frame plan (positions, camera angles,
+    story panels), the colour limits and the scene's settings (pickled to each worker). ``key``
+    names the video: a worker keeps its Player for the next segment of the same one."""
 
     key: str
     recording: str
-    size: tuple[int, int]
     scene_size: tuple[int, int] | None
     fps: float
     diff: bool
     scale: str
     metric: str | None
     clims: dict[str, tuple[float, float]]
-    positions: list[float]
-    angles: list[float] | None
-    story: Story | None
+    plan: FramePlan
+
+    @classmethod
+    def of(cls, player: Player, plan: FramePlan, fps: float) -> SegmentJob:
+        """The job of drawing ``plan`` at ``fps`` with ``player``'s scene and colour limits."""
+        return cls(
+            secrets.token_hex(8),
+            str(player.recording.path),
+            scene_size(plan.size, plan.story is not None),
+            fps,
+            player.diff,
+            player.style.scale,
+            player.metric_view.name,
+            {fm.node_id: fm.clim for fm in player.scene.feature_maps},
+            plan,
+        )
 
     def frames(self, player: Player, start: int, stop: int, count: Callable[[int], None]) -> Iterator[np.ndarray]:
         """Frames ``start`` .. ``stop - 1`` of the video, each ``count``-ed on the pool's progress bar."""
-        angles = None if self.angles is None else self.angles[start:stop]
-        for image in iter_frames(
-            self.recording,
-            size=self.size,
-            player=player,
-            positions=self.positions[start:stop],
-            story=self.story,
-            angles=angles,
-        ):
+        for image in render_frames(player, self.plan.part(start, stop)):
             yield image
             count(1)
 
@@ -440,7 +453,7 @@ def _render_spread(
     from render3d.parallel import split_range, worker_pool
     from render3d.record.video import concat_videos, write_video
 
-    total = len(job.positions)
+    total = len(job.plan)
     local = ray is None
     with (
         tqdm(total=total, desc="animate", unit="frame", disable=not progress, leave=False) as bar,

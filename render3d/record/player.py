@@ -14,7 +14,7 @@ import os
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -25,9 +25,33 @@ from render3d.record.recording import Recording, load_recording
 from render3d.scene.colour import place_constant_layers
 from render3d.scene.style import SceneStyle
 
+if TYPE_CHECKING:
+    from render3d.rendering.composite import FeatureComposer
+    from render3d.scene.model import Scene
+
 __all__ = ["DIFF_CMAP", "Player"]
 
 DIFF_CMAP = "RdBu_r"  # diverging: blue = decreased, white = unchanged, red = increased
+
+
+def _consistent_indices(rec: Recording) -> list[int]:
+    """The snapshots whose graph matches the first one's, with a warning naming the epochs left out."""
+    indices = rec.consistent()
+    skipped = [s.epoch for s in rec.snapshots if s.index not in indices]
+    if skipped:
+        warnings.warn(
+            f"{rec.path}: skipping snapshots of epochs {skipped}: their graph differs from the "
+            "first snapshot's (see the manifest's graph_changed flags)",
+            stacklevel=3,
+        )
+    return indices
+
+
+def _fit_points(scene: Scene) -> np.ndarray:
+    """Every block corner and label anchor: what an orbiting camera keeps in view."""
+    lo, hi = scene.blocks.lower, scene.blocks.upper
+    corners = np.stack([np.where([i & 1, i & 2, i & 4], hi, lo) for i in range(8)]).reshape(-1, 3)
+    return np.concatenate([corners, np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3)])
 
 
 class Player:
@@ -58,74 +82,76 @@ class Player:
         **style_overrides: Any,
     ) -> None:
         from render3d.rendering import build_plotter
-        from render3d.scene.builder import build_scene
 
         if metric is not None:
             check_metric(metric)  # a wrong name fails before any scene is built
             if diff:
                 raise ValueError("Player: diff=True and metric= are two colourings of the same blocks; pass one")
         self.recording = rec = load_recording(recording)
-        self.indices = rec.consistent()
-        skipped = [s.epoch for s in rec.snapshots if s.index not in self.indices]
-        if skipped:
-            warnings.warn(
-                f"{rec.path}: skipping snapshots of epochs {skipped}: their graph differs from the "
-                "first snapshot's (see the manifest's graph_changed flags)",
-                stacklevel=2,
-            )
+        self.indices = _consistent_indices(rec)
         self.diff = diff
         if diff:  # a change is drawn on its own signed scale, never on the log-magnitude one
             style_overrides["scale"] = "layer"
         # ``size`` (default the style's image_size) is the one the scene is laid out for and drawn at
         style = style or SceneStyle()
         self.style = style.with_overrides(**({} if size is None else {"image_size": tuple(size)}), **style_overrides)
+        self.scene = self._build_scene()
+        self.sources = {fm.node_id: source_node(self.scene, fm.node_id) for fm in self.scene.feature_maps}
+        self._values: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
+        self.last_epoch = rec.snapshots[self.indices[-1]].epoch
+        self._set_colour_limits(clims)
+        self.plotter, self.actors = build_plotter(self.scene, off_screen=off_screen)
+        self._camera = [tuple(map(float, v)) for v in self.plotter.camera_position]
+        self._fit_ratio: float | None = None
+        self._fit_points = _fit_points(self.scene)
+        self.position = -1.0
+        self.caption = ""
+        self.slider: Any = None  # the window's EpochSlider (recording_window)
+        self._last_render: tuple[tuple[Any, ...], np.ndarray] | None = None  # (what it showed, the image)
+        self._composer: tuple[tuple[Any, ...], FeatureComposer | None] | None = None  # (its view, it)
+        from render3d.record.metric_view import MetricView
+
+        self.metric_view = MetricView(rec, self.indices, self.plotter, self.actors)
+        self.metric_view.set_metric(metric)
+
+    def _build_scene(self) -> Scene:
+        """The activations scene of the first animated snapshot, titled for the recording."""
+        from render3d.scene.builder import build_scene
+
+        rec = self.recording
         base = rec.trace(self.indices[0])
+        self._graph_nodes = base.nodes
         scene = build_scene(base, "activations", style=self.style)
         if not scene.feature_maps:
             raise RecordingError(f"{rec.path}: the recorded graph has no activations to animate")
-        self.scene = scene
-        self.sources = {fm.node_id: source_node(scene, fm.node_id) for fm in scene.feature_maps}
-        self._graph_nodes = base.nodes
-        self._values: OrderedDict[int, dict[str, np.ndarray]] = OrderedDict()
-        self.last_epoch = rec.snapshots[self.indices[-1]].epoch
         name = rec.probe_name
         scene.title = (
             f"{rec.model} learning: activations for {name}" if name else f"{rec.model}: activations over training"
         )
-        if diff:
+        return scene
+
+    def _set_colour_limits(self, clims: Mapping[str, tuple[float, float]] | None) -> None:
+        """Each feature map's colour limits for every frame: ``clims`` as given, else the diff's one
+        symmetric scale or each layer's range over all snapshots (with ``scale="layer"``)."""
+        scene = self.scene
+        if self.diff:
             if clims is None:
                 self._set_diff_limits()
             scene.cmap = DIFF_CMAP
             scene.colorbar_title = "change vs previous epoch (all layers)"
         elif self.style.scale == "layer":
             if clims is None:
-                limits = rec.color_limits(set(self.sources.values()), snapshots=self.indices)
+                limits = self.recording.color_limits(set(self.sources.values()), snapshots=self.indices)
                 for fm in scene.feature_maps:
                     fm.clim = limits.get(self.sources[fm.node_id], fm.clim)
                 # a layer constant in the first snapshot keeps its value's place on the other layers' range
-                place_constant_layers(scene.feature_maps, {k: base.nodes[src].stats for k, src in self.sources.items()})
+                stats = {k: self._graph_nodes[src].stats for k, src in self.sources.items()}
+                place_constant_layers(scene.feature_maps, stats)
             scene.colorbar_title = "activation (per-layer p1–p99 over all epochs)"
         if clims is not None:
             for fm in scene.feature_maps:
                 vmin, vmax = clims[fm.node_id]  # a caller's [lo, hi] list or array becomes a tuple
                 fm.clim = (vmin, vmax)
-        self.plotter, self.actors = build_plotter(scene, off_screen=off_screen)
-        self._camera = [tuple(map(float, v)) for v in self.plotter.camera_position]
-        self._fit_ratio: float | None = None
-        blocks = scene.blocks
-        lo, hi = blocks.lower, blocks.upper
-        self._fit_points = np.concatenate(
-            [
-                np.stack([np.where([i & 1, i & 2, i & 4], hi, lo) for i in range(8)]).reshape(-1, 3),
-                np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3),
-            ]
-        )
-        self.position = -1.0
-        self.slider: Any = None  # the window's EpochSlider (recording_window)
-        from render3d.record.metric_view import MetricView
-
-        self.metric_view = MetricView(rec, self.indices, self.plotter, self.actors)
-        self.metric_view.set_metric(metric)
 
     def __len__(self) -> int:
         return len(self.indices)
@@ -197,10 +223,35 @@ class Player:
         k = min(len(self.indices) - 1, int(math.floor(i + alpha + 0.5)))  # halfway shows the next epoch
         nearest = self.recording.snapshots[self.indices[k]]
         view = "change" if self.diff else self.metric_view.name  # the caption says what the colours are
-        self.actors.set_caption(
-            caption(nearest.epoch, self.last_epoch, nearest.metrics, prefix=f"{view} · " if view else "")
-        )
+        self.caption = caption(nearest.epoch, self.last_epoch, nearest.metrics, prefix=f"{view} · " if view else "")
+        self.actors.set_caption(self.caption)
         self.position = float(position)
+
+    def image(self) -> np.ndarray:
+        """What the plotter shows now, (H, W, 3) uint8. Rendered when anything but the feature maps'
+        colours changed since the last render (the caption, the camera, the view); else the last
+        render with the feature maps recoloured in numpy
+        (:class:`~render3d.rendering.composite.FeatureComposer`: the render's own pixels, within
+        :data:`~render3d.rendering.composite.TOLERANCE` at a bar's edge), 1 ms where llvmpipe takes ~40."""
+        from render3d.rendering.png import read_rgb
+
+        view = (self.metric_view.name, tuple(self.plotter.camera_position))
+        shows = (*view, self.caption)
+        last = self._last_render
+        if last is not None and last[0][:2] == view and self.metric_view.name is None:  # a metric recolours blocks
+            if self._composer is None or self._composer[0] != view:  # a second frame in one view: worth learning it
+                self._composer = (view, self._capture())
+            composer = self._composer[1]
+            if composer is not None and last[0] == shows:
+                return composer.compose(last[1])
+        image = read_rgb(self.plotter)
+        self._last_render = (shows, image)
+        return image
+
+    def _capture(self) -> FeatureComposer | None:
+        from render3d.rendering.composite import FeatureComposer
+
+        return FeatureComposer.capture(self.plotter, self.actors.feature_actors)
 
     def set_metric(self, name: str | None) -> None:
         """Colour the blocks by training-health metric ``name`` (see :data:`~render3d.record.metrics.METRICS`)
