@@ -189,7 +189,6 @@ def cmd_gallery(args: argparse.Namespace) -> int:
     files = find_scene_files(args.scenes)
     out_dir = Path(args.output)
     failed = render_gallery(files, out_dir, trust_pickle=args.trust_pickle, workers=args.workers, ray=args.ray)
-    print(f"wrote {len(files) - len(failed)} images to {out_dir}/")
     if failed:
         for f in failed:
             print(f"{f.kind}: {f.message if str(f.file) in f.message else f'{f.file}: {f.message}'}", file=sys.stderr)
