@@ -37,13 +37,14 @@ from render3d.rendering.meshes import (
     boxes_mesh,
     colormap_lut,
     face_shades,
+    quads_nearest_first,
     segments_mesh,
     shade_colors,
     tiled_planes_mesh,
     values_rgb,
     vertical_bars_mesh,
 )
-from render3d.scene.camera import Overlays
+from render3d.scene.camera import Overlays, camera_basis
 from render3d.scene.fit import fit_to_size
 from render3d.scene.model import FeatureMap, Scene, repeat_shadows
 
@@ -269,10 +270,12 @@ def add_scene(plotter: pv.Plotter, scene: Scene, *, show_labels: bool = True) ->
     plotter.set_background(rgb01(scene.background))
     actors = SceneActors(plotter, scene)
     scale = height / 1080
+    # feature maps first: CPU GL tests depth before it shades, so the open blocks' backdrops behind
+    # the planes then cost little (drawn before the planes, every backdrop pixel was shaded twice)
+    _add_feature_maps(plotter, actors, scene)
     _add_blocks(plotter, actors, scene, scale)
     _add_connectors(plotter, actors, scene, scale)
     add_flag_marks(plotter, scene, scale)
-    _add_feature_maps(plotter, actors, scene)
     if show_labels and len(scene.labels):
         actors.label_actor = add_labels(plotter, scene, (width, height))
     _add_overlays(plotter, actors, scene, width, height, scale)
@@ -441,72 +444,91 @@ def _volume_order(values: np.ndarray) -> np.ndarray:
 
 
 def _add_feature_maps(plotter: pv.Plotter, actors: SceneActors, scene: Scene) -> None:
+    _, _, _, forward = camera_basis(scene.camera)
+    eye = np.asarray(scene.camera.position, dtype=float)
     for fm in scene.feature_maps:
-        values = np.asarray(fm.values)
         if fm.style in ("planes", "slab"):
-            if values.ndim == 2:
-                values = values[None]
-            k, h, w = values.shape
-            grid = atlas_grid(k)
-            mesh = tiled_planes_mesh(
-                np.asarray(fm.origin), np.asarray(fm.plane_size), fm.spacing, k, grid, offsets=fm.offsets
-            )
-            atlas = atlas_rgb(values, fm.clim, actors.lut, grid)
-            image = pv.ImageData(dimensions=(atlas.shape[1], atlas.shape[0], 1))
-            image.point_data["rgb"] = atlas[::-1].reshape(-1, 3)
-            texture = pv.Texture(image)
-            texture.interpolate = False
-            texture.repeat = False
-            actor = plotter.add_mesh(
-                mesh,
-                texture=texture,
-                lighting=False,  # exact colour-bar colours
-                pickable=False,
-                name=f"fmap:{fm.node_id}",
-                reset_camera=False,
-                render=False,
-            )
-            handle = _FeatureHandle(
-                fm, actor, tuple(np.asarray(fm.values).shape), image=image, texels=image.point_data["rgb"], grid=grid
-            )
+            handle = _add_planes(plotter, actors, fm, eye, forward)
         elif fm.style == "bars":
-            n = values.size
-            mesh = vertical_bars_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), n)
-            mesh.cell_data["rgb"] = values_rgb(values.reshape(-1), fm.clim, actors.lut)  # NaN/Inf: own colours
-            actor = plotter.add_mesh(
-                mesh,
-                scalars="rgb",
-                rgb=True,
-                show_scalar_bar=False,
-                show_edges=n <= 64,
-                edge_color=(0.85, 0.85, 0.85),
-                lighting=False,  # exact colour-bar colours
-                pickable=False,
-                name=f"fmap:{fm.node_id}",
-                reset_camera=False,
-                render=False,
-            )
-            handle = _FeatureHandle(fm, actor, values.shape, mesh=mesh)
-        else:  # volume
-            c, h, w = values.shape
-            grid_data = pv.ImageData(dimensions=(w, h, c), spacing=(fm.spacing,) * 3, origin=tuple(fm.origin))
-            grid_data.point_data["values"] = _volume_order(values.astype(np.float32))
-            actor = plotter.add_volume(
-                grid_data,
-                scalars="values",
-                cmap=scene.cmap,
-                clim=fm.clim,
-                mapper="gpu",
-                opacity="sigmoid",
-                show_scalar_bar=False,
-                pickable=False,
-                name=f"fmap:{fm.node_id}",
-                reset_camera=False,
-                render=False,
-            )
-            actor.mapper.SetSampleDistance(float(fm.spacing))
-            handle = _FeatureHandle(fm, actor, values.shape, volume=grid_data)
+            handle = _add_bars(plotter, actors, fm)
+        else:
+            handle = _add_volume(plotter, fm, scene.cmap)
         actors._features[fm.node_id] = handle
+
+
+def _add_planes(
+    plotter: pv.Plotter, actors: SceneActors, fm: FeatureMap, eye: np.ndarray, forward: np.ndarray
+) -> _FeatureHandle:
+    """A plane stack as one mesh of quads, nearest the scene's camera first, sampling one RGB atlas."""
+    values = np.asarray(fm.values)
+    if values.ndim == 2:
+        values = values[None]
+    k = len(values)
+    grid = atlas_grid(k)
+    mesh = tiled_planes_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), fm.spacing, k, grid, offsets=fm.offsets)
+    quads_nearest_first(mesh, eye, forward)
+    atlas = atlas_rgb(values, fm.clim, actors.lut, grid)
+    image = pv.ImageData(dimensions=(atlas.shape[1], atlas.shape[0], 1))
+    image.point_data["rgb"] = atlas[::-1].reshape(-1, 3)
+    texture = pv.Texture(image)
+    texture.interpolate = False
+    texture.repeat = False
+    actor = plotter.add_mesh(
+        mesh,
+        texture=texture,
+        lighting=False,  # exact colour-bar colours
+        pickable=False,
+        name=f"fmap:{fm.node_id}",
+        reset_camera=False,
+        render=False,
+    )
+    shape = tuple(np.asarray(fm.values).shape)
+    return _FeatureHandle(fm, actor, shape, image=image, texels=image.point_data["rgb"], grid=grid)
+
+
+def _add_bars(plotter: pv.Plotter, actors: SceneActors, fm: FeatureMap) -> _FeatureHandle:
+    """A vector as one column of coloured cells (edged while they are few enough to tell apart)."""
+    values = np.asarray(fm.values)
+    n = values.size
+    mesh = vertical_bars_mesh(np.asarray(fm.origin), np.asarray(fm.plane_size), n)
+    mesh.cell_data["rgb"] = values_rgb(values.reshape(-1), fm.clim, actors.lut)  # NaN/Inf: own colours
+    actor = plotter.add_mesh(
+        mesh,
+        scalars="rgb",
+        rgb=True,
+        show_scalar_bar=False,
+        show_edges=n <= 64,
+        edge_color=(0.85, 0.85, 0.85),
+        lighting=False,  # exact colour-bar colours
+        pickable=False,
+        name=f"fmap:{fm.node_id}",
+        reset_camera=False,
+        render=False,
+    )
+    return _FeatureHandle(fm, actor, values.shape, mesh=mesh)
+
+
+def _add_volume(plotter: pv.Plotter, fm: FeatureMap, cmap: str) -> _FeatureHandle:
+    """A (C, H, W) map as a GPU ray-cast volume, one voxel per value."""
+    values = np.asarray(fm.values)
+    c, h, w = values.shape
+    grid_data = pv.ImageData(dimensions=(w, h, c), spacing=(fm.spacing,) * 3, origin=tuple(fm.origin))
+    grid_data.point_data["values"] = _volume_order(values.astype(np.float32))
+    actor = plotter.add_volume(
+        grid_data,
+        scalars="values",
+        cmap=cmap,
+        clim=fm.clim,
+        mapper="gpu",
+        opacity="sigmoid",
+        show_scalar_bar=False,
+        pickable=False,
+        name=f"fmap:{fm.node_id}",
+        reset_camera=False,
+        render=False,
+    )
+    actor.mapper.SetSampleDistance(float(fm.spacing))
+    return _FeatureHandle(fm, actor, values.shape, volume=grid_data)
 
 
 #: label text is rasterised at this multiple of its on-screen size. 1 reproduces the point labels

@@ -19,6 +19,7 @@ __all__ = [
     "colormap_lut",
     "face_shades",
     "polylines_mesh",
+    "quads_nearest_first",
     "segments_mesh",
     "shade_colors",
     "tiled_planes_mesh",
@@ -198,6 +199,21 @@ def tiled_planes_mesh(
     tc[:, 3] = np.stack([u0, v1], axis=1)
     mesh = pv.PolyData(pts.reshape(-1, 3), faces=_quads(k, np.arange(4 * k).reshape(k, 4)))
     mesh.active_texture_coordinates = tc.reshape(-1, 2)
+    return mesh
+
+
+def quads_nearest_first(mesh: pv.PolyData, eye: np.ndarray, forward: np.ndarray) -> pv.PolyData:
+    """``mesh`` (quads only) with its quads reordered in place, nearest first in depth along ``forward``
+    from ``eye``; returns it.
+
+    A GL draws a mesh's cells in order, and CPU GL (llvmpipe) tests depth before it shades: a quad
+    drawn behind one already drawn costs little, one drawn in front of it is shaded twice. A stack of
+    feature-map planes drawn back to front cost ~30 % of AlexNet's activations frame.
+    """
+    quads = mesh.faces.reshape(-1, 5)
+    centres = mesh.points[quads[:, 1:]].mean(axis=1)
+    depth = (centres - np.asarray(eye, dtype=float)) @ np.asarray(forward, dtype=float)
+    mesh.faces = quads[np.argsort(depth, kind="stable")].ravel()
     return mesh
 
 
