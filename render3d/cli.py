@@ -25,6 +25,8 @@ from render3d.preflight import check_device
 from render3d.scene.style import DEFAULT_SIZE, SCALES, VIDEO_SIZE
 
 USAGE_ERRORS = (ModelSpecError, OutputSpecError, SceneFileError, UsageError)
+#: the options that pick and run a MODEL (a recording was made with its own)
+MODEL_OPTIONS = ("input_shape", "weights", "probe", "depth", "device")
 
 T = TypeVar("T")
 
@@ -244,6 +246,16 @@ def cmd_animate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _refuse_model_options(args: argparse.Namespace, *, mode_given: bool = False) -> None:
+    """A recording was made with its own model options: one given for it as well is a usage error."""
+    given = [f"--{name.replace('_', '-')}" for name in MODEL_OPTIONS if getattr(args, name)]
+    if given or mode_given:
+        raise UsageError(
+            f"render3d {args.command}: {(given or ['--mode'])[0]} applies to a MODEL, not to the recording "
+            f"{args.model} (it was recorded with its own)"
+        )
+
+
 #: ``render3d doctor``'s exit status when it found problems (0: none; 1 and 2 stay errors, as for every command)
 DOCTOR_FOUND = 3
 
@@ -257,12 +269,7 @@ def cmd_doctor(args: argparse.Namespace) -> int:
         check_output(args.output, extensions=IMAGE_EXTENSIONS)  # before tracing, as for render
         _start_gl_probe()
     if is_recording(args.model):
-        given = [name for name in ("input_shape", "weights", "probe", "depth", "device") if getattr(args, name)]
-        if given:
-            raise UsageError(
-                f"render3d doctor: --{given[0].replace('_', '-')} applies to a MODEL, not to the "
-                f"recording {args.model} (it was recorded with its own)"
-            )
+        _refuse_model_options(args)
         diagnosis = diagnose_recording(args.model)
     else:
         diagnosis = diagnose_spec(_spec(args))
@@ -302,13 +309,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     check_output(args.output, extensions=EXPORT_EXTENSIONS)  # before tracing: nothing is built for a bad path
     if is_recording(args.model):
-        given = [name for name in ("input_shape", "weights", "probe", "depth", "device") if getattr(args, name)]
-        if given or args.mode != "architecture":
-            option = f"--{given[0].replace('_', '-')}" if given else "--mode"
-            raise UsageError(
-                f"render3d export: {option} applies to a MODEL, not to the recording {args.model} "
-                "(it was recorded with its own)"
-            )
+        _refuse_model_options(args, mode_given=args.mode != "architecture")
         scene, frames, note = recording_scene(args.model, size=args.size, scale=args.scale)
         path = write_scene(scene, args.output, frames, info_note=note)
         extra = f", {len(frames)} epochs"
