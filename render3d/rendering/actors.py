@@ -288,27 +288,43 @@ def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
     blocks = scene.blocks
     if not len(blocks):
         return
-    cats = np.asarray(blocks.categories, dtype=object)
-    lower, upper = blocks.lower, blocks.upper
-    colors = np.asarray(blocks.colors, dtype=np.uint8)
-    ids = np.arange(len(blocks))
     actors._shades = face_shades()
-    # A block that shows a feature map inside is drawn open: its outline in the category colour
-    # over a pale backdrop of its far faces (front faces culled), so the planes are in plain view.
-    opened = np.zeros(len(blocks), dtype=bool)
-    if scene.mode == "activations":
-        with_map = {fm.node_id for fm in scene.feature_maps if not fm.block}  # own maps, not attention
-        opened = np.array([nid in with_map for nid in blocks.node_ids], dtype=bool)
+    opened = _open_blocks(scene)
     # Outlines read well up to a few hundred boxes; past that they cost ~5 ms a 1080p frame on
     # CPU GL and darken boxes only a few pixels wide.
     edges = len(blocks) <= MAX_EDGED_BLOCKS
+    _add_closed_blocks(plotter, actors, scene, opened, edges, scale)
+    _add_repeats(plotter, actors, scene, opened, edges, scale)
+    if opened.any():
+        _add_open_blocks(plotter, actors, scene, np.flatnonzero(opened), scale)
+
+
+def _open_blocks(scene: Scene) -> np.ndarray:
+    """Mask of the blocks drawn open: those showing their own feature map inside (activations mode),
+    as an outline in the category colour over a pale backdrop of the far faces (front faces culled),
+    so that the planes are in plain view."""
+    blocks = scene.blocks
+    if scene.mode != "activations":
+        return np.zeros(len(blocks), dtype=bool)
+    with_map = {fm.node_id for fm in scene.feature_maps if not fm.block}  # own maps, not attention
+    return np.array([nid in with_map for nid in blocks.node_ids], dtype=bool)
+
+
+def _add_closed_blocks(
+    plotter: pv.Plotter, actors: SceneActors, scene: Scene, opened: np.ndarray, edges: bool, scale: float
+) -> None:
+    """One merged mesh of solid boxes per legend category, in the legend's order."""
+    blocks = scene.blocks
+    cats = np.asarray(blocks.categories, dtype=object)
+    colors = np.asarray(blocks.colors, dtype=np.uint8)
+    ids = np.arange(len(blocks))
     order = [name for name, _ in scene.legend]
     names = list(dict.fromkeys([*[c for c in order if c in set(blocks.categories)], *blocks.categories]))
     for name in names:
         sel = ids[(cats == name) & ~opened]
         if not len(sel):
             continue
-        mesh = boxes_mesh(lower[sel], upper[sel], colors[sel], sel, actors._shades)
+        mesh = boxes_mesh(blocks.lower[sel], blocks.upper[sel], colors[sel], sel, actors._shades)
         actor = plotter.add_mesh(
             mesh,
             scalars="rgb",
@@ -324,9 +340,16 @@ def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
         )
         actors.block_meshes[name] = mesh
         actors.block_actors[name] = actor
-    s_lo, s_hi, s_owner = repeat_shadows(blocks)
+
+
+def _add_repeats(
+    plotter: pv.Plotter, actors: SceneActors, scene: Scene, opened: np.ndarray, edges: bool, scale: float
+) -> None:
+    """The copies stacked behind folded ``×N`` blocks: outlines behind an open block (a solid copy
+    would hide its feature maps), washed solid boxes behind the others, one mesh each."""
+    colors = np.asarray(scene.blocks.colors, dtype=np.uint8)
+    s_lo, s_hi, s_owner = repeat_shadows(scene.blocks)
     if len(s_owner) and opened[s_owner].any():
-        # copies behind an open block (feature maps inside) are outlines: a solid copy would hide them
         wire = opened[s_owner]
         lines = box_outlines_mesh(s_lo[wire], s_hi[wire], _backdrop(colors[s_owner[wire]]) // 4 * 3, s_owner[wire])
         plotter.add_mesh(
@@ -342,55 +365,59 @@ def _add_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, scale: f
             render=False,
         )
         s_lo, s_hi, s_owner = s_lo[~wire], s_hi[~wire], s_owner[~wire]
-    if len(s_owner):
-        # the ×N deck: washed copies behind each folded block, one mesh for all of them
-        c = colors[s_owner].astype(np.float32)
-        washed = np.round(c + (255.0 - c) * SHADOW_WASH).astype(np.uint8)
-        mesh = boxes_mesh(s_lo, s_hi, washed, s_owner, actors._shades)
-        actors.shadow_actor = plotter.add_mesh(
-            mesh,
-            scalars="rgb",
-            rgb=True,
-            show_scalar_bar=False,
-            show_edges=edges,
-            edge_color=rgb01(EDGE_COLOR),
-            line_width=max(1.0, scale),
-            lighting=False,
-            name="blocks:repeats",
-            reset_camera=False,
-            render=False,
-        )
-        actors.shadow_mesh = mesh
-    if opened.any():
-        sel = ids[opened]
-        mesh = boxes_mesh(lower[sel], upper[sel], _backdrop(colors[sel]), sel, actors._shades)
-        actor = plotter.add_mesh(
-            mesh,
-            scalars="rgb",
-            rgb=True,
-            show_scalar_bar=False,
-            lighting=False,
-            culling="front",
-            name="blocks:open",
-            reset_camera=False,
-            render=False,
-        )
-        actors.block_meshes[OPEN_BLOCKS] = mesh
-        actors.block_actors[OPEN_BLOCKS] = actor
-        outline = box_outlines_mesh(lower[sel], upper[sel], colors[sel], sel)
-        actors.outline_mesh = outline
-        actors.outline_actor = plotter.add_mesh(
-            outline,
-            scalars="rgb",
-            rgb=True,
-            show_scalar_bar=False,
-            lighting=False,
-            line_width=max(1.0, 2.0 * scale),
-            pickable=False,
-            name="blocks:outline",
-            reset_camera=False,
-            render=False,
-        )
+    if not len(s_owner):
+        return
+    c = colors[s_owner].astype(np.float32)
+    washed = np.round(c + (255.0 - c) * SHADOW_WASH).astype(np.uint8)
+    mesh = boxes_mesh(s_lo, s_hi, washed, s_owner, actors._shades)
+    actors.shadow_actor = plotter.add_mesh(
+        mesh,
+        scalars="rgb",
+        rgb=True,
+        show_scalar_bar=False,
+        show_edges=edges,
+        edge_color=rgb01(EDGE_COLOR),
+        line_width=max(1.0, scale),
+        lighting=False,
+        name="blocks:repeats",
+        reset_camera=False,
+        render=False,
+    )
+    actors.shadow_mesh = mesh
+
+
+def _add_open_blocks(plotter: pv.Plotter, actors: SceneActors, scene: Scene, sel: np.ndarray, scale: float) -> None:
+    """Blocks ``sel`` drawn open (see :func:`_open_blocks`): washed far faces and a category-colour outline."""
+    lower, upper = scene.blocks.lower[sel], scene.blocks.upper[sel]
+    colors = np.asarray(scene.blocks.colors, dtype=np.uint8)[sel]
+    mesh = boxes_mesh(lower, upper, _backdrop(colors), sel, actors._shades)
+    actor = plotter.add_mesh(
+        mesh,
+        scalars="rgb",
+        rgb=True,
+        show_scalar_bar=False,
+        lighting=False,
+        culling="front",
+        name="blocks:open",
+        reset_camera=False,
+        render=False,
+    )
+    actors.block_meshes[OPEN_BLOCKS] = mesh
+    actors.block_actors[OPEN_BLOCKS] = actor
+    outline = box_outlines_mesh(lower, upper, colors, sel)
+    actors.outline_mesh = outline
+    actors.outline_actor = plotter.add_mesh(
+        outline,
+        scalars="rgb",
+        rgb=True,
+        show_scalar_bar=False,
+        lighting=False,
+        line_width=max(1.0, 2.0 * scale),
+        pickable=False,
+        name="blocks:outline",
+        reset_camera=False,
+        render=False,
+    )
 
 
 def _backdrop(colors: np.ndarray) -> np.ndarray:

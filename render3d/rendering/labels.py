@@ -234,22 +234,14 @@ def add_labels(plotter: pv.Plotter, scene: Scene, size: tuple[int, int]) -> Any:
     camera-facing quad per label sized so that at the scene's camera it covers exactly the pixels the
     text had as a point label. A point-label actor lays out and rasterises every label every frame
     (~5-12 ms of a 1080p frame for 34 labels); this mesh costs well under a millisecond."""
-    labels = scene.labels
     font = font_file()
-    # Without a font file VTK's built-in font drops glyphs outside Latin-1 (notes §7.5).
-    texts = list(labels.texts) if font else [latin1_label(t) for t in labels.texts]
     # the size the scene kept the labels apart for (pixels at 1080 p), scaled to this image
-    width, height = size
-    font_size = max(9, round((labels.font_px or 19.0) * height / 1080))
-    k = LABEL_SUPERSAMPLE
-    spacing = _matching_line_spacing(font, font_size, k)
-    positions = np.asarray(labels.positions, dtype=float).reshape(-1, 3)
-    keep = _uncluttered(
-        positions, [_text_dims(_text_property(font, font_size), t) for t in texts], scene.camera, (width, height)
-    )
-    positions, texts = positions[keep], [texts[i] for i in np.flatnonzero(keep)]
+    font_size = max(9, round((scene.labels.font_px or 19.0) * size[1] / 1080))
+    positions, texts = _shown_labels(scene, font, font_size, size)
     if not texts:
         return None
+    k = LABEL_SUPERSAMPLE
+    spacing = _matching_line_spacing(font, font_size, k)
     tiles = _rasterise_labels(texts, font, font_size, k, spacing)
     atlas, origin = _pack_atlas(tiles, _ATLAS_PAD)
     tile_hw = np.array([t.shape for t in tiles], dtype=float).reshape(-1, 2)
@@ -260,17 +252,45 @@ def add_labels(plotter: pv.Plotter, scene: Scene, size: tuple[int, int]) -> Any:
         one, big = _text_property(font, font_size), _text_property(font, k * font_size, spacing)
         ratio = [np.divide(_text_dims(one, t), _text_dims(big, t)) * k for t in texts]
         quad_px = quad_px * np.array(ratio, dtype=float).reshape(-1, 2)
-    mesh = labels_mesh(positions, quad_px, scene.camera, (width, height))
-    ah, aw = atlas.shape
-    x0, y0 = origin[:, 0] / aw, origin[:, 1] / ah
-    x1, y1 = (origin[:, 0] + tile_hw[:, 1]) / aw, (origin[:, 1] + tile_hw[:, 0]) / ah
-    mesh.active_texture_coordinates = np.stack(
-        [np.column_stack([x0, y0]), np.column_stack([x1, y0]), np.column_stack([x1, y1]), np.column_stack([x0, y1])],
-        axis=1,
-    ).reshape(-1, 2)
-    rgba = np.empty((ah, aw, 4), dtype=np.uint8)
+    mesh = labels_mesh(positions, quad_px, scene.camera, size)
+    mesh.active_texture_coordinates = _tile_coords(origin, tile_hw, atlas.shape)
+    rgba = np.empty((*atlas.shape, 4), dtype=np.uint8)
     rgba[..., :3] = TEXT_COLOR  # ink colour everywhere, so filtering never darkens or lightens edges
     rgba[..., 3] = atlas
+    return _add_overlay_mesh(plotter, mesh, rgba, "labels")
+
+
+def _shown_labels(
+    scene: Scene, font: str | None, font_size: int, size: tuple[int, int]
+) -> tuple[np.ndarray, list[str]]:
+    """Positions and texts of the labels to draw: each that overlaps no label before it."""
+    # Without a font file VTK's built-in font drops glyphs outside Latin-1 (notes §7.5).
+    texts = list(scene.labels.texts) if font else [latin1_label(t) for t in scene.labels.texts]
+    positions = np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3)
+    dims = [_text_dims(_text_property(font, font_size), t) for t in texts]
+    keep = _uncluttered(positions, dims, scene.camera, size)
+    return positions[keep], [texts[i] for i in np.flatnonzero(keep)]
+
+
+def _tile_coords(origin: np.ndarray, tile_hw: np.ndarray, atlas_hw: tuple[int, ...]) -> np.ndarray:
+    """(4·N, 2) texture coordinates of N quads (lower left, lower right, upper right, upper left), each
+    showing its atlas tile: lower-left texel ``origin`` (x, y), ``tile_hw`` (h, w) texels."""
+    ah, aw = atlas_hw[:2]
+    x0, y0 = origin[:, 0] / aw, origin[:, 1] / ah
+    x1, y1 = (origin[:, 0] + tile_hw[:, 1]) / aw, (origin[:, 1] + tile_hw[:, 0]) / ah
+    corners = [
+        np.column_stack([x0, y0]),
+        np.column_stack([x1, y0]),
+        np.column_stack([x1, y1]),
+        np.column_stack([x0, y1]),
+    ]
+    return np.stack(corners, axis=1).reshape(-1, 2)
+
+
+def _add_overlay_mesh(plotter: pv.Plotter, mesh: pv.PolyData, rgba: np.ndarray, name: str) -> Any:
+    """``mesh`` textured with the (H, W, 4) uint8 ``rgba`` atlas (row 0 at the bottom), drawn over
+    everything like 2-D text: depth at the near plane, texels with no ink discarded."""
+    ah, aw = rgba.shape[:2]
     image = pv.ImageData(dimensions=(aw, ah, 1))
     image.point_data["rgba"] = rgba.reshape(-1, 4)
     texture = pv.Texture(image)
@@ -282,7 +302,7 @@ def add_labels(plotter: pv.Plotter, scene: Scene, size: tuple[int, int]) -> Any:
         texture=texture,
         lighting=False,
         pickable=False,
-        name="labels",
+        name=name,
         reset_camera=False,
         render=False,
     )
