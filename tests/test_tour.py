@@ -167,7 +167,7 @@ def test_tour_starts_and_ends_on_the_overview_and_holds_each_stop(seed):
 
 def test_duration_sets_the_video_length(seed):
     plan = plan_tour(*seed, fps=10, duration=20.0)
-    assert abs(len(plan.frames) - 200) <= len(plan.stops) + 2  # one frame of rounding per segment at most
+    assert len(plan.frames) == 200
 
 
 def test_camera_glides_without_jumps(seed):
@@ -184,7 +184,7 @@ def test_tour_writes_a_video_with_a_caption_panel(tmp_path, caplog):
     path = render3d.tour(
         SeedCNN(), torch.randn(1, 3, 64, 64), path=tmp_path / "t.mp4", size=(320, 176), fps=4, duration=6.0
     )
-    assert caplog.messages == [f"wrote {path}: 32 frames, 320x176, 8.0 s (4 fps)"]
+    assert caplog.messages == [f"wrote {path}: 24 frames, 320x176, 6.0 s (4 fps)"]  # duration met at a low fps
     frames = iio.imread(path)
     assert frames.shape[1:] == (176, 320, 3) and len(frames) >= 20
     middle = frames[len(frames) // 2]

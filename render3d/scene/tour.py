@@ -397,23 +397,14 @@ def plan_tour(
         natural = 2 * intro + travel * (len(stops) + 1) + sum(holds)
         k = duration / natural
         holds, travel, intro = [h * k for h in holds], travel * k, intro * k
-    frames: list[Frame] = []
-
-    def hold(camera: Camera, stop: int, seconds: float) -> None:
-        frames.extend(Frame(camera, stop, 1.0) for _ in range(max(1, round(seconds * fps))))
-
-    def move(a: Camera, b: Camera, stop: int, seconds: float) -> None:
-        n = max(1, round(seconds * fps))
-        frames.extend(Frame(between(a, b, (j + 1) / n), stop, (j + 1) / n) for j in range(n))
-
-    hold(overview, -1, intro)
+    # (from camera, to camera, stop, seconds, is a hold): the video's segments in order
+    segments = [(overview, overview, -1, intro, True)]
     previous = overview
     for k, (camera, seconds) in enumerate(zip(cameras, holds)):
-        move(previous, camera, k, travel)
-        hold(camera, k, seconds)
+        segments += [(previous, camera, k, travel, False), (camera, camera, k, seconds, True)]
         previous = camera
-    move(previous, overview, len(stops), travel)
-    hold(overview, len(stops), intro)
+    segments += [(previous, overview, len(stops), travel, False), (overview, overview, len(stops), intro, True)]
+    frames = _segment_frames(segments, fps)
     name = title or trace.model
     intro_text = (
         f"A forward pass through {name}: {len(stops)} stops from the input to the output. "
@@ -423,6 +414,22 @@ def plan_tour(
     outro_text = f"That is the whole forward pass of {name}"
     outro_text += f"; its output: {describe_shape(out_node)}." if out_node is not None else "."
     return Tour(stops, frames, fps, intro_text, outro_text)
+
+
+def _segment_frames(segments: list[tuple[Camera, Camera, int, float, bool]], fps: float) -> list[Frame]:
+    """Frames on one clock: each segment ends at the frame nearest its end time, so rounding never adds up
+    (``duration`` is met to the frame); every hold shows at least one frame, and a move too short for one
+    frame at a low fps becomes a cut."""
+    frames: list[Frame] = []
+    end = 0.0
+    for a, b, stop, seconds, is_hold in segments:
+        end += seconds
+        n = max(1 if is_hold else 0, round(end * fps) - len(frames))
+        if is_hold:
+            frames.extend(Frame(a, stop, 1.0) for _ in range(n))
+        else:
+            frames.extend(Frame(between(a, b, (j + 1) / n), stop, (j + 1) / n) for j in range(n))
+    return frames
 
 
 def describe_shape(node: Node) -> str:
