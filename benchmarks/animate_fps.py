@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import tempfile
 import time
@@ -50,6 +51,26 @@ def make_recording(folder: Path, snapshots: int) -> Path:
     return folder
 
 
+def cpu_seconds() -> tuple[float, float]:
+    """CPU seconds (user + system) so far of this process (all its threads: llvmpipe's and the
+    writer's too) and of its finished children (ffmpeg, once the writer has waited for it)."""
+    own, kids = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime, kids.ru_utime + kids.ru_stime
+
+
+class Timed:
+    """Wall and CPU seconds (this process, ffmpeg) spent inside a ``with`` block."""
+
+    def __enter__(self) -> Timed:
+        self._wall, self._cpu = time.perf_counter(), cpu_seconds()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.wall = time.perf_counter() - self._wall
+        own, kids = cpu_seconds()
+        self.own, self.ffmpeg = own - self._cpu[0], kids - self._cpu[1]
+
+
 def phases(player, plan) -> dict[str, float]:
     """Milliseconds per drawn frame of each step of ``render_frames``'s loop, one pass (held frames,
     which repeat the frame before, are left out as the loop leaves them out)."""
@@ -78,17 +99,67 @@ def phases(player, plan) -> dict[str, float]:
     return {name: 1e3 * s / len(drawn) for name, s in spent.items()}
 
 
-def main() -> None:
-    from render3d.record.animate import (
-        FramePlan,
-        Player,
-        _story,
-        frame_positions,
-        open_writer,
-        render_frames,
-        scene_size,
-        video_size,
+def rounds_of(player, plan, rounds: int, folder: Path) -> tuple[list[Timed], list[Timed], float]:
+    """``rounds`` pairs, interleaved: the plan rendered and encoded, then its very frames encoded alone;
+    returns both runs' timings and the video's size in MB."""
+    from render3d.record.animate import open_writer, render_frames
+
+    def render_encode() -> tuple[Timed, list[np.ndarray]]:
+        frames = []
+        player._last_render = player._composer = None  # each round learns the view again, as animate does
+        with Timed() as spent:
+            writer = open_writer(folder / "a.mp4", 30)
+            for image in render_frames(player, plan):
+                writer.append_data(image)
+                frames.append(image)
+            writer.close()
+        return spent, frames
+
+    def encode(frames: list[np.ndarray]) -> Timed:
+        with Timed() as spent:
+            writer = open_writer(folder / "b.mp4", 30)
+            for image in frames:
+                writer.append_data(image)
+            writer.close()
+        return spent
+
+    runs: list[Timed] = []
+    ceilings: list[Timed] = []
+    for _ in range(rounds):
+        spent, frames = render_encode()
+        runs.append(spent)
+        ceilings.append(encode(frames))
+    return runs, ceilings, os.path.getsize(folder / "a.mp4") / 1e6
+
+
+def report(runs: list[Timed], ceilings: list[Timed], n: int) -> None:
+    """fps of both runs (medians and each round), their paired ratio and the CPU each took per frame."""
+    both, ceiling = [r.wall for r in runs], [c.wall for c in ceilings]
+    ratios = [c / b for b, c in zip(both, ceiling)]
+    print(
+        f"render + encode:  {n / statistics.median(both):6.1f} fps  (rounds: {', '.join(f'{n / s:.1f}' for s in both)})"
     )
+    print(
+        f"encode only:      {n / statistics.median(ceiling):6.1f} fps  (ceiling; rounds: "
+        f"{', '.join(f'{n / s:.1f}' for s in ceiling)})"
+    )
+    print(
+        f"ratio:            {statistics.median(ratios):6.2f}x of the ceiling (paired, median; "
+        "targets: >= 30 fps, >= 0.5x)"
+    )
+
+    def per_frame(timed: list[Timed], field: str) -> float:
+        return 1e3 * statistics.median(getattr(t, field) for t in timed) / n
+
+    print(
+        f"CPU per frame:    render + encode {per_frame(runs, 'own'):.1f} ms here + {per_frame(runs, 'ffmpeg'):.1f} ms "
+        f"ffmpeg; encode only {per_frame(ceilings, 'own'):.1f} ms here + {per_frame(ceilings, 'ffmpeg'):.1f} ms ffmpeg "
+        "(medians; what other processes on the machine cannot change)"
+    )
+
+
+def main() -> None:
+    from render3d.record.animate import FramePlan, Player, _story, frame_positions, scene_size, video_size
     from render3d.record.recording import load_recording
 
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -114,54 +185,18 @@ def main() -> None:
         build = time.perf_counter() - start
         positions = frame_positions(player, 30, story=story)
         plan = FramePlan(tuple(positions.tolist()), story=story, size=size)
-        n = len(positions)
-
-        def render_encode() -> tuple[float, list[np.ndarray]]:
-            frames = []
-            player._last_render = player._composer = None  # each round learns the view again, as animate does
-            writer = open_writer(Path(tmp) / "a.mp4", 30)
-            start = time.perf_counter()
-            for image in render_frames(player, plan):
-                writer.append_data(image)
-                frames.append(image)
-            writer.close()
-            return time.perf_counter() - start, frames
-
-        def encode(frames: list[np.ndarray]) -> float:
-            writer = open_writer(Path(tmp) / "b.mp4", 30)
-            start = time.perf_counter()
-            for image in frames:
-                writer.append_data(image)
-            writer.close()
-            return time.perf_counter() - start
-
-        both, ceiling = [], []
-        for _ in range(rounds):
-            seconds, frames = render_encode()
-            both.append(seconds)
-            ceiling.append(encode(frames))
-        mb = os.path.getsize(Path(tmp) / "a.mp4") / 1e6
+        runs, ceilings, mb = rounds_of(player, plan, rounds, Path(tmp))
         steps = phases(player, plan) if args.phases else None
         player.close()
 
-    ratios = [c / b for b, c in zip(both, ceiling)]
+    n = len(plan)
     held = n - len(np.unique(np.asarray(positions)))
     print(
         f"{n} frames at {size[0]}x{size[1]} ({held} repeat the frame before: held epochs), "
         f"{len(player.scene.feature_maps)} feature maps, story panels {'on' if story else 'off'} "
         f"(scene built once in {build:.2f} s); MP4 {mb:.2f} MB; {rounds} round(s), load {os.getloadavg()[0]:.1f}"
     )
-    print(
-        f"render + encode:  {n / statistics.median(both):6.1f} fps  (rounds: {', '.join(f'{n / s:.1f}' for s in both)})"
-    )
-    print(
-        f"encode only:      {n / statistics.median(ceiling):6.1f} fps  (ceiling; rounds: "
-        f"{', '.join(f'{n / s:.1f}' for s in ceiling)})"
-    )
-    print(
-        f"ratio:            {statistics.median(ratios):6.2f}x of the ceiling (paired, median; "
-        "targets: >= 30 fps, >= 0.5x)"
-    )
+    report(runs, ceilings, n)
     if steps:
         print("per frame (ms):   " + ", ".join(f"{k} {v:.1f}" for k, v in steps.items()))
 

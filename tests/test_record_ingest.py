@@ -3,6 +3,7 @@ and the one library call behind ``render3d animate MODEL --checkpoints``."""
 
 from __future__ import annotations
 
+import logging
 import tempfile
 
 import torch
@@ -40,7 +41,8 @@ def test_each_checkpoint_file_is_read_once(tmp_path, monkeypatch):
     assert rec.epochs == [10, 20, 30] and sorted(rec.metrics[0]) == ["loss"]
 
 
-def test_animate_checkpoints_records_then_writes_the_video(tmp_path, capsys):
+def test_animate_checkpoints_records_then_writes_the_video(tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="render3d")
     ckpts = _checkpoints(tmp_path / "ckpt")
     src = tmp_path / "net.py"
     src.write_text("from render3d.models import DigitsCNN\ndef tiny():\n    return DigitsCNN(width=4)\n")
@@ -55,7 +57,7 @@ def test_animate_checkpoints_records_then_writes_the_video(tmp_path, capsys):
         fps=10,
     )
     assert path == out and out.is_file()
-    assert capsys.readouterr().out.strip().endswith(f"wrote {out}: 3 frames, 320x192, 0.3 s (10 fps)")
+    assert caplog.records[-1].getMessage() == f"wrote {out}: 3 frames, 320x192, 0.3 s (10 fps)"
     rec = load_recording(tmp_path / "rec")
     assert (rec.epochs, rec.probe_name, rec.probe_label) == ([10, 20], "digit 3", 3)
 

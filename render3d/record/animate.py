@@ -265,7 +265,7 @@ def animate_recording(
     workers: int | None = None,
     ray: str | None = None,
 ) -> Path:
-    # 17 options, all keywords: the public ``render3d.animate``, mirroring the CLI's ``animate`` flags one for one
+    # 17 options, a long docstring: the public ``render3d.animate``, whose keywords mirror the CLI's ``animate`` flags
     """Write a recording (a :class:`~render3d.record.Recording` or its folder) as an MP4 (or a GIF).
 
     One scene, colour limits fixed per layer over all snapshots, caption ``epoch 3/10 · loss 0.412 ·

@@ -33,11 +33,8 @@ def record_checkpoints(
     out_dir: str | os.PathLike[str],
     *,
     trust_pickle: bool = False,
-    depth: int | None = None,
     progress: bool = True,
-    probe_name: str | None = None,
-    label: int | None = None,
-    classes: Sequence[str] | None = None,
+    **recorder_options: Any,
 ) -> Recording:
     """Load each checkpoint (natural order) into ``model`` and snapshot ``probe``; returns the recording.
 
@@ -48,7 +45,8 @@ def record_checkpoints(
     The recording is built in a temp folder beside ``out_dir`` and replaces it only when every
     checkpoint was recorded; ``out_dir`` must be new, empty or a recording (its manifest-listed files
     are the only ones removed). A folder holding anything else is refused before any checkpoint is read.
-    ``probe_name``, ``label`` and ``classes`` are stored as :class:`~render3d.record.recorder.Recorder` does.
+    ``recorder_options`` (``depth``, ``probe_name``, ``label``, ``classes``, ...) go to the
+    :class:`~render3d.record.recorder.Recorder` that writes it.
     """
     from tqdm import tqdm
 
@@ -64,7 +62,7 @@ def record_checkpoints(
         raise RecordingError("record_checkpoints: the list of checkpoints is empty; pass at least one file")
     with (
         new_recording_folder(out_dir) as folder,
-        Recorder(model, probe, folder, depth=depth, probe_name=probe_name, label=label, classes=classes) as recorder,
+        Recorder(model, probe, folder, **recorder_options) as recorder,
     ):
         last: tuple[Path, float] | None = None
         for i, p in enumerate(tqdm(paths, desc="record", unit="ckpt", disable=not progress, leave=False)):

@@ -49,6 +49,7 @@ from torch import nn
 
 from render3d.atomic import atomic_path, atomic_write_text, sweep_stale_temps
 from render3d.errors import OutputError, RecordingError, Render3DError
+from render3d.graph import Trace
 from render3d.record import store
 from render3d.record.folder import owned_names, read_checked, refuse_foreign, remove_owned
 from render3d.record.lock import LOCK, RecordingLock, new_run_id, release
@@ -140,7 +141,7 @@ class Recorder:
         template: nn.Module | None = None,
         grads: bool = True,
     ) -> None:
-        from render3d.probe import describe_probe
+        # 14 parameters: the public render3d.Recorder; all but the first three are keywords, each documented above
         from render3d.record.distributed import global_rank, is_sharded
 
         if resume and overwrite:
@@ -157,24 +158,38 @@ class Recorder:
         self.template = template
         # the module each snapshot traces (a sharded rank that does not write traces nothing)
         self._traced = template if self.sharded and template is not None else model
-        self.probe = _resolve_probe(self._traced, probe)
-        named, known = describe_probe(probe) if isinstance(probe, str) else (None, None)
-        self.probe_name = probe_name if probe_name is not None else named
-        self.label = int(label) if label is not None else known
-        self.classes = None if classes is None else [str(c) for c in classes]
+        self._set_probe(probe, probe_name, label, classes)
         self.out_dir = Path(out_dir)
         self.capture = capture or RECORDER_CAPTURE
         if self.capture.mode == "none":
             raise ValueError("Recorder capture mode must be 'reduced' or 'full', not 'none'")
         self.depth = depth
         self._weights = WeightHistory(grads=grads) if layer_norms else None
-        self.probe_hash = probe_hash(self.probe)
         self.run = new_run_id()
         self._manifest: dict[str, Any] | None = None
         self._finalizer: weakref.finalize[..., Recorder]  # _nothing on a rank that does not write, else _release
         if not self.writes:  # another rank writes the recording: this one takes no folder, no lock
             self._finalizer = weakref.finalize(self, _nothing)
             return
+        self._take_folder(resume=resume, overwrite=overwrite)
+
+    def _set_probe(
+        self, probe: torch.Tensor | str, name: str | None, label: int | None, classes: Sequence[str] | None
+    ) -> None:
+        """The probe tensor, what it shows and its class (given, else read from a probe spec string),
+        and the class names."""
+        from render3d.probe import describe_probe
+
+        self.probe = _resolve_probe(self._traced, probe)
+        self.probe_hash = probe_hash(self.probe)
+        named, known = describe_probe(probe) if isinstance(probe, str) else (None, None)
+        self.probe_name = name if name is not None else named
+        self.label = int(label) if label is not None else known
+        self.classes = None if classes is None else [str(c) for c in classes]
+
+    def _take_folder(self, *, resume: bool, overwrite: bool) -> None:
+        """Create or open the recording folder under this Recorder's lock (released on close or
+        garbage collection) and read the manifest to continue, if any."""
         if self.out_dir.exists() and not self.out_dir.is_dir():
             raise RecordingError(f"{self.out_dir} exists and is not a folder; choose a folder for the recording")
         created = not self.out_dir.exists()
@@ -254,27 +269,51 @@ class Recorder:
         probe = self.probe.to(_device_of(model))
         with _output_logits(model) as output:
             traced = trace(model, probe, depth=self.depth, capture=self.capture)
-        logits = _logits(output.get("value"))
-        signature = traced.signature()
         manifest = self._manifest or self._start(traced)
         if self._resumed:
-            self._check_resumed_graph(manifest, signature)
+            self._check_resumed_graph(manifest, traced.signature())
+        entry = self._entry(manifest, epoch, values, traced.signature())
+        self._manifest = self._write(manifest, entry, traced, layers, _logits(output.get("value")))
+        if self._weights is not None:
+            self._weights.accept(model)
+        if entry["graph_changed"]:
+            msg = (
+                f"snapshot {entry['index']} (epoch {epoch}) traced a different graph than the first snapshot "
+                f"(signature {entry['signature']} != {manifest['signature']}); stored with its own graph "
+                f"({entry['graph_file']}) and flagged in the manifest"
+            )
+            warnings.warn(msg, GraphChangedWarning, stacklevel=2)
+        return self.out_dir / entry["file"]
+
+    def _entry(self, manifest: dict[str, Any], epoch: float, metrics: dict[str, Any], signature: str) -> dict[str, Any]:
+        """The manifest entry of the next snapshot (a graph unlike the first one's gets its own file)."""
         index = len(manifest["snapshots"])
-        name = store.snapshot_name(index)
         entry: dict[str, Any] = {
             "index": index,
             "epoch": epoch,
-            "file": name,
-            "metrics": values,
+            "file": store.snapshot_name(index),
+            "metrics": metrics,
             "signature": signature,
             "graph_changed": False,
             "run": self.run,
             "time": round(time.time(), 3),
         }
-        changed = signature != manifest["signature"]
-        if changed:
+        if signature != manifest["signature"]:
             entry.update(graph_changed=True, graph_file=store.graph_name(index))
-        new_files = [name] + ([entry["graph_file"]] if changed else [])
+        return entry
+
+    def _write(
+        self,
+        manifest: dict[str, Any],
+        entry: dict[str, Any],
+        traced: Trace,
+        layers: store.LayerNorms | None,
+        logits: np.ndarray | None,
+    ) -> dict[str, Any]:
+        """Write ``entry``'s files, then the manifest listing it (returned); on any failure the
+        files this call created are removed and the recording is as it was."""
+        changed = entry["graph_changed"]
+        new_files = [entry["file"]] + ([entry["graph_file"]] if changed else [])
         new_files += [] if self._manifest else [store.PROBE_FILE]
         for f in new_files:
             if (self.out_dir / f).exists():
@@ -286,7 +325,7 @@ class Recorder:
         try:
             if not self._manifest:
                 self._write_probe()
-            entry["bytes"] = store.write_snapshot(self.out_dir / name, traced, layers, logits=logits)
+            entry["bytes"] = store.write_snapshot(self.out_dir / entry["file"], traced, layers, logits=logits)
             if changed:
                 atomic_write_text(self.out_dir / entry["graph_file"], json.dumps(store.graph_to_json(traced)) + "\n")
             updated = dict(
@@ -298,21 +337,11 @@ class Recorder:
                 (self.out_dir / f).unlink(missing_ok=True)
             if isinstance(exc, OSError) and not isinstance(exc, Render3DError):  # disk full, read-only, ...
                 raise OutputError(
-                    f"{self.out_dir}: the snapshot of epoch {epoch} could not be written ({exc}); "
+                    f"{self.out_dir}: the snapshot of epoch {entry['epoch']} could not be written ({exc}); "
                     "the recording is unchanged"
                 ) from exc
             raise
-        self._manifest = updated
-        if self._weights is not None:
-            self._weights.accept(model)
-        if changed:
-            msg = (
-                f"snapshot {index} (epoch {epoch}) traced a different graph than the first snapshot "
-                f"(signature {signature} != {manifest['signature']}); stored with its own graph "
-                f"({entry['graph_file']}) and flagged in the manifest"
-            )
-            warnings.warn(msg, GraphChangedWarning, stacklevel=2)
-        return self.out_dir / name
+        return updated
 
     # --- internals --------------------------------------------------------------------------------
     def _open(self, *, resume: bool, overwrite: bool) -> dict[str, Any] | None:
