@@ -146,7 +146,7 @@ def test_no_activations_adds_a_note():
 
 def test_plane_stacks_are_spread_with_readable_gaps_and_the_front_plane_on_the_front_face(seed_scene):
     from render3d.scene.activations import MAX_STACK, PLANE_GAP
-    from render3d.scene.builder import AUTO_ALL_PLANES
+    from render3d.scene.detail import AUTO_ALL_PLANES
 
     b = seed_scene.blocks
     stacks = [fm for fm in seed_scene.feature_maps if fm.style == "planes" and fm.values.shape[0] > 1]

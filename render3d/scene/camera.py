@@ -221,32 +221,73 @@ def _inside(px: np.ndarray, rects: list[tuple[float, float, float, float]]) -> i
     return hits
 
 
+def view_directions(azimuths: Sequence[float], elevations: Sequence[float]) -> list[np.ndarray]:
+    """Every ``azimuth`` × ``elevation`` view (:func:`view_direction`), azimuth-major."""
+    return [view_direction(az, el) for az in azimuths for el in elevations]
+
+
 def choose_camera(
     points: np.ndarray,
     probes: np.ndarray,
     *,
     size: tuple[int, int],
     view_angle: float,
-    azimuths: tuple[float, ...] = (),
-    elevations: tuple[float, ...] = (),
-    directions: list[np.ndarray] | None = None,
+    directions: Sequence[np.ndarray],
     margin: float,
     keepouts: Sequence[tuple[float, float, float, float]] = (),
 ) -> Camera:
-    """The view (from ``azimuths`` × ``elevations``) and framing rectangle that draws the model largest.
+    """The view (one of ``directions``, see :func:`view_directions`) and framing rectangle that draws
+    the model largest.
 
     Every candidate is fitted tightly (:func:`fit_view`) into the image less ``margin`` pixels, and
-    also into that rectangle with each keep-out's side cut away; candidates that put any of
-    ``points`` inside a keep-out are dropped. The score is the 25th percentile of the pixel scale
-    (pixels per world unit) at the ``probes`` (block centres), so far blocks must stay readable too,
-    damped when the 95th percentile is more than ``NEAR_FAR`` times that (near end dominating).
+    also into that rectangle with each keep-out's side cut away (:func:`framing_rects`); candidates
+    that put any of ``points`` inside a keep-out are dropped. The score (:func:`_view_score`) favours
+    views whose far blocks (at the ``probes``, block centres) stay readable too.
     """
-    width, height = size
     pts = np.asarray(points, dtype=float).reshape(-1, 3)
     sample = pts
     if len(pts) > 6000:  # choose on a sample (plus the extremes), fit the winner on everything
         step = len(pts) // 3000
         sample = np.concatenate([pts[::step], pts[np.argmin(pts, axis=0)], pts[np.argmax(pts, axis=0)]])
+    rects = framing_rects(size, margin, keepouts)
+    probes = np.asarray(probes, dtype=float).reshape(-1, 3)
+    best: tuple[float, float, Camera] | None = None
+    for direction in directions:
+        direction = np.asarray(direction, dtype=float) / np.linalg.norm(direction)
+        for rect in rects:
+            cam = fit_view(sample, direction, size=size, view_angle=view_angle, rect=rect)
+            bad = _inside(project_points(cam, sample, size), list(keepouts)) if keepouts else 0
+            key = (-bad, _view_score(cam, direction, probes, focal_px(view_angle, size[1])))
+            if best is None or key > best[:2]:
+                best = (*key, cam)
+    assert best is not None
+    cam = best[2]
+    if sample is not pts:
+        direction = np.asarray(cam.position) - np.asarray(cam.focal_point)
+        # refit on every point with the chosen view, inside the same rectangle the sample used
+        px = project_points(cam, sample, size)
+        rect = (float(px[:, 0].min()), float(px[:, 1].min()), float(px[:, 0].max()), float(px[:, 1].max()))
+        cam = fit_view(pts, direction, size=size, view_angle=view_angle, rect=rect)
+    return cam
+
+
+def _view_score(cam: Camera, direction: np.ndarray, probes: np.ndarray, focal: float) -> float:
+    """The 25th percentile of the pixel scale (pixels per world unit) at the ``probes``, so far blocks
+    must stay readable too, damped when the 95th percentile is more than ``NEAR_FAR`` times that: a
+    steep perspective makes the near (input) end huge and the far end tiny."""
+    pos = np.asarray(cam.position)
+    depth = (probes - pos) @ (-direction) if len(probes) else np.ones(1)
+    scale = focal / np.maximum(depth, 1e-9)
+    p25, p95 = np.percentile(scale, [25, 95]) if len(scale) > 1 else (scale[0], scale[0])
+    return float(p25 * min(1.0, NEAR_FAR * p25 / max(p95, 1e-12)) ** 0.5)
+
+
+def framing_rects(
+    size: tuple[int, int], margin: float, keepouts: Sequence[tuple[float, float, float, float]]
+) -> list[tuple[float, float, float, float]]:
+    """Pixel rectangles a view may be fitted into: the image less ``margin``, then that with each
+    keep-out's side cut away, below the top-left stack of overlays, and with both corners cut at once."""
+    width, height = size
     full = (margin, margin, width - margin, height - margin)
     rects = [full]
     for x0, y0, x1, y1 in keepouts:
@@ -282,32 +323,4 @@ def choose_camera(
                 r = (max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3]))
                 if r[2] - r[0] > 0.3 * width and r[3] - r[1] > 0.3 * height:
                     rects.append(r)
-    probes = np.asarray(probes, dtype=float).reshape(-1, 3)
-    focal = focal_px(view_angle, height)
-    best: tuple[float, float, Camera] | None = None
-    if directions is None:
-        directions = [view_direction(az, el) for az in azimuths for el in elevations]
-    for direction in directions:
-        direction = np.asarray(direction, dtype=float) / np.linalg.norm(direction)
-        for rect in rects:
-            cam = fit_view(sample, direction, size=size, view_angle=view_angle, rect=rect)
-            bad = _inside(project_points(cam, sample, size), list(keepouts)) if keepouts else 0
-            pos = np.asarray(cam.position)
-            depth = (probes - pos) @ (-direction) if len(probes) else np.ones(1)
-            scale = focal / np.maximum(depth, 1e-9)
-            p25, p95 = np.percentile(scale, [25, 95]) if len(scale) > 1 else (scale[0], scale[0])
-            # a steep perspective makes the near (input) end huge and the far end tiny: a view whose
-            # near blocks are drawn more than NEAR_FAR times larger than its far quarter loses score
-            score = float(p25 * min(1.0, NEAR_FAR * p25 / max(p95, 1e-12)) ** 0.5)
-            key = (-bad, score)
-            if best is None or key > best[:2]:
-                best = (-bad, score, cam)
-    assert best is not None
-    cam = best[2]
-    if sample is not pts:
-        direction = np.asarray(cam.position) - np.asarray(cam.focal_point)
-        # refit on every point with the chosen view, inside the same rectangle the sample used
-        px = project_points(cam, sample, size)
-        rect = (float(px[:, 0].min()), float(px[:, 1].min()), float(px[:, 0].max()), float(px[:, 1].max()))
-        cam = fit_view(pts, direction, size=size, view_angle=view_angle, rect=rect)
-    return cam
+    return rects

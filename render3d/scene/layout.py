@@ -21,7 +21,8 @@
    (lane +1). The residual edge becomes a straight segment along the spine, so consecutive layers
    read as one stream with side-cars.
 
-All steps are O(blocks + edges); the per-edge geometry is vectorised.
+All steps are O(blocks + edges); the per-edge geometry is vectorised. Their inputs (edges, boxes,
+options) come as one :class:`LayoutParams`.
 """
 
 from __future__ import annotations
@@ -34,12 +35,13 @@ import numpy as np
 
 from render3d.scene.connectors import ARC_CLEARANCE, ARC_STEP, RangeMax
 from render3d.scene.geometry import GLYPH, MAP
-from render3d.scene.wrap import LABEL_ROOM_PX, estimate_scale, plan_rows
+from render3d.scene.model import shadow_rise
+from render3d.scene.wrap import LABEL_ROOM_PX, LayerSlots, estimate_scale, plan_rows
 
 SIDE_CATEGORIES = frozenset({"Linear", "Attention/RNN"})
 
 
-@dataclass
+@dataclass(frozen=True)
 class Residuals:
     """Residual side-cars found by :func:`residual_branches`."""
 
@@ -94,8 +96,10 @@ def residual_branches(n: int, src: np.ndarray, dst: np.ndarray, categories: list
     return Residuals(spine, side, straight)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Layout:
+    """Where :func:`layout_graph` put every block, and the layer slots and row corridors connectors use."""
+
     layer: np.ndarray  # (N,) int
     lane: np.ndarray  # (N,) int
     level: np.ndarray  # (N,) int, resolution level (0 unless U layout)
@@ -322,131 +326,76 @@ def resolution_levels(order: list[int], parents: list[list[int]], dims: np.ndarr
     return level
 
 
-def layout_graph(
-    n: int,
-    src: np.ndarray,
-    dst: np.ndarray,
-    sizes: np.ndarray,
-    dims: np.ndarray,
-    cls: np.ndarray,
-    is_input: np.ndarray,
-    is_output: np.ndarray,
-    *,
-    mode: str = "auto",
-    layer_gap: float = 1.6,
-    lane_gap: float = 1.6,
-    residuals: Residuals | None = None,
-    wrap: str | int = "never",
-    image_size: tuple[int, int],
-    rise: np.ndarray | None = None,
-    stacks: np.ndarray | None = None,
-    plan_sizes: np.ndarray | None = None,
-) -> Layout:
-    """Place every block; ``wrap`` cuts a long layout into rows (:mod:`.wrap`); ``rise`` (N,) is how
-    far above a block's top something of it is drawn (the stacked copies of a ``×N`` block).
+@dataclass(frozen=True)
+class LayoutParams:
+    """Everything :func:`layout_graph` places blocks from: the block graph's edges and ends, its boxes
+    and the layout options, as one value. The builder lays the same graph out twice in activations
+    mode (first with the architecture boxes, to measure them on screen, then with deeper ones) by
+    replacing ``sizes`` only."""
 
-    ``stacks`` (N,) (see :mod:`.stacks`) draws an encoder–decoder as two rows, each laid out from
-    its own first layer, with the edges between them (cross-attention) routed as row-to-row bridges.
-    ``plan_sizes`` are the sizes the row cuts are planned with (the architecture-mode sizes), so
-    deeper feature-map stacks never change which blocks share a row."""
-    parents, children = adjacency(n, src, dst)
-    order = topological_order(n, parents, children)
-    if stacks is not None:
-        layer, main = _stacked_layers(order, parents, children, is_input, is_output, stacks)
-    else:
-        layer = longest_path_layers(order, parents, children, is_input)
-        main = main_path(layer, parents, is_output)
-    # a block with no edges at all (a folded cache badge) goes at the end of its row, beside the output
-    alone = np.array([not parents[v] and not children[v] for v in range(n)], dtype=bool) & ~is_input
-    for v in np.flatnonzero(alone).tolist():
-        peers = ~alone if stacks is None else ~alone & (stacks == stacks[v])
-        layer[v] = int(layer[peers].max()) if peers.any() else 0
-    if residuals is not None and residuals.spine.any():
-        cars = residuals.side != 0
-        main = (main & ~cars) | residuals.spine
-    lane = assign_lanes(order, layer, main, parents, residuals.side if residuals is not None else None)
+    src: np.ndarray  # (E,) int, block index of each edge's source
+    dst: np.ndarray  # (E,) int, block index of each edge's destination
+    sizes: np.ndarray  # (N, 3) box sizes as drawn
+    dims: np.ndarray  # (N, 3) W, H, C of each block's output (:func:`~render3d.scene.geometry.shape_dims`)
+    cls: np.ndarray  # (N,) shape class of each block's output (``MAP``, ``GLYPH``, ...)
+    is_input: np.ndarray  # (N,) bool
+    is_output: np.ndarray  # (N,) bool: where the main path ends
+    repeats: np.ndarray  # (N,) int, ``×N`` of each block: its stacked copies rise above it
+    image_size: tuple[int, int]
+    #: (N, 3) sizes the rows are cut with (the architecture sizes, so deeper feature-map stacks never
+    #: move a block to another row); None: ``sizes``
+    plan_sizes: np.ndarray | None = None
+    residuals: Residuals | None = None
+    #: (N,) stack of every block (:mod:`.stacks`): an encoder–decoder drawn as two rows, each laid out
+    #: from its own first layer, the edges between them (cross-attention) routed as row-to-row bridges
+    stacks: np.ndarray | None = None
+    mode: str = "auto"  # "auto" | "u" | "flat"
+    layer_gap: float = 1.6
+    lane_gap: float = 1.6
+    wrap: str | int = "never"  # "never", "auto" or the most layers per row (:mod:`.wrap`)
 
-    u_shape = False
-    level = np.zeros(n, dtype=np.int64)
-    if stacks is None and (mode == "u" or mode == "auto" and detect_u_bridges(layer, main, dims, cls, src, dst).any()):
-        level = resolution_levels(order, parents, dims, cls)
-        u_shape = bool(level.max() > 0)
+    @property
+    def n(self) -> int:
+        return len(self.is_input)
 
-    n_layers = int(layer.max()) + 1 if n else 0
+    @property
+    def rise(self) -> np.ndarray:
+        """(N,) how far above a block's top something of it is drawn (the copies behind a ``×N`` block)."""
+        return shadow_rise(self.sizes, self.repeats)
+
+    @property
+    def row_sizes(self) -> np.ndarray:
+        return self.sizes if self.plan_sizes is None else self.plan_sizes
+
+    @property
+    def straight(self) -> set[tuple[int, int]]:
+        """Residual edges drawn straight along the spine (no skip arc)."""
+        return set(self.residuals.edges) if self.residuals is not None else set()
+
+
+def layout_graph(p: LayoutParams) -> Layout:
+    """Place every block: layers along x, lanes along z, U levels or rows along y (module docstring)."""
+    parents, children = adjacency(p.n, p.src, p.dst)
+    order = topological_order(p.n, parents, children)
+    layer, main = _layers_and_main(p, order, parents, children)
+    lane = assign_lanes(order, layer, main, parents, p.residuals.side if p.residuals is not None else None)
+    level, u_shape = _u_levels(p, order, parents, layer, main)
+
+    n_layers = int(layer.max()) + 1 if p.n else 0
     width = np.zeros(n_layers)
-    np.maximum.at(width, layer, sizes[:, 0])
-    left = np.concatenate([[0.0], np.cumsum(width + layer_gap)[:-1]])
+    np.maximum.at(width, layer, p.sizes[:, 0])
+    left = np.concatenate([[0.0], np.cumsum(width + p.layer_gap)[:-1]])
+    z = lane_depths(lane, p.sizes, p.lane_gap)
+    y = _level_heights(p, level)[level] if u_shape else np.zeros(p.n)
 
-    z = lane_depths(lane, sizes, lane_gap)
-
-    y = np.zeros(n)
-    if u_shape:
-        n_levels = int(level.max()) + 1
-        band = np.zeros(n_levels)
-        np.maximum.at(band, level, sizes[:, 1])
-        gap = 0.6 * layer_gap
-        level_y = np.zeros(n_levels)
-        for k in range(1, n_levels):
-            level_y[k] = level_y[k - 1] - band[k - 1] / 2 - gap - band[k] / 2
-        y = level_y[level]
-
-    row = np.zeros(n, dtype=np.int64)
+    row = np.zeros(p.n, dtype=np.int64)
     corridors = np.zeros(0)
-    rise = np.zeros(n) if rise is None else np.asarray(rise, dtype=float)
-    straight = set(residuals.edges) if residuals is not None else set()
-    plan_sizes = sizes if plan_sizes is None else plan_sizes
-    row_of_layer = None
-    if stacks is not None:
-        row_of_layer = np.zeros(n_layers, dtype=np.int64)
-        row_of_layer[layer] = stacks
-        row_pitch = _row_pitch(layer, src, dst, plan_sizes, lane_depths(lane, plan_sizes, lane_gap), rise, straight)
-    elif n and not u_shape and wrap != "never":
-        plan_width = np.zeros(n_layers)
-        np.maximum.at(plan_width, layer, plan_sizes[:, 0])
-        plan_left = np.concatenate([[0.0], np.cumsum(plan_width + layer_gap)[:-1]])
-        row_of_layer, row_pitch = _plan(
-            layer,
-            main,
-            dims,
-            cls,
-            src,
-            dst,
-            plan_sizes,
-            plan_left,
-            plan_width,
-            lane_depths(lane, plan_sizes, lane_gap),
-            rise,
-            straight,
-            layer_gap,
-            wrap,
-            image_size,
-        )
+    row_of_layer, row_pitch = _row_plan(p, layer, main, lane, u_shape, n_layers)
     if row_of_layer is not None and row_of_layer.max() > 0:
-        row = row_of_layer[layer]
-        starts = np.flatnonzero(np.diff(np.concatenate([[-1], row_of_layer])))
-        left = left - left[starts][row_of_layer]
-        row_width = np.zeros(int(row.max()) + 1)
-        np.maximum.at(row_width, row_of_layer, left + width)
-        # room between rows for one two-line label at the scale the rows will roughly be drawn at
-        scale = estimate_scale(row_width, row_pitch, image_size)
-        min_gap = max(ROW_GAP, LABEL_ROOM_PX * image_size[1] / 1080 / max(scale, 1e-9))
-        row_y, corridors = _row_heights(
-            row,
-            layer,
-            src,
-            dst,
-            sizes,
-            z,
-            rise,
-            straight,
-            n_layers,
-            fill=ROW_FILL * image_size[1] / image_size[0] * float(row_width.max()),
-            min_gap=min_gap,
-        )
-        y = row_y[row]
+        row, left, y, corridors = _rows(p, row_of_layer, row_pitch, layer, left, width, z)
     x = left[layer] + width[layer] / 2
 
-    centers = np.stack([x, y, z], axis=1) if n else np.zeros((0, 3))
+    centers = np.stack([x, y, z], axis=1) if p.n else np.zeros((0, 3))
     return Layout(
         layer=layer,
         lane=lane,
@@ -458,8 +407,93 @@ def layout_graph(
         layer_right=left + width,
         row=row,
         corridors=corridors,
-        layer_gap=layer_gap,
+        layer_gap=p.layer_gap,
     )
+
+
+def _layers_and_main(
+    p: LayoutParams, order: list[int], parents: list[list[int]], children: list[list[int]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Layer of every block and the main path: the stacks' own layers, edge-less badges beside the
+    output, and the residual spine (not its side-cars) on the main path."""
+    if p.stacks is not None:
+        layer, main = _stacked_layers(order, parents, children, p.is_input, p.is_output, p.stacks)
+    else:
+        layer = longest_path_layers(order, parents, children, p.is_input)
+        main = main_path(layer, parents, p.is_output)
+    # a block with no edges at all (a folded cache badge) goes at the end of its row, beside the output
+    alone = np.array([not parents[v] and not children[v] for v in range(p.n)], dtype=bool) & ~p.is_input
+    for v in np.flatnonzero(alone).tolist():
+        peers = ~alone if p.stacks is None else ~alone & (p.stacks == p.stacks[v])
+        layer[v] = int(layer[peers].max()) if peers.any() else 0
+    if p.residuals is not None and p.residuals.spine.any():
+        cars = p.residuals.side != 0
+        main = (main & ~cars) | p.residuals.spine
+    return layer, main
+
+
+def _u_levels(
+    p: LayoutParams, order: list[int], parents: list[list[int]], layer: np.ndarray, main: np.ndarray
+) -> tuple[np.ndarray, bool]:
+    """Resolution level of every block and whether the layout is a U (an encoder–decoder by shape)."""
+    level = np.zeros(p.n, dtype=np.int64)
+    if p.stacks is not None:
+        return level, False
+    if p.mode == "u" or p.mode == "auto" and detect_u_bridges(layer, main, p.dims, p.cls, p.src, p.dst).any():
+        level = resolution_levels(order, parents, p.dims, p.cls)
+        return level, bool(level.max() > 0)
+    return level, False
+
+
+def _level_heights(p: LayoutParams, level: np.ndarray) -> np.ndarray:
+    """y of every resolution level of a U: each band as tall as its tallest box, stepping down."""
+    n_levels = int(level.max()) + 1
+    band = np.zeros(n_levels)
+    np.maximum.at(band, level, p.sizes[:, 1])
+    gap = 0.6 * p.layer_gap
+    level_y = np.zeros(n_levels)
+    for k in range(1, n_levels):
+        level_y[k] = level_y[k - 1] - band[k - 1] / 2 - gap - band[k] / 2
+    return level_y
+
+
+def _row_plan(
+    p: LayoutParams, layer: np.ndarray, main: np.ndarray, lane: np.ndarray, u_shape: bool, n_layers: int
+) -> tuple[np.ndarray | None, float]:
+    """Row of every layer slot and the height of one row, or None when the layout is one row: the two
+    stacks of an encoder–decoder are two rows, a long layout may wrap (not a U)."""
+    if p.stacks is not None:
+        row_of_layer = np.zeros(n_layers, dtype=np.int64)
+        row_of_layer[layer] = p.stacks
+        return row_of_layer, _row_pitch(p, layer, lane)
+    if p.n and not u_shape and p.wrap != "never":
+        return _plan(p, layer, main, lane, n_layers)
+    return None, 0.0
+
+
+def _rows(
+    p: LayoutParams,
+    row_of_layer: np.ndarray,
+    row_pitch: float,
+    layer: np.ndarray,
+    left: np.ndarray,
+    width: np.ndarray,
+    z: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Row of every block, the layer slots' left edges within their rows, the blocks' y and the
+    corridors between rows."""
+    row = row_of_layer[layer]
+    starts = np.flatnonzero(np.diff(np.concatenate([[-1], row_of_layer])))
+    left = left - left[starts][row_of_layer]
+    row_width = np.zeros(int(row.max()) + 1)
+    np.maximum.at(row_width, row_of_layer, left + width)
+    # room between rows for one two-line label at the scale the rows will roughly be drawn at
+    width_px, height_px = p.image_size
+    scale = estimate_scale(row_width, row_pitch, p.image_size)
+    min_gap = max(ROW_GAP, LABEL_ROOM_PX * height_px / 1080 / max(scale, 1e-9))
+    fill = ROW_FILL * height_px / width_px * float(row_width.max())
+    row_y, corridors = _row_heights(p, row, layer, z, fill=fill, min_gap=min_gap)
+    return row, left, row_y[row], corridors
 
 
 #: free height between one row's lowest box and the next row's highest arc, plus a share of the rows'
@@ -489,55 +523,63 @@ def _skip_tops(
     return RangeMax(layer_top).query(lo, hi) + ARC_CLEARANCE + ARC_STEP * np.log2(span[e]), e
 
 
-def _row_pitch(layer, src, dst, sizes, z, rise, straight) -> float:
-    """Height a row takes with its arcs, the gap below it and the share of its depth seen from above."""
+def _row_pitch(p: LayoutParams, layer: np.ndarray, lane: np.ndarray) -> float:
+    """Height a row takes with its arcs, the gap below it and the share of its depth seen from above
+    (measured on the boxes the rows are planned with)."""
+    sizes, rise = p.row_sizes, p.rise
+    z = lane_depths(lane, sizes, p.lane_gap)
     half_y = sizes[:, 1] / 2
-    arc_top, _ = _skip_tops(layer, src, dst, half_y, int(layer.max()) + 1, straight)
+    arc_top, _ = _skip_tops(layer, p.src, p.dst, half_y, int(layer.max()) + 1, p.straight)
     top = max(float((half_y + rise).max()), float(arc_top.max()) if len(arc_top) else 0.0)
     depth = float((z + sizes[:, 2] / 2).max() - (z - sizes[:, 2] / 2 - rise).min())
     return top + float(half_y.max()) + ROW_GAP + ROW_DEPTH_SLOPE * depth
 
 
 def _plan(
-    layer, main, dims, cls, src, dst, sizes, left, width, z, rise, straight, layer_gap, wrap, image_size
+    p: LayoutParams, layer: np.ndarray, main: np.ndarray, lane: np.ndarray, n_layers: int
 ) -> tuple[np.ndarray, float]:
-    n_layers = len(left)
+    """Row of every layer slot of a wrapped layout (:func:`~render3d.scene.wrap.plan_rows`) and the row
+    height it was planned with."""
+    sizes = p.row_sizes
+    width = np.zeros(n_layers)
+    np.maximum.at(width, layer, sizes[:, 0])
+    left = np.concatenate([[0.0], np.cumsum(width + p.layer_gap)[:-1]])
     # the main path's resolution per layer: a change marks a stage boundary
     key = np.full((n_layers, 3), np.nan)
     m = np.flatnonzero(main)
-    key[layer[m]] = np.column_stack([cls[m], dims[m, 0], dims[m, 1]]).astype(float)
+    key[layer[m]] = np.column_stack([p.cls[m], p.dims[m, 0], p.dims[m, 1]]).astype(float)
     for k in range(1, n_layers):
         if np.isnan(key[k, 0]):
             key[k] = key[k - 1]
     key = np.nan_to_num(key, nan=-1.0)
-    row_pitch = _row_pitch(layer, src, dst, sizes, z, rise, straight)
+    row_pitch = _row_pitch(p, layer, lane)
     # the typical block: glyph cubes of tiny ops (adds, reshapes) are small at any scale
     face = np.maximum(sizes[:, 0], sizes[:, 1])
     real = ~np.all(np.isclose(sizes, GLYPH), axis=1)
     block = float(np.median(face[real] if real.any() else face))
-    rows = plan_rows(
-        layer, src, dst, left, left + width, key, wrap=wrap, block_px=block, row_pitch=row_pitch, size=image_size
-    )
+    slots = LayerSlots(layer=layer, src=p.src, dst=p.dst, left=left, right=left + width, stage_key=key)
+    rows = plan_rows(slots, wrap=p.wrap, block_px=block, row_pitch=row_pitch, size=p.image_size)
     return rows, row_pitch
 
 
 def _row_heights(
-    row, layer, src, dst, sizes, z, rise, straight, n_layers, fill: float = 0.0, min_gap: float = ROW_GAP
+    p: LayoutParams, row: np.ndarray, layer: np.ndarray, z: np.ndarray, fill: float = 0.0, min_gap: float = ROW_GAP
 ) -> tuple[np.ndarray, np.ndarray]:
     """y of every row's centre line (row 0 at 0, later rows below) and of the corridors between rows.
 
     When the rows are wide for the image (the picture is width-bound), the gaps between them grow
     towards a total height of ``fill``, up to ``ROW_SPREAD`` times the rows' mean height each: the free
     height costs no scale and gives each row room for its labels."""
+    sizes, rise = p.sizes, p.rise
     n_rows = int(row.max()) + 1
     half_y = sizes[:, 1] / 2
     top = np.full(n_rows, 0.0)
     np.maximum.at(top, row, half_y + rise)
     bottom = np.zeros(n_rows)
     np.maximum.at(bottom, row, half_y)
-    arc_top, e = _skip_tops(layer, src, dst, half_y, n_layers, straight)
-    inside = row[src[e]] == row[dst[e]]
-    np.maximum.at(top, row[src[e]][inside], arc_top[inside])
+    arc_top, e = _skip_tops(layer, p.src, p.dst, half_y, int(layer.max()) + 1, p.straight)
+    inside = row[p.src[e]] == row[p.dst[e]]
+    np.maximum.at(top, row[p.src[e]][inside], arc_top[inside])
     z_front = np.full(n_rows, -np.inf)
     np.maximum.at(z_front, row, z + sizes[:, 2] / 2)
     z_back = np.full(n_rows, np.inf)

@@ -21,7 +21,7 @@ renderer turns into one merged mesh per kind without a Python loop per block.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from render3d.scene.camera import Overlays
 
 
-@dataclass
+@dataclass(frozen=True)
 class Blocks:
     """One axis-aligned box per visible node."""
 
@@ -117,7 +117,7 @@ class FeatureMap:
         return self.block or self.node_id
 
 
-@dataclass
+@dataclass(frozen=True)
 class Labels:
     """Text anchored at 3D points (one label actor in the renderer)."""
 
@@ -131,7 +131,7 @@ class Labels:
         return len(self.texts)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Camera:
     position: tuple[float, float, float]
     focal_point: tuple[float, float, float]
@@ -167,15 +167,7 @@ class Scene:
     def overlays(self) -> Overlays:
         """Where title, notes, caption, legend and colour bar go at :attr:`size`: the rectangles the
         camera keeps the model out of and the renderer draws them in, from this one place."""
-        from render3d.scene.camera import overlay_layout  # camera.py imports this module
-
-        return overlay_layout(
-            self.size,
-            title=self.title,
-            n_notes=len(self.notes),
-            legend=[name for name, _ in self.legend],
-            colorbar=bool(self.feature_maps),
-        )
+        return scene_overlays(self.size, self.title, self.notes, self.legend, self.feature_maps)
 
     @property
     def bounds(self) -> np.ndarray:
@@ -192,6 +184,35 @@ class Scene:
         if not lows:
             return np.zeros((2, 3))
         return np.stack([np.min(lows, axis=0), np.max(highs, axis=0)])
+
+
+class Drawn(Protocol):
+    """What is drawn in 3D: a :class:`Scene`, or the builder's parts of one before its camera exists."""
+
+    @property
+    def blocks(self) -> Blocks: ...
+
+    @property
+    def connectors(self) -> list[Connector]: ...
+
+    @property
+    def feature_maps(self) -> list[FeatureMap]: ...
+
+
+def scene_overlays(
+    size: tuple[int, int],
+    title: str,
+    notes: list[str],
+    legend: list[tuple[str, tuple[int, int, int]]],
+    feature_maps: list[FeatureMap],
+) -> Overlays:
+    """The overlays of a scene with these parts: one definition for :attr:`Scene.overlays` and for the
+    builder, which frames its camera before the Scene exists."""
+    from render3d.scene.camera import overlay_layout  # camera.py imports this module
+
+    return overlay_layout(
+        size, title=title, n_notes=len(notes), legend=[name for name, _ in legend], colorbar=bool(feature_maps)
+    )
 
 
 def feature_map_bounds(fm: FeatureMap) -> tuple[np.ndarray, np.ndarray]:
@@ -227,9 +248,19 @@ def repeat_shadows(blocks: Blocks) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     if not len(owner):
         return np.zeros((0, 3)), np.zeros((0, 3)), owner
     step = np.concatenate([np.arange(1, kk + 1) for kk in k if kk]).astype(float)
-    size = blocks.sizes[owner]
-    d = np.clip(0.08 * np.maximum(size[:, 0], size[:, 1]), 0.14, 0.5) * step
+    d = shadow_step(blocks.sizes[owner]) * step
     offset = np.column_stack([0.5 * d, d, -d])  # off every face plane: no z-fighting
     lower = blocks.lower[owner] + offset
     upper = blocks.upper[owner] + offset
     return lower, upper, owner
+
+
+def shadow_step(sizes: np.ndarray) -> np.ndarray:
+    """(N,) how far each copy behind a ``×N`` block of these ``sizes`` is stepped from the one before:
+    a few percent of its face, within limits that keep the deck visible and compact."""
+    return np.clip(0.08 * np.maximum(sizes[:, 0], sizes[:, 1]), 0.14, 0.5)
+
+
+def shadow_rise(sizes: np.ndarray, repeats: np.ndarray) -> np.ndarray:
+    """(N,) how far the copies behind each block reach above its top face (0 for a block that is not ×N)."""
+    return shadow_step(sizes) * np.clip(repeats - 1, 0, MAX_SHADOWS)

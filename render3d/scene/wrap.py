@@ -20,6 +20,7 @@ Pure numpy; O(candidates² · rows) with at most ``MAX_CANDIDATES`` candidate bo
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -36,14 +37,30 @@ UNDERFLOW_COST = 3.0  # (1 - width / target)² of a narrower one
 MIN_ROW = 0.3  # no row narrower than this share of the average row (a lone block on a row)
 
 
-def boundary_costs(
-    n_layers: int, layer: np.ndarray, src: np.ndarray, dst: np.ndarray, stage_key: np.ndarray
-) -> tuple[np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class LayerSlots:
+    """The layered graph rows are cut from: the layer of every block, the edges, and the x extent and
+    stage key (the main path's shape class and H×W) of every layer slot."""
+
+    layer: np.ndarray  # (N,) int
+    src: np.ndarray  # (E,) int
+    dst: np.ndarray  # (E,) int
+    left: np.ndarray  # (L,) x of each layer slot's left edge
+    right: np.ndarray  # (L,) x of its right edge
+    stage_key: np.ndarray  # (L, 3): a change between neighbouring layers marks a stage boundary
+
+    @property
+    def n_layers(self) -> int:
+        return len(self.left)
+
+
+def boundary_costs(slots: LayerSlots) -> tuple[np.ndarray, np.ndarray]:
     """(L + 1,) number of tensors crossing each boundary (boundary b lies between layers b - 1 and b)
     and the cost of cutting there (``inf`` at 0 and L).
 
     A tensor read by several blocks past the boundary crosses it once: the cut before a residual
     block (its input feeds the block and its shortcut) costs one crossing, a cut inside it two."""
+    n_layers, layer, src, dst, stage_key = slots.n_layers, slots.layer, slots.src, slots.dst, slots.stage_key
     diff = np.zeros(n_layers + 2, dtype=np.int64)
     n = int(max(src.max(), dst.max())) + 1 if len(src) else 0
     lo = np.full(n, n_layers, dtype=np.int64)
@@ -108,7 +125,6 @@ def _partition(
 
 
 def _candidates(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    n_layers = len(cost) - 1
     cuts = np.flatnonzero(np.isfinite(cost))
     if len(cuts) > MAX_CANDIDATES:
         # keep the cheapest boundaries and an even spread of the rest
@@ -116,7 +132,6 @@ def _candidates(cost: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         cheap = cuts[order[: MAX_CANDIDATES // 2]]
         spread = cuts[np.linspace(0, len(cuts) - 1, MAX_CANDIDATES // 2).astype(np.int64)]
         cuts = np.unique(np.concatenate([cheap, spread]))
-    del n_layers
     return cuts, cost[cuts]
 
 
@@ -141,24 +156,14 @@ def estimate_scale(row_widths: np.ndarray, row_pitch: float, size: tuple[int, in
 
 
 def plan_rows(
-    layer: np.ndarray,
-    src: np.ndarray,
-    dst: np.ndarray,
-    left: np.ndarray,
-    right: np.ndarray,
-    stage_key: np.ndarray,
-    *,
-    wrap: str | int,
-    block_px: float,
-    row_pitch: float,
-    size: tuple[int, int],
+    slots: LayerSlots, *, wrap: str | int, block_px: float, row_pitch: float, size: tuple[int, int]
 ) -> np.ndarray:
     """(L,) row of every layer. ``block_px`` is the typical block's larger side in world units."""
-    n_layers = len(left)
+    n_layers, left, right = slots.n_layers, slots.left, slots.right
     one = np.zeros(n_layers, dtype=np.int64)
     if wrap == "never" or n_layers < 4:
         return one
-    crossing, cost = boundary_costs(n_layers, layer, src, dst, stage_key)
+    crossing, cost = boundary_costs(slots)
     cuts, cut_cost = _candidates(cost)
     if not len(cuts):
         return one
