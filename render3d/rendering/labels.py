@@ -86,7 +86,8 @@ _ON_TOP_VS = "//VTK::CustomEnd::Impl\n  gl_Position.z = -0.999999 * gl_Position.
 _NO_INK_FS = "//VTK::CustomEnd::Impl\n  if (gl_FragData[0].a <= 0.0) { discard; }\n"
 
 
-def _text_property(font: str | None, size: int, line_spacing: float | None = None) -> vtkTextProperty:
+def text_property(font: str | None, size: int, line_spacing: float | None = None) -> vtkTextProperty:
+    """Regular, unshadowed text in ``font`` (None: VTK's built-in Arial) at ``size`` points, label colour."""
     prop = vtkTextProperty()
     if font:
         prop.SetFontFamily(VTK_FONT_FILE)
@@ -112,7 +113,7 @@ def _matching_line_spacing(font: str | None, size: int, k: int) -> float | None:
     (FreeType rounds the pitch per size: without this a 3-line label drawn at 2× comes out ~2 px taller)."""
 
     def pitch(s: int, spacing: float | None) -> int:
-        p = _text_property(font, s, spacing)
+        p = text_property(font, s, spacing)
         return _text_dims(p, "Ag\nAg")[1] - _text_dims(p, "Ag")[1]
 
     if k == 1:
@@ -134,7 +135,12 @@ def _rasterise_labels(texts: list[str], font: str | None, size: int, k: int, spa
     """Each label's ink coverage (uint8, row 0 at the bottom) at ``k``× the font ``size``, both
     dimensions even so that the label is exactly ``k``:1 on screen. FreeType through VTK: the glyphs,
     advances and line layout of the point labels this replaces."""
-    prop = _text_property(font, k * size, spacing)
+    return rasterise_texts(text_property(font, k * size, spacing), texts, k)
+
+
+def rasterise_texts(prop: vtkTextProperty, texts: list[str], k: int = 1) -> list[np.ndarray]:
+    """Each text's ink coverage (uint8, row 0 at the bottom) in ``prop``'s font, both dimensions
+    padded to a multiple of ``k`` (a blank text: a k×k tile of no ink)."""
     renderer = vtkTextRenderer.GetInstance()
     out = []
     for text in texts:
@@ -249,15 +255,15 @@ def add_labels(plotter: pv.Plotter, scene: Scene, size: tuple[int, int]) -> Any:
     if k > 1:
         # hinted advances do not scale with the font size: stretch each quad to the 1x layout,
         # the size the point labels had and label_box_px was calibrated on
-        one, big = _text_property(font, font_size), _text_property(font, k * font_size, spacing)
+        one, big = text_property(font, font_size), text_property(font, k * font_size, spacing)
         ratio = [np.divide(_text_dims(one, t), _text_dims(big, t)) * k for t in texts]
         quad_px = quad_px * np.array(ratio, dtype=float).reshape(-1, 2)
     mesh = labels_mesh(positions, quad_px, scene.camera, size)
-    mesh.active_texture_coordinates = _tile_coords(origin, tile_hw, atlas.shape)
+    mesh.active_texture_coordinates = tile_coords(origin, tile_hw, atlas.shape)
     rgba = np.empty((*atlas.shape, 4), dtype=np.uint8)
     rgba[..., :3] = TEXT_COLOR  # ink colour everywhere, so filtering never darkens or lightens edges
     rgba[..., 3] = atlas
-    return _add_overlay_mesh(plotter, mesh, rgba, "labels")
+    return add_overlay_mesh(plotter, mesh, rgba, "labels")
 
 
 def _shown_labels(
@@ -267,12 +273,12 @@ def _shown_labels(
     # Without a font file VTK's built-in font drops glyphs outside Latin-1 (notes §7.5).
     texts = list(scene.labels.texts) if font else [latin1_label(t) for t in scene.labels.texts]
     positions = np.asarray(scene.labels.positions, dtype=float).reshape(-1, 3)
-    dims = [_text_dims(_text_property(font, font_size), t) for t in texts]
+    dims = [_text_dims(text_property(font, font_size), t) for t in texts]
     keep = _uncluttered(positions, dims, scene.camera, size)
     return positions[keep], [texts[i] for i in np.flatnonzero(keep)]
 
 
-def _tile_coords(origin: np.ndarray, tile_hw: np.ndarray, atlas_hw: tuple[int, ...]) -> np.ndarray:
+def tile_coords(origin: np.ndarray, tile_hw: np.ndarray, atlas_hw: tuple[int, ...]) -> np.ndarray:
     """(4·N, 2) texture coordinates of N quads (lower left, lower right, upper right, upper left), each
     showing its atlas tile: lower-left texel ``origin`` (x, y), ``tile_hw`` (h, w) texels."""
     ah, aw = atlas_hw[:2]
@@ -287,7 +293,7 @@ def _tile_coords(origin: np.ndarray, tile_hw: np.ndarray, atlas_hw: tuple[int, .
     return np.stack(corners, axis=1).reshape(-1, 2)
 
 
-def _add_overlay_mesh(plotter: pv.Plotter, mesh: pv.PolyData, rgba: np.ndarray, name: str) -> Any:
+def add_overlay_mesh(plotter: pv.Plotter, mesh: pv.PolyData, rgba: np.ndarray, name: str) -> Any:
     """``mesh`` textured with the (H, W, 4) uint8 ``rgba`` atlas (row 0 at the bottom), drawn over
     everything like 2-D text: depth at the near plane, texels with no ink discarded."""
     ah, aw = rgba.shape[:2]
