@@ -43,28 +43,28 @@ def _step(size: int, cap: int) -> int:
     return max(1, math.ceil(size / cap))
 
 
-def _reduce(t: torch.Tensor, cfg: CaptureConfig) -> tuple[torch.Tensor, str]:
-    """Batch item 0, strided down to the caps; returns the tensor and its layout name."""
+def _reduce(t: Any, cfg: CaptureConfig) -> tuple[Any, str]:
+    """Batch item 0, strided down to the caps, as a view (torch tensor or numpy array alike); and its layout."""
     full = cfg.mode == "full"
-    x = t[0] if t.dim() >= 2 else t
-    if x.dim() == 3:  # (C, H, W)
+    x = t[0] if t.ndim >= 2 else t
+    if x.ndim == 3:  # (C, H, W)
         if not full:
             sh, sw = _step(x.shape[1], cfg.max_spatial), _step(x.shape[2], cfg.max_spatial)
             x = x[: cfg.max_channels, ::sh, ::sw]
         return x, "map"
-    if x.dim() == 4:  # (C, T, H, W) video
+    if x.ndim == 4:  # (C, T, H, W) video
         if not full:
             sh, sw = _step(x.shape[2], cfg.max_spatial), _step(x.shape[3], cfg.max_spatial)
             st = _step(x.shape[1], cfg.max_spatial)
             x = x[: cfg.max_channels, ::st, ::sh, ::sw]
         return x, "volume"
-    if x.dim() == 2:  # (T, D) tokens
+    if x.ndim == 2:  # (T, D) tokens
         if not full:
             x = x[:: _step(x.shape[0], cfg.max_tokens), :: _step(x.shape[1], cfg.max_hidden)]
         return x, "tokens"
     x = x.reshape(-1)
     if not full:
-        x = x[:: _step(x.numel(), cfg.max_vector)]
+        x = x[:: _step(x.shape[0], cfg.max_vector)]
     return x, "vector"
 
 
@@ -101,16 +101,17 @@ def capture(t: torch.Tensor, cfg: CaptureConfig) -> Captured | None:
     """Copy out what is kept of one output tensor, before an in-place op can change it."""
     if cfg.mode == "none" or t.is_meta or t.is_complex() or t.dtype == torch.bool or t.numel() == 0:
         return None
+    if type(t) is torch.Tensor and t.device.type == "cpu" and t.layout == torch.strided:
+        return _capture_on_cpu(t, cfg)
+    return _capture_on_device(t, cfg)
+
+
+def _capture_on_device(t: torch.Tensor, cfg: CaptureConfig) -> Captured:
+    """Launch the reductions on the tensor's own device; :func:`materialize` fetches them all at once."""
     t = t.detach()
-    as_float = t if t.dtype == torch.float32 else t.float()  # reduce on the tensor's own device
+    as_float = t if t.dtype == torch.float32 else t.float()
     reduced, layout = _reduce(as_float, cfg)
-    channel_mean = None
-    if layout in ("map", "volume"):  # every channel, not only the kept ones
-        first = as_float[0] if as_float.dim() >= 2 else as_float
-        channel_mean = first.reshape(first.shape[0], -1).mean(dim=1)
     flat = as_float.reshape(-1)
-    if flat.device.type == "cpu":
-        return _capture_on_cpu(t, flat, reduced, layout, channel_mean, cfg)
     finite_mask = torch.isfinite(flat)
     counts = torch.stack([torch.isnan(flat).sum(), torch.isinf(flat).sum()]).float()
     extremes = torch.stack(
@@ -125,34 +126,57 @@ def capture(t: torch.Tensor, cfg: CaptureConfig) -> Captured | None:
         sample=finite[:: _sample_step(finite.numel(), cfg.stats_sample)].to(torch.float32, copy=True),
         extremes=extremes.float(),
         counts=counts,
-        channel_mean=channel_mean,
+        channel_mean=_channel_mean(as_float, layout),
     )
 
 
-def _capture_on_cpu(
-    t: torch.Tensor,
-    flat: torch.Tensor,
-    reduced: torch.Tensor,
-    layout: str,
-    channel_mean: torch.Tensor | None,
-    cfg: CaptureConfig,
-) -> Captured:
-    lo, hi = (float(v) for v in torch.aminmax(flat))
+def _channel_mean(x: torch.Tensor, layout: str) -> torch.Tensor | None:
+    """Batch item 0's mean of every channel (not only the kept ones), for maps and volumes.
+
+    Reduced over the spatial dims in place, never through a reshaped copy (channels-last layouts)."""
+    if layout not in ("map", "volume"):
+        return None
+    first = x[0] if x.ndim >= 2 else x
+    return first.mean(dim=(1, 2) if first.ndim == 3 else (1, 2, 3))
+
+
+def _capture_on_cpu(t: torch.Tensor, cfg: CaptureConfig) -> Captured:
+    """The final pieces at once, mostly in numpy: on the CPU a torch op's fixed cost (several microseconds)
+    is most of a small tensor's capture, and numpy's min/max beat one ``torch.aminmax`` on large ones.
+
+    Every read goes through a zero-copy numpy view of the tensor (any strides): nothing the size of the
+    whole tensor is copied for a float32 one."""
+    x = t.detach() if t.requires_grad else t
+    if x.dtype != torch.float32:
+        x = x.float()
+    a = x.numpy()
+    lo, hi = float(a.min()), float(a.max())
     nan_count = inf_count = 0
-    finite = flat
+    flat: np.ndarray | None = None
     if not (math.isfinite(lo) and math.isfinite(hi)):  # min/max propagate NaN: only then look closer
-        mask = torch.isfinite(flat)
-        nan_count, inf_count = int(torch.isnan(flat).sum()), int(torch.isinf(flat).sum())
-        finite = flat[mask]
-        lo, hi = (float(finite.min()), float(finite.max())) if finite.numel() else (math.nan, math.nan)
+        values = a.reshape(-1)
+        mask = np.isfinite(values)
+        nan_count, inf_count = int(np.isnan(values).sum()), int(np.isinf(values).sum())
+        flat = values[mask]
+        lo, hi = (float(flat.min()), float(flat.max())) if flat.size else (math.nan, math.nan)
+    view, layout = _reduce(a, cfg)
+    kept = np.ascontiguousarray(view)  # numpy slices cost a tenth of torch's; the float16 cast is torch's
     peak = max(abs(lo), abs(hi)) if math.isfinite(lo) else 0.0
-    data = (reduced / (peak / FP16_MAX * 1.001) if peak > FP16_MAX else reduced).to(torch.float16, copy=True)
+    if peak > FP16_MAX:
+        kept = kept / np.float32(peak / FP16_MAX * 1.001)
+    data = torch.from_numpy(kept).half().numpy()  # numpy's own float16 cast is ten times slower
+    if flat is None:  # all finite: sample the tensor itself, in C order, without flattening a copy
+        step = _sample_step(a.size, cfg.stats_sample)
+        sample = a.reshape(-1)[::step].copy() if a.flags.c_contiguous else np.asarray(a.flat[::step])
+    else:
+        sample = flat[:: _sample_step(max(flat.size, 1), cfg.stats_sample)].copy()
+    channel_mean = _channel_mean(x, layout)
     return Captured(
         layout=layout,
         full_shape=tuple(t.shape),
-        numel=flat.numel(),
-        reduced=data.numpy(),
-        sample=finite[:: _sample_step(max(finite.numel(), 1), cfg.stats_sample)].numpy().copy(),
+        numel=a.size,
+        reduced=data,
+        sample=sample,
         extremes=np.array([lo, hi]),
         counts=np.array([nan_count, inf_count]),
         channel_mean=None if channel_mean is None else channel_mean.numpy(),

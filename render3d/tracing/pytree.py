@@ -54,9 +54,14 @@ def _is_plain_holder(obj: Any) -> bool:
 
 
 def tensors(obj: Any) -> list[torch.Tensor]:
-    """Just the tensors, with a fast path for the common single-tensor case."""
+    """Just the tensors, with fast paths for the common cases: one tensor, a plain tuple of tensors (the
+    positional arguments a module hook sees), an empty dict (its keyword arguments)."""
     if isinstance(obj, torch.Tensor):
         return [obj]
+    if type(obj) is tuple and all(isinstance(v, torch.Tensor) for v in obj):
+        return list(obj)
+    if type(obj) is dict and not obj:
+        return []
     return [t for _, t in iter_tensors(obj)]
 
 

@@ -14,7 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 import torch
-from torch.utils.weak import WeakIdKeyDictionary
+
+from render3d.tracing.identity import IdentityMap
 
 
 @dataclass
@@ -34,7 +35,7 @@ class Sources:
     """Origins of producer-less tensors, keyed by tensor identity (never ``id()``)."""
 
     def __init__(self, named: Iterable[tuple[str, torch.Tensor, str]]) -> None:
-        self.origin: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self.origin: IdentityMap[Origin] = IdentityMap()
         for name, t, kind in named:
             if t not in self.origin:  # tied weights: the first name wins, as in named_parameters()
                 self.origin[t] = Origin(kind, name, tuple(t.shape), dtype_name(t))
@@ -76,4 +77,10 @@ def named_sources(
 
 def dtype_name(t: torch.Tensor) -> str:
     """``float32`` rather than ``torch.float32``: the trace JSON stays free of torch names."""
-    return str(t.dtype).removeprefix("torch.")
+    name = _DTYPE_NAMES.get(t.dtype)
+    if name is None:
+        name = _DTYPE_NAMES[t.dtype] = str(t.dtype).removeprefix("torch.")
+    return name
+
+
+_DTYPE_NAMES: dict[torch.dtype, str] = {}  # str(dtype) costs more than the rest of a node's bookkeeping

