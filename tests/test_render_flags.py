@@ -149,3 +149,13 @@ def test_a_badge_on_the_right_most_block_stays_inside_the_image(broken_scene):
     assert project(scene, anchor, SIZE)[0, 0] + width_px > SIZE[0]  # as placed before: it ran off the frame
     moved = _inside_frame(scene, anchor, ["dead constant"], 9.0, 1)
     assert project(scene, moved, SIZE)[0, 0] + width_px <= SIZE[0] - 5.9
+
+
+def test_badges_are_one_textured_mesh_of_one_quad_per_flagged_block(broken_scene):
+    plotter, _ = build_plotter(broken_scene, size=SIZE)
+    try:
+        badges = plotter.renderer.actors["flags:badges"]
+        assert badges.mapper.dataset.n_cells == 2 * len(FLAGGED)  # two triangles a badge
+        assert badges.texture is not None
+    finally:
+        plotter.close()

@@ -13,6 +13,7 @@ from render3d.rendering.meshes import (
     colormap_lut,
     face_shades,
     polylines_mesh,
+    quads_nearest_first,
     segments_mesh,
     tiled_planes_mesh,
 )
@@ -120,3 +121,22 @@ def test_segments_mesh_draws_a_shared_segment_once_in_either_direction():
     mesh = segments_mesh([a, b])
     assert mesh.n_cells == 3
     assert mesh.points.tolist() == [[0, 0, 0], [1, 0, 0], [1, 0, 0], [2, 0, 0], [1, 0, 0], [1, 1, 0]]
+
+
+def test_quads_nearest_first_puts_the_plane_nearest_the_eye_first():
+    mesh = tiled_planes_mesh(np.zeros(3), np.array([1.0, 1.0]), 0.5, 4, (2, 2))
+    quads_nearest_first(mesh, np.array([0.5, 0.5, 10.0]), np.array([0.0, 0.0, -1.0]))
+    z = mesh.points[mesh.faces.reshape(-1, 5)[:, 1], 2]
+    np.testing.assert_array_equal(z, [1.5, 1.0, 0.5, 0.0])
+
+
+def test_feature_maps_are_drawn_before_the_blocks():
+    pl, actors = build_plotter(small_scene(), size=(160, 90))
+    try:
+        props = pl.renderer.GetViewProps()
+        props.InitTraversal()
+        drawn = [props.GetNextProp() for _ in range(props.GetNumberOfItems())]
+        first_block = min(drawn.index(a) for a in actors.block_actors.values())
+        assert max(drawn.index(a) for a in actors.feature_actors.values()) < first_block
+    finally:
+        pl.close()
