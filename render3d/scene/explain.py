@@ -84,6 +84,9 @@ def _paren(v: float) -> str:
     return f"({s})" if s.startswith("\u2212") else s
 
 
+Label = tuple[tuple[float, float, float], str]  # an anchor (the text's bottom centre) and the text
+
+
 # --- scene data ------------------------------------------------------------------------------------
 @dataclass
 class Plane:
@@ -144,7 +147,7 @@ class ExplainerScene:
     clim: tuple[float, float]
     cmap: str = "RdBu_r"
     colorbar_title: str = "value"
-    labels: list[tuple[tuple[float, float, float], str]] = field(default_factory=list)
+    labels: list[Label] = field(default_factory=list)
     fps: float = 30.0
 
     def plane(self, key: str) -> Plane:
@@ -319,7 +322,7 @@ def _fit_camera(
     return point3(pos), point3(focal), point3(up)
 
 
-def _label_points(labels: list[tuple[tuple[float, float, float], str]]) -> np.ndarray:
+def _label_points(labels: list[Label]) -> np.ndarray:
     """Label anchors, each with a point a little above it (the text's height), for the camera fit."""
     anchors = np.array([pos for pos, _ in labels], dtype=float).reshape(-1, 3)
     return np.concatenate([anchors, anchors + [0.0, 0.04 * PLANE_SIZE, 0.0]])
@@ -351,9 +354,6 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 def _plane_text(h: int, w: int) -> str:
     """A plane's size for a label: H×W, or L for a 1-D map (height 1)."""
     return f"length {w}" if h == 1 else _shape_text((h, w))
-
-
-Label = tuple[tuple[float, float, float], str]  # an anchor (the text's bottom centre) and the text
 
 
 @dataclass
@@ -568,9 +568,9 @@ def _window_stage(ops: Operands, oc: int) -> _WindowStage:
         clim=(-lim, lim),
         colorbar_title="value (input and output)",
     )
-    depth = (len(shown) - 1) * gap
-    z_span = (-depth - 0.02 * PLANE_SIZE, 0.02 * PLANE_SIZE)
-    prism_z = z_span if ops.kind == "conv" else (-0.02 * PLANE_SIZE, 0.02 * PLANE_SIZE)
+    # a conv's window reads every plane of the stack, a per-channel op's only the front one
+    depth = (len(shown) - 1) * gap if ops.kind == "conv" else 0.0
+    prism_z = (-depth - 0.02 * PLANE_SIZE, 0.02 * PLANE_SIZE)
     return _WindowStage(stage, inputs[0], out, context, prism_z)
 
 

@@ -15,6 +15,7 @@ labels beat many overlapping ones.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -244,11 +245,16 @@ def _occupied_by(obstacles: np.ndarray | None, cell: float, size: tuple[int, int
     and the rest clipped to a cell beyond the image."""
     width, height = size
     taken = _Occupied(cell)
-    for k, (x0, y0, x1, y1) in enumerate(obstacles if obstacles is not None else ()):
-        if not (np.isfinite([x0, y0, x1, y1]).all() and x1 > x0 and y1 > y0):
-            continue
-        x0, y0, x1, y1 = max(x0, -cell), max(y0, -cell), min(x1, width + cell), min(y1, height + cell)
-        taken.add(taken.cells_of(x0, y0, x1, y1), (x0, y0, x1, y1, k))
+    if obstacles is None:
+        return taken
+    x0, y0, x1, y1 = obstacles.T
+    valid = np.isfinite(obstacles).all(axis=1) & (x1 > x0) & (y1 > y0)
+    clipped = np.column_stack(
+        [np.maximum(x0, -cell), np.maximum(y0, -cell), np.minimum(x1, width + cell), np.minimum(y1, height + cell)]
+    )
+    for k in np.flatnonzero(valid).tolist():
+        a, b, c, d = clipped[k].tolist()
+        taken.add(taken.cells_of(a, b, c, d), (a, b, c, d, k))
     return taken
 
 
@@ -264,18 +270,20 @@ def _first_free(
     inside the image whose padded box is free, labels taken in ``order``; a label with none is left out."""
     width, height = size
     keep_pos: dict[int, np.ndarray] = {}
+    sizes = boxes.tolist()
+    pixels = [px.tolist() for _, px in rows]  # plain floats: the loop below compares thousands of them
     for i in order:
-        w, h = boxes[i]
-        for cand, px in rows:
+        w, h = sizes[i]
+        for (cand, _), px in zip(rows, pixels):
             u, v = px[i]
-            if not (np.isfinite(u) and np.isfinite(v)):
+            if not (math.isfinite(u) and math.isfinite(v)):
                 continue
             x0, x1 = u - PAD_PX, u + w + PAD_PX
             y0, y1 = v - h - PAD_PX, v + PAD_PX
             if x0 < 0 or y0 < 0 or x1 > width or y1 > height:
                 continue
             cells = taken.cells_of(x0, y0, x1, y1)
-            if taken.hits(cells, x0, y0, x1, y1, own[i]):
+            if taken.hits(cells, x0, y0, x1, y1, int(own[i])):
                 continue
             taken.add(cells, (x0, y0, x1, y1, -1))
             keep_pos[i] = cand[i]
