@@ -9,7 +9,7 @@ own an offscreen plotter (videos, stills) or draw into a given one (the interact
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -28,7 +28,7 @@ from render3d.rendering.meshes import (
     tiled_planes_mesh,
     values_rgb,
 )
-from render3d.scene.explain import ExplainerScene, Frame, Plane, frame_values
+from render3d.scene.explain import Box, ExplainerScene, Frame, Plane, frame_values
 
 __all__ = ["ExplainerView", "explain_frames"]
 
@@ -73,6 +73,19 @@ def _text(
     prop.justification_vertical, prop.justification_horizontal = anchor
     plotter.add_actor(actor, reset_camera=False, name=name, pickable=False, render=False)
     return actor
+
+
+def _boxes_mesh(boxes: list[Box], build: Callable[..., pv.PolyData]) -> pv.PolyData:
+    """``boxes`` as one mesh made by ``build`` (:func:`boxes_mesh` or :func:`box_outlines_mesh`), each in
+    its colour; an empty mesh for none."""
+    if not boxes:
+        return pv.PolyData()
+    return build(
+        np.array([b.lower for b in boxes]).reshape(-1, 3),
+        np.array([b.upper for b in boxes]).reshape(-1, 3),
+        np.array([b.rgb for b in boxes], dtype=np.uint8).reshape(-1, 3),
+        np.zeros(len(boxes), dtype=np.int64),
+    )
 
 
 def _grid_lines(p: Plane) -> list[np.ndarray]:
@@ -273,40 +286,24 @@ class ExplainerView:
                 image = self._images[p.key]
                 image.point_data["rgb"][:] = self._rgb(frame_values(p, frame), p.clim)[::-1].reshape(-1, 3)
                 image.Modified()
-        fills = [b for b in frame.boxes if not b.outline and b.opacity >= 1.0]
-        glass = [b for b in frame.boxes if not b.outline and b.opacity < 1.0]
-        edges = [b for b in frame.boxes if b.outline]
-        for name, group in (("explain:solid", fills), ("explain:glass", glass)):
-            mesh = (
-                boxes_mesh(
-                    np.array([b.lower for b in group]).reshape(-1, 3),
-                    np.array([b.upper for b in group]).reshape(-1, 3),
-                    np.array([b.rgb for b in group], dtype=np.uint8).reshape(-1, 3),
-                    np.zeros(len(group), dtype=np.int64),
-                )
-                if group
-                else pv.PolyData()
-            )
-            opacity = min((b.opacity for b in group), default=1.0)
-            self._set_mesh(name, mesh, scalars="rgb", rgb=True, opacity=0.35 if name == "explain:glass" else opacity)
-        mesh = (
-            box_outlines_mesh(
-                np.array([b.lower for b in edges]).reshape(-1, 3),
-                np.array([b.upper for b in edges]).reshape(-1, 3),
-                np.array([b.rgb for b in edges], dtype=np.uint8).reshape(-1, 3),
-                np.zeros(len(edges), dtype=np.int64),
-            )
-            if edges
-            else pv.PolyData()
-        )
-        self._set_mesh("explain:outlines", mesh, scalars="rgb", rgb=True, line_width=max(1.5, 3 * self.scale))
+        self._show_boxes(frame.boxes)
         lines = polylines_mesh([np.array([a, b]) for a, b in frame.lines]) if frame.lines else pv.PolyData()
         self._set_mesh("explain:rays", lines, color=rgb01(LINE_RGB), line_width=max(1.0, 1.5 * self.scale))
         self.caption_actor.SetInput(frame.caption)
-        lines = frame.card.split("\n")
-        width = max(len(ln) for ln in lines)
-        self.card_actor.SetInput("\n".join(ln.ljust(width) for ln in lines))  # right-aligned as one block
+        rows = frame.card.split("\n")
+        width = max(len(ln) for ln in rows)
+        self.card_actor.SetInput("\n".join(ln.ljust(width) for ln in rows))  # right-aligned as one block
         self.position = k
+
+    def _show_boxes(self, boxes: list[Box]) -> None:
+        """The frame's boxes as three meshes: opaque fills, glass (drawn over the planes) and outlines."""
+        fills = [b for b in boxes if not b.outline and b.opacity >= 1.0]
+        glass = [b for b in boxes if not b.outline and b.opacity < 1.0]
+        opacity = min((b.opacity for b in fills), default=1.0)
+        self._set_mesh("explain:solid", _boxes_mesh(fills, boxes_mesh), scalars="rgb", rgb=True, opacity=opacity)
+        self._set_mesh("explain:glass", _boxes_mesh(glass, boxes_mesh), scalars="rgb", rgb=True, opacity=0.35)
+        edges = _boxes_mesh([b for b in boxes if b.outline], box_outlines_mesh)
+        self._set_mesh("explain:outlines", edges, scalars="rgb", rgb=True, line_width=max(1.5, 3 * self.scale))
 
     def image(self) -> np.ndarray:
         """Render and read back the current frame, (H, W, 3) uint8."""
