@@ -49,7 +49,8 @@ def classifiers() -> list[str]:
 
 def scene_frame_times(scene: Any, frames: int, size: tuple[int, int] = SIZE) -> dict:
     """Median and p90 ``plotter.render()`` (ms) of ``scene`` drawn offscreen at ``size``, AA off,
-    after 3 warm-up renders; the first render's time too."""
+    after 3 warm-up renders; the first render's time, and the median CPU time of a frame (all threads,
+    llvmpipe's too), which moves far less with the machine's load than the wall time."""
     from render3d.rendering import build_plotter
 
     t = time.perf_counter()
@@ -61,11 +62,12 @@ def scene_frame_times(scene: Any, frames: int, size: tuple[int, int] = SIZE) -> 
         first_ms = (time.perf_counter() - t) * 1e3
         for _ in range(3):
             plotter.render()
-        times = []
+        times, cpu = [], []
         for _ in range(frames):
-            t = time.perf_counter()
+            t, c = time.perf_counter(), time.process_time()
             plotter.render()
             times.append((time.perf_counter() - t) * 1e3)
+            cpu.append((time.process_time() - c) * 1e3)
     finally:
         plotter.close()
     return {
@@ -73,6 +75,7 @@ def scene_frame_times(scene: Any, frames: int, size: tuple[int, int] = SIZE) -> 
         "first_ms": first_ms,
         "median_ms": statistics.median(times),
         "p90_ms": sorted(times)[int(0.9 * (len(times) - 1))],
+        "cpu_ms": statistics.median(cpu),  # every thread's CPU time: waits for a busy machine's cores left out
         "frames": frames,
         "size": f"{size[0]}x{size[1]}",
     }
@@ -127,7 +130,7 @@ def measure(
         results = model_subprocess(model, scenes, frames, timeout)
         for r in results:
             r.update(load=os.getloadavg()[0], wall_s=time.perf_counter() - start)
-            shown = f"{r['median_ms']:.1f} ms" if "median_ms" in r else r.get("error", "?")
+            shown = f"{r['median_ms']:.1f} ms, cpu {r['cpu_ms']:.1f}" if "median_ms" in r else r.get("error", "?")
             fold = "" if r["folded"] else " unfolded"
             log(f"[{k}/{len(jobs)}] {model} {r['mode']}{fold}: {shown} (load {r['load']:.1f})")
         out.extend(results)
