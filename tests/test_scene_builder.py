@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 
 import numpy as np
 import pytest
@@ -120,25 +119,12 @@ def test_max_blocks_uses_depth_2_when_it_fits():
     assert "layer1.0#1" in scene.blocks.node_ids
 
 
-def test_5000_block_scene_builds_fast():
+def test_5000_block_scene_draws_every_node_and_edge():
+    # how fast: benchmarks/scene_build.py (timings do not belong in unit tests on a shared machine)
     trace = fx.big_residual(1666)
     assert len(trace) == 5000
-    build_scene(fx.big_residual(10), max_blocks=10_000, fold_repeats=False)  # warm up
-    t0 = time.perf_counter()
     scene = build_scene(trace, max_blocks=10_000, fold=False, fold_repeats=False)
-    elapsed = time.perf_counter() - t0
     assert len(scene.blocks) == 5000 and len(scene.connectors) == len(trace.edges)
-    assert elapsed < 2.0, f"{elapsed:.2f} s"  # about 0.3 s on a 2-core CI machine
-
-
-def test_build_time_grows_linearly():
-    small, large = fx.big_residual(300), fx.big_residual(1200)
-    times = []
-    for trace in (small, large):
-        t0 = time.perf_counter()
-        build_scene(trace, max_blocks=10_000, fold=False, fold_repeats=False)
-        times.append(time.perf_counter() - t0)
-    assert times[1] < 4 * times[0] * 2.0  # 4× the blocks: well under quadratic (16×)
 
 
 def test_bounds_cover_blocks_and_connectors():

@@ -3,7 +3,6 @@ attention-head planes, level of detail by screen size, 5000-block speed."""
 
 from __future__ import annotations
 
-import time
 from functools import cache
 
 import numpy as np
@@ -174,14 +173,10 @@ def test_lod_auto_depends_on_projected_size():
     assert {fm.values.shape[0] for fm in fixed.feature_maps} == {3}
 
 
-# --- speed -----------------------------------------------------------------------------------------
+# --- scale -----------------------------------------------------------------------------------------
 
 
-def test_5000_block_scene_with_folding_builds_fast():
-    trace = fx.big_residual(1666)
-    build_scene(fx.big_residual(10))  # warm up
-    t0 = time.perf_counter()
-    scene = build_scene(trace)
-    elapsed = time.perf_counter() - t0
+def test_5000_block_scene_folds_its_repeats():
+    # how fast: benchmarks/scene_build.py
+    scene = build_scene(fx.big_residual(1666))
     assert len(scene.blocks) < 10 and scene.blocks.repeats.max() >= 1665
-    assert elapsed < 1.0, elapsed
