@@ -10,7 +10,7 @@ the issue's worst case. A scene over the target by at most :data:`RECHECK_MS` is
 fresh process and keeps the lower median (a shared machine's bursts only ever add time; both are
 printed); one further over would not pass on a second try. Target: every frame <= 20 ms.
 
-    python benchmarks/frame_times.py                       # every model, both modes (~25 min on 2 cores)
+    python benchmarks/frame_times.py                       # every model, both modes: one process, one trace a model
     python benchmarks/frame_times.py --models resnet18,densenet201 --modes architecture --json out.json
 
 Prints a markdown table (sorted slowest first) and the count over the target; ``--json`` also writes
