@@ -199,7 +199,7 @@ def main() -> None:
     ap.add_argument("--models", default=None, help="comma list (default: every torchvision classifier)")
     ap.add_argument("--modes", default=",".join(MODES), help="architecture,activations")
     ap.add_argument("--frames", type=int, default=15)
-    ap.add_argument("--timeout", type=float, default=600, help="seconds per model and mode")
+    ap.add_argument("--timeout", type=float, default=600, help="seconds per model (all its scenes)")
     ap.add_argument("--unfolded", default="densenet201", help="models also measured unfolded ('' for none)")
     ap.add_argument("--json", type=Path, default=None, help="write the raw results here too")
     ap.add_argument("--no-recheck", action="store_true", help="do not measure scenes just over the target again")
