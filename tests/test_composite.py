@@ -41,6 +41,18 @@ def test_a_composed_frame_is_the_rendered_frame_within_the_tolerance(player):
     assert (diff > 0).any(axis=2).sum() <= 0.01 * composer.pixels
 
 
+def test_composing_into_a_wider_frame_fills_its_left_part_only(player):
+    background = _rendered(player, 5.0)
+    composer = FeatureComposer.capture(player.plotter, player.actors.feature_actors)
+    assert composer is not None
+    player.set_position(5.3)
+    alone = composer.compose(background)
+    wide = np.full((SIZE[1], SIZE[0] + 48, 3), 7, dtype=np.uint8)
+    assert composer.compose(background, wide) is wide
+    np.testing.assert_array_equal(wide[:, : SIZE[0]], alone)
+    assert (wide[:, SIZE[0] :] == 7).all()
+
+
 def test_capture_puts_the_colours_back(player):
     player.set_position(6.5)
     before = read_rgb(player.plotter)

@@ -125,8 +125,6 @@ def render_frames(player: Player, plan: FramePlan) -> Iterator[np.ndarray]:
     the plan's :func:`scene_size`). A frame that repeats the one before (a held epoch) is drawn once;
     frames that differ only in the feature maps' colours are composed from the last render
     (:meth:`Player.image`)."""
-    from render3d.rendering.panels import compose
-
     width, height = player.plotter.window_size
     panel = (int(plan.size[0]) - width, height) if plan.story is not None and plan.size is not None else None
     image: np.ndarray | None = None
@@ -137,9 +135,11 @@ def render_frames(player: Player, plan: FramePlan) -> Iterator[np.ndarray]:
         player.set_position(float(position))
         if plan.angles is not None:
             player.set_orbit(float(plan.angles[j]))
-        image = player.image()
-        if plan.story is not None and panel is not None:
-            image = compose(image, _panels(plan.story, float(position), panel))
+        if plan.story is not None and panel is not None:  # the scene and the column drawn into one frame
+            image = player.image(out=np.empty((height, width + panel[0], 3), dtype=np.uint8))
+            image[:, width:] = _panels(plan.story, float(position), panel)
+        else:
+            image = player.image()
         yield image
 
 

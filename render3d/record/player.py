@@ -227,10 +227,11 @@ class Player:
         self.actors.set_caption(self.caption)
         self.position = float(position)
 
-    def image(self) -> np.ndarray:
-        """What the plotter shows now, (H, W, 3) uint8. Rendered when anything but the feature maps'
-        colours changed since the last render (the caption, the camera, the view); else the last
-        render with the feature maps recoloured in numpy
+    def image(self, out: np.ndarray | None = None) -> np.ndarray:
+        """What the plotter shows now, (H, W, 3) uint8; with ``out`` (a C-contiguous (H, W', 3) uint8
+        frame at least as wide) drawn into its left part, and ``out`` returned. Rendered when anything
+        but the feature maps' colours changed since the last render (the caption, the camera, the
+        view); else the last render with the feature maps recoloured in numpy
         (:class:`~render3d.rendering.composite.FeatureComposer`: the render's own pixels, within
         :data:`~render3d.rendering.composite.TOLERANCE` at a bar's edge), 1 ms where llvmpipe takes ~40."""
         from render3d.rendering.png import read_rgb
@@ -243,10 +244,13 @@ class Player:
                 self._composer = (view, self._capture())
             composer = self._composer[1]
             if composer is not None and last[0] == shows:
-                return composer.compose(last[1])
+                return composer.compose(last[1], out)
         image = read_rgb(self.plotter)
         self._last_render = (shows, image)
-        return image
+        if out is None:
+            return image.copy()  # the caller's to keep; ``image`` stays the background of the frames after it
+        out[:, : image.shape[1]] = image
+        return out
 
     def _capture(self) -> FeatureComposer | None:
         from render3d.rendering.composite import FeatureComposer
