@@ -233,7 +233,7 @@ class Player:
         but the feature maps' colours changed since the last render (the caption, the camera, the
         view); else the last render with the feature maps recoloured in numpy
         (:class:`~render3d.rendering.composite.FeatureComposer`: the render's own pixels, within
-        :data:`~render3d.rendering.composite.TOLERANCE` at a bar's edge), 1 ms where llvmpipe takes ~40."""
+        :data:`~render3d.rendering.composite.TOLERANCE` at a bar's edge), several times cheaper."""
         from render3d.rendering.png import read_rgb
 
         view = (self.metric_view.name, tuple(self.plotter.camera_position))

@@ -7,10 +7,11 @@ renders in made-up colours — every texel and bar cell painted its own index (e
 index's complement (the pair proves no other surface blends into the pixel), then everything black and
 everything white with the edges on (the offset and weight the pixel gives the colour: 0 and 1 on a
 plain texture, between at a bar's anti-aliased edge). A frame is the last real render with those
-pixels recomputed from the current colours: ~3 ms a 720p frame where llvmpipe takes ~40 ms to
-rasterise it. A composed pixel is the rendered one exactly where a texel shows plainly and within
-:data:`TOLERANCE` levels at an edge; ``capture`` checks that against a real render before it hands
-out a composer, and gives ``None`` (render every frame) for anything it cannot compose: volumes.
+pixels recomputed from the current colours: ~1.5 ms for the demo's 900×720 scene, which llvmpipe
+takes ~10 ms of CPU (25-45 ms on a busy 2-core machine) to rasterise. A composed pixel is the
+rendered one exactly where a texel shows plainly and within :data:`TOLERANCE` levels at an edge;
+``capture`` checks that against a real render before it hands out a composer, and gives ``None``
+(render every frame) for anything it cannot compose: volumes.
 """
 
 from __future__ import annotations
