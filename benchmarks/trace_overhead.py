@@ -2,9 +2,12 @@
 
 Interleaved, shuffled rounds on one thread (the machine is shared: back-to-back blocks of runs would
 measure the neighbours, not us); prints the median ratio per model. Target: <= 1.2x.
+``--clock cpu`` times CPU seconds of this process instead of wall seconds: on a machine whose load average
+is several times its core count, wall time mostly measures the wait for a core (ResNet-50's forward took
+3x its unloaded time), CPU time the work done.
 
     python benchmarks/trace_overhead.py [--rounds 15] [--size 224] [--models resnet50,resnet152,vit_b_16]
-                                        [--threads 1]  (0: torch's default thread count)
+                                        [--threads 1]  (0: torch's default thread count) [--clock wall|cpu]
 """
 
 from __future__ import annotations
@@ -20,17 +23,19 @@ import torchvision
 
 import render3d
 
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
-def timed(fn, device: str = "cpu") -> float:
+
+def timed(fn, device: str = "cpu", clock=time.perf_counter) -> float:
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     sync()
-    start = time.perf_counter()
+    start = clock()
     fn()
     sync()
-    return time.perf_counter() - start
+    return clock() - start
 
 
-def measure(name: str, rounds: int, size: int, device: str = "cpu") -> dict[str, float]:
+def measure(name: str, rounds: int, size: int, device: str = "cpu", clock=time.perf_counter) -> dict[str, float]:
     model = torchvision.models.get_model(name, weights=None).eval().to(device)
     x = torch.randn(1, 3, size, size, device=device)
 
@@ -50,7 +55,7 @@ def measure(name: str, rounds: int, size: int, device: str = "cpu") -> dict[str,
         order = list(variants)
         random.shuffle(order)
         for key in order:
-            times[key].append(timed(variants[key], device))
+            times[key].append(timed(variants[key], device, clock))
     med = {k: statistics.median(v) for k, v in times.items()}
     ratios = {k: statistics.median(t / f for t, f in zip(times[k], times["forward"])) for k in variants}
     return {
@@ -68,15 +73,17 @@ def main() -> None:
     parser.add_argument("--models", default="resnet50,resnet152,vit_b_16")
     parser.add_argument("--threads", type=int, default=1, help="intra-op threads; 0 keeps torch's default")
     parser.add_argument("--device", default="cpu", help="cpu or cuda (GPU: times are synchronised)")
+    parser.add_argument("--clock", choices=sorted(CLOCKS), default="wall", help="wall seconds, or CPU seconds")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     random.seed(0)
-    print(f"{torch.get_num_threads()} thread(s), load average {' '.join(f'{v:.1f}' for v in os.getloadavg())}\n")
+    load = " ".join(f"{v:.1f}" for v in os.getloadavg())
+    print(f"{torch.get_num_threads()} thread(s), {args.clock} clock, load average {load}\n")
     print("| model | input | forward (ms) | trace reduced (ms) | ratio (median of paired rounds) | shapes-only ratio |")
     print("|---|---|---|---|---|---|")
     for name in args.models.split(","):
-        r = measure(name, args.rounds, args.size, args.device)
+        r = measure(name, args.rounds, args.size, args.device, CLOCKS[args.clock])
         print(
             f"| {name} ({args.device}) | 1×3×{args.size}² | {r['forward_ms']:.1f} | {r['trace_ms']:.1f} | "
             f"**{r['ratio']:.3f}×** | {r['ratio_shapes_only']:.3f}× |",
