@@ -255,6 +255,40 @@ def _capture(
 ) -> Operands:
     spatial_kind = kind in ("conv", "maxpool", "avgpool")
     chain_nodes, start = _spatial_chain(model, inputs, kwargs, f"{path}#{call}") if spatial_kind else ([], "input")
+    got, sdpa = _run_hooked(model, module, path, call, chain_nodes, start, inputs, kwargs)
+    if kind is None and sdpa is not None:
+        kind = "attention"
+    if kind is None:
+        raise ModelSpecError(f"layer {path!r} is a {type_name}; explain draws {SUPPORTED_TEXT}")
+    args, kw, out = got["target"]
+    x = args[0] if args else kw.get("input", kw.get("query"))
+    ops = Operands(layer=path, call=call, type_name=type_name, kind=kind, input=np.empty(0), output=np.empty(0))
+    if kind in ("conv", "maxpool", "avgpool"):
+        _fill_window(ops, model, module, x, out, chain_nodes, start, got, inputs)
+    elif kind == "linear":
+        ops.input, ops.output = _rows(x, module.in_features), _rows(out, module.out_features)
+        ops.weight, ops.bias = _np(module.weight), _np(module.bias)
+    elif kind == "batchnorm":
+        _fill_batchnorm(ops, module, x, out)
+    elif kind == "layernorm":
+        _fill_layernorm(ops, module, x, out)
+    else:
+        _attention(ops, module, args, kw, out, sdpa)
+    return ops
+
+
+def _run_hooked(
+    model: nn.Module,
+    module: nn.Module,
+    path: str,
+    call: int,
+    chain_nodes: list[Any],
+    start: str,
+    inputs: tuple,
+    kwargs: dict,
+) -> tuple[dict[str, Any], tuple[tuple, dict] | None]:
+    """Run the model once with hooks: the target call's cloned ``(args, kwargs, output)`` under ``"target"``,
+    the channel-mean plane of each chain step and of the chain's start, and the target's first SDPA call."""
     seen: dict[str, int] = {}
     got: dict[str, Any] = {}
     chain_ids = {n.id for n in chain_nodes}
@@ -293,53 +327,61 @@ def _capture(
             if ran
             else f"layer {path!r} never ran in forward on this input; pick a layer the forward pass uses"
         )
-    if kind is None and spy.call is not None:
-        kind = "attention"
-    if kind is None:
-        raise ModelSpecError(f"layer {path!r} is a {type_name}; explain draws {SUPPORTED_TEXT}")
-    args, kw, out = got["target"]
-    x = args[0] if args else kw.get("input", kw.get("query"))
-    ops = Operands(layer=path, call=call, type_name=type_name, kind=kind, input=np.empty(0), output=np.empty(0))
-    if kind in ("conv", "maxpool", "avgpool"):
-        ops.input, ops.output = _as_map(x), _as_map(out)
-        ops.__dict__.update(_window(module))
-        if kind == "avgpool":
-            ops.count_include_pad = bool(module.count_include_pad)
-            ops.divisor = getattr(module, "divisor_override", None)
-        if kind == "conv":
-            w = _np(module.weight)
-            ops.weight = w[:, :, None, :] if w.ndim == 3 else w
-            ops.bias = _np(module.bias)
-            ops.groups = int(module.groups)
-        planes = [_as_map(inputs[0]).mean(axis=0)] if start == "input" else [got.get(start)]
-        ops.chain = tuple(_step(model, n) for n in chain_nodes)
-        ops.chain_start = start
-        ops.planes = planes + [got[n.id] for n in chain_nodes]
-    elif kind == "linear":
-        ops.input, ops.output = _rows(x, module.in_features), _rows(out, module.out_features)
-        ops.weight, ops.bias = _np(module.weight), _np(module.bias)
-    elif kind == "batchnorm":  # a per-channel 1×1 window op on (C, H, W) planes (1-D: height 1)
-        ops.input, ops.output = _as_map(x), _as_map(out)
-        if module.running_mean is not None:
-            ops.mean, ops.var = _np(module.running_mean), _np(module.running_var)
-        else:  # no running statistics: eval normalises with the batch's own
-            dims = [0] + list(range(2, x.dim()))
-            ops.mean, ops.var = _np(x.float().mean(dims)), _np(x.float().var(dims, unbiased=False))
-        c = module.num_features
-        ops.weight = np.ones(c, np.float32) if module.weight is None else _np(module.weight)
-        ops.bias = np.zeros(c, np.float32) if module.bias is None else _np(module.bias)
-        ops.eps = float(module.eps)
-    elif kind == "layernorm":
-        d = math.prod(module.normalized_shape)
-        ops.input, ops.output = _rows(x, d), _rows(out, d)
-        ops.mean = ops.input.astype(np.float64).mean(axis=1).astype(np.float32)
-        ops.var = ops.input.astype(np.float64).var(axis=1).astype(np.float32)
-        ops.weight = None if module.weight is None else _np(module.weight).reshape(-1)
-        ops.bias = None if module.bias is None else _np(module.bias).reshape(-1)
-        ops.eps = float(module.eps)
-    else:
-        _attention(ops, module, args, kw, out, spy.call)
-    return ops
+    return got, spy.call
+
+
+# nine parameters: the layer's tensors plus the receptive-field chain _run_hooked found for it
+def _fill_window(
+    ops: Operands,
+    model: nn.Module,
+    module: Any,
+    x: torch.Tensor,
+    out: torch.Tensor,
+    chain_nodes: list[Any],
+    start: str,
+    got: dict[str, Any],
+    inputs: tuple,
+) -> None:
+    """Conv and pool operands: the maps, the window, the weights, and the receptive-field chain's planes."""
+    ops.input, ops.output = _as_map(x), _as_map(out)
+    ops.__dict__.update(_window(module))
+    if ops.kind == "avgpool":
+        ops.count_include_pad = bool(module.count_include_pad)
+        ops.divisor = getattr(module, "divisor_override", None)
+    if ops.kind == "conv":
+        w = _np(module.weight)
+        ops.weight = w[:, :, None, :] if w.ndim == 3 else w
+        ops.bias = _np(module.bias)
+        ops.groups = int(module.groups)
+    planes = [_as_map(inputs[0]).mean(axis=0)] if start == "input" else [got.get(start)]
+    ops.chain = tuple(_step(model, n) for n in chain_nodes)
+    ops.chain_start = start
+    ops.planes = planes + [got[n.id] for n in chain_nodes]
+
+
+def _fill_batchnorm(ops: Operands, module: Any, x: torch.Tensor, out: torch.Tensor) -> None:
+    """A per-channel 1×1 window op on (C, H, W) planes (1-D: height 1)."""
+    ops.input, ops.output = _as_map(x), _as_map(out)
+    if module.running_mean is not None:
+        ops.mean, ops.var = _np(module.running_mean), _np(module.running_var)
+    else:  # no running statistics: eval normalises with the batch's own
+        dims = [0] + list(range(2, x.dim()))
+        ops.mean, ops.var = _np(x.float().mean(dims)), _np(x.float().var(dims, unbiased=False))
+    c = module.num_features
+    ops.weight = np.ones(c, np.float32) if module.weight is None else _np(module.weight)
+    ops.bias = np.zeros(c, np.float32) if module.bias is None else _np(module.bias)
+    ops.eps = float(module.eps)
+
+
+def _fill_layernorm(ops: Operands, module: Any, x: torch.Tensor, out: torch.Tensor) -> None:
+    """Rows of the normalised size, with each row's mean and variance."""
+    d = math.prod(module.normalized_shape)
+    ops.input, ops.output = _rows(x, d), _rows(out, d)
+    ops.mean = ops.input.astype(np.float64).mean(axis=1).astype(np.float32)
+    ops.var = ops.input.astype(np.float64).var(axis=1).astype(np.float32)
+    ops.weight = None if module.weight is None else _np(module.weight).reshape(-1)
+    ops.bias = None if module.bias is None else _np(module.bias).reshape(-1)
+    ops.eps = float(module.eps)
 
 
 def _cloned(obj: Any) -> Any:

@@ -509,12 +509,7 @@ def trace(
     inputs, kwargs = _move((inputs, kwargs), target)
     moved = None if target is None else _params_on(model, target)
     rec = _CaptureMode(model, config, named_sources(model, moved))
-    handles = []
-    for module in rec.paths:
-        if module is model and module not in rec.leaves:
-            continue
-        handles.append(module.register_forward_pre_hook(rec.pre_hook, with_kwargs=True))
-        handles.append(module.register_forward_hook(rec.post_hook, with_kwargs=True, always_call=True))
+    handles = _install_hooks(model, rec)
     fastpath = torch.backends.mha.get_fastpath_enabled()
     for path, t in iter_tensors((inputs, kwargs) if kwargs else inputs):
         rec.add_input(_input_path(path, bool(kwargs)), t)
@@ -527,19 +522,35 @@ def trace(
             else:
                 output = torch.func.functional_call(model, moved, inputs, kwargs)
     except Exception as exc:
-        partial = _finish(model, rec, None)
-        where = rec.failed_at
-        place = f"module '{where.path}' ({type(where.module).__name__})" if where else "its own forward()"
-        hint = ""
-        if target is not None and target.type == "meta" and "meta" in str(exc).lower():
-            hint = " (meta tensors have no values: data-dependent code such as .item() needs device='cpu')"
-        msg = f"{type(model).__name__} failed in {place}: {type(exc).__name__}: {_first_line(exc)}{hint}"
-        raise TraceError(msg, module_path=where.path if where else "", partial=partial) from exc
+        raise _trace_error(model, rec, exc, target) from exc
     finally:
         for h in handles:
             h.remove()
         torch.backends.mha.set_fastpath_enabled(fastpath)
     return _finish(model, rec, output).collapse(depth)
+
+
+def _install_hooks(model: nn.Module, rec: _CaptureMode) -> list[Any]:
+    """Pre- and post-hooks on every module (the root only when it is a leaf itself); their handles."""
+    handles = []
+    for module in rec.paths:
+        if module is model and module not in rec.leaves:
+            continue
+        handles.append(module.register_forward_pre_hook(rec.pre_hook, with_kwargs=True))
+        handles.append(module.register_forward_hook(rec.post_hook, with_kwargs=True, always_call=True))
+    return handles
+
+
+def _trace_error(model: nn.Module, rec: _CaptureMode, exc: Exception, target: torch.device | None) -> TraceError:
+    """One line naming the module that failed, carrying the graph traced up to it."""
+    partial = _finish(model, rec, None)
+    where = rec.failed_at
+    place = f"module '{where.path}' ({type(where.module).__name__})" if where else "its own forward()"
+    hint = ""
+    if target is not None and target.type == "meta" and "meta" in str(exc).lower():
+        hint = " (meta tensors have no values: data-dependent code such as .item() needs device='cpu')"
+    msg = f"{type(model).__name__} failed in {place}: {type(exc).__name__}: {_first_line(exc)}{hint}"
+    return TraceError(msg, module_path=where.path if where else "", partial=partial)
 
 
 def _finish(model: nn.Module, rec: _CaptureMode, output: Any) -> Trace:
