@@ -13,11 +13,10 @@ import pytest
 import torch
 from torch import nn
 
-from render3d.models import SeedCNN
 from render3d.tracing.capture import CaptureConfig, _capture_on_device, capture, materialize
 from render3d.tracing.identity import IdentityMap
 from render3d.tracing.pytree import tensors
-from render3d.tracing.tracer import subtree_params, trace
+from render3d.tracing.tracer import subtree_params
 
 
 def _with_nan_and_inf() -> torch.Tensor:
@@ -120,13 +119,3 @@ def test_tensors_fast_paths_match_the_walk():
     assert tensors({}) == []
     mixed = tensors((a, 3, {"k": b}))
     assert len(mixed) == 2 and mixed[0] is a and mixed[1] is b
-
-
-def test_capture_leaves_torchs_thread_count_as_it_was():
-    before = torch.get_num_threads()
-    torch.set_num_threads(2)
-    try:
-        trace(SeedCNN(), torch.randn(1, 3, 64, 64))
-        assert torch.get_num_threads() == 2
-    finally:
-        torch.set_num_threads(before)

@@ -141,21 +141,6 @@ def _channel_mean(x: torch.Tensor, layout: str) -> torch.Tensor | None:
 
 
 def _capture_on_cpu(t: torch.Tensor, cfg: CaptureConfig) -> Captured:
-    """:func:`_cpu_pieces` on one intra-op thread: its torch ops are tens of microseconds, and a parallel
-    region waits for every thread of the pool, so on a loaded machine one descheduled thread stalls it (a
-    50,000-value float16 cast: 7 µs on one thread, a 127 µs median on two at load average 6 on 2 cores).
-    Setting the count costs 0.2 µs; the forward's own ops keep the user's thread count."""
-    threads = torch.get_num_threads()
-    if threads == 1:
-        return _cpu_pieces(t, cfg)
-    torch.set_num_threads(1)
-    try:
-        return _cpu_pieces(t, cfg)
-    finally:
-        torch.set_num_threads(threads)
-
-
-def _cpu_pieces(t: torch.Tensor, cfg: CaptureConfig) -> Captured:
     """The final pieces at once, mostly in numpy: on the CPU a torch op's fixed cost (several microseconds)
     is most of a small tensor's capture, and numpy's min/max beat one ``torch.aminmax`` on large ones.
 
