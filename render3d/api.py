@@ -307,10 +307,11 @@ def scene_from_file(
     except (TypeError, ValueError) as exc:
         raise SceneFileError(f"{sf.path}: {exc}") from None
     if sf.title:
-        scene.title = sf.title
+        scene = replace(scene, title=sf.title)
     return scene, sf
 
 
+# keyword options mirror render3d render's flags (the public entry point), hence 10 parameters
 def render(
     model_or_trace_or_scene: Any,
     *inputs: Any,
@@ -533,6 +534,7 @@ class WindowScenes:
         return self.explainer(layer.id), which
 
 
+# the same keyword options as render() (less the file), for a caller who draws or shows it themselves
 def plotter(
     model_or_trace_or_scene: Any,
     *inputs: Any,

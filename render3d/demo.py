@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -316,6 +316,8 @@ def _pictures(
     architecture = render_png(
         build_scene(trace(model, probe, capture="none"), "architecture"), out / "architecture.png", size=size
     )
-    final = build_scene(trace(model, probe), "activations")
-    final.title = f"DigitsCNN {when}: activations for {describe_probe(DEMO_PROBE)[0]} (test acc {acc:.1%})"
+    final = replace(
+        build_scene(trace(model, probe), "activations"),
+        title=f"DigitsCNN {when}: activations for {describe_probe(DEMO_PROBE)[0]} (test acc {acc:.1%})",
+    )
     return architecture, render_png(final, out / "activations.png", size=size)

@@ -33,7 +33,7 @@ from __future__ import annotations
 import math
 import os
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -154,8 +154,7 @@ def findings_scene(diagnosis: Diagnosis, *, size: tuple[int, int] | None = None)
     from render3d.api import to_scene
 
     scene = to_scene(diagnosis.trace, mode="activations", size=size)
-    mark_findings(scene, diagnosis.findings)
-    return scene
+    return mark_findings(scene, diagnosis.findings)
 
 
 def format_report(findings: list[Finding], subject: str, *, max_lines: int = 20) -> str:
@@ -174,17 +173,19 @@ def format_report(findings: list[Finding], subject: str, *, max_lines: int = 20)
     return "\n".join(lines)
 
 
-def mark_findings(scene: Scene, findings: list[Finding]) -> None:
-    """Mark the blocks of ``scene`` (built from the same trace) that hold a ``frozen`` or ``vanishing``
-    layer as the per-layer flags are marked (a red outline and badge), with a legend entry per kind:
-    the picture then shows every culprit of the report."""
+def mark_findings(scene: Scene, findings: list[Finding]) -> Scene:
+    """``scene`` (built from the same trace) with the blocks that hold a ``frozen`` or ``vanishing``
+    layer marked as the per-layer flags are marked (a red outline and badge) and a legend entry per
+    kind: the picture then shows every culprit of the report."""
     kinds = {f.node: [k for k in f.kinds if k in TRAINING_KINDS] for f in findings}
     blocks = scene.blocks
-    for i, members in enumerate(blocks.members):
-        extra = [k for m in members for k in kinds.get(m, ()) if k not in blocks.flags[i]]
-        blocks.flags[i] = (*blocks.flags[i], *dict.fromkeys(extra))
-    present = {k for flags in blocks.flags for k in flags}
-    scene.legend += [(f"{k}: {meaning}", FLAG_RGB) for k, meaning in TRAINING_KINDS.items() if k in present]
+    flags = []
+    for own, members in zip(blocks.flags, blocks.members, strict=True):
+        extra = [k for m in members for k in kinds.get(m, ()) if k not in own]
+        flags.append((*own, *dict.fromkeys(extra)))
+    present = {k for fl in flags for k in fl}
+    legend = [(f"{k}: {meaning}", FLAG_RGB) for k, meaning in TRAINING_KINDS.items() if k in present]
+    return replace(scene, blocks=replace(blocks, flags=flags), legend=[*scene.legend, *legend])
 
 
 # --- one traced pass ---------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import os
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +88,7 @@ def tour(
         width, height = video_size((width, height))
     trace = _traced(model, inputs, depth, model_kwargs or {})
     scene = build_scene(trace, "activations", image_size=(width, height))
-    scene.title = title or f"{trace.model}: one forward pass"
+    scene = replace(scene, title=title or f"{trace.model}: one forward pass")
     plan = plan_tour(
         trace,
         scene,

@@ -80,6 +80,7 @@ def write_scene(scene: Scene, path: str | os.PathLike[str], frames: list | tuple
     return path
 
 
+# keyword options mirror render3d export's flags and render()'s, hence 9 parameters
 def export(
     obj: Any,
     *inputs: Any,

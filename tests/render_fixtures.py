@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 
 import numpy as np
 
@@ -111,8 +112,7 @@ def small_scene(*, activations: bool = True) -> Scene:
         feature_maps=feature_maps,
         colorbar_title="activation" if activations else "",
     )
-    scene.camera = fit_camera(*scene.bounds)
-    return scene
+    return replace(scene, camera=fit_camera(*scene.bounds))
 
 
 def grid_scene(n: int = 1000, *, labels: int = 40) -> Scene:
@@ -142,5 +142,4 @@ def grid_scene(n: int = 1000, *, labels: int = 40) -> Scene:
         legend=[(name, rgb) for name, rgb in PALETTE.items()],
         camera=Camera((0, 0, 1), (0, 0, 0)),
     )
-    scene.camera = fit_camera(*scene.bounds)
-    return scene
+    return replace(scene, camera=fit_camera(*scene.bounds))

@@ -221,7 +221,7 @@ def test_frozen_layer_gets_a_mark_and_a_legend_entry_in_the_scene(frozen_recordi
     recording = load_recording(frozen_recording)
     trace = recording.trace(2)
     scene = build_scene(trace, "activations")
-    mark_findings(scene, diagnose(trace, recording))
+    scene = mark_findings(scene, diagnose(trace, recording))
     marked = {scene.blocks.node_ids[i]: flags for i, flags in enumerate(scene.blocks.flags) if flags}
     assert marked == {"conv1#1": ("frozen",)}
     assert scene.legend[-1] == ("frozen: not learning", FLAG_RGB)

@@ -4,6 +4,8 @@ global scales, and ``--scale`` on the command line."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import imageio.v2 as imageio
 import numpy as np
 import pytest
@@ -24,8 +26,7 @@ PLANE_PIXELS = 500  # more than a legend swatch (~50 pixels at 360 p): the colou
 @pytest.fixture(scope="module")
 def specials():
     _, scene = _scene(Specials())
-    scene.background = (128, 128, 128)  # so that white (+Inf) cannot be the background
-    return scene
+    return replace(scene, background=(128, 128, 128))  # so that white (+Inf) cannot be the background
 
 
 @pytest.mark.parametrize("rgb", [NAN_RGB, POS_INF_RGB, NEG_INF_RGB], ids=["nan", "+inf", "-inf"])

@@ -14,6 +14,7 @@ import os
 import warnings
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -125,10 +126,8 @@ class Player:
         if not scene.feature_maps:
             raise RecordingError(f"{rec.path}: the recorded graph has no activations to animate")
         name = rec.probe_name
-        scene.title = (
-            f"{rec.model} learning: activations for {name}" if name else f"{rec.model}: activations over training"
-        )
-        return scene
+        title = f"{rec.model} learning: activations for {name}" if name else f"{rec.model}: activations over training"
+        return replace(scene, title=title)
 
     def _set_colour_limits(self, clims: Mapping[str, tuple[float, float]] | None) -> None:
         """Each feature map's colour limits for every frame: ``clims`` as given, else the diff's one
@@ -137,8 +136,7 @@ class Player:
         if self.diff:
             if clims is None:
                 self._set_diff_limits()
-            scene.cmap = DIFF_CMAP
-            scene.colorbar_title = "change vs previous epoch (all layers)"
+            self.scene = replace(scene, cmap=DIFF_CMAP, colorbar_title="change vs previous epoch (all layers)")
         elif self.style.scale == "layer":
             if clims is None:
                 limits = self.recording.color_limits(set(self.sources.values()), snapshots=self.indices)
@@ -147,7 +145,7 @@ class Player:
                 # a layer constant in the first snapshot keeps its value's place on the other layers' range
                 stats = {k: self._graph_nodes[src].stats for k, src in self.sources.items()}
                 place_constant_layers(scene.feature_maps, stats)
-            scene.colorbar_title = "activation (per-layer p1–p99 over all epochs)"
+            self.scene = replace(scene, colorbar_title="activation (per-layer p1–p99 over all epochs)")
         if clims is not None:
             for fm in scene.feature_maps:
                 vmin, vmax = clims[fm.node_id]  # a caller's [lo, hi] list or array becomes a tuple
@@ -162,7 +160,6 @@ class Player:
         if k in self._values:
             self._values.move_to_end(k)
             return self._values[k]
-        from dataclasses import replace
 
         stored = self.recording.read(self.indices[k], set(self.sources.values()))
         out = {}

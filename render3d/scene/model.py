@@ -67,7 +67,7 @@ class Blocks:
         return self.centers + self.sizes / 2
 
 
-@dataclass
+@dataclass(frozen=True)
 class Connector:
     """A polyline from one block to another: ``kind`` is ``"flow"`` (next layer) or ``"skip"`` (arc)."""
 
@@ -143,9 +143,14 @@ class Camera:
         return [self.position, self.focal_point, self.view_up]
 
 
-@dataclass
+@dataclass(frozen=True)
 class Scene:
-    """Everything a renderer needs; no torch or VTK objects inside."""
+    """Everything a renderer needs; no torch or VTK objects inside.
+
+    Frozen: a variant (another title, size or camera) is ``dataclasses.replace(scene, ...)``. Its
+    :class:`FeatureMap` items are not: playback and the window write each frame's values and colour
+    limits into them in place (a copy of every map per frame would be the cost of a video).
+    """
 
     title: str
     mode: str  # "architecture" | "activations"
