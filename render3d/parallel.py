@@ -191,7 +191,7 @@ class WorkerPool:
         while True:  # the last reports, sent before the workers returned
             try:
                 done = self._queue.get_nowait()
-            except Exception:
+            except Exception:  # queue.Empty (or Ray's): every report is counted
                 break
             self._bar.update(done)
         if self.ray is not None and self._started_ray:

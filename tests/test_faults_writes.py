@@ -556,6 +556,23 @@ def test_the_gl_probe_reports_the_context_limit_and_sizes_obey_it(monkeypatch, t
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_gl_probe_that_cannot_read_the_limit_falls_back_to_the_safe_size(monkeypatch):
+    from render3d.limits import FALLBACK_MAX_SIDE
+    from render3d.rendering import glcheck
+
+    class Probe:  # the context worked, the limit query raised inside the probe: no "render3d-gl-max" line
+        returncode = 0
+
+        def communicate(self, timeout=None):
+            return "render3d-gl-ok vtkEGLRenderWindow\n", ""
+
+    monkeypatch.setattr(glcheck, "_cached", None)
+    monkeypatch.setattr(glcheck, "_pending", None)
+    monkeypatch.setattr(glcheck, "_max_side", None)
+    monkeypatch.setattr(glcheck.subprocess, "Popen", lambda *a, **k: Probe())
+    assert glcheck.gl_max_size() == FALLBACK_MAX_SIDE
+
+
 def test_a_video_that_does_not_decode_is_never_trusted(good_mp4, tmp_path):
     from render3d.record.video import verify_video
 

@@ -44,7 +44,7 @@ try:
         state.vtkglGetIntegerv(pname, values)
         sides += [v for v in values if v > 0]
     print("render3d-gl-max", min(sides))
-except Exception:
+except Exception:  # the limit is optional: without its line gl_max_size() gives FALLBACK_MAX_SIDE
     pass
 win.Finalize()
 """
