@@ -136,19 +136,47 @@ def test_mp4_frames_show_the_marks(tmp_path):
 def test_a_badge_on_the_right_most_block_stays_inside_the_image(broken_scene):
     import dataclasses
 
-    from render3d.rendering.flags import BOLD_WIDTH, _inside_frame
-    from render3d.scene.labels import text_width
+    from render3d.scene.flags import flag_badges
 
     last = int(np.argmax(broken_scene.blocks.centers[:, 0]))  # the output slab at the image's right
     flags = [()] * len(broken_scene.blocks)
     flags[last] = ("dead", "constant")
-    scene = dataclasses.replace(broken_scene, blocks=dataclasses.replace(broken_scene.blocks, flags=flags))
-    b = scene.blocks
+    blocks = dataclasses.replace(broken_scene.blocks, flags=flags)
+    b = blocks
     anchor = np.array([[b.centers[last, 0], b.lower[last, 1], b.upper[last, 2]]])
-    width_px = BOLD_WIDTH * text_width("dead constant", 9.0) + 2
-    assert project(scene, anchor, SIZE)[0, 0] + width_px > SIZE[0]  # as placed before: it ran off the frame
-    moved = _inside_frame(scene, anchor, ["dead constant"], 9.0, 1)
-    assert project(scene, moved, SIZE)[0, 0] + width_px <= SIZE[0] - 5.9
+    badges = flag_badges(blocks, broken_scene.camera, SIZE)
+    width_px = badges.boxes[0, 2] - badges.boxes[0, 0]
+    assert project(broken_scene, anchor, SIZE)[0, 0] + width_px > SIZE[0]  # at its block's edge: off the frame
+    assert badges.boxes[0, 2] <= SIZE[0] - 5.9
+    assert project(broken_scene, badges.anchors, SIZE)[0, 0] == pytest.approx(badges.boxes[0, 0] + 1 + badges.margin)
+
+
+def test_labels_keep_their_clearance_from_flag_badges():
+    # a ViT's zero-initialised head is flagged "dead constant": placed as if the badge were not there,
+    # its own label sat under the block, against the badge
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    from render3d.scene.flags import flag_badges
+    from render3d.scene.labels import PAD_PX, label_pixel_boxes
+
+    torch.manual_seed(0)
+    vit = VisionTransformer(image_size=32, patch_size=8, num_layers=2, num_heads=2, hidden_dim=32, mlp_dim=64)
+    scene = build_scene(render3d.trace(vit.eval(), torch.randn(1, 3, 32, 32)), "activations", image_size=SIZE)
+    badges = flag_badges(scene.blocks, scene.camera, SIZE).boxes
+    labels = label_pixel_boxes(scene.labels, scene.camera, SIZE, scene.labels.font_px) + [
+        -PAD_PX,
+        -PAD_PX,
+        PAD_PX,
+        PAD_PX,
+    ]
+    assert len(badges) == 1 and "head" in [t.split("\n")[0] for t in scene.labels.texts]
+    apart = (
+        (labels[:, None, 2] <= badges[None, :, 0])
+        | (badges[None, :, 2] <= labels[:, None, 0])
+        | (labels[:, None, 3] <= badges[None, :, 1])
+        | (badges[None, :, 3] <= labels[:, None, 1])
+    )
+    assert apart.all()
 
 
 def test_badges_are_one_textured_mesh_of_one_quad_per_flagged_block(broken_scene):

@@ -23,19 +23,13 @@ from render3d.rendering.labels import (
     tile_coords,
 )
 from render3d.rendering.meshes import box_outlines_mesh
-from render3d.scene.camera import camera_basis, project, world_per_px
-from render3d.scene.flags import FLAG_RGB
-from render3d.scene.labels import text_width
+from render3d.scene.flags import FLAG_RGB, Badges, flag_badges
 from render3d.scene.model import Camera, Scene
 
 __all__ = ["add_flag_marks"]
 
 #: the outline stands this fraction of the block's largest side off its faces (no z-fighting with edges)
 OUTLINE_PAD = 0.04
-#: pixels kept clear between a badge and the image's right edge
-PAD_PX = 6.0
-BOLD_WIDTH = 1.15  # bold DejaVu Sans is this much wider than the regular advance widths labels measure
-BADGE_FONT_PX = 16  # at a 1080-pixel-high image
 
 
 def add_flag_marks(plotter: pv.Plotter, scene: Scene, scale: float) -> list[Any]:
@@ -60,22 +54,16 @@ def add_flag_marks(plotter: pv.Plotter, scene: Scene, scale: float) -> list[Any]
         reset_camera=False,
         render=False,
     )
-    anchors = np.column_stack([blocks.centers[idx, 0], lower[:, 1], upper[:, 2]])  # bottom front edge
-    texts = [" ".join(blocks.flags[i]) for i in idx]
-    font_px = max(9, round(BADGE_FONT_PX * scale))
-    margin = max(1, round(3 * scale))
-    anchors = _inside_frame(scene, anchors, texts, font_px + 0.0, margin)
-    return [outline, _add_badges(plotter, scene.camera, anchors, texts, font_px, margin)]
+    return [outline, _add_badges(plotter, scene.camera, flag_badges(blocks, scene.camera, scene.size))]
 
 
-def _add_badges(
-    plotter: pv.Plotter, camera: Camera, anchors: np.ndarray, texts: list[str], font_px: int, margin: int
-) -> Any:
-    """White bold text on a flag-red box ``margin`` pixels wider than the text each side, one quad per
-    badge facing the camera, the text starting at its anchor."""
-    prop = text_property(None, font_px)
+def _add_badges(plotter: pv.Plotter, camera: Camera, badges: Badges) -> Any:
+    """White bold text on a flag-red box ``badges.margin`` pixels wider than the text each side, one quad
+    per badge facing the camera, the text starting at its anchor (where the labels were kept off it)."""
+    margin = badges.margin
+    prop = text_property(None, badges.font_px)
     prop.BoldOn()
-    ink = rasterise_texts(prop, texts)
+    ink = rasterise_texts(prop, badges.texts)
     tiles = []
     for cover in ink:
         tile = np.empty((cover.shape[0] + 2 * margin, cover.shape[1] + 2 * margin, 4), dtype=np.uint8)
@@ -89,18 +77,6 @@ def _add_badges(
     rgba, origin = np.stack([atlas for atlas, _ in packed], axis=-1), packed[0][1]
     tile_hw = np.array([t.shape[:2] for t in tiles], dtype=float)
     offset = (-1.0 - margin, -1.0 - margin)  # where the point label's box began
-    mesh = labels_mesh(anchors, tile_hw[:, ::-1], camera, plotter.window_size, offset_px=offset)
+    mesh = labels_mesh(badges.anchors, tile_hw[:, ::-1], camera, plotter.window_size, offset_px=offset)
     mesh.active_texture_coordinates = tile_coords(origin, tile_hw, rgba.shape)
     return add_overlay_mesh(plotter, mesh, rgba, "flags:badges")
-
-
-def _inside_frame(scene: Scene, anchors: np.ndarray, texts: list[str], font_px: float, margin: int) -> np.ndarray:
-    """``anchors`` moved left along the screen where a badge starting there would run off the image's
-    right edge (a flagged output layer is often the right-most block)."""
-    width, height = scene.size
-    px = project(scene, anchors, scene.size)
-    badge_px = np.array([BOLD_WIDTH * text_width(t, font_px) + 2 * margin for t in texts])
-    shift = np.clip(px[:, 0] + badge_px - (width - PAD_PX), 0.0, None)
-    shift[~np.isfinite(shift)] = 0.0
-    right = camera_basis(scene.camera)[1]
-    return anchors - right * (shift * world_per_px(scene.camera, anchors, height))[:, None]

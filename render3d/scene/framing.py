@@ -17,6 +17,7 @@ import numpy as np
 
 from render3d.scene.camera import box_corners, camera_basis, choose_camera, focal_px, project_points, view_directions
 from render3d.scene.fit import MARGIN, fit_with_labels, framing_points
+from render3d.scene.flags import flag_badges
 from render3d.scene.fold import BlockGraph
 from render3d.scene.geometry import shape_text
 from render3d.scene.labels import PAD_PX, label_box_px, place_labels
@@ -155,12 +156,13 @@ def _first_camera(
 def _place_labels(
     drawing: Drawing, candidates: LabelCandidates, camera: Camera, keepouts: Keepouts, style: SceneStyle
 ) -> Labels:
-    """The labels that fit for ``camera``, off every block, feature map and overlay."""
+    """The labels that fit for ``camera``, off every block, feature map, overlay and flag badge."""
     if style.labels == "none":
         return Labels(positions=np.zeros((0, 3)), texts=[], node_ids=[])
     size = style.image_size
     keep = candidates.keep
     obstacles = _obstacles_px(drawing, camera, size)
+    badges = flag_badges(drawing.blocks, camera, size).boxes  # after the keep-outs: no label owns one
     return place_labels(
         [candidates.texts[i] for i in keep],
         [candidates.ids[i] for i in keep],
@@ -171,7 +173,7 @@ def _place_labels(
         font_px=style.font_px * size[1] / 1080,
         thin=style.labels != "all",
         below=candidates.below[keep],
-        obstacles=np.concatenate([obstacles, np.asarray(keepouts, dtype=float).reshape(-1, 4)]),
+        obstacles=np.concatenate([obstacles, np.asarray(keepouts, dtype=float).reshape(-1, 4), badges]),
         owner=keep,
     )
 
