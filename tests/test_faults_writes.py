@@ -533,19 +533,25 @@ def test_bad_frame_rates_are_refused_before_any_frame(fps, recording, tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-def test_the_gl_probe_reports_the_context_limit_and_sizes_obey_it(monkeypatch, tmp_path):
+def _fake_gl_probe(monkeypatch, stdout: str):
+    """The GL probe subprocess replaced by one that printed ``stdout``, nothing of an earlier probe kept."""
     from render3d.rendering import glcheck
 
     class Probe:
         returncode = 0
 
         def communicate(self, timeout=None):
-            return "render3d-gl-ok vtkEGLRenderWindow\nrender3d-gl-max 8192\n", ""
+            return stdout, ""
 
     monkeypatch.setattr(glcheck, "_cached", None)
     monkeypatch.setattr(glcheck, "_pending", None)
     monkeypatch.setattr(glcheck, "_max_side", None)
     monkeypatch.setattr(glcheck.subprocess, "Popen", lambda *a, **k: Probe())
+    return glcheck
+
+
+def test_the_gl_probe_reports_the_context_limit_and_sizes_obey_it(monkeypatch, tmp_path):
+    glcheck = _fake_gl_probe(monkeypatch, "render3d-gl-ok vtkEGLRenderWindow\nrender3d-gl-max 8192\n")
     assert glcheck.gl_max_size() == 8192
     with pytest.raises(
         OutputSpecError,
@@ -558,18 +564,9 @@ def test_the_gl_probe_reports_the_context_limit_and_sizes_obey_it(monkeypatch, t
 
 def test_a_gl_probe_that_cannot_read_the_limit_falls_back_to_the_safe_size(monkeypatch):
     from render3d.limits import FALLBACK_MAX_SIDE
-    from render3d.rendering import glcheck
 
-    class Probe:  # the context worked, the limit query raised inside the probe: no "render3d-gl-max" line
-        returncode = 0
-
-        def communicate(self, timeout=None):
-            return "render3d-gl-ok vtkEGLRenderWindow\n", ""
-
-    monkeypatch.setattr(glcheck, "_cached", None)
-    monkeypatch.setattr(glcheck, "_pending", None)
-    monkeypatch.setattr(glcheck, "_max_side", None)
-    monkeypatch.setattr(glcheck.subprocess, "Popen", lambda *a, **k: Probe())
+    # the context worked, the limit query raised inside the probe: no "render3d-gl-max" line
+    glcheck = _fake_gl_probe(monkeypatch, "render3d-gl-ok vtkEGLRenderWindow\n")
     assert glcheck.gl_max_size() == FALLBACK_MAX_SIDE
 
 

@@ -95,3 +95,11 @@ def test_an_image_over_the_budget_is_written_with_a_warning(scene, tmp_path, mon
         f"{tmp_path / 'out' / 'seed.png'}: {size / 1000:.0f} KB, over the gallery's 1 KB budget: "
         "a smaller size in its scene file makes it lighter"
     ]
+
+
+def test_every_committed_gallery_image_is_at_most_300_kb():
+    from pathlib import Path
+
+    pngs = sorted((Path(__file__).resolve().parents[1] / "gallery").glob("*.png"))
+    assert len(pngs) >= 30  # the README shows them
+    assert {p.name: p.stat().st_size for p in pngs if p.stat().st_size > 300_000} == {}
