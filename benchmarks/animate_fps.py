@@ -74,7 +74,7 @@ class Timed:
 def phases(player, plan) -> dict[str, float]:
     """Milliseconds per drawn frame of each step of ``render_frames``'s loop, one pass (held frames,
     which repeat the frame before, are left out as the loop leaves them out)."""
-    from render3d.record.animate import _panels
+    from render3d.record.plan import _panels
 
     width, height = player.plotter.window_size
     panel = (plan.size[0] - width, height)

@@ -14,7 +14,8 @@ from record_fixtures import make_recording
 from render3d.cli import main
 from render3d.errors import OutputError
 from render3d.parallel import split_range
-from render3d.record.animate import animate_recording, segment_count
+from render3d.record.animate import animate_recording
+from render3d.record.segments import segment_count
 
 pytestmark = pytest.mark.slow  # processes, a browser, training runs or model zoos: seconds each (-m 'not slow' skips)
 
