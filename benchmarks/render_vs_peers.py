@@ -40,9 +40,9 @@ FRAME_TARGET_MS = 20.0
 
 def render3d_cli() -> list[str]:
     """The installed ``render3d`` console script next to this interpreter (not a pyenv/asdf shim, which
-    would add its own start-up time), else ``python -c 'render3d.cli.main()'``."""
+    would add its own start-up time), else ``python -c 'render3d.cli.run()'``."""
     exe = Path(sys.executable).with_name("render3d")
-    fallback = [sys.executable, "-c", "import sys; from render3d.cli import main; sys.exit(main())"]
+    fallback = [sys.executable, "-c", "import sys; from render3d.cli import run; sys.exit(run())"]
     return [str(exe)] if exe.exists() else fallback
 
 

@@ -9,6 +9,7 @@ Arguments are checked when parsed, before any model is built; warnings print as 
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import os
 import sys
@@ -761,5 +762,26 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2 if isinstance(exc, USAGE_ERRORS) else 1
 
 
+# The cyclic collector's generation sizes for a process of our own. Importing torch, torchvision and VTK
+# makes ~0.5M long-lived objects, and with Python's defaults (700, 10, 10) every few hundred allocations
+# start a collection, the older generations walking them all again: 0.9-1.1 s of a 5 s `render3d render`
+# of ResNet-152. With these, ~30 collections take 0.4 s; cyclic garbage is still collected, less often.
+GC_THRESHOLDS = (50_000, 5, 50)
+
+
+def run() -> int:
+    """The ``render3d`` console script: :func:`main` in a process of its own, with the collector set for one.
+
+    Not in :func:`main`, which tests and notebooks call in-process: freezing their heap would keep their
+    garbage for good. Here nothing runs after us: ``gc.freeze()`` before exiting spares the interpreter's
+    final collections a walk over every object (1.2 s of teardown down to 0.25 s); every output is already
+    written, closed and renamed into place by then, and the streams are flushed at exit as usual.
+    """
+    gc.set_threshold(*GC_THRESHOLDS)
+    code = main()
+    gc.freeze()
+    return code
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run())

@@ -125,3 +125,28 @@ def test_gallery_renders_every_scene_file(tmp_path, capsys):
     assert main(["gallery", str(scenes), "-o", str(tmp_path / "gallery")]) == 0
     assert sorted(p.name for p in (tmp_path / "gallery").iterdir()) == ["a.png", "b.png"]
     assert "wrote 2 images to" in capsys.readouterr().out
+
+
+def test_the_console_script_is_run_not_main():
+    from pathlib import Path
+
+    import tomllib
+
+    with open(Path(__file__).parents[1] / "pyproject.toml", "rb") as f:
+        scripts = tomllib.load(f)["project"]["scripts"]
+    assert scripts == {"render3d": "render3d.cli:run"}
+
+
+def test_run_gives_the_command_sparse_collections_and_freezes_the_heap_before_exit(tmp_path):
+    """In a process of its own (a frozen heap would outlive this test): main's exit code comes back,
+    main ran with GC_THRESHOLDS, and the heap is frozen afterwards."""
+    script = (
+        "import gc\n"
+        "from render3d import cli\n"
+        "seen = []\n"
+        "cli.main = lambda: seen.append(gc.get_threshold()) or 3\n"
+        "code = cli.run()\n"
+        "print(seen, code, gc.get_freeze_count() > 0, cli.GC_THRESHOLDS)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert proc.stdout.strip() == "[(50000, 5, 50)] 3 True (50000, 5, 50)", proc.stderr
