@@ -1,10 +1,10 @@
 """Where the time to first PNG goes: one ``render3d render MODEL`` process split into phases.
 
-A fresh interpreter runs the real CLI (``render3d.cli.main``) with ``-X importtime``; timers are wrapped
+A fresh interpreter runs the real CLI (``render3d.cli.run``, the console script) with ``-X importtime``; timers are wrapped
 around the functions of each phase as their modules load (no module is imported earlier than the CLI
 imports it), and the child prints wall-clock stamps, so the parent can place them against its own start:
 
-- start-up: interpreter + ``render3d.cli`` until ``main()`` runs;
+- start-up: interpreter + ``render3d.cli`` until ``main()`` runs (inside ``run()``);
 - CLI, VTK: ``cmd_render`` importing ``render3d.rendering`` (pyvista/VTK) before anything is traced;
 - model + trace: ``trace_spec`` (torch and the model's own imports, the model built on the meta device,
   the shape-only pass);
@@ -80,9 +80,8 @@ sys.meta_path.insert(0, After())
 stamp("python up")
 import render3d.cli as cli
 patch_cli(cli)
-stamp("main")
-rc = cli.main(sys.argv[1:])
-stamp("main done")
+cli.main = timed(cli.main, "main", "main done")
+rc = cli.run()  # the console script's entry: main() with its collector settings, the heap frozen after
 print("STAMPS " + json.dumps(stamps), flush=True)
 sys.exit(rc)
 """
