@@ -1,8 +1,8 @@
 """Where the time to first PNG goes: one ``render3d render MODEL`` process split into phases.
 
-A fresh interpreter runs the real CLI (``render3d.cli.run``, the console script) with ``-X importtime``; timers are wrapped
-around the functions of each phase as their modules load (no module is imported earlier than the CLI
-imports it), and the child prints wall-clock stamps, so the parent can place them against its own start:
+A fresh interpreter runs the real CLI (``render3d.cli.run``, the console script) with ``-X importtime``;
+timers are wrapped around the functions of each phase as their modules load (no module is imported earlier
+than the CLI imports it), and the child prints wall-clock stamps, so the parent can place them against its own start:
 
 - start-up: interpreter + ``render3d.cli`` until ``main()`` runs (inside ``run()``);
 - CLI, VTK: ``cmd_render`` importing ``render3d.rendering`` (pyvista/VTK) before anything is traced;
