@@ -158,7 +158,9 @@ def test_animation_frames_paint_special_values_too(specials):
         values = np.array(fm.values)
         values[0, 0, 0], values[0, 0, 1] = np.nan, -np.inf  # a frame in which this layer goes bad
         actors.update_feature_map("conv#1", values)
-        atlas = actors._features["conv#1"].image.point_data["rgb"].reshape(-1, 3)
+        handle = actors._features["conv#1"]  # its atlas: a view into the texture page it shares
+        assert np.shares_memory(handle.texels, handle.image.point_data["rgb"])
+        atlas = handle.texels.reshape(-1, 3)
         assert (atlas == NAN_RGB).all(axis=1).sum() == 1 and (atlas == NEG_INF_RGB).all(axis=1).sum() == 1
     finally:
         plotter.close()

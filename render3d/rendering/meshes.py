@@ -202,6 +202,17 @@ def tiled_planes_mesh(
     return mesh
 
 
+def merged_quads(meshes: Sequence[pv.PolyData]) -> pv.PolyData:
+    """One mesh of all the quads of ``meshes`` (each made of quads on points of their own, four a quad,
+    as :func:`tiled_planes_mesh` makes them), texture coordinates kept."""
+    points = np.concatenate([m.points for m in meshes])
+    uv = np.concatenate([np.asarray(m.active_texture_coordinates) for m in meshes])
+    n = len(points) // 4
+    mesh = pv.PolyData(points, faces=_quads(n, np.arange(4 * n).reshape(n, 4)))
+    mesh.active_texture_coordinates = uv
+    return mesh
+
+
 def quads_nearest_first(mesh: pv.PolyData, eye: np.ndarray, forward: np.ndarray) -> pv.PolyData:
     """``mesh`` (quads only) with its quads reordered in place, nearest first in depth along ``forward``
     from ``eye``; returns it.

@@ -71,7 +71,8 @@ class TourView:
     def __init__(self, scene: Scene, tour: Tour, *, off_screen: bool = True) -> None:
         self.scene, self.tour = scene, tour
         self.layout = Layout.for_scene(scene)
-        self.plotter, self.actors = build_plotter(scene, off_screen=off_screen)
+        # one actor per feature map: the highlight dims every map but the stop's own (_blend)
+        self.plotter, self.actors = build_plotter(scene, off_screen=off_screen, separate_maps=True)
         self.base = np.asarray(scene.blocks.colors, dtype=np.float32)
         self._highlight: tuple[int | None, int | None] | None = None  # (from, to) stop blocks now blended
         self._shown_stop: int | None = None
