@@ -27,6 +27,7 @@ import numpy as np
 __all__ = [
     "MAX_IMAGE_BYTES",
     "PIXEL_TOLERANCE",
+    "STRAY_PIXELS",
     "SceneFailure",
     "compact_png",
     "render_gallery",
@@ -41,6 +42,10 @@ MAX_IMAGE_BYTES = 300_000
 #: channel levels (of 255) by which a re-rendered image may differ from the file and still count as unchanged:
 #: another GL driver rounds some edge pixels differently; any drawn change (a label, a colour) moves far more
 PIXEL_TOLERANCE = 2
+#: lone pixels (a fraction of the image) that may differ by more: a pixel whose centre falls on a texel's
+#: edge rounds to the neighbouring texel when the texture layout changes (texture pages: 1-28 pixels of
+#: 1.4 M); a drawn change, even one digit of a label, moves pixels that touch each other
+STRAY_PIXELS = 1e-4
 
 
 class SceneFailure(NamedTuple):
@@ -111,7 +116,8 @@ def _pixels(source: Path | bytes) -> np.ndarray:
 
 def unchanged(path: Path, png: bytes) -> bool:
     """Whether the image file at ``path`` shows the picture ``png`` does (each channel within
-    :data:`PIXEL_TOLERANCE`) and is within :data:`MAX_IMAGE_BYTES`, so rewriting it would only grow history."""
+    :data:`PIXEL_TOLERANCE` but for :data:`STRAY_PIXELS` lone pixels) and is within :data:`MAX_IMAGE_BYTES`,
+    so rewriting it would only grow history."""
     if not path.is_file() or path.stat().st_size > MAX_IMAGE_BYTES:
         return False
     try:
@@ -119,7 +125,17 @@ def unchanged(path: Path, png: bytes) -> bool:
     except OSError:  # not a readable image (Pillow's UnidentifiedImageError is an OSError): replaced
         return False
     new = _pixels(png)
-    return old.shape == new.shape and int(np.abs(old.astype(np.int16) - new).max(initial=0)) <= PIXEL_TOLERANCE
+    if old.shape != new.shape:
+        return False
+    off = np.abs(old.astype(np.int16) - new).max(axis=-1, initial=0) > PIXEL_TOLERANCE
+    return int(off.sum()) <= STRAY_PIXELS * off.size and not _touching(off)
+
+
+def _touching(mask: np.ndarray) -> bool:
+    """Whether two set pixels of ``mask`` touch (side or corner)."""
+    below, right = mask[1:] & mask[:-1], mask[:, 1:] & mask[:, :-1]
+    diagonals = (mask[1:, 1:] & mask[:-1, :-1]) | (mask[1:, :-1] & mask[:-1, 1:])
+    return bool(below.any() or right.any() or diagonals.any())
 
 
 @contextmanager

@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from render3d import gallery
-from render3d.gallery import PIXEL_TOLERANCE, compact_png, render_gallery, unchanged
+from render3d.gallery import PIXEL_TOLERANCE, STRAY_PIXELS, compact_png, render_gallery, unchanged
 
 SCENE = 'model = "render3d:SeedCNN"\nsize = [320, 192]\ntitle = "{title}"\n'
 
@@ -72,6 +72,25 @@ def test_a_picture_within_the_tolerance_is_unchanged(tmp_path, shift, same):
     moved = image.copy()
     moved[5, 7, 1] += shift
     (tmp_path / "a.png").write_bytes(_pillow_png(image))
+    assert unchanged(tmp_path / "a.png", compact_png(moved)) is same
+
+
+@pytest.mark.parametrize(
+    "pixels, same",
+    [
+        ([(10, 10), (50, 80)], True),  # two lone pixels of 20,000: a texel edge rounding the other way
+        ([(10, 10), (10, 11)], False),  # two touching: something drawn
+        ([(10, 10), (11, 11)], False),  # corner to corner
+        ([(10, 10), (50, 80), (90, 150)], False),  # more than STRAY_PIXELS of the image
+    ],
+)
+def test_lone_stray_pixels_leave_a_picture_unchanged(tmp_path, pixels, same):
+    image = np.full((100, 200, 3), 100, np.uint8)
+    moved = image.copy()
+    for y, x in pixels:
+        moved[y, x] = 250
+    (tmp_path / "a.png").write_bytes(_pillow_png(image))
+    assert STRAY_PIXELS * image.shape[0] * image.shape[1] == 2
     assert unchanged(tmp_path / "a.png", compact_png(moved)) is same
 
 
