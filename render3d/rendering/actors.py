@@ -529,12 +529,14 @@ def _add_planes(
     sampling one texture in which each map's RGB atlas (``sizes[i]`` texels) is at its place."""
     width, height = page.size
     texels = np.zeros((height, width, 3), dtype=np.uint8)  # rows bottom-up, as VTK stores an image
-    meshes = []
+    meshes, placed = [], []
     for i, (x, y) in zip(page.items, page.places):
         fm, (w, h) = planes[i], sizes[i]
         values = _stack_values(fm)
         grid = atlas_grid(len(values))
-        texels[y : y + h, x : x + w] = atlas_rgb(values, fm.clim, actors.lut, grid)[::-1]
+        place = np.s_[y : y + h, x : x + w]
+        texels[place] = atlas_rgb(values, fm.clim, actors.lut, grid)[::-1]
+        placed.append((fm, grid, place))
         origin, plane_size = np.asarray(fm.origin), np.asarray(fm.plane_size)
         mesh = tiled_planes_mesh(origin, plane_size, fm.spacing, len(values), grid, offsets=fm.offsets)
         uv = np.asarray(mesh.active_texture_coordinates, dtype=float)  # the atlas's [0, 1]² ...
@@ -555,13 +557,10 @@ def _add_planes(
         render=False,
     )
     live = np.asarray(image.point_data["rgb"]).reshape(height, width, 3)  # the page's own memory, not a copy
-    handles = {}
-    for i, (x, y) in zip(page.items, page.places):
-        fm, (w, h) = planes[i], sizes[i]
-        view = live[y : y + h, x : x + w]
-        grid = atlas_grid(len(_stack_values(fm)))
-        handles[fm.node_id] = _FeatureHandle(fm, actor, np.shape(fm.values), image=image, texels=view, grid=grid)
-    return handles
+    return {
+        fm.node_id: _FeatureHandle(fm, actor, np.shape(fm.values), image=image, texels=live[place], grid=grid)
+        for fm, grid, place in placed
+    }
 
 
 def _add_bars(plotter: pv.Plotter, actors: SceneActors, fm: FeatureMap) -> _FeatureHandle:

@@ -30,11 +30,16 @@ __all__ = ["TOLERANCE", "FeatureComposer"]
 TOLERANCE = 2
 
 
+def _distinct(feature_actors: Mapping[str, Any]) -> list[Any]:
+    """Each actor once: the plane stacks of a texture page share one."""
+    return list({id(a): a for a in feature_actors.values()}.values())
+
+
 def _colour_arrays(feature_actors: Mapping[str, Any]) -> list[tuple[Any, np.ndarray]] | None:
     """Each feature map's live colour array and the VTK object to mark modified: a texture atlas's
     texels, a bar column's cells; ``None`` when one is neither (a volume)."""
     out = []
-    for actor in {id(a): a for a in feature_actors.values()}.values():  # plane stacks share a page's actor
+    for actor in _distinct(feature_actors):
         texture = getattr(actor, "texture", None)
         if texture is not None:
             image = texture.to_image()
@@ -103,7 +108,7 @@ class FeatureComposer:
         saved = [colours.copy() for _, colours in arrays]
         sizes = [len(colours) for _, colours in arrays]
         index = _index_colours(sum(sizes))
-        edged = [a for a in {id(a): a for a in feature_actors.values()}.values() if a.prop.show_edges]
+        edged = [a for a in _distinct(feature_actors) if a.prop.show_edges]
 
         def paint(parts: list[np.ndarray]) -> np.ndarray:
             for (owner, colours), part in zip(arrays, parts):
