@@ -160,6 +160,25 @@ def _measure_psutil(cmd, *, timeout, env, cwd) -> ProcResult:
     return ProcResult(cmd, wall, peak / 2**20, 124 if timed_out else rc, out.read(), err.read(), timed_out)
 
 
+def interleaved(variants: dict, rounds: int, clock=time.perf_counter) -> dict[str, list[float]]:
+    """Seconds of every variant in every round: one warm-up call each (allocator, lazy imports), then
+    ``rounds`` rounds, each running every variant once in a shuffled order (on a shared machine,
+    back-to-back blocks of runs would measure the neighbours, not the variants)."""
+    import random
+
+    for fn in variants.values():
+        fn()
+    times: dict[str, list[float]] = {k: [] for k in variants}
+    for _ in range(rounds):
+        order = list(variants)
+        random.shuffle(order)
+        for key in order:
+            start = clock()
+            variants[key]()
+            times[key].append(clock() - start)
+    return times
+
+
 def median(values) -> float:
     vals = [v for v in values if v == v]  # drop NaN
     return statistics.median(vals) if vals else float("nan")

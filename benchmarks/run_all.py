@@ -9,6 +9,9 @@ Same machine, same run, same models for render3d and its peers:
   headless). Target: render3d ≤ 1.0× VisualTorch flow.
 * trace overhead (``trace_overhead.measure``; render3d only): target ≤ 1.2× a plain forward pass.
 * trace overhead again with torch's default thread count (the target covers both).
+* the capture's floor (``capture_floor.py``): the same forwards with only a hook on every leaf, then exact
+  min/max, the float16 copy, the sample, channel means and the sample statistics added step by step, at
+  1 thread and the default count: how much of the trace overhead no tracer design can remove.
 * where one render's time goes (``startup_profile.py``: start-up, VTK import, model + trace, scene, GL
   wait, plotter, render, PNG, interpreter exit; first-import costs).
 * interactive frame time of the resnet152 scene, default and unfolded, 1920×1080, AA off: ≤ 20 ms.
@@ -125,6 +128,20 @@ def run_trace(models, rounds: int, threads: int = 1) -> dict:
             out[model] = {"error": "timeout after 400 s"}
         log(f"  {out[model]}")
     return out
+
+
+def run_floor(models, rounds: int, threads: int = 1) -> str:
+    """``capture_floor.py``'s table (what the capture costs without the graph), or why it failed."""
+    log(f"capture floor: {','.join(models)}, {rounds} rounds, threads {threads or 'default'}")
+    cmd = [sys.executable, str(HERE / "capture_floor.py"), "--models", ",".join(models)]
+    cmd += ["--rounds", str(rounds), "--threads", str(threads)]
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=headless_env())
+    except subprocess.TimeoutExpired:
+        return "failed: timeout after 900 s"
+    if r.returncode:
+        return "failed: " + rvp.ProcResult(cmd, 0, 0, r.returncode, r.stdout, r.stderr).how_failed
+    return r.stdout.strip()
 
 
 def run_frames(frames: int) -> list[dict]:
@@ -362,6 +379,13 @@ def detail_tables(res: dict) -> str:
                 rows,
             )
         )
+    if res.get("floor"):
+        parts.append(
+            "### What the capture costs without the graph (`benchmarks/capture_floor.py`)\n\n"
+            "Ratios to the plain forward of the same round; each step adds to the one above it, inside a "
+            "forward hook on every leaf module (the cheapest place to copy before an in-place op). The "
+            "`render3d.trace` rows are the same models in the same rounds.\n\n" + "\n\n".join(res["floor"].values())
+        )
     if res.get("startup"):
         parts.append(
             "### Where one render's time goes (`benchmarks/startup_profile.py`, medians)\n\n"
@@ -458,6 +482,8 @@ def main() -> None:
     if "trace" in parts:
         res["trace"] = run_trace(args.models.split(","), rounds)
         res["trace_default"] = run_trace(args.models.split(","), rounds, threads=0)
+        floor_models = list(dict.fromkeys(["resnet50", *args.models.split(",")]))
+        res["floor"] = {n: run_floor(floor_models, rounds, n) for n in (1, 0)}
     if "startup" in parts:
         log(f"render process phases ({args.reps} reps)")
         res["startup"] = startup_profile.profile(

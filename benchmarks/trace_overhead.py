@@ -20,19 +20,23 @@ import time
 
 import torch
 import torchvision
+from _common import interleaved
 
 import render3d
 
 CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
-def timed(fn, device: str = "cpu", clock=time.perf_counter) -> float:
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    sync()
-    start = clock()
-    fn()
-    sync()
-    return clock() - start
+def synced(clock, device: str):
+    """``clock`` read after the device has finished its queued work (CUDA launches return at once)."""
+    if not device.startswith("cuda"):
+        return clock
+
+    def read() -> float:
+        torch.cuda.synchronize()
+        return clock()
+
+    return read
 
 
 def measure(name: str, rounds: int, size: int, device: str = "cpu", clock=time.perf_counter) -> dict[str, float]:
@@ -48,14 +52,7 @@ def measure(name: str, rounds: int, size: int, device: str = "cpu", clock=time.p
         "trace": lambda: render3d.trace(model, x, capture="reduced"),
         "trace_none": lambda: render3d.trace(model, x, capture="none"),
     }
-    for fn in variants.values():  # warm-up: allocator, lazy imports
-        fn()
-    times: dict[str, list[float]] = {k: [] for k in variants}
-    for _ in range(rounds):
-        order = list(variants)
-        random.shuffle(order)
-        for key in order:
-            times[key].append(timed(variants[key], device, clock))
+    times = interleaved(variants, rounds, synced(clock, device))
     med = {k: statistics.median(v) for k, v in times.items()}
     ratios = {k: statistics.median(t / f for t, f in zip(times[k], times["forward"])) for k in variants}
     return {

@@ -42,8 +42,17 @@ CASES = {
 }
 
 
+@pytest.fixture(params=[1, 2], ids=["1 thread", "2 threads"])
+def threads(request):
+    """The CPU capture reads min/max with numpy on one intra-op thread, with ``torch.aminmax`` on more."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(request.param)
+    yield request.param
+    torch.set_num_threads(before)
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_cpu_capture_equals_the_device_capture(case):
+def test_cpu_capture_equals_the_device_capture(case, threads):
     t = CASES[case]()
     cfg = CaptureConfig()
     (fast_stats, fast), (slow_stats, slow) = materialize([capture(t, cfg), _capture_on_device(t, cfg)])
@@ -57,7 +66,7 @@ def test_cpu_capture_equals_the_device_capture(case):
         np.testing.assert_array_equal(fast.channel_mean, slow.channel_mean)
 
 
-def test_nan_and_inf_are_counted_and_left_out_of_min_and_max():
+def test_nan_and_inf_are_counted_and_left_out_of_min_and_max(threads):
     t = _with_nan_and_inf()
     stats, _ = materialize([capture(t, CaptureConfig())])[0]
     finite = t[torch.isfinite(t)]

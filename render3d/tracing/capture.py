@@ -142,7 +142,9 @@ def _channel_mean(x: torch.Tensor, layout: str) -> torch.Tensor | None:
 
 def _capture_on_cpu(t: torch.Tensor, cfg: CaptureConfig) -> Captured:
     """The final pieces at once, mostly in numpy: on the CPU a torch op's fixed cost (several microseconds)
-    is most of a small tensor's capture, and numpy's min/max beat one ``torch.aminmax`` on large ones.
+    is most of a small tensor's capture. Min and max: on one intra-op thread numpy's ``min()`` and ``max()``
+    beat ``torch.aminmax`` on a tensor still in cache (a 64x112x112 output: 81 against 93 us), with more
+    threads ``aminmax`` shares the read between them (61 against 77 us at 2 threads).
 
     Every read goes through a zero-copy numpy view of the tensor (any strides): nothing the size of the
     whole tensor is copied for a float32 one."""
@@ -150,7 +152,7 @@ def _capture_on_cpu(t: torch.Tensor, cfg: CaptureConfig) -> Captured:
     if x.dtype != torch.float32:
         x = x.float()
     a = x.numpy()
-    lo, hi = float(a.min()), float(a.max())
+    lo, hi = (float(v) for v in torch.aminmax(x)) if torch.get_num_threads() > 1 else (float(a.min()), float(a.max()))
     nan_count = inf_count = 0
     flat: np.ndarray | None = None
     if not (math.isfinite(lo) and math.isfinite(hi)):  # min/max propagate NaN: only then look closer
