@@ -76,8 +76,10 @@ def _buffers(model: nn.Module) -> list[_Buffer]:
             if tensor is None:
                 continue
             # a lazy buffer is materialised by its first forward; there is no value to put back
-            saved = None if nn.parameter.is_lazy(tensor) else tensor.detach().clone()
-            found.append(_Buffer(module, name, tensor, saved, version_counter(tensor)))
+            if nn.parameter.is_lazy(tensor):
+                found.append(_Buffer(module, name, tensor, None, -1))
+            else:
+                found.append(_Buffer(module, name, tensor, tensor.detach().clone(), version_counter(tensor)))
     return found
 
 

@@ -38,6 +38,7 @@ from torch.overrides import TorchFunctionMode
 
 from render3d.errors import ModelSpecError, TraceError
 from render3d.graph import ModuleCall, Node, Trace
+from render3d.tracing import lazy
 from render3d.tracing.attention import ATTENTION_NAMES, attention_maps, function_maps, softmax_maps
 from render3d.tracing.attrs import function_attrs, module_attrs
 from render3d.tracing.capture import CaptureConfig, Captured, materialize
@@ -492,7 +493,8 @@ def trace(
     model's direct children). ``capture`` is ``"reduced"`` (bounded float16 copies + stats),
     ``"full"`` or ``"none"``. ``device="meta"`` runs a structure-only pass that allocates neither
     weights nor activations. The model is run in eval mode under ``no_grad`` and left exactly as it
-    was: training flags, BatchNorm statistics and weights are restored.
+    was: training flags, BatchNorm statistics and weights are restored. Lazy modules still waiting for
+    their first call are given it first (:mod:`render3d.tracing.lazy`), as the user's own call would.
 
     Example::
 
@@ -506,6 +508,8 @@ def trace(
     target = torch.device(device) if device is not None else None
     if target is not None and target.type == "meta":
         config = CaptureConfig(mode="none")
+    if waiting := lazy.uninitialised(model):
+        lazy.initialise(model, waiting, inputs, kwargs, meta=target is not None and target.type == "meta")
     inputs, kwargs = _move((inputs, kwargs), target)
     moved = None if target is None else _params_on(model, target)
     rec = _CaptureMode(model, config, named_sources(model, moved))
