@@ -187,3 +187,62 @@ def test_badges_are_one_textured_mesh_of_one_quad_per_flagged_block(broken_scene
         assert badges.texture is not None
     finally:
         plotter.close()
+
+
+def test_badges_of_neighbouring_flagged_blocks_are_stacked_not_drawn_over_each_other(broken_scene):
+    import dataclasses
+
+    from render3d.scene.flags import flag_badges
+
+    # every block flagged with the longest text: side by side, neighbouring badges would overlap
+    blocks = dataclasses.replace(broken_scene.blocks, flags=[("dead", "constant")] * len(broken_scene.blocks))
+    badges = flag_badges(blocks, broken_scene.camera, SIZE)
+    b = badges.boxes
+    starts = np.array([_badge_start(broken_scene, blocks, int(i)) for i in badges.index])
+    unstacked_top = starts[:, 1] + 1 + badges.margin - (b[:, 3] - b[:, 1])
+    clash = [
+        (i, j)
+        for i in range(len(b))
+        for j in range(i)
+        if b[i, 0] < b[j, 2]
+        and b[j, 0] < b[i, 2]
+        and unstacked_top[i] < starts[j, 1]
+        and unstacked_top[j] < starts[i, 1]
+    ]
+    assert clash  # the scene has badges that would have been drawn over each other
+    apart = [
+        b[i, 2] + badges.margin <= b[j, 0]
+        or b[j, 2] + badges.margin <= b[i, 0]
+        or b[i, 3] + badges.margin <= b[j, 1]
+        or b[j, 3] + badges.margin <= b[i, 1]
+        for i in range(len(b))
+        for j in range(i)
+    ]
+    assert all(apart)
+    fits = starts[:, 0] - 1 - badges.margin + (b[:, 2] - b[:, 0]) <= SIZE[0] - 6  # else moved left off the edge
+    right = b[fits, 0] - (starts[fits, 0] - 1 - badges.margin)
+    assert (right >= -1e-9).all() and (right <= 0.25 * (b[fits, 2] - b[fits, 0]) + 1e-9).all()  # near its block
+    # each badge is drawn where its box says (its anchor is the text's lower left)
+    px = project(broken_scene, badges.anchors, SIZE)
+    np.testing.assert_allclose(px, np.column_stack([b[:, 0], b[:, 3]]) + [1 + badges.margin, -1 - badges.margin])
+
+
+def test_a_badge_clipping_the_end_of_another_moves_right_past_it():
+    from render3d.scene.flags import _separated
+
+    boxes = np.array([[10.0, 80, 60, 95], [55, 82, 105, 97], [200, 80, 250, 95]])  # 5 px of 50 overlap
+    np.testing.assert_array_equal(_separated(boxes, (400, 200), gap=2), [[0, 0], [7, 0], [0, 0]])
+
+
+def test_a_badge_mostly_over_another_goes_under_it_or_above_where_under_leaves_the_image():
+    from render3d.scene.flags import _separated
+
+    boxes = np.array([[10.0, 80, 60, 95], [30, 82, 80, 97], [200, 80, 250, 95]])  # 30 px of 50 overlap
+    np.testing.assert_array_equal(_separated(boxes, (400, 200), gap=2), [[0, 0], [0, 15], [0, 0]])
+    np.testing.assert_array_equal(_separated(boxes, (400, 100), gap=2), [[0, 0], [0, -19], [0, 0]])
+
+
+def _badge_start(scene, blocks, i: int) -> np.ndarray:
+    """Screen point a badge starts from: its block's bottom front edge, at the block's centre."""
+    anchor = np.array([[blocks.centers[i, 0], blocks.lower[i, 1], blocks.upper[i, 2]]])
+    return project(scene, anchor, SIZE)[0]

@@ -29,6 +29,8 @@ BADGE_MARGIN_PX = 3
 #: pixels kept clear between a badge and the image's right edge
 BADGE_EDGE_PX = 6.0
 BOLD_WIDTH = 1.15  # bold DejaVu Sans is this much wider than the regular advance widths labels measure
+#: a badge overlapping the end of another by at most this share of its own width moves right past it
+NUDGE_SHARE = 0.25
 
 #: what each flag means, for its legend entry
 MEANINGS = {
@@ -71,7 +73,8 @@ def flag_badges(blocks: Blocks, camera: Camera, size: tuple[int, int]) -> Badges
 
     A badge starts at its block's bottom front edge, over the geometry (a small or distant flagged block
     is still unmissable), and is moved left along the screen where it would run off the image's right
-    edge (a flagged output layer is often the right-most block)."""
+    edge (a flagged output layer is often the right-most block). Badges of neighbouring flagged blocks
+    are moved apart, never drawn over one another (:func:`_separated`)."""
     index = np.array([i for i, flags in enumerate(blocks.flags) if flags], dtype=np.int64)
     texts = [" ".join(blocks.flags[i]) for i in index]
     scale = size[1] / 1080
@@ -83,8 +86,63 @@ def flag_badges(blocks: Blocks, camera: Camera, size: tuple[int, int]) -> Badges
     px = project_points(camera, anchors, size).reshape(-1, 2)
     shift = np.clip(px[:, 0] + wide - (size[0] - BADGE_EDGE_PX), 0.0, None)
     shift[~np.isfinite(shift)] = 0.0
-    right = camera_basis(camera)[1]
-    anchors = anchors - right * (shift * world_per_px(camera, anchors, size[1]))[:, None]
     x0, y1 = px[:, 0] - shift - 1 - margin, px[:, 1] + 1 + margin  # the quad starts a pixel and a margin out
     boxes = np.column_stack([x0, y1 - high, x0 + wide, y1])
+    offset = _separated(boxes, size, gap=max(1, margin))
+    offset[~np.isfinite(offset)] = 0.0
+    boxes += np.tile(offset, 2)
+    _, right, up, _ = camera_basis(camera)
+    world = world_per_px(camera, anchors, size[1])[:, None]
+    anchors = anchors + right * (offset[:, :1] - shift[:, None]) * world - up * offset[:, 1:] * world  # y runs down
     return Badges(index, anchors, texts, font_px, margin, boxes)
+
+
+def _separated(boxes: np.ndarray, size: tuple[int, int], gap: float) -> np.ndarray:
+    """(N, 2) pixels each badge moves (x to the right, y down the screen) so that no two overlap.
+
+    Left to right: a badge clipping the end of one already placed moves right just past it when that is
+    at most :data:`NUDGE_SHARE` of its width and keeps it inside the image (the row stays a row and no
+    label loses its place); any other goes under the lowest badge it meets, ``gap`` pixels apart, so
+    neighbouring flagged blocks read as a column ("dead constant" twice, not "dead con|dead constant"),
+    or above them where below would leave the image."""
+    offsets = np.zeros((len(boxes), 2))
+    placed: list[np.ndarray] = []
+    for i in np.argsort(boxes[:, 0], kind="stable"):
+        box = boxes[i]
+        moved = _nudged(box, placed, size[0], gap)
+        if moved is None:
+            moved = _stacked(box, placed, size[1], gap)
+        offsets[i] = moved[:2] - box[:2]
+        placed.append(moved)
+    return offsets
+
+
+def _nudged(box: np.ndarray, placed: list[np.ndarray], width: int, gap: float) -> np.ndarray | None:
+    """``box`` moved right past the badges it meets, or None when that is too far or leaves the image."""
+    hit = [p for p in placed if _overlap(box, p, gap)]
+    if not hit:
+        return box
+    dx = max(p[2] for p in hit) + gap - box[0]
+    moved = box + np.array([dx, 0.0, dx, 0.0])
+    if dx > NUDGE_SHARE * (box[2] - box[0]) or moved[2] > width - BADGE_EDGE_PX:
+        return None
+    return None if any(_overlap(moved, p, gap) for p in placed) else moved
+
+
+def _stacked(box: np.ndarray, placed: list[np.ndarray], height: int, gap: float) -> np.ndarray:
+    """``box`` moved under the badges it meets (above them where under would leave the image)."""
+    for direction in (1.0, -1.0):
+        moved = box.copy()
+        for _ in range(len(placed)):
+            hit = [p for p in placed if _overlap(moved, p, gap)]
+            if not hit:
+                break
+            lowest, highest = max(p[3] for p in hit), min(p[1] for p in hit)
+            moved[[1, 3]] += (lowest + gap - moved[1]) if direction > 0 else (highest - gap - moved[3])
+        if moved[3] <= height:
+            break
+    return moved
+
+
+def _overlap(a: np.ndarray, b: np.ndarray, gap: float) -> bool:
+    return bool(a[0] < b[2] + gap and b[0] < a[2] + gap and a[1] < b[3] + gap and b[1] < a[3] + gap)
