@@ -174,6 +174,17 @@ def test_script_module_is_refused_clearly():
         render3d.trace(scripted, torch.randn(1, 2))
 
 
+def test_a_script_module_inside_an_eager_model_is_refused_in_one_line_naming_it():
+    # TorchScript runs its ops in C++, out of sight of hooks and the function mode: the module after it
+    # would be drawn fed by nothing
+    model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.Sequential(torch.jit.script(nn.Conv2d(4, 4, 1))), nn.ReLU())
+    with pytest.raises(ModelSpecError) as info:
+        render3d.trace(model, torch.randn(1, 3, 8, 8))
+    message = str(info.value)
+    assert "\n" not in message
+    assert message.startswith("Sequential contains a TorchScript module at '1.0' (RecursiveScriptModule)")
+
+
 def test_forward_error_names_module_and_keeps_partial_graph():
     model = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(5, 2))
     with pytest.raises(TraceError, match=r"module '2' \(Linear\)") as info:

@@ -154,6 +154,11 @@ class _CaptureMode(TorchFunctionMode):
         for path, module in model.named_modules():
             if module in self.paths:
                 continue
+            if isinstance(module, torch.jit.ScriptModule):  # runs in C++: no hook or mode sees its ops
+                raise ModelSpecError(
+                    f"{type(model).__name__} contains a TorchScript module at '{path}' ({type(module).__name__}); "
+                    "render3d traces eager modules: render the model before that part is scripted"
+                )
             self.paths[module] = path
             if not any(c is not None for c in module._modules.values()) or isinstance(module, OPAQUE_MODULES):
                 self.leaves.add(module)
