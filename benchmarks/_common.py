@@ -160,6 +160,11 @@ def _measure_psutil(cmd, *, timeout, env, cwd) -> ProcResult:
     return ProcResult(cmd, wall, peak / 2**20, 124 if timed_out else rc, out.read(), err.read(), timed_out)
 
 
+#: ``--clock`` of the timing scripts: wall seconds, or this process's CPU seconds (on a loaded machine wall
+#: time mostly measures the wait for a core)
+CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
+
+
 def interleaved(variants: dict, rounds: int, clock=time.perf_counter) -> dict[str, list[float]]:
     """Seconds of every variant in every round: one warm-up call each (allocator, lazy imports), then
     ``rounds`` rounds, each running every variant once in a shuffled order (on a shared machine,

@@ -29,12 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 import torchvision
-from _common import interleaved
+from _common import CLOCKS, interleaved
 
 import render3d
 from render3d.tracing.capture import CaptureConfig, _reduce, _sample_step, capture, materialize
 
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 CONFIG = CaptureConfig()
 
 #: what one step does to each leaf output; the steps are cumulative (each does the one before it, and more)

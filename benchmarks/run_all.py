@@ -102,6 +102,16 @@ def run_whole(models, reps: int, slow_reps: int, quick: bool, out_dir: Path) -> 
     return results
 
 
+def _child(cmd: list[str], timeout: int) -> tuple[str, str | None]:
+    """Run a benchmark in a child process (headless): its stdout, and why it failed (None when it did not)."""
+    try:
+        r = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, env=headless_env())
+    except subprocess.TimeoutExpired:
+        return "", f"timeout after {timeout} s"
+    res = rvp.ProcResult(cmd, 0, float("nan"), r.returncode, r.stdout, r.stderr)
+    return r.stdout, None if res.ok else res.how_failed
+
+
 def run_trace(models, rounds: int, threads: int = 1) -> dict:
     """Trace overhead through a fresh process per model (keeps this process free of big models);
     ``threads`` 0 keeps torch's default thread count."""
@@ -114,18 +124,9 @@ def run_trace(models, rounds: int, threads: int = 1) -> dict:
             f"from trace_overhead import measure; "
             f"r = measure({model!r}, {rounds}, 224); r['threads'] = torch.get_num_threads(); print(json.dumps(r))"
         )
-        try:
-            r = subprocess.run(
-                [sys.executable, "-c", code], capture_output=True, text=True, timeout=400, env=headless_env()
-            )
-            lines = [ln for ln in r.stdout.splitlines() if ln.startswith("{")]
-            out[model] = (
-                json.loads(lines[-1])
-                if lines
-                else {"error": rvp.ProcResult([], 0, 0, r.returncode, r.stdout, r.stderr).how_failed}
-            )
-        except subprocess.TimeoutExpired:
-            out[model] = {"error": "timeout after 400 s"}
+        stdout, why = _child([sys.executable, "-c", code], timeout=400)
+        lines = [ln for ln in stdout.splitlines() if ln.startswith("{")]
+        out[model] = json.loads(lines[-1]) if lines else {"error": why or "no result line"}
         log(f"  {out[model]}")
     return out
 
@@ -135,13 +136,8 @@ def run_floor(models, rounds: int, threads: int = 1) -> str:
     log(f"capture floor: {','.join(models)}, {rounds} rounds, threads {threads or 'default'}")
     cmd = [sys.executable, str(HERE / "capture_floor.py"), "--models", ",".join(models)]
     cmd += ["--rounds", str(rounds), "--threads", str(threads)]
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=900, env=headless_env())
-    except subprocess.TimeoutExpired:
-        return "failed: timeout after 900 s"
-    if r.returncode:
-        return "failed: " + rvp.ProcResult(cmd, 0, 0, r.returncode, r.stdout, r.stderr).how_failed
-    return r.stdout.strip()
+    stdout, why = _child(cmd, timeout=900)
+    return f"failed: {why}" if why else stdout.strip()
 
 
 def run_frames(frames: int) -> list[dict]:
@@ -165,21 +161,16 @@ def run_mp4(quick: bool) -> dict:
         helptext = ""
     if quick and "--quick" in helptext:
         cmd.append("--quick")
-    start = time.perf_counter()
-    try:
-        r = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=headless_env())
-    except subprocess.TimeoutExpired:
-        return {"status": "failed", "why": "timeout after 300 s"}
-    res = rvp.ProcResult(cmd, time.perf_counter() - start, float("nan"), r.returncode, r.stdout, r.stderr)
-    if not res.ok:
-        return {"status": "failed", "why": res.how_failed}
-    both = re.search(r"render \+ encode:\s*([\d.]+)\s*fps", r.stdout)
-    ceiling = re.search(r"encode only:\s*([\d.]+)\s*fps", r.stdout)
+    stdout, why = _child(cmd, timeout=300)
+    if why:
+        return {"status": "failed", "why": why}
+    both = re.search(r"render \+ encode:\s*([\d.]+)\s*fps", stdout)
+    ceiling = re.search(r"encode only:\s*([\d.]+)\s*fps", stdout)
     return {
         "status": "ok",
         "fps": float(both.group(1)) if both else None,
         "ceiling": float(ceiling.group(1)) if ceiling else None,
-        "stdout": r.stdout.strip()[-3000:],
+        "stdout": stdout.strip()[-3000:],
     }
 
 

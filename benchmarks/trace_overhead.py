@@ -20,11 +20,9 @@ import time
 
 import torch
 import torchvision
-from _common import interleaved
+from _common import CLOCKS, interleaved
 
 import render3d
-
-CLOCKS = {"wall": time.perf_counter, "cpu": time.process_time}
 
 
 def synced(clock, device: str):

@@ -23,6 +23,13 @@ from __future__ import annotations
 from typing import Any
 
 
+def first_line(exc: BaseException) -> str:
+    """The first line of ``exc``'s message (``"(no message)"`` when it has none): what a one-line error
+    keeps of an exception it wraps."""
+    text = str(exc).strip().splitlines()
+    return text[0] if text else "(no message)"
+
+
 class Render3DError(Exception):
     """Base class: a problem the user can fix, described in one line."""
 

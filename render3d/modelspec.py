@@ -38,7 +38,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
-from render3d.errors import ModelSpecError
+from render3d.errors import ModelSpecError, first_line
 
 _VIDEO_SHAPE = (1, 3, 8, 112, 112)
 _IMAGE_SHAPE = (1, 3, 224, 224)
@@ -87,8 +87,7 @@ def _load_model(spec: str) -> nn.Module:
                 ) from None
             if isinstance(exc, ModelSpecError):
                 raise
-            first = (str(exc).strip().splitlines() or ["(no message)"])[0]
-            raise ModelSpecError(f"model {spec!r} could not be built: {type(exc).__name__}: {first}") from exc
+            raise ModelSpecError(f"model {spec!r} could not be built: {type(exc).__name__}: {first_line(exc)}") from exc
 
 
 class DownloadRefusedError(ModelSpecError):

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from render3d.errors import ModelSpecError
+from render3d.errors import ModelSpecError, first_line
 
 #: mean/std of the 8×8 digits after scaling to [0, 1]; the demo trains on inputs normalised this way
 DIGITS_MEAN, DIGITS_STD = 0.305, 0.376
@@ -86,8 +86,7 @@ def make_probe(spec: str | None, shape: tuple[int, ...], *, seed: int = 0) -> to
     try:
         tensor = _read_probe_file(path, shape)
     except Exception as exc:  # a damaged or foreign file: one line naming it
-        first = (str(exc).strip().splitlines() or ["(no message)"])[0]
-        raise ModelSpecError(f"probe {spec!r} cannot be read: {type(exc).__name__}: {first}") from exc
+        raise ModelSpecError(f"probe {spec!r} cannot be read: {type(exc).__name__}: {first_line(exc)}") from exc
     if not isinstance(tensor, torch.Tensor) or tuple(tensor.shape) != tuple(shape):
         got = tuple(tensor.shape) if isinstance(tensor, torch.Tensor) else type(tensor).__name__
         raise ModelSpecError(f"probe {spec!r} has shape {got}, the model takes {tuple(shape)}")

@@ -17,7 +17,7 @@ import torch
 from torch import nn
 from torch.nn.modules.lazy import LazyModuleMixin
 
-from render3d.errors import TraceError
+from render3d.errors import TraceError, first_line
 from render3d.tracing.state import preserved_state
 
 
@@ -44,9 +44,8 @@ def initialise(model: nn.Module, lazy: list[str], inputs: tuple, kwargs: dict[st
         with preserved_state(model), torch.no_grad():
             model(*inputs, **kwargs)
     except Exception as exc:
-        first = (str(exc).strip().splitlines() or ["(no message)"])[0]
         raise TraceError(
             f"{type(model).__name__} failed in the first forward pass that initialises its lazy modules "
-            f"({names}): {type(exc).__name__}: {first}",
+            f"({names}): {type(exc).__name__}: {first_line(exc)}",
             module_path=lazy[0],
         ) from exc

@@ -75,11 +75,10 @@ def _buffers(model: nn.Module) -> list[_Buffer]:
         for name, tensor in module._buffers.items():
             if tensor is None:
                 continue
-            # a lazy buffer is materialised by its first forward; there is no value to put back
-            if nn.parameter.is_lazy(tensor):
-                found.append(_Buffer(module, name, tensor, None, -1))
-            else:
-                found.append(_Buffer(module, name, tensor, tensor.detach().clone(), version_counter(tensor)))
+            # a lazy buffer is materialised by its first forward: no value to put back, no version to read
+            lazy = nn.parameter.is_lazy(tensor)
+            saved = None if lazy else tensor.detach().clone()
+            found.append(_Buffer(module, name, tensor, saved, -1 if lazy else version_counter(tensor)))
     return found
 
 

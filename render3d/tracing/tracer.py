@@ -36,7 +36,7 @@ from torch._C import DisableTorchFunction
 from torch.nn.modules.dropout import _DropoutNd
 from torch.overrides import TorchFunctionMode
 
-from render3d.errors import ModelSpecError, TraceError
+from render3d.errors import ModelSpecError, TraceError, first_line
 from render3d.graph import ModuleCall, Node, Trace
 from render3d.tracing import lazy
 from render3d.tracing.attention import ATTENTION_NAMES, attention_maps, function_maps, softmax_maps
@@ -511,10 +511,11 @@ def trace(
     model = unwrap(model)
     config = capture if isinstance(capture, CaptureConfig) else CaptureConfig(mode=capture)
     target = torch.device(device) if device is not None else None
-    if target is not None and target.type == "meta":
+    meta = target is not None and target.type == "meta"
+    if meta:
         config = CaptureConfig(mode="none")
     if waiting := lazy.uninitialised(model):
-        lazy.initialise(model, waiting, inputs, kwargs, meta=target is not None and target.type == "meta")
+        lazy.initialise(model, waiting, inputs, kwargs, meta=meta)
     inputs, kwargs = _move((inputs, kwargs), target)
     moved = None if target is None else _params_on(model, target)
     rec = _CaptureMode(model, config, named_sources(model, moved))
@@ -558,7 +559,7 @@ def _trace_error(model: nn.Module, rec: _CaptureMode, exc: Exception, target: to
     hint = ""
     if target is not None and target.type == "meta" and "meta" in str(exc).lower():
         hint = " (meta tensors have no values: data-dependent code such as .item() needs device='cpu')"
-    msg = f"{type(model).__name__} failed in {place}: {type(exc).__name__}: {_first_line(exc)}{hint}"
+    msg = f"{type(model).__name__} failed in {place}: {type(exc).__name__}: {first_line(exc)}{hint}"
     return TraceError(msg, module_path=where.path if where else "", partial=partial)
 
 
@@ -611,8 +612,3 @@ def _params_on(model: nn.Module, device: torch.device) -> dict[str, torch.Tensor
         return {name: torch.empty_like(t, device="meta") for name, t in items}
     with torch.no_grad():
         return {name: t.to(device) for name, t in items}
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else "(no message)"
